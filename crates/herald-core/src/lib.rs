@@ -1,0 +1,14 @@
+//! herald-core: the pure heart of herald. Schema metadata, typed values, the
+//! query model and its parsers (OData, FetchXML), and the Dataverse
+//! execution context. No I/O lives here, so all of it is unit-tested.
+
+pub mod builtin;
+pub mod error;
+pub mod query;
+pub mod schema;
+pub mod value;
+
+pub use error::{QueryError, SchemaError};
+pub use query::Query;
+pub use schema::{Column, ColumnType, Schema, Table};
+pub use value::Value;
