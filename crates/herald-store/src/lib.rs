@@ -1,1 +1,309 @@
-//! placeholder
+//! herald-store: one store interface over two sqlx backends, SQLite (the
+//! embedded default, WAL, a single writer connection) and PostgreSQL
+//! (multi-node). Both run the same SQL text with `$N` placeholders; only the
+//! column types of the DDL differ.
+//!
+//! Writes happen in a [`Tx`]; the pipeline keeps one open across the whole
+//! write (validation, sync steps, outbox rows) and commits once.
+
+mod conn;
+pub mod ddl;
+mod error;
+mod record;
+pub mod sql;
+pub mod testing;
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use herald_core::{Query, Schema, Table, Value};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, Postgres, Sqlite, SqlitePool};
+use uuid::Uuid;
+
+pub use conn::Conn;
+pub use ddl::Dialect;
+pub use error::StoreError;
+pub use record::Record;
+
+/// The store: a pool for one of the two backends plus the schema.
+#[derive(Clone)]
+pub struct Store {
+    backend: Backend,
+    schema: Arc<Schema>,
+}
+
+#[derive(Clone)]
+enum Backend {
+    /// SQLite allows one writer at a time; a one-connection writer pool
+    /// serialises writers in-process instead of failing with SQLITE_BUSY.
+    Sqlite {
+        writer: SqlitePool,
+        reader: SqlitePool,
+    },
+    Postgres(PgPool),
+}
+
+/// Pool sizes and timeouts.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    pub max_connections: u32,
+    pub acquire_timeout: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+impl Store {
+    /// Connect to `sqlite://path` or `postgres://…` and bring the schema up
+    /// to date.
+    pub async fn connect(url: &str, schema: Arc<Schema>, opts: StoreOptions) -> Result<Store, StoreError> {
+        let backend = if url.starts_with("sqlite:") {
+            let base = SqliteConnectOptions::from_str(url)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(30))
+                .foreign_keys(false);
+            let writer = SqlitePoolOptions::new()
+                .max_connections(1)
+                .acquire_timeout(opts.acquire_timeout)
+                .connect_with(base.clone())
+                .await?;
+            let reader = SqlitePoolOptions::new()
+                .max_connections(opts.max_connections.clamp(1, 8))
+                .acquire_timeout(opts.acquire_timeout)
+                .connect_with(base.read_only(true))
+                .await?;
+            Backend::Sqlite { writer, reader }
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let o = PgConnectOptions::from_str(url)?;
+            let pool = PgPoolOptions::new()
+                .max_connections(opts.max_connections)
+                .acquire_timeout(opts.acquire_timeout)
+                .connect_with(o)
+                .await?;
+            Backend::Postgres(pool)
+        } else {
+            return Err(StoreError::UnsupportedUrl(url.to_string()));
+        };
+        let store = Store { backend, schema };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    pub fn schema(&self) -> &Arc<Schema> {
+        &self.schema
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        match self.backend {
+            Backend::Sqlite { .. } => Dialect::Sqlite,
+            Backend::Postgres(_) => Dialect::Postgres,
+        }
+    }
+
+    /// The PostgreSQL pool, for LISTEN/NOTIFY and tests.
+    pub fn pg_pool(&self) -> Option<&PgPool> {
+        match &self.backend {
+            Backend::Postgres(p) => Some(p),
+            Backend::Sqlite { .. } => None,
+        }
+    }
+
+    /// (in use, idle) connections of the main pool, for metrics.
+    pub fn pool_usage(&self) -> (u32, u32) {
+        match &self.backend {
+            Backend::Sqlite { writer, reader } => (
+                writer.size() + reader.size() - writer.num_idle() as u32 - reader.num_idle() as u32,
+                writer.num_idle() as u32 + reader.num_idle() as u32,
+            ),
+            Backend::Postgres(p) => (p.size() - p.num_idle() as u32, p.num_idle() as u32),
+        }
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        let dialect = self.dialect();
+        let mut tx = self.begin().await?;
+        if dialect == Dialect::Postgres {
+            // Several nodes may start at once: serialise their migrations.
+            tx.conn()
+                .execute_raw("SELECT pg_advisory_xact_lock(7368001)")
+                .await?;
+        }
+        for stmt in ddl::internal_tables() {
+            tx.conn().execute_raw(stmt).await?;
+        }
+        for table in self.schema.tables() {
+            tx.conn().execute_raw(&ddl::create_table(dialect, table)).await?;
+            let existing = tx.conn().column_names(&table.logical_name).await?;
+            for c in &table.columns {
+                if !existing.iter().any(|e| e == &c.name) {
+                    if let Some(stmt) = ddl::add_column(dialect, table, &c.name) {
+                        tx.conn().execute_raw(&stmt).await?;
+                    }
+                }
+            }
+            for stmt in ddl::indexes(table) {
+                tx.conn().execute_raw(&stmt).await?;
+            }
+        }
+        tx.commit().await
+    }
+
+    /// Start a write transaction.
+    pub async fn begin(&self) -> Result<Tx, StoreError> {
+        let inner = match &self.backend {
+            Backend::Sqlite { writer, .. } => TxInner::Sqlite(writer.begin().await?),
+            Backend::Postgres(p) => TxInner::Pg(p.begin().await?),
+        };
+        Ok(Tx {
+            inner,
+            schema: self.schema.clone(),
+        })
+    }
+
+    /// Run a read-only query outside any transaction.
+    pub async fn fetch(&self, query: &Query, limit: Option<u64>, offset: u64) -> Result<Vec<Record>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite { reader, .. } => {
+                let mut c = reader.acquire().await?;
+                Conn::Sqlite(&mut c).fetch(&self.schema, query, limit, offset).await
+            }
+            Backend::Postgres(p) => {
+                let mut c = p.acquire().await?;
+                Conn::Pg(&mut c).fetch(&self.schema, query, limit, offset).await
+            }
+        }
+    }
+
+    pub async fn count(&self, query: &Query) -> Result<i64, StoreError> {
+        match &self.backend {
+            Backend::Sqlite { reader, .. } => {
+                let mut c = reader.acquire().await?;
+                Conn::Sqlite(&mut c).count(&self.schema, query).await
+            }
+            Backend::Postgres(p) => {
+                let mut c = p.acquire().await?;
+                Conn::Pg(&mut c).count(&self.schema, query).await
+            }
+        }
+    }
+
+    /// Read one row with every column, write-only ones included (for the
+    /// server's own use, e.g. a webhook's authvalue).
+    pub async fn get(&self, table: &Table, id: Uuid) -> Result<Option<Record>, StoreError> {
+        let q = by_id(table, id);
+        Ok(self.fetch(&q, Some(1), 0).await?.into_iter().next())
+    }
+
+    /// The systemuser behind an API key hash, if any.
+    pub async fn api_key_user(&self, keyhash: &str) -> Result<Option<Uuid>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite { reader, .. } => {
+                let mut c = reader.acquire().await?;
+                Conn::Sqlite(&mut c).api_key_user(keyhash).await
+            }
+            Backend::Postgres(p) => {
+                let mut c = p.acquire().await?;
+                Conn::Pg(&mut c).api_key_user(keyhash).await
+            }
+        }
+    }
+}
+
+/// A query for one row by primary key, selecting every column.
+pub fn by_id(table: &Table, id: Uuid) -> Query {
+    let mut q = Query::all(&table.logical_name);
+    q.select = table.columns.iter().map(|c| c.name.clone()).collect();
+    q.filter = Some(herald_core::query::Condition::Compare {
+        column: herald_core::query::ColumnRef::new(table.primary_id.clone()),
+        op: herald_core::query::CompareOp::Eq,
+        value: Value::Guid(id),
+    });
+    q
+}
+
+/// A write transaction. Dropping it without `commit` rolls back.
+pub struct Tx {
+    inner: TxInner,
+    schema: Arc<Schema>,
+}
+
+enum TxInner {
+    Sqlite(sqlx::Transaction<'static, Sqlite>),
+    Pg(sqlx::Transaction<'static, Postgres>),
+}
+
+impl Tx {
+    pub fn conn(&mut self) -> Conn<'_> {
+        match &mut self.inner {
+            TxInner::Sqlite(t) => Conn::Sqlite(t),
+            TxInner::Pg(t) => Conn::Pg(t),
+        }
+    }
+
+    pub fn schema(&self) -> &Arc<Schema> {
+        &self.schema
+    }
+
+    pub async fn commit(self) -> Result<(), StoreError> {
+        match self.inner {
+            TxInner::Sqlite(t) => t.commit().await?,
+            TxInner::Pg(t) => t.commit().await?,
+        }
+        Ok(())
+    }
+
+    pub async fn rollback(self) -> Result<(), StoreError> {
+        match self.inner {
+            TxInner::Sqlite(t) => t.rollback().await?,
+            TxInner::Pg(t) => t.rollback().await?,
+        }
+        Ok(())
+    }
+
+    pub async fn insert(&mut self, table: &Table, values: &[(String, Value)]) -> Result<(), StoreError> {
+        let schema = self.schema.clone();
+        self.conn().insert(&schema, table, values).await
+    }
+
+    pub async fn update(&mut self, table: &Table, id: Uuid, values: &[(String, Value)]) -> Result<u64, StoreError> {
+        self.conn().update(table, id, values).await
+    }
+
+    pub async fn delete(&mut self, table: &Table, id: Uuid) -> Result<u64, StoreError> {
+        self.conn().delete(table, id).await
+    }
+
+    pub async fn fetch(&mut self, query: &Query, limit: Option<u64>, offset: u64) -> Result<Vec<Record>, StoreError> {
+        let schema = self.schema.clone();
+        self.conn().fetch(&schema, query, limit, offset).await
+    }
+
+    /// Read one row (all columns) inside the transaction.
+    pub async fn get(&mut self, table: &Table, id: Uuid) -> Result<Option<Record>, StoreError> {
+        let q = by_id(table, id);
+        Ok(self.fetch(&q, Some(1), 0).await?.into_iter().next())
+    }
+
+    pub async fn put_api_key(&mut self, keyhash: &str, user: Uuid, name: &str, now_ms: i64) -> Result<(), StoreError> {
+        self.conn().put_api_key(keyhash, user, name, now_ms).await
+    }
+
+    pub async fn setting(&mut self, name: &str) -> Result<Option<String>, StoreError> {
+        self.conn().setting(name).await
+    }
+
+    pub async fn put_setting(&mut self, name: &str, value: &str) -> Result<(), StoreError> {
+        self.conn().put_setting(name, value).await
+    }
+}

@@ -1,0 +1,257 @@
+//! A borrowed connection of either backend (inside a transaction or from a
+//! pool) and the row operations on it. The SQL text is shared; only binding
+//! and decoding are written twice, through one macro.
+
+use herald_core::schema::{ColumnType, Storage};
+use herald_core::value::datetime_from_millis;
+use herald_core::{Query, Schema, Table, Value};
+use sqlx::{PgConnection, Row, SqliteConnection};
+use uuid::Uuid;
+
+use crate::error::StoreError;
+use crate::record::Record;
+use crate::sql::{self, ident, OutputColumn, Param, Sql};
+
+pub enum Conn<'c> {
+    Sqlite(&'c mut SqliteConnection),
+    Pg(&'c mut PgConnection),
+}
+
+/// Bind every parameter of `$sql` onto a `sqlx::query`.
+macro_rules! bound {
+    ($sql:expr) => {{
+        let mut q = sqlx::query(&$sql.text);
+        for p in &$sql.params {
+            q = match p {
+                Param::Text(v) => q.bind(v.clone()),
+                Param::Int(v) => q.bind(*v),
+                Param::Real(v) => q.bind(*v),
+                Param::Bool(v) => q.bind(*v),
+            };
+        }
+        q
+    }};
+}
+
+/// Decode one output column of a row into a `Value`.
+macro_rules! decode {
+    ($row:expr, $i:expr, $col:expr) => {{
+        let col: &OutputColumn = $col;
+        let i: usize = $i;
+        match col.column.ty.storage() {
+            Storage::Text => {
+                let v: Option<String> = $row.try_get(i)?;
+                match v {
+                    None => Value::Null,
+                    Some(s) => match col.column.ty {
+                        ColumnType::UniqueIdentifier | ColumnType::Lookup { .. } => {
+                            Uuid::parse_str(&s).map(Value::Guid).unwrap_or(Value::String(s))
+                        }
+                        _ => Value::String(s),
+                    },
+                }
+            }
+            Storage::Integer => {
+                let v: Option<i64> = $row.try_get(i)?;
+                match (v, &col.column.ty) {
+                    (None, _) => Value::Null,
+                    (Some(ms), ColumnType::DateTime) => datetime_from_millis(ms),
+                    (Some(n), _) => Value::Int(n),
+                }
+            }
+            Storage::Real => {
+                let v: Option<f64> = $row.try_get(i)?;
+                v.map(Value::Decimal).unwrap_or(Value::Null)
+            }
+            Storage::Boolean => {
+                let v: Option<bool> = $row.try_get(i)?;
+                v.map(Value::Bool).unwrap_or(Value::Null)
+            }
+        }
+    }};
+}
+
+impl Conn<'_> {
+    pub async fn execute(&mut self, sql: &Sql) -> Result<u64, StoreError> {
+        Ok(match self {
+            Conn::Sqlite(c) => bound!(sql).execute(&mut **c).await?.rows_affected(),
+            Conn::Pg(c) => bound!(sql).execute(&mut **c).await?.rows_affected(),
+        })
+    }
+
+    pub async fn execute_raw(&mut self, text: &str) -> Result<u64, StoreError> {
+        let sql = Sql {
+            text: text.to_string(),
+            params: vec![],
+        };
+        self.execute(&sql).await
+    }
+
+    /// Run a SELECT and decode its rows by the given output columns.
+    pub async fn fetch_columns(&mut self, sql: &Sql, columns: &[OutputColumn]) -> Result<Vec<Record>, StoreError> {
+        let mut out = Vec::new();
+        match self {
+            Conn::Sqlite(c) => {
+                for row in bound!(sql).fetch_all(&mut **c).await? {
+                    let mut r = Record::default();
+                    for (i, col) in columns.iter().enumerate() {
+                        r.values.push((col.key.clone(), decode!(row, i, col)));
+                    }
+                    out.push(r);
+                }
+            }
+            Conn::Pg(c) => {
+                for row in bound!(sql).fetch_all(&mut **c).await? {
+                    let mut r = Record::default();
+                    for (i, col) in columns.iter().enumerate() {
+                        r.values.push((col.key.clone(), decode!(row, i, col)));
+                    }
+                    out.push(r);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn fetch_i64(&mut self, sql: &Sql) -> Result<Option<i64>, StoreError> {
+        Ok(match self {
+            Conn::Sqlite(c) => bound!(sql).fetch_optional(&mut **c).await?.map(|r| r.try_get::<i64, _>(0)).transpose()?,
+            Conn::Pg(c) => bound!(sql).fetch_optional(&mut **c).await?.map(|r| r.try_get::<i64, _>(0)).transpose()?,
+        })
+    }
+
+    async fn fetch_strings(&mut self, sql: &Sql) -> Result<Vec<String>, StoreError> {
+        let mut out = Vec::new();
+        match self {
+            Conn::Sqlite(c) => {
+                for r in bound!(sql).fetch_all(&mut **c).await? {
+                    out.push(r.try_get::<String, _>(0)?);
+                }
+            }
+            Conn::Pg(c) => {
+                for r in bound!(sql).fetch_all(&mut **c).await? {
+                    out.push(r.try_get::<String, _>(0)?);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    pub async fn fetch(&mut self, schema: &Schema, query: &Query, limit: Option<u64>, offset: u64) -> Result<Vec<Record>, StoreError> {
+        let select = sql::select(schema, query, limit, offset)?;
+        self.fetch_columns(&select.sql, &select.columns).await
+    }
+
+    pub async fn count(&mut self, schema: &Schema, query: &Query) -> Result<i64, StoreError> {
+        let sql = sql::count(schema, query)?;
+        Ok(self.fetch_i64(&sql).await?.unwrap_or(0))
+    }
+
+    /// Column names of an SQL table as they exist now.
+    pub async fn column_names(&mut self, table: &str) -> Result<Vec<String>, StoreError> {
+        let mut sql = Sql::default();
+        match self {
+            Conn::Sqlite(_) => {
+                sql.push("SELECT name FROM pragma_table_info(").bind(Param::Text(Some(table.to_string()))).push(")");
+            }
+            Conn::Pg(_) => {
+                sql.push("SELECT column_name::text FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = ")
+                    .bind(Param::Text(Some(table.to_string())));
+            }
+        }
+        self.fetch_strings(&sql).await
+    }
+
+    pub async fn insert(&mut self, _schema: &Schema, table: &Table, values: &[(String, Value)]) -> Result<(), StoreError> {
+        let mut sql = Sql::default();
+        let mut names = Vec::new();
+        for (name, _) in values {
+            names.push(ident(name));
+        }
+        sql.push("INSERT INTO ").push(&ident(&table.logical_name)).push(" (").push(&names.join(", ")).push(") VALUES (");
+        let mut id = String::new();
+        for (i, (name, v)) in values.iter().enumerate() {
+            let col = table
+                .column(name)
+                .ok_or_else(|| StoreError::Invalid(format!("table '{}' has no column '{}'", table.logical_name, name)))?;
+            if name == &table.primary_id {
+                id = v.as_guid().map(|g| g.to_string()).unwrap_or_default();
+            }
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.bind(Param::encode(col.ty.storage(), v));
+        }
+        sql.push(")");
+        match self.execute(&sql).await {
+            Ok(_) => Ok(()),
+            Err(StoreError::Database(e)) => Err(StoreError::from_write(e, &id)),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn update(&mut self, table: &Table, id: Uuid, values: &[(String, Value)]) -> Result<u64, StoreError> {
+        if values.is_empty() {
+            return Ok(0);
+        }
+        let mut sql = Sql::default();
+        sql.push("UPDATE ").push(&ident(&table.logical_name)).push(" SET ");
+        for (i, (name, v)) in values.iter().enumerate() {
+            let col = table
+                .column(name)
+                .ok_or_else(|| StoreError::Invalid(format!("table '{}' has no column '{}'", table.logical_name, name)))?;
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.push(&ident(name)).push(" = ").bind(Param::encode(col.ty.storage(), v));
+        }
+        sql.push(" WHERE ").push(&ident(&table.primary_id)).push(" = ").bind(Param::Text(Some(id.to_string())));
+        match self.execute(&sql).await {
+            Ok(n) => Ok(n),
+            Err(StoreError::Database(e)) => Err(StoreError::from_write(e, &id.to_string())),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn delete(&mut self, table: &Table, id: Uuid) -> Result<u64, StoreError> {
+        let mut sql = Sql::default();
+        sql.push("DELETE FROM ").push(&ident(&table.logical_name)).push(" WHERE ").push(&ident(&table.primary_id)).push(" = ").bind(Param::Text(Some(id.to_string())));
+        self.execute(&sql).await
+    }
+
+    pub async fn api_key_user(&mut self, keyhash: &str) -> Result<Option<Uuid>, StoreError> {
+        let mut sql = Sql::default();
+        sql.push("SELECT systemuserid FROM herald_apikey WHERE keyhash = ").bind(Param::Text(Some(keyhash.to_string())));
+        Ok(self.fetch_strings(&sql).await?.into_iter().next().and_then(|s| Uuid::parse_str(&s).ok()))
+    }
+
+    pub async fn put_api_key(&mut self, keyhash: &str, user: Uuid, name: &str, now_ms: i64) -> Result<(), StoreError> {
+        let mut sql = Sql::default();
+        sql.push("INSERT INTO herald_apikey (keyhash, systemuserid, name, createdon) VALUES (")
+            .bind(Param::Text(Some(keyhash.to_string())))
+            .push(", ")
+            .bind(Param::Text(Some(user.to_string())))
+            .push(", ")
+            .bind(Param::Text(Some(name.to_string())))
+            .push(", ")
+            .bind(Param::Int(Some(now_ms)))
+            .push(") ON CONFLICT (keyhash) DO NOTHING");
+        self.execute(&sql).await.map(|_| ())
+    }
+
+    pub async fn setting(&mut self, name: &str) -> Result<Option<String>, StoreError> {
+        let mut sql = Sql::default();
+        sql.push("SELECT value FROM herald_setting WHERE name = ").bind(Param::Text(Some(name.to_string())));
+        Ok(self.fetch_strings(&sql).await?.into_iter().next())
+    }
+
+    pub async fn put_setting(&mut self, name: &str, value: &str) -> Result<(), StoreError> {
+        let mut sql = Sql::default();
+        sql.push("INSERT INTO herald_setting (name, value) VALUES (")
+            .bind(Param::Text(Some(name.to_string())))
+            .push(", ")
+            .bind(Param::Text(Some(value.to_string())))
+            .push(") ON CONFLICT (name) DO UPDATE SET value = excluded.value");
+        self.execute(&sql).await.map(|_| ())
+    }
+}

@@ -1,0 +1,533 @@
+//! Translation of the bound query model into SQL text with `$N`
+//! placeholders and typed parameters. The same text runs on SQLite and
+//! PostgreSQL; values are always bound, never spliced into the text.
+
+use herald_core::query::{ColumnRef, CompareOp, Condition, Link, Order, Query};
+use herald_core::schema::{Column, Storage};
+use herald_core::{Schema, Table, Value};
+
+use crate::error::StoreError;
+
+/// A parameter with its storage type, so that NULLs are typed for PostgreSQL.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Param {
+    Text(Option<String>),
+    Int(Option<i64>),
+    Real(Option<f64>),
+    Bool(Option<bool>),
+}
+
+impl Param {
+    /// Encode a value for a column of the given storage class.
+    pub fn encode(storage: Storage, value: &Value) -> Param {
+        match (storage, value) {
+            (Storage::Text, Value::String(s)) => Param::Text(Some(s.clone())),
+            (Storage::Text, Value::Guid(g)) => Param::Text(Some(g.to_string())),
+            (Storage::Text, Value::Null) => Param::Text(None),
+            (Storage::Integer, Value::Int(i)) => Param::Int(Some(*i)),
+            (Storage::Integer, Value::DateTime(t)) => Param::Int(Some(t.timestamp_millis())),
+            (Storage::Integer, Value::Null) => Param::Int(None),
+            (Storage::Real, Value::Decimal(d)) => Param::Real(Some(*d)),
+            (Storage::Real, Value::Int(i)) => Param::Real(Some(*i as f64)),
+            (Storage::Real, Value::Null) => Param::Real(None),
+            (Storage::Boolean, Value::Bool(b)) => Param::Bool(Some(*b)),
+            (Storage::Boolean, Value::Null) => Param::Bool(None),
+            // Mismatches are prevented by the binders in herald-core; encode
+            // them as text so that a bug shows as "no rows", not a crash.
+            (_, other) => Param::Text(Some(format!("{other:?}"))),
+        }
+    }
+}
+
+/// SQL text being assembled together with its parameters.
+#[derive(Debug, Default, Clone)]
+pub struct Sql {
+    pub text: String,
+    pub params: Vec<Param>,
+}
+
+impl Sql {
+    pub fn push(&mut self, s: &str) -> &mut Self {
+        self.text.push_str(s);
+        self
+    }
+
+    pub fn bind(&mut self, p: Param) -> &mut Self {
+        self.params.push(p);
+        self.text.push('$');
+        self.text.push_str(&self.params.len().to_string());
+        self
+    }
+}
+
+/// Quote an identifier. Names come from the schema, which only admits
+/// `[a-z0-9_]`, so quoting is belt and braces.
+pub fn ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', ""))
+}
+
+/// A column in the generated SELECT: where it comes from and how to decode it.
+#[derive(Debug, Clone)]
+pub struct OutputColumn {
+    /// Key in the returned record (`column` or `alias.column`).
+    pub key: String,
+    pub column: Column,
+}
+
+/// A SELECT statement ready to run.
+pub struct Select {
+    pub sql: Sql,
+    pub columns: Vec<OutputColumn>,
+}
+
+struct Scope<'a> {
+    schema: &'a Schema,
+    /// (alias, sql alias, table) for the primary table (alias None) and links.
+    tables: Vec<(Option<String>, String, &'a Table)>,
+}
+
+impl<'a> Scope<'a> {
+    fn resolve(&self, col: &ColumnRef) -> Result<(String, &'a Column), StoreError> {
+        let (_, sql_alias, table) = self
+            .tables
+            .iter()
+            .find(|(a, _, _)| a.as_deref() == col.alias.as_deref())
+            .ok_or_else(|| {
+                StoreError::Invalid(format!(
+                    "unknown link alias '{}'",
+                    col.alias.as_deref().unwrap_or("")
+                ))
+            })?;
+        let column = table.column(&col.column).ok_or_else(|| {
+            StoreError::Invalid(format!(
+                "table '{}' has no column '{}'",
+                table.logical_name, col.column
+            ))
+        })?;
+        Ok((format!("{}.{}", sql_alias, ident(&column.name)), column))
+    }
+}
+
+/// Build the SELECT for a query. `limit`/`offset` implement paging and are
+/// applied after ordering; the primary key is always the last sort key so
+/// pages are stable.
+pub fn select(
+    schema: &Schema,
+    query: &Query,
+    limit: Option<u64>,
+    offset: u64,
+) -> Result<Select, StoreError> {
+    let table = table_of(schema, &query.table)?;
+    let mut scope = Scope {
+        schema,
+        tables: vec![(None, "t0".to_string(), table)],
+    };
+    let mut joins = Sql::default();
+    let mut link_columns = Vec::new();
+    let mut link_filters = Vec::new();
+    let mut link_orders = Vec::new();
+    add_links(
+        &mut scope,
+        &query.links,
+        "t0",
+        table,
+        &mut joins,
+        &mut link_columns,
+        &mut link_filters,
+        &mut link_orders,
+    )?;
+
+    let mut columns: Vec<OutputColumn> = Vec::new();
+    if query.select.is_empty() {
+        for c in table.readable_columns() {
+            columns.push(OutputColumn {
+                key: c.name.clone(),
+                column: c.clone(),
+            });
+        }
+    } else {
+        for name in &query.select {
+            let c = table.column(name).ok_or_else(|| {
+                StoreError::Invalid(format!(
+                    "table '{}' has no column '{}'",
+                    table.logical_name, name
+                ))
+            })?;
+            if !columns.iter().any(|o| o.key == c.name) {
+                columns.push(OutputColumn {
+                    key: c.name.clone(),
+                    column: c.clone(),
+                });
+            }
+        }
+        // The primary key always comes back (Dataverse does the same).
+        if !columns.iter().any(|o| o.key == table.primary_id) {
+            if let Some(pk) = table.column(&table.primary_id) {
+                columns.push(OutputColumn {
+                    key: pk.name.clone(),
+                    column: pk.clone(),
+                });
+            }
+        }
+    }
+    let mut select_list: Vec<String> = columns
+        .iter()
+        .map(|o| format!("t0.{}", ident(&o.column.name)))
+        .collect();
+    for (sql_expr, out) in link_columns {
+        select_list.push(sql_expr);
+        columns.push(out);
+    }
+
+    let mut sql = Sql::default();
+    sql.push("SELECT ");
+    if query.distinct {
+        sql.push("DISTINCT ");
+    }
+    sql.push(&select_list.join(", "));
+    sql.push(" FROM ").push(&ident(&table.logical_name)).push(" t0");
+    append(&mut sql, &joins);
+
+    let mut conditions: Vec<&Condition> = Vec::new();
+    if let Some(f) = &query.filter {
+        conditions.push(f);
+    }
+    for f in &link_filters {
+        conditions.push(f);
+    }
+    if !conditions.is_empty() {
+        sql.push(" WHERE ");
+        for (i, c) in conditions.iter().enumerate() {
+            if i > 0 {
+                sql.push(" AND ");
+            }
+            condition(&scope, c, &mut sql)?;
+        }
+    }
+
+    let mut orders: Vec<&Order> = query.order.iter().collect();
+    orders.extend(link_orders.iter());
+    let mut order_sql = Vec::new();
+    for o in orders {
+        let (expr, _) = scope.resolve(&o.column)?;
+        // NULLs sort first ascending on both stores, like SQL Server.
+        order_sql.push(format!(
+            "{expr} {}",
+            if o.descending {
+                "DESC NULLS LAST"
+            } else {
+                "ASC NULLS FIRST"
+            }
+        ));
+    }
+    if !query.distinct {
+        order_sql.push(format!("t0.{} ASC", ident(&table.primary_id)));
+    }
+    if !order_sql.is_empty() {
+        sql.push(" ORDER BY ").push(&order_sql.join(", "));
+    }
+    if let Some(limit) = limit {
+        sql.push(" LIMIT ").bind(Param::Int(Some(limit.min(i64::MAX as u64) as i64)));
+        sql.push(" OFFSET ").bind(Param::Int(Some(offset.min(i64::MAX as u64) as i64)));
+    }
+    let _ = scope.schema;
+    Ok(Select { sql, columns })
+}
+
+/// `SELECT COUNT(*)` with the same joins and filters as `select`.
+pub fn count(schema: &Schema, query: &Query) -> Result<Sql, StoreError> {
+    let mut q = query.clone();
+    q.select = vec![table_of(schema, &query.table)?.primary_id.clone()];
+    q.order.clear();
+    for l in q.links.iter_mut() {
+        clear_link_output(l);
+    }
+    let inner = select(schema, &q, None, 0)?;
+    let mut sql = Sql::default();
+    sql.push("SELECT COUNT(*) FROM (");
+    sql.push(&inner.sql.text);
+    sql.push(") c");
+    sql.params = inner.sql.params;
+    Ok(sql)
+}
+
+fn clear_link_output(l: &mut Link) {
+    l.select.clear();
+    l.order.clear();
+    for n in l.links.iter_mut() {
+        clear_link_output(n);
+    }
+}
+
+fn append(dst: &mut Sql, src: &Sql) {
+    // Renumber placeholders of `src` after those already in `dst`.
+    let base = dst.params.len();
+    if base == 0 {
+        dst.text.push_str(&src.text);
+    } else {
+        dst.text.push_str(&renumber(&src.text, base));
+    }
+    dst.params.extend(src.params.iter().cloned());
+}
+
+fn renumber(text: &str, base: usize) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '$' && chars.peek().is_some_and(|d| d.is_ascii_digit()) {
+            let mut n = String::new();
+            while let Some(d) = chars.peek().copied().filter(|d| d.is_ascii_digit()) {
+                n.push(d);
+                chars.next();
+            }
+            let v: usize = n.parse().unwrap_or(0);
+            out.push('$');
+            out.push_str(&(v + base).to_string());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[allow(clippy::too_many_arguments)]
+fn add_links<'a>(
+    scope: &mut Scope<'a>,
+    links: &[Link],
+    parent_sql_alias: &str,
+    parent: &'a Table,
+    joins: &mut Sql,
+    out_columns: &mut Vec<(String, OutputColumn)>,
+    filters: &mut Vec<Condition>,
+    orders: &mut Vec<Order>,
+) -> Result<(), StoreError> {
+    for link in links {
+        let table = table_of(scope.schema, &link.table)?;
+        if scope
+            .tables
+            .iter()
+            .any(|(a, _, _)| a.as_deref() == Some(link.alias.as_str()))
+        {
+            return Err(StoreError::Invalid(format!(
+                "link-entity alias '{}' is used twice",
+                link.alias
+            )));
+        }
+        let sql_alias = format!("t{}", scope.tables.len());
+        let from = table.column(&link.from).ok_or_else(|| {
+            StoreError::Invalid(format!(
+                "link-entity '{}' has no column '{}' (from)",
+                table.logical_name, link.from
+            ))
+        })?;
+        let to = parent.column(&link.to).ok_or_else(|| {
+            StoreError::Invalid(format!(
+                "table '{}' has no column '{}' (link-entity to)",
+                parent.logical_name, link.to
+            ))
+        })?;
+        joins.push(if link.outer {
+            " LEFT OUTER JOIN "
+        } else {
+            " INNER JOIN "
+        });
+        joins.push(&format!(
+            "{} {} ON {}.{} = {}.{}",
+            ident(&table.logical_name),
+            sql_alias,
+            sql_alias,
+            ident(&from.name),
+            parent_sql_alias,
+            ident(&to.name)
+        ));
+        scope
+            .tables
+            .push((Some(link.alias.clone()), sql_alias.clone(), table));
+        for name in &link.select {
+            let c = table.column(name).ok_or_else(|| {
+                StoreError::Invalid(format!(
+                    "link-entity '{}' has no column '{}'",
+                    table.logical_name, name
+                ))
+            })?;
+            out_columns.push((
+                format!("{}.{}", sql_alias, ident(&c.name)),
+                OutputColumn {
+                    key: format!("{}.{}", link.alias, c.name),
+                    column: c.clone(),
+                },
+            ));
+        }
+        if let Some(f) = &link.filter {
+            if link.outer {
+                // An outer link's filter restricts the joined rows only.
+                let mut on = Sql::default();
+                on.params = joins.params.clone();
+                let before = on.params.len();
+                condition(scope, f, &mut on)?;
+                joins.push(" AND ");
+                joins.text.push_str(&on.text);
+                joins.params.extend(on.params.into_iter().skip(before));
+            } else {
+                filters.push(f.clone());
+            }
+        }
+        orders.extend(link.order.iter().cloned());
+        add_links(
+            scope,
+            &link.links,
+            &sql_alias,
+            table,
+            joins,
+            out_columns,
+            filters,
+            orders,
+        )?;
+    }
+    Ok(())
+}
+
+fn table_of<'a>(schema: &'a Schema, name: &str) -> Result<&'a Table, StoreError> {
+    schema
+        .table(name)
+        .ok_or_else(|| StoreError::Invalid(format!("unknown table '{name}'")))
+}
+
+fn condition(scope: &Scope<'_>, c: &Condition, sql: &mut Sql) -> Result<(), StoreError> {
+    match c {
+        Condition::And(parts) | Condition::Or(parts) => {
+            if parts.is_empty() {
+                sql.push(if matches!(c, Condition::And(_)) {
+                    "1=1"
+                } else {
+                    "1=0"
+                });
+                return Ok(());
+            }
+            let joiner = if matches!(c, Condition::And(_)) {
+                " AND "
+            } else {
+                " OR "
+            };
+            sql.push("(");
+            for (i, p) in parts.iter().enumerate() {
+                if i > 0 {
+                    sql.push(joiner);
+                }
+                condition(scope, p, sql)?;
+            }
+            sql.push(")");
+        }
+        Condition::Not(inner) => {
+            sql.push("NOT (");
+            condition(scope, inner, sql)?;
+            sql.push(")");
+        }
+        Condition::Compare { column, op, value } => {
+            let (expr, col) = scope.resolve(column)?;
+            let p = Param::encode(col.ty.storage(), value);
+            let sym = match op {
+                CompareOp::Eq => "=",
+                CompareOp::Ne => "<>",
+                CompareOp::Lt => "<",
+                CompareOp::Le => "<=",
+                CompareOp::Gt => ">",
+                CompareOp::Ge => ">=",
+            };
+            if *op == CompareOp::Ne {
+                sql.push(&format!("({expr} IS NULL OR {expr} <> "));
+                sql.bind(p);
+                sql.push(")");
+            } else {
+                sql.push(&format!("{expr} {sym} "));
+                sql.bind(p);
+            }
+        }
+        Condition::Null { column, negated } => {
+            let (expr, _) = scope.resolve(column)?;
+            sql.push(&format!(
+                "{expr} IS {}NULL",
+                if *negated { "NOT " } else { "" }
+            ));
+        }
+        Condition::Like {
+            column,
+            pattern,
+            negated,
+        } => {
+            let (expr, _) = scope.resolve(column)?;
+            if *negated {
+                sql.push(&format!("({expr} IS NULL OR LOWER({expr}) NOT LIKE LOWER("));
+                sql.bind(Param::Text(Some(pattern.clone())));
+                sql.push(") ESCAPE '\\')");
+            } else {
+                sql.push(&format!("LOWER({expr}) LIKE LOWER("));
+                sql.bind(Param::Text(Some(pattern.clone())));
+                sql.push(") ESCAPE '\\'");
+            }
+        }
+        Condition::In {
+            column,
+            values,
+            negated,
+        } => {
+            let (expr, col) = scope.resolve(column)?;
+            if values.is_empty() {
+                sql.push(if *negated { "1=1" } else { "1=0" });
+                return Ok(());
+            }
+            if *negated {
+                sql.push(&format!("({expr} IS NULL OR {expr} NOT IN ("));
+            } else {
+                sql.push(&format!("{expr} IN ("));
+            }
+            for (i, v) in values.iter().enumerate() {
+                if i > 0 {
+                    sql.push(", ");
+                }
+                sql.bind(Param::encode(col.ty.storage(), v));
+            }
+            sql.push(if *negated { "))" } else { ")" });
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use herald_core::query::Link;
+
+    #[test]
+    fn renumbers_placeholders() {
+        assert_eq!(renumber("a = $1 AND b = $12", 3), "a = $4 AND b = $15");
+    }
+
+    #[test]
+    fn builds_select_with_bound_values() {
+        let schema = Schema::build(&[]).unwrap();
+        let mut q = Query::all("contact");
+        q.select = vec!["firstname".into()];
+        q.filter = Some(Condition::Like {
+            column: ColumnRef::new("lastname"),
+            pattern: "Gl%".into(),
+            negated: false,
+        });
+        q.links.push(Link {
+            table: "account".into(),
+            from: "accountid".into(),
+            to: "parentcustomerid".into(),
+            alias: "a".into(),
+            outer: false,
+            select: vec!["name".into()],
+            filter: None,
+            order: vec![],
+            links: vec![],
+        });
+        let s = select(&schema, &q, Some(10), 0).unwrap();
+        assert!(s.sql.text.contains("LIKE LOWER($1)"), "{}", s.sql.text);
+        assert!(!s.sql.text.contains("Gl%"));
+        assert_eq!(s.columns.last().unwrap().key, "a.name");
+        assert_eq!(s.sql.params.len(), 3);
+    }
+}

@@ -1,0 +1,208 @@
+//! One conformance suite, run against both backends: SQLite on a temp file
+//! and PostgreSQL on a fresh database (skipped, loudly, without
+//! `HERALD_TEST_DATABASE_URL`).
+
+use std::sync::Arc;
+
+use herald_core::query::{ColumnRef, CompareOp, Condition, Link, Order};
+use herald_core::{Query, Schema, Value};
+use herald_store::{testing, Store, StoreError, StoreOptions};
+use uuid::Uuid;
+
+async fn sqlite() -> (Store, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let schema = Arc::new(Schema::build(&[]).unwrap());
+    let store = Store::connect(&testing::sqlite_url(dir.path()), schema, StoreOptions::default())
+        .await
+        .unwrap();
+    (store, dir)
+}
+
+async fn postgres(test: &str) -> Option<Store> {
+    let url = testing::fresh_postgres_url(test).await?;
+    let schema = Arc::new(Schema::build(&[]).unwrap());
+    Some(Store::connect(&url, schema, StoreOptions::default()).await.unwrap())
+}
+
+macro_rules! conformance {
+    ($($name:ident),* $(,)?) => {
+        mod on_sqlite {
+            $(#[tokio::test] async fn $name() { let (s, _d) = super::sqlite().await; super::$name(s).await; })*
+        }
+        mod on_postgres {
+            $(#[tokio::test] async fn $name() {
+                if let Some(s) = super::postgres(concat!("store::", stringify!($name))).await { super::$name(s).await; }
+            })*
+        }
+    };
+}
+
+conformance!(insert_get_update_delete, filters_and_orders, duplicate_ids_are_reported, links_join_tables, rollback_discards_writes, migrate_twice_is_harmless);
+
+fn v(s: &str) -> Value {
+    Value::String(s.to_string())
+}
+
+async fn add_contact(store: &Store, first: &str, last: &str, account: Option<Uuid>) -> Uuid {
+    let schema = store.schema().clone();
+    let t = schema.table("contact").unwrap();
+    let id = Uuid::new_v4();
+    let mut tx = store.begin().await.unwrap();
+    tx.insert(
+        t,
+        &[
+            ("contactid".into(), Value::Guid(id)),
+            ("firstname".into(), v(first)),
+            ("lastname".into(), v(last)),
+            ("parentcustomerid".into(), account.map(Value::Guid).unwrap_or(Value::Null)),
+            ("versionnumber".into(), Value::Int(1)),
+            ("donotemail".into(), Value::Bool(false)),
+        ],
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    id
+}
+
+async fn insert_get_update_delete(store: Store) {
+    let schema = store.schema().clone();
+    let t = schema.table("contact").unwrap();
+    let id = add_contact(&store, "Jim", "Glynn", None).await;
+    let r = store.get(t, id).await.unwrap().unwrap();
+    assert_eq!(r.string("firstname"), Some("Jim"));
+    assert_eq!(r.get("donotemail"), Some(&Value::Bool(false)));
+    assert_eq!(r.get("birthdate"), Some(&Value::Null));
+
+    let when = herald_core::value::parse_datetime("2024-05-01T10:00:00Z").unwrap();
+    let mut tx = store.begin().await.unwrap();
+    let n = tx
+        .update(t, id, &[("firstname".into(), v("James")), ("birthdate".into(), Value::DateTime(when)), ("creditlimit".into(), Value::Decimal(12.5))])
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+    tx.commit().await.unwrap();
+    let r = store.get(t, id).await.unwrap().unwrap();
+    assert_eq!(r.string("firstname"), Some("James"));
+    assert_eq!(r.get("birthdate"), Some(&Value::DateTime(when)));
+    assert_eq!(r.get("creditlimit"), Some(&Value::Decimal(12.5)));
+
+    let mut tx = store.begin().await.unwrap();
+    assert_eq!(tx.delete(t, id).await.unwrap(), 1);
+    assert_eq!(tx.delete(t, id).await.unwrap(), 0);
+    tx.commit().await.unwrap();
+    assert!(store.get(t, id).await.unwrap().is_none());
+}
+
+async fn filters_and_orders(store: Store) {
+    for (f, l) in [("Ann", "Glynn"), ("bob", "gladstone"), ("Cid", "Smith"), ("Dee", "O'Hara"), ("Eve", "100%_sure")] {
+        add_contact(&store, f, l, None).await;
+    }
+    let run = |filter: Condition| {
+        let store = store.clone();
+        async move {
+            let mut q = Query::all("contact");
+            q.select = vec!["firstname".into()];
+            q.filter = Some(filter);
+            q.order = vec![Order { column: ColumnRef::new("firstname"), descending: false }];
+            store
+                .fetch(&q, None, 0)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|r| r.string("firstname").unwrap().to_string())
+                .collect::<Vec<_>>()
+        }
+    };
+    // startswith is case-insensitive on both stores, like Dataverse.
+    let like = |p: &str| Condition::Like { column: ColumnRef::new("lastname"), pattern: p.into(), negated: false };
+    assert_eq!(run(like("gl%")).await, vec!["Ann", "bob"]);
+    assert_eq!(run(like("%o'h%")).await, vec!["Dee"]);
+    assert_eq!(run(like(&format!("{}%", herald_core::query::escape_like("100%_")))).await, vec!["Eve"]);
+    assert_eq!(run(like(&format!("{}%", herald_core::query::escape_like("10%")))).await, Vec::<String>::new());
+    let eq = Condition::Compare { column: ColumnRef::new("firstname"), op: CompareOp::Eq, value: v("Cid") };
+    assert_eq!(run(eq.clone()).await, vec!["Cid"]);
+    assert_eq!(run(Condition::Not(Box::new(eq))).await, vec!["Ann", "Dee", "Eve", "bob"]);
+    let inn = Condition::In { column: ColumnRef::new("firstname"), values: vec![v("Ann"), v("Eve")], negated: false };
+    assert_eq!(run(inn).await, vec!["Ann", "Eve"]);
+    let ne = Condition::Compare { column: ColumnRef::new("jobtitle"), op: CompareOp::Ne, value: v("x") };
+    assert_eq!(run(ne).await.len(), 5, "ne matches nulls");
+
+    let mut q = Query::all("contact");
+    q.order = vec![Order { column: ColumnRef::new("lastname"), descending: true }];
+    assert_eq!(store.count(&q).await.unwrap(), 5);
+    let page = store.fetch(&q, Some(2), 1).await.unwrap();
+    assert_eq!(page.len(), 2);
+}
+
+async fn duplicate_ids_are_reported(store: Store) {
+    let schema = store.schema().clone();
+    let t = schema.table("account").unwrap();
+    let id = Uuid::new_v4();
+    let row = vec![("accountid".to_string(), Value::Guid(id)), ("name".to_string(), v("A"))];
+    let mut tx = store.begin().await.unwrap();
+    tx.insert(t, &row).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut tx = store.begin().await.unwrap();
+    match tx.insert(t, &row).await {
+        Err(StoreError::Duplicate(d)) => assert_eq!(d, id.to_string()),
+        other => panic!("expected Duplicate, got {other:?}"),
+    }
+}
+
+async fn links_join_tables(store: Store) {
+    let schema = store.schema().clone();
+    let t = schema.table("account").unwrap();
+    let acc = Uuid::new_v4();
+    let mut tx = store.begin().await.unwrap();
+    tx.insert(t, &[("accountid".into(), Value::Guid(acc)), ("name".into(), v("Fabrikam"))]).await.unwrap();
+    tx.commit().await.unwrap();
+    add_contact(&store, "Ann", "Glynn", Some(acc)).await;
+    add_contact(&store, "Bob", "Loner", None).await;
+    let mut q = Query::all("contact");
+    q.select = vec!["firstname".into()];
+    q.order = vec![Order { column: ColumnRef::new("firstname"), descending: false }];
+    let link = |outer| Link {
+        table: "account".into(),
+        from: "accountid".into(),
+        to: "parentcustomerid".into(),
+        alias: "acc".into(),
+        outer,
+        select: vec!["name".into()],
+        filter: None,
+        order: vec![],
+        links: vec![],
+    };
+    q.links = vec![link(false)];
+    let rows = store.fetch(&q, None, 0).await.unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].string("acc.name"), Some("Fabrikam"));
+    q.links = vec![link(true)];
+    let rows = store.fetch(&q, None, 0).await.unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[1].get("acc.name"), Some(&Value::Null));
+    assert_eq!(store.count(&q).await.unwrap(), 2);
+}
+
+async fn rollback_discards_writes(store: Store) {
+    let schema = store.schema().clone();
+    let t = schema.table("account").unwrap();
+    let id = Uuid::new_v4();
+    let mut tx = store.begin().await.unwrap();
+    tx.insert(t, &[("accountid".into(), Value::Guid(id))]).await.unwrap();
+    assert!(tx.get(t, id).await.unwrap().is_some(), "visible inside its transaction");
+    tx.rollback().await.unwrap();
+    assert!(store.get(t, id).await.unwrap().is_none());
+    let mut tx = store.begin().await.unwrap();
+    tx.insert(t, &[("accountid".into(), Value::Guid(id))]).await.unwrap();
+    drop(tx);
+    assert!(store.get(t, id).await.unwrap().is_none(), "dropping a transaction rolls back");
+}
+
+async fn migrate_twice_is_harmless(store: Store) {
+    let mut tx = store.begin().await.unwrap();
+    tx.put_setting("k", "1").await.unwrap();
+    tx.put_setting("k", "2").await.unwrap();
+    assert_eq!(tx.setting("k").await.unwrap().as_deref(), Some("2"));
+    tx.commit().await.unwrap();
+}
