@@ -2,8 +2,14 @@
 //! query model and its parsers (OData, FetchXML), and the Dataverse
 //! execution context. No I/O lives here, so all of it is unit-tested.
 
+pub mod authvalue;
 pub mod builtin;
+pub mod clock;
+pub mod duration;
+pub mod context;
 pub mod error;
+pub mod fetchxml;
+pub mod odata;
 pub mod query;
 pub mod schema;
 pub mod value;

@@ -1,1 +1,11 @@
-//! placeholder
+//! herald-server: the HTTP API (OData Web API), the single write pipeline,
+//! bootstrap of first-start rows, configuration, and the server lifecycle.
+
+pub mod api;
+pub mod auth;
+pub mod bootstrap;
+pub mod config;
+pub mod error;
+pub mod pipeline;
+pub mod server;
+pub mod state;

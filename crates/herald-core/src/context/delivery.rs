@@ -1,0 +1,79 @@
+//! What goes on the wire for one webhook call: the body (with Dataverse's
+//! 256 KB rule) and the request headers (SPEC §4).
+
+use serde_json::Value as Json;
+use uuid::Uuid;
+
+use super::execution::ExecutionContext;
+use super::json::to_wire_string;
+
+/// 256 KB: a body larger than this is trimmed and flagged.
+pub const MAX_PAYLOAD_BYTES: usize = 262_144;
+
+/// The body to POST and whether it had to be trimmed (then send
+/// `x-ms-dynamics-msg-size-exceeded`).
+///
+/// When the full body is over [`MAX_PAYLOAD_BYTES`], Dataverse "removes"
+/// `ParentContext`, `InputParameters`, `PreEntityImages` and
+/// `PostEntityImages`. Decision: herald keeps the keys (in place) and empties
+/// them — `ParentContext: null`, the three collections `[]` — rather than
+/// omitting them, so that receivers deserializing into
+/// `RemoteExecutionContext` (or any strict model of the seed's shape) keep
+/// working; an empty collection carries the same information as a missing
+/// one. The trimmed body is sent even if it is still over the limit.
+pub fn serialize_for_delivery(ctx: &ExecutionContext) -> (String, bool) {
+    let mut json = ctx.to_json();
+    let full = to_wire_string(&json);
+    if full.len() <= MAX_PAYLOAD_BYTES {
+        return (full, false);
+    }
+    if let Json::Object(m) = &mut json {
+        // `insert` on an existing key keeps its position (preserve_order).
+        m.insert("InputParameters".into(), Json::Array(vec![]));
+        m.insert("ParentContext".into(), Json::Null);
+        m.insert("PostEntityImages".into(), Json::Array(vec![]));
+        m.insert("PreEntityImages".into(), Json::Array(vec![]));
+    }
+    (to_wire_string(&json), true)
+}
+
+/// The request headers, values lower-case as Dataverse sends them:
+/// `x-request-id`, `x-ms-dynamics-organization`, `x-ms-dynamics-entity-name`
+/// (`PrimaryEntityName`), `x-ms-dynamics-request-name` (`MessageName`),
+/// `x-ms-correlation-request-id` (`CorrelationId`),
+/// `x-ms-dynamics-msg-size-exceeded: true` only when `size_exceeded`, and
+/// `content-type: application/json`. Authentication headers are not here.
+pub fn webhook_headers(
+    ctx: &ExecutionContext,
+    organization_name: &str,
+    size_exceeded: bool,
+    request_id: Uuid,
+) -> Vec<(String, String)> {
+    let mut h = vec![
+        ("x-request-id".to_string(), request_id.to_string()),
+        (
+            "x-ms-dynamics-organization".to_string(),
+            organization_name.to_lowercase(),
+        ),
+        (
+            "x-ms-dynamics-entity-name".to_string(),
+            ctx.primary_entity_name.to_lowercase(),
+        ),
+        (
+            "x-ms-dynamics-request-name".to_string(),
+            ctx.message_name.to_lowercase(),
+        ),
+        (
+            "x-ms-correlation-request-id".to_string(),
+            ctx.correlation_id.to_string(),
+        ),
+    ];
+    if size_exceeded {
+        h.push((
+            "x-ms-dynamics-msg-size-exceeded".to_string(),
+            "true".to_string(),
+        ));
+    }
+    h.push(("content-type".to_string(), "application/json".to_string()));
+    h
+}

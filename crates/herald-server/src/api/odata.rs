@@ -1,0 +1,567 @@
+//! The Dataverse-dialect OData Web API: `/api/data/v9.x/<set>…` — list,
+//! retrieve, navigation, create, update/upsert, delete, WhoAmI. Writes go
+//! through the pipeline.
+
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use herald_core::odata::{parameter_aliases, parse_options, resolve_alias, split_query_string};
+use herald_core::query::{ColumnRef, CompareOp, Condition, ExpandKind};
+use herald_core::value::parse_guid;
+use herald_core::{Query, Table, Value};
+use herald_store::Record;
+use serde_json::{json, Map, Value as Json};
+use uuid::Uuid;
+
+use super::path::{self, Key, Resource};
+use super::payload::{json_object, values_from_body};
+use super::prefer::{Prefer, MAX_PAGE_SIZE};
+use super::representation::{etag, lookup_names, record_json};
+use crate::auth::{authenticate, Caller};
+use crate::error::{ApiError, ApiResult};
+use crate::pipeline::{self, Message, Operation, Precondition};
+use crate::state::{AppState, SharedState};
+
+const VERSIONS: [&str; 3] = ["v9.0", "v9.1", "v9.2"];
+
+/// Everything a handler needs about the request.
+struct Request {
+    origin: String,
+    base: String,
+    options: Vec<(String, String)>,
+    prefer: Prefer,
+    headers: HeaderMap,
+    caller: Caller,
+    uri: Uri,
+}
+
+pub async fn handle(
+    State(state): State<SharedState>,
+    method: Method,
+    Path((version, rest)): Path<(String, String)>,
+    RawQuery(raw_query): RawQuery,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    match dispatch(&state, method, &version, &rest, raw_query, uri, headers, body).await {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn dispatch(
+    state: &Arc<AppState>,
+    method: Method,
+    version: &str,
+    rest: &str,
+    raw_query: Option<String>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Response> {
+    if !VERSIONS.contains(&version) {
+        return Err(ApiError::not_found(format!(
+            "Unknown API version '{version}': use v9.0, v9.1 or v9.2"
+        )));
+    }
+    let caller = authenticate(state, &headers).await?;
+    let resource = path::parse(&herald_core::odata::percent_decode(rest))?;
+    let host = headers
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost");
+    let req = Request {
+        origin: format!("http://{host}"),
+        base: format!("http://{host}/api/data/{version}/"),
+        options: split_query_string(raw_query.as_deref().unwrap_or("")),
+        prefer: Prefer::from_headers(&headers),
+        headers,
+        caller,
+        uri,
+    };
+    let body = read_body(state, body).await?;
+    let resp = match (method, resource) {
+        (Method::GET, Resource::WhoAmI) => who_am_i(state, &req),
+        (Method::GET, Resource::Service) => service_document(state, &req),
+        (Method::GET, Resource::Metadata) => Err(ApiError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            crate::error::codes::UNSUPPORTED,
+            "$metadata is not available yet",
+        )),
+        (Method::GET, Resource::Set { set, key: None, .. }) => list(state, &req, &set).await,
+        (Method::GET, Resource::Set { set, key: Some(k), navigation: None }) => retrieve(state, &req, &set, k).await,
+        (Method::GET, Resource::Set { set, key: Some(k), navigation: Some(nav) }) => navigate(state, &req, &set, k, &nav).await,
+        (Method::POST, Resource::Set { set, key: None, navigation: None }) => create(state, &req, &set, &body).await,
+        (Method::PATCH, Resource::Set { set, key: Some(k), navigation: None }) => update(state, &req, &set, k, &body).await,
+        (Method::DELETE, Resource::Set { set, key: Some(k), navigation: None }) => delete(state, &req, &set, k).await,
+        (m, _) => Err(ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            crate::error::codes::UNSUPPORTED,
+            format!("{m} is not supported on this resource"),
+        )),
+    }?;
+    Ok(resp)
+}
+
+async fn read_body(state: &AppState, body: Body) -> ApiResult<Bytes> {
+    let limit = state.config.server.max_body_size;
+    axum::body::to_bytes(body, limit).await.map_err(|_| {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            crate::error::codes::TOO_LARGE,
+            format!("The request body is larger than the limit of {limit} bytes"),
+        )
+    })
+}
+
+fn odata_json(status: StatusCode, body: Json) -> Response {
+    let mut resp = (status, axum::Json(body)).into_response();
+    resp.headers_mut().insert("OData-Version", HeaderValue::from_static("4.0"));
+    resp
+}
+
+fn table_for<'a>(state: &'a AppState, set: &str) -> ApiResult<&'a Table> {
+    state.schema.table_by_set(set).ok_or_else(|| {
+        ApiError::not_found(format!("Resource not found for the segment '{set}'"))
+    })
+}
+
+fn resolve_key(req: &Request, key: Key) -> ApiResult<Uuid> {
+    match key {
+        Key::Id(id) => Ok(id),
+        Key::Alias(name) => {
+            let aliases = parameter_aliases(&req.options);
+            let reference = format!("@{name}");
+            let raw = resolve_alias(&reference, &aliases)?;
+            parse_guid(raw.trim_matches('\'')).ok_or_else(|| {
+                ApiError::bad_request(format!("The value '{raw}' of parameter alias '@{name}' is not a valid GUID"))
+            })
+        }
+    }
+}
+
+fn who_am_i(state: &AppState, req: &Request) -> ApiResult<Response> {
+    Ok(odata_json(
+        StatusCode::OK,
+        json!({
+            "@odata.context": format!("{}$metadata#Microsoft.Dynamics.CRM.WhoAmIResponse", req.base),
+            "BusinessUnitId": state.org.business_unit_id,
+            "UserId": req.caller.user_id,
+            "OrganizationId": state.org.organization_id,
+        }),
+    ))
+}
+
+fn service_document(state: &AppState, req: &Request) -> ApiResult<Response> {
+    let value: Vec<Json> = state
+        .schema
+        .tables()
+        .map(|t| json!({"name": t.entity_set, "kind": "EntitySet", "url": t.entity_set}))
+        .collect();
+    Ok(odata_json(StatusCode::OK, json!({"@odata.context": format!("{}$metadata", req.base), "value": value})))
+}
+
+fn context_url(req: &Request, table: &Table, query: &Query, entity: bool) -> String {
+    let mut s = format!("{}$metadata#{}", req.base, table.entity_set);
+    if !query.select.is_empty() {
+        let names: Vec<String> = query
+            .select
+            .iter()
+            .map(|c| match table.column(c) {
+                Some(col) if col.is_lookup() && col.name != table.primary_id => col.value_name(),
+                _ => c.clone(),
+            })
+            .collect();
+        s.push('(');
+        s.push_str(&names.join(","));
+        s.push(')');
+    }
+    if entity {
+        s.push_str("/$entity");
+    }
+    s
+}
+
+/// Parse the query options (or `fetchXml`) for a table.
+fn bind_query(state: &AppState, req: &Request, table: &Table) -> ApiResult<Query> {
+    if let Some((_, xml)) = req.options.iter().find(|(k, _)| k == "fetchXml") {
+        let q = herald_core::fetchxml::parse_fetchxml(&state.schema, xml)?;
+        if q.table != table.logical_name {
+            return Err(ApiError::bad_request(format!(
+                "The FetchXML entity '{}' does not match the entity set '{}'",
+                q.table, table.entity_set
+            )));
+        }
+        return Ok(q);
+    }
+    Ok(parse_options(&state.schema, table, &req.options)?)
+}
+
+fn skiptoken(req: &Request) -> ApiResult<u64> {
+    match req.options.iter().find(|(k, _)| k == "$skiptoken") {
+        None => Ok(0),
+        Some((_, t)) => base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(t.as_bytes())
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .and_then(|s| s.strip_prefix("offset:").and_then(|n| n.parse().ok()))
+            .ok_or_else(|| ApiError::bad_request("The $skiptoken is not valid: use the @odata.nextLink exactly as returned")),
+    }
+}
+
+fn next_link(req: &Request, offset: u64) -> String {
+    let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("offset:{offset}"));
+    let mut query: Vec<&str> = req
+        .uri
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .filter(|p| !p.is_empty() && !p.starts_with("$skiptoken=") && !p.starts_with("%24skiptoken="))
+        .collect();
+    let tail = format!("$skiptoken={token}");
+    query.push(&tail);
+    format!("{}{}?{}", req.origin, req.uri.path(), query.join("&"))
+}
+
+async fn list(state: &AppState, req: &Request, set: &str) -> ApiResult<Response> {
+    let table = table_for(state, set)?;
+    let query = bind_query(state, req, table)?;
+    list_query(state, req, table, query, None).await
+}
+
+/// Run a list query with paging, counting and expansion.
+async fn list_query(state: &AppState, req: &Request, table: &Table, query: Query, context: Option<String>) -> ApiResult<Response> {
+    let offset = skiptoken(req)?;
+    let (limit, paged) = match (req.prefer.max_page_size, query.page_size) {
+        (_, Some(size)) => (Some(size.min(MAX_PAGE_SIZE)), false),
+        (Some(size), _) => (Some(size), true),
+        (None, None) => (Some(query.top.unwrap_or(MAX_PAGE_SIZE).min(MAX_PAGE_SIZE)), false),
+    };
+    let offset = match (query.page, query.page_size) {
+        (Some(page), Some(size)) => page.saturating_sub(1).saturating_mul(size),
+        _ => offset,
+    };
+    let fetch_limit = if paged { limit.map(|l| l + 1) } else { limit };
+    let mut rows = state.store.fetch(&query, fetch_limit, offset).await?;
+    let more = paged && limit.is_some_and(|l| rows.len() as u64 > l);
+    if more {
+        rows.truncate(limit.unwrap_or(0) as usize);
+    }
+    expand(state, table, &query, &mut rows).await?;
+    let names = if req.prefer.annotations { Some(lookup_names(&state.store, &state.schema, table, &rows).await?) } else { None };
+    let mut out = Map::new();
+    out.insert(
+        "@odata.context".into(),
+        Json::String(context.unwrap_or_else(|| context_url(req, table, &query, false))),
+    );
+    if query.count {
+        out.insert("@odata.count".into(), Json::from(state.store.count(&query).await?));
+    }
+    let value: Vec<Json> = rows
+        .iter()
+        .map(|r| Json::Object(with_expansions(state, table, &query, r, names.as_ref())))
+        .collect();
+    out.insert("value".into(), Json::Array(value));
+    if more {
+        out.insert("@odata.nextLink".into(), Json::String(next_link(req, offset + limit.unwrap_or(0))));
+    }
+    let mut resp = odata_json(StatusCode::OK, Json::Object(out));
+    let mut applied = Vec::new();
+    if let Some(n) = req.prefer.max_page_size {
+        applied.push(format!("odata.maxpagesize={n}"));
+    }
+    if req.prefer.annotations {
+        applied.push("odata.include-annotations=\"*\"".to_string());
+    }
+    if !applied.is_empty() {
+        if let Ok(v) = HeaderValue::from_str(&applied.join(",")) {
+            resp.headers_mut().insert("Preference-Applied", v);
+        }
+    }
+    Ok(resp)
+}
+
+/// Key under which expanded rows are attached to a record.
+const EXPANDED: &str = "\u{0}expanded:";
+
+/// Fetch `$expand`ed rows and attach them to each record (as JSON, under a
+/// private key that `with_expansions` turns into the navigation property).
+async fn expand(state: &AppState, table: &Table, query: &Query, rows: &mut [Record]) -> ApiResult<()> {
+    for ex in &query.expand {
+        let Some(target) = state.schema.table(&ex.query.table) else { continue };
+        match &ex.kind {
+            ExpandKind::Single { lookup_column } => {
+                let ids: Vec<Value> = rows.iter().filter_map(|r| r.get(lookup_column).filter(|v| !v.is_null()).cloned()).collect();
+                let mut q = ex.query.clone();
+                if !q.select.is_empty() && !q.select.contains(&target.primary_id) {
+                    q.select.push(target.primary_id.clone());
+                }
+                q.filter = Some(Condition::In { column: ColumnRef::new(target.primary_id.clone()), values: dedup(ids), negated: false });
+                let found = state.store.fetch(&q, None, 0).await?;
+                for r in rows.iter_mut() {
+                    let id = r.guid(lookup_column);
+                    let hit = found.iter().find(|f| id.is_some() && f.guid(&target.primary_id) == id);
+                    let json = match hit {
+                        Some(h) => Json::Object(record_json(&state.schema, target, h, None)),
+                        None => Json::Null,
+                    };
+                    r.values.push((format!("{EXPANDED}{}", ex.navigation), Value::String(json.to_string())));
+                }
+            }
+            ExpandKind::Collection { lookup_column } => {
+                let ids: Vec<Value> = rows.iter().filter_map(|r| r.get(&table.primary_id).cloned()).collect();
+                let mut q = ex.query.clone();
+                if !q.select.is_empty() && !q.select.contains(lookup_column) {
+                    q.select.push(lookup_column.clone());
+                }
+                let parent = Condition::In { column: ColumnRef::new(lookup_column.clone()), values: dedup(ids), negated: false };
+                q.filter = Some(match q.filter.take() {
+                    Some(f) => Condition::And(vec![parent, f]),
+                    None => parent,
+                });
+                let per_parent_top = q.top.take();
+                let found = state.store.fetch(&q, None, 0).await?;
+                for r in rows.iter_mut() {
+                    let id = r.guid(&table.primary_id);
+                    let children: Vec<Json> = found
+                        .iter()
+                        .filter(|f| id.is_some() && f.guid(lookup_column) == id)
+                        .take(per_parent_top.map(|t| t as usize).unwrap_or(usize::MAX))
+                        .map(|f| Json::Object(record_json(&state.schema, target, f, None)))
+                        .collect();
+                    r.values.push((format!("{EXPANDED}{}", ex.navigation), Value::String(Json::Array(children).to_string())));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn dedup(mut v: Vec<Value>) -> Vec<Value> {
+    v.sort_by_key(|x| x.as_guid());
+    v.dedup();
+    v
+}
+
+fn with_expansions(state: &AppState, table: &Table, query: &Query, record: &Record, names: Option<&super::representation::LookupNames>) -> Map<String, Json> {
+    let plain = Record { values: record.values.iter().filter(|(k, _)| !k.starts_with(EXPANDED)).cloned().collect() };
+    let mut out = record_json(&state.schema, table, &plain, names);
+    for (k, v) in &record.values {
+        if let Some(nav) = k.strip_prefix(EXPANDED) {
+            let json = v.as_str().and_then(|s| serde_json::from_str(s).ok()).unwrap_or(Json::Null);
+            out.insert(nav.to_string(), json);
+        }
+    }
+    // FetchXML select aliases rename columns.
+    for (column, alias) in &query.select_aliases {
+        if let Some(v) = out.remove(column) {
+            out.insert(alias.clone(), v);
+        }
+    }
+    out
+}
+
+fn by_id_query(table: &Table, mut q: Query, id: Uuid) -> Query {
+    let pk = Condition::Compare { column: ColumnRef::new(table.primary_id.clone()), op: CompareOp::Eq, value: Value::Guid(id) };
+    q.filter = Some(match q.filter.take() {
+        Some(f) => Condition::And(vec![pk, f]),
+        None => pk,
+    });
+    q
+}
+
+async fn retrieve(state: &AppState, req: &Request, set: &str, key: Key) -> ApiResult<Response> {
+    let table = table_for(state, set)?;
+    let id = resolve_key(req, key)?;
+    let query = by_id_query(table, parse_options(&state.schema, table, &req.options)?, id);
+    single(state, req, table, query, id).await
+}
+
+async fn single(state: &AppState, req: &Request, table: &Table, query: Query, id: Uuid) -> ApiResult<Response> {
+    let mut rows = state.store.fetch(&query, Some(1), 0).await?;
+    if rows.is_empty() {
+        return Err(ApiError::record_not_found(&table.logical_name, id));
+    }
+    expand(state, table, &query, &mut rows).await?;
+    let names = if req.prefer.annotations { Some(lookup_names(&state.store, &state.schema, table, &rows).await?) } else { None };
+    let mut out = Map::new();
+    out.insert("@odata.context".into(), Json::String(context_url(req, table, &query, true)));
+    out.extend(with_expansions(state, table, &query, &rows[0], names.as_ref()));
+    let mut resp = odata_json(StatusCode::OK, Json::Object(out));
+    if let Some(tag) = rows[0].int("versionnumber").map(|v| format!("W/\"{v}\"")) {
+        if let Ok(v) = HeaderValue::from_str(&tag) {
+            resp.headers_mut().insert("ETag", v);
+        }
+    }
+    Ok(resp)
+}
+
+async fn navigate(state: &AppState, req: &Request, set: &str, key: Key, nav: &str) -> ApiResult<Response> {
+    let table = table_for(state, set)?;
+    let id = resolve_key(req, key)?;
+    let parent = state.store.get(table, id).await?.ok_or_else(|| ApiError::record_not_found(&table.logical_name, id))?;
+    if let Some(rel) = state.schema.relationship_from(&table.logical_name, nav) {
+        let many = state.schema.table(&rel.many_table).ok_or_else(|| ApiError::internal("relationship without table"))?;
+        let mut query = parse_options(&state.schema, many, &req.options)?;
+        let link = Condition::Compare { column: ColumnRef::new(rel.lookup_column.clone()), op: CompareOp::Eq, value: Value::Guid(id) };
+        query.filter = Some(match query.filter.take() {
+            Some(f) => Condition::And(vec![link, f]),
+            None => link,
+        });
+        let ctx = context_url(req, many, &query, false);
+        return list_query(state, req, many, query, Some(ctx)).await;
+    }
+    if let Some(col) = table.lookup_by_navigation(nav) {
+        let target = col.lookup_target().and_then(|t| state.schema.table(t)).ok_or_else(|| ApiError::internal("lookup without target"))?;
+        let Some(target_id) = parent.guid(&col.name) else {
+            return Ok(StatusCode::NO_CONTENT.into_response());
+        };
+        let query = by_id_query(target, parse_options(&state.schema, target, &req.options)?, target_id);
+        return single(state, req, target, query, target_id).await;
+    }
+    Err(ApiError::bad_request(format!(
+        "'{nav}' is not a navigation property of '{}'",
+        table.logical_name
+    )))
+}
+
+fn precondition(headers: &HeaderMap) -> ApiResult<Precondition> {
+    if let Some(v) = headers.get("if-none-match") {
+        let v = v.to_str().unwrap_or("");
+        return if v.trim() == "*" {
+            Ok(Precondition::MustNotExist)
+        } else {
+            Err(ApiError::bad_request("If-None-Match only supports '*' on writes"))
+        };
+    }
+    if let Some(v) = headers.get("if-match") {
+        let v = v.to_str().unwrap_or("").trim();
+        if v == "*" {
+            return Ok(Precondition::MustExist);
+        }
+        let n = v
+            .trim_start_matches("W/")
+            .trim_matches('"')
+            .parse::<i64>()
+            .map_err(|_| ApiError::bad_request(format!("If-Match '{v}' is not an ETag like W/\"3\" or *")))?;
+        return Ok(Precondition::Version(n));
+    }
+    Ok(Precondition::None)
+}
+
+/// Correlation id and depth from `x-ms-correlation-request-id` (echoed back
+/// by a receiver that writes while handling a webhook).
+fn correlation(state: &AppState, headers: &HeaderMap) -> Option<(Uuid, i64)> {
+    let id = headers.get("x-ms-correlation-request-id")?.to_str().ok().and_then(parse_guid)?;
+    let depth = crate::pipeline::depth_of(state, id);
+    Some((id, depth + 1))
+}
+
+async fn write_response(state: &AppState, req: &Request, table: &Table, outcome: pipeline::Outcome, created: bool) -> ApiResult<Response> {
+    let entity_id = format!("{}{}({})", req.base, table.entity_set, outcome.id);
+    let mut resp = if req.prefer.return_representation {
+        let query = by_id_query(table, parse_options(&state.schema, table, &req.options)?, outcome.id);
+        let mut r = single(state, req, table, query, outcome.id).await?;
+        *r.status_mut() = if created { StatusCode::CREATED } else { StatusCode::OK };
+        r.headers_mut().insert("Preference-Applied", HeaderValue::from_static("return=representation"));
+        r
+    } else {
+        let mut r = StatusCode::NO_CONTENT.into_response();
+        r.headers_mut().insert("OData-Version", HeaderValue::from_static("4.0"));
+        r
+    };
+    if let Ok(v) = HeaderValue::from_str(&entity_id) {
+        resp.headers_mut().insert("OData-EntityId", v.clone());
+        if created {
+            resp.headers_mut().insert(axum::http::header::LOCATION, v);
+        }
+    }
+    if let Some(tag) = outcome.record.as_ref().and_then(etag) {
+        if let Ok(v) = HeaderValue::from_str(&tag) {
+            resp.headers_mut().insert("ETag", v);
+        }
+    }
+    Ok(resp)
+}
+
+async fn create(state: &AppState, req: &Request, set: &str, body: &[u8]) -> ApiResult<Response> {
+    let table = table_for(state, set)?;
+    let obj = json_object(body)?;
+    let values = values_from_body(&state.schema, table, &obj)?;
+    let id = values.iter().find(|(c, _)| c == &table.primary_id).and_then(|(_, v)| v.as_guid());
+    let outcome = pipeline::execute(
+        state,
+        Operation {
+            message: Message::Create,
+            table: table.logical_name.clone(),
+            id,
+            values,
+            caller: req.caller.user_id,
+            precondition: Precondition::None,
+            upsert: false,
+            correlation: correlation(state, &req.headers),
+        },
+    )
+    .await?;
+    write_response(state, req, table, outcome, true).await
+}
+
+async fn update(state: &AppState, req: &Request, set: &str, key: Key, body: &[u8]) -> ApiResult<Response> {
+    let table = table_for(state, set)?;
+    let id = resolve_key(req, key)?;
+    let obj = json_object(body)?;
+    let values = values_from_body(&state.schema, table, &obj)?;
+    if let Some(other) = values.iter().find(|(c, _)| c == &table.primary_id).and_then(|(_, v)| v.as_guid()) {
+        if other != id {
+            return Err(ApiError::payload(format!("The body's {} {other} does not match the key {id} in the URL", table.primary_id)));
+        }
+    }
+    let outcome = pipeline::execute(
+        state,
+        Operation {
+            message: Message::Update,
+            table: table.logical_name.clone(),
+            id: Some(id),
+            values,
+            caller: req.caller.user_id,
+            precondition: precondition(&req.headers)?,
+            upsert: true,
+            correlation: correlation(state, &req.headers),
+        },
+    )
+    .await?;
+    let created = outcome.message == Message::Create;
+    write_response(state, req, table, outcome, created).await
+}
+
+async fn delete(state: &AppState, req: &Request, set: &str, key: Key) -> ApiResult<Response> {
+    let table = table_for(state, set)?;
+    let id = resolve_key(req, key)?;
+    let pre = precondition(&req.headers)?;
+    if pre == Precondition::MustNotExist {
+        return Err(ApiError::bad_request("If-None-Match is not allowed on DELETE"));
+    }
+    pipeline::execute(
+        state,
+        Operation {
+            message: Message::Delete,
+            table: table.logical_name.clone(),
+            id: Some(id),
+            values: vec![],
+            caller: req.caller.user_id,
+            precondition: pre,
+            upsert: false,
+            correlation: correlation(state, &req.headers),
+        },
+    )
+    .await?;
+    let mut r = StatusCode::NO_CONTENT.into_response();
+    r.headers_mut().insert("OData-Version", HeaderValue::from_static("4.0"));
+    Ok(r)
+}

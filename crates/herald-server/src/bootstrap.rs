@@ -1,0 +1,203 @@
+//! First-start setup, idempotent and safe for several nodes starting at once:
+//! the organization, root business unit and admin user rows, the admin API
+//! key, and the fixed registration rows (sdkmessage, sdkmessagefilter,
+//! plugintype). Fixed rows get name-derived ids, so every node and every
+//! database agrees on them.
+
+use std::path::Path;
+
+use herald_core::{Schema, Table, Value};
+use herald_store::{Store, StoreError, Tx};
+use uuid::Uuid;
+
+use crate::auth::{generate_key, hash_key};
+use crate::state::Org;
+
+/// The messages herald knows (SPEC §3).
+pub const MESSAGES: [&str; 9] = [
+    "Create",
+    "Update",
+    "Delete",
+    "Retrieve",
+    "RetrieveMultiple",
+    "Assign",
+    "SetState",
+    "Associate",
+    "Disassociate",
+];
+
+/// The built-in plug-in type that runs service-endpoint (webhook) steps.
+pub const SERVICE_ENDPOINT_PLUGIN: &str = "Microsoft.Crm.ServiceBus.ServiceBusPlugin";
+
+const NAMESPACE: Uuid = Uuid::from_u128(0x6865_7261_6c64_4000_8000_0000_0000_0001);
+
+/// Stable id of a fixed row, derived from a name.
+pub fn fixed_id(kind: &str, name: &str) -> Uuid {
+    Uuid::new_v5(&NAMESPACE, format!("{kind}:{name}").as_bytes())
+}
+
+pub fn message_id(message: &str) -> Uuid {
+    fixed_id("sdkmessage", message)
+}
+
+pub fn message_filter_id(message: &str, table: &str) -> Uuid {
+    fixed_id("sdkmessagefilter", &format!("{message}:{table}"))
+}
+
+pub fn plugin_type_id() -> Uuid {
+    fixed_id("plugintype", SERVICE_ENDPOINT_PLUGIN)
+}
+
+/// Whether a message can be registered on a table.
+pub fn message_supported(message: &str, table: &Table) -> bool {
+    if !table.is_event_source() {
+        return false;
+    }
+    match message {
+        "Create" | "Update" | "Delete" => true,
+        "Assign" => table.column("ownerid").is_some(),
+        "SetState" => table.column("statecode").is_some(),
+        _ => false,
+    }
+}
+
+async fn ensure(tx: &mut Tx, table: &Table, id: Uuid, mut values: Vec<(String, Value)>, now: Value, user: Uuid) -> Result<(), StoreError> {
+    if tx.get(table, id).await?.is_some() {
+        return Ok(());
+    }
+    values.insert(0, (table.primary_id.clone(), Value::Guid(id)));
+    values.push(("createdon".into(), now.clone()));
+    values.push(("modifiedon".into(), now));
+    values.push(("createdby".into(), Value::Guid(user)));
+    values.push(("modifiedby".into(), Value::Guid(user)));
+    values.push(("versionnumber".into(), Value::Int(1)));
+    tx.insert(table, &values).await
+}
+
+fn s(v: &str) -> Value {
+    Value::String(v.to_string())
+}
+
+/// Create what must exist, and return the ids of the singleton rows.
+pub async fn bootstrap(store: &Store, schema: &Schema, organization: &str, now: chrono::DateTime<chrono::Utc>) -> Result<Org, StoreError> {
+    let now = Value::DateTime(now);
+    let mut tx = store.begin().await?;
+    if store.dialect() == herald_store::Dialect::Postgres {
+        tx.conn().execute_raw("SELECT pg_advisory_xact_lock(7368002)").await?;
+    }
+    let org = Org {
+        organization_id: fixed_id("organization", "default"),
+        business_unit_id: fixed_id("businessunit", "root"),
+        admin_user_id: fixed_id("systemuser", "admin"),
+    };
+    let admin = org.admin_user_id;
+    let t = |n: &str| schema.table(n).ok_or_else(|| StoreError::Invalid(format!("missing table {n}")));
+    ensure(&mut tx, t("organization")?, org.organization_id, vec![("name".into(), s(organization))], now.clone(), admin).await?;
+    ensure(&mut tx, t("businessunit")?, org.business_unit_id, vec![("name".into(), s(organization))], now.clone(), admin).await?;
+    ensure(
+        &mut tx,
+        t("systemuser")?,
+        admin,
+        vec![
+            ("firstname".into(), s("herald")),
+            ("lastname".into(), s("admin")),
+            ("fullname".into(), s("herald admin")),
+            ("domainname".into(), s("admin@herald.local")),
+            ("businessunitid".into(), Value::Guid(org.business_unit_id)),
+            ("isdisabled".into(), Value::Bool(false)),
+        ],
+        now.clone(),
+        admin,
+    )
+    .await?;
+    ensure(
+        &mut tx,
+        t("plugintype")?,
+        plugin_type_id(),
+        vec![
+            ("name".into(), s(SERVICE_ENDPOINT_PLUGIN)),
+            ("friendlyname".into(), s(SERVICE_ENDPOINT_PLUGIN)),
+            ("typename".into(), s(SERVICE_ENDPOINT_PLUGIN)),
+        ],
+        now.clone(),
+        admin,
+    )
+    .await?;
+    let msg_table = t("sdkmessage")?;
+    let filter_table = t("sdkmessagefilter")?;
+    for m in MESSAGES {
+        ensure(
+            &mut tx,
+            msg_table,
+            message_id(m),
+            vec![("name".into(), s(m)), ("categoryname".into(), s("Standard")), ("isprivate".into(), Value::Bool(false))],
+            now.clone(),
+            admin,
+        )
+        .await?;
+        for table in schema.tables() {
+            if message_supported(m, table) {
+                ensure(
+                    &mut tx,
+                    filter_table,
+                    message_filter_id(m, &table.logical_name),
+                    vec![
+                        ("name".into(), s(&format!("{m} of {}", table.logical_name))),
+                        ("sdkmessageid".into(), Value::Guid(message_id(m))),
+                        ("primaryobjecttypecode".into(), s(&table.logical_name)),
+                        ("secondaryobjecttypecode".into(), s("none")),
+                        ("iscustomprocessingstepallowed".into(), Value::Bool(true)),
+                        ("isvisible".into(), Value::Bool(true)),
+                    ],
+                    now.clone(),
+                    admin,
+                )
+                .await?;
+            }
+        }
+    }
+    tx.commit().await?;
+    Ok(org)
+}
+
+/// Where the admin key comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeySource {
+    Configured,
+    File,
+    Generated,
+}
+
+/// Resolve the admin key (config/env, else `<data_dir>/admin.key`, else a new
+/// one written there with mode 0600) and register its hash.
+pub async fn admin_key(store: &Store, org: &Org, configured: Option<&str>, data_dir: &Path, now_ms: i64) -> Result<(String, KeySource), std::io::Error> {
+    let path = data_dir.join("admin.key");
+    let (key, source) = if let Some(k) = configured.filter(|k| !k.is_empty()) {
+        (k.to_string(), KeySource::Configured)
+    } else if let Ok(k) = std::fs::read_to_string(&path) {
+        (k.trim().to_string(), KeySource::File)
+    } else {
+        let k = generate_key();
+        std::fs::create_dir_all(data_dir)?;
+        write_private(&path, &k)?;
+        (k, KeySource::Generated)
+    };
+    let mut tx = store.begin().await.map_err(std::io::Error::other)?;
+    tx.put_api_key(&hash_key(&key), org.admin_user_id, "admin", now_ms).await.map_err(std::io::Error::other)?;
+    tx.commit().await.map_err(std::io::Error::other)?;
+    Ok((key, source))
+}
+
+fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(path)?;
+    f.write_all(content.as_bytes())?;
+    f.write_all(b"\n")
+}

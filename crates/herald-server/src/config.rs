@@ -1,0 +1,265 @@
+//! herald's configuration: a TOML file with sections `[server] [store]
+//! [delivery] [jobs] [bc]` and `[[tables]]`, overlaid by environment
+//! variables `HERALD_<SECTION>__<KEY>`, overlaid by command-line flags
+//! (applied by the binary). Unknown keys are errors, durations are strings.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use herald_core::duration::parse_duration;
+use herald_core::schema::UserTableConfig;
+use serde::{Deserialize, Deserializer};
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid config: {0}")]
+    Invalid(String),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub store: StoreConfig,
+    pub delivery: DeliveryConfig,
+    pub jobs: JobsConfig,
+    pub bc: BcConfig,
+    pub tables: Vec<UserTableConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address to listen on (`HERALD_LISTEN`).
+    pub listen: String,
+    /// Where the SQLite file and the generated admin key live.
+    pub data_dir: PathBuf,
+    /// OrganizationName in contexts and the `x-ms-dynamics-organization` header.
+    pub organization: String,
+    /// Largest request body accepted (bytes); larger gets 413.
+    pub max_body_size: usize,
+    /// Allow webhooks to loopback/private addresses (local development).
+    pub allow_private_targets: bool,
+    /// The admin API key; generated and stored in `<data_dir>/admin.key` if unset.
+    pub admin_key: Option<String>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: "127.0.0.1:5080".into(),
+            data_dir: PathBuf::from("./herald-data"),
+            organization: "herald".into(),
+            max_body_size: 8 * 1024 * 1024,
+            allow_private_targets: false,
+            admin_key: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// `sqlite://…` or `postgres://…`; default: SQLite in the data dir.
+    pub database_url: Option<String>,
+    pub max_connections: u32,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            database_url: None,
+            max_connections: 16,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeliveryConfig {
+    /// Total time allowed for one webhook request (Dataverse: 60 s).
+    #[serde(deserialize_with = "duration")]
+    pub timeout: Duration,
+    /// Writes deeper than this within one correlation are refused.
+    pub max_depth: i64,
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        DeliveryConfig {
+            timeout: Duration::from_secs(60),
+            max_depth: 8,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct JobsConfig {
+    /// How many System Jobs one node delivers at once.
+    pub concurrency: usize,
+    /// How long a claimed job stays leased before another node may take it.
+    #[serde(deserialize_with = "duration")]
+    pub lease: Duration,
+    /// Safety-net poll interval when no wake-up arrives.
+    #[serde(deserialize_with = "duration")]
+    pub poll_interval: Duration,
+    /// Succeeded jobs older than this are purged.
+    #[serde(deserialize_with = "duration")]
+    pub retention: Duration,
+}
+
+impl Default for JobsConfig {
+    fn default() -> Self {
+        JobsConfig {
+            concurrency: 32,
+            lease: Duration::from_secs(180),
+            poll_interval: Duration::from_secs(1),
+            retention: Duration::from_secs(7 * 86_400),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BcConfig {
+    #[serde(deserialize_with = "duration")]
+    pub notification_delay: Duration,
+    pub collection_threshold: usize,
+    #[serde(deserialize_with = "duration")]
+    pub handshake_timeout: Duration,
+    #[serde(deserialize_with = "duration")]
+    pub notification_timeout: Duration,
+    #[serde(deserialize_with = "duration")]
+    pub subscription_expiration: Duration,
+    pub max_subscriptions: usize,
+}
+
+impl Default for BcConfig {
+    fn default() -> Self {
+        BcConfig {
+            notification_delay: Duration::from_secs(30),
+            collection_threshold: 1000,
+            handshake_timeout: Duration::from_secs(5),
+            notification_timeout: Duration::from_secs(30),
+            subscription_expiration: Duration::from_secs(3 * 86_400),
+            max_subscriptions: 1000,
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            server: ServerConfig::default(),
+            store: StoreConfig::default(),
+            delivery: DeliveryConfig::default(),
+            jobs: JobsConfig::default(),
+            bc: BcConfig::default(),
+            tables: Vec::new(),
+        }
+    }
+}
+
+fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let s = String::deserialize(d)?;
+    parse_duration(&s).map_err(serde::de::Error::custom)
+}
+
+const SECTIONS: [&str; 5] = ["server", "store", "delivery", "jobs", "bc"];
+
+impl Config {
+    /// Load the file (if any), then apply `HERALD_<SECTION>__<KEY>` variables
+    /// from `env`.
+    pub fn load(file: Option<&Path>, env: &[(String, String)]) -> Result<Config, ConfigError> {
+        let mut root = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
+                text.parse::<toml::Table>()
+                    .map_err(|e| ConfigError::Invalid(format!("{}: {e}", path.display())))?
+            }
+            None => toml::Table::new(),
+        };
+        for (key, value) in env {
+            let Some(rest) = key.strip_prefix("HERALD_") else {
+                continue;
+            };
+            let Some((section, name)) = rest.split_once("__") else {
+                continue;
+            };
+            let section = section.to_ascii_lowercase();
+            let name = name.to_ascii_lowercase();
+            if !SECTIONS.contains(&section.as_str()) {
+                return Err(ConfigError::Invalid(format!(
+                    "{key}: unknown section '{section}' (sections: {})",
+                    SECTIONS.join(", ")
+                )));
+            }
+            let entry = root
+                .entry(section.clone())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            let table = entry
+                .as_table_mut()
+                .ok_or_else(|| ConfigError::Invalid(format!("[{section}] must be a table")))?;
+            table.insert(name, env_value(value));
+        }
+        let config: Config = toml::Value::Table(root)
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError::Invalid(e.message().to_string()))?;
+        Ok(config)
+    }
+
+    /// The database URL to use: the configured one or SQLite in the data dir.
+    pub fn database_url(&self) -> String {
+        match &self.store.database_url {
+            Some(u) => u.clone(),
+            None => format!("sqlite://{}", self.server.data_dir.join("herald.db").display()),
+        }
+    }
+}
+
+/// An environment value as TOML: integers and booleans keep their type,
+/// everything else is a string.
+fn env_value(raw: &str) -> toml::Value {
+    if let Ok(i) = raw.parse::<i64>() {
+        return toml::Value::Integer(i);
+    }
+    match raw {
+        "true" => toml::Value::Boolean(true),
+        "false" => toml::Value::Boolean(false),
+        _ => toml::Value::String(raw.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_overrides_file_and_unknown_keys_fail() {
+        let dir = std::env::temp_dir().join(format!("herald-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("h.toml");
+        std::fs::write(&path, "[bc]\nnotification_delay = \"10s\"\n[delivery]\ntimeout = \"5s\"\n").unwrap();
+        let env = vec![("HERALD_BC__NOTIFICATION_DELAY".to_string(), "1s".to_string())];
+        let c = Config::load(Some(&path), &env).unwrap();
+        assert_eq!(c.bc.notification_delay, Duration::from_secs(1));
+        assert_eq!(c.delivery.timeout, Duration::from_secs(5));
+        assert_eq!(c.jobs.concurrency, 32);
+
+        std::fs::write(&path, "[bc]\nnotification_dely = \"10s\"\n").unwrap();
+        let err = Config::load(Some(&path), &[]).unwrap_err().to_string();
+        assert!(err.contains("notification_dely"), "{err}");
+        let env = vec![("HERALD_DELIVERY__TIMEOUT".to_string(), "soon".to_string())];
+        assert!(Config::load(None, &env).is_err());
+    }
+}

@@ -1,0 +1,127 @@
+//! The API's error: an HTTP status plus Dataverse's OData error body
+//! `{"error":{"code":"0x…","message":"…"}}`. Every failure a client can
+//! cause maps to a 4xx here; a 5xx means a bug or an unavailable store.
+
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use herald_core::QueryError;
+use herald_store::StoreError;
+use serde_json::json;
+
+/// Dataverse error codes herald uses (hex strings as Dataverse sends them).
+pub mod codes {
+    pub const NOT_FOUND: &str = "0x80040217";
+    pub const BAD_REQUEST: &str = "0x80060888";
+    pub const INVALID_ARGUMENT: &str = "0x80040203";
+    pub const INVALID_PAYLOAD: &str = "0x80048d19";
+    pub const DUPLICATE: &str = "0x80040237";
+    pub const CONCURRENCY: &str = "0x80060882";
+    pub const UNAUTHORIZED: &str = "0x80072560";
+    pub const FORBIDDEN: &str = "0x80040220";
+    pub const TOO_LARGE: &str = "0x8004f0ff";
+    pub const UNSUPPORTED: &str = "0x8006088a";
+    pub const ENDPOINT_UNAVAILABLE: &str = "0x80050203";
+    pub const LOOP_DETECTED: &str = "0x80044182";
+    pub const INTERNAL: &str = "0x80040216";
+}
+
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, codes::BAD_REQUEST, message)
+    }
+
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, codes::INVALID_ARGUMENT, message)
+    }
+
+    pub fn payload(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, codes::INVALID_PAYLOAD, message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, codes::NOT_FOUND, message)
+    }
+
+    /// Dataverse's message for a missing row.
+    pub fn record_not_found(table: &str, id: impl std::fmt::Display) -> Self {
+        Self::not_found(format!("{table} With Id = {id} Does Not Exist"))
+    }
+
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, codes::UNAUTHORIZED, message)
+    }
+
+    pub fn precondition(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::PRECONDITION_FAILED, codes::CONCURRENCY, message)
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, codes::INTERNAL, message)
+    }
+
+    pub fn body(&self) -> serde_json::Value {
+        json!({"error": {"code": self.code, "message": self.message}})
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.message, self.status)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if self.status.is_server_error() {
+            tracing::error!(status = %self.status, message = %self.message, "request failed");
+        }
+        let mut resp = (self.status, axum::Json(self.body())).into_response();
+        resp.headers_mut()
+            .insert("OData-Version", HeaderValue::from_static("4.0"));
+        resp
+    }
+}
+
+impl From<QueryError> for ApiError {
+    fn from(e: QueryError) -> Self {
+        ApiError::bad_request(e.message)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Duplicate(id) => ApiError::new(
+                StatusCode::PRECONDITION_FAILED,
+                codes::DUPLICATE,
+                format!("A record with matching key values already exists (id {id})"),
+            ),
+            StoreError::Invalid(m) => ApiError::bad_request(m),
+            StoreError::Database(sqlx::Error::PoolTimedOut) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                codes::INTERNAL,
+                "The store is busy; try again",
+            ),
+            other => ApiError::internal(format!("store error: {other}")),
+        }
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,0 +1,81 @@
+//! Starting herald: load the schema, connect the store, bootstrap, bind the
+//! listener and serve until shutdown.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use herald_core::clock::{Clock, SystemClock};
+use herald_core::Schema;
+use herald_store::{Store, StoreOptions};
+use thiserror::Error;
+use tokio::net::TcpListener;
+
+use crate::bootstrap::{self, KeySource};
+use crate::config::Config;
+use crate::state::{AppState, SharedState};
+
+#[derive(Debug, Error)]
+pub enum StartError {
+    #[error("schema: {0}")]
+    Schema(#[from] herald_core::SchemaError),
+    #[error("store: {0}")]
+    Store(#[from] herald_store::StoreError),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A started server: where it listens and the admin key.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub admin_key: String,
+    pub key_source: KeySource,
+    pub state: SharedState,
+    listener: TcpListener,
+}
+
+/// Connect, migrate, bootstrap and bind. Serve with [`Running::serve`].
+pub async fn start(config: Config) -> Result<Running, StartError> {
+    start_with_clock(config, Arc::new(SystemClock)).await
+}
+
+pub async fn start_with_clock(config: Config, clock: Arc<dyn Clock>) -> Result<Running, StartError> {
+    let schema = Arc::new(Schema::build(&config.tables)?);
+    let url = config.database_url();
+    if url.starts_with("sqlite:") {
+        std::fs::create_dir_all(&config.server.data_dir)?;
+    }
+    let store = Store::connect(
+        &url,
+        schema.clone(),
+        StoreOptions { max_connections: config.store.max_connections, ..StoreOptions::default() },
+    )
+    .await?;
+    let org = bootstrap::bootstrap(&store, &schema, &config.server.organization, clock.now()).await?;
+    let (admin_key, key_source) = bootstrap::admin_key(
+        &store,
+        &org,
+        config.server.admin_key.as_deref(),
+        &config.server.data_dir,
+        clock.now().timestamp_millis(),
+    )
+    .await?;
+    let listener = TcpListener::bind(&config.server.listen).await?;
+    let addr = listener.local_addr()?;
+    let state = Arc::new(AppState {
+        config,
+        store,
+        schema,
+        clock,
+        org,
+        depths: Default::default(),
+    });
+    Ok(Running { addr, admin_key, key_source, state, listener })
+}
+
+impl Running {
+    /// Serve until `shutdown` resolves.
+    pub async fn serve(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        let app = crate::api::router(self.state.clone());
+        axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await
+    }
+}

@@ -1,0 +1,29 @@
+//! The shared state every request and worker sees.
+
+use std::sync::Arc;
+
+use herald_core::clock::Clock;
+use herald_core::Schema;
+use herald_store::Store;
+use uuid::Uuid;
+
+use crate::config::Config;
+
+/// Ids of the singleton rows created at first start.
+#[derive(Debug, Clone, Copy)]
+pub struct Org {
+    pub organization_id: Uuid,
+    pub business_unit_id: Uuid,
+    pub admin_user_id: Uuid,
+}
+
+pub struct AppState {
+    pub config: Config,
+    pub store: Store,
+    pub schema: Arc<Schema>,
+    pub clock: Arc<dyn Clock>,
+    pub org: Org,
+    pub depths: crate::pipeline::depth::DepthTracker,
+}
+
+pub type SharedState = Arc<AppState>;

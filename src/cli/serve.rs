@@ -1,0 +1,115 @@
+//! `herald serve`: load the configuration (flags > env > file > defaults)
+//! and run the server until Ctrl-C / SIGTERM.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+use herald_server::bootstrap::KeySource;
+use herald_server::config::Config;
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "HERALD_LISTEN", value_name = "ADDR")]
+    listen: Option<String>,
+    /// Directory for the SQLite database and the generated admin key.
+    #[arg(long, env = "HERALD_DATA_DIR", value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Database: sqlite://path/to/file.db or postgres://user@host/db
+    /// (default: SQLite at <data-dir>/herald.db).
+    #[arg(long, env = "HERALD_DATABASE_URL", value_name = "URL")]
+    database_url: Option<String>,
+    /// TOML config file with [server] [store] [delivery] [jobs] [bc] and [[tables]].
+    #[arg(long, env = "HERALD_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// OrganizationName sent in webhook contexts (default "herald").
+    #[arg(long, env = "HERALD_ORGANIZATION", value_name = "NAME")]
+    organization: Option<String>,
+    /// Allow webhooks to loopback and private addresses (local development).
+    #[arg(long, env = "HERALD_ALLOW_PRIVATE_TARGETS", value_parser = clap::builder::BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true")]
+    allow_private_targets: Option<bool>,
+}
+
+pub fn load_config(args: &ServeArgs) -> anyhow::Result<Config> {
+    let env: Vec<(String, String)> = std::env::vars().collect();
+    let mut config = Config::load(args.config.as_deref(), &env)?;
+    if let Some(l) = &args.listen {
+        config.server.listen = l.clone();
+    }
+    if let Some(d) = &args.data_dir {
+        config.server.data_dir = d.clone();
+    }
+    if let Some(u) = &args.database_url {
+        config.store.database_url = Some(u.clone());
+    }
+    if let Some(o) = &args.organization {
+        config.server.organization = o.clone();
+    }
+    if let Some(a) = args.allow_private_targets {
+        config.server.allow_private_targets = a;
+    }
+    if let Ok(k) = std::env::var("HERALD_ADMIN_KEY") {
+        config.server.admin_key = Some(k);
+    }
+    Ok(config)
+}
+
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let config = load_config(&args)?;
+    let data_dir = config.server.data_dir.clone();
+    let db = redact(&config.database_url());
+    let running = herald_server::server::start(config).await.context("cannot start herald")?;
+    println!("herald {} listening on http://{}", env!("CARGO_PKG_VERSION"), running.addr);
+    println!("  store:     {db}");
+    println!("  Web API:   http://{}/api/data/v9.2/", running.addr);
+    match running.key_source {
+        KeySource::Generated => {
+            println!("  admin key: {}  (generated; saved to {})", running.admin_key, data_dir.join("admin.key").display());
+        }
+        KeySource::File => println!("  admin key: in {}", data_dir.join("admin.key").display()),
+        KeySource::Configured => println!("  admin key: from HERALD_ADMIN_KEY / config"),
+    }
+    println!("  try:       curl -H \"Authorization: Bearer $(cat {})\" http://{}/api/data/v9.2/WhoAmI", data_dir.join("admin.key").display(), running.addr);
+    running.serve(shutdown_signal()).await?;
+    Ok(())
+}
+
+/// Hide the password of a database URL.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.find('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{}:***{}", &url[..s + 3], user, &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
