@@ -50,7 +50,15 @@ pub async fn handle(
 ) -> Response {
     match dispatch(&state, method, &version, &rest, raw_query, uri, headers, body).await {
         Ok(r) => r,
-        Err(e) => e.into_response(),
+        Err(e) => {
+            let too_large = e.status == StatusCode::PAYLOAD_TOO_LARGE;
+            let mut r = e.into_response();
+            if too_large {
+                // The rest of the body was not read: the connection cannot be reused.
+                r.headers_mut().insert(axum::http::header::CONNECTION, HeaderValue::from_static("close"));
+            }
+            r
+        }
     }
 }
 
@@ -236,7 +244,9 @@ async fn list(state: &AppState, req: &Request, set: &str) -> ApiResult<Response>
 }
 
 /// Run a list query with paging, counting and expansion.
-async fn list_query(state: &AppState, req: &Request, table: &Table, query: Query, context: Option<String>) -> ApiResult<Response> {
+async fn list_query(state: &AppState, req: &Request, table: &Table, mut query: Query, context: Option<String>) -> ApiResult<Response> {
+    let context = context.unwrap_or_else(|| context_url(req, table, &query, false));
+    let hidden = add_hidden_columns(table, &mut query);
     let offset = skiptoken(req)?;
     let (limit, paged) = match (req.prefer.max_page_size, query.page_size) {
         (_, Some(size)) => (Some(size.min(MAX_PAGE_SIZE)), false),
@@ -256,16 +266,13 @@ async fn list_query(state: &AppState, req: &Request, table: &Table, query: Query
     expand(state, table, &query, &mut rows).await?;
     let names = if req.prefer.annotations { Some(lookup_names(&state.store, &state.schema, table, &rows).await?) } else { None };
     let mut out = Map::new();
-    out.insert(
-        "@odata.context".into(),
-        Json::String(context.unwrap_or_else(|| context_url(req, table, &query, false))),
-    );
+    out.insert("@odata.context".into(), Json::String(context));
     if query.count {
         out.insert("@odata.count".into(), Json::from(state.store.count(&query).await?));
     }
     let value: Vec<Json> = rows
         .iter()
-        .map(|r| Json::Object(with_expansions(state, table, &query, r, names.as_ref())))
+        .map(|r| Json::Object(with_expansions(state, table, &query, r, names.as_ref(), &hidden)))
         .collect();
     out.insert("value".into(), Json::Array(value));
     if more {
@@ -343,15 +350,47 @@ async fn expand(state: &AppState, table: &Table, query: &Query, rows: &mut [Reco
     Ok(())
 }
 
+/// Columns the response needs but the client did not select (the etag's
+/// versionnumber, lookups followed by `$expand`): added to the query and
+/// returned so they can be left out of the JSON.
+fn add_hidden_columns(table: &Table, query: &mut Query) -> Vec<String> {
+    let mut hidden = Vec::new();
+    if query.select.is_empty() {
+        return hidden;
+    }
+    let mut needed: Vec<String> = Vec::new();
+    if table.column("versionnumber").is_some() {
+        needed.push("versionnumber".into());
+    }
+    for ex in &query.expand {
+        if let ExpandKind::Single { lookup_column } = &ex.kind {
+            needed.push(lookup_column.clone());
+        }
+    }
+    for n in needed {
+        if !query.select.contains(&n) {
+            query.select.push(n.clone());
+            hidden.push(match table.column(&n) {
+                Some(c) if c.is_lookup() => c.value_name(),
+                _ => n,
+            });
+        }
+    }
+    hidden
+}
+
 fn dedup(mut v: Vec<Value>) -> Vec<Value> {
     v.sort_by_key(|x| x.as_guid());
     v.dedup();
     v
 }
 
-fn with_expansions(state: &AppState, table: &Table, query: &Query, record: &Record, names: Option<&super::representation::LookupNames>) -> Map<String, Json> {
+fn with_expansions(state: &AppState, table: &Table, query: &Query, record: &Record, names: Option<&super::representation::LookupNames>, hidden: &[String]) -> Map<String, Json> {
     let plain = Record { values: record.values.iter().filter(|(k, _)| !k.starts_with(EXPANDED)).cloned().collect() };
     let mut out = record_json(&state.schema, table, &plain, names);
+    for h in hidden {
+        out.retain(|k, _| k != h && !k.starts_with(&format!("{h}@")));
+    }
     for (k, v) in &record.values {
         if let Some(nav) = k.strip_prefix(EXPANDED) {
             let json = v.as_str().and_then(|s| serde_json::from_str(s).ok()).unwrap_or(Json::Null);
@@ -383,7 +422,9 @@ async fn retrieve(state: &AppState, req: &Request, set: &str, key: Key) -> ApiRe
     single(state, req, table, query, id).await
 }
 
-async fn single(state: &AppState, req: &Request, table: &Table, query: Query, id: Uuid) -> ApiResult<Response> {
+async fn single(state: &AppState, req: &Request, table: &Table, mut query: Query, id: Uuid) -> ApiResult<Response> {
+    let context = context_url(req, table, &query, true);
+    let hidden = add_hidden_columns(table, &mut query);
     let mut rows = state.store.fetch(&query, Some(1), 0).await?;
     if rows.is_empty() {
         return Err(ApiError::record_not_found(&table.logical_name, id));
@@ -391,8 +432,8 @@ async fn single(state: &AppState, req: &Request, table: &Table, query: Query, id
     expand(state, table, &query, &mut rows).await?;
     let names = if req.prefer.annotations { Some(lookup_names(&state.store, &state.schema, table, &rows).await?) } else { None };
     let mut out = Map::new();
-    out.insert("@odata.context".into(), Json::String(context_url(req, table, &query, true)));
-    out.extend(with_expansions(state, table, &query, &rows[0], names.as_ref()));
+    out.insert("@odata.context".into(), Json::String(context));
+    out.extend(with_expansions(state, table, &query, &rows[0], names.as_ref(), &hidden));
     let mut resp = odata_json(StatusCode::OK, Json::Object(out));
     if let Some(tag) = rows[0].int("versionnumber").map(|v| format!("W/\"{v}\"")) {
         if let Ok(v) = HeaderValue::from_str(&tag) {

@@ -1,0 +1,148 @@
+//! Test harness: a real herald server on a free loopback port, against a
+//! temp SQLite file or a fresh PostgreSQL database, driven over HTTP.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use herald_server::config::Config;
+use herald_server::state::SharedState;
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+pub struct TestServer {
+    pub base: String,
+    pub api: String,
+    pub key: String,
+    pub client: reqwest::Client,
+    pub state: SharedState,
+    _dir: tempfile::TempDir,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl TestServer {
+    /// Start on the given backend; `None` when PostgreSQL is not configured
+    /// (the test then passes after printing SKIPPED).
+    pub async fn start(backend: Backend, test: &str) -> Option<TestServer> {
+        Self::start_with(backend, test, |_| {}).await
+    }
+
+    pub async fn start_with(backend: Backend, test: &str, tweak: impl FnOnce(&mut Config)) -> Option<TestServer> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut config = Config::default();
+        config.server.listen = "127.0.0.1:0".into();
+        config.server.data_dir = dir.path().to_path_buf();
+        config.server.allow_private_targets = true;
+        config.server.admin_key = Some("test-admin-key".into());
+        if let Backend::Postgres = backend {
+            config.store.database_url = Some(herald_store::testing::fresh_postgres_url(test).await?);
+            config.store.max_connections = 8;
+        }
+        tweak(&mut config);
+        let running = herald_server::server::start(config).await.expect("server starts");
+        let base = format!("http://{}", running.addr);
+        let key = running.admin_key.clone();
+        let state = running.state.clone();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(running.serve(async move {
+            let _ = rx.await;
+        }));
+        Some(TestServer {
+            api: format!("{base}/api/data/v9.2"),
+            base,
+            key,
+            client: reqwest::Client::new(),
+            state,
+            _dir: dir,
+            shutdown: Some(tx),
+        })
+    }
+
+    pub fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        let url = if path.starts_with("http") { path.to_string() } else { format!("{}/{}", self.api, path.trim_start_matches('/')) };
+        self.client.request(method, url).bearer_auth(&self.key)
+    }
+
+    /// Send and return (status, headers, JSON body or Null).
+    pub async fn send(&self, rb: reqwest::RequestBuilder) -> (StatusCode, reqwest::header::HeaderMap, Value) {
+        let resp = rb.send().await.expect("request sent");
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.expect("body");
+        let json = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        (status, headers, json)
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        let (s, _, b) = self.send(self.request(Method::GET, path)).await;
+        (s, b)
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (StatusCode, reqwest::header::HeaderMap, Value) {
+        self.send(self.request(Method::POST, path).json(&body)).await
+    }
+
+    pub async fn patch(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        let (s, _, b) = self.send(self.request(Method::PATCH, path).json(&body)).await;
+        (s, b)
+    }
+
+    pub async fn delete(&self, path: &str) -> StatusCode {
+        self.send(self.request(Method::DELETE, path)).await.0
+    }
+
+    /// Create a row and return its id (from OData-EntityId).
+    pub async fn create(&self, set: &str, body: Value) -> String {
+        let (status, headers, b) = self.post(set, body).await;
+        assert_eq!(status, StatusCode::NO_CONTENT, "create {set} failed: {b}");
+        let entity = headers.get("odata-entityid").expect("OData-EntityId").to_str().unwrap().to_string();
+        entity.rsplit('(').next().unwrap().trim_end_matches(')').to_string()
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Assert an OData error body with the given status; return its message.
+pub fn odata_error(status: StatusCode, body: &Value, expected: StatusCode) -> String {
+    assert_eq!(status, expected, "unexpected status; body {body}");
+    let code = body["error"]["code"].as_str().unwrap_or_else(|| panic!("no error.code in {body}"));
+    assert!(code.starts_with("0x"), "error code {code}");
+    body["error"]["message"].as_str().unwrap_or_else(|| panic!("no error.message in {body}")).to_string()
+}
+
+/// Generate one `#[tokio::test]` per backend for each listed async fn
+/// taking a `TestServer`.
+#[macro_export]
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod on_sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let s = $crate::common::TestServer::start($crate::common::Backend::Sqlite, stringify!($name)).await.unwrap();
+                super::$name(s).await;
+            })*
+        }
+        mod on_postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                if let Some(s) = $crate::common::TestServer::start($crate::common::Backend::Postgres, concat!("web_api::", stringify!($name))).await {
+                    super::$name(s).await;
+                }
+            })*
+        }
+    };
+}
+
+pub fn arc<T>(t: T) -> Arc<T> {
+    Arc::new(t)
+}
