@@ -97,11 +97,12 @@ async fn dispatch(
     let resp = match (method, resource) {
         (Method::GET, Resource::WhoAmI) => who_am_i(state, &req),
         (Method::GET, Resource::Service) => service_document(state, &req),
-        (Method::GET, Resource::Metadata) => Err(ApiError::new(
-            StatusCode::NOT_IMPLEMENTED,
-            crate::error::codes::UNSUPPORTED,
-            "$metadata is not available yet",
-        )),
+        (Method::GET, Resource::Metadata) => {
+            let mut r = (StatusCode::OK, super::metadata::csdl(&state.schema)).into_response();
+            r.headers_mut().insert(axum::http::header::CONTENT_TYPE, HeaderValue::from_static("application/xml"));
+            r.headers_mut().insert("OData-Version", HeaderValue::from_static("4.0"));
+            Ok(r)
+        }
         (Method::GET, Resource::Set { set, key: None, .. }) => list(state, &req, &set).await,
         (Method::GET, Resource::Set { set, key: Some(k), navigation: None }) => retrieve(state, &req, &set, k).await,
         (Method::GET, Resource::Set { set, key: Some(k), navigation: Some(nav) }) => navigate(state, &req, &set, k, &nav).await,
