@@ -1,7 +1,12 @@
 //! Command-line interface: `herald serve` runs the server; the other
 //! commands are tools that talk to a running server over its Web API.
 
+mod client;
+mod notify;
+mod output;
 mod serve;
+mod step;
+mod webhook;
 
 use clap::{Parser, Subcommand};
 
@@ -13,9 +18,20 @@ use clap::{Parser, Subcommand};
 /// exactly as Dataverse sends it.
 ///
 /// Start here:  herald serve      (SQLite in ./herald-data, http://127.0.0.1:5080)
+///
+/// Then register, like the Plug-in Registration tool does (connection
+/// options go before the command; HERALD_URL / HERALD_KEY work too):
+///
+///   herald webhook add --name bin --url https://example.com/hook --auth header 'X-Key: secret'
+///
+///   herald step add --webhook bin --message Update --table contact --stage post --mode async
+///
+///   herald --url http://host:5080 --key KEY step list
 #[derive(Debug, Parser)]
 #[command(name = "herald", version, about, long_about, propagate_version = true)]
 pub struct Cli {
+    #[command(flatten)]
+    pub connect: client::ConnectArgs,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -24,13 +40,43 @@ pub struct Cli {
 pub enum Command {
     /// Run the server (Web API, webhook pipeline, workers).
     Serve(serve::ServeArgs),
+    /// Register, list, show and remove webhooks (service endpoints) on a running herald.
+    Webhook(webhook::WebhookArgs),
+    /// Register, list, enable, disable and remove a webhook's steps on a running herald.
+    Step(step::StepArgs),
+    /// Send an execution context (a JSON file) to a webhook through a running herald.
+    Notify(notify::NotifyArgs),
     /// Print herald's version.
     Version,
+}
+
+/// Parse the command line; a connection option given after a client
+/// command gets a hint that it belongs before the command.
+pub fn parse() -> Cli {
+    match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let misplaced = e.kind() == clap::error::ErrorKind::UnknownArgument
+                && e.get(clap::error::ContextKind::InvalidArg).is_some_and(|a| {
+                    let a = a.to_string();
+                    ["--url", "--key", "--data-dir"].iter().any(|o| a == *o || a.starts_with(&format!("{o}=")))
+                })
+                && std::env::args().skip(1).any(|a| a == "webhook" || a == "step" || a == "notify");
+            let _ = e.print();
+            if misplaced {
+                eprintln!("\nhint: connection options go before the command: herald --url URL --key KEY <webhook|step|notify> …");
+            }
+            std::process::exit(e.exit_code());
+        }
+    }
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve::run(args).await,
+        Command::Webhook(args) => webhook::run(&client::Client::connect(&cli.connect)?, args).await,
+        Command::Step(args) => step::run(&client::Client::connect(&cli.connect)?, args).await,
+        Command::Notify(args) => notify::run(&client::Client::connect(&cli.connect)?, args).await,
         Command::Version => {
             println!("herald {}", env!("CARGO_PKG_VERSION"));
             Ok(())

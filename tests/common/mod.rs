@@ -146,3 +146,77 @@ macro_rules! both_backends {
 pub fn arc<T>(t: T) -> Arc<T> {
     Arc::new(t)
 }
+
+/// Registration helpers over the Web API (what the Plug-in Registration
+/// tool does).
+pub mod register {
+    use super::TestServer;
+    use serde_json::{json, Value};
+
+    /// Register a webhook; `auth` is (authtype, authvalue).
+    pub async fn webhook(s: &TestServer, name: &str, url: &str, authtype: i64, authvalue: &str) -> String {
+        s.create(
+            "serviceendpoints",
+            json!({"name": name, "url": url, "contract": 8, "authtype": authtype, "authvalue": authvalue}),
+        )
+        .await
+    }
+
+    pub async fn message_id(s: &TestServer, message: &str) -> String {
+        let (_, body) = s.get(&format!("sdkmessages?$select=name&$filter=name eq '{message}'")).await;
+        body["value"][0]["sdkmessageid"].as_str().unwrap_or_else(|| panic!("no sdkmessage {message}: {body}")).to_string()
+    }
+
+    pub async fn filter_id(s: &TestServer, message_id: &str, table: &str) -> String {
+        let (_, body) = s
+            .get(&format!("sdkmessagefilters?$select=primaryobjecttypecode&$filter=_sdkmessageid_value eq {message_id} and primaryobjecttypecode eq '{table}'"))
+            .await;
+        body["value"][0]["sdkmessagefilterid"].as_str().unwrap_or_else(|| panic!("no filter: {body}")).to_string()
+    }
+
+    /// Register a step; `extra` is merged into the body.
+    pub async fn step(s: &TestServer, webhook: &str, message: &str, table: &str, stage: i64, mode: i64, extra: Value) -> String {
+        let mid = message_id(s, message).await;
+        let fid = filter_id(s, &mid, table).await;
+        let mut body = json!({
+            "sdkmessageid@odata.bind": format!("/sdkmessages({mid})"),
+            "sdkmessagefilterid@odata.bind": format!("/sdkmessagefilters({fid})"),
+            "eventhandler_serviceendpoint@odata.bind": format!("/serviceendpoints({webhook})"),
+            "stage": stage,
+            "mode": mode,
+        });
+        if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+            for (k, v) in e {
+                b.insert(k.clone(), v.clone());
+            }
+        }
+        s.create("sdkmessageprocessingsteps", body).await
+    }
+
+    pub async fn image(s: &TestServer, step: &str, imagetype: i64, alias: &str, attributes: &str) -> String {
+        s.create(
+            "sdkmessageprocessingstepimages",
+            json!({"sdkmessageprocessingstepid@odata.bind": format!("/sdkmessageprocessingsteps({step})"),
+                   "imagetype": imagetype, "entityalias": alias, "name": alias, "attributes": attributes}),
+        )
+        .await
+    }
+}
+
+/// Poll `f` until it returns Some or the deadline passes.
+pub async fn eventually<T, F, Fut>(within: std::time::Duration, what: &str, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        if std::time::Instant::now() > deadline {
+            panic!("timed out after {within:?} waiting for {what}");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}

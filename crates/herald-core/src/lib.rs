@@ -8,6 +8,7 @@ pub mod clock;
 pub mod duration;
 pub mod context;
 pub mod error;
+pub mod matching;
 pub mod fetchxml;
 pub mod odata;
 pub mod query;

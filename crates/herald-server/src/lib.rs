@@ -6,6 +6,7 @@ pub mod auth;
 pub mod bootstrap;
 pub mod config;
 pub mod error;
+pub mod jobs;
 pub mod pipeline;
 pub mod server;
 pub mod state;

@@ -59,6 +59,11 @@ pub async fn start_with_clock(config: Config, clock: Arc<dyn Clock>) -> Result<R
         clock.now().timestamp_millis(),
     )
     .await?;
+    let sender = herald_delivery::Sender::new(herald_delivery::SenderConfig {
+        timeout: config.delivery.timeout,
+        allow_private_targets: config.server.allow_private_targets,
+    })
+    .map_err(|e| std::io::Error::other(e.to_string()))?;
     let listener = TcpListener::bind(&config.server.listen).await?;
     let addr = listener.local_addr()?;
     let state = Arc::new(AppState {
@@ -68,14 +73,20 @@ pub async fn start_with_clock(config: Config, clock: Arc<dyn Clock>) -> Result<R
         clock,
         org,
         depths: Default::default(),
+        sender,
+        jobs_wake: tokio::sync::Notify::new(),
     });
     Ok(Running { addr, admin_key, key_source, state, listener })
 }
 
 impl Running {
     /// Serve until `shutdown` resolves.
+    /// Serve until `shutdown` resolves; the System Job workers run alongside.
     pub async fn serve(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        let workers = crate::jobs::spawn_workers(self.state.clone());
         let app = crate::api::router(self.state.clone());
-        axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await
+        let result = axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await;
+        workers.stop().await;
+        result
     }
 }

@@ -24,6 +24,10 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub org: Org,
     pub depths: crate::pipeline::depth::DepthTracker,
+    /// Outbound HTTP for webhooks.
+    pub sender: herald_delivery::Sender,
+    /// Wakes the System Job workers when a write enqueued jobs.
+    pub jobs_wake: tokio::sync::Notify,
 }
 
 pub type SharedState = Arc<AppState>;

@@ -33,6 +33,27 @@ macro_rules! bound {
     }};
 }
 
+/// `sqlx::query` with every parameter bound (SQLite).
+pub(crate) fn bound_query<'q, DB>(sql: &'q Sql) -> sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>
+where
+    DB: sqlx::Database,
+    Option<String>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<i64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<f64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<bool>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    let mut q = sqlx::query::<DB>(&sql.text);
+    for p in &sql.params {
+        q = match p {
+            Param::Text(v) => q.bind(v.clone()),
+            Param::Int(v) => q.bind(*v),
+            Param::Real(v) => q.bind(*v),
+            Param::Bool(v) => q.bind(*v),
+        };
+    }
+    q
+}
+
 /// Decode one output column of a row into a `Value`.
 macro_rules! decode {
     ($row:expr, $i:expr, $col:expr) => {{
@@ -113,7 +134,7 @@ impl Conn<'_> {
         Ok(out)
     }
 
-    async fn fetch_i64(&mut self, sql: &Sql) -> Result<Option<i64>, StoreError> {
+    pub(crate) async fn fetch_i64(&mut self, sql: &Sql) -> Result<Option<i64>, StoreError> {
         Ok(match self {
             Conn::Sqlite(c) => bound!(sql).fetch_optional(&mut **c).await?.map(|r| r.try_get::<i64, _>(0)).transpose()?,
             Conn::Pg(c) => bound!(sql).fetch_optional(&mut **c).await?.map(|r| r.try_get::<i64, _>(0)).transpose()?,

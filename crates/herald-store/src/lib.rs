@@ -9,6 +9,7 @@
 mod conn;
 pub mod ddl;
 mod error;
+pub mod jobs;
 mod record;
 pub mod sql;
 pub mod testing;
@@ -26,17 +27,18 @@ use uuid::Uuid;
 pub use conn::Conn;
 pub use ddl::Dialect;
 pub use error::StoreError;
+pub use jobs::{AttemptRow, ClaimedJob, NewJob};
 pub use record::Record;
 
 /// The store: a pool for one of the two backends plus the schema.
 #[derive(Clone)]
 pub struct Store {
-    backend: Backend,
+    pub(crate) backend: Backend,
     schema: Arc<Schema>,
 }
 
 #[derive(Clone)]
-enum Backend {
+pub(crate) enum Backend {
     /// SQLite allows one writer at a time; a one-connection writer pool
     /// serialises writers in-process instead of failing with SQLITE_BUSY.
     Sqlite {

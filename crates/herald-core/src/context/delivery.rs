@@ -27,14 +27,34 @@ pub fn serialize_for_delivery(ctx: &ExecutionContext) -> (String, bool) {
     if full.len() <= MAX_PAYLOAD_BYTES {
         return (full, false);
     }
-    if let Json::Object(m) = &mut json {
+    trim(&mut json);
+    (to_wire_string(&json), true)
+}
+
+fn trim(json: &mut Json) {
+    if let Json::Object(m) = json {
         // `insert` on an existing key keeps its position (preserve_order).
         m.insert("InputParameters".into(), Json::Array(vec![]));
         m.insert("ParentContext".into(), Json::Null);
         m.insert("PostEntityImages".into(), Json::Array(vec![]));
         m.insert("PreEntityImages".into(), Json::Array(vec![]));
     }
-    (to_wire_string(&json), true)
+}
+
+/// The same rule for a context already on the wire form (System Jobs keep
+/// their context serialized): returned as is when small enough, else
+/// re-serialized trimmed.
+pub fn trim_serialized(data: &str) -> (String, bool) {
+    if data.len() <= MAX_PAYLOAD_BYTES {
+        return (data.to_string(), false);
+    }
+    match serde_json::from_str::<Json>(data) {
+        Ok(mut json) => {
+            trim(&mut json);
+            (to_wire_string(&json), true)
+        }
+        Err(_) => (data.to_string(), false),
+    }
 }
 
 /// The request headers, values lower-case as Dataverse sends them:
@@ -49,6 +69,18 @@ pub fn webhook_headers(
     size_exceeded: bool,
     request_id: Uuid,
 ) -> Vec<(String, String)> {
+    headers_from_parts(&ctx.primary_entity_name, &ctx.message_name, ctx.correlation_id, organization_name, size_exceeded, request_id)
+}
+
+/// [`webhook_headers`] from the individual values.
+pub fn headers_from_parts(
+    entity_name: &str,
+    message_name: &str,
+    correlation_id: Uuid,
+    organization_name: &str,
+    size_exceeded: bool,
+    request_id: Uuid,
+) -> Vec<(String, String)> {
     let mut h = vec![
         ("x-request-id".to_string(), request_id.to_string()),
         (
@@ -57,15 +89,15 @@ pub fn webhook_headers(
         ),
         (
             "x-ms-dynamics-entity-name".to_string(),
-            ctx.primary_entity_name.to_lowercase(),
+            entity_name.to_lowercase(),
         ),
         (
             "x-ms-dynamics-request-name".to_string(),
-            ctx.message_name.to_lowercase(),
+            message_name.to_lowercase(),
         ),
         (
             "x-ms-correlation-request-id".to_string(),
-            ctx.correlation_id.to_string(),
+            correlation_id.to_string(),
         ),
     ];
     if size_exceeded {

@@ -49,10 +49,10 @@ fn apply_names(table: &Table, values: &mut Vec<(String, Value)>, before: Option<
     let first = pick("firstname");
     let last = pick("lastname");
     let full = full_name(first.as_ref(), last.as_ref());
+    set(values, "fullname", full.clone());
     if table.column("yomifullname").is_some() {
-        set(values, "yomifullname", full.clone());
+        set(values, "yomifullname", full);
     }
-    set(values, "fullname", full);
 }
 
 /// The full row to insert.

@@ -8,6 +8,9 @@
 
 mod computed;
 pub mod depth;
+pub mod dispatch;
+pub mod event;
+pub mod steps;
 mod validate;
 
 use herald_core::query::{ColumnRef, CompareOp, Condition};
@@ -122,13 +125,37 @@ pub async fn execute(state: &AppState, op: Operation) -> ApiResult<Outcome> {
 
     let now = state.clock.now();
     let id = op.id.unwrap_or_else(Uuid::new_v4);
+    let (correlation_id, depth) = op.correlation.unwrap_or_else(|| (Uuid::new_v4(), 1));
+    let steps = if table.is_event_source() {
+        steps::load(&mut tx, message.name(), &table.logical_name).await?
+    } else {
+        Vec::new()
+    };
+    let mut event = event::Event {
+        message,
+        table,
+        id,
+        request: op.values.iter().filter(|(c, _)| c != &table.primary_id).cloned().collect(),
+        completed: Vec::new(),
+        before: existing.clone(),
+        after: None,
+        caller: op.caller,
+        correlation_id,
+        depth,
+        now,
+    };
+    dispatch::run_stage(state, &mut tx, &event, &steps, 10).await?;
+    let mut jobs = false;
     let record = match message {
         Message::Create => {
             let mut values = validate::checked_values(table, &op.values, true)?;
             validate::lookups_exist(&mut tx, &state.schema, table, &values).await?;
             validate::registration_rules(&mut tx, state, table, None, &mut values).await?;
+            event.request = values.iter().filter(|(c, _)| c != &table.primary_id).cloned().collect();
+            dispatch::run_stage(state, &mut tx, &event, &steps, 20).await?;
             let row = computed::for_create(table, id, values, op.caller, now);
             tx.insert(table, &row).await?;
+            event.completed = row.clone();
             Some(row)
         }
         Message::Update => {
@@ -138,6 +165,8 @@ pub async fn execute(state: &AppState, op: Operation) -> ApiResult<Outcome> {
             let mut values = validate::checked_values(table, &op.values, false)?;
             validate::lookups_exist(&mut tx, &state.schema, table, &values).await?;
             validate::registration_rules(&mut tx, state, table, Some(before), &mut values).await?;
+            event.request = values.iter().filter(|(c, _)| c != &table.primary_id).cloned().collect();
+            dispatch::run_stage(state, &mut tx, &event, &steps, 20).await?;
             let changes = computed::for_update(table, before, values, op.caller, now);
             tx.update(table, id, &changes).await?;
             let mut after = before.values.clone();
@@ -147,15 +176,25 @@ pub async fn execute(state: &AppState, op: Operation) -> ApiResult<Outcome> {
                     None => after.push((k.clone(), v.clone())),
                 }
             }
+            event.completed = changes;
             Some(after)
         }
         Message::Delete => {
+            dispatch::run_stage(state, &mut tx, &event, &steps, 20).await?;
             validate::before_delete(&mut tx, state, table, id).await?;
             tx.delete(table, id).await?;
             None
         }
     };
+    event.after = record.clone().map(|values| Record { values });
+    if !steps.is_empty() {
+        dispatch::run_stage(state, &mut tx, &event, &steps, 40).await?;
+        jobs = steps.iter().any(|s| s.is_async());
+    }
     tx.commit().await?;
+    if jobs {
+        state.jobs_wake.notify_one();
+    }
     Ok(Outcome {
         id,
         message,

@@ -1,0 +1,369 @@
+//! The outbound HTTP client and Dataverse's delivery rule (SPEC §4):
+//! 2xx = success (body ignored, an excerpt kept); any other status =
+//! failure, except 502/503/504 which get exactly one more attempt after a
+//! fixed [`RETRY_PAUSE`] (500 ms); timeouts, connection errors and refused
+//! targets fail at once, without retry. Each attempt has the full timeout.
+//!
+//! One [`Sender`] wraps one `reqwest::Client` (rustls, keep-alive pool,
+//! redirects off so a 3xx is an answer and a failure, proxies off so the
+//! guard sees the real target, connect timeout ≤ 10 s, the
+//! [`GuardedResolver`]); clone it freely, clones share the pool.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use chrono::Utc;
+use herald_core::authvalue::WebhookAuth;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_LENGTH, LOCATION};
+use url::Url;
+
+use crate::auth::apply_auth;
+use crate::guard::{check_url_host, GuardedResolver};
+use crate::outcome::{classify, status_failure, Attempt, Delivery, Failure, FailureKind, Outcome};
+
+/// Pause before the single retry of a 502/503/504.
+pub const RETRY_PAUSE: Duration = Duration::from_millis(500);
+/// Size of [`Attempt::response_excerpt`].
+pub const EXCERPT_BYTES: usize = 2048;
+/// The most of a response body [`Sender::invoke`] and [`Sender::post`]
+/// return; the rest is not read.
+pub const MAX_RESPONSE_BODY: usize = 1024 * 1024;
+/// Upper bound of the connect timeout (it is `min(timeout, 10 s)`).
+pub const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SenderConfig {
+    /// Total time for one attempt: connect, send, and the answer (SPEC: 60 s).
+    pub timeout: Duration,
+    /// Allow loopback / private / link-local / unique-local targets.
+    pub allow_private_targets: bool,
+}
+
+impl Default for SenderConfig {
+    fn default() -> Self {
+        Self { timeout: Duration::from_secs(60), allow_private_targets: false }
+    }
+}
+
+/// Why a [`Sender`] could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum SenderError {
+    #[error("the delivery timeout must be greater than zero")]
+    ZeroTimeout,
+    #[error("could not build the HTTP client: {0}")]
+    Client(#[from] reqwest::Error),
+}
+
+/// One webhook call to make.
+#[derive(Clone)]
+pub struct WebhookRequest {
+    /// The service endpoint's `url`, before auth is applied.
+    pub url: String,
+    pub auth: WebhookAuth,
+    /// Usually `herald_core::context::webhook_headers(..)`.
+    pub headers: Vec<(String, String)>,
+    pub body: Bytes,
+}
+
+impl fmt::Debug for WebhookRequest {
+    /// Without the auth secret.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let auth = match &self.auth {
+            WebhookAuth::WebhookKey(_) => "WebhookKey(..)",
+            WebhookAuth::HttpHeader(_) => "HttpHeader(..)",
+            WebhookAuth::HttpQueryString(_) => "HttpQueryString(..)",
+        };
+        f.debug_struct("WebhookRequest")
+            .field("url", &self.url)
+            .field("auth", &auth)
+            .field("headers", &self.headers)
+            .field("body_len", &self.body.len())
+            .finish()
+    }
+}
+
+/// The shared outbound HTTP client. Cheap to clone.
+#[derive(Clone)]
+pub struct Sender {
+    client: reqwest::Client,
+    config: SenderConfig,
+    connect_timeout: Duration,
+}
+
+impl fmt::Debug for Sender {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sender").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+struct Prepared {
+    url: Url,
+    headers: HeaderMap,
+    /// `host:port`, for messages and logs (never the query string).
+    target: String,
+}
+
+struct Answer {
+    status: u16,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl Sender {
+    pub fn new(config: SenderConfig) -> Result<Self, SenderError> {
+        if config.timeout.is_zero() {
+            return Err(SenderError::ZeroTimeout);
+        }
+        let connect_timeout = config.timeout.min(MAX_CONNECT_TIMEOUT);
+        let client = reqwest::Client::builder()
+            .use_rustls_tls()
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .connect_timeout(connect_timeout)
+            .timeout(config.timeout)
+            .pool_idle_timeout(Duration::from_secs(90))
+            .user_agent(concat!("herald/", env!("CARGO_PKG_VERSION")))
+            .dns_resolver(Arc::new(GuardedResolver::new(config.allow_private_targets)))
+            .build()?;
+        Ok(Self { client, config, connect_timeout })
+    }
+
+    pub fn config(&self) -> SenderConfig {
+        self.config
+    }
+
+    /// Make one webhook call with Dataverse's rule (see the module doc).
+    /// The response body is read only up to [`EXCERPT_BYTES`].
+    pub async fn deliver(&self, req: &WebhookRequest) -> Delivery {
+        self.run(req, EXCERPT_BYTES).await.0
+    }
+
+    /// [`Sender::deliver`] that also returns the body of the last answer
+    /// (up to [`MAX_RESPONSE_BODY`]), whatever its status; None when no
+    /// answer arrived. For invoking a webhook without a step.
+    pub async fn invoke(&self, req: &WebhookRequest) -> (Delivery, Option<Bytes>) {
+        self.run(req, MAX_RESPONSE_BODY).await
+    }
+
+    /// One raw POST: no auth, no retry, same guard, no redirects, the given
+    /// total timeout. Any answer is `Ok` — non-2xx included (3xx is not
+    /// followed) — with the body up to [`MAX_RESPONSE_BODY`]; `Err` means
+    /// no answer (timeout, connection error, refused or invalid target).
+    pub async fn post(
+        &self,
+        url: &str,
+        headers: &[(String, String)],
+        body: Bytes,
+        timeout: Duration,
+    ) -> Result<(u16, HeaderMap, Bytes), Failure> {
+        let prepared = self.prepare(url, None, headers)?;
+        let answer = self.send_once(&prepared, body, timeout, MAX_RESPONSE_BODY).await?;
+        Ok((answer.status, answer.headers, answer.body))
+    }
+
+    async fn run(&self, req: &WebhookRequest, body_cap: usize) -> (Delivery, Option<Bytes>) {
+        let started_at = Utc::now();
+        let clock = Instant::now();
+        let prepared = match self.prepare(&req.url, Some(&req.auth), &req.headers) {
+            Ok(p) => p,
+            Err(failure) => {
+                let attempt = Attempt {
+                    started_at,
+                    duration: clock.elapsed(),
+                    status: None,
+                    error: Some(failure.message.clone()),
+                    response_excerpt: String::new(),
+                };
+                return (Delivery { attempts: vec![attempt], outcome: Outcome::Failed(failure) }, None);
+            }
+        };
+
+        let mut attempts: Vec<Attempt> = Vec::with_capacity(2);
+        let mut first_status: Option<u16> = None;
+        loop {
+            let number = attempts.len() + 1;
+            let started_at = Utc::now();
+            let clock = Instant::now();
+            let result = self
+                .send_once(&prepared, req.body.clone(), self.config.timeout, body_cap)
+                .await;
+            let duration = clock.elapsed();
+            let retry_note = |mut f: Failure| {
+                match first_status {
+                    Some(s) if f.kind == FailureKind::Status(s) => {
+                        f.message.push_str(" (also on the retry)");
+                    }
+                    Some(s) => f.message.push_str(&format!(
+                        " (on the retry after {})",
+                        crate::outcome::status_text(s)
+                    )),
+                    None => {}
+                }
+                f
+            };
+            match result {
+                Err(failure) => {
+                    tracing::debug!(target = %prepared.target, attempt = number, error = %failure, "webhook attempt failed");
+                    attempts.push(Attempt {
+                        started_at,
+                        duration,
+                        status: None,
+                        error: Some(failure.message.clone()),
+                        response_excerpt: String::new(),
+                    });
+                    let outcome = Outcome::Failed(retry_note(failure));
+                    return (Delivery { attempts, outcome }, None);
+                }
+                Ok(answer) => {
+                    let status = answer.status;
+                    tracing::debug!(target = %prepared.target, attempt = number, status, "webhook answered");
+                    let excerpt_len = answer.body.len().min(EXCERPT_BYTES);
+                    let response_excerpt =
+                        String::from_utf8_lossy(&answer.body[..excerpt_len]).into_owned();
+                    if (200..300).contains(&status) {
+                        attempts.push(Attempt {
+                            started_at,
+                            duration,
+                            status: Some(status),
+                            error: None,
+                            response_excerpt,
+                        });
+                        let outcome = Outcome::Succeeded { status };
+                        return (Delivery { attempts, outcome }, Some(answer.body));
+                    }
+                    let location = answer.headers.get(LOCATION).and_then(|v| v.to_str().ok());
+                    let failure = status_failure(status, location);
+                    attempts.push(Attempt {
+                        started_at,
+                        duration,
+                        status: Some(status),
+                        error: Some(failure.message.clone()),
+                        response_excerpt,
+                    });
+                    if matches!(status, 502..=504) && first_status.is_none() {
+                        first_status = Some(status);
+                        tokio::time::sleep(RETRY_PAUSE).await;
+                        continue;
+                    }
+                    let outcome = Outcome::Failed(retry_note(failure));
+                    return (Delivery { attempts, outcome }, Some(answer.body));
+                }
+            }
+        }
+    }
+
+    fn prepare(
+        &self,
+        url: &str,
+        auth: Option<&WebhookAuth>,
+        headers: &[(String, String)],
+    ) -> Result<Prepared, Failure> {
+        let mut url = Url::parse(url.trim()).map_err(|e| {
+            Failure::new(FailureKind::InvalidUrl, format!("The URL is not a valid absolute URL: {e}"))
+        })?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(Failure::new(
+                FailureKind::InvalidUrl,
+                format!("The URL must be http or https, not {}:", url.scheme()),
+            ));
+        }
+        let Some(host) = url.host_str() else {
+            return Err(Failure::new(FailureKind::InvalidUrl, "The URL has no host"));
+        };
+        let target = match url.port_or_known_default() {
+            Some(port) => format!("{host}:{port}"),
+            None => host.to_string(),
+        };
+        check_url_host(&url, self.config.allow_private_targets)
+            .map_err(|r| Failure::new(FailureKind::Refused, format!("Target refused: {r}")))?;
+
+        let mut pairs = headers.to_vec();
+        if let Some(auth) = auth {
+            apply_auth(&mut url, &mut pairs, auth);
+        }
+        let mut map = HeaderMap::with_capacity(pairs.len());
+        for (name, value) in &pairs {
+            let n = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+                Failure::new(FailureKind::Other, format!("'{name}' is not a valid HTTP header name"))
+            })?;
+            let v = HeaderValue::from_str(value).map_err(|_| {
+                Failure::new(FailureKind::Other, format!("The value of header '{name}' is not a valid HTTP header value"))
+            })?;
+            map.append(n, v);
+        }
+        Ok(Prepared { url, headers: map, target })
+    }
+
+    async fn send_once(
+        &self,
+        p: &Prepared,
+        body: Bytes,
+        timeout: Duration,
+        body_cap: usize,
+    ) -> Result<Answer, Failure> {
+        let mut headers = p.headers.clone();
+        if body.is_empty() && !headers.contains_key(CONTENT_LENGTH) {
+            // hyper omits the header for an empty body; receivers (and the
+            // Business Central handshake, SPEC §5) expect `Content-Length: 0`.
+            headers.insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
+        }
+        let response = self
+            .client
+            .post(p.url.clone())
+            .headers(headers)
+            .body(body)
+            .timeout(timeout)
+            .send()
+            .await
+            .map_err(|e| classify(&e, &p.target, timeout, self.connect_timeout))?;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = read_capped(response, body_cap).await;
+        Ok(Answer { status, headers, body })
+    }
+}
+
+/// Read at most `cap` bytes of the body. The status is the answer: a body
+/// that breaks off or stalls past the timeout keeps what arrived.
+async fn read_capped(mut response: reqwest::Response, cap: usize) -> Bytes {
+    let mut buf = BytesMut::new();
+    while buf.len() < cap {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                let take = chunk.len().min(cap - buf.len());
+                buf.extend_from_slice(&chunk[..take]);
+            }
+            Ok(None) => break,
+            Err(e) => {
+                tracing::debug!(error = %e.without_url(), "response body ended early");
+                break;
+            }
+        }
+    }
+    buf.freeze()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zero_timeout_is_an_error() {
+        let err = Sender::new(SenderConfig { timeout: Duration::ZERO, allow_private_targets: false })
+            .expect_err("zero timeout");
+        assert!(matches!(err, SenderError::ZeroTimeout));
+    }
+
+    #[test]
+    fn debug_hides_the_secret() {
+        let req = WebhookRequest {
+            url: "https://x.example/".into(),
+            auth: WebhookAuth::WebhookKey("s3cret".into()),
+            headers: vec![],
+            body: Bytes::new(),
+        };
+        assert!(!format!("{req:?}").contains("s3cret"));
+    }
+}

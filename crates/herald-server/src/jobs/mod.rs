@@ -1,0 +1,9 @@
+//! System Jobs: async steps run by durable workers. The job row
+//! (`asyncoperation`) and its queue entry are written with the data change
+//! (see `pipeline::dispatch`); workers here claim them with a lease,
+//! deliver, and record every attempt and the outcome.
+
+pub mod run;
+pub mod worker;
+
+pub use worker::{spawn_workers, WorkerHandle};

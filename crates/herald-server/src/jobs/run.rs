@@ -1,0 +1,178 @@
+//! Running one claimed System Job: In Progress → deliver → Succeeded (30) or
+//! Failed (31), with startedon, completedon, executiontimespan, message,
+//! friendlymessage, errorcode and retrycount, and every attempt logged.
+//! The outcome is written only while this node still holds the lease.
+
+use std::time::Duration;
+
+use herald_core::context::{headers_from_parts, trim_serialized};
+use herald_core::value::parse_guid;
+use herald_core::Value;
+use herald_delivery::{Delivery, Failure, FailureKind, Outcome, WebhookRequest};
+use herald_store::{AttemptRow, ClaimedJob, Store};
+use tracing::{debug, warn};
+use uuid::Uuid;
+
+use crate::pipeline::steps;
+use crate::state::AppState;
+
+/// Dataverse's error code for an unavailable endpoint, as a signed int.
+pub const ERRORCODE_ENDPOINT_UNAVAILABLE: i64 = 0x8005_0203_u32 as i32 as i64;
+
+/// Statecode/statuscode pairs.
+pub const READY: (i64, i64) = (0, 0);
+pub const IN_PROGRESS: (i64, i64) = (2, 20);
+pub const SUCCEEDED: (i64, i64) = (3, 30);
+pub const FAILED: (i64, i64) = (3, 31);
+pub const CANCELED: (i64, i64) = (3, 32);
+
+/// Run one job to completion. Errors from the store are logged; the lease
+/// then expires and the job is taken over.
+pub async fn run_job(state: &AppState, owner: &str, job: ClaimedJob) {
+    if let Err(e) = try_run(state, owner, &job).await {
+        warn!(job = %job.asyncoperation_id, error = %e, "System Job could not be completed; it will be retried when its lease expires");
+    }
+}
+
+async fn try_run(state: &AppState, owner: &str, job: &ClaimedJob) -> Result<(), herald_store::StoreError> {
+    let store = &state.store;
+    let table = state.schema.table("asyncoperation").ok_or_else(|| herald_store::StoreError::Invalid("no asyncoperation table".into()))?;
+    let Some(row) = store.get(table, job.asyncoperation_id).await? else {
+        // The row is gone (deleted by a user): drop the queue entry.
+        let mut tx = store.begin().await?;
+        tx.dequeue_job(job.asyncoperation_id).await?;
+        return tx.commit().await;
+    };
+    if row.int("statecode") == Some(3) || row.int("statecode") == Some(1) {
+        // Completed, canceled or suspended meanwhile.
+        let mut tx = store.begin().await?;
+        if row.int("statecode") == Some(3) {
+            tx.dequeue_job(job.asyncoperation_id).await?;
+        }
+        return tx.commit().await;
+    }
+    let started = state.clock.now();
+    mark(store, table, job.asyncoperation_id, &[
+        ("statecode", Value::Int(IN_PROGRESS.0)),
+        ("statuscode", Value::Int(IN_PROGRESS.1)),
+        ("startedon", Value::DateTime(started)),
+    ])
+    .await?;
+
+    let data = row.string("data").unwrap_or("{}").to_string();
+    let delivery = match prepare(state, &row, &data, job).await {
+        Ok(req) => state.sender.deliver(&req).await,
+        Err(message) => Delivery { attempts: Vec::new(), outcome: Outcome::Failed(Failure::new(FailureKind::InvalidUrl, message)) },
+    };
+    let completed = state.clock.now();
+    let previous_attempts = store.attempts(job.asyncoperation_id).await?.len() as i64;
+
+    let mut tx = store.begin().await?;
+    // Still ours? (A node that lost its lease must not write an outcome.)
+    if !tx.job_held_by(job.asyncoperation_id, owner).await? {
+        debug!(job = %job.asyncoperation_id, "lease lost before completion; leaving the outcome to the new owner");
+        return tx.rollback().await;
+    }
+    for (i, a) in delivery.attempts.iter().enumerate() {
+        tx.record_attempt(&AttemptRow {
+            asyncoperation_id: job.asyncoperation_id,
+            attempt: previous_attempts + i as i64 + 1,
+            started_ms: a.started_at.timestamp_millis(),
+            duration_ms: a.duration.as_millis() as i64,
+            status: a.status.map(i64::from),
+            error: a.error.clone(),
+            response: Some(a.response_excerpt.clone()).filter(|s| !s.is_empty()),
+        })
+        .await?;
+    }
+    let span = (completed - started).num_milliseconds().max(0);
+    let retries = delivery.attempts.len().saturating_sub(1) as i64;
+    let mut values: Vec<(String, Value)> = vec![
+        ("completedon".into(), Value::DateTime(completed)),
+        ("executiontimespan".into(), Value::Int(span)),
+        ("retrycount".into(), Value::Int(row.int("retrycount").unwrap_or(0) + retries)),
+        ("modifiedon".into(), Value::DateTime(completed)),
+    ];
+    match &delivery.outcome {
+        Outcome::Succeeded { .. } => {
+            values.push(("statecode".into(), Value::Int(SUCCEEDED.0)));
+            values.push(("statuscode".into(), Value::Int(SUCCEEDED.1)));
+            values.push(("message".into(), Value::Null));
+            values.push(("friendlymessage".into(), Value::Null));
+            values.push(("errorcode".into(), Value::Null));
+        }
+        Outcome::Failed(f) => {
+            values.push(("statecode".into(), Value::Int(FAILED.0)));
+            values.push(("statuscode".into(), Value::Int(FAILED.1)));
+            values.push(("message".into(), Value::String(technical_message(&delivery, &f.message))));
+            values.push(("friendlymessage".into(), Value::String(format!("The webhook call failed: {}", f.message))));
+            values.push(("errorcode".into(), Value::Int(ERRORCODE_ENDPOINT_UNAVAILABLE)));
+        }
+    }
+    tx.dequeue_job(job.asyncoperation_id).await?;
+    if delivery.is_success() && job.autodelete {
+        tx.delete(table, job.asyncoperation_id).await?;
+        tx.delete_attempts(job.asyncoperation_id).await?;
+    } else {
+        let version = row.int("versionnumber").unwrap_or(1) + 1;
+        values.push(("versionnumber".into(), Value::Int(version)));
+        tx.update(table, job.asyncoperation_id, &values).await?;
+    }
+    tx.commit().await
+}
+
+fn technical_message(delivery: &Delivery, message: &str) -> String {
+    let mut s = format!("Webhook delivery failed: {message}\n");
+    for (i, a) in delivery.attempts.iter().enumerate() {
+        s.push_str(&format!(
+            "attempt {}: {} in {} ms{}\n",
+            i + 1,
+            a.status.map(|c| format!("HTTP {c}")).unwrap_or_else(|| "no response".into()),
+            a.duration.as_millis(),
+            a.error.as_ref().map(|e| format!(" ({e})")).unwrap_or_default()
+        ));
+    }
+    s
+}
+
+async fn mark(store: &Store, table: &herald_core::Table, id: Uuid, values: &[(&str, Value)]) -> Result<(), herald_store::StoreError> {
+    let mut tx = store.begin().await?;
+    let v: Vec<(String, Value)> = values.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+    tx.update(table, id, &v).await?;
+    tx.commit().await
+}
+
+/// Build the request from the stored context and the current endpoint.
+async fn prepare(state: &AppState, row: &herald_store::Record, data: &str, job: &ClaimedJob) -> Result<WebhookRequest, String> {
+    let mut tx = state.store.begin().await.map_err(|e| e.to_string())?;
+    let endpoint = steps::endpoint(&mut tx, job.endpoint_id).await.map_err(|e| e.message)?;
+    drop(tx);
+    let auth = endpoint.auth.clone().map_err(|e| format!("the webhook '{}' has invalid authentication settings: {e}", endpoint.name))?;
+    let (body, exceeded) = trim_serialized(data);
+    let message = serde_json::from_str::<serde_json::Value>(data)
+        .ok()
+        .and_then(|j| j.get("MessageName").and_then(|m| m.as_str()).map(str::to_string))
+        .unwrap_or_default();
+    let headers = headers_from_parts(
+        row.string("primaryentitytype").unwrap_or(""),
+        &message,
+        row.guid("correlationid").unwrap_or_default(),
+        &state.config.server.organization,
+        exceeded,
+        Uuid::new_v4(),
+    );
+    if let Some(c) = row.guid("correlationid") {
+        state.depths.record(c, row.int("depth").unwrap_or(1));
+    }
+    Ok(WebhookRequest { url: endpoint.url, auth, headers, body: body.into() })
+}
+
+/// Parse a GUID from a job id string (CLI/API helpers).
+pub fn job_id(s: &str) -> Option<Uuid> {
+    parse_guid(s)
+}
+
+/// Lease long enough for one delivery with its single retry.
+pub fn lease_for(config: &crate::config::Config) -> Duration {
+    config.jobs.lease.max(config.delivery.timeout * 2 + Duration::from_secs(30))
+}

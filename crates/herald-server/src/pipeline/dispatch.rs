@@ -1,0 +1,101 @@
+//! Running the matching steps of one stage: synchronous steps are delivered
+//! now, inside the write's transaction (a failure rolls the write back);
+//! asynchronous steps (stage 40 only) become System Jobs in the same
+//! transaction (the outbox).
+
+use herald_core::context::{serialize_for_delivery, webhook_headers, ExecutionContext};
+use herald_core::matching::{steps_for_stage, StepDef};
+use herald_core::Value;
+use herald_delivery::{Outcome, WebhookRequest};
+use herald_store::{NewJob, Tx};
+use uuid::Uuid;
+
+use super::event::Event;
+use super::steps::{self, Endpoint};
+use crate::error::{codes, ApiError, ApiResult};
+use crate::state::AppState;
+
+/// Run the steps of `stage` for this event.
+pub async fn run_stage(state: &AppState, tx: &mut Tx, event: &Event<'_>, steps: &[StepDef], stage: i64) -> ApiResult<()> {
+    let changed = event.changed_columns();
+    for step in steps_for_stage(steps, stage, event.message.name(), &event.table.logical_name, &changed) {
+        if step.is_async() {
+            if stage == 40 {
+                enqueue(state, tx, event, step).await?;
+            }
+            continue;
+        }
+        let endpoint = steps::endpoint(tx, step.endpoint_id).await?;
+        let request_id = Uuid::new_v4();
+        let ctx = event.context(state, step, Uuid::new_v4(), Some(request_id));
+        state.depths.record(event.correlation_id, event.depth);
+        deliver_sync(state, &endpoint, &ctx, request_id).await?;
+    }
+    Ok(())
+}
+
+/// Build the HTTP request for a context: body (trimmed over 256 KB),
+/// Dataverse's headers and the endpoint's auth.
+pub fn webhook_request(state: &AppState, endpoint: &Endpoint, ctx: &ExecutionContext, request_id: Uuid) -> Result<WebhookRequest, String> {
+    let auth = endpoint.auth.clone().map_err(|e| format!("the webhook '{}' has invalid authentication settings: {e}", endpoint.name))?;
+    let (body, exceeded) = serialize_for_delivery(ctx);
+    Ok(WebhookRequest {
+        url: endpoint.url.clone(),
+        auth,
+        headers: webhook_headers(ctx, &state.config.server.organization, exceeded, request_id),
+        body: body.into(),
+    })
+}
+
+async fn deliver_sync(state: &AppState, endpoint: &Endpoint, ctx: &ExecutionContext, request_id: Uuid) -> ApiResult<()> {
+    let unavailable = |why: String| {
+        ApiError::new(
+            axum::http::StatusCode::BAD_GATEWAY,
+            codes::ENDPOINT_UNAVAILABLE,
+            format!("Endpoint unavailable: the webhook '{}' ({}) {why}. The operation was rolled back.", endpoint.name, endpoint.url),
+        )
+    };
+    let request = webhook_request(state, endpoint, ctx, request_id).map_err(unavailable)?;
+    let delivery = state.sender.deliver(&request).await;
+    match delivery.outcome {
+        Outcome::Succeeded { .. } => Ok(()),
+        Outcome::Failed(f) => Err(unavailable(format!("failed after {} attempt(s): {}", delivery.attempts.len(), f.message))),
+    }
+}
+
+/// Write the System Job of an async step (asyncoperation row + queue entry).
+async fn enqueue(state: &AppState, tx: &mut Tx, event: &Event<'_>, step: &StepDef) -> ApiResult<()> {
+    let job_id = Uuid::new_v4();
+    let ctx = event.context(state, step, job_id, None);
+    let table = state.schema.table("asyncoperation").ok_or_else(|| ApiError::internal("no asyncoperation table"))?;
+    let now = Value::DateTime(event.now);
+    let row = vec![
+        ("asyncoperationid".to_string(), Value::Guid(job_id)),
+        ("name".to_string(), Value::String(step.name.clone())),
+        ("operationtype".to_string(), Value::Int(1)),
+        ("statecode".to_string(), Value::Int(0)),
+        ("statuscode".to_string(), Value::Int(0)),
+        ("owningextensionid".to_string(), Value::Guid(step.id)),
+        ("primaryentitytype".to_string(), Value::String(event.table.logical_name.clone())),
+        ("regardingobjectid".to_string(), Value::Guid(event.id)),
+        ("correlationid".to_string(), Value::Guid(event.correlation_id)),
+        ("depth".to_string(), Value::Int(event.depth)),
+        ("retrycount".to_string(), Value::Int(0)),
+        ("errorcode".to_string(), Value::Null),
+        ("data".to_string(), Value::String(ctx.to_json_string())),
+        ("createdon".to_string(), now.clone()),
+        ("modifiedon".to_string(), now),
+        ("createdby".to_string(), Value::Guid(event.caller)),
+        ("modifiedby".to_string(), Value::Guid(event.caller)),
+        ("versionnumber".to_string(), Value::Int(1)),
+    ];
+    tx.insert(table, &row).await?;
+    tx.enqueue_job(&NewJob {
+        asyncoperation_id: job_id,
+        endpoint_id: step.endpoint_id,
+        ready_at_ms: event.now.timestamp_millis(),
+        autodelete: step.async_auto_delete,
+    })
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,132 @@
+//! One write seen as a server event: what the caller sent, what the server
+//! completed, the row before and after — and the `RemoteExecutionContext`
+//! each matching step receives, built from it.
+
+use chrono::{DateTime, Utc};
+use herald_core::context::{entity_from_values, image_from_values, AttributeValue, ContextBuilder, Entity, EntityReference, ExecutionContext, Target};
+use herald_core::matching::{image_columns, StepDef};
+use herald_core::{Table, Value};
+use herald_store::Record;
+use uuid::Uuid;
+
+use super::Message;
+use crate::state::AppState;
+
+pub struct Event<'a> {
+    pub message: Message,
+    pub table: &'a Table,
+    pub id: Uuid,
+    /// Column values as the caller sent them (checked).
+    pub request: Vec<(String, Value)>,
+    /// What the write changed, as completed by the server (computed names,
+    /// modifiedon, …); empty before the write.
+    pub completed: Vec<(String, Value)>,
+    pub before: Option<Record>,
+    pub after: Option<Record>,
+    pub caller: Uuid,
+    pub correlation_id: Uuid,
+    pub depth: i64,
+    pub now: DateTime<Utc>,
+}
+
+impl Event<'_> {
+    /// Names of the columns the caller changed (for filtering attributes).
+    pub fn changed_columns(&self) -> Vec<String> {
+        self.request.iter().map(|(c, _)| c.clone()).collect()
+    }
+
+    /// The caller's columns followed by the primary id.
+    fn with_primary_id(&self, values: &[(String, Value)]) -> Vec<(String, Value)> {
+        let mut v: Vec<(String, Value)> = values.iter().filter(|(c, _)| c != &self.table.primary_id).cloned().collect();
+        v.push((self.table.primary_id.clone(), Value::Guid(self.id)));
+        v
+    }
+
+    /// The Target as the caller sent it: changed columns, then the primary id.
+    fn request_target(&self) -> Target {
+        match self.message {
+            Message::Delete => Target::Reference(EntityReference::new(&self.table.logical_name, self.id)),
+            _ => {
+                Target::Entity(entity_from_values(self.table, self.id, &self.with_primary_id(&self.request)))
+            }
+        }
+    }
+
+    /// The Target as the pipeline completed it (PostOperation): the caller's
+    /// columns, the primary id, then what the server set.
+    fn completed_target(&self) -> Target {
+        match self.message {
+            Message::Delete => self.request_target(),
+            Message::Create => {
+                let mut values = self.with_primary_id(&self.request);
+                for (c, v) in &self.completed {
+                    if !v.is_null() && !values.iter().any(|(n, _)| n == c) && c != "versionnumber" {
+                        values.push((c.clone(), v.clone()));
+                    }
+                }
+                Target::Entity(entity_from_values(self.table, self.id, &values))
+            }
+            Message::Update => {
+                let mut values = self.with_primary_id(&self.request);
+                for (c, v) in &self.completed {
+                    if !values.iter().any(|(n, _)| n == c) && c != "versionnumber" {
+                        values.push((c.clone(), v.clone()));
+                    }
+                }
+                let mut e: Entity = entity_from_values(self.table, self.id, &values);
+                e.set("modifiedonbehalfby", AttributeValue::Null);
+                Target::Entity(e)
+            }
+        }
+    }
+
+    /// The context one step receives.
+    pub fn context(&self, state: &AppState, step: &StepDef, operation_id: Uuid, request_id: Option<Uuid>) -> ExecutionContext {
+        let post = step.stage == 40;
+        let mut builder = ContextBuilder {
+            message_name: self.message.name().to_string(),
+            stage: step.stage as i32,
+            mode: step.mode as i32,
+            depth: self.depth as i32,
+            correlation_id: self.correlation_id,
+            operation_id,
+            operation_created_on: self.now,
+            organization_id: state.org.organization_id,
+            organization_name: state.config.server.organization.clone(),
+            business_unit_id: state.org.business_unit_id,
+            user_id: step.impersonating_user.unwrap_or(self.caller),
+            initiating_user_id: self.caller,
+            request_id,
+            owning_step_id: step.id,
+            primary_entity_name: self.table.logical_name.clone(),
+            primary_entity_id: self.id,
+            target: Some(if post { self.completed_target() } else { self.request_target() }),
+            request_target: Some(self.request_target()),
+            request_options: if self.message == Message::Delete {
+                Vec::new()
+            } else {
+                vec![("SuppressDuplicateDetection".to_string(), AttributeValue::Bool(false))]
+            },
+            changed_entity_types: vec![(self.table.logical_name.clone(), self.message.name().to_string())],
+            ..ContextBuilder::default()
+        };
+        if post && self.message == Message::Create {
+            builder.output_parameters = vec![("id".to_string(), AttributeValue::Guid(self.id))];
+        }
+        for image in &step.images {
+            if image.is_pre() && self.message != Message::Create {
+                if let Some(before) = &self.before {
+                    let cols = image_columns(&before.values, &image.attributes, &self.table.primary_id);
+                    builder.pre_images.push((image.entityalias.clone(), image_from_values(self.table, self.id, &cols)));
+                }
+            }
+            if image.is_post() && post && self.message != Message::Delete {
+                if let Some(after) = &self.after {
+                    let cols = image_columns(&after.values, &image.attributes, &self.table.primary_id);
+                    builder.post_images.push((image.entityalias.clone(), image_from_values(self.table, self.id, &cols)));
+                }
+            }
+        }
+        builder.build()
+    }
+}
