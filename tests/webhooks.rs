@@ -21,6 +21,7 @@ both_backends!(
     registration_validation_and_seed_queries,
     async_failures_are_queryable_as_system_jobs,
     loops_are_stopped_at_depth_8,
+    notify_invokes_a_webhook_without_a_step,
 );
 
 const HEADERS: &str = r#"<settings><setting name="X-Test1" value="test1" /><setting name="X-Test2" value="test2" /></settings>"#;
@@ -365,4 +366,36 @@ async fn loops_are_stopped_at_depth_8(s: TestServer) {
         .await;
     let msg = odata_error(st, &body, StatusCode::BAD_REQUEST);
     assert!(msg.contains("infinite loop"), "{msg}");
+}
+
+async fn notify_invokes_a_webhook_without_a_step(s: TestServer) {
+    let rx = Receiver::start_with(Behavior::status_with_body(200, "handled: 42")).await;
+    let hook = register::webhook(&s, "fn", &rx.url_for("/api/fn"), 4, "secret-key").await;
+    let ctx = json!({"CorrelationId": "b374239d-4233-41a9-8b17-a86cb4f737b5", "MessageName": "Update", "PrimaryEntityName": "contact", "Depth": 1});
+    let (st, _, body) = s.post(&format!("serviceendpoints({hook})/Microsoft.Dynamics.CRM.herald_Notify"), ctx.clone()).await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    assert_eq!(body["value"], "handled: 42");
+    let got = rx.wait_for(1, Duration::from_secs(5)).await;
+    assert_eq!(got[0].query_param("code").as_deref(), Some("secret-key"));
+    assert_eq!(got[0].header("x-ms-dynamics-request-name"), Some("update"));
+    assert_eq!(got[0].header("x-ms-correlation-request-id"), Some("b374239d-4233-41a9-8b17-a86cb4f737b5"));
+    assert_eq!(got[0].body_json(), ctx);
+    rx.respond(Behavior::status(504));
+    let (st, _, body) = s.post(&format!("serviceendpoints({hook})/herald_Notify"), ctx).await;
+    assert!(odata_error(st, &body, StatusCode::BAD_GATEWAY).starts_with("Endpoint unavailable"));
+    assert_eq!(rx.requests().len(), 3, "504 got one more attempt");
+    let (st, _, body) = s.post(&format!("serviceendpoints({})/herald_Notify", uuid::Uuid::new_v4()), json!({})).await;
+    odata_error(st, &body, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn private_targets_are_refused_unless_allowed() {
+    let s = TestServer::start_with(common::Backend::Sqlite, "ssrf", |c| c.server.allow_private_targets = false).await.unwrap();
+    let rx = Receiver::start().await;
+    let hook = register::webhook(&s, "local", &rx.url(), 5, HEADERS).await;
+    register::step(&s, &hook, "Create", "account", 40, 0, json!({})).await;
+    let (st, _, body) = s.post("accounts", json!({"name": "x"})).await;
+    let msg = odata_error(st, &body, StatusCode::BAD_GATEWAY);
+    assert!(msg.contains("loopback") && msg.contains("allow-private-targets"), "{msg}");
+    assert!(rx.requests().is_empty(), "nothing was sent");
 }

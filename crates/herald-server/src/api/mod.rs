@@ -2,6 +2,7 @@
 //! OData-shaped fallbacks for unknown routes and panics.
 
 mod metadata;
+mod notify;
 mod odata;
 mod path;
 mod payload;

@@ -107,6 +107,11 @@ async fn dispatch(
         (Method::GET, Resource::Set { set, key: Some(k), navigation: None }) => retrieve(state, &req, &set, k).await,
         (Method::GET, Resource::Set { set, key: Some(k), navigation: Some(nav) }) => navigate(state, &req, &set, k, &nav).await,
         (Method::POST, Resource::Set { set, key: None, navigation: None }) => create(state, &req, &set, &body).await,
+        (Method::POST, Resource::Set { set, key: Some(k), navigation: Some(nav) }) if set == "serviceendpoints" && super::notify::is_notify(&nav) => {
+            let id = resolve_key(&req, k)?;
+            let value = super::notify::notify(state, &req.base, id, &body).await?;
+            Ok(odata_json(StatusCode::OK, value))
+        }
         (Method::PATCH, Resource::Set { set, key: Some(k), navigation: None }) => update(state, &req, &set, k, &body).await,
         (Method::DELETE, Resource::Set { set, key: Some(k), navigation: None }) => delete(state, &req, &set, k).await,
         (m, _) => Err(ApiError::new(

@@ -1,0 +1,64 @@
+//! `POST serviceendpoints(<id>)/Microsoft.Dynamics.CRM.herald_Notify`:
+//! invoke a webhook without a step (the seeds' "Invoke a webhook from a
+//! plug-in", i.e. `IServiceEndpointNotificationService.Execute`). The body is
+//! an execution context; it is posted with the endpoint's auth, Dataverse's
+//! headers, the 256 KB rule and the 502/503/504 retry, and the endpoint's
+//! response body is returned as the action's string value.
+
+use axum::http::StatusCode;
+use herald_core::context::{headers_from_parts, trim_serialized};
+use herald_core::value::parse_guid;
+use herald_delivery::{Outcome, WebhookRequest};
+use serde_json::{json, Value as Json};
+use uuid::Uuid;
+
+use super::payload::json_object;
+use crate::error::{codes, ApiError, ApiResult};
+use crate::pipeline::steps;
+use crate::state::AppState;
+
+pub const ACTION: &str = "herald_Notify";
+
+pub fn is_notify(navigation: &str) -> bool {
+    navigation == ACTION || navigation == format!("Microsoft.Dynamics.CRM.{ACTION}")
+}
+
+/// Post `body` to the endpoint and return the endpoint's answer.
+pub async fn notify(state: &AppState, base: &str, endpoint_id: Uuid, body: &[u8]) -> ApiResult<Json> {
+    let ctx = json_object(body)?;
+    let text = std::str::from_utf8(body).map_err(|_| ApiError::payload("The body must be UTF-8 JSON"))?;
+    let mut tx = state.store.begin().await?;
+    let endpoint = steps::endpoint(&mut tx, endpoint_id).await.map_err(|e| {
+        if e.status == StatusCode::BAD_REQUEST {
+            ApiError::record_not_found("serviceendpoint", endpoint_id)
+        } else {
+            e
+        }
+    })?;
+    drop(tx);
+    let unavailable = |why: String| {
+        ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            codes::ENDPOINT_UNAVAILABLE,
+            format!("Endpoint unavailable: the webhook '{}' ({}) {why}", endpoint.name, endpoint.url),
+        )
+    };
+    let auth = endpoint.auth.clone().map_err(|e| unavailable(format!("has invalid authentication settings: {e}")))?;
+    let field = |k: &str| ctx.get(k).and_then(Json::as_str).unwrap_or("").to_string();
+    let correlation = parse_guid(&field("CorrelationId")).unwrap_or_else(Uuid::new_v4);
+    let (wire, exceeded) = trim_serialized(text.trim());
+    let request = WebhookRequest {
+        url: endpoint.url.clone(),
+        auth,
+        headers: headers_from_parts(&field("PrimaryEntityName"), &field("MessageName"), correlation, &state.config.server.organization, exceeded, Uuid::new_v4()),
+        body: wire.into(),
+    };
+    let (delivery, response) = state.sender.invoke(&request).await;
+    match delivery.outcome {
+        Outcome::Succeeded { .. } => {
+            let text = response.map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
+            Ok(json!({"@odata.context": format!("{base}$metadata#Edm.String"), "value": text}))
+        }
+        Outcome::Failed(f) => Err(unavailable(format!("failed after {} attempt(s): {}", delivery.attempts.len(), f.message))),
+    }
+}
