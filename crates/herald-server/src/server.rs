@@ -84,9 +84,11 @@ impl Running {
     /// Serve until `shutdown` resolves; the System Job workers run alongside.
     pub async fn serve(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let workers = crate::jobs::spawn_workers(self.state.clone());
+        let retention = crate::jobs::retention::spawn_retention(self.state.clone());
         let app = crate::api::router(self.state.clone());
         let result = axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await;
         workers.stop().await;
+        retention.abort();
         result
     }
 }

@@ -144,6 +144,22 @@ impl Store {
         Ok(rows)
     }
 
+    /// Delete succeeded System Jobs completed before `before_ms`, and the
+    /// attempts of jobs that no longer exist. Returns the jobs deleted.
+    pub async fn purge_succeeded_jobs(&self, before_ms: i64) -> Result<u64, StoreError> {
+        let mut tx = self.begin().await?;
+        let mut sql = Sql::default();
+        sql.push("DELETE FROM \"asyncoperation\" WHERE \"statuscode\" = 30 AND \"completedon\" < ").bind(Param::Int(Some(before_ms)));
+        let n = tx.conn().execute(&sql).await?;
+        if n > 0 {
+            tx.conn()
+                .execute_raw("DELETE FROM herald_attempt WHERE NOT EXISTS (SELECT 1 FROM \"asyncoperation\" a WHERE a.\"asyncoperationid\" = herald_attempt.asyncoperationid)")
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(n)
+    }
+
     /// How many jobs wait and since when (ms of the oldest ready_at).
     pub async fn queue_depth(&self, now_ms: i64) -> Result<(i64, Option<i64>), StoreError> {
         let mut sql = Sql::default();

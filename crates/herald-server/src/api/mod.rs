@@ -1,6 +1,7 @@
 //! HTTP routers: the OData Web API under `/api/data/v9.x`, health, and the
 //! OData-shaped fallbacks for unknown routes and panics.
 
+mod jobs;
 mod metadata;
 mod notify;
 mod odata;

@@ -105,6 +105,10 @@ async fn dispatch(
         }
         (Method::GET, Resource::Set { set, key: None, .. }) => list(state, &req, &set).await,
         (Method::GET, Resource::Set { set, key: Some(k), navigation: None }) => retrieve(state, &req, &set, k).await,
+        (Method::GET, Resource::Set { set, key: Some(k), navigation: Some(nav) }) if set == "asyncoperations" && super::jobs::is_attempts(&nav) => {
+            let id = resolve_key(&req, k)?;
+            super::jobs::attempts(state, &req.base, id).await.map(|v| odata_json(StatusCode::OK, v))
+        }
         (Method::GET, Resource::Set { set, key: Some(k), navigation: Some(nav) }) => navigate(state, &req, &set, k, &nav).await,
         (Method::POST, Resource::Set { set, key: None, navigation: None }) => create(state, &req, &set, &body).await,
         (Method::POST, Resource::Set { set, key: Some(k), navigation: Some(nav) }) if set == "serviceendpoints" && super::notify::is_notify(&nav) => {
@@ -112,7 +116,15 @@ async fn dispatch(
             let value = super::notify::notify(state, &req.base, id, &body).await?;
             Ok(odata_json(StatusCode::OK, value))
         }
+        (Method::PATCH, Resource::Set { set, key: Some(k), navigation: None }) if set == "asyncoperations" => {
+            let id = resolve_key(&req, k)?;
+            super::jobs::patch(state, &req.base, id, &body, req.caller.user_id).await.map(|v| odata_json(StatusCode::OK, v))
+        }
         (Method::PATCH, Resource::Set { set, key: Some(k), navigation: None }) => update(state, &req, &set, k, &body).await,
+        (Method::POST, Resource::Set { set, key: Some(k), navigation: Some(nav) }) if set == "asyncoperations" && super::jobs::is_retry(&nav) => {
+            let id = resolve_key(&req, k)?;
+            super::jobs::retry(state, &req.base, id, req.caller.user_id).await.map(|v| odata_json(StatusCode::OK, v))
+        }
         (Method::DELETE, Resource::Set { set, key: Some(k), navigation: None }) => delete(state, &req, &set, k).await,
         (m, _) => Err(ApiError::new(
             StatusCode::METHOD_NOT_ALLOWED,

@@ -3,6 +3,8 @@
 //! (see `pipeline::dispatch`); workers here claim them with a lease,
 //! deliver, and record every attempt and the outcome.
 
+pub mod control;
+pub mod retention;
 pub mod run;
 pub mod worker;
 

@@ -1,0 +1,78 @@
+//! System Job endpoints beyond plain OData reads:
+//! `PATCH asyncoperations(<id>)` (cancel, pause, resume, retry, postpone),
+//! `POST asyncoperations(<id>)/Microsoft.Dynamics.CRM.herald_Retry`, and
+//! `GET asyncoperations(<id>)/Microsoft.Dynamics.CRM.herald_Attempts` (every
+//! HTTP attempt: time, status, duration, error, response excerpt).
+
+use herald_core::value::format_datetime;
+use serde_json::{json, Value as Json};
+use uuid::Uuid;
+
+use super::payload::{json_object, values_from_body};
+use crate::error::{ApiError, ApiResult};
+use crate::jobs::control::{apply, change_from_values, JobChange};
+use crate::state::AppState;
+
+fn matches_action(nav: &str, name: &str) -> bool {
+    nav == name || nav == format!("Microsoft.Dynamics.CRM.{name}")
+}
+
+pub fn is_retry(nav: &str) -> bool {
+    matches_action(nav, "herald_Retry")
+}
+
+pub fn is_attempts(nav: &str) -> bool {
+    matches_action(nav, "herald_Attempts")
+}
+
+fn job_json(state: &AppState, base: &str, record: &herald_store::Record) -> ApiResult<Json> {
+    let t = state.schema.table("asyncoperation").ok_or_else(|| ApiError::internal("no asyncoperation table"))?;
+    let mut m = serde_json::Map::new();
+    m.insert("@odata.context".into(), Json::String(format!("{base}$metadata#asyncoperations/$entity")));
+    m.extend(super::representation::record_json(&state.schema, t, record, None));
+    Ok(Json::Object(m))
+}
+
+pub async fn patch(state: &AppState, base: &str, id: Uuid, body: &[u8], caller: Uuid) -> ApiResult<Json> {
+    let t = state.schema.table("asyncoperation").ok_or_else(|| ApiError::internal("no asyncoperation table"))?;
+    let obj = json_object(body)?;
+    let values = values_from_body(&state.schema, t, &obj)?;
+    let current = state.store.get(t, id).await?.ok_or_else(|| ApiError::record_not_found("asyncoperation", id))?;
+    let changes = change_from_values(&values, &current)?;
+    let after = apply(state, id, &changes, caller).await?;
+    job_json(state, base, &after)
+}
+
+pub async fn retry(state: &AppState, base: &str, id: Uuid, caller: Uuid) -> ApiResult<Json> {
+    let t = state.schema.table("asyncoperation").ok_or_else(|| ApiError::internal("no asyncoperation table"))?;
+    let current = state.store.get(t, id).await?.ok_or_else(|| ApiError::record_not_found("asyncoperation", id))?;
+    let status = current.int("statuscode").unwrap_or(0);
+    if status != 31 && status != 32 {
+        return Err(ApiError::invalid(format!("Only a failed (31) or canceled (32) System Job can be retried; this one has statuscode {status}")));
+    }
+    let after = apply(state, id, &[JobChange::Retry], caller).await?;
+    job_json(state, base, &after)
+}
+
+pub async fn attempts(state: &AppState, base: &str, id: Uuid) -> ApiResult<Json> {
+    let t = state.schema.table("asyncoperation").ok_or_else(|| ApiError::internal("no asyncoperation table"))?;
+    if state.store.get(t, id).await?.is_none() {
+        return Err(ApiError::record_not_found("asyncoperation", id));
+    }
+    let rows = state.store.attempts(id).await?;
+    let value: Vec<Json> = rows
+        .iter()
+        .map(|a| {
+            json!({
+                "attempt": a.attempt,
+                "startedon": herald_core::value::datetime_from_millis(a.started_ms).to_json(),
+                "durationms": a.duration_ms,
+                "status": a.status,
+                "error": a.error,
+                "response": a.response,
+            })
+        })
+        .collect();
+    let _ = format_datetime;
+    Ok(json!({"@odata.context": format!("{base}$metadata#Collection(herald.attempt)"), "value": value}))
+}

@@ -1,0 +1,127 @@
+//! System Jobs: attempts, retry, cancel, pause/resume, postpone, retention.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{eventually, odata_error, register, TestServer};
+use herald_testkit::{Behavior, Receiver};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+both_backends!(failed_jobs_can_be_retried_and_show_their_attempts, jobs_can_be_postponed_paused_resumed_and_canceled, only_job_state_can_be_written, succeeded_jobs_are_purged_after_retention);
+
+const HEADERS: &str = r#"<settings><setting name="X-Key" value="k" /></settings>"#;
+
+async fn job_of(s: &TestServer, step: &str, status: i64) -> Value {
+    eventually(Duration::from_secs(15), &format!("a job with statuscode {status}"), || async {
+        let (_, b) = s.get(&format!("asyncoperations?$filter=_owningextensionid_value eq {step}")).await;
+        b["value"].as_array().and_then(|v| v.iter().find(|j| j["statuscode"] == status).cloned())
+    })
+    .await
+}
+
+async fn failed_jobs_can_be_retried_and_show_their_attempts(s: TestServer) {
+    let rx = Receiver::start_with(Behavior::status_with_body(400, "bad thing")).await;
+    let hook = register::webhook(&s, "h", &rx.url(), 5, HEADERS).await;
+    let step = register::step(&s, &hook, "Create", "account", 40, 1, json!({})).await;
+    s.create("accounts", json!({"name": "A"})).await;
+    let job = job_of(&s, &step, 31).await;
+    let id = job["asyncoperationid"].as_str().unwrap().to_string();
+    assert_eq!(job["statecode"], 3);
+    assert_eq!(job["retrycount"], 0, "400 is not retried");
+    assert!(job["message"].as_str().unwrap().contains("400"));
+    let (st, attempts) = s.get(&format!("asyncoperations({id})/Microsoft.Dynamics.CRM.herald_Attempts")).await;
+    assert_eq!(st, StatusCode::OK, "{attempts}");
+    assert_eq!(attempts["value"].as_array().unwrap().len(), 1);
+    assert_eq!(attempts["value"][0]["status"], 400);
+    assert_eq!(attempts["value"][0]["response"], "bad thing");
+    assert!(attempts["value"][0]["durationms"].is_i64());
+
+    rx.respond(Behavior::status(200));
+    let (st, _, body) = s.post(&format!("asyncoperations({id})/Microsoft.Dynamics.CRM.herald_Retry"), json!({})).await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    let done = job_of(&s, &step, 30).await;
+    assert_eq!(done["asyncoperationid"], id);
+    assert_eq!(done["message"], Value::Null);
+    let (_, attempts) = s.get(&format!("asyncoperations({id})/herald_Attempts")).await;
+    let statuses: Vec<i64> = attempts["value"].as_array().unwrap().iter().map(|a| a["status"].as_i64().unwrap()).collect();
+    assert_eq!(statuses, vec![400, 200]);
+    assert_eq!(rx.requests().len(), 2);
+    // A succeeded job cannot be retried.
+    let (st, _, body) = s.post(&format!("asyncoperations({id})/herald_Retry"), json!({})).await;
+    odata_error(st, &body, StatusCode::BAD_REQUEST);
+}
+
+async fn jobs_can_be_postponed_paused_resumed_and_canceled(s: TestServer) {
+    let rx = Receiver::start_with(Behavior::status(500)).await;
+    let hook = register::webhook(&s, "h", &rx.url(), 5, HEADERS).await;
+    let step = register::step(&s, &hook, "Create", "lead", 40, 1, json!({})).await;
+    s.create("leads", json!({"subject": "x"})).await;
+    let id = job_of(&s, &step, 31).await["asyncoperationid"].as_str().unwrap().to_string();
+    // Postpone, then retry: it waits (Ready) instead of running.
+    let (st, body) = s.patch(&format!("asyncoperations({id})"), json!({"postponeuntil": "2999-01-01T00:00:00Z"})).await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    let (st, body) = s.patch(&format!("asyncoperations({id})"), json!({"statecode": 0, "statuscode": 0})).await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    assert_eq!((body["statecode"].clone(), body["statuscode"].clone()), (json!(0), json!(0)));
+    let (st, body) = s.patch(&format!("asyncoperations({id})"), json!({"statecode": 1})).await;
+    assert_eq!((st, body["statecode"].clone()), (StatusCode::OK, json!(1)), "{body}");
+    let (st, body) = s.patch(&format!("asyncoperations({id})"), json!({"statecode": 0, "statuscode": 0})).await;
+    assert_eq!((st, body["statecode"].clone()), (StatusCode::OK, json!(0)), "{body}");
+    let (st, body) = s.patch(&format!("asyncoperations({id})"), json!({"statecode": 3, "statuscode": 32})).await;
+    assert_eq!((st, body["statuscode"].clone()), (StatusCode::OK, json!(32)), "{body}");
+    assert_eq!(rx.requests().len(), 1, "the postponed job never ran again");
+    let (st, body) = s.patch(&format!("asyncoperations({id})"), json!({"statecode": 3, "statuscode": 32})).await;
+    odata_error(st, &body, StatusCode::BAD_REQUEST);
+    // A canceled job can be retried; with the postponement cleared it runs.
+    s.patch(&format!("asyncoperations({id})"), json!({"postponeuntil": null})).await;
+    rx.respond(Behavior::status(200));
+    let (st, body) = s.post(&format!("asyncoperations({id})/herald_Retry"), json!({})).await.pipe2();
+    assert_eq!(st, StatusCode::OK, "{body}");
+    job_of(&s, &step, 30).await;
+}
+
+trait Pipe2 {
+    fn pipe2(self) -> (StatusCode, Value);
+}
+impl Pipe2 for (StatusCode, reqwest::header::HeaderMap, Value) {
+    fn pipe2(self) -> (StatusCode, Value) {
+        (self.0, self.2)
+    }
+}
+
+async fn only_job_state_can_be_written(s: TestServer) {
+    let rx = Receiver::start().await;
+    let hook = register::webhook(&s, "h", &rx.url(), 5, HEADERS).await;
+    let step = register::step(&s, &hook, "Create", "lead", 40, 1, json!({})).await;
+    s.create("leads", json!({"subject": "x"})).await;
+    let id = job_of(&s, &step, 30).await["asyncoperationid"].as_str().unwrap().to_string();
+    let (st, body) = s.patch(&format!("asyncoperations({id})"), json!({"name": "renamed"})).await;
+    odata_error(st, &body, StatusCode::FORBIDDEN);
+    let (st, body) = s.patch(&format!("asyncoperations({id})"), json!({"statecode": 3, "statuscode": 31})).await;
+    odata_error(st, &body, StatusCode::BAD_REQUEST);
+    let (st, _, body) = s.post("asyncoperations", json!({"name": "mine"})).await;
+    odata_error(st, &body, StatusCode::FORBIDDEN);
+}
+
+async fn succeeded_jobs_are_purged_after_retention(s: TestServer) {
+    let rx = Receiver::start().await;
+    let hook = register::webhook(&s, "h", &rx.url(), 5, HEADERS).await;
+    let ok = register::step(&s, &hook, "Create", "account", 40, 1, json!({})).await;
+    s.create("accounts", json!({"name": "A"})).await;
+    job_of(&s, &ok, 30).await;
+    rx.respond(Behavior::status(500));
+    let bad = register::step(&s, &hook, "Update", "account", 40, 1, json!({})).await;
+    let (_, list) = s.get("accounts?$select=name").await;
+    let a = list["value"][0]["accountid"].as_str().unwrap().to_string();
+    s.patch(&format!("accounts({a})"), json!({"name": "B"})).await;
+    job_of(&s, &bad, 31).await;
+    // Retention is 7 days by default: nothing to purge yet.
+    assert_eq!(herald_server::jobs::retention::purge_once(&s.state).await.unwrap(), 0);
+    let purged = herald_server::jobs::retention::purge_once_before(&s.state, chrono::Utc::now() + chrono::Duration::days(8)).await.unwrap();
+    assert_eq!(purged, 1, "only the succeeded job");
+    let (_, b) = s.get("asyncoperations?$count=true").await;
+    assert_eq!(b["@odata.count"], 1);
+    assert_eq!(b["value"][0]["statuscode"], 31, "failed jobs stay");
+}
