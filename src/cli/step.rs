@@ -31,7 +31,7 @@ enum StepCommand {
     ///
     /// Example: herald step add --webhook requestbin --message Update --table contact
     ///          --filter firstname,lastname --stage post --mode async --pre-image before:firstname
-    Add(AddArgs),
+    Add(Box<AddArgs>),
     /// List the registered steps.
     List(ListArgs),
     /// Show one step and its images.
@@ -114,7 +114,7 @@ struct TargetArgs {
 
 pub async fn run(client: &Client, args: StepArgs) -> Result<()> {
     match args.command {
-        StepCommand::Add(a) => add(client, a).await,
+        StepCommand::Add(a) => add(client, *a).await,
         StepCommand::List(a) => list(client, a).await,
         StepCommand::Show(a) => show(client, a).await,
         StepCommand::Enable(a) => set_state(client, &a.step, true).await,
