@@ -52,6 +52,11 @@ struct AddArgs {
     /// Description.
     #[arg(long)]
     description: Option<String>,
+    /// Also sign every request the Standard Webhooks way (webhook-id,
+    /// webhook-timestamp, webhook-signature). Give a `whsec_…` secret, or
+    /// `generate` to have one made (it is printed once, on stderr).
+    #[arg(long, value_name = "whsec_…|generate")]
+    signing_secret: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -220,6 +225,16 @@ async fn add(client: &Client, a: AddArgs) -> Result<()> {
     });
     if let Some(d) = &a.description {
         body["description"] = json!(d);
+    }
+    if let Some(secret) = &a.signing_secret {
+        let secret = if secret == "generate" {
+            let s = herald_delivery::SigningSecret::generate();
+            eprintln!("signing secret (shown once; give it to the receiver): {s}");
+            s
+        } else {
+            secret.clone()
+        };
+        body["herald_signingsecret"] = json!(secret);
     }
     let id = client
         .create("serviceendpoints", &body)

@@ -276,6 +276,12 @@ pub fn builtin_tables() -> Vec<Table> {
                 boolean("isauthvalueset").read_only(),
                 choice("messageformat", &[(1, "BinaryXML"), (2, "Json"), (3, "TextXML")]),
                 choice("userclaim", &[(1, "None"), (2, "UserId")]),
+                // herald's own: Standard Webhooks signing (write-only secret;
+                // the previous one stays valid until its grace period ends).
+                s("herald_signingsecret", 200).write_only(),
+                boolean("herald_issigningsecretset").read_only(),
+                s("herald_previoussigningsecret", 200).write_only(),
+                dt("herald_previoussecretexpireson").read_only(),
                 s("namespaceaddress", 2000),
                 s("path", 160),
                 s("solutionnamespace", 160),

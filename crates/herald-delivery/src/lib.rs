@@ -11,9 +11,11 @@ pub mod auth;
 pub mod guard;
 pub mod outcome;
 pub mod sender;
+pub mod signing;
 
 pub use auth::apply_auth;
 pub use guard::{check_ip, GuardedResolver};
+pub use signing::{signature_headers, SigningSecret};
 pub use outcome::{Attempt, Delivery, Failure, FailureKind, Outcome};
 pub use sender::{
     Sender, SenderConfig, SenderError, WebhookRequest, EXCERPT_BYTES, MAX_CONNECT_TIMEOUT,

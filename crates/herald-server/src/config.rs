@@ -88,6 +88,10 @@ pub struct DeliveryConfig {
     pub timeout: Duration,
     /// Writes deeper than this within one correlation are refused.
     pub max_depth: i64,
+    /// After a signing secret is replaced, the old one keeps signing (both
+    /// signatures are sent) for this long.
+    #[serde(deserialize_with = "duration")]
+    pub secret_rotation_grace: Duration,
 }
 
 impl Default for DeliveryConfig {
@@ -95,6 +99,7 @@ impl Default for DeliveryConfig {
         DeliveryConfig {
             timeout: Duration::from_secs(60),
             max_depth: 8,
+            secret_rotation_grace: Duration::from_secs(86_400),
         }
     }
 }

@@ -47,12 +47,10 @@ pub async fn notify(state: &AppState, base: &str, endpoint_id: Uuid, body: &[u8]
     let field = |k: &str| ctx.get(k).and_then(Json::as_str).unwrap_or("").to_string();
     let correlation = parse_guid(&field("CorrelationId")).unwrap_or_else(Uuid::new_v4);
     let (wire, exceeded) = trim_serialized(text.trim());
-    let request = WebhookRequest {
-        url: endpoint.url.clone(),
-        auth,
-        headers: headers_from_parts(&field("PrimaryEntityName"), &field("MessageName"), correlation, &state.config.server.organization, exceeded, Uuid::new_v4()),
-        body: wire.into(),
-    };
+    let request_id = Uuid::new_v4();
+    let mut headers = headers_from_parts(&field("PrimaryEntityName"), &field("MessageName"), correlation, &state.config.server.organization, exceeded, request_id);
+    headers.extend(crate::pipeline::dispatch::signature_headers(state, &endpoint, request_id, wire.as_bytes()));
+    let request = WebhookRequest { url: endpoint.url.clone(), auth, headers, body: wire.into() };
     let (delivery, response) = state.sender.invoke(&request).await;
     match delivery.outcome {
         Outcome::Succeeded { .. } => {

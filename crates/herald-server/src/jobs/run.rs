@@ -153,14 +153,16 @@ async fn prepare(state: &AppState, row: &herald_store::Record, data: &str, job: 
         .ok()
         .and_then(|j| j.get("MessageName").and_then(|m| m.as_str()).map(str::to_string))
         .unwrap_or_default();
-    let headers = headers_from_parts(
+    let request_id = Uuid::new_v4();
+    let mut headers = headers_from_parts(
         row.string("primaryentitytype").unwrap_or(""),
         &message,
         row.guid("correlationid").unwrap_or_default(),
         &state.config.server.organization,
         exceeded,
-        Uuid::new_v4(),
+        request_id,
     );
+    headers.extend(crate::pipeline::dispatch::signature_headers(state, &endpoint, request_id, body.as_bytes()));
     if let Some(c) = row.guid("correlationid") {
         state.depths.record(c, row.int("depth").unwrap_or(1));
     }

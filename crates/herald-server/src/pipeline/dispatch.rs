@@ -39,12 +39,15 @@ pub async fn run_stage(state: &AppState, tx: &mut Tx, event: &Event<'_>, steps: 
 pub fn webhook_request(state: &AppState, endpoint: &Endpoint, ctx: &ExecutionContext, request_id: Uuid) -> Result<WebhookRequest, String> {
     let auth = endpoint.auth.clone().map_err(|e| format!("the webhook '{}' has invalid authentication settings: {e}", endpoint.name))?;
     let (body, exceeded) = serialize_for_delivery(ctx);
-    Ok(WebhookRequest {
-        url: endpoint.url.clone(),
-        auth,
-        headers: webhook_headers(ctx, &state.config.server.organization, exceeded, request_id),
-        body: body.into(),
-    })
+    let mut headers = webhook_headers(ctx, &state.config.server.organization, exceeded, request_id);
+    headers.extend(signature_headers(state, endpoint, request_id, body.as_bytes()));
+    Ok(WebhookRequest { url: endpoint.url.clone(), auth, headers, body: body.into() })
+}
+
+/// Standard Webhooks headers when the endpoint has a signing secret; the
+/// message id is the request id (`msg_<id>`), stable across the retry.
+pub fn signature_headers(state: &AppState, endpoint: &Endpoint, request_id: Uuid, body: &[u8]) -> Vec<(String, String)> {
+    herald_delivery::signature_headers(&endpoint.signing, &format!("msg_{}", request_id.simple()), state.clock.now().timestamp(), body)
 }
 
 async fn deliver_sync(state: &AppState, endpoint: &Endpoint, ctx: &ExecutionContext, request_id: Uuid) -> ApiResult<()> {

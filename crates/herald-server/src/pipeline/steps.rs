@@ -19,6 +19,9 @@ pub struct Endpoint {
     pub name: String,
     pub url: String,
     pub auth: Result<WebhookAuth, String>,
+    /// Standard Webhooks secrets to sign with (current, then the previous
+    /// one while its grace period lasts).
+    pub signing: Vec<herald_delivery::SigningSecret>,
 }
 
 /// Enabled steps registered for `message` on `table` (or on any table).
@@ -85,7 +88,21 @@ pub async fn endpoint(tx: &mut Tx, id: Uuid) -> ApiResult<Endpoint> {
 }
 
 pub fn endpoint_from_row(id: Uuid, row: &herald_store::Record) -> Endpoint {
+    let mut signing = Vec::new();
+    if let Some(s) = row.string("herald_signingsecret").and_then(|s| herald_delivery::SigningSecret::parse(s).ok()) {
+        signing.push(s);
+    }
+    let previous_valid = match row.get("herald_previoussecretexpireson") {
+        Some(Value::DateTime(t)) => *t > chrono::Utc::now(),
+        _ => false,
+    };
+    if previous_valid {
+        if let Some(s) = row.string("herald_previoussigningsecret").and_then(|s| herald_delivery::SigningSecret::parse(s).ok()) {
+            signing.push(s);
+        }
+    }
     Endpoint {
+        signing,
         id,
         name: row.string("name").unwrap_or("").to_string(),
         url: row.string("url").unwrap_or("").to_string(),

@@ -123,6 +123,7 @@ async fn service_endpoint(tx: &mut Tx, state: &AppState, table: &Table, before: 
         values.retain(|(c, _)| c != "isauthvalueset");
         values.push(("isauthvalueset".into(), Value::Bool(authvalue.is_some_and(|a| !a.is_empty()))));
     }
+    signing_secret(state, before, values)?;
     let name = row.string("name").unwrap_or("").to_string();
     let mut q = Query::all("serviceendpoint");
     q.select = vec![table.primary_id.clone()];
@@ -140,6 +141,37 @@ async fn service_endpoint(tx: &mut Tx, state: &AppState, table: &Table, before: 
         ));
     }
     let _ = state;
+    Ok(())
+}
+
+/// A new signing secret: checked, and the old one kept for the grace period.
+fn signing_secret(state: &AppState, before: Option<&Record>, values: &mut Vec<(String, Value)>) -> ApiResult<()> {
+    if values.iter().any(|(c, _)| c == "herald_previoussigningsecret") {
+        return Err(ApiError::payload("herald_previoussigningsecret is maintained by herald during secret rotation"));
+    }
+    let Some(new) = values.iter().find(|(c, _)| c == "herald_signingsecret").map(|(_, v)| v.clone()) else {
+        return Ok(());
+    };
+    let new = new.as_str().filter(|s| !s.is_empty()).map(str::to_string);
+    if let Some(secret) = &new {
+        herald_delivery::SigningSecret::parse(secret).map_err(|e| ApiError::invalid(format!("herald_signingsecret: {e}")))?;
+    }
+    values.retain(|(c, _)| c != "herald_issigningsecretset" && c != "herald_signingsecret");
+    values.push(("herald_signingsecret".into(), new.clone().map(Value::String).unwrap_or(Value::Null)));
+    values.push(("herald_issigningsecretset".into(), Value::Bool(new.is_some())));
+    let old = before.and_then(|b| b.string("herald_signingsecret")).map(str::to_string);
+    match (old, &new) {
+        (Some(old), Some(new)) if &old != new => {
+            let grace = chrono::Duration::from_std(state.config.delivery.secret_rotation_grace).unwrap_or(chrono::Duration::days(1));
+            values.push(("herald_previoussigningsecret".into(), Value::String(old)));
+            values.push(("herald_previoussecretexpireson".into(), Value::DateTime(state.clock.now() + grace)));
+        }
+        (_, None) => {
+            values.push(("herald_previoussigningsecret".into(), Value::Null));
+            values.push(("herald_previoussecretexpireson".into(), Value::Null));
+        }
+        _ => {}
+    }
     Ok(())
 }
 
