@@ -125,3 +125,47 @@ async fn succeeded_jobs_are_purged_after_retention(s: TestServer) {
     assert_eq!(b["@odata.count"], 1);
     assert_eq!(b["value"][0]["statuscode"], 31, "failed jobs stay");
 }
+
+/// Fairness: one webhook that hangs until the delivery timeout occupies at
+/// most its share of a node's slots (`jobs.endpoint_share`, here 50 % of 4);
+/// another webhook's jobs, written after a backlog of hanging ones, are
+/// still delivered at once instead of after the timeout.
+async fn a_hanging_endpoint_does_not_starve_the_others(backend: common::Backend, test: &str) {
+    let Some(s) = TestServer::start_with(backend, test, |c| {
+        c.jobs.concurrency = 4;
+        c.jobs.endpoint_share = 50;
+        c.delivery.timeout = Duration::from_secs(20);
+    })
+    .await
+    else {
+        return;
+    };
+    let slow = Receiver::start_with(Behavior::Hang).await;
+    let fast = Receiver::start().await;
+    let slow_hook = register::webhook(&s, "slow", &slow.url(), 5, HEADERS).await;
+    let fast_hook = register::webhook(&s, "fast", &fast.url(), 5, HEADERS).await;
+    register::step(&s, &slow_hook, "Create", "account", 40, 1, json!({})).await;
+    register::step(&s, &fast_hook, "Create", "contact", 40, 1, json!({})).await;
+    for i in 0..8 {
+        s.create("accounts", json!({"name": format!("slow {i}")})).await;
+    }
+    slow.wait_for(2, Duration::from_secs(10)).await;
+    let started = std::time::Instant::now();
+    for i in 0..5 {
+        s.create("contacts", json!({"lastname": format!("fast {i}")})).await;
+    }
+    // Without the cap the 8 hanging jobs would hold all 4 slots for 20 s.
+    fast.wait_for(5, Duration::from_secs(8)).await;
+    eprintln!("fairness: 5 jobs of a healthy webhook delivered in {:?} while another hangs", started.elapsed());
+    assert_eq!(slow.requests().len(), 2, "the hanging webhook holds exactly its share (2 of 4 slots)");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fairness_on_sqlite() {
+    a_hanging_endpoint_does_not_starve_the_others(common::Backend::Sqlite, "jobs::fairness_on_sqlite").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fairness_on_postgres() {
+    a_hanging_endpoint_does_not_starve_the_others(common::Backend::Postgres, "jobs::fairness_on_postgres").await;
+}

@@ -151,6 +151,11 @@ impl Client {
         anyhow!("cannot reach herald at {}: {what}", self.server)
     }
 
+    /// The server root (`http://host:port`), for herald's own non-OData routes.
+    pub fn root(&self) -> String {
+        self.api.trim_end_matches("/api/data/v9.2").to_string()
+    }
+
     /// GET one resource or collection page.
     pub async fn get(&self, path: &str, query: &[(&str, &str)]) -> Result<Value> {
         Ok(self.send(self.request(Method::GET, path).query(query)).await?.1)
@@ -210,6 +215,13 @@ impl Client {
 
     pub async fn delete(&self, path: &str) -> Result<()> {
         self.send(self.request(Method::DELETE, path)).await?;
+        Ok(())
+    }
+
+    /// DELETE with `If-Match: *`, for APIs that require a precondition
+    /// (Business Central subscriptions).
+    pub async fn delete_any_version(&self, path: &str) -> Result<()> {
+        self.send(self.request(Method::DELETE, path).header("If-Match", "*")).await?;
         Ok(())
     }
 }

@@ -1,11 +1,15 @@
 //! Command-line interface: `herald serve` runs the server; the other
 //! commands are tools that talk to a running server over its Web API.
 
+mod bench;
+mod bin;
 mod client;
+mod job;
 mod notify;
 mod output;
 mod serve;
 mod step;
+mod subscription;
 mod webhook;
 
 use clap::{Parser, Subcommand};
@@ -46,6 +50,14 @@ pub enum Command {
     Step(step::StepArgs),
     /// Send an execution context (a JSON file) to a webhook through a running herald.
     Notify(notify::NotifyArgs),
+    /// List, show, retry and cancel System Jobs (async step executions) on a running herald.
+    Job(job::JobArgs),
+    /// Request bins: URLs that capture what is sent to them (point a webhook at one).
+    Bin(bin::BinArgs),
+    /// Measure throughput and latency in-process on loopback (server, receiver, load generator).
+    Bench(bench::BenchArgs),
+    /// List, show and delete Business Central webhook subscriptions on a running herald.
+    Subscription(subscription::SubscriptionArgs),
     /// Print herald's version.
     Version,
 }
@@ -61,10 +73,10 @@ pub fn parse() -> Cli {
                     let a = a.to_string();
                     ["--url", "--key", "--data-dir"].iter().any(|o| a == *o || a.starts_with(&format!("{o}=")))
                 })
-                && std::env::args().skip(1).any(|a| a == "webhook" || a == "step" || a == "notify");
+                && std::env::args().skip(1).any(|a| a == "webhook" || a == "step" || a == "notify" || a == "job" || a == "bin" || a == "subscription");
             let _ = e.print();
             if misplaced {
-                eprintln!("\nhint: connection options go before the command: herald --url URL --key KEY <webhook|step|notify> …");
+                eprintln!("\nhint: connection options go before the command: herald --url URL --key KEY <webhook|step|notify|job> …");
             }
             std::process::exit(e.exit_code());
         }
@@ -77,6 +89,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Webhook(args) => webhook::run(&client::Client::connect(&cli.connect)?, args).await,
         Command::Step(args) => step::run(&client::Client::connect(&cli.connect)?, args).await,
         Command::Notify(args) => notify::run(&client::Client::connect(&cli.connect)?, args).await,
+        Command::Job(args) => job::run(&client::Client::connect(&cli.connect)?, args).await,
+        Command::Bin(args) => bin::run(&client::Client::connect(&cli.connect)?, args).await,
+        Command::Bench(args) => bench::run(args).await,
+        Command::Subscription(args) => subscription::run(&client::Client::connect(&cli.connect)?, args).await,
         Command::Version => {
             println!("herald {}", env!("CARGO_PKG_VERSION"));
             Ok(())

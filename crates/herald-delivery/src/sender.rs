@@ -90,6 +90,11 @@ pub struct Sender {
     client: reqwest::Client,
     config: SenderConfig,
     connect_timeout: Duration,
+    /// herald's own listen addresses (its request bins): always reachable,
+    /// through a client without the guard, even when private targets are
+    /// refused. Only the exact IP and port are exempt.
+    own: Arc<std::sync::RwLock<Vec<std::net::SocketAddr>>>,
+    own_client: reqwest::Client,
 }
 
 impl fmt::Debug for Sender {
@@ -99,6 +104,8 @@ impl fmt::Debug for Sender {
 }
 
 struct Prepared {
+    /// The target is herald itself (see `Sender::own`).
+    own: bool,
     url: Url,
     headers: HeaderMap,
     /// `host:port`, for messages and logs (never the query string).
@@ -127,7 +134,36 @@ impl Sender {
             .user_agent(concat!("herald/", env!("CARGO_PKG_VERSION")))
             .dns_resolver(Arc::new(GuardedResolver::new(config.allow_private_targets)))
             .build()?;
-        Ok(Self { client, config, connect_timeout })
+        let own_client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .connect_timeout(connect_timeout)
+            .timeout(config.timeout)
+            .user_agent(concat!("herald/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Self { client, config, connect_timeout, own: Arc::default(), own_client })
+    }
+
+    /// Declare herald's own listen address, so webhooks to its request bins
+    /// work without `--allow-private-targets`.
+    pub fn add_own_address(&self, addr: std::net::SocketAddr) {
+        if let Ok(mut own) = self.own.write() {
+            own.push(addr);
+        }
+    }
+
+    fn is_own(&self, url: &Url) -> bool {
+        let ip: Option<std::net::IpAddr> = match url.host() {
+            Some(url::Host::Ipv4(ip)) => Some(ip.into()),
+            Some(url::Host::Ipv6(ip)) => Some(ip.into()),
+            _ => None,
+        };
+        let (Some(ip), Some(port)) = (ip, url.port_or_known_default()) else { return false };
+        let own = match self.own.read() {
+            Ok(o) => o,
+            Err(_) => return false,
+        };
+        own.iter().any(|a| a.port() == port && (a.ip() == ip || (a.ip().is_unspecified() && ip.is_loopback())))
     }
 
     pub fn config(&self) -> SenderConfig {
@@ -276,8 +312,11 @@ impl Sender {
             Some(port) => format!("{host}:{port}"),
             None => host.to_string(),
         };
-        check_url_host(&url, self.config.allow_private_targets)
-            .map_err(|r| Failure::new(FailureKind::Refused, format!("Target refused: {r}")))?;
+        let own = self.is_own(&url);
+        if !own {
+            check_url_host(&url, self.config.allow_private_targets)
+                .map_err(|r| Failure::new(FailureKind::Refused, format!("Target refused: {r}")))?;
+        }
 
         let mut pairs = headers.to_vec();
         if let Some(auth) = auth {
@@ -293,7 +332,7 @@ impl Sender {
             })?;
             map.append(n, v);
         }
-        Ok(Prepared { url, headers: map, target })
+        Ok(Prepared { own, url, headers: map, target })
     }
 
     async fn send_once(
@@ -309,8 +348,8 @@ impl Sender {
             // Business Central handshake, SPEC §5) expect `Content-Length: 0`.
             headers.insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
         }
-        let response = self
-            .client
+        let client = if p.own { &self.own_client } else { &self.client };
+        let response = client
             .post(p.url.clone())
             .headers(headers)
             .body(body)

@@ -123,6 +123,8 @@ pub async fn bootstrap(store: &Store, schema: &Schema, organization: &str, now: 
         admin,
     )
     .await?;
+    // The Business Central API's default company (SPEC §5).
+    ensure(&mut tx, t(herald_core::builtin::BC_COMPANY)?, crate::bc::default_company_id(), vec![("name".into(), s(organization)), ("displayname".into(), s(organization))], now.clone(), admin).await?;
     let msg_table = t("sdkmessage")?;
     let filter_table = t("sdkmessagefilter")?;
     for m in MESSAGES {

@@ -118,6 +118,10 @@ pub struct JobsConfig {
     /// Succeeded jobs older than this are purged.
     #[serde(deserialize_with = "duration")]
     pub retention: Duration,
+    /// Fairness: the percentage (1–100) of `concurrency` that the jobs of
+    /// one endpoint may occupy on a node, so that a slow or hanging endpoint
+    /// never starves the others (50: at most 16 of 32 slots).
+    pub endpoint_share: u32,
 }
 
 impl Default for JobsConfig {
@@ -127,7 +131,16 @@ impl Default for JobsConfig {
             lease: Duration::from_secs(180),
             poll_interval: Duration::from_secs(1),
             retention: Duration::from_secs(7 * 86_400),
+            endpoint_share: 50,
         }
+    }
+}
+
+impl JobsConfig {
+    /// How many of a node's slots one endpoint may hold at once (≥ 1).
+    pub fn per_endpoint(&self) -> usize {
+        let share = self.endpoint_share.clamp(1, 100) as usize;
+        (self.concurrency.max(1) * share).div_ceil(100).max(1)
     }
 }
 

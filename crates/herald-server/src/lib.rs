@@ -3,10 +3,12 @@
 
 pub mod api;
 pub mod auth;
+pub mod bc;
 pub mod bootstrap;
 pub mod config;
 pub mod error;
 pub mod jobs;
+pub mod metrics;
 pub mod pipeline;
 pub mod server;
 pub mod state;

@@ -50,6 +50,12 @@ pub async fn start_with_clock(config: Config, clock: Arc<dyn Clock>) -> Result<R
         StoreOptions { max_connections: config.store.max_connections, ..StoreOptions::default() },
     )
     .await?;
+    let bins = if url.starts_with("sqlite:") {
+        let bins_url = format!("sqlite://{}", config.server.data_dir.join("bins.db").display());
+        Store::connect(&bins_url, Arc::new(Schema::build(&[])?), StoreOptions::default()).await?
+    } else {
+        store.clone()
+    };
     let org = bootstrap::bootstrap(&store, &schema, &config.server.organization, clock.now()).await?;
     let (admin_key, key_source) = bootstrap::admin_key(
         &store,
@@ -66,6 +72,7 @@ pub async fn start_with_clock(config: Config, clock: Arc<dyn Clock>) -> Result<R
     .map_err(|e| std::io::Error::other(e.to_string()))?;
     let listener = TcpListener::bind(&config.server.listen).await?;
     let addr = listener.local_addr()?;
+    sender.add_own_address(addr);
     let state = Arc::new(AppState {
         config,
         store,
@@ -75,6 +82,8 @@ pub async fn start_with_clock(config: Config, clock: Arc<dyn Clock>) -> Result<R
         depths: Default::default(),
         sender,
         jobs_wake: tokio::sync::Notify::new(),
+        metrics: Default::default(),
+        bins,
     });
     Ok(Running { addr, admin_key, key_source, state, listener })
 }
@@ -85,10 +94,12 @@ impl Running {
     pub async fn serve(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let workers = crate::jobs::spawn_workers(self.state.clone());
         let retention = crate::jobs::retention::spawn_retention(self.state.clone());
+        let bc_notifier = crate::bc::spawn_notifier(self.state.clone());
         let app = crate::api::router(self.state.clone());
         let result = axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await;
         workers.stop().await;
         retention.abort();
+        bc_notifier.abort();
         result
     }
 }

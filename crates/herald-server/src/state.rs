@@ -28,6 +28,11 @@ pub struct AppState {
     pub sender: herald_delivery::Sender,
     /// Wakes the System Job workers when a write enqueued jobs.
     pub jobs_wake: tokio::sync::Notify,
+    pub metrics: crate::metrics::Metrics,
+    /// Where request bins live: the main store on PostgreSQL; on SQLite a
+    /// separate file, so a sync webhook aimed at a bin (captured while the
+    /// write holds SQLite's single writer) does not wait on itself.
+    pub bins: Store,
 }
 
 pub type SharedState = Arc<AppState>;

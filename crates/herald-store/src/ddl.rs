@@ -26,7 +26,7 @@ pub fn storage_type(dialect: Dialect, storage: Storage) -> &'static str {
 
 /// herald's own bookkeeping tables (not visible through the Web API).
 pub fn internal_tables() -> Vec<&'static str> {
-    vec![
+    let mut out = vec![
         "CREATE TABLE IF NOT EXISTS herald_apikey (
             keyhash TEXT PRIMARY KEY,
             systemuserid TEXT NOT NULL,
@@ -61,7 +61,10 @@ pub fn internal_tables() -> Vec<&'static str> {
             name TEXT PRIMARY KEY,
             value TEXT NOT NULL
         )",
-    ]
+    ];
+    out.extend(crate::bc::internal_tables());
+    out.extend(crate::bins::internal_tables());
+    out
 }
 
 pub fn create_table(dialect: Dialect, table: &Table) -> String {

@@ -2,6 +2,15 @@
 //! (`herald_attempt`). Jobs are enqueued in the write's transaction (the
 //! outbox) and claimed with a lease: `FOR UPDATE SKIP LOCKED` on
 //! PostgreSQL, the single writer connection on SQLite.
+//!
+//! On PostgreSQL every enqueue also issues `NOTIFY herald_jobs` in the same
+//! transaction; PostgreSQL delivers it only when (and if) the transaction
+//! commits, and folds repeated notifications of one transaction into one.
+//! Every node LISTENs on [`JOBS_CHANNEL`] and claims at once, so a job
+//! written on one node is picked up by any idle node without waiting for the
+//! poll interval (which stays the safety net).
+
+use std::collections::HashMap;
 
 use sqlx::Row;
 use uuid::Uuid;
@@ -10,6 +19,57 @@ use crate::conn::Conn;
 use crate::error::StoreError;
 use crate::sql::{Param, Sql};
 use crate::{Backend, Store, Tx};
+
+/// The PostgreSQL LISTEN/NOTIFY channel that announces committed jobs.
+pub const JOBS_CHANNEL: &str = "herald_jobs";
+
+/// How many jobs one claim may take, and how a node shares its delivery
+/// slots among endpoints (fairness).
+///
+/// `limit` is the number of free slots. No endpoint may hold more than
+/// `per_endpoint` of this node's slots at once (`in_flight` is what each
+/// endpoint holds now), so one slow or hanging endpoint occupies at most
+/// its share and every other endpoint's jobs still find free slots.
+/// Within those caps jobs are claimed oldest `ready_at` first.
+#[derive(Debug, Clone)]
+pub struct ClaimLimits {
+    pub limit: i64,
+    pub per_endpoint: i64,
+    pub in_flight: HashMap<Uuid, i64>,
+}
+
+impl ClaimLimits {
+    /// No per-endpoint cap (every slot may go to one endpoint).
+    pub fn unlimited(limit: i64) -> ClaimLimits {
+        ClaimLimits { limit, per_endpoint: i64::MAX, in_flight: HashMap::new() }
+    }
+
+    /// Endpoints that already hold their whole share.
+    fn saturated(&self) -> Vec<Uuid> {
+        let mut v: Vec<Uuid> = self.in_flight.iter().filter(|(_, n)| **n >= self.per_endpoint).map(|(e, _)| *e).collect();
+        v.sort();
+        v
+    }
+
+    /// From candidates in `ready_at` order, the ones to claim: at most
+    /// `limit`, and per endpoint at most what its share has left.
+    pub fn pick(&self, candidates: &[(Uuid, Uuid)]) -> Vec<Uuid> {
+        let mut taken: HashMap<Uuid, i64> = HashMap::new();
+        let mut out = Vec::new();
+        for (job, endpoint) in candidates {
+            if out.len() as i64 >= self.limit {
+                break;
+            }
+            let held = self.in_flight.get(endpoint).copied().unwrap_or(0);
+            let t = taken.entry(*endpoint).or_insert(0);
+            if held + *t < self.per_endpoint {
+                *t += 1;
+                out.push(*job);
+            }
+        }
+        out
+    }
+}
 
 /// A job to enqueue with its asyncoperation row.
 #[derive(Debug, Clone)]
@@ -58,7 +118,13 @@ impl Tx {
             .push(", NULL, NULL, ")
             .bind(Param::Bool(Some(job.autodelete)))
             .push(", 0)");
-        self.conn().execute(&sql).await.map(|_| ())
+        self.conn().execute(&sql).await?;
+        let pg = matches!(self.conn(), Conn::Pg(_));
+        if pg {
+            // Delivered to every listening node at commit, dropped on rollback.
+            self.conn().execute_raw(&format!("NOTIFY {JOBS_CHANNEL}")).await?;
+        }
+        Ok(())
     }
 
     /// Remove a job from the queue (completed or canceled).
@@ -120,27 +186,68 @@ impl Conn<'_> {
 }
 
 impl Store {
-    /// Claim up to `limit` ready jobs for `owner` until `now + lease`. Jobs
-    /// whose lease expired (their node died) are claimable again.
-    pub async fn claim_jobs(&self, owner: &str, now_ms: i64, lease_ms: i64, limit: i64) -> Result<Vec<ClaimedJob>, StoreError> {
+    /// Claim ready jobs for `owner` until `now + lease`, within `limits`
+    /// (see [`ClaimLimits`]). Jobs whose lease expired (their node died) are
+    /// claimable again.
+    ///
+    /// One transaction: read the oldest ready candidates (skipping
+    /// endpoints that already hold their share, and on PostgreSQL locking
+    /// them `FOR UPDATE SKIP LOCKED` so concurrent nodes never pick the same
+    /// row), choose within the per-endpoint caps, and lease the chosen ones.
+    /// Unchosen candidates are released at commit.
+    pub async fn claim_jobs(&self, owner: &str, now_ms: i64, lease_ms: i64, limits: &ClaimLimits) -> Result<Vec<ClaimedJob>, StoreError> {
+        if limits.limit <= 0 {
+            return Ok(Vec::new());
+        }
+        let pg = matches!(self.backend, Backend::Postgres(_));
+        let mut sql = Sql::default();
+        sql.push("SELECT asyncoperationid, endpointid FROM herald_job WHERE ready_at <= ")
+            .bind(Param::Int(Some(now_ms)))
+            .push(" AND (lease_until IS NULL OR lease_until < ")
+            .bind(Param::Int(Some(now_ms)))
+            .push(")");
+        let saturated = limits.saturated();
+        if !saturated.is_empty() {
+            sql.push(" AND endpointid NOT IN (");
+            for (i, e) in saturated.iter().enumerate() {
+                if i > 0 {
+                    sql.push(", ");
+                }
+                sql.bind(text(e));
+            }
+            sql.push(")");
+        }
+        sql.push(" ORDER BY ready_at, asyncoperationid LIMIT ").bind(Param::Int(Some(limits.limit)));
+        if pg {
+            sql.push(" FOR UPDATE SKIP LOCKED");
+        }
+        let mut tx = self.begin().await?;
+        let candidates = tx.conn().candidate_rows(&sql).await?;
+        let chosen = limits.pick(&candidates);
+        if chosen.is_empty() {
+            tx.commit().await?;
+            return Ok(Vec::new());
+        }
         let mut sql = Sql::default();
         sql.push("UPDATE herald_job SET lease_owner = ")
             .bind(text(owner))
             .push(", lease_until = ")
             .bind(Param::Int(Some(now_ms + lease_ms)))
-            .push(", attempts = attempts + 1 WHERE asyncoperationid IN (SELECT asyncoperationid FROM herald_job WHERE ready_at <= ")
-            .bind(Param::Int(Some(now_ms)))
-            .push(" AND (lease_until IS NULL OR lease_until < ")
-            .bind(Param::Int(Some(now_ms)))
-            .push(") ORDER BY ready_at LIMIT ")
-            .bind(Param::Int(Some(limit)));
-        if matches!(self.backend, Backend::Postgres(_)) {
-            sql.push(" FOR UPDATE SKIP LOCKED");
+            .push(", attempts = attempts + 1 WHERE asyncoperationid IN (");
+        for (i, id) in chosen.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.bind(text(id));
         }
-        sql.push(") RETURNING asyncoperationid, endpointid, autodelete, attempts");
-        let mut tx = self.begin().await?;
-        let rows = tx.conn().claim_rows(&sql).await?;
+        // Re-checked so that a row leased meanwhile is never taken twice.
+        sql.push(") AND (lease_until IS NULL OR lease_until < ")
+            .bind(Param::Int(Some(now_ms)))
+            .push(") RETURNING asyncoperationid, endpointid, autodelete, attempts");
+        let mut rows = tx.conn().claim_rows(&sql).await?;
         tx.commit().await?;
+        // RETURNING has no order: keep the ready_at order of the candidates.
+        rows.sort_by_key(|r| chosen.iter().position(|c| *c == r.asyncoperation_id));
         Ok(rows)
     }
 
@@ -206,6 +313,24 @@ macro_rules! attempt_row {
 }
 
 impl Conn<'_> {
+    async fn candidate_rows(&mut self, sql: &Sql) -> Result<Vec<(Uuid, Uuid)>, StoreError> {
+        let parse = |s: String| Uuid::parse_str(&s).map_err(|e| StoreError::Invalid(e.to_string()));
+        let mut out = Vec::new();
+        match self {
+            Conn::Sqlite(c) => {
+                for r in crate::conn::bound_query(sql).fetch_all(&mut **c).await? {
+                    out.push((parse(r.try_get(0)?)?, parse(r.try_get(1)?)?));
+                }
+            }
+            Conn::Pg(c) => {
+                for r in crate::conn::bound_query(sql).fetch_all(&mut **c).await? {
+                    out.push((parse(r.try_get(0)?)?, parse(r.try_get(1)?)?));
+                }
+            }
+        }
+        Ok(out)
+    }
+
     async fn claim_rows(&mut self, sql: &Sql) -> Result<Vec<ClaimedJob>, StoreError> {
         let mut out = Vec::new();
         match self {
@@ -253,5 +378,29 @@ impl Store {
             }
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pick_keeps_ready_order_within_each_endpoints_share() {
+        let (a, b, c) = (Uuid::from_u128(0xa), Uuid::from_u128(0xb), Uuid::from_u128(0xc));
+        let jobs: Vec<(Uuid, Uuid)> = [a, a, a, b, a, c, b].iter().enumerate().map(|(i, e)| (Uuid::from_u128(i as u128 + 1), *e)).collect();
+        let id = |i: u128| Uuid::from_u128(i);
+        // Share 2, `a` already holds one slot: one more of `a`, then b, c, b.
+        let limits = ClaimLimits { limit: 10, per_endpoint: 2, in_flight: HashMap::from([(a, 1)]) };
+        assert_eq!(limits.pick(&jobs), vec![id(1), id(4), id(6), id(7)]);
+        assert_eq!(limits.saturated(), Vec::<Uuid>::new());
+        // The limit (free slots) cuts the list.
+        let limits = ClaimLimits { limit: 2, per_endpoint: 2, in_flight: HashMap::new() };
+        assert_eq!(limits.pick(&jobs), vec![id(1), id(2)]);
+        // A saturated endpoint is skipped altogether.
+        let limits = ClaimLimits { limit: 10, per_endpoint: 2, in_flight: HashMap::from([(a, 2), (b, 1)]) };
+        assert_eq!(limits.saturated(), vec![a]);
+        assert_eq!(limits.pick(&jobs), vec![id(4), id(6)]);
+        assert_eq!(ClaimLimits::unlimited(3).pick(&jobs), vec![id(1), id(2), id(3)]);
     }
 }

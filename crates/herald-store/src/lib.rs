@@ -6,6 +6,8 @@
 //! Writes happen in a [`Tx`]; the pipeline keeps one open across the whole
 //! write (validation, sync steps, outbox rows) and commits once.
 
+pub mod bc;
+pub mod bins;
 mod conn;
 pub mod ddl;
 mod error;

@@ -51,7 +51,9 @@ pub async fn notify(state: &AppState, base: &str, endpoint_id: Uuid, body: &[u8]
     let mut headers = headers_from_parts(&field("PrimaryEntityName"), &field("MessageName"), correlation, &state.config.server.organization, exceeded, request_id);
     headers.extend(crate::pipeline::dispatch::signature_headers(state, &endpoint, request_id, wire.as_bytes()));
     let request = WebhookRequest { url: endpoint.url.clone(), auth, headers, body: wire.into() };
+    let started = std::time::Instant::now();
     let (delivery, response) = state.sender.invoke(&request).await;
+    state.metrics.record_delivery("notify", &endpoint.name, delivery.is_success(), started.elapsed());
     match delivery.outcome {
         Outcome::Succeeded { .. } => {
             let text = response.map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();

@@ -6,6 +6,7 @@
 pub mod control;
 pub mod retention;
 pub mod run;
+pub mod wake;
 pub mod worker;
 
 pub use worker::{spawn_workers, WorkerHandle};

@@ -60,10 +60,12 @@ async fn try_run(state: &AppState, owner: &str, job: &ClaimedJob) -> Result<(), 
     .await?;
 
     let data = row.string("data").unwrap_or("{}").to_string();
+    let delivery_started = std::time::Instant::now();
     let delivery = match prepare(state, &row, &data, job).await {
         Ok(req) => state.sender.deliver(&req).await,
         Err(message) => Delivery { attempts: Vec::new(), outcome: Outcome::Failed(Failure::new(FailureKind::InvalidUrl, message)) },
     };
+    state.metrics.record_delivery("async", &job.endpoint_id.to_string(), delivery.is_success(), delivery_started.elapsed());
     let completed = state.clock.now();
     let previous_attempts = store.attempts(job.asyncoperation_id).await?.len() as i64;
 
@@ -174,7 +176,34 @@ pub fn job_id(s: &str) -> Option<Uuid> {
     parse_guid(s)
 }
 
-/// Lease long enough for one delivery with its single retry.
+/// The lease a claim takes: `jobs.lease`, but never shorter than one
+/// delivery can take — two attempts of up to `delivery.timeout` each (a
+/// 502/503/504 gets one retry) plus a margin for the store writes around
+/// them and clock skew between nodes. The margin is half the timeout,
+/// between 1 s and 30 s: with the defaults (60 s timeout, 180 s lease) the
+/// lease stays 180 s (and never below 150 s); a test with a 2 s timeout and
+/// a 1 s lease gets 5 s, so a dead node's jobs are taken over quickly.
 pub fn lease_for(config: &crate::config::Config) -> Duration {
-    config.jobs.lease.max(config.delivery.timeout * 2 + Duration::from_secs(30))
+    let timeout = config.delivery.timeout;
+    let margin = (timeout / 2).clamp(Duration::from_secs(1), Duration::from_secs(30));
+    config.jobs.lease.max(timeout * 2 + margin)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    #[test]
+    fn lease_covers_two_attempts() {
+        let mut c = crate::config::Config::default();
+        assert_eq!(super::lease_for(&c), Duration::from_secs(180));
+        c.jobs.lease = Duration::from_secs(10);
+        assert_eq!(super::lease_for(&c), Duration::from_secs(150), "2 × 60 s + 30 s");
+        c.delivery.timeout = Duration::from_secs(2);
+        assert_eq!(super::lease_for(&c), Duration::from_secs(10));
+        c.jobs.lease = Duration::from_secs(1);
+        assert_eq!(super::lease_for(&c), Duration::from_secs(5), "2 × 2 s + 1 s");
+        c.delivery.timeout = Duration::from_millis(500);
+        assert_eq!(super::lease_for(&c), Duration::from_secs(2), "2 × 0.5 s + 1 s");
+    }
 }

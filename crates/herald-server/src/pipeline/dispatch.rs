@@ -59,7 +59,9 @@ async fn deliver_sync(state: &AppState, endpoint: &Endpoint, ctx: &ExecutionCont
         )
     };
     let request = webhook_request(state, endpoint, ctx, request_id).map_err(unavailable)?;
+    let started = std::time::Instant::now();
     let delivery = state.sender.deliver(&request).await;
+    state.metrics.record_delivery("sync", &endpoint.name, delivery.is_success(), started.elapsed());
     match delivery.outcome {
         Outcome::Succeeded { .. } => Ok(()),
         Outcome::Failed(f) => Err(unavailable(format!("failed after {} attempt(s): {}", delivery.attempts.len(), f.message))),

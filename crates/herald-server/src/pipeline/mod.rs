@@ -191,6 +191,7 @@ pub async fn execute(state: &AppState, op: Operation) -> ApiResult<Outcome> {
         dispatch::run_stage(state, &mut tx, &event, &steps, 40).await?;
         jobs = steps.iter().any(|s| s.is_async());
     }
+    crate::bc::capture::capture(&mut tx, &event).await?;
     tx.commit().await?;
     if jobs {
         state.jobs_wake.notify_one();

@@ -1,0 +1,283 @@
+//! The Business Central data API: `companies`, and for each supported
+//! entity `companies(<id>)/<entity>` — list (with `$filter`, `$orderby`,
+//! `$top`, `$skip`, `$select`, `$count` on the camelCase names), read by
+//! id, POST (201 + the record), PATCH with `If-Match` (200 + the record)
+//! and DELETE (204). Every write is an [`Operation`] run by
+//! [`pipeline::execute`], the single write path, so Dataverse-style steps
+//! and BC subscriptions both see it.
+
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::Response;
+use herald_core::builtin::{BcEntity, BC_COMPANY, BC_COMPANY_COLUMN};
+use herald_core::odata::parse_options;
+use herald_core::query::{ColumnRef, CompareOp, Condition};
+use herald_core::{Query, Table, Value};
+use herald_store::Record;
+use serde_json::{Map, Value as Json};
+use uuid::Uuid;
+
+use super::entity::{self, column_of, record_json, rename_fields, timestamp, values_from_json};
+use super::{errors, json_response, BcRequest};
+use crate::error::ApiResult;
+use crate::pipeline::{self, Message, Operation, Precondition};
+use crate::state::AppState;
+
+/// Rows a list returns at most per page (BC's server page size).
+pub const PAGE_SIZE: u64 = 20_000;
+
+fn table_of<'a>(state: &'a AppState, logical: &str) -> ApiResult<&'a Table> {
+    state.schema.table(logical).ok_or_else(|| errors::internal(format!("missing table {logical}")))
+}
+
+fn company_json(req: &BcRequest, r: &Record) -> Map<String, Json> {
+    let ts = |k: &str| match r.get(k) {
+        Some(Value::DateTime(t)) => Json::String(timestamp(t)),
+        _ => Json::Null,
+    };
+    let text = |k: &str| Json::String(r.string(k).unwrap_or_default().to_string());
+    let mut m = Map::new();
+    m.insert("@odata.etag".into(), Json::String(entity::etag(r)));
+    m.insert("id".into(), r.get("bc_companyid").map(Value::to_json).unwrap_or(Json::Null));
+    m.insert("systemVersion".into(), Json::String(format!("herald {}", env!("CARGO_PKG_VERSION"))));
+    m.insert("name".into(), text("name"));
+    m.insert("displayName".into(), text("displayname"));
+    m.insert("businessProfileId".into(), text("businessprofileid"));
+    m.insert("systemCreatedAt".into(), ts("createdon"));
+    m.insert("systemModifiedAt".into(), ts("modifiedon"));
+    let _ = req;
+    m
+}
+
+/// The company row, or 404.
+pub async fn company(state: &AppState, id: Uuid) -> ApiResult<Record> {
+    let t = table_of(state, BC_COMPANY)?;
+    state.store.get(t, id).await?.ok_or_else(|| errors::not_found(format!("The company {id} does not exist")))
+}
+
+pub async fn list_companies(state: &AppState, req: &BcRequest) -> ApiResult<Response> {
+    let t = table_of(state, BC_COMPANY)?;
+    let mut q = Query::all(&t.logical_name);
+    q.order = vec![herald_core::query::Order { column: ColumnRef::new("name"), descending: false }];
+    let rows = state.store.fetch(&q, Some(PAGE_SIZE), 0).await?;
+    let value: Vec<Json> = rows.iter().map(|r| Json::Object(company_json(req, r))).collect();
+    Ok(json_response(StatusCode::OK, serde_json::json!({"@odata.context": format!("{}$metadata#companies", req.base), "value": value})))
+}
+
+pub async fn get_company(state: &AppState, req: &BcRequest, id: Uuid) -> ApiResult<Response> {
+    let r = company(state, id).await?;
+    let mut m = Map::new();
+    m.insert("@odata.context".into(), Json::String(format!("{}$metadata#companies/$entity", req.base)));
+    m.extend(company_json(req, &r));
+    Ok(json_response(StatusCode::OK, Json::Object(m)))
+}
+
+fn in_company(company: Uuid) -> Condition {
+    Condition::Compare { column: ColumnRef::new(BC_COMPANY_COLUMN), op: CompareOp::Eq, value: Value::Guid(company) }
+}
+
+fn context(req: &BcRequest, company: Uuid, entity: &BcEntity, single: bool) -> String {
+    format!("{}$metadata#companies({company})/{}{}", req.base, entity.name, if single { "/$entity" } else { "" })
+}
+
+/// The query options of a list, on camelCase names.
+struct ListOptions {
+    query: Query,
+    skip: u64,
+    select: Option<Vec<String>>,
+}
+
+fn list_options(state: &AppState, req: &BcRequest, entity: &BcEntity, table: &Table) -> ApiResult<ListOptions> {
+    let mut mapped = Vec::new();
+    let mut skip = 0;
+    let mut select = None;
+    for (k, v) in &req.options {
+        match k.to_ascii_lowercase().as_str() {
+            "$filter" | "$orderby" => mapped.push((k.clone(), rename_fields(entity, table, v))),
+            "$top" | "$count" => mapped.push((k.clone(), v.clone())),
+            "$skip" => {
+                skip = v.trim().parse().map_err(|_| errors::bad_request(format!("$skip '{v}' is not a whole number")))?;
+            }
+            "$select" => {
+                let names: Vec<String> = v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
+                if let Some(bad) = names.iter().find(|n| column_of(entity, table, n).is_none()) {
+                    return Err(errors::bad_request(format!("Could not find a property named '{bad}' on type '{}'", entity.name)));
+                }
+                select = Some(names);
+            }
+            other if other.starts_with('$') => {
+                return Err(errors::bad_request(format!(
+                    "The query option '{k}' is not supported here (supported: $filter, $orderby, $top, $skip, $select, $count)"
+                )))
+            }
+            // BC's `company=<name>` and other plain parameters are ignored.
+            _ => {}
+        }
+    }
+    let query = parse_options(&state.schema, table, &mapped).map_err(|e| errors::bad_request(e.message))?;
+    Ok(ListOptions { query, skip, select })
+}
+
+pub async fn list(state: &AppState, req: &BcRequest, company_id: Uuid, entity: &'static BcEntity) -> ApiResult<Response> {
+    company(state, company_id).await?;
+    let table = table_of(state, entity.logical)?;
+    let ListOptions { mut query, skip, select } = list_options(state, req, entity, table)?;
+    query.filter = Some(match query.filter.take() {
+        Some(f) => Condition::And(vec![in_company(company_id), f]),
+        None => in_company(company_id),
+    });
+    let limit = query.top.unwrap_or(PAGE_SIZE).min(PAGE_SIZE);
+    let mut rows = state.store.fetch(&query, Some(limit + 1), skip).await?;
+    let more = rows.len() as u64 > limit;
+    rows.truncate(limit as usize);
+    let mut out = Map::new();
+    out.insert("@odata.context".into(), Json::String(context(req, company_id, entity, false)));
+    if query.count {
+        out.insert("@odata.count".into(), Json::from(state.store.count(&query).await?));
+    }
+    let value: Vec<Json> = rows.iter().map(|r| Json::Object(record_json(entity, table, r, select.as_deref()))).collect();
+    out.insert("value".into(), Json::Array(value));
+    if more && query.top.is_none() {
+        let mut q: Vec<String> = req.raw_query.split('&').filter(|p| !p.is_empty() && !p.to_ascii_lowercase().starts_with("$skip=") && !p.to_ascii_lowercase().starts_with("%24skip=")).map(str::to_string).collect();
+        q.push(format!("$skip={}", skip + limit));
+        out.insert("@odata.nextLink".into(), Json::String(format!("{}companies({company_id})/{}?{}", req.base, entity.name, q.join("&"))));
+    }
+    Ok(json_response(StatusCode::OK, Json::Object(out)))
+}
+
+/// The row `id` of `entity` in `company`, or 404.
+async fn existing(state: &AppState, company_id: Uuid, entity: &BcEntity, table: &Table, id: Uuid) -> ApiResult<Record> {
+    match state.store.get(table, id).await? {
+        Some(r) if entity::company_of(&r) == Some(company_id) => Ok(r),
+        _ => Err(errors::not_found(format!("The {} {id} does not exist in company {company_id}", entity.name))),
+    }
+}
+
+fn single(req: &BcRequest, company_id: Uuid, entity: &BcEntity, table: &Table, r: &Record, status: StatusCode) -> Response {
+    let mut m = Map::new();
+    m.insert("@odata.context".into(), Json::String(context(req, company_id, entity, true)));
+    m.extend(record_json(entity, table, r, None));
+    let mut resp = json_response(status, Json::Object(m));
+    if let Ok(v) = HeaderValue::from_str(&entity::etag(r)) {
+        resp.headers_mut().insert(axum::http::header::ETAG, v);
+    }
+    resp
+}
+
+pub async fn get(state: &AppState, req: &BcRequest, company_id: Uuid, entity: &'static BcEntity, id: Uuid) -> ApiResult<Response> {
+    company(state, company_id).await?;
+    let table = table_of(state, entity.logical)?;
+    let r = existing(state, company_id, entity, table, id).await?;
+    let select = list_options(state, req, entity, table)?.select;
+    let mut m = Map::new();
+    m.insert("@odata.context".into(), Json::String(context(req, company_id, entity, true)));
+    m.extend(record_json(entity, table, &r, select.as_deref()));
+    let mut resp = json_response(StatusCode::OK, Json::Object(m));
+    if let Ok(v) = HeaderValue::from_str(&entity::etag(&r)) {
+        resp.headers_mut().insert(axum::http::header::ETAG, v);
+    }
+    Ok(resp)
+}
+
+/// `If-Match` as a precondition: `*` or an etag `W/"n"` / `"n"`.
+pub fn if_match(req: &BcRequest) -> ApiResult<Option<Precondition>> {
+    let Some(v) = req.headers.get("if-match") else { return Ok(None) };
+    let v = v.to_str().unwrap_or("").trim();
+    if v == "*" {
+        return Ok(Some(Precondition::MustExist));
+    }
+    let n = v
+        .trim_start_matches("W/")
+        .trim_matches('"')
+        .parse::<i64>()
+        .map_err(|_| errors::bad_request(format!("If-Match '{v}' is not an @odata.etag of this API (W/\"<n>\") or *")))?;
+    Ok(Some(Precondition::Version(n)))
+}
+
+fn record_of(outcome: &pipeline::Outcome) -> ApiResult<&Record> {
+    outcome.record.as_ref().ok_or_else(|| errors::internal("the write returned no record"))
+}
+
+pub async fn create(state: &AppState, req: &BcRequest, company_id: Uuid, entity: &'static BcEntity, body: &[u8]) -> ApiResult<Response> {
+    company(state, company_id).await?;
+    let table = table_of(state, entity.logical)?;
+    let obj = super::json_object(body).map_err(|e| errors::bad_request(e.message))?;
+    let mut values = values_from_json(entity, table, &obj, None)?;
+    let id = values.iter().find(|(c, _)| c == &table.primary_id).and_then(|(_, v)| v.as_guid());
+    values.push((BC_COMPANY_COLUMN.to_string(), Value::Guid(company_id)));
+    let outcome = pipeline::execute(
+        state,
+        Operation {
+            message: Message::Create,
+            table: table.logical_name.clone(),
+            id,
+            values,
+            caller: req.caller.user_id,
+            precondition: Precondition::None,
+            upsert: false,
+            correlation: None,
+        },
+    )
+    .await?;
+    let mut resp = single(req, company_id, entity, table, record_of(&outcome)?, StatusCode::CREATED);
+    if let Ok(v) = HeaderValue::from_str(&format!("{}companies({company_id})/{}({})", req.base, entity.name, outcome.id)) {
+        resp.headers_mut().insert(axum::http::header::LOCATION, v);
+    }
+    Ok(resp)
+}
+
+pub async fn update(state: &AppState, req: &BcRequest, company_id: Uuid, entity: &'static BcEntity, id: Uuid, body: &[u8]) -> ApiResult<Response> {
+    company(state, company_id).await?;
+    let table = table_of(state, entity.logical)?;
+    let pre = if_match(req)?.ok_or_else(|| errors::if_match_required(&format!("PATCH of {}", entity.name)))?;
+    existing(state, company_id, entity, table, id).await?;
+    let obj = super::json_object(body).map_err(|e| errors::bad_request(e.message))?;
+    let values = values_from_json(entity, table, &obj, Some(id))?;
+    let outcome = pipeline::execute(
+        state,
+        Operation {
+            message: Message::Update,
+            table: table.logical_name.clone(),
+            id: Some(id),
+            values,
+            caller: req.caller.user_id,
+            precondition: pre,
+            upsert: false,
+            correlation: None,
+        },
+    )
+    .await
+    .map_err(bc_precondition)?;
+    Ok(single(req, company_id, entity, table, record_of(&outcome)?, StatusCode::OK))
+}
+
+pub async fn delete(state: &AppState, req: &BcRequest, company_id: Uuid, entity: &'static BcEntity, id: Uuid) -> ApiResult<Response> {
+    company(state, company_id).await?;
+    let table = table_of(state, entity.logical)?;
+    let pre = if_match(req)?.unwrap_or(Precondition::None);
+    existing(state, company_id, entity, table, id).await?;
+    pipeline::execute(
+        state,
+        Operation {
+            message: Message::Delete,
+            table: table.logical_name.clone(),
+            id: Some(id),
+            values: vec![],
+            caller: req.caller.user_id,
+            precondition: pre,
+            upsert: false,
+            correlation: None,
+        },
+    )
+    .await
+    .map_err(bc_precondition)?;
+    Ok(super::no_content())
+}
+
+/// The pipeline's 412 in BC's words.
+fn bc_precondition(e: crate::error::ApiError) -> crate::error::ApiError {
+    if e.status == StatusCode::PRECONDITION_FAILED {
+        errors::entity_changed(format!("Another user has already changed the record: {}", e.message))
+    } else {
+        e
+    }
+}

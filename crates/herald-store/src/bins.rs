@@ -1,0 +1,184 @@
+//! Request bins (herald's built-in request inspector): each bin keeps the
+//! last requests sent to its URL — method, path, query, headers, raw body.
+
+use sqlx::Row;
+use uuid::Uuid;
+
+use crate::error::StoreError;
+use crate::sql::{Param, Sql};
+use crate::{Backend, Store};
+
+pub fn internal_tables() -> Vec<&'static str> {
+    vec![
+        "CREATE TABLE IF NOT EXISTS herald_bin (
+            binid TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            createdon BIGINT NOT NULL
+        )",
+        "CREATE TABLE IF NOT EXISTS herald_bin_request (
+            requestid TEXT PRIMARY KEY,
+            binid TEXT NOT NULL,
+            receivedon BIGINT NOT NULL,
+            seq BIGINT NOT NULL,
+            method TEXT NOT NULL,
+            path TEXT NOT NULL,
+            query TEXT,
+            headers TEXT NOT NULL,
+            body TEXT NOT NULL,
+            bodysize BIGINT NOT NULL,
+            truncated BOOLEAN NOT NULL
+        )",
+        "CREATE INDEX IF NOT EXISTS ix_herald_bin_request ON herald_bin_request (binid, seq)",
+    ]
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bin {
+    pub id: Uuid,
+    pub name: String,
+    pub created_ms: i64,
+}
+
+/// One captured request. `headers` is a JSON array of [name, value] pairs;
+/// `body` is the body as text (lossy UTF-8), cut at the bin's size cap.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BinRequest {
+    pub id: Uuid,
+    pub received_ms: i64,
+    pub method: String,
+    pub path: String,
+    pub query: Option<String>,
+    pub headers: String,
+    pub body: String,
+    pub body_size: i64,
+    pub truncated: bool,
+}
+
+fn text(s: impl ToString) -> Param {
+    Param::Text(Some(s.to_string()))
+}
+
+fn uuid(s: String) -> Result<Uuid, StoreError> {
+    Uuid::parse_str(&s).map_err(|e| StoreError::Invalid(e.to_string()))
+}
+
+macro_rules! rows {
+    ($self:expr, $sql:expr, |$r:ident| $make:expr) => {{
+        let mut out = Vec::new();
+        match &$self.backend {
+            Backend::Sqlite { reader, .. } => {
+                for $r in crate::conn::bound_query($sql).fetch_all(reader).await? {
+                    out.push($make);
+                }
+            }
+            Backend::Postgres(p) => {
+                for $r in crate::conn::bound_query($sql).fetch_all(p).await? {
+                    out.push($make);
+                }
+            }
+        }
+        out
+    }};
+}
+
+impl Store {
+    pub async fn create_bin(&self, name: &str, now_ms: i64) -> Result<Bin, StoreError> {
+        let id = Uuid::new_v4();
+        let mut sql = Sql::default();
+        sql.push("INSERT INTO herald_bin (binid, name, createdon) VALUES (")
+            .bind(text(id))
+            .push(", ")
+            .bind(text(name))
+            .push(", ")
+            .bind(Param::Int(Some(now_ms)))
+            .push(")");
+        let mut tx = self.begin().await?;
+        tx.conn().execute(&sql).await?;
+        tx.commit().await?;
+        Ok(Bin { id, name: name.to_string(), created_ms: now_ms })
+    }
+
+    pub async fn bins(&self) -> Result<Vec<Bin>, StoreError> {
+        let sql = Sql { text: "SELECT binid, name, createdon FROM herald_bin ORDER BY createdon DESC".into(), params: vec![] };
+        Ok(rows!(self, &sql, |r| Bin { id: uuid(r.try_get(0)?)?, name: r.try_get(1)?, created_ms: r.try_get(2)? }))
+    }
+
+    pub async fn bin(&self, id: Uuid) -> Result<Option<Bin>, StoreError> {
+        let mut sql = Sql::default();
+        sql.push("SELECT binid, name, createdon FROM herald_bin WHERE binid = ").bind(text(id));
+        Ok(rows!(self, &sql, |r| Bin { id: uuid(r.try_get(0)?)?, name: r.try_get(1)?, created_ms: r.try_get(2)? }).into_iter().next())
+    }
+
+    pub async fn delete_bin(&self, id: Uuid) -> Result<bool, StoreError> {
+        let mut tx = self.begin().await?;
+        let mut sql = Sql::default();
+        sql.push("DELETE FROM herald_bin_request WHERE binid = ").bind(text(id));
+        tx.conn().execute(&sql).await?;
+        let mut sql = Sql::default();
+        sql.push("DELETE FROM herald_bin WHERE binid = ").bind(text(id));
+        let n = tx.conn().execute(&sql).await?;
+        tx.commit().await?;
+        Ok(n > 0)
+    }
+
+    /// Record a request and keep only the newest `keep` of the bin.
+    pub async fn capture(&self, bin: Uuid, req: &BinRequest, keep: i64) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        let mut seq_sql = Sql::default();
+        seq_sql.push("SELECT COALESCE(MAX(seq), 0) FROM herald_bin_request WHERE binid = ").bind(text(bin));
+        let seq = tx.conn().fetch_i64(&seq_sql).await?.unwrap_or(0) + 1;
+        let mut sql = Sql::default();
+        sql.push("INSERT INTO herald_bin_request (requestid, binid, receivedon, seq, method, path, query, headers, body, bodysize, truncated) VALUES (")
+            .bind(text(req.id))
+            .push(", ")
+            .bind(text(bin))
+            .push(", ")
+            .bind(Param::Int(Some(req.received_ms)))
+            .push(", ")
+            .bind(Param::Int(Some(seq)))
+            .push(", ")
+            .bind(text(&req.method))
+            .push(", ")
+            .bind(text(&req.path))
+            .push(", ")
+            .bind(Param::Text(req.query.clone()))
+            .push(", ")
+            .bind(text(&req.headers))
+            .push(", ")
+            .bind(text(&req.body))
+            .push(", ")
+            .bind(Param::Int(Some(req.body_size)))
+            .push(", ")
+            .bind(Param::Bool(Some(req.truncated)))
+            .push(")");
+        tx.conn().execute(&sql).await?;
+        let mut prune = Sql::default();
+        prune
+            .push("DELETE FROM herald_bin_request WHERE binid = ")
+            .bind(text(bin))
+            .push(" AND seq <= ")
+            .bind(Param::Int(Some(seq - keep)));
+        tx.conn().execute(&prune).await?;
+        tx.commit().await
+    }
+
+    /// The bin's requests, newest first.
+    pub async fn bin_requests(&self, bin: Uuid, limit: i64) -> Result<Vec<BinRequest>, StoreError> {
+        let mut sql = Sql::default();
+        sql.push("SELECT requestid, receivedon, method, path, query, headers, body, bodysize, truncated FROM herald_bin_request WHERE binid = ")
+            .bind(text(bin))
+            .push(" ORDER BY seq DESC LIMIT ")
+            .bind(Param::Int(Some(limit)));
+        Ok(rows!(self, &sql, |r| BinRequest {
+            id: uuid(r.try_get(0)?)?,
+            received_ms: r.try_get(1)?,
+            method: r.try_get(2)?,
+            path: r.try_get(3)?,
+            query: r.try_get(4)?,
+            headers: r.try_get(5)?,
+            body: r.try_get(6)?,
+            body_size: r.try_get(7)?,
+            truncated: r.try_get(8)?,
+        }))
+    }
+}

@@ -1,0 +1,1126 @@
+//! `herald bench`: throughput and latency of herald on this machine, all
+//! in-process on loopback — a herald server (SQLite in a temp dir, or a
+//! fresh PostgreSQL database), a minimal receiver (hyper, answers 200 at
+//! once, timestamps every request) and a load generator (hyper, one
+//! keep-alive HTTP/1.1 connection per concurrent client).
+//!
+//! Scenarios (each on a fresh server and database):
+//!
+//! - `ceiling`: the raw HTTP ceiling — the receiver taking 5 KB POSTs over
+//!   16 keep-alive connections for a few seconds. Every other throughput
+//!   is also given as a fraction of this figure, measured in the same run.
+//! - `create`: `POST /contacts` throughput and latency with C clients.
+//! - `sync-step`: N sequential updates without any step, then with one
+//!   synchronous PostOperation step to the receiver; the difference is
+//!   what a sync step adds to a write.
+//! - `async`: N creates with one asynchronous step to the receiver:
+//!   writes/s, deliveries/s, and commit → receiver latency. Each record
+//!   carries its sequence number (`lastname = "benchseq-<i>-"`); the
+//!   receiver finds it in the delivered context and stamps the arrival, the
+//!   client stamps the commit when the 204 comes back. `--rate` paces the
+//!   writes (open loop).
+//! - `drain`: a backlog of N ready System Jobs, delivered as fast as the
+//!   workers go. The backlog is built before the workers exist: the server
+//!   is started (`server::start`) but not yet served, the webhook and step
+//!   are registered over HTTP through a temporary listener that serves the
+//!   API router only (no workers), and the N creates run through the write
+//!   pipeline in-process (`pipeline::execute`, the path every HTTP write
+//!   takes). Then `Running::serve` starts the workers and the clock.
+//!
+//! Progress goes to stderr as one rewritten percentage line when stderr is
+//! a terminal (one plain line per phase otherwise) — that is all a
+//! progress display needs here, so no `indicatif`.
+
+use std::future::IntoFuture;
+use std::io::{IsTerminal, Write as _};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context};
+use bytes::Bytes;
+use clap::{Args, ValueEnum};
+use herald_core::Value as HValue;
+use herald_server::config::Config;
+use herald_server::pipeline::{self, Message, Operation, Precondition};
+use herald_server::server::Running;
+use herald_server::state::SharedState;
+use http_body_util::{BodyExt, Full};
+use hyper::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE, HOST};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use serde_json::{json, Map, Value};
+use sqlx::Connection as _;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
+use tokio::task::{JoinHandle, JoinSet};
+
+use super::output::Format;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Scenario {
+    /// Every scenario below, in this order: ceiling, create, sync-step, async, async at --rate (default 1000/s), drain.
+    All,
+    /// Raw loopback HTTP ceiling: 5 KB POSTs to a minimal hyper server over 16 keep-alive connections.
+    Ceiling,
+    /// Single-record create throughput over HTTP (POST /contacts), C concurrent clients.
+    Create,
+    /// Latency a synchronous PostOperation webhook step adds to an update.
+    SyncStep,
+    /// Creates with one async step: writes/s, deliveries/s, commit → receiver latency.
+    Async,
+    /// Delivery rate of a backlog of N ready System Jobs.
+    Drain,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StoreKind {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// What to measure.
+    #[arg(value_enum)]
+    scenario: Scenario,
+    /// Store to benchmark (`postgres` needs --database-url).
+    #[arg(long, value_enum)]
+    store: Option<StoreKind>,
+    /// PostgreSQL server to use: each scenario creates a fresh database there
+    /// and drops it afterwards (unless --use-database). Implies --store postgres.
+    #[arg(long, env = "HERALD_BENCH_DATABASE_URL", value_name = "URL")]
+    database_url: Option<String>,
+    /// Use the database of --database-url as it is (not created, not dropped).
+    #[arg(long)]
+    use_database: bool,
+    /// Operations per scenario (default: create 20000, sync-step 2000, async 20000, paced async 10000, drain 100000).
+    #[arg(long)]
+    n: Option<usize>,
+    /// Concurrent clients (keep-alive connections) for create and async; pipeline tasks building the drain backlog.
+    #[arg(long, short = 'c')]
+    concurrency: Option<usize>,
+    /// Pace async writes at R per second (open loop). With `all`, the paced run uses this (default 1000).
+    #[arg(long, value_name = "R")]
+    rate: Option<f64>,
+    /// Seconds of the ceiling measurement (0: skip it; no ratios then).
+    #[arg(long, default_value_t = 3.0, value_name = "S")]
+    ceiling_secs: f64,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value = "table")]
+    output: Format,
+}
+
+// ---------------------------------------------------------------------------
+// Time and statistics
+
+fn epoch() -> Instant {
+    static E: OnceLock<Instant> = OnceLock::new();
+    *E.get_or_init(Instant::now)
+}
+
+/// Nanoseconds since the bench started (never 0, so 0 can mean "unset").
+fn now_ns() -> u64 {
+    epoch().elapsed().as_nanos() as u64 + 1
+}
+
+fn ms(ns: u64) -> f64 {
+    ns as f64 / 1e6
+}
+
+/// Nearest-rank percentile of sorted values.
+fn pct(sorted: &[u64], p: f64) -> u64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+fn per_s(count: usize, from_ns: u64, to_ns: u64) -> f64 {
+    let secs = to_ns.saturating_sub(from_ns) as f64 / 1e9;
+    if secs <= 0.0 {
+        0.0
+    } else {
+        count as f64 / secs
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Progress on stderr
+
+struct Progress {
+    total: u64,
+    done: AtomicU64,
+}
+
+struct ProgressHandle {
+    p: Arc<Progress>,
+    ticker: Option<JoinHandle<()>>,
+    tty: bool,
+}
+
+impl ProgressHandle {
+    fn start(label: &str, total: u64) -> ProgressHandle {
+        let tty = std::io::stderr().is_terminal();
+        let p = Arc::new(Progress { total: total.max(1), done: AtomicU64::new(0) });
+        let ticker = if tty {
+            let (p2, label) = (p.clone(), label.to_string());
+            Some(tokio::spawn(async move {
+                loop {
+                    let d = p2.done.load(Ordering::Relaxed).min(p2.total);
+                    eprint!("\r\x1b[2K  {label}: {:>3}% ({d}/{})", d * 100 / p2.total, p2.total);
+                    let _ = std::io::stderr().flush();
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            }))
+        } else {
+            eprintln!("  {label} ({total})");
+            None
+        };
+        ProgressHandle { p, ticker, tty }
+    }
+
+    fn set(&self, n: u64) {
+        self.p.done.store(n, Ordering::Relaxed);
+    }
+
+    fn finish(mut self) {
+        if let Some(t) = self.ticker.take() {
+            t.abort();
+        }
+        if self.tty {
+            eprint!("\r\x1b[2K");
+            let _ = std::io::stderr().flush();
+        }
+    }
+}
+
+impl Drop for ProgressHandle {
+    fn drop(&mut self) {
+        if let Some(t) = self.ticker.take() {
+            t.abort();
+            if self.tty {
+                eprintln!();
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The receiver: a minimal hyper server that answers 200 at once
+
+const MARKER: &[u8] = b"benchseq-";
+
+struct RxStats {
+    count: AtomicU64,
+    last_ns: AtomicU64,
+    /// Arrival time per sequence number (0 = not yet), when parsing.
+    seq: Vec<AtomicU64>,
+}
+
+impl RxStats {
+    fn record(&self, body: &[u8]) {
+        let t = now_ns();
+        if !self.seq.is_empty() {
+            if let Some(i) = find_seq(body) {
+                if let Some(slot) = self.seq.get(i) {
+                    let _ = slot.compare_exchange(0, t, Ordering::Relaxed, Ordering::Relaxed);
+                }
+            }
+        }
+        self.last_ns.fetch_max(t, Ordering::Relaxed);
+        self.count.fetch_add(1, Ordering::Release);
+    }
+}
+
+fn find_seq(body: &[u8]) -> Option<usize> {
+    let at = body.windows(MARKER.len()).position(|w| w == MARKER)? + MARKER.len();
+    let digits = body[at..].iter().take_while(|b| b.is_ascii_digit()).count();
+    std::str::from_utf8(&body[at..at + digits]).ok()?.parse().ok()
+}
+
+struct Receiver {
+    addr: SocketAddr,
+    stats: Arc<RxStats>,
+    task: JoinHandle<()>,
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Receiver {
+    /// `track`: how many sequence numbers to look for in bodies (0: none).
+    async fn start(track: usize) -> anyhow::Result<Receiver> {
+        let listener = TcpListener::bind("127.0.0.1:0").await.context("binding the receiver")?;
+        let addr = listener.local_addr()?;
+        let stats = Arc::new(RxStats {
+            count: AtomicU64::new(0),
+            last_ns: AtomicU64::new(0),
+            seq: (0..track).map(|_| AtomicU64::new(0)).collect(),
+        });
+        let st = stats.clone();
+        let task = tokio::spawn(async move {
+            let mut conns = JoinSet::new();
+            loop {
+                let Ok((stream, _)) = listener.accept().await else { continue };
+                let _ = stream.set_nodelay(true);
+                let st = st.clone();
+                conns.spawn(async move {
+                    let svc = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+                        let st = st.clone();
+                        async move {
+                            let body = req.into_body().collect().await.map(|c| c.to_bytes()).unwrap_or_default();
+                            st.record(&body);
+                            Ok::<_, std::convert::Infallible>(Response::new(Full::new(Bytes::new())))
+                        }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), svc).await;
+                });
+                while conns.try_join_next().is_some() {}
+            }
+        });
+        Ok(Receiver { addr, stats, task })
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}/hook", self.addr)
+    }
+
+    fn count(&self) -> u64 {
+        self.stats.count.load(Ordering::Acquire)
+    }
+
+    /// Wait until `n` requests arrived; returns the arrival time of the last.
+    async fn wait_for(&self, n: u64, within: Duration, progress: Option<&ProgressHandle>) -> anyhow::Result<u64> {
+        let deadline = Instant::now() + within;
+        loop {
+            let c = self.count();
+            if let Some(p) = progress {
+                p.set(c);
+            }
+            if c >= n {
+                return Ok(self.stats.last_ns.load(Ordering::Relaxed));
+            }
+            if Instant::now() > deadline {
+                bail!("the receiver got {c} of {n} expected webhook requests within {within:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The load generator's HTTP/1.1 client: one keep-alive connection
+
+struct HttpConn {
+    send: hyper::client::conn::http1::SendRequest<Full<Bytes>>,
+    conn: JoinHandle<()>,
+}
+
+impl Drop for HttpConn {
+    fn drop(&mut self) {
+        self.conn.abort();
+    }
+}
+
+impl HttpConn {
+    async fn open(addr: SocketAddr) -> anyhow::Result<HttpConn> {
+        let stream = TcpStream::connect(addr).await.with_context(|| format!("connecting to {addr}"))?;
+        stream.set_nodelay(true)?;
+        let (send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+        let conn = tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        Ok(HttpConn { send, conn })
+    }
+
+    async fn send(&mut self, req: Request<Full<Bytes>>) -> anyhow::Result<(StatusCode, HeaderMap, Bytes)> {
+        self.send.ready().await?;
+        let resp = self.send.send_request(req).await?;
+        let status = resp.status();
+        let (parts, body) = resp.into_parts();
+        let body = body.collect().await?.to_bytes();
+        Ok((status, parts.headers, body))
+    }
+}
+
+/// How the load generator talks to one herald.
+#[derive(Clone)]
+struct Api {
+    host: HeaderValue,
+    auth: HeaderValue,
+}
+
+const API: &str = "/api/data/v9.2/";
+
+impl Api {
+    fn new(addr: SocketAddr, key: &str) -> anyhow::Result<Api> {
+        Ok(Api { host: HeaderValue::from_str(&addr.to_string())?, auth: HeaderValue::from_str(&format!("Bearer {key}"))? })
+    }
+
+    fn request(&self, method: Method, path: &str, body: Option<Bytes>) -> Request<Full<Bytes>> {
+        let mut b = Request::builder().method(method).uri(format!("{API}{path}"));
+        let h = b.headers_mut().expect("request builder");
+        h.insert(HOST, self.host.clone());
+        h.insert(AUTHORIZATION, self.auth.clone());
+        if body.is_some() {
+            h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        }
+        b.body(Full::new(body.unwrap_or_default())).expect("valid request")
+    }
+
+    /// One call; fails unless the answer is 2xx. Returns the headers and the JSON body (Null when empty).
+    async fn call(&self, conn: &mut HttpConn, method: Method, path: &str, body: Option<&Value>) -> anyhow::Result<(HeaderMap, Value)> {
+        let req = self.request(method.clone(), path, body.map(|b| Bytes::from(b.to_string())));
+        let (status, headers, body) = conn.send(req).await?;
+        if !status.is_success() {
+            bail!("{method} {path}: {status}: {}", String::from_utf8_lossy(&body));
+        }
+        let json = if body.is_empty() { Value::Null } else { serde_json::from_slice(&body)? };
+        Ok((headers, json))
+    }
+
+    /// Create a row; returns its id (from OData-EntityId).
+    async fn create(&self, conn: &mut HttpConn, set: &str, body: &Value) -> anyhow::Result<String> {
+        let (headers, _) = self.call(conn, Method::POST, set, Some(body)).await?;
+        let entity = headers.get("odata-entityid").and_then(|v| v.to_str().ok()).ok_or_else(|| anyhow!("no OData-EntityId creating {set}"))?;
+        Ok(entity.rsplit('(').next().unwrap_or("").trim_end_matches(')').to_string())
+    }
+
+    /// Register a webhook to `url` and one step on it, as the Plug-in Registration tool does.
+    async fn register_step(&self, conn: &mut HttpConn, url: &str, message: &str, table: &str, mode: i64) -> anyhow::Result<String> {
+        let hook = self
+            .create(
+                conn,
+                "serviceendpoints",
+                &json!({"name": format!("bench-{}", uuid::Uuid::new_v4().simple()), "url": url, "contract": 8, "authtype": 5,
+                        "authvalue": r#"<settings><setting name="X-Bench" value="1" /></settings>"#}),
+            )
+            .await?;
+        let (_, m) = self.call(conn, Method::GET, &format!("sdkmessages?$select=name&$filter=name%20eq%20'{message}'"), None).await?;
+        let mid = m["value"][0]["sdkmessageid"].as_str().ok_or_else(|| anyhow!("no sdkmessage {message}"))?.to_string();
+        let (_, f) = self
+            .call(
+                conn,
+                Method::GET,
+                &format!("sdkmessagefilters?$select=primaryobjecttypecode&$filter=_sdkmessageid_value%20eq%20{mid}%20and%20primaryobjecttypecode%20eq%20'{table}'"),
+                None,
+            )
+            .await?;
+        let fid = f["value"][0]["sdkmessagefilterid"].as_str().ok_or_else(|| anyhow!("no sdkmessagefilter {message}/{table}"))?.to_string();
+        self.create(
+            conn,
+            "sdkmessageprocessingsteps",
+            &json!({
+                "name": format!("bench {message} of {table}"),
+                "sdkmessageid@odata.bind": format!("/sdkmessages({mid})"),
+                "sdkmessagefilterid@odata.bind": format!("/sdkmessagefilters({fid})"),
+                "eventhandler_serviceendpoint@odata.bind": format!("/serviceendpoints({hook})"),
+                "stage": 40,
+                "mode": mode,
+            }),
+        )
+        .await
+    }
+}
+
+fn contact_body(seq: usize) -> Bytes {
+    Bytes::from(format!(r#"{{"firstname":"Bench","lastname":"benchseq-{seq}-","emailaddress1":"bench{seq}@example.com"}}"#))
+}
+
+/// One request's client-side times.
+#[derive(Debug, Clone, Copy, Default)]
+struct Sample {
+    sent: u64,
+    done: u64,
+}
+
+/// Run `n` requests over `conns` keep-alive connections (each connection one
+/// client issuing its requests one after another), optionally paced at
+/// `rate` per second overall. Fails on the first non-2xx answer.
+async fn drive(
+    addr: SocketAddr,
+    conns: usize,
+    n: usize,
+    rate: Option<f64>,
+    progress: &ProgressHandle,
+    make: Arc<dyn Fn(usize) -> Request<Full<Bytes>> + Send + Sync>,
+) -> anyhow::Result<Vec<Sample>> {
+    let next = Arc::new(AtomicUsize::new(0));
+    let start = Instant::now() + Duration::from_millis(5);
+    let mut tasks = JoinSet::new();
+    for _ in 0..conns.max(1).min(n.max(1)) {
+        let (next, make, p) = (next.clone(), make.clone(), progress.p.clone());
+        let mut conn = HttpConn::open(addr).await?;
+        tasks.spawn(async move {
+            let mut out = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= n {
+                    break;
+                }
+                if let Some(r) = rate {
+                    tokio::time::sleep_until((start + Duration::from_secs_f64(i as f64 / r)).into()).await;
+                }
+                let req = make(i);
+                let what = format!("{} {}", req.method(), req.uri());
+                let sent = now_ns();
+                let (status, _, body) = conn.send(req).await?;
+                let done = now_ns();
+                if !status.is_success() {
+                    bail!("{what}: {status}: {}", String::from_utf8_lossy(&body));
+                }
+                out.push((i, Sample { sent, done }));
+                p.done.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok::<_, anyhow::Error>(out)
+        });
+    }
+    let mut samples = vec![Sample::default(); n];
+    while let Some(r) = tasks.join_next().await {
+        for (i, s) in r?? {
+            samples[i] = s;
+        }
+    }
+    Ok(samples)
+}
+
+struct Lat {
+    p50: f64,
+    p99: f64,
+}
+
+fn latencies(samples: &[Sample]) -> Lat {
+    let mut v: Vec<u64> = samples.iter().map(|s| s.done - s.sent).collect();
+    v.sort_unstable();
+    Lat { p50: ms(pct(&v, 50.0)), p99: ms(pct(&v, 99.0)) }
+}
+
+fn span(samples: &[Sample]) -> (u64, u64) {
+    let first = samples.iter().map(|s| s.sent).min().unwrap_or(0);
+    let last = samples.iter().map(|s| s.done).max().unwrap_or(0);
+    (first, last)
+}
+
+// ---------------------------------------------------------------------------
+// One herald for one scenario
+
+#[derive(Clone)]
+struct Target {
+    kind: StoreKind,
+    /// PostgreSQL server (or database, with `use_database`).
+    pg: Option<String>,
+    use_database: bool,
+}
+
+struct PgDb {
+    server: String,
+    name: String,
+}
+
+fn with_db_name(url: &str, name: &str) -> String {
+    let (head, query) = match url.split_once('?') {
+        Some((h, q)) => (h, Some(q)),
+        None => (url, None),
+    };
+    let scheme_end = head.find("://").map(|i| i + 3).unwrap_or(0);
+    let base = match head[scheme_end..].find('/') {
+        Some(i) => &head[..scheme_end + i],
+        None => head,
+    };
+    match query {
+        Some(q) => format!("{base}/{name}?{q}"),
+        None => format!("{base}/{name}"),
+    }
+}
+
+impl PgDb {
+    async fn create(server: &str) -> anyhow::Result<PgDb> {
+        let name = format!("herald_bench_{}", uuid::Uuid::new_v4().simple());
+        let mut c = sqlx::PgConnection::connect(server).await.with_context(|| format!("connecting to {server}"))?;
+        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut c).await.context("creating the bench database")?;
+        let _ = c.close().await;
+        Ok(PgDb { server: server.to_string(), name })
+    }
+
+    fn url(&self) -> String {
+        with_db_name(&self.server, &self.name)
+    }
+
+    async fn drop_db(self) {
+        if let Ok(mut c) = sqlx::PgConnection::connect(&self.server).await {
+            if let Err(e) = sqlx::query(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)).execute(&mut c).await {
+                eprintln!("warning: could not drop the bench database {}: {e}", self.name);
+            }
+            let _ = c.close().await;
+        }
+    }
+}
+
+struct Herald {
+    addr: SocketAddr,
+    key: String,
+    state: SharedState,
+    running: Option<Running>,
+    dir: PathBuf,
+    db: Option<PgDb>,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl Herald {
+    /// Connect, migrate, bootstrap and bind — not serving yet.
+    async fn start(target: &Target) -> anyhow::Result<Herald> {
+        let dir = std::env::temp_dir().join(format!("herald-bench-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir)?;
+        let mut config = Config::default();
+        config.server.listen = "127.0.0.1:0".into();
+        config.server.data_dir = dir.clone();
+        config.server.allow_private_targets = true;
+        config.server.admin_key = Some(format!("bench-{}", uuid::Uuid::new_v4().simple()));
+        let mut db = None;
+        if target.kind == StoreKind::Postgres {
+            let server = target.pg.clone().ok_or_else(|| anyhow!("--store postgres needs --database-url postgres://…"))?;
+            if target.use_database {
+                config.store.database_url = Some(server);
+            } else {
+                let d = PgDb::create(&server).await?;
+                config.store.database_url = Some(d.url());
+                db = Some(d);
+            }
+        }
+        let running = match herald_server::server::start(config).await {
+            Ok(r) => r,
+            Err(e) => {
+                if let Some(d) = db {
+                    d.drop_db().await;
+                }
+                let _ = std::fs::remove_dir_all(&dir);
+                return Err(anyhow!("cannot start herald: {e}"));
+            }
+        };
+        Ok(Herald {
+            addr: running.addr,
+            key: running.admin_key.clone(),
+            state: running.state.clone(),
+            running: Some(running),
+            dir,
+            db,
+            shutdown: None,
+            task: None,
+        })
+    }
+
+    /// Serve (Web API and System Job workers).
+    fn serve(&mut self) {
+        let running = self.running.take().expect("served once");
+        let (tx, rx) = oneshot::channel::<()>();
+        self.shutdown = Some(tx);
+        self.task = Some(tokio::spawn(running.serve(async move {
+            let _ = rx.await;
+        })));
+    }
+
+    async fn started(target: &Target) -> anyhow::Result<Herald> {
+        let mut h = Herald::start(target).await?;
+        h.serve();
+        Ok(h)
+    }
+
+    fn api(&self) -> anyhow::Result<Api> {
+        Api::new(self.addr, &self.key)
+    }
+
+    async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.task.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(10), t).await;
+        }
+        drop(self.running.take());
+        if let Some(d) = self.db.take() {
+            d.drop_db().await;
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Results
+
+#[derive(Clone, Copy, PartialEq)]
+enum Unit {
+    PerSec,
+    Ms,
+    Count,
+}
+
+struct Metric {
+    key: String,
+    label: String,
+    value: f64,
+    unit: Unit,
+}
+
+struct Outcome {
+    name: String,
+    params: Map<String, Value>,
+    metrics: Vec<Metric>,
+}
+
+impl Outcome {
+    fn new(name: impl Into<String>, params: Value) -> Outcome {
+        Outcome { name: name.into(), params: params.as_object().cloned().unwrap_or_default(), metrics: Vec::new() }
+    }
+
+    fn m(mut self, key: &str, label: &str, value: f64, unit: Unit) -> Outcome {
+        self.metrics.push(Metric { key: key.into(), label: label.into(), value, unit });
+        self
+    }
+}
+
+fn fmt_value(v: f64, unit: Unit) -> String {
+    match unit {
+        Unit::PerSec => format!("{} /s", group(v.round() as i64)),
+        Unit::Count => group(v.round() as i64),
+        Unit::Ms if v.abs() < 10.0 => format!("{v:.2} ms"),
+        Unit::Ms => format!("{v:.1} ms"),
+    }
+}
+
+fn group(n: i64) -> String {
+    let s = n.abs().to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(' ');
+        }
+        out.push(c);
+    }
+    if n < 0 {
+        format!("-{out}")
+    } else {
+        out
+    }
+}
+
+fn print_report(format: Format, store: &str, ceiling: Option<f64>, outcomes: &[Outcome]) {
+    match format {
+        Format::Json => {
+            let scenarios: Vec<Value> = outcomes
+                .iter()
+                .map(|o| {
+                    let mut m = Map::new();
+                    m.insert("scenario".into(), json!(o.name));
+                    for (k, v) in &o.params {
+                        m.insert(k.clone(), v.clone());
+                    }
+                    for x in &o.metrics {
+                        m.insert(x.key.clone(), json!((x.value * 1000.0).round() / 1000.0));
+                        if let (Unit::PerSec, Some(c)) = (x.unit, ceiling) {
+                            if o.name != "ceiling" && c > 0.0 {
+                                m.insert(format!("{}_vs_ceiling", x.key), json!((x.value / c * 10000.0).round() / 10000.0));
+                            }
+                        }
+                    }
+                    Value::Object(m)
+                })
+                .collect();
+            let doc = json!({
+                "store": store,
+                "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+                "ceiling_requests_per_s": ceiling.map(|c| c.round()),
+                "scenarios": scenarios,
+            });
+            println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+        }
+        Format::Table => {
+            let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+            println!("herald bench — store {store}, {cores} cores, everything in one process on loopback");
+            let mut rows: Vec<[String; 4]> = vec![["SCENARIO".into(), "METRIC".into(), "VALUE".into(), "OF CEILING".into()]];
+            for o in outcomes {
+                let params: Vec<String> = o.params.iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| format!("{k}={v}")).collect();
+                let params = params.join(" ");
+                for (i, x) in o.metrics.iter().enumerate() {
+                    let ratio = match (x.unit, ceiling) {
+                        (Unit::PerSec, Some(c)) if c > 0.0 => format!("{:.1} %", x.value / c * 100.0),
+                        _ => String::new(),
+                    };
+                    let first = match i {
+                        0 => o.name.clone(),
+                        1 => format!("  {params}"),
+                        _ => String::new(),
+                    };
+                    rows.push([first, x.label.clone(), fmt_value(x.value, x.unit), ratio]);
+                }
+                if o.metrics.len() == 1 && !params.is_empty() {
+                    rows.push([format!("  {params}"), String::new(), String::new(), String::new()]);
+                }
+            }
+            let w: Vec<usize> = (0..4).map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0)).collect();
+            for (ri, r) in rows.iter().enumerate() {
+                let line = format!("{:<w0$}  {:<w1$}  {:>w2$}  {:>w3$}", r[0], r[1], r[2], r[3], w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3]);
+                println!("{}", line.trim_end());
+                if ri == 0 {
+                    println!("{}", "-".repeat(w.iter().sum::<usize>() + 6));
+                }
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Scenarios
+
+const CEILING_CONNS: usize = 16;
+const CEILING_BODY: usize = 5 * 1024;
+
+async fn ceiling(secs: f64) -> anyhow::Result<Outcome> {
+    let rx = Receiver::start(0).await?;
+    let body = Bytes::from(vec![b'x'; CEILING_BODY]);
+    let host = HeaderValue::from_str(&rx.addr.to_string())?;
+    let progress = ProgressHandle::start("ceiling", (secs * 10.0) as u64);
+    let stop = Instant::now() + Duration::from_secs_f64(secs);
+    let mut tasks = JoinSet::new();
+    let t0 = now_ns();
+    for _ in 0..CEILING_CONNS {
+        let mut conn = HttpConn::open(rx.addr).await?;
+        let (body, host) = (body.clone(), host.clone());
+        tasks.spawn(async move {
+            let mut n = 0u64;
+            while Instant::now() < stop {
+                let mut b = Request::builder().method(Method::POST).uri("/hook");
+                let h = b.headers_mut().expect("builder");
+                h.insert(HOST, host.clone());
+                h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                let (status, _, _) = conn.send(b.body(Full::new(body.clone()))?).await?;
+                if !status.is_success() {
+                    bail!("ceiling receiver answered {status}");
+                }
+                n += 1;
+            }
+            Ok::<_, anyhow::Error>(n)
+        });
+    }
+    let ticker = {
+        let p = progress.p.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                p.done.fetch_add(1, Ordering::Relaxed);
+            }
+        })
+    };
+    let mut total = 0u64;
+    while let Some(r) = tasks.join_next().await {
+        total += r??;
+    }
+    let t1 = now_ns();
+    ticker.abort();
+    progress.finish();
+    let rps = per_s(total as usize, t0, t1);
+    Ok(Outcome::new("ceiling", json!({"connections": CEILING_CONNS, "body_bytes": CEILING_BODY, "seconds": secs}))
+        .m("requests_per_s", "requests/s (5 KB POST)", rps, Unit::PerSec))
+}
+
+async fn create(target: &Target, n: usize, c: usize) -> anyhow::Result<Outcome> {
+    let h = Herald::started(target).await?;
+    let result = async {
+        let api = h.api()?;
+        let warm = (n / 10).clamp(1, 200);
+        let make: Arc<dyn Fn(usize) -> Request<Full<Bytes>> + Send + Sync> = {
+            let api = api.clone();
+            Arc::new(move |i| api.request(Method::POST, "contacts", Some(contact_body(i))))
+        };
+        let p = ProgressHandle::start("create: warm-up", warm as u64);
+        drive(h.addr, c, warm, None, &p, make.clone()).await?;
+        p.finish();
+        let p = ProgressHandle::start("create", n as u64);
+        let samples = drive(h.addr, c, n, None, &p, make).await?;
+        p.finish();
+        let (t0, t1) = span(&samples);
+        let lat = latencies(&samples);
+        Ok::<_, anyhow::Error>(
+            Outcome::new("create", json!({"n": n, "concurrency": c}))
+                .m("creates_per_s", "creates/s", per_s(n, t0, t1), Unit::PerSec)
+                .m("latency_p50_ms", "latency p50", lat.p50, Unit::Ms)
+                .m("latency_p99_ms", "latency p99", lat.p99, Unit::Ms),
+        )
+    }
+    .await;
+    h.stop().await;
+    result
+}
+
+async fn sync_step(target: &Target, n: usize) -> anyhow::Result<Outcome> {
+    let h = Herald::started(target).await?;
+    let rx = Receiver::start(0).await?;
+    let result = async {
+        let api = h.api()?;
+        let mut conn = HttpConn::open(h.addr).await?;
+        let id = api.create(&mut conn, "contacts", &json!({"lastname": "sync-step"})).await?;
+        let path = format!("contacts({id})");
+        let make: Arc<dyn Fn(usize) -> Request<Full<Bytes>> + Send + Sync> = {
+            let (api, path) = (api.clone(), path.clone());
+            Arc::new(move |i| api.request(Method::PATCH, &path, Some(Bytes::from(format!(r#"{{"firstname":"v{i}"}}"#)))))
+        };
+        let step = api.register_step(&mut conn, &rx.url(), "Update", "contact", 0).await?;
+        let step_path = format!("sdkmessageprocessingsteps({step})");
+        // Alternate blocks without and with the step (disabled / enabled), so
+        // that whatever else the machine does hits both sides alike.
+        let blocks = n.div_ceil(100).clamp(1, 20);
+        let per_block = n.div_ceil(blocks);
+        let warm = per_block.min(100);
+        let p = ProgressHandle::start("sync-step", (2 * (warm + per_block * blocks)) as u64);
+        let mut without = Vec::new();
+        let mut with = Vec::new();
+        let mut sent_with = 0u64;
+        for block in 0..=blocks {
+            for enabled in [false, true] {
+                let state = if enabled { json!({"statecode": 0, "statuscode": 1}) } else { json!({"statecode": 1, "statuscode": 2}) };
+                api.call(&mut conn, Method::PATCH, &step_path, Some(&state)).await?;
+                // Block 0 is the warm-up of both sides.
+                let count = if block == 0 { warm } else { per_block };
+                let samples = drive(h.addr, 1, count, None, &p, make.clone()).await?;
+                if enabled {
+                    sent_with += count as u64;
+                }
+                if block > 0 {
+                    if enabled { &mut with } else { &mut without }.extend(samples);
+                }
+            }
+        }
+        p.finish();
+        let got = rx.count();
+        if got != sent_with {
+            bail!("the sync step was called {got} times for {sent_with} updates with the step enabled");
+        }
+        let (a, b) = (latencies(&without), latencies(&with));
+        Ok(Outcome::new("sync-step", json!({"n": per_block * blocks}))
+            .m("without_p50_ms", "update p50, no step", a.p50, Unit::Ms)
+            .m("without_p99_ms", "update p99, no step", a.p99, Unit::Ms)
+            .m("with_p50_ms", "update p50, 1 sync step", b.p50, Unit::Ms)
+            .m("with_p99_ms", "update p99, 1 sync step", b.p99, Unit::Ms)
+            .m("added_p50_ms", "added by the step, p50", b.p50 - a.p50, Unit::Ms)
+            .m("added_p99_ms", "added by the step, p99", b.p99 - a.p99, Unit::Ms))
+    }
+    .await;
+    h.stop().await;
+    result
+}
+
+async fn async_step(target: &Target, n: usize, c: usize, rate: Option<f64>) -> anyhow::Result<Outcome> {
+    let h = Herald::started(target).await?;
+    let rx = Receiver::start(n).await?;
+    let result = async {
+        let api = h.api()?;
+        let mut conn = HttpConn::open(h.addr).await?;
+        // Warm the write path before the step exists (those writes deliver nothing).
+        for i in 0..50 {
+            api.call(&mut conn, Method::POST, "contacts", Some(&json!({"lastname": format!("warm-{i}")}))).await?;
+        }
+        api.register_step(&mut conn, &rx.url(), "Create", "contact", 1).await?;
+        drop(conn);
+        let make: Arc<dyn Fn(usize) -> Request<Full<Bytes>> + Send + Sync> = {
+            let api = api.clone();
+            Arc::new(move |i| api.request(Method::POST, "contacts", Some(contact_body(i))))
+        };
+        let label = match rate {
+            Some(r) => format!("async @ {r}/s: writes"),
+            None => "async: writes".to_string(),
+        };
+        let p = ProgressHandle::start(&label, n as u64);
+        let samples = drive(h.addr, c, n, rate, &p, make).await?;
+        p.finish();
+        let (t0, t_written) = span(&samples);
+        let p = ProgressHandle::start("async: deliveries", n as u64);
+        let within = Duration::from_secs(120) + Duration::from_millis(n as u64 * 10);
+        let t_delivered = rx.wait_for(n as u64, within, Some(&p)).await?;
+        p.finish();
+        let mut commit_to_rx = Vec::with_capacity(n);
+        let mut send_to_rx = Vec::with_capacity(n);
+        let mut early = 0usize;
+        for (i, s) in samples.iter().enumerate() {
+            let r = rx.stats.seq[i].load(Ordering::Relaxed);
+            if r == 0 {
+                bail!("record {i} was never delivered (or its marker was not found in the body)");
+            }
+            if r < s.done {
+                early += 1;
+            }
+            commit_to_rx.push(r.saturating_sub(s.done));
+            send_to_rx.push(r - s.sent);
+        }
+        commit_to_rx.sort_unstable();
+        send_to_rx.sort_unstable();
+        let lat = latencies(&samples);
+        let name = if rate.is_some() { "async-paced" } else { "async" };
+        Ok(Outcome::new(name, json!({"n": n, "concurrency": c, "rate": rate}))
+            .m("writes_per_s", "writes/s", per_s(n, t0, t_written), Unit::PerSec)
+            .m("deliveries_per_s", "deliveries/s (first write → last delivery)", per_s(n, t0, t_delivered), Unit::PerSec)
+            .m("write_p50_ms", "write latency p50", lat.p50, Unit::Ms)
+            .m("write_p99_ms", "write latency p99", lat.p99, Unit::Ms)
+            .m("commit_to_receiver_p50_ms", "commit → receiver p50", ms(pct(&commit_to_rx, 50.0)), Unit::Ms)
+            .m("commit_to_receiver_p99_ms", "commit → receiver p99", ms(pct(&commit_to_rx, 99.0)), Unit::Ms)
+            .m("send_to_receiver_p99_ms", "write sent → receiver p99", ms(pct(&send_to_rx, 99.0)), Unit::Ms)
+            .m("delivered_before_204", "delivered before the 204 arrived", early as f64, Unit::Count))
+    }
+    .await;
+    h.stop().await;
+    result
+}
+
+async fn drain(target: &Target, n: usize, c: usize) -> anyhow::Result<Outcome> {
+    let mut h = Herald::start(target).await?;
+    let rx = Receiver::start(0).await?;
+    let result = async {
+        // Register over HTTP through a listener serving the API router only: no workers yet.
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let reg_addr = listener.local_addr()?;
+        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        let reg = tokio::spawn(
+            axum::serve(listener, herald_server::api::router(h.state.clone()))
+                .with_graceful_shutdown(async move {
+                    let _ = stop_rx.await;
+                })
+                .into_future(),
+        );
+        {
+            let api = Api::new(reg_addr, &h.key)?;
+            let mut conn = HttpConn::open(reg_addr).await?;
+            api.register_step(&mut conn, &rx.url(), "Create", "contact", 1).await?;
+        }
+        let _ = stop_tx.send(());
+        let _ = reg.await;
+
+        // The backlog: N creates through the write pipeline, in-process.
+        let state = h.state.clone();
+        let caller = state.org.admin_user_id;
+        let p = ProgressHandle::start("drain: building the backlog", n as u64);
+        let next = Arc::new(AtomicUsize::new(0));
+        let b0 = now_ns();
+        let mut tasks = JoinSet::new();
+        for _ in 0..c.max(1) {
+            let (state, next, pp) = (state.clone(), next.clone(), p.p.clone());
+            tasks.spawn(async move {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= n {
+                        return Ok::<_, anyhow::Error>(());
+                    }
+                    let op = Operation {
+                        message: Message::Create,
+                        table: "contact".into(),
+                        id: None,
+                        values: vec![
+                            ("firstname".into(), HValue::String("Bench".into())),
+                            ("lastname".into(), HValue::String(format!("benchseq-{i}-"))),
+                        ],
+                        caller,
+                        precondition: Precondition::None,
+                        upsert: false,
+                        correlation: None,
+                    };
+                    pipeline::execute(&state, op).await.map_err(|e| anyhow!("backlog write {i}: {}", e.message))?;
+                    pp.done.fetch_add(1, Ordering::Relaxed);
+                }
+            });
+        }
+        while let Some(r) = tasks.join_next().await {
+            r??;
+        }
+        let b1 = now_ns();
+        p.finish();
+        let now = state.clock.now().timestamp_millis() + 1;
+        let (queued, _) = state.store.queue_depth(now).await?;
+        if queued != n as i64 {
+            bail!("expected a backlog of {n} System Jobs, found {queued}");
+        }
+
+        // Now the workers.
+        let p = ProgressHandle::start("drain: delivering", n as u64);
+        let t0 = now_ns();
+        h.serve();
+        let within = Duration::from_secs(120) + Duration::from_millis(n as u64 * 10);
+        let t_delivered = rx.wait_for(n as u64, within, Some(&p)).await?;
+        p.finish();
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let t_completed = loop {
+            let now = state.clock.now().timestamp_millis() + 1;
+            if state.store.queue_depth(now).await?.0 == 0 {
+                break now_ns();
+            }
+            if Instant::now() > deadline {
+                bail!("the queue did not empty within 120 s after the last delivery");
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        };
+        Ok(Outcome::new("drain", json!({"n": n}))
+            .m("backlog_writes_per_s", "backlog built (in-process writes/s)", per_s(n, b0, b1), Unit::PerSec)
+            .m("delivered_per_s", "jobs delivered/s", per_s(n, t0, t_delivered), Unit::PerSec)
+            .m("completed_per_s", "jobs completed/s (queue empty)", per_s(n, t0, t_completed), Unit::PerSec))
+    }
+    .await;
+    h.stop().await;
+    result
+}
+
+// ---------------------------------------------------------------------------
+
+pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn,sqlx=error".into()))
+        .with_writer(std::io::stderr)
+        .try_init();
+    epoch();
+    let kind = match (args.store, &args.database_url) {
+        (Some(k), _) => k,
+        (None, Some(_)) => StoreKind::Postgres,
+        (None, None) => StoreKind::Sqlite,
+    };
+    if kind == StoreKind::Postgres && args.database_url.is_none() {
+        bail!("--store postgres needs --database-url postgres://user@host/db (or HERALD_BENCH_DATABASE_URL)");
+    }
+    let target = Target { kind, pg: if kind == StoreKind::Postgres { args.database_url.clone() } else { None }, use_database: args.use_database };
+    let store = match kind {
+        StoreKind::Sqlite => "sqlite",
+        StoreKind::Postgres => "postgres",
+    };
+    let c = args.concurrency.unwrap_or(16).max(1);
+    let n = |default: usize| args.n.unwrap_or(default).max(1);
+    eprintln!("herald bench {:?} on {store}", args.scenario);
+
+    let mut outcomes = Vec::new();
+    let mut ceiling_rps = None;
+    if args.ceiling_secs > 0.0 {
+        let o = ceiling(args.ceiling_secs).await?;
+        ceiling_rps = o.metrics.first().map(|m| m.value);
+        outcomes.push(o);
+    }
+    let s = args.scenario;
+    if matches!(s, Scenario::All | Scenario::Create) {
+        outcomes.push(create(&target, n(20_000), c).await?);
+    }
+    if matches!(s, Scenario::All | Scenario::SyncStep) {
+        outcomes.push(sync_step(&target, n(2_000)).await?);
+    }
+    if matches!(s, Scenario::All | Scenario::Async) {
+        let rate = if s == Scenario::All { None } else { args.rate };
+        outcomes.push(async_step(&target, n(if rate.is_some() { 10_000 } else { 20_000 }), c, rate).await?);
+    }
+    if s == Scenario::All {
+        outcomes.push(async_step(&target, n(10_000), c, Some(args.rate.unwrap_or(1000.0))).await?);
+    }
+    if matches!(s, Scenario::All | Scenario::Drain) {
+        outcomes.push(drain(&target, n(100_000), args.concurrency.unwrap_or(8).max(1)).await?);
+    }
+    print_report(args.output, store, ceiling_rps, &outcomes);
+    Ok(())
+}
