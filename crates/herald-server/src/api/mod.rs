@@ -6,6 +6,7 @@ mod jobs;
 mod metadata;
 mod notify;
 mod odata;
+mod openapi;
 mod path;
 mod payload;
 mod prefer;
@@ -28,6 +29,7 @@ pub fn router(state: SharedState) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(metrics))
+        .route("/openapi.json", get(|| async { axum::Json(openapi::document()) }))
         .route("/bins/{id}", any(bins::capture))
         .route("/bins/{id}/{*rest}", any(bins::capture))
         .route("/api/herald/bins", axum::routing::post(bins::create).get(bins::list))
