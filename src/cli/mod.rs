@@ -4,6 +4,7 @@
 mod bench;
 mod bin;
 mod client;
+mod doctor;
 mod job;
 mod notify;
 mod output;
@@ -58,6 +59,8 @@ pub enum Command {
     Bench(bench::BenchArgs),
     /// List, show and delete Business Central webhook subscriptions on a running herald.
     Subscription(subscription::SubscriptionArgs),
+    /// Check the configuration, store, listen address and registered webhooks.
+    Doctor(doctor::DoctorArgs),
     /// Print herald's version.
     Version,
 }
@@ -93,6 +96,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bin(args) => bin::run(&client::Client::connect(&cli.connect)?, args).await,
         Command::Bench(args) => bench::run(args).await,
         Command::Subscription(args) => subscription::run(&client::Client::connect(&cli.connect)?, args).await,
+        Command::Doctor(args) => doctor::run(args).await,
         Command::Version => {
             println!("herald {}", env!("CARGO_PKG_VERSION"));
             Ok(())
