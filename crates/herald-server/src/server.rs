@@ -56,6 +56,16 @@ pub async fn start_with_clock(config: Config, clock: Arc<dyn Clock>) -> Result<R
     } else {
         store.clone()
     };
+    if store.dialect() == herald_store::Dialect::Sqlite {
+        // One process owns a SQLite file: leases found now are a dead
+        // process's; release them so its jobs run again at once.
+        let mut tx = store.begin().await?;
+        let released = tx.release_all_leases().await?;
+        tx.commit().await?;
+        if released > 0 {
+            tracing::info!(jobs = released, "released the leases of System Jobs left by a previous run");
+        }
+    }
     let org = bootstrap::bootstrap(&store, &schema, &config.server.organization, clock.now()).await?;
     let (admin_key, key_source) = bootstrap::admin_key(
         &store,

@@ -140,6 +140,15 @@ impl Tx {
         self.enqueue_job(&NewJob { asyncoperation_id: id, endpoint_id: endpoint, ready_at_ms, autodelete }).await
     }
 
+    /// Drop every lease (SQLite at start-up: one process owns a SQLite
+    /// file, so leases left in it belong to a process that died). Their
+    /// jobs run again at once instead of after the lease expires.
+    pub async fn release_all_leases(&mut self) -> Result<u64, StoreError> {
+        self.conn()
+            .execute_raw("UPDATE herald_job SET lease_owner = NULL, lease_until = NULL WHERE lease_owner IS NOT NULL")
+            .await
+    }
+
     /// Whether `owner` still holds the lease of a queued job.
     pub async fn job_held_by(&mut self, id: Uuid, owner: &str) -> Result<bool, StoreError> {
         let mut sql = Sql::default();
