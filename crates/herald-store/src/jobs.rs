@@ -140,6 +140,13 @@ impl Tx {
         self.enqueue_job(&NewJob { asyncoperation_id: id, endpoint_id: endpoint, ready_at_ms, autodelete }).await
     }
 
+    /// How many attempts a job has recorded so far.
+    pub async fn attempt_count(&mut self, id: Uuid) -> Result<i64, StoreError> {
+        let mut sql = Sql::default();
+        sql.push("SELECT COUNT(*) FROM herald_attempt WHERE asyncoperationid = ").bind(text(id));
+        Ok(self.conn().fetch_i64(&sql).await?.unwrap_or(0))
+    }
+
     /// Drop every lease (SQLite at start-up: one process owns a SQLite
     /// file, so leases left in it belong to a process that died). Their
     /// jobs run again at once instead of after the lease expires.
@@ -254,6 +261,22 @@ impl Store {
             .bind(Param::Int(Some(now_ms)))
             .push(") RETURNING asyncoperationid, endpointid, autodelete, attempts");
         let mut rows = tx.conn().claim_rows(&sql).await?;
+        if !rows.is_empty() {
+            // Ready jobs become In Progress (Locked / 20) in the same
+            // transaction: one statement for the batch, not one per job.
+            let mut mark = Sql::default();
+            mark.push("UPDATE \"asyncoperation\" SET \"statecode\" = 2, \"statuscode\" = 20, \"startedon\" = ")
+                .bind(Param::Int(Some(now_ms)))
+                .push(" WHERE \"statecode\" = 0 AND \"asyncoperationid\" IN (");
+            for (i, r) in rows.iter().enumerate() {
+                if i > 0 {
+                    mark.push(", ");
+                }
+                mark.bind(text(r.asyncoperation_id));
+            }
+            mark.push(")");
+            tx.conn().execute(&mark).await?;
+        }
         tx.commit().await?;
         // RETURNING has no order: keep the ready_at order of the candidates.
         rows.sort_by_key(|r| chosen.iter().position(|c| *c == r.asyncoperation_id));

@@ -9,7 +9,7 @@ use herald_core::context::{headers_from_parts, trim_serialized};
 use herald_core::value::parse_guid;
 use herald_core::Value;
 use herald_delivery::{Delivery, Failure, FailureKind, Outcome, WebhookRequest};
-use herald_store::{AttemptRow, ClaimedJob, Store};
+use herald_store::{AttemptRow, ClaimedJob};
 use tracing::{debug, warn};
 use uuid::Uuid;
 
@@ -51,13 +51,8 @@ async fn try_run(state: &AppState, owner: &str, job: &ClaimedJob) -> Result<(), 
         }
         return tx.commit().await;
     }
+    // The claim already marked it In Progress (statecode 2 / statuscode 20).
     let started = state.clock.now();
-    mark(store, table, job.asyncoperation_id, &[
-        ("statecode", Value::Int(IN_PROGRESS.0)),
-        ("statuscode", Value::Int(IN_PROGRESS.1)),
-        ("startedon", Value::DateTime(started)),
-    ])
-    .await?;
 
     let data = row.string("data").unwrap_or("{}").to_string();
     let delivery_started = std::time::Instant::now();
@@ -67,14 +62,13 @@ async fn try_run(state: &AppState, owner: &str, job: &ClaimedJob) -> Result<(), 
     };
     state.metrics.record_delivery("async", &job.endpoint_id.to_string(), delivery.is_success(), delivery_started.elapsed());
     let completed = state.clock.now();
-    let previous_attempts = store.attempts(job.asyncoperation_id).await?.len() as i64;
-
     let mut tx = store.begin().await?;
     // Still ours? (A node that lost its lease must not write an outcome.)
     if !tx.job_held_by(job.asyncoperation_id, owner).await? {
         debug!(job = %job.asyncoperation_id, "lease lost before completion; leaving the outcome to the new owner");
         return tx.rollback().await;
     }
+    let previous_attempts = tx.attempt_count(job.asyncoperation_id).await?;
     for (i, a) in delivery.attempts.iter().enumerate() {
         tx.record_attempt(&AttemptRow {
             asyncoperation_id: job.asyncoperation_id,
@@ -137,18 +131,17 @@ fn technical_message(delivery: &Delivery, message: &str) -> String {
     s
 }
 
-async fn mark(store: &Store, table: &herald_core::Table, id: Uuid, values: &[(&str, Value)]) -> Result<(), herald_store::StoreError> {
-    let mut tx = store.begin().await?;
-    let v: Vec<(String, Value)> = values.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
-    tx.update(table, id, &v).await?;
-    tx.commit().await
-}
 
 /// Build the request from the stored context and the current endpoint.
 async fn prepare(state: &AppState, row: &herald_store::Record, data: &str, job: &ClaimedJob) -> Result<WebhookRequest, String> {
-    let mut tx = state.store.begin().await.map_err(|e| e.to_string())?;
-    let endpoint = steps::endpoint(&mut tx, job.endpoint_id).await.map_err(|e| e.message)?;
-    drop(tx);
+    let table = state.schema.table("serviceendpoint").ok_or("no serviceendpoint table")?;
+    let endpoint_row = state
+        .store
+        .get(table, job.endpoint_id)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("The webhook {} of this job's step no longer exists", job.endpoint_id))?;
+    let endpoint = steps::endpoint_from_row(job.endpoint_id, &endpoint_row);
     let auth = endpoint.auth.clone().map_err(|e| format!("the webhook '{}' has invalid authentication settings: {e}", endpoint.name))?;
     let (body, exceeded) = trim_serialized(data);
     let message = serde_json::from_str::<serde_json::Value>(data)
