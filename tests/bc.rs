@@ -644,6 +644,43 @@ async fn default_threshold_1001_inserts_give_one_collection() {
     assert!(v[0]["resource"].as_str().unwrap().contains("/items?$filter=lastModifiedDateTime%20gt%20"));
 }
 
+/// With the real clock and the background task (not held), a change is
+/// delivered on its own once the delay passes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn background_notifier_delivers_on_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::default();
+    config.server.listen = "127.0.0.1:0".into();
+    config.server.data_dir = dir.path().to_path_buf();
+    config.server.allow_private_targets = true;
+    config.server.admin_key = Some("k".into());
+    config.bc.notification_delay = Duration::from_millis(300);
+    let running = herald_server::server::start(config).await.unwrap();
+    let base = format!("http://{}/api/v2.0", running.addr);
+    let (tx, rx_stop) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(running.serve(async move {
+        let _ = rx_stop.await;
+    }));
+    let http = reqwest::Client::new();
+    let company = bc::default_company_id();
+    let rx = Receiver::start_with(Behavior::echo_validation_token()).await;
+    let resp = http
+        .post(format!("{base}/subscriptions"))
+        .bearer_auth("k")
+        .json(&json!({"notificationUrl": rx.url(), "resource": format!("/api/v2.0/companies({company})/vendors")}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let started = Instant::now();
+    let resp = http.post(format!("{base}/companies({company})/vendors")).bearer_auth("k").json(&json!({"displayName": "V"})).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let got = rx.wait_for(2, Duration::from_secs(10)).await;
+    assert!(started.elapsed() >= Duration::from_millis(300), "held for the delay");
+    assert_eq!(values(&got[1])[0]["changeType"], "created");
+    let _ = tx.send(());
+}
+
 async fn retryable_failures_are_retried_until_delivered(b: Backend) {
     let Some(s) = Bc::start(b, "retry", |_| {}).await else { return };
     let rx = Receiver::start_with(Behavior::echo_validation_token_or(Behavior::statuses([503, 500, 408], Behavior::status(200)))).await;
