@@ -241,6 +241,12 @@ async fn deliver(state: &AppState, owner: &str, target: BcTarget, now: DateTime<
     ];
     let bytes = Bytes::from(serde_json::to_vec(&body).unwrap_or_default());
     let result = state.sender.post(&url, &headers, bytes, state.config.bc.notification_timeout).await;
+    let sent = matches!(&result, Ok((status, _, _)) if (200..300).contains(status));
+    state
+        .metrics
+        .bc_notifications
+        .get_or_create(&crate::metrics::OutcomeLabels { outcome: if sent { "sent" } else { "failed" }.to_string() })
+        .inc();
     report.posts = 1;
     let after = state.clock.now();
     let retry_after = match &result {
