@@ -6,6 +6,7 @@ pub mod auth;
 pub mod bc;
 pub mod bootstrap;
 pub mod config;
+pub mod console;
 pub mod error;
 pub mod jobs;
 pub mod metrics;

@@ -96,7 +96,7 @@ pub fn add_column(dialect: Dialect, table: &Table, column: &str) -> Option<Strin
 
 /// Indexes: every lookup (expand, relationship navigation, joins), plus the
 /// ones the System Jobs and registration queries use.
-pub fn indexes(table: &Table) -> Vec<String> {
+pub fn indexes(dialect: Dialect, table: &Table) -> Vec<String> {
     let mut out = Vec::new();
     for c in &table.columns {
         if c.is_lookup() && c.name != "createdby" && c.name != "modifiedby" {
@@ -115,6 +115,22 @@ pub fn indexes(table: &Table) -> Vec<String> {
         ),
         "asyncoperation" => {
             out.push("CREATE INDEX IF NOT EXISTS ix_asyncoperation_status ON \"asyncoperation\" (\"statuscode\", \"completedon\")".to_string());
+            // The console's System Jobs list: newest first (`createdon DESC
+            // NULLS LAST`, keyset-paged), optionally filtered on status, step
+            // or table. PostgreSQL can walk an index backwards for that order
+            // only if it sorts NULLs first; SQLite's ascending order already does.
+            let createdon = match dialect {
+                Dialect::Sqlite => "\"createdon\"",
+                Dialect::Postgres => "\"createdon\" NULLS FIRST",
+            };
+            for (name, prefix) in [
+                ("ix_asyncoperation_createdon", ""),
+                ("ix_asyncoperation_status_createdon", "\"statuscode\", "),
+                ("ix_asyncoperation_step_createdon", "\"owningextensionid\", "),
+                ("ix_asyncoperation_table_createdon", "\"primaryentitytype\", "),
+            ] {
+                out.push(format!("CREATE INDEX IF NOT EXISTS {name} ON \"asyncoperation\" ({prefix}{createdon})"));
+            }
         }
         _ => {}
     }

@@ -156,7 +156,7 @@ impl Store {
                     }
                 }
             }
-            for stmt in ddl::indexes(table) {
+            for stmt in ddl::indexes(dialect, table) {
                 tx.conn().execute_raw(&stmt).await?;
             }
         }

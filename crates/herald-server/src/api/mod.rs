@@ -36,6 +36,7 @@ pub fn router(state: SharedState) -> Router {
         .route("/api/herald/bins/{id}", get(bins::show).delete(bins::delete))
         .route("/api/data/{version}/{*rest}", any(odata::handle))
         .merge(crate::bc::routes())
+        .merge(crate::console::router(state.clone()))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), count_requests))
         .layer(DefaultBodyLimit::disable())
@@ -54,6 +55,7 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
 async fn metrics(axum::extract::State(state): axum::extract::State<SharedState>) -> Response {
     let now = state.clock.now().timestamp_millis();
     let queue = state.store.queue_depth(now).await.unwrap_or((0, None));
+    state.metrics.bc_pending.set(state.store.bc_pending_changes().await.unwrap_or(0));
     let body = state.metrics.render(queue, now, state.store.pool_usage());
     ([(axum::http::header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], body).into_response()
 }

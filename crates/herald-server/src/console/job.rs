@@ -1,0 +1,186 @@
+//! `GET /console/jobs/<id>`: one System Job — its fields, its context
+//! (`data`) pretty-printed, and every delivery attempt (status, time,
+//! duration, error, response excerpt) — with the buttons its state allows:
+//! Retry (failed or canceled), Cancel (waiting, paused or in progress),
+//! Pause (waiting or in progress) and Resume (paused).
+//! `POST /console/jobs/<id>/<action>` applies them through
+//! `jobs::control::apply`, exactly as the Web API does.
+
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use maud::html;
+use uuid::Uuid;
+
+use super::error::{ConsoleError, ConsoleResult, WithSession};
+use super::form::Fields;
+use super::layout::{self, excerpt, http_badge, job_badge, notice, post_button, pretty_json, respond, see_other, text, time_ms, time_value, Nav};
+use super::session::Session;
+use super::{checked_post, signed_in, Console, ConsoleState};
+use crate::jobs::control::{apply, JobChange};
+
+/// What the console can do to a job in this state (statecode, statuscode).
+pub fn allowed(statecode: i64, statuscode: i64) -> Vec<&'static str> {
+    let mut v = Vec::new();
+    if statecode == 3 && (statuscode == 31 || statuscode == 32) {
+        v.push("retry");
+    }
+    if statecode == 1 {
+        v.push("resume");
+    }
+    if statecode == 0 || statecode == 2 {
+        v.push("pause");
+    }
+    if statecode != 3 {
+        v.push("cancel");
+    }
+    v
+}
+
+fn parse_id(id: &str) -> ConsoleResult<Uuid> {
+    Uuid::parse_str(id).map_err(|_| ConsoleError::not_found(format!("No System Job '{id}'")))
+}
+
+async fn load(c: &Console, id: Uuid) -> ConsoleResult<herald_store::Record> {
+    let t = c.app.schema.table("asyncoperation").ok_or_else(|| ConsoleError::new(StatusCode::INTERNAL_SERVER_ERROR, "no asyncoperation table"))?;
+    c.app.store.get(t, id).await?.ok_or_else(|| ConsoleError::not_found(format!("asyncoperation With Id = {id} Does Not Exist")))
+}
+
+async fn render(c: &Console, s: &Session, id: &str, q: &Fields) -> ConsoleResult<Response> {
+    let id = parse_id(id).ctx(s)?;
+    let job = load(c, id).await.ctx(s)?;
+    let attempts = c.app.store.attempts(id).await.ctx(s)?;
+    let state = job.int("statecode").unwrap_or(0);
+    let status = job.int("statuscode").unwrap_or(0);
+    let step = job.guid("owningextensionid");
+    let errorcode = job.int("errorcode");
+    let data = job.string("data").map(pretty_json);
+    let row = |label: &'static str, value: String| html! { tr { th { (label) } td { (value) } } };
+    let body = html! {
+        p { a href="/console/jobs" { "← System Jobs" } }
+        h1 { (job.string("name").unwrap_or("System Job")) " " (job_badge(state, status)) }
+        p.sub.mono { (id) }
+        @match q.get("done") {
+            Some("retry") => (notice("Retry requested: the job is waiting to run again.")),
+            Some("cancel") => (notice("The job was canceled.")),
+            Some("pause") => (notice("The job was paused.")),
+            Some("resume") => (notice("The job was resumed.")),
+            _ => {}
+        }
+        div.actions {
+            @for a in allowed(state, status) {
+                @match a {
+                    "retry" => (post_button(s, &format!("/console/jobs/{id}/retry"), "Retry", "primary", None)),
+                    "cancel" => (post_button(s, &format!("/console/jobs/{id}/cancel"), "Cancel", "danger", Some("Cancel this System Job?"))),
+                    "pause" => (post_button(s, &format!("/console/jobs/{id}/pause"), "Pause", "", None)),
+                    "resume" => (post_button(s, &format!("/console/jobs/{id}/resume"), "Resume", "primary", None)),
+                    _ => {}
+                }
+            }
+        }
+        table.kv {
+            (row("Status", format!("{} (statecode {state}, statuscode {status})", layout::job_status_label(state, status))))
+            tr { th { "Step" } td {
+                @if let Some(st) = step { a href={ "/console/jobs?step=" (st) } { (job.string("name").unwrap_or("step")) } " " span.muted.mono { (st) } } @else { "—" }
+            } }
+            (row("Table", text(job.get("primaryentitytype"))))
+            (row("Regarding", text(job.get("regardingobjectid"))))
+            (row("Correlation id", text(job.get("correlationid"))))
+            (row("Request id", text(job.get("requestid"))))
+            (row("Depth", text(job.get("depth"))))
+            (row("Retries", job.int("retrycount").unwrap_or(0).to_string()))
+            (row("Created", time_value(job.get("createdon"))))
+            (row("Started", time_value(job.get("startedon"))))
+            (row("Completed", time_value(job.get("completedon"))))
+            (row("Postponed until", time_value(job.get("postponeuntil"))))
+            (row("Execution time", job.int("executiontimespan").map(|t| format!("{t} ms")).unwrap_or_else(|| "—".into())))
+            (row("Error code", errorcode.map(|e| format!("{e} (0x{:08X})", e as i32 as u32)).unwrap_or_else(|| "—".into())))
+        }
+        @if let Some(m) = job.string("friendlymessage") { h2 { "Message" } pre.block { (m) } }
+        @if let Some(m) = job.string("message").filter(|m| Some(*m) != job.string("friendlymessage")) { h2 { "Technical detail" } pre.block { (m) } }
+        h2 { "Delivery attempts" }
+        @if attempts.is_empty() {
+            div.empty { "No attempt yet." }
+        } @else {
+            table.grid #attempts {
+                thead { tr { th.num { "#" } th { "Started" } th.num { "Duration" } th { "Status" } th { "Error" } th { "Response (excerpt)" } } }
+                tbody {
+                    @for a in &attempts {
+                        tr {
+                            td.num { (a.attempt) }
+                            td { (time_ms(a.started_ms)) }
+                            td.num { (a.duration_ms) " ms" }
+                            td { (http_badge(a.status)) }
+                            td { (a.error.as_deref().unwrap_or("")) }
+                            td { @if let Some(r) = a.response.as_deref().filter(|r| !r.is_empty()) { pre.excerpt { (excerpt(r, 600)) } } }
+                        }
+                    }
+                }
+            }
+        }
+        h2 { "Context (data)" }
+        @match &data {
+            Some(d) => pre.json #context { (d) },
+            None => div.empty { "No context stored." },
+        }
+    };
+    Ok(respond(StatusCode::OK, layout::page("System Job", Nav::Jobs, Some(s), body)))
+}
+
+pub async fn page(State(c): State<ConsoleState>, Path(id): Path<String>, RawQuery(q): RawQuery, headers: HeaderMap, uri: Uri) -> Response {
+    match signed_in(&c, &headers, &uri).await {
+        Ok(s) => render(&c, &s, &id, &Fields::query(q.as_deref())).await.unwrap_or_else(IntoResponse::into_response),
+        Err(r) => r,
+    }
+}
+
+/// `POST /console/jobs/<id>/retry|cancel|pause|resume`
+pub async fn act(State(c): State<ConsoleState>, Path((id, action)): Path<(String, String)>, headers: HeaderMap, body: Bytes) -> Response {
+    let (s, _) = match checked_post(&c, &headers, &body).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let result: ConsoleResult<Response> = async {
+        let id = parse_id(&id)?;
+        let change = match action.as_str() {
+            "retry" => JobChange::Retry,
+            "cancel" => JobChange::Cancel,
+            "pause" => JobChange::Pause,
+            "resume" => JobChange::Resume,
+            _ => return Err(ConsoleError::not_found(format!("No System Job action '{action}'"))),
+        };
+        let job = load(&c, id).await?;
+        let (state, status) = (job.int("statecode").unwrap_or(0), job.int("statuscode").unwrap_or(0));
+        if !allowed(state, status).contains(&action.as_str()) {
+            return Err(ConsoleError::new(
+                StatusCode::CONFLICT,
+                format!("A System Job that is {} cannot be {}.", layout::job_status_label(state, status).to_lowercase(), match action.as_str() {
+                    "retry" => "retried (only failed or canceled ones can)",
+                    "cancel" => "canceled (it already completed)",
+                    "pause" => "paused (only waiting or running ones can)",
+                    _ => "resumed (only paused ones can)",
+                }),
+            ));
+        }
+        apply(&c.app, id, &[change], s.user_id).await?;
+        Ok(see_other(&format!("/console/jobs/{id}?done={action}")))
+    }
+    .await;
+    result.map_err(|e| e.with(&s)).unwrap_or_else(IntoResponse::into_response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::allowed;
+
+    #[test]
+    fn buttons_follow_the_state() {
+        assert_eq!(allowed(3, 31), vec!["retry"]);
+        assert_eq!(allowed(3, 32), vec!["retry"]);
+        assert!(allowed(3, 30).is_empty());
+        assert_eq!(allowed(0, 0), vec!["pause", "cancel"]);
+        assert_eq!(allowed(1, 10), vec!["resume", "cancel"]);
+        assert_eq!(allowed(2, 20), vec!["pause", "cancel"]);
+    }
+}

@@ -1,0 +1,137 @@
+//! Signing in and out. `POST /console/login` takes an API key (the same
+//! keys as `Authorization: Bearer`), checks it against the stored hashes,
+//! and starts a session (see `session`); a wrong key gets the form again
+//! with 401. `POST /console/logout` (CSRF-checked) ends the session.
+
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use maud::{html, Markup};
+
+use super::form::{query_string, Fields};
+use super::layout::{page, respond, see_other, Nav};
+use super::{checked_post, session, ConsoleState};
+use crate::auth::hash_key;
+
+/// Only console paths may be returned to after signing in.
+fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n) if (n == "/console" || n.starts_with("/console/") || n.starts_with("/console?")) && !n.starts_with("/console/login") && !n.contains("//") && !n.contains('\\') => n.to_string(),
+        _ => "/console/jobs".to_string(),
+    }
+}
+
+/// Whether the browser will drop the `Secure` session cookie: plain HTTP to
+/// a host other than localhost / a loopback address (and no TLS proxy in front).
+fn cookie_would_be_dropped(headers: &HeaderMap) -> bool {
+    let proxied_tls = headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok()).is_some_and(|p| p.eq_ignore_ascii_case("https"));
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
+    let name = if host.starts_with('[') { host.split(']').next().unwrap_or("").trim_start_matches('[') } else { host.split(':').next().unwrap_or("") };
+    let local = name.eq_ignore_ascii_case("localhost") || name.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+    !proxied_tls && !local
+}
+
+fn login_page(next: &str, error: Option<&str>, headers: &HeaderMap) -> Markup {
+    let body = html! {
+        div.login {
+            h1 { "Sign in to herald" }
+            @if let Some(e) = error { div.notice.error { (e) } }
+            @if cookie_would_be_dropped(headers) {
+                div.notice.error {
+                    "Browsers keep the console's session cookie (Secure) only over HTTPS or on localhost: "
+                    "put herald behind a TLS proxy, or open it as http://127.0.0.1:<port>/console."
+                }
+            }
+            form method="post" action={ "/console/login" (query_string(&[("next", next)])) } {
+                label for="key" { "API key" }
+                input id="key" type="password" name="key" autocomplete="current-password" autofocus required placeholder="hk_…";
+                button.btn.primary type="submit" { "Sign in" }
+            }
+            p.muted { "The admin key is printed at first start and kept in " code { "<data-dir>/admin.key" } "." }
+        }
+    };
+    page("Sign in", Nav::None, None, body)
+}
+
+/// `GET /console/login`
+pub async fn form(State(c): State<ConsoleState>, RawQuery(q): RawQuery, headers: HeaderMap) -> Response {
+    let next = safe_next(Fields::query(q.as_deref()).get("next"));
+    if session::current(&c.app, &c.sessions, &headers).await.is_some() {
+        return see_other(&next);
+    }
+    respond(StatusCode::OK, login_page(&next, None, &headers))
+}
+
+/// `POST /console/login` with `key=<api key>`.
+pub async fn submit(State(c): State<ConsoleState>, RawQuery(q): RawQuery, headers: HeaderMap, body: Bytes) -> Response {
+    let next = safe_next(Fields::query(q.as_deref()).get("next"));
+    let fields = Fields::parse(&body);
+    let Some(key) = fields.get("key") else {
+        return respond(StatusCode::UNAUTHORIZED, login_page(&next, Some("Enter an API key."), &headers));
+    };
+    let keyhash = hash_key(key);
+    match c.app.store.api_key_user(&keyhash).await {
+        Ok(Some(user)) => {
+            let s = c.sessions.create(user, user_name(&c, user).await, keyhash);
+            let mut resp = see_other(&next);
+            resp.headers_mut().insert(header::SET_COOKIE, session::set_cookie(&s));
+            resp
+        }
+        Ok(None) => respond(StatusCode::UNAUTHORIZED, login_page(&next, Some("That API key is not valid."), &headers)),
+        Err(e) => super::error::ConsoleError::from(e).into_response(),
+    }
+}
+
+/// The systemuser's full name (its id when it has none).
+async fn user_name(c: &ConsoleState, user: uuid::Uuid) -> String {
+    let name = match c.app.schema.table("systemuser") {
+        Some(t) => c.app.store.get(t, user).await.ok().flatten().and_then(|r| r.string("fullname").map(str::to_string)),
+        None => None,
+    };
+    name.filter(|n| !n.trim().is_empty()).unwrap_or_else(|| user.to_string())
+}
+
+/// `POST /console/logout`
+pub async fn logout(State(c): State<ConsoleState>, headers: HeaderMap, body: Bytes) -> Response {
+    let (s, _) = match checked_post(&c, &headers, &body).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    c.sessions.remove(&s.id);
+    let mut resp = see_other("/console/login");
+    resp.headers_mut().insert(header::SET_COOKIE, session::clear_cookie());
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{cookie_would_be_dropped, safe_next};
+    use axum::http::{HeaderMap, HeaderValue};
+
+    fn host(h: &'static str) -> HeaderMap {
+        let mut m = HeaderMap::new();
+        m.insert("host", HeaderValue::from_static(h));
+        m
+    }
+
+    #[test]
+    fn warns_when_the_secure_cookie_cannot_stick() {
+        assert!(!cookie_would_be_dropped(&host("127.0.0.1:5080")));
+        assert!(!cookie_would_be_dropped(&host("localhost:5080")));
+        assert!(!cookie_would_be_dropped(&host("[::1]:5080")));
+        assert!(cookie_would_be_dropped(&host("herald.internal:5080")));
+        let mut proxied = host("herald.example.com");
+        proxied.insert("x-forwarded-proto", HeaderValue::from_static("https"));
+        assert!(!cookie_would_be_dropped(&proxied));
+    }
+
+    #[test]
+    fn only_console_paths_are_followed() {
+        assert_eq!(safe_next(Some("/console/jobs?status=failed")), "/console/jobs?status=failed");
+        assert_eq!(safe_next(Some("https://evil.example/")), "/console/jobs");
+        assert_eq!(safe_next(Some("/console//evil.example")), "/console/jobs");
+        assert_eq!(safe_next(Some("/consolex")), "/console/jobs");
+        assert_eq!(safe_next(None), "/console/jobs");
+    }
+}

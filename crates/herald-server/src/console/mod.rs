@@ -1,0 +1,150 @@
+//! The web console at `/console`: server-rendered HTML (maud) for operators
+//! and developers — sign in with an API key, then browse webhooks, steps,
+//! System Jobs (filter, inspect, retry, cancel), Business Central
+//! subscriptions with their pending notifications, and request bins.
+//! No front-end build: a stylesheet and a few lines of script are served
+//! from [`assets`].
+//!
+//! | file | concept |
+//! |---|---|
+//! | `session` | in-memory sessions, the session cookie, CSRF tokens |
+//! | `form` | URL-encoded forms and query strings |
+//! | `layout` | page shell, nav bar, badges, formatting |
+//! | `error` | failures as HTML pages |
+//! | `assets` | CSS and JS |
+//! | `login` | sign in / sign out |
+//! | `registration` | reads of webhooks and steps the pages share |
+//! | `webhooks` | service endpoints |
+//! | `steps` | processing steps, enable / disable |
+//! | `jobs` | the System Jobs list (filters, keyset paging) |
+//! | `job` | one System Job: fields, context, attempts, retry / cancel |
+//! | `bc` | Business Central subscriptions and pending notifications |
+//! | `bins` | request bins |
+//!
+//! Every state-changing request is a POST form carrying the session's CSRF
+//! token ([`checked_post`]); pages are sent with a strict
+//! Content-Security-Policy and `Cache-Control: no-store`.
+
+mod assets;
+mod bc;
+mod bins;
+mod error;
+mod form;
+mod job;
+mod jobs;
+mod layout;
+mod login;
+mod registration;
+pub mod session;
+mod steps;
+mod webhooks;
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+
+use crate::state::SharedState;
+use error::ConsoleError;
+use form::Fields;
+use session::{Session, Sessions};
+
+/// What the console's handlers share: the server's state and the sessions.
+pub struct Console {
+    pub app: SharedState,
+    pub sessions: Sessions,
+}
+
+pub type ConsoleState = Arc<Console>;
+
+/// The console's routes, ready to merge into the API router.
+pub fn router(state: SharedState) -> Router<SharedState> {
+    let console = Arc::new(Console { app: state, sessions: Sessions::default() });
+    Router::new()
+        .route("/console", get(home))
+        .route("/console/", get(home))
+        .route("/console/assets/console.css", get(assets::css))
+        .route("/console/assets/console.js", get(assets::js))
+        .route("/console/assets/favicon.svg", get(assets::favicon))
+        .route("/console/login", get(login::form).post(login::submit))
+        .route("/console/logout", post(login::logout))
+        .route("/console/webhooks", get(webhooks::page))
+        .route("/console/steps", get(steps::page))
+        .route("/console/steps/{id}/{action}", post(steps::act))
+        .route("/console/jobs", get(jobs::page))
+        .route("/console/jobs/{id}", get(job::page))
+        .route("/console/jobs/{id}/{action}", post(job::act))
+        .route("/console/bc", get(bc::page))
+        .route("/console/bins", get(bins::list).post(bins::create))
+        .route("/console/bins/{id}", get(bins::show))
+        .route("/console/bins/{id}/delete", post(bins::delete))
+        .route("/console/{*rest}", get(not_found).post(not_found))
+        .layer(axum::middleware::map_response(security_headers))
+        .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
+        .with_state(console)
+}
+
+async fn home(State(c): State<ConsoleState>, headers: HeaderMap, uri: Uri) -> Response {
+    match signed_in(&c, &headers, &uri).await {
+        Ok(_) => layout::see_other("/console/jobs"),
+        Err(r) => r,
+    }
+}
+
+async fn not_found(State(c): State<ConsoleState>, headers: HeaderMap) -> Response {
+    let mut e = ConsoleError::not_found("There is no console page here.");
+    e.session = session::current(&c.app, &c.sessions, &headers).await;
+    e.into_response()
+}
+
+/// GET pages: the signed-in session, or a redirect to the sign-in page that
+/// comes back here afterwards.
+pub async fn signed_in(c: &Console, headers: &HeaderMap, uri: &Uri) -> Result<Session, Response> {
+    match session::current(&c.app, &c.sessions, headers).await {
+        Some(s) => Ok(s),
+        None => {
+            let next = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/console/jobs");
+            Err(layout::see_other(&format!("/console/login{}", form::query_string(&[("next", next)]))))
+        }
+    }
+}
+
+/// State-changing requests: the session and the submitted form, or 403
+/// when there is no session or the form's CSRF token is not the session's.
+pub async fn checked_post(c: &Console, headers: &HeaderMap, body: &[u8]) -> Result<(Session, Fields), Response> {
+    let Some(s) = session::current(&c.app, &c.sessions, headers).await else {
+        return Err(ConsoleError::forbidden("You are not signed in (or your session expired): sign in and try again.").into_response());
+    };
+    let fields = Fields::parse(body);
+    if !session::csrf_ok(&s, fields.get("csrf")) {
+        return Err(ConsoleError::forbidden("The form's security token is missing or out of date: reload the page and try again.").with(&s).into_response());
+    }
+    Ok((s, fields))
+}
+
+/// Headers on every console response.
+async fn security_headers(mut resp: Response) -> Response {
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    if !h.contains_key(header::CACHE_CONTROL) {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    resp
+}
+
+/// `http://<host>` of this request (for URLs to copy, such as a bin's).
+pub fn origin(headers: &HeaderMap) -> String {
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1");
+    format!("http://{host}")
+}
