@@ -67,6 +67,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     println!("herald {} listening on http://{}", env!("CARGO_PKG_VERSION"), running.addr);
     println!("  store:     {db}");
     println!("  Web API:   http://{}/api/data/v9.2/", running.addr);
+    println!("  console:   http://{}/console", running.addr);
     match running.key_source {
         KeySource::Generated => {
             println!("  admin key: {}  (generated; saved to {})", running.admin_key, data_dir.join("admin.key").display());
