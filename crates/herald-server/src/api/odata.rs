@@ -556,16 +556,7 @@ async fn create(state: &AppState, req: &Request, set: &str, body: &[u8]) -> ApiR
     let id = values.iter().find(|(c, _)| c == &table.primary_id).and_then(|(_, v)| v.as_guid());
     let outcome = pipeline::execute(
         state,
-        Operation {
-            message: Message::Create,
-            table: table.logical_name.clone(),
-            id,
-            values,
-            caller: req.caller.user_id,
-            precondition: Precondition::None,
-            upsert: false,
-            correlation: correlation(state, &req.headers),
-        },
+        Operation::new(Message::Create, &table.logical_name, id, values, req.caller.user_id).with_correlation(correlation(state, &req.headers)),
     )
     .await?;
     write_response(state, req, table, outcome, true).await
@@ -583,16 +574,7 @@ async fn update(state: &AppState, req: &Request, set: &str, key: Key, body: &[u8
     }
     let outcome = pipeline::execute(
         state,
-        Operation {
-            message: Message::Update,
-            table: table.logical_name.clone(),
-            id: Some(id),
-            values,
-            caller: req.caller.user_id,
-            precondition: precondition(&req.headers)?,
-            upsert: true,
-            correlation: correlation(state, &req.headers),
-        },
+        Operation::new(Message::Update, &table.logical_name, Some(id), values, req.caller.user_id).with_precondition(precondition(&req.headers)?).upsert().with_correlation(correlation(state, &req.headers)),
     )
     .await?;
     let created = outcome.message == Message::Create;
@@ -608,16 +590,7 @@ async fn delete(state: &AppState, req: &Request, set: &str, key: Key) -> ApiResu
     }
     pipeline::execute(
         state,
-        Operation {
-            message: Message::Delete,
-            table: table.logical_name.clone(),
-            id: Some(id),
-            values: vec![],
-            caller: req.caller.user_id,
-            precondition: pre,
-            upsert: false,
-            correlation: correlation(state, &req.headers),
-        },
+        Operation::new(Message::Delete, &table.logical_name, Some(id), vec![], req.caller.user_id).with_precondition(pre).with_correlation(correlation(state, &req.headers)),
     )
     .await?;
     let mut r = StatusCode::NO_CONTENT.into_response();

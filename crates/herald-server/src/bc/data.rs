@@ -206,16 +206,7 @@ pub async fn create(state: &AppState, req: &BcRequest, company_id: Uuid, entity:
     values.push((BC_COMPANY_COLUMN.to_string(), Value::Guid(company_id)));
     let outcome = pipeline::execute(
         state,
-        Operation {
-            message: Message::Create,
-            table: table.logical_name.clone(),
-            id,
-            values,
-            caller: req.caller.user_id,
-            precondition: Precondition::None,
-            upsert: false,
-            correlation: None,
-        },
+        Operation::new(Message::Create, &table.logical_name, id, values, req.caller.user_id),
     )
     .await?;
     let mut resp = single(req, company_id, entity, table, record_of(&outcome)?, StatusCode::CREATED);
@@ -234,16 +225,7 @@ pub async fn update(state: &AppState, req: &BcRequest, company_id: Uuid, entity:
     let values = values_from_json(entity, table, &obj, Some(id))?;
     let outcome = pipeline::execute(
         state,
-        Operation {
-            message: Message::Update,
-            table: table.logical_name.clone(),
-            id: Some(id),
-            values,
-            caller: req.caller.user_id,
-            precondition: pre,
-            upsert: false,
-            correlation: None,
-        },
+        Operation::new(Message::Update, &table.logical_name, Some(id), values, req.caller.user_id).with_precondition(pre),
     )
     .await
     .map_err(bc_precondition)?;
@@ -257,16 +239,7 @@ pub async fn delete(state: &AppState, req: &BcRequest, company_id: Uuid, entity:
     existing(state, company_id, entity, table, id).await?;
     pipeline::execute(
         state,
-        Operation {
-            message: Message::Delete,
-            table: table.logical_name.clone(),
-            id: Some(id),
-            values: vec![],
-            caller: req.caller.user_id,
-            precondition: pre,
-            upsert: false,
-            correlation: None,
-        },
+        Operation::new(Message::Delete, &table.logical_name, Some(id), vec![], req.caller.user_id).with_precondition(pre),
     )
     .await
     .map_err(bc_precondition)?;

@@ -99,16 +99,7 @@ pub async fn act(State(c): State<ConsoleState>, Path((id, action)): Path<(String
         };
         execute(
             &c.app,
-            Operation {
-                message: Message::Update,
-                table: "sdkmessageprocessingstep".into(),
-                id: Some(id),
-                values: vec![("statecode".into(), Value::Int(state)), ("statuscode".into(), Value::Int(status))],
-                caller: s.user_id,
-                precondition: Precondition::MustExist,
-                upsert: false,
-                correlation: None,
-            },
+            Operation::new(Message::Update, "sdkmessageprocessingstep", Some(id), vec![("statecode".into(), Value::Int(state)), ("statuscode".into(), Value::Int(status))], s.user_id).with_precondition(Precondition::MustExist),
         )
         .await?;
         let webhook = Fields::query(q.as_deref()).get("webhook").and_then(|w| Uuid::parse_str(w).ok()).map(|w| w.to_string()).unwrap_or_default();

@@ -70,6 +70,38 @@ pub struct Operation {
     pub correlation: Option<(Uuid, i64)>,
 }
 
+impl Operation {
+    /// A change by `caller`; no precondition, no upsert, no correlation.
+    pub fn new(message: Message, table: &str, id: Option<Uuid>, values: Vec<(String, Value)>, caller: Uuid) -> Operation {
+        Operation {
+            message,
+            table: table.to_string(),
+            id,
+            values,
+            caller,
+            precondition: Precondition::None,
+            upsert: false,
+            correlation: None,
+        }
+    }
+
+    pub fn with_precondition(mut self, precondition: Precondition) -> Operation {
+        self.precondition = precondition;
+        self
+    }
+
+    /// An Update that creates the row when it does not exist (PATCH).
+    pub fn upsert(mut self) -> Operation {
+        self.upsert = true;
+        self
+    }
+
+    pub fn with_correlation(mut self, correlation: Option<(Uuid, i64)>) -> Operation {
+        self.correlation = correlation;
+        self
+    }
+}
+
 /// What happened.
 #[derive(Debug, Clone)]
 pub struct Outcome {
