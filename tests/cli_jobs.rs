@@ -3,7 +3,8 @@
 
 mod common;
 
-use std::process::{Command, Output};
+use common::cli::{herald, herald_command, Run};
+
 use std::time::Duration;
 
 use common::{eventually, register, TestServer};
@@ -15,59 +16,6 @@ both_backends!(jobs_list_show_retry_cancel, bad_job_input_fails_clearly);
 
 const HEADERS: &str = r#"<settings><setting name="X-Key" value="k" /></settings>"#;
 
-/// What one run of the binary did.
-struct Run {
-    ok: bool,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn from(out: Output) -> Run {
-        Run {
-            ok: out.status.success(),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
-    }
-
-    #[track_caller]
-    fn success(self) -> Run {
-        assert!(self.ok, "herald failed:\nstdout: {}\nstderr: {}", self.stdout, self.stderr);
-        self
-    }
-
-    /// Must fail with an `error:` line containing every needle.
-    #[track_caller]
-    fn failure(self, needles: &[&str]) -> Run {
-        assert!(!self.ok, "herald should have failed:\nstdout: {}\nstderr: {}", self.stdout, self.stderr);
-        for n in needles {
-            assert!(self.stderr.contains(n), "stderr should mention {n:?}:\n{}", self.stderr);
-        }
-        self
-    }
-
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("--output json is not JSON ({e}):\n{}", self.stdout))
-    }
-}
-
-fn herald_command() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_herald"));
-    for var in ["HERALD_URL", "HERALD_KEY", "HERALD_ADMIN_KEY", "HERALD_DATA_DIR"] {
-        c.env_remove(var);
-    }
-    c
-}
-
-/// `herald --url <server> --key <key> <args…>`, off the async runtime.
-async fn herald(s: &TestServer, args: &[&str]) -> Run {
-    let mut cmd = herald_command();
-    cmd.arg("--url").arg(&s.base).arg("--key").arg(&s.key).args(args);
-    tokio::task::spawn_blocking(move || Run::from(cmd.output().expect("run the herald binary")))
-        .await
-        .expect("the blocking task")
-}
 
 /// The job of `step` once it has `statuscode`.
 async fn job_of(s: &TestServer, step: &str, statuscode: i64) -> Value {

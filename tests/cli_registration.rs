@@ -4,7 +4,8 @@
 
 mod common;
 
-use std::process::{Command, Output};
+use common::cli::{herald, herald_command, Run};
+
 
 use common::TestServer;
 use reqwest::StatusCode;
@@ -17,59 +18,6 @@ both_backends!(
     notify_sends_the_context_and_prints_the_answer,
 );
 
-/// What one run of the binary did.
-struct Run {
-    ok: bool,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn from(out: Output) -> Run {
-        Run {
-            ok: out.status.success(),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
-    }
-
-    #[track_caller]
-    fn success(self) -> Run {
-        assert!(self.ok, "herald failed:\nstdout: {}\nstderr: {}", self.stdout, self.stderr);
-        self
-    }
-
-    /// Must fail with an `error:` line containing every needle.
-    #[track_caller]
-    fn failure(self, needles: &[&str]) -> Run {
-        assert!(!self.ok, "herald should have failed:\nstdout: {}\nstderr: {}", self.stdout, self.stderr);
-        for n in needles {
-            assert!(self.stderr.contains(n), "stderr should mention {n:?}:\n{}", self.stderr);
-        }
-        self
-    }
-
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("--output json is not JSON ({e}):\n{}", self.stdout))
-    }
-}
-
-fn herald_command() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_herald"));
-    for var in ["HERALD_URL", "HERALD_KEY", "HERALD_ADMIN_KEY", "HERALD_DATA_DIR"] {
-        c.env_remove(var);
-    }
-    c
-}
-
-/// `herald --url <server> --key <key> <args…>`, off the async runtime.
-async fn herald(s: &TestServer, args: &[&str]) -> Run {
-    let mut cmd = herald_command();
-    cmd.arg("--url").arg(&s.base).arg("--key").arg(&s.key).args(args);
-    tokio::task::spawn_blocking(move || Run::from(cmd.output().expect("run the herald binary")))
-        .await
-        .expect("the blocking task")
-}
 
 /// The one row of `set` matching `filter`.
 async fn only(s: &TestServer, set: &str, filter: &str) -> Value {

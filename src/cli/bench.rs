@@ -10,9 +10,10 @@
 //!   16 keep-alive connections for a few seconds. Every other throughput
 //!   is also given as a fraction of this figure, measured in the same run.
 //! - `create`: `POST /contacts` throughput and latency with C clients.
-//! - `sync-step`: N sequential updates without any step, then with one
-//!   synchronous PostOperation step to the receiver; the difference is
-//!   what a sync step adds to a write.
+//! - `sync-step`: sequential updates of one record (one client), in
+//!   alternating blocks with one synchronous PostOperation step to the
+//!   receiver disabled and enabled (so machine noise hits both sides
+//!   alike); the difference of the percentiles is what the step adds.
 //! - `async`: N creates with one asynchronous step to the receiver:
 //!   writes/s, deliveries/s, and commit → receiver latency. Each record
 //!   carries its sequence number (`lastname = "benchseq-<i>-"`); the
@@ -57,7 +58,14 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 use tokio::task::{JoinHandle, JoinSet};
 
-use super::output::Format;
+/// How the results are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// One aligned table.
+    Table,
+    /// One JSON document: {store, cores, ceiling_requests_per_s, scenarios: [{scenario, parameters…, metrics…}]}.
+    Json,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Scenario {
@@ -96,10 +104,10 @@ pub struct BenchArgs {
     /// Use the database of --database-url as it is (not created, not dropped).
     #[arg(long)]
     use_database: bool,
-    /// Operations per scenario (default: create 20000, sync-step 2000, async 20000, paced async 10000, drain 100000).
+    /// Operations per scenario (default: create 20000, sync-step 2000, async 10000 (paced too), drain 100000 — 20000 within `all`).
     #[arg(long)]
     n: Option<usize>,
-    /// Concurrent clients (keep-alive connections) for create and async; pipeline tasks building the drain backlog.
+    /// Concurrent clients (keep-alive connections) for create and async (default 16); pipeline tasks building the drain backlog (default 8).
     #[arg(long, short = 'c')]
     concurrency: Option<usize>,
     /// Pace async writes at R per second (open loop). With `all`, the paced run uses this (default 1000).
@@ -177,7 +185,7 @@ impl ProgressHandle {
                 }
             }))
         } else {
-            eprintln!("  {label} ({total})");
+            eprintln!("  {label} …");
             None
         };
         ProgressHandle { p, ticker, tty }
@@ -699,7 +707,7 @@ fn group(n: i64) -> String {
     let s = n.abs().to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(' ');
         }
         out.push(c);
@@ -736,6 +744,7 @@ fn print_report(format: Format, store: &str, ceiling: Option<f64>, outcomes: &[O
             let doc = json!({
                 "store": store,
                 "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+                "load_average": load_average(),
                 "ceiling_requests_per_s": ceiling.map(|c| c.round()),
                 "scenarios": scenarios,
             });
@@ -786,7 +795,7 @@ async fn ceiling(secs: f64) -> anyhow::Result<Outcome> {
     let rx = Receiver::start(0).await?;
     let body = Bytes::from(vec![b'x'; CEILING_BODY]);
     let host = HeaderValue::from_str(&rx.addr.to_string())?;
-    let progress = ProgressHandle::start("ceiling", (secs * 10.0) as u64);
+    let progress = ProgressHandle::start(&format!("ceiling: {secs} s"), (secs * 10.0) as u64);
     let stop = Instant::now() + Duration::from_secs_f64(secs);
     let mut tasks = JoinSet::new();
     let t0 = now_ns();
@@ -839,10 +848,10 @@ async fn create(target: &Target, n: usize, c: usize) -> anyhow::Result<Outcome> 
             let api = api.clone();
             Arc::new(move |i| api.request(Method::POST, "contacts", Some(contact_body(i))))
         };
-        let p = ProgressHandle::start("create: warm-up", warm as u64);
+        let p = ProgressHandle::start(&format!("create: {warm} warm-up writes"), warm as u64);
         drive(h.addr, c, warm, None, &p, make.clone()).await?;
         p.finish();
-        let p = ProgressHandle::start("create", n as u64);
+        let p = ProgressHandle::start(&format!("create: {n} writes, {c} clients"), n as u64);
         let samples = drive(h.addr, c, n, None, &p, make).await?;
         p.finish();
         let (t0, t1) = span(&samples);
@@ -878,7 +887,7 @@ async fn sync_step(target: &Target, n: usize) -> anyhow::Result<Outcome> {
         let blocks = n.div_ceil(100).clamp(1, 20);
         let per_block = n.div_ceil(blocks);
         let warm = per_block.min(100);
-        let p = ProgressHandle::start("sync-step", (2 * (warm + per_block * blocks)) as u64);
+        let p = ProgressHandle::start(&format!("sync-step: 2 × {} updates", warm + per_block * blocks), (2 * (warm + per_block * blocks)) as u64);
         let mut without = Vec::new();
         let mut with = Vec::new();
         let mut sent_with = 0u64;
@@ -933,14 +942,14 @@ async fn async_step(target: &Target, n: usize, c: usize, rate: Option<f64>) -> a
             Arc::new(move |i| api.request(Method::POST, "contacts", Some(contact_body(i))))
         };
         let label = match rate {
-            Some(r) => format!("async @ {r}/s: writes"),
-            None => "async: writes".to_string(),
+            Some(r) => format!("async: {n} writes at {r}/s, {c} clients"),
+            None => format!("async: {n} writes, {c} clients"),
         };
         let p = ProgressHandle::start(&label, n as u64);
         let samples = drive(h.addr, c, n, rate, &p, make).await?;
         p.finish();
         let (t0, t_written) = span(&samples);
-        let p = ProgressHandle::start("async: deliveries", n as u64);
+        let p = ProgressHandle::start(&format!("async: waiting for {n} deliveries"), n as u64);
         let within = Duration::from_secs(120) + Duration::from_millis(n as u64 * 10);
         let t_delivered = rx.wait_for(n as u64, within, Some(&p)).await?;
         p.finish();
@@ -1003,7 +1012,7 @@ async fn drain(target: &Target, n: usize, c: usize) -> anyhow::Result<Outcome> {
         // The backlog: N creates through the write pipeline, in-process.
         let state = h.state.clone();
         let caller = state.org.admin_user_id;
-        let p = ProgressHandle::start("drain: building the backlog", n as u64);
+        let p = ProgressHandle::start(&format!("drain: building a backlog of {n} jobs"), n as u64);
         let next = Arc::new(AtomicUsize::new(0));
         let b0 = now_ns();
         let mut tasks = JoinSet::new();
@@ -1045,7 +1054,7 @@ async fn drain(target: &Target, n: usize, c: usize) -> anyhow::Result<Outcome> {
         }
 
         // Now the workers.
-        let p = ProgressHandle::start("drain: delivering", n as u64);
+        let p = ProgressHandle::start(&format!("drain: delivering {n} jobs"), n as u64);
         let t0 = now_ns();
         h.serve();
         let within = Duration::from_secs(120) + Duration::from_millis(n as u64 * 10);
@@ -1072,6 +1081,11 @@ async fn drain(target: &Target, n: usize, c: usize) -> anyhow::Result<Outcome> {
     result
 }
 
+/// The 1-minute load average (Linux), to warn about a busy machine.
+fn load_average() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg").ok()?.split_whitespace().next()?.parse().ok()
+}
+
 // ---------------------------------------------------------------------------
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
@@ -1095,31 +1109,41 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     };
     let c = args.concurrency.unwrap_or(16).max(1);
     let n = |default: usize| args.n.unwrap_or(default).max(1);
-    eprintln!("herald bench {:?} on {store}", args.scenario);
+    let name = args.scenario.to_possible_value().map(|v| v.get_name().to_string()).unwrap_or_default();
+    eprintln!("herald bench {name} on {store}");
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    if let Some(load) = load_average() {
+        if load > cores as f64 * 0.5 {
+            eprintln!("warning: this machine is busy (load average {load:.1} on {cores} cores): the figures will be noisy");
+        }
+    }
 
+    let s = args.scenario;
+    let all = s == Scenario::All;
     let mut outcomes = Vec::new();
     let mut ceiling_rps = None;
-    if args.ceiling_secs > 0.0 {
-        let o = ceiling(args.ceiling_secs).await?;
+    let secs = if s == Scenario::Ceiling && args.ceiling_secs <= 0.0 { 3.0 } else { args.ceiling_secs };
+    if secs > 0.0 {
+        let o = ceiling(secs).await?;
         ceiling_rps = o.metrics.first().map(|m| m.value);
         outcomes.push(o);
     }
-    let s = args.scenario;
-    if matches!(s, Scenario::All | Scenario::Create) {
+    if all || s == Scenario::Create {
         outcomes.push(create(&target, n(20_000), c).await?);
     }
-    if matches!(s, Scenario::All | Scenario::SyncStep) {
+    if all || s == Scenario::SyncStep {
         outcomes.push(sync_step(&target, n(2_000)).await?);
     }
-    if matches!(s, Scenario::All | Scenario::Async) {
-        let rate = if s == Scenario::All { None } else { args.rate };
-        outcomes.push(async_step(&target, n(if rate.is_some() { 10_000 } else { 20_000 }), c, rate).await?);
+    if all || s == Scenario::Async {
+        let rate = if all { None } else { args.rate };
+        outcomes.push(async_step(&target, n(10_000), c, rate).await?);
     }
-    if s == Scenario::All {
+    if all {
         outcomes.push(async_step(&target, n(10_000), c, Some(args.rate.unwrap_or(1000.0))).await?);
     }
-    if matches!(s, Scenario::All | Scenario::Drain) {
-        outcomes.push(drain(&target, n(100_000), args.concurrency.unwrap_or(8).max(1)).await?);
+    if all || s == Scenario::Drain {
+        // `all` keeps to a few minutes on SQLite: a 20 000-job backlog there.
+        outcomes.push(drain(&target, n(if all { 20_000 } else { 100_000 }), args.concurrency.unwrap_or(8).max(1)).await?);
     }
     print_report(args.output, store, ceiling_rps, &outcomes);
     Ok(())

@@ -2,6 +2,8 @@
 //! temp SQLite file or a fresh PostgreSQL database, driven over HTTP.
 #![allow(dead_code)]
 
+pub mod cli;
+
 use std::sync::Arc;
 
 use herald_server::config::Config;
