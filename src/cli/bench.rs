@@ -81,6 +81,8 @@ pub enum Scenario {
     Async,
     /// Delivery rate of a backlog of N ready System Jobs.
     Drain,
+    /// A filtered, ordered, expanded list of 1 000 rows out of N (default 100 000) contacts, with the store's plan.
+    Query,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -533,19 +535,7 @@ struct PgDb {
 }
 
 fn with_db_name(url: &str, name: &str) -> String {
-    let (head, query) = match url.split_once('?') {
-        Some((h, q)) => (h, Some(q)),
-        None => (url, None),
-    };
-    let scheme_end = head.find("://").map(|i| i + 3).unwrap_or(0);
-    let base = match head[scheme_end..].find('/') {
-        Some(i) => &head[..scheme_end + i],
-        None => head,
-    };
-    match query {
-        Some(q) => format!("{base}/{name}?{q}"),
-        None => format!("{base}/{name}"),
-    }
+    herald_store::testing::replace_db_name(url, name)
 }
 
 impl PgDb {
@@ -1088,6 +1078,90 @@ fn load_average() -> Option<f64> {
 
 // ---------------------------------------------------------------------------
 
+/// The list query of issue #4: contacts of one account (1 000 of N), newest
+/// first, with the account's name expanded — through the Web API, R times.
+const QUERY_PATH: &str = "contacts?$select=fullname,lastname,createdon&$filter=_parentcustomerid_value eq {account} and statecode eq 0&$orderby=createdon desc&$top=1000&$expand=parentcustomerid_account($select=name)";
+
+async fn query(target: &Target, n: usize) -> anyhow::Result<Outcome> {
+    let h = Herald::started(target).await?;
+    let result = async {
+        let schema = h.state.schema.clone();
+        let accounts = schema.table("account").ok_or_else(|| anyhow!("no account table"))?;
+        let contacts = schema.table("contact").ok_or_else(|| anyhow!("no contact table"))?;
+        let per_account = 1000usize;
+        let n_accounts = n.div_ceil(per_account).max(1);
+        let user = h.state.org.admin_user_id;
+        let now = chrono::Utc::now();
+        let p = ProgressHandle::start(&format!("query: loading {n} contacts over {n_accounts} accounts"), n as u64);
+        let mut account_ids = Vec::with_capacity(n_accounts);
+        let mut tx = h.state.store.begin().await?;
+        for i in 0..n_accounts {
+            let id = uuid::Uuid::new_v4();
+            tx.insert(accounts, &[
+                ("accountid".into(), HValue::Guid(id)),
+                ("name".into(), HValue::String(format!("Account {i:05}"))),
+                ("versionnumber".into(), HValue::Int(1)),
+                ("statecode".into(), HValue::Int(0)),
+            ]).await?;
+            account_ids.push(id);
+        }
+        for i in 0..n {
+            tx.insert(contacts, &[
+                ("contactid".into(), HValue::Guid(uuid::Uuid::new_v4())),
+                ("firstname".into(), HValue::String(format!("First{i}"))),
+                ("lastname".into(), HValue::String(format!("Family{:02}", i % 97))),
+                ("fullname".into(), HValue::String(format!("First{i} Family{:02}", i % 97))),
+                ("parentcustomerid".into(), HValue::Guid(account_ids[i % n_accounts])),
+                ("statecode".into(), HValue::Int(0)),
+                ("statuscode".into(), HValue::Int(1)),
+                ("createdon".into(), HValue::DateTime(now - chrono::Duration::seconds(i as i64))),
+                ("createdby".into(), HValue::Guid(user)),
+                ("versionnumber".into(), HValue::Int(1)),
+            ]).await?;
+            if i % 10_000 == 9_999 {
+                tx.commit().await?;
+                tx = h.state.store.begin().await?;
+                p.set((i + 1) as u64);
+            }
+        }
+        tx.commit().await?;
+        p.finish();
+        let account = account_ids[n_accounts / 2];
+        let path = QUERY_PATH.replace("{account}", &account.to_string()).replace(' ', "%20");
+        let api = h.api()?;
+        let mut conn = HttpConn::open(h.addr).await?;
+        let (_, first) = api.call(&mut conn, Method::GET, &path, None).await?;
+        let rows = first["value"].as_array().map(Vec::len).unwrap_or(0);
+        if rows != per_account.min(n) {
+            bail!("the query returned {rows} rows, expected {}", per_account.min(n));
+        }
+        let runs = 30;
+        let mut times = Vec::with_capacity(runs);
+        for _ in 0..runs {
+            let t = now_ns();
+            api.call(&mut conn, Method::GET, &path, None).await?;
+            times.push(now_ns() - t);
+        }
+        times.sort_unstable();
+        // The plan the store uses for the main query (the expansion is a second, by-key query).
+        let options = herald_core::odata::split_query_string(&QUERY_PATH.replace("{account}", &account.to_string())["contacts?".len()..]);
+        let q = herald_core::odata::parse_options(&schema, contacts, &options).map_err(|e| anyhow!("{e}"))?;
+        let plan = h.state.store.explain(&q, Some(1000)).await?;
+        eprintln!("query plan ({}):", if target.kind == StoreKind::Sqlite { "EXPLAIN QUERY PLAN" } else { "EXPLAIN" });
+        for line in &plan {
+            eprintln!("  {line}");
+        }
+        Ok::<_, anyhow::Error>(
+            Outcome::new("query", json!({"n": n, "rows": rows, "runs": runs, "plan": plan}))
+                .m("query_p50_ms", "1 000 of N, p50", ms(pct(&times, 50.0)), Unit::Ms)
+                .m("query_p99_ms", "1 000 of N, p99", ms(pct(&times, 99.0)), Unit::Ms),
+        )
+    }
+    .await;
+    h.stop().await;
+    result
+}
+
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn,sqlx=error".into()))
@@ -1140,6 +1214,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     if all {
         outcomes.push(async_step(&target, n(10_000), c, Some(args.rate.unwrap_or(1000.0))).await?);
+    }
+    if all || s == Scenario::Query {
+        outcomes.push(query(&target, n(100_000)).await?);
     }
     if all || s == Scenario::Drain {
         // `all` keeps to a few minutes on SQLite: a 20 000-job backlog there.

@@ -209,6 +209,30 @@ impl Store {
         Ok(self.fetch(&q, Some(1), 0).await?.into_iter().next())
     }
 
+    /// The store's query plan for a query (`EXPLAIN QUERY PLAN` on SQLite,
+    /// `EXPLAIN` on PostgreSQL), one line per step.
+    pub async fn explain(&self, query: &Query, limit: Option<u64>) -> Result<Vec<String>, StoreError> {
+        use sqlx::Row;
+        let select = sql::select(&self.schema, query, limit, 0)?;
+        let mut stmt = select.sql;
+        let mut out = Vec::new();
+        match &self.backend {
+            Backend::Sqlite { reader, .. } => {
+                stmt.text = format!("EXPLAIN QUERY PLAN {}", stmt.text);
+                for r in conn::bound_query(&stmt).fetch_all(reader).await? {
+                    out.push(r.try_get::<String, _>(3)?);
+                }
+            }
+            Backend::Postgres(p) => {
+                stmt.text = format!("EXPLAIN {}", stmt.text);
+                for r in conn::bound_query(&stmt).fetch_all(p).await? {
+                    out.push(r.try_get::<String, _>(0)?);
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// The systemuser behind an API key hash, if any.
     pub async fn api_key_user(&self, keyhash: &str) -> Result<Option<Uuid>, StoreError> {
         match &self.backend {

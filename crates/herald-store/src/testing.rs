@@ -29,7 +29,8 @@ pub async fn fresh_postgres_url(test: &str) -> Option<String> {
     Some(replace_db_name(&base, &name))
 }
 
-fn replace_db_name(url: &str, name: &str) -> String {
+/// `url` with its database name replaced by `name` (query string kept).
+pub fn replace_db_name(url: &str, name: &str) -> String {
     let (head, query) = match url.split_once('?') {
         Some((h, q)) => (h, Some(q)),
         None => (url, None),
