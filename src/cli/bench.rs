@@ -745,7 +745,7 @@ fn print_report(format: Format, store: &str, ceiling: Option<f64>, outcomes: &[O
             println!("herald bench — store {store}, {cores} cores, everything in one process on loopback");
             let mut rows: Vec<[String; 4]> = vec![["SCENARIO".into(), "METRIC".into(), "VALUE".into(), "OF CEILING".into()]];
             for o in outcomes {
-                let params: Vec<String> = o.params.iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| format!("{k}={v}")).collect();
+                let params: Vec<String> = o.params.iter().filter(|(_, v)| !v.is_null() && !v.is_array()).map(|(k, v)| format!("{k}={v}")).collect();
                 let params = params.join(" ");
                 for (i, x) in o.metrics.iter().enumerate() {
                     let ratio = match (x.unit, ceiling) {
