@@ -7,7 +7,10 @@ fn main() -> std::process::ExitCode {
     if !matches!(args.command, cli::Command::Serve(_)) {
         restore_sigpipe();
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

@@ -49,7 +49,8 @@ impl Bc {
         config.server.allow_private_targets = true;
         config.server.admin_key = Some("test-admin-key".into());
         if let Backend::Postgres = backend {
-            config.store.database_url = Some(herald_store::testing::fresh_postgres_url(&format!("bc::{test}")).await?);
+            config.store.database_url =
+                Some(herald_store::testing::fresh_postgres_url(&format!("bc::{test}")).await?);
             config.store.max_connections = 8;
         }
         tweak(&mut config);
@@ -58,7 +59,9 @@ impl Bc {
     }
 
     async fn launch(config: Config, clock: Arc<ManualClock>, dir: Arc<tempfile::TempDir>) -> Bc {
-        let running = herald_server::server::start_with_clock(config.clone(), clock.clone()).await.expect("server starts");
+        let running = herald_server::server::start_with_clock(config.clone(), clock.clone())
+            .await
+            .expect("server starts");
         bc::notifier::hold_background(&running.state);
         let base = format!("http://{}", running.addr);
         let key = running.admin_key.clone();
@@ -71,7 +74,17 @@ impl Bc {
                 })
                 .await;
         });
-        Bc { base, key, client: reqwest::Client::new(), state, clock, config, _dir: dir, shutdown: Some(tx), served: Some(served) }
+        Bc {
+            base,
+            key,
+            client: reqwest::Client::new(),
+            state,
+            clock,
+            config,
+            _dir: dir,
+            shutdown: Some(tx),
+            served: Some(served),
+        }
     }
 
     /// Stop this server and start a new one on the same database and clock.
@@ -97,8 +110,17 @@ impl Bc {
         }
     }
 
-    async fn send(&self, method: Method, path: &str, body: Option<Value>, headers: &[(&str, &str)]) -> (StatusCode, reqwest::header::HeaderMap, Value) {
-        let mut rb = self.client.request(method, self.url(path)).bearer_auth(&self.key);
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> (StatusCode, reqwest::header::HeaderMap, Value) {
+        let mut rb = self
+            .client
+            .request(method, self.url(path))
+            .bearer_auth(&self.key);
         for (k, v) in headers {
             rb = rb.header(*k, *v);
         }
@@ -109,7 +131,11 @@ impl Bc {
         let status = resp.status();
         let h = resp.headers().clone();
         let text = resp.text().await.unwrap();
-        let json = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        let json = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
         (status, h, json)
     }
 
@@ -155,7 +181,14 @@ impl Bc {
     }
 
     async fn patch(&self, entity: &str, id: &str, body: Value) -> Value {
-        let (s, _, b) = self.send(Method::PATCH, &format!("{}({id})", self.collection(entity)), Some(body), &[("If-Match", "*")]).await;
+        let (s, _, b) = self
+            .send(
+                Method::PATCH,
+                &format!("{}({id})", self.collection(entity)),
+                Some(body),
+                &[("If-Match", "*")],
+            )
+            .await;
         assert_eq!(s, StatusCode::OK, "patch {entity}: {b}");
         b
     }
@@ -222,28 +255,42 @@ bc_backends!(
 );
 
 fn handshakes(rx: &Receiver) -> Vec<Captured> {
-    rx.requests().into_iter().filter(|c| c.query_param("validationToken").is_some()).collect()
+    rx.requests()
+        .into_iter()
+        .filter(|c| c.query_param("validationToken").is_some())
+        .collect()
 }
 
 /// Notification POSTs (not handshakes) the receiver got.
 fn notifications(rx: &Receiver) -> Vec<Captured> {
-    rx.requests().into_iter().filter(|c| c.query_param("validationToken").is_none()).collect()
+    rx.requests()
+        .into_iter()
+        .filter(|c| c.query_param("validationToken").is_none())
+        .collect()
 }
 
 fn values(c: &Captured) -> Vec<Value> {
-    c.body_json()["value"].as_array().cloned().unwrap_or_default()
+    c.body_json()["value"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
 }
 
 fn error_message(status: StatusCode, body: &Value, expected: StatusCode) -> String {
     assert_eq!(status, expected, "unexpected status; body {body}");
     assert!(body["error"]["code"].is_string(), "no error.code in {body}");
-    body["error"]["message"].as_str().unwrap_or_else(|| panic!("no error.message in {body}")).to_string()
+    body["error"]["message"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no error.message in {body}"))
+        .to_string()
 }
 
 // ---------------------------------------------------------------- data API
 
 async fn data_api_reads_and_writes_through_the_pipeline(b: Backend) {
-    let Some(s) = Bc::start(b, "data_api", |_| {}).await else { return };
+    let Some(s) = Bc::start(b, "data_api", |_| {}).await else {
+        return;
+    };
     // A Dataverse-style webhook step on the BC table sees BC API writes.
     let hook_rx = Receiver::start().await;
     let (st, _, _) = s
@@ -256,11 +303,22 @@ async fn data_api_reads_and_writes_through_the_pipeline(b: Backend) {
         .await;
     assert_eq!(st, StatusCode::NO_CONTENT);
     let (_, eps) = s.get("/api/data/v9.2/serviceendpoints?$select=name").await;
-    let ep = eps["value"][0]["serviceendpointid"].as_str().unwrap().to_string();
-    let (_, msgs) = s.get("/api/data/v9.2/sdkmessages?$select=name&$filter=name eq 'Create'").await;
-    let mid = msgs["value"][0]["sdkmessageid"].as_str().unwrap().to_string();
+    let ep = eps["value"][0]["serviceendpointid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (_, msgs) = s
+        .get("/api/data/v9.2/sdkmessages?$select=name&$filter=name eq 'Create'")
+        .await;
+    let mid = msgs["value"][0]["sdkmessageid"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let (_, filters) = s.get(&format!("/api/data/v9.2/sdkmessagefilters?$select=name&$filter=_sdkmessageid_value eq {mid} and primaryobjecttypecode eq 'bc_customer'")).await;
-    let fid = filters["value"][0]["sdkmessagefilterid"].as_str().unwrap_or_else(|| panic!("no filter for bc_customer: {filters}")).to_string();
+    let fid = filters["value"][0]["sdkmessagefilterid"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no filter for bc_customer: {filters}"))
+        .to_string();
     let (st, _, body) = s
         .send(
             Method::POST,
@@ -287,8 +345,14 @@ async fn data_api_reads_and_writes_through_the_pipeline(b: Backend) {
     assert_eq!(created["creditLimit"], 2500.5);
     assert_eq!(created["country"], "", "unset text is empty, as in BC");
     assert_eq!(created["@odata.etag"], "W/\"1\"");
-    assert!(created["@odata.context"].as_str().unwrap().ends_with("/customers/$entity"));
-    assert!(created["lastModifiedDateTime"].as_str().unwrap().ends_with('Z'));
+    assert!(created["@odata.context"]
+        .as_str()
+        .unwrap()
+        .ends_with("/customers/$entity"));
+    assert!(created["lastModifiedDateTime"]
+        .as_str()
+        .unwrap()
+        .ends_with('Z'));
     let hook = hook_rx.wait_for(1, Duration::from_secs(10)).await;
     let ctx = hook[0].body_json();
     assert_eq!(ctx["PrimaryEntityName"], "bc_customer");
@@ -298,32 +362,75 @@ async fn data_api_reads_and_writes_through_the_pipeline(b: Backend) {
     assert_eq!(st, StatusCode::OK);
     assert_eq!(list["value"].as_array().unwrap().len(), 1);
     let (st, one) = s.get(&format!("{}({id})", s.collection("customers"))).await;
-    assert_eq!((st, one["number"].clone()), (StatusCode::OK, json!("C10000")));
+    assert_eq!(
+        (st, one["number"].clone()),
+        (StatusCode::OK, json!("C10000"))
+    );
     let (st, v1) = s.get(&format!("/api/v1.0/companies({})/customers?$filter=displayName eq 'Adatum Corporation'&$select=id,number", s.company())).await;
     assert_eq!(st, StatusCode::OK, "{v1}");
-    assert_eq!(v1["value"][0].as_object().unwrap().len(), 3, "etag, id, number: {v1}");
-    let (_, none) = s.get(&format!("{}?$filter=city eq 'Paris'", s.collection("customers"))).await;
+    assert_eq!(
+        v1["value"][0].as_object().unwrap().len(),
+        3,
+        "etag, id, number: {v1}"
+    );
+    let (_, none) = s
+        .get(&format!(
+            "{}?$filter=city eq 'Paris'",
+            s.collection("customers")
+        ))
+        .await;
     assert_eq!(none["value"].as_array().unwrap().len(), 0);
 
     // PATCH needs If-Match.
     let path = format!("{}({id})", s.collection("customers"));
-    let (st, _, body) = s.send(Method::PATCH, &path, Some(json!({"city": "Boston"})), &[]).await;
+    let (st, _, body) = s
+        .send(Method::PATCH, &path, Some(json!({"city": "Boston"})), &[])
+        .await;
     error_message(st, &body, StatusCode::PRECONDITION_REQUIRED);
-    let (st, _, body) = s.send(Method::PATCH, &path, Some(json!({"city": "Boston"})), &[("If-Match", "W/\"7\"")]).await;
+    let (st, _, body) = s
+        .send(
+            Method::PATCH,
+            &path,
+            Some(json!({"city": "Boston"})),
+            &[("If-Match", "W/\"7\"")],
+        )
+        .await;
     error_message(st, &body, StatusCode::PRECONDITION_FAILED);
-    let (st, _, body) = s.send(Method::PATCH, &path, Some(json!({"city": "Boston"})), &[("If-Match", "W/\"1\"")]).await;
+    let (st, _, body) = s
+        .send(
+            Method::PATCH,
+            &path,
+            Some(json!({"city": "Boston"})),
+            &[("If-Match", "W/\"1\"")],
+        )
+        .await;
     assert_eq!(st, StatusCode::OK, "{body}");
-    assert_eq!((body["city"].clone(), body["@odata.etag"].clone()), (json!("Boston"), json!("W/\"2\"")));
-    let (st, _, body) = s.send(Method::PATCH, &path, Some(json!({"nope": 1})), &[("If-Match", "*")]).await;
+    assert_eq!(
+        (body["city"].clone(), body["@odata.etag"].clone()),
+        (json!("Boston"), json!("W/\"2\""))
+    );
+    let (st, _, body) = s
+        .send(
+            Method::PATCH,
+            &path,
+            Some(json!({"nope": 1})),
+            &[("If-Match", "*")],
+        )
+        .await;
     assert!(error_message(st, &body, StatusCode::BAD_REQUEST).contains("nope"));
 
     // Other entities, dates, and the Dataverse view of the same rows.
     let inv = s.create("salesInvoices", json!({"number": "S-1", "invoiceDate": "2019-01-31", "customerId": id, "totalAmountIncludingTax": 100})).await;
     assert_eq!(inv["invoiceDate"], "2019-01-31");
     let (st, dv) = s.get("/api/data/v9.2/bc_customers?$select=city").await;
-    assert_eq!((st, dv["value"][0]["city"].clone()), (StatusCode::OK, json!("Boston")));
+    assert_eq!(
+        (st, dv["value"][0]["city"].clone()),
+        (StatusCode::OK, json!("Boston"))
+    );
 
-    let (st, body) = s.get(&format!("companies({})/customers", uuid::Uuid::new_v4())).await;
+    let (st, body) = s
+        .get(&format!("companies({})/customers", uuid::Uuid::new_v4()))
+        .await;
     error_message(st, &body, StatusCode::NOT_FOUND);
     let (st, body) = s.get(&format!("companies({})/widgets", s.company())).await;
     error_message(st, &body, StatusCode::NOT_FOUND);
@@ -339,7 +446,9 @@ async fn data_api_reads_and_writes_through_the_pipeline(b: Backend) {
 // ---------------------------------------------------------------- subscriptions
 
 async fn subscription_handshake_and_fields(b: Backend) {
-    let Some(s) = Bc::start(b, "handshake", |_| {}).await else { return };
+    let Some(s) = Bc::start(b, "handshake", |_| {}).await else {
+        return;
+    };
     let rx = Receiver::start_with(Behavior::echo_validation_token()).await;
     let url = rx.url_for("/hook?tenant=a");
     let before = s.now();
@@ -352,7 +461,11 @@ async fn subscription_handshake_and_fields(b: Backend) {
     assert_eq!(hs.len(), 1);
     assert_eq!(hs[0].method, "POST");
     assert_eq!(hs[0].path, "/hook");
-    assert_eq!(hs[0].query_param("tenant").as_deref(), Some("a"), "the URL's own query is kept, the token appended with &");
+    assert_eq!(
+        hs[0].query_param("tenant").as_deref(),
+        Some("a"),
+        "the URL's own query is kept, the token appended with &"
+    );
     assert_eq!(hs[0].header("content-length"), Some("0"));
     assert_eq!(hs[0].header("clientstate"), Some("secret-1"));
     assert!(hs[0].body.is_empty());
@@ -364,42 +477,86 @@ async fn subscription_handshake_and_fields(b: Backend) {
     assert_eq!(sub["userId"].as_str().unwrap().len(), 36);
     assert!(sub["@odata.etag"].is_string());
     assert!(sub["lastModifiedDateTime"].is_string());
-    let expires = DateTime::parse_from_rfc3339(sub["expirationDateTime"].as_str().unwrap()).unwrap().with_timezone(&Utc);
+    let expires = DateTime::parse_from_rfc3339(sub["expirationDateTime"].as_str().unwrap())
+        .unwrap()
+        .with_timezone(&Utc);
     let three_days = before + chrono::Duration::days(3);
-    assert!((expires - three_days).num_seconds().abs() <= 1, "{expires} vs {three_days}");
+    assert!(
+        (expires - three_days).num_seconds().abs() <= 1,
+        "{expires} vs {three_days}"
+    );
 
     let (st, list) = s.get("subscriptions").await;
-    assert_eq!((st, list["value"].as_array().unwrap().len()), (StatusCode::OK, 1));
-    for path in [format!("subscriptions('{id}')"), format!("subscriptions({id})")] {
+    assert_eq!(
+        (st, list["value"].as_array().unwrap().len()),
+        (StatusCode::OK, 1)
+    );
+    for path in [
+        format!("subscriptions('{id}')"),
+        format!("subscriptions({id})"),
+    ] {
         let (st, one) = s.get(&path).await;
-        assert_eq!((st, one["subscriptionId"].clone()), (StatusCode::OK, json!(id)), "{path}");
+        assert_eq!(
+            (st, one["subscriptionId"].clone()),
+            (StatusCode::OK, json!(id)),
+            "{path}"
+        );
     }
     let (st, body) = s.get("subscriptions('nope')").await;
     error_message(st, &body, StatusCode::NOT_FOUND);
 
     let (st, supported) = s.get("webhookSupportedEntities").await;
     assert_eq!(st, StatusCode::OK);
-    let names: Vec<&str> = supported["value"].as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = supported["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names.len(), 22);
-    for n in ["customers", "items", "vendors", "salesInvoices", "generalLedgerEntries", "companyInformation"] {
+    for n in [
+        "customers",
+        "items",
+        "vendors",
+        "salesInvoices",
+        "generalLedgerEntries",
+        "companyInformation",
+    ] {
         assert!(names.contains(&n), "{n} in {names:?}");
     }
     // An absolute resource and the v1.0 endpoint work too.
-    let abs = format!("https://api.businesscentral.dynamics.com/v2.0/t/prod/api/v2.0/companies({})/items", s.company());
-    let (st, body) = s.post("subscriptions", json!({"notificationUrl": rx.url(), "resource": abs})).await;
+    let abs = format!(
+        "https://api.businesscentral.dynamics.com/v2.0/t/prod/api/v2.0/companies({})/items",
+        s.company()
+    );
+    let (st, body) = s
+        .post(
+            "subscriptions",
+            json!({"notificationUrl": rx.url(), "resource": abs}),
+        )
+        .await;
     assert_eq!(st, StatusCode::CREATED, "{body}");
     let (st, body) = s.post("/api/v1.0/subscriptions", json!({"notificationUrl": rx.url(), "resource": format!("/api/v1.0/companies({})/vendors", s.company()), "clientState": "x".repeat(250)})).await;
     assert_eq!(st, StatusCode::CREATED, "{body}");
 }
 
 async fn failed_handshakes_store_nothing(b: Backend) {
-    let Some(s) = Bc::start(b, "bad_handshake", |c| c.bc.handshake_timeout = Duration::from_millis(300)).await else { return };
+    let Some(s) = Bc::start(b, "bad_handshake", |c| {
+        c.bc.handshake_timeout = Duration::from_millis(300)
+    })
+    .await
+    else {
+        return;
+    };
     let body = |url: String| json!({"notificationUrl": url, "resource": s.resource("customers")});
 
     let wrong = Receiver::start_with(Behavior::status_with_body(200, "not-the-token")).await;
     let (st, e) = s.post("subscriptions", body(wrong.url())).await;
     let m = error_message(st, &e, StatusCode::BAD_REQUEST);
-    assert!(m.contains("validationToken") && m.contains("not-the-token"), "{m}");
+    assert!(
+        m.contains("validationToken") && m.contains("not-the-token"),
+        "{m}"
+    );
 
     let status = Receiver::start_with(Behavior::status(404)).await;
     let (st, e) = s.post("subscriptions", body(status.url())).await;
@@ -409,34 +566,68 @@ async fn failed_handshakes_store_nothing(b: Backend) {
     let (st, e) = s.post("subscriptions", body(redirect.url())).await;
     assert!(error_message(st, &e, StatusCode::BAD_REQUEST).contains("302"));
 
-    let slow = Receiver::start_with(Behavior::Delay { delay: Duration::from_secs(3), reply: Reply::status(200) }).await;
+    let slow = Receiver::start_with(Behavior::Delay {
+        delay: Duration::from_secs(3),
+        reply: Reply::status(200),
+    })
+    .await;
     let started = Instant::now();
     let (st, e) = s.post("subscriptions", body(slow.url())).await;
     let m = error_message(st, &e, StatusCode::BAD_REQUEST);
     assert!(m.contains("no answer within 300 ms"), "{m}");
-    assert!(started.elapsed() < Duration::from_secs(2), "the handshake timeout applies");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "the handshake timeout applies"
+    );
 
     let nobody = free_port();
     let (st, e) = s.post("subscriptions", body(nobody.url())).await;
     assert!(error_message(st, &e, StatusCode::BAD_REQUEST).contains("could not be reached"));
 
     let (_, list) = s.get("subscriptions").await;
-    assert_eq!(list["value"], json!([]), "nothing is stored after a failed handshake");
+    assert_eq!(
+        list["value"],
+        json!([]),
+        "nothing is stored after a failed handshake"
+    );
 }
 
 async fn subscription_input_is_checked(b: Backend) {
-    let Some(s) = Bc::start(b, "input", |c| c.bc.max_subscriptions = 2).await else { return };
+    let Some(s) = Bc::start(b, "input", |c| c.bc.max_subscriptions = 2).await else {
+        return;
+    };
     let rx = Receiver::start_with(Behavior::echo_validation_token()).await;
     let c = s.company();
     for (body, needle) in [
-        (json!({"notificationUrl": rx.url(), "resource": format!("/api/v2.0/companies({c})/widgets")}), "does not support webhooks"),
-        (json!({"notificationUrl": rx.url(), "resource": format!("/api/v2.0/companies({})/customers", uuid::Uuid::new_v4())}), "does not exist"),
-        (json!({"notificationUrl": rx.url(), "resource": "customers"}), "not a Business Central API path"),
+        (
+            json!({"notificationUrl": rx.url(), "resource": format!("/api/v2.0/companies({c})/widgets")}),
+            "does not support webhooks",
+        ),
+        (
+            json!({"notificationUrl": rx.url(), "resource": format!("/api/v2.0/companies({})/customers", uuid::Uuid::new_v4())}),
+            "does not exist",
+        ),
+        (
+            json!({"notificationUrl": rx.url(), "resource": "customers"}),
+            "not a Business Central API path",
+        ),
         (json!({"notificationUrl": rx.url()}), "resource is required"),
-        (json!({"resource": s.resource("items")}), "notificationUrl is required"),
-        (json!({"notificationUrl": "ftp://x/", "resource": s.resource("items")}), "http"),
-        (json!({"notificationUrl": rx.url(), "resource": s.resource("items"), "clientState": "x".repeat(2049)}), "2048"),
-        (json!({"notificationUrl": rx.url(), "resource": s.resource("items"), "color": 1}), "color"),
+        (
+            json!({"resource": s.resource("items")}),
+            "notificationUrl is required",
+        ),
+        (
+            json!({"notificationUrl": "ftp://x/", "resource": s.resource("items")}),
+            "http",
+        ),
+        (
+            json!({"notificationUrl": rx.url(), "resource": s.resource("items"), "clientState": "x".repeat(2049)}),
+            "2048",
+        ),
+        (
+            json!({"notificationUrl": rx.url(), "resource": s.resource("items"), "color": 1}),
+            "color",
+        ),
     ] {
         let (st, e) = s.post("subscriptions", body.clone()).await;
         let m = error_message(st, &e, StatusCode::BAD_REQUEST);
@@ -444,18 +635,30 @@ async fn subscription_input_is_checked(b: Backend) {
     }
     let (st, e) = s.post("/api/v1.0/subscriptions", json!({"notificationUrl": rx.url(), "resource": s.resource("items"), "clientState": "x".repeat(251)})).await;
     assert!(error_message(st, &e, StatusCode::BAD_REQUEST).contains("250"));
-    assert!(handshakes(&rx).is_empty(), "invalid input never reaches the subscriber");
+    assert!(
+        handshakes(&rx).is_empty(),
+        "invalid input never reaches the subscriber"
+    );
 
     // The cap.
     s.subscribe(&rx.url(), "items", None).await;
-    s.subscribe(&rx.url(), "vendors", Some(&"x".repeat(2048))).await;
-    let (st, e) = s.post("subscriptions", json!({"notificationUrl": rx.url(), "resource": s.resource("customers")})).await;
-    assert!(error_message(st, &e, StatusCode::BAD_REQUEST).contains("maximum number of subscriptions (2)"));
+    s.subscribe(&rx.url(), "vendors", Some(&"x".repeat(2048)))
+        .await;
+    let (st, e) = s
+        .post(
+            "subscriptions",
+            json!({"notificationUrl": rx.url(), "resource": s.resource("customers")}),
+        )
+        .await;
+    assert!(error_message(st, &e, StatusCode::BAD_REQUEST)
+        .contains("maximum number of subscriptions (2)"));
     assert_eq!(handshakes(&rx).len(), 2);
 }
 
 async fn renew_and_delete_need_if_match(b: Backend) {
-    let Some(s) = Bc::start(b, "renew", |_| {}).await else { return };
+    let Some(s) = Bc::start(b, "renew", |_| {}).await else {
+        return;
+    };
     let rx = Receiver::start_with(Behavior::echo_validation_token()).await;
     let sub = s.subscribe(&rx.url(), "customers", Some("one")).await;
     let id = sub["subscriptionId"].as_str().unwrap().to_string();
@@ -464,9 +667,20 @@ async fn renew_and_delete_need_if_match(b: Backend) {
 
     let (st, _, e) = s.send(Method::PATCH, &path, Some(json!({})), &[]).await;
     error_message(st, &e, StatusCode::PRECONDITION_REQUIRED);
-    let (st, _, e) = s.send(Method::PATCH, &path, Some(json!({})), &[("If-Match", "W/\"99\"")]).await;
+    let (st, _, e) = s
+        .send(
+            Method::PATCH,
+            &path,
+            Some(json!({})),
+            &[("If-Match", "W/\"99\"")],
+        )
+        .await;
     error_message(st, &e, StatusCode::PRECONDITION_FAILED);
-    assert_eq!(handshakes(&rx).len(), 1, "no handshake without a matching If-Match");
+    assert_eq!(
+        handshakes(&rx).len(),
+        1,
+        "no handshake without a matching If-Match"
+    );
 
     s.advance(chrono::Duration::days(2));
     let (st, _, renewed) = s
@@ -478,22 +692,35 @@ async fn renew_and_delete_need_if_match(b: Backend) {
     assert_eq!(hs[1].header("clientstate"), Some("two"));
     assert_eq!(renewed["clientState"], "two");
     assert_ne!(renewed["@odata.etag"], json!(etag));
-    let expires = DateTime::parse_from_rfc3339(renewed["expirationDateTime"].as_str().unwrap()).unwrap().with_timezone(&Utc);
-    assert!((expires - (s.now() + chrono::Duration::days(3))).num_seconds().abs() <= 1);
+    let expires = DateTime::parse_from_rfc3339(renewed["expirationDateTime"].as_str().unwrap())
+        .unwrap()
+        .with_timezone(&Utc);
+    assert!(
+        (expires - (s.now() + chrono::Duration::days(3)))
+            .num_seconds()
+            .abs()
+            <= 1
+    );
 
     // A renewal whose handshake fails keeps the subscription as it was.
     rx.respond(Behavior::status(500));
     let new_etag = renewed["@odata.etag"].as_str().unwrap().to_string();
-    let (st, _, e) = s.send(Method::PATCH, &path, None, &[("If-Match", &new_etag)]).await;
+    let (st, _, e) = s
+        .send(Method::PATCH, &path, None, &[("If-Match", &new_etag)])
+        .await;
     assert!(error_message(st, &e, StatusCode::BAD_REQUEST).contains("500"));
     let (_, now) = s.get(&path).await;
     assert_eq!(now["expirationDateTime"], renewed["expirationDateTime"]);
 
     let (st, _, e) = s.send(Method::DELETE, &path, None, &[]).await;
     error_message(st, &e, StatusCode::PRECONDITION_REQUIRED);
-    let (st, _, e) = s.send(Method::DELETE, &path, None, &[("If-Match", &etag)]).await;
+    let (st, _, e) = s
+        .send(Method::DELETE, &path, None, &[("If-Match", &etag)])
+        .await;
     error_message(st, &e, StatusCode::PRECONDITION_FAILED);
-    let (st, _, _) = s.send(Method::DELETE, &path, None, &[("If-Match", &new_etag)]).await;
+    let (st, _, _) = s
+        .send(Method::DELETE, &path, None, &[("If-Match", &new_etag)])
+        .await;
     assert_eq!(st, StatusCode::NO_CONTENT);
     let (st, e) = s.get(&path).await;
     error_message(st, &e, StatusCode::NOT_FOUND);
@@ -502,21 +729,33 @@ async fn renew_and_delete_need_if_match(b: Backend) {
 // ---------------------------------------------------------------- notifications
 
 async fn changes_are_held_and_coalesced(b: Backend) {
-    let Some(s) = Bc::start(b, "coalesce", |_| {}).await else { return };
+    let Some(s) = Bc::start(b, "coalesce", |_| {}).await else {
+        return;
+    };
     let rx = Receiver::start_with(Behavior::echo_validation_token()).await;
     let before_sub = s.create("customers", json!({"displayName": "Old"})).await;
     let old_id = before_sub["id"].as_str().unwrap().to_string();
-    let sub = s.subscribe(&rx.url_for("/notify"), "customers", Some("cs")).await;
+    let sub = s
+        .subscribe(&rx.url_for("/notify"), "customers", Some("cs"))
+        .await;
 
     for i in 0..5 {
-        s.patch("customers", &old_id, json!({"city": format!("City {i}")})).await;
+        s.patch("customers", &old_id, json!({"city": format!("City {i}")}))
+            .await;
     }
     let fresh = s.create("customers", json!({"displayName": "New"})).await;
     let fresh_id = fresh["id"].as_str().unwrap().to_string();
     s.patch("customers", &fresh_id, json!({"city": "X"})).await;
     let gone = s.create("customers", json!({"displayName": "Gone"})).await;
     let gone_id = gone["id"].as_str().unwrap().to_string();
-    let (st, _, _) = s.send(Method::DELETE, &format!("{}({gone_id})", s.collection("customers")), None, &[]).await;
+    let (st, _, _) = s
+        .send(
+            Method::DELETE,
+            &format!("{}({gone_id})", s.collection("customers")),
+            None,
+            &[],
+        )
+        .await;
     assert_eq!(st, StatusCode::NO_CONTENT);
     // Another table, unwatched: nothing captured for it.
     s.create("items", json!({"displayName": "Bike"})).await;
@@ -535,25 +774,52 @@ async fn changes_are_held_and_coalesced(b: Backend) {
     assert_eq!(got.len(), 1);
     let n = &got[0];
     assert_eq!(n.path, "/notify");
-    assert!(n.header("content-type").unwrap().starts_with("application/json"));
-    assert!(n.header("x-ms-correlation-id").is_some_and(|c| !c.is_empty()));
+    assert!(n
+        .header("content-type")
+        .unwrap()
+        .starts_with("application/json"));
+    assert!(n
+        .header("x-ms-correlation-id")
+        .is_some_and(|c| !c.is_empty()));
     let v = values(n);
-    let by = |id: &str| v.iter().find(|e| e["resource"].as_str().unwrap().ends_with(&format!("customers({id})"))).cloned().unwrap_or_else(|| panic!("no entry for {id}: {v:?}"));
+    let by = |id: &str| {
+        v.iter()
+            .find(|e| {
+                e["resource"]
+                    .as_str()
+                    .unwrap()
+                    .ends_with(&format!("customers({id})"))
+            })
+            .cloned()
+            .unwrap_or_else(|| panic!("no entry for {id}: {v:?}"))
+    };
     let c = s.company();
     let old = by(&old_id);
     assert_eq!(old["changeType"], "updated", "update x5 is one 'updated'");
-    assert_eq!(old["resource"], format!("api/v2.0/companies({c})/customers({old_id})"));
+    assert_eq!(
+        old["resource"],
+        format!("api/v2.0/companies({c})/customers({old_id})")
+    );
     assert_eq!(old["subscriptionId"], sub["subscriptionId"]);
     assert_eq!(old["clientState"], "cs");
     assert_eq!(old["expirationDateTime"], sub["expirationDateTime"]);
     assert!(old["lastModifiedDateTime"].as_str().unwrap().ends_with('Z'));
-    assert_eq!(by(&fresh_id)["changeType"], "created", "create-then-update stays 'created'");
-    assert_eq!(by(&gone_id)["changeType"], "deleted", "anything-then-delete is 'deleted'");
+    assert_eq!(
+        by(&fresh_id)["changeType"],
+        "created",
+        "create-then-update stays 'created'"
+    );
+    assert_eq!(
+        by(&gone_id)["changeType"],
+        "deleted",
+        "anything-then-delete is 'deleted'"
+    );
     assert_eq!(v.len(), 3);
 
     // Nothing more is due; the next change starts a new window.
     assert_eq!(s.tick().await.posts, 0);
-    s.patch("customers", &old_id, json!({"city": "Again"})).await;
+    s.patch("customers", &old_id, json!({"city": "Again"}))
+        .await;
     s.after_window().await;
     let got = notifications(&rx);
     assert_eq!(got.len(), 2);
@@ -562,7 +828,9 @@ async fn changes_are_held_and_coalesced(b: Backend) {
 }
 
 async fn subscriptions_sharing_a_url_share_a_request(b: Backend) {
-    let Some(s) = Bc::start(b, "share_url", |_| {}).await else { return };
+    let Some(s) = Bc::start(b, "share_url", |_| {}).await else {
+        return;
+    };
     let rx = Receiver::start_with(Behavior::echo_validation_token()).await;
     let other = Receiver::start_with(Behavior::echo_validation_token()).await;
     let a = s.subscribe(&rx.url(), "customers", Some("a")).await;
@@ -576,9 +844,15 @@ async fn subscriptions_sharing_a_url_share_a_request(b: Backend) {
     assert_eq!(got.len(), 1, "one request for both subscriptions");
     let v = values(&got[0]);
     assert_eq!(v.len(), 2);
-    let mut ids: Vec<&str> = v.iter().map(|e| e["subscriptionId"].as_str().unwrap()).collect();
+    let mut ids: Vec<&str> = v
+        .iter()
+        .map(|e| e["subscriptionId"].as_str().unwrap())
+        .collect();
     ids.sort();
-    let mut want = vec![a["subscriptionId"].as_str().unwrap(), b2["subscriptionId"].as_str().unwrap()];
+    let mut want = vec![
+        a["subscriptionId"].as_str().unwrap(),
+        b2["subscriptionId"].as_str().unwrap(),
+    ];
     want.sort();
     assert_eq!(ids, want);
     assert_eq!(notifications(&other).len(), 1);
@@ -586,14 +860,17 @@ async fn subscriptions_sharing_a_url_share_a_request(b: Backend) {
 }
 
 async fn many_changes_become_one_collection_notification(b: Backend) {
-    let Some(s) = Bc::start(b, "collection", |c| c.bc.collection_threshold = 10).await else { return };
+    let Some(s) = Bc::start(b, "collection", |c| c.bc.collection_threshold = 10).await else {
+        return;
+    };
     let rx = Receiver::start_with(Behavior::echo_validation_token()).await;
     s.subscribe(&rx.url(), "salesInvoices", None).await;
     let v1 = Receiver::start_with(Behavior::echo_validation_token()).await;
     let (st, body) = s.post("/api/v1.0/subscriptions", json!({"notificationUrl": v1.url(), "resource": format!("/api/v1.0/companies({})/salesInvoices", s.company())})).await;
     assert_eq!(st, StatusCode::CREATED, "{body}");
     for i in 0..11 {
-        s.create("salesInvoices", json!({"number": format!("S-{i}")})).await;
+        s.create("salesInvoices", json!({"number": format!("S-{i}")}))
+            .await;
     }
     let r = s.after_window().await;
     assert_eq!(r.queued, 2, "{r:?}");
@@ -601,18 +878,28 @@ async fn many_changes_become_one_collection_notification(b: Backend) {
     assert_eq!(v.len(), 1);
     assert_eq!(v[0]["changeType"], "collection");
     let resource = v[0]["resource"].as_str().unwrap().to_string();
-    let prefix = format!("/api/v2.0/companies({})/salesInvoices?$filter=lastModifiedDateTime%20gt%20", s.company());
+    let prefix = format!(
+        "/api/v2.0/companies({})/salesInvoices?$filter=lastModifiedDateTime%20gt%20",
+        s.company()
+    );
     assert!(resource.starts_with(&prefix), "{resource}");
     // The subscriber can read the collection back with that very filter.
     let (st, back) = s.get(&resource.replace("%20", " ")).await;
     assert_eq!(st, StatusCode::OK, "{back}");
     assert_eq!(back["value"].as_array().unwrap().len(), 11);
     let v1_entry = &values(&notifications(&v1)[0])[0];
-    assert!(v1_entry["resource"].as_str().unwrap().contains("?$filter=lastDateTimeModified%20gt%20"), "{v1_entry}");
+    assert!(
+        v1_entry["resource"]
+            .as_str()
+            .unwrap()
+            .contains("?$filter=lastDateTimeModified%20gt%20"),
+        "{v1_entry}"
+    );
 
     // At the threshold itself, records are notified one by one.
     for i in 0..10 {
-        s.create("salesInvoices", json!({"number": format!("T-{i}")})).await;
+        s.create("salesInvoices", json!({"number": format!("T-{i}")}))
+            .await;
     }
     s.after_window().await;
     let v = values(&notifications(&rx)[1]);
@@ -623,7 +910,9 @@ async fn many_changes_become_one_collection_notification(b: Backend) {
 /// The default threshold (1000): 1 001 inserts give one `collection`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn default_threshold_1001_inserts_give_one_collection() {
-    let s = Bc::start(Backend::Sqlite, "collection_1001", |_| {}).await.unwrap();
+    let s = Bc::start(Backend::Sqlite, "collection_1001", |_| {})
+        .await
+        .unwrap();
     let rx = Receiver::start_with(Behavior::echo_validation_token()).await;
     s.subscribe(&rx.url(), "items", None).await;
     let s = Arc::new(s);
@@ -641,7 +930,10 @@ async fn default_threshold_1001_inserts_give_one_collection() {
     assert_eq!((r.queued, r.delivered), (1, 1), "{r:?}");
     let v = values(&notifications(&rx)[0]);
     assert_eq!(v[0]["changeType"], "collection");
-    assert!(v[0]["resource"].as_str().unwrap().contains("/items?$filter=lastModifiedDateTime%20gt%20"));
+    assert!(v[0]["resource"]
+        .as_str()
+        .unwrap()
+        .contains("/items?$filter=lastModifiedDateTime%20gt%20"));
 }
 
 /// With the real clock and the background task (not held), a change is
@@ -673,17 +965,32 @@ async fn background_notifier_delivers_on_its_own() {
         .unwrap();
     assert_eq!(resp.status(), StatusCode::CREATED);
     let started = Instant::now();
-    let resp = http.post(format!("{base}/companies({company})/vendors")).bearer_auth("k").json(&json!({"displayName": "V"})).send().await.unwrap();
+    let resp = http
+        .post(format!("{base}/companies({company})/vendors"))
+        .bearer_auth("k")
+        .json(&json!({"displayName": "V"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), StatusCode::CREATED);
     let got = rx.wait_for(2, Duration::from_secs(10)).await;
-    assert!(started.elapsed() >= Duration::from_millis(300), "held for the delay");
+    assert!(
+        started.elapsed() >= Duration::from_millis(300),
+        "held for the delay"
+    );
     assert_eq!(values(&got[1])[0]["changeType"], "created");
     let _ = tx.send(());
 }
 
 async fn retryable_failures_are_retried_until_delivered(b: Backend) {
-    let Some(s) = Bc::start(b, "retry", |_| {}).await else { return };
-    let rx = Receiver::start_with(Behavior::echo_validation_token_or(Behavior::statuses([503, 500, 408], Behavior::status(200)))).await;
+    let Some(s) = Bc::start(b, "retry", |_| {}).await else {
+        return;
+    };
+    let rx = Receiver::start_with(Behavior::echo_validation_token_or(Behavior::statuses(
+        [503, 500, 408],
+        Behavior::status(200),
+    )))
+    .await;
     s.subscribe(&rx.url(), "customers", None).await;
     s.create("customers", json!({"displayName": "A"})).await;
     let r = s.after_window().await;
@@ -704,23 +1011,42 @@ async fn retryable_failures_are_retried_until_delivered(b: Backend) {
     assert_eq!((r.posts, r.delivered), (1, 2), "after 100 min more: {r:?}");
     let got = notifications(&rx);
     assert_eq!(got.len(), 4);
-    assert_eq!(values(&got[0]), values(&got[2]), "the same batch is sent again");
+    assert_eq!(
+        values(&got[0]),
+        values(&got[2]),
+        "the same batch is sent again"
+    );
     let (_, subs) = s.get("subscriptions").await;
-    assert_eq!(subs["value"].as_array().unwrap().len(), 1, "still subscribed");
+    assert_eq!(
+        subs["value"].as_array().unwrap().len(),
+        1,
+        "still subscribed"
+    );
     assert_eq!(s.state.store.bc_pending_notifications().await.unwrap(), 0);
 
     // Retry-After is honoured.
-    rx.respond(Behavior::sequence([Behavior::Reply(Reply::status(429).with_header("Retry-After", "300"))], Behavior::status(200)));
+    rx.respond(Behavior::sequence(
+        [Behavior::Reply(
+            Reply::status(429).with_header("Retry-After", "300"),
+        )],
+        Behavior::status(200),
+    ));
     s.create("customers", json!({"displayName": "C"})).await;
     assert_eq!(s.after_window().await.retrying, 1);
     s.advance(chrono::Duration::minutes(4));
-    assert_eq!(s.tick().await.posts, 0, "Retry-After: 300 beats the 1 min step");
+    assert_eq!(
+        s.tick().await.posts,
+        0,
+        "Retry-After: 300 beats the 1 min step"
+    );
     s.advance(chrono::Duration::minutes(1));
     assert_eq!(s.tick().await.delivered, 1);
 }
 
 async fn other_failures_delete_the_subscription_at_once(b: Backend) {
-    let Some(s) = Bc::start(b, "gone", |_| {}).await else { return };
+    let Some(s) = Bc::start(b, "gone", |_| {}).await else {
+        return;
+    };
     let rx = Receiver::start_with(Behavior::echo_validation_token_or(Behavior::status(404))).await;
     let sub = s.subscribe(&rx.url(), "customers", None).await;
     let keep = Receiver::start_with(Behavior::echo_validation_token()).await;
@@ -728,7 +1054,12 @@ async fn other_failures_delete_the_subscription_at_once(b: Backend) {
     s.create("customers", json!({"displayName": "A"})).await;
     let r = s.after_window().await;
     assert_eq!((r.posts, r.removed, r.delivered), (2, 1, 1), "{r:?}");
-    let (st, e) = s.get(&format!("subscriptions('{}')", sub["subscriptionId"].as_str().unwrap())).await;
+    let (st, e) = s
+        .get(&format!(
+            "subscriptions('{}')",
+            sub["subscriptionId"].as_str().unwrap()
+        ))
+        .await;
     error_message(st, &e, StatusCode::NOT_FOUND);
     s.create("customers", json!({"displayName": "B"})).await;
     s.after_window().await;
@@ -737,10 +1068,15 @@ async fn other_failures_delete_the_subscription_at_once(b: Backend) {
 }
 
 async fn subscription_is_deleted_after_36_hours_of_failures(b: Backend) {
-    let Some(s) = Bc::start(b, "give_up", |_| {}).await else { return };
+    let Some(s) = Bc::start(b, "give_up", |_| {}).await else {
+        return;
+    };
     let rx = Receiver::start_with(Behavior::echo_validation_token_or(Behavior::status(503))).await;
     let sub = s.subscribe(&rx.url(), "customers", None).await;
-    let path = format!("subscriptions('{}')", sub["subscriptionId"].as_str().unwrap());
+    let path = format!(
+        "subscriptions('{}')",
+        sub["subscriptionId"].as_str().unwrap()
+    );
     s.create("customers", json!({"displayName": "A"})).await;
     s.after_window().await;
     let first_failure = s.now();
@@ -752,25 +1088,47 @@ async fn subscription_is_deleted_after_36_hours_of_failures(b: Backend) {
             removed_at = Some(s.now());
             break;
         }
-        assert_eq!(s.get(&path).await.0, StatusCode::OK, "still there at {}", s.now() - first_failure);
+        assert_eq!(
+            s.get(&path).await.0,
+            StatusCode::OK,
+            "still there at {}",
+            s.now() - first_failure
+        );
     }
     let removed_at = removed_at.expect("the subscription is deleted");
     let after = removed_at - first_failure;
-    assert!(after >= chrono::Duration::hours(36) && after <= chrono::Duration::hours(39), "deleted after {after}");
+    assert!(
+        after >= chrono::Duration::hours(36) && after <= chrono::Duration::hours(39),
+        "deleted after {after}"
+    );
     assert_eq!(s.get(&path).await.0, StatusCode::NOT_FOUND);
     let posts = notifications(&rx).len();
-    assert!((6..=13).contains(&posts), "{posts} attempts (one per 3-hour tick once the steps reach 6 h)");
-    assert_eq!(s.state.store.bc_pending_notifications().await.unwrap(), 0, "the batch is dropped");
+    assert!(
+        (6..=13).contains(&posts),
+        "{posts} attempts (one per 3-hour tick once the steps reach 6 h)"
+    );
+    assert_eq!(
+        s.state.store.bc_pending_notifications().await.unwrap(),
+        0,
+        "the batch is dropped"
+    );
 }
 
 async fn expired_subscriptions_get_nothing_and_are_removed(b: Backend) {
-    let Some(s) = Bc::start(b, "expiry", |_| {}).await else { return };
+    let Some(s) = Bc::start(b, "expiry", |_| {}).await else {
+        return;
+    };
     let rx = Receiver::start_with(Behavior::echo_validation_token()).await;
     let sub = s.subscribe(&rx.url(), "customers", None).await;
     let renewed = s.subscribe(&rx.url(), "vendors", None).await;
     s.advance(chrono::Duration::days(2));
-    let path = format!("subscriptions('{}')", renewed["subscriptionId"].as_str().unwrap());
-    let (st, _, body) = s.send(Method::PATCH, &path, None, &[("If-Match", "*")]).await;
+    let path = format!(
+        "subscriptions('{}')",
+        renewed["subscriptionId"].as_str().unwrap()
+    );
+    let (st, _, body) = s
+        .send(Method::PATCH, &path, None, &[("If-Match", "*")])
+        .await;
     assert_eq!(st, StatusCode::OK, "{body}");
     s.advance(chrono::Duration::days(1) - chrono::Duration::seconds(10));
     s.create("customers", json!({"displayName": "late"})).await;
@@ -782,7 +1140,12 @@ async fn expired_subscriptions_get_nothing_and_are_removed(b: Backend) {
     let v = values(&got[0]);
     assert_eq!(v.len(), 1, "only the renewed subscription hears: {v:?}");
     assert_eq!(v[0]["subscriptionId"], renewed["subscriptionId"]);
-    let (st, e) = s.get(&format!("subscriptions('{}')", sub["subscriptionId"].as_str().unwrap())).await;
+    let (st, e) = s
+        .get(&format!(
+            "subscriptions('{}')",
+            sub["subscriptionId"].as_str().unwrap()
+        ))
+        .await;
     error_message(st, &e, StatusCode::NOT_FOUND);
     let (_, list) = s.get("subscriptions").await;
     assert_eq!(list["value"].as_array().unwrap().len(), 1);
@@ -797,11 +1160,14 @@ async fn expired_subscriptions_get_nothing_and_are_removed(b: Backend) {
 }
 
 async fn pending_notifications_survive_a_restart(b: Backend) {
-    let Some(s) = Bc::start(b, "restart", |_| {}).await else { return };
+    let Some(s) = Bc::start(b, "restart", |_| {}).await else {
+        return;
+    };
     let rx = Receiver::start_with(Behavior::echo_validation_token()).await;
     s.subscribe(&rx.url(), "customers", None).await;
     for i in 0..3 {
-        s.create("customers", json!({"displayName": format!("R{i}")})).await;
+        s.create("customers", json!({"displayName": format!("R{i}")}))
+            .await;
     }
     assert_eq!(s.state.store.bc_pending_changes().await.unwrap(), 3);
     let s = s.restart().await;
@@ -821,39 +1187,69 @@ async fn pending_notifications_survive_a_restart(b: Backend) {
 }
 
 async fn cli_lists_shows_and_deletes_subscriptions(b: Backend) {
-    let Some(s) = Bc::start(b, "cli", |_| {}).await else { return };
+    let Some(s) = Bc::start(b, "cli", |_| {}).await else {
+        return;
+    };
     let rx = Receiver::start_with(Behavior::echo_validation_token()).await;
     let sub = s.subscribe(&rx.url(), "customers", Some("cs")).await;
     let id = sub["subscriptionId"].as_str().unwrap().to_string();
     let base = s.base.clone();
     let run = move |args: &[&str]| {
         let mut c = Command::new(env!("CARGO_BIN_EXE_herald"));
-        for var in ["HERALD_URL", "HERALD_KEY", "HERALD_ADMIN_KEY", "HERALD_DATA_DIR"] {
+        for var in [
+            "HERALD_URL",
+            "HERALD_KEY",
+            "HERALD_ADMIN_KEY",
+            "HERALD_DATA_DIR",
+        ] {
             c.env_remove(var);
         }
-        let out = c.args(["--url", &base, "--key", "test-admin-key"]).args(args).output().unwrap();
-        (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+        let out = c
+            .args(["--url", &base, "--key", "test-admin-key"])
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
     };
     let run = Arc::new(run);
     let r = run.clone();
-    let (ok, out, err) = tokio::task::spawn_blocking(move || r(&["subscription", "list"])).await.unwrap();
+    let (ok, out, err) = tokio::task::spawn_blocking(move || r(&["subscription", "list"]))
+        .await
+        .unwrap();
     assert!(ok, "{err}");
-    assert!(out.contains(&id) && out.contains("customers") && out.to_uppercase().contains("EXPIRES"), "{out}");
+    assert!(
+        out.contains(&id) && out.contains("customers") && out.to_uppercase().contains("EXPIRES"),
+        "{out}"
+    );
     let r = run.clone();
-    let (ok, out, err) = tokio::task::spawn_blocking(move || r(&["subscription", "list", "--output", "json"])).await.unwrap();
+    let (ok, out, err) =
+        tokio::task::spawn_blocking(move || r(&["subscription", "list", "--output", "json"]))
+            .await
+            .unwrap();
     assert!(ok, "{err}");
     let list: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(list[0]["subscriptionId"], json!(id));
     let (r, i) = (run.clone(), id.clone());
-    let (ok, out, err) = tokio::task::spawn_blocking(move || r(&["subscription", "show", &i, "-o", "json"])).await.unwrap();
+    let (ok, out, err) =
+        tokio::task::spawn_blocking(move || r(&["subscription", "show", &i, "-o", "json"]))
+            .await
+            .unwrap();
     assert!(ok, "{err}");
     let shown: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(shown["clientState"], "cs");
     let r = run.clone();
-    let (ok, _, err) = tokio::task::spawn_blocking(move || r(&["subscription", "show", "nope"])).await.unwrap();
+    let (ok, _, err) = tokio::task::spawn_blocking(move || r(&["subscription", "show", "nope"]))
+        .await
+        .unwrap();
     assert!(!ok && err.contains("nope"), "{err}");
     let (r, i) = (run.clone(), id.clone());
-    let (ok, out, err) = tokio::task::spawn_blocking(move || r(&["subscription", "delete", &i])).await.unwrap();
+    let (ok, out, err) = tokio::task::spawn_blocking(move || r(&["subscription", "delete", &i]))
+        .await
+        .unwrap();
     assert!(ok, "{err}");
     assert!(out.contains(&id) || err.contains(&id), "{out}{err}");
     let (_, list) = s.get("subscriptions").await;
@@ -869,17 +1265,38 @@ async fn cli_lists_shows_and_deletes_subscriptions(b: Backend) {
 #[ignore]
 async fn bc_throughput() {
     use herald_server::pipeline::{execute, Message, Operation, Precondition};
-    let backend = if std::env::var(herald_store::testing::PG_ENV).is_ok_and(|v| !v.is_empty()) && std::env::var("BC_BENCH_PG").is_ok() { Backend::Postgres } else { Backend::Sqlite };
-    let s = Bc::start(backend, "throughput", |c| c.bc.max_subscriptions = 1000).await.unwrap();
+    let backend = if std::env::var(herald_store::testing::PG_ENV).is_ok_and(|v| !v.is_empty())
+        && std::env::var("BC_BENCH_PG").is_ok()
+    {
+        Backend::Postgres
+    } else {
+        Backend::Sqlite
+    };
+    let s = Bc::start(backend, "throughput", |c| c.bc.max_subscriptions = 1000)
+        .await
+        .unwrap();
     let receivers: Vec<Receiver> = futures_receivers(10).await;
     for i in 1..5 {
-        let (st, _, _) = s.send(Method::POST, "/api/data/v9.2/bc_companies", Some(json!({"bc_companyid": uuid::Uuid::new_v4(), "name": format!("C{i}")})), &[]).await;
+        let (st, _, _) = s
+            .send(
+                Method::POST,
+                "/api/data/v9.2/bc_companies",
+                Some(json!({"bc_companyid": uuid::Uuid::new_v4(), "name": format!("C{i}")})),
+                &[],
+            )
+            .await;
         assert_eq!(st, StatusCode::NO_CONTENT);
     }
     let (_, list) = s.get("companies").await;
-    let companies: Vec<String> = list["value"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap().to_string()).collect();
+    let companies: Vec<String> = list["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_string())
+        .collect();
     assert_eq!(companies.len(), 5);
-    let entities: Vec<&herald_core::builtin::BcEntity> = herald_core::builtin::BC_ENTITIES.iter().take(20).collect();
+    let entities: Vec<&herald_core::builtin::BcEntity> =
+        herald_core::builtin::BC_ENTITIES.iter().take(20).collect();
     let mut n = 0;
     for c in &companies {
         for e in &entities {
@@ -926,7 +1343,15 @@ async fn bc_throughput() {
     let r = s.tick().await;
     let took = started.elapsed();
     assert_eq!(r.delivered, 10_000, "{r:?}");
-    let total: usize = receivers.iter().map(|rx| notifications(rx).iter().map(|c| values(c).len()).sum::<usize>()).sum();
+    let total: usize = receivers
+        .iter()
+        .map(|rx| {
+            notifications(rx)
+                .iter()
+                .map(|c| values(c).len())
+                .sum::<usize>()
+        })
+        .sum();
     assert_eq!(total, 10_000);
     println!(
         "bc: 10000 changes / 100 subscriptions: writes {:.0}/s ({:.2?}); notifier {:.0} notifications/s ({:.2?}, {} POSTs)",

@@ -9,21 +9,37 @@ fn bench(args: &[&str]) -> Value {
     let out = Command::new(env!("CARGO_BIN_EXE_herald"))
         .arg("bench")
         .args(args)
-        .args(["--store", "sqlite", "--ceiling-secs", "0.3", "--output", "json"])
+        .args([
+            "--store",
+            "sqlite",
+            "--ceiling-secs",
+            "0.3",
+            "--output",
+            "json",
+        ])
         .env_remove("HERALD_BENCH_DATABASE_URL")
         .output()
         .expect("run herald bench");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "herald bench {args:?} failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "herald bench {args:?} failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}"))
 }
 
 fn scenario<'a>(doc: &'a Value, name: &str) -> &'a Value {
-    doc["scenarios"].as_array().and_then(|s| s.iter().find(|s| s["scenario"] == name)).unwrap_or_else(|| panic!("no {name} in {doc}"))
+    doc["scenarios"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["scenario"] == name))
+        .unwrap_or_else(|| panic!("no {name} in {doc}"))
 }
 
 fn positive(s: &Value, key: &str) -> f64 {
-    let v = s[key].as_f64().unwrap_or_else(|| panic!("{key} missing or not a number in {s}"));
+    let v = s[key]
+        .as_f64()
+        .unwrap_or_else(|| panic!("{key} missing or not a number in {s}"));
     assert!(v > 0.0, "{key} = {v} in {s}");
     v
 }
@@ -48,5 +64,10 @@ fn create_and_async_report_positive_numbers() {
     positive(a, "deliveries_per_s_vs_ceiling");
     positive(a, "write_p50_ms");
     positive(a, "send_to_receiver_p99_ms");
-    assert!(a["commit_to_receiver_p99_ms"].as_f64().is_some_and(|v| v >= 0.0), "{a}");
+    assert!(
+        a["commit_to_receiver_p99_ms"]
+            .as_f64()
+            .is_some_and(|v| v >= 0.0),
+        "{a}"
+    );
 }

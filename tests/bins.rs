@@ -10,46 +10,108 @@ use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_webhook_pointed_at_a_bin_is_captured() {
-    let s = TestServer::start_with(Backend::Sqlite, "bins", |c| c.server.allow_private_targets = false).await.unwrap();
-    let (st, _, bin) = s.send(s.request(Method::POST, &format!("{}/api/herald/bins", s.base)).json(&json!({"name": "walkthrough"}))).await;
+    let s = TestServer::start_with(Backend::Sqlite, "bins", |c| {
+        c.server.allow_private_targets = false
+    })
+    .await
+    .unwrap();
+    let (st, _, bin) = s
+        .send(
+            s.request(Method::POST, &format!("{}/api/herald/bins", s.base))
+                .json(&json!({"name": "walkthrough"})),
+        )
+        .await;
     assert_eq!(st, StatusCode::CREATED, "{bin}");
     let url = bin["url"].as_str().unwrap().to_string();
     assert!(url.contains("/bins/"));
     let hook = register::webhook(&s, "requestbin", &url, 5, r#"<settings><setting name="X-Test1" value="test1" /><setting name="X-Test2" value="test2" /></settings>"#).await;
-    register::step(&s, &hook, "Update", "contact", 40, 0, json!({"filteringattributes": "firstname"})).await;
-    let c = s.create("contacts", json!({"firstname": "Jim", "lastname": "Glynn"})).await;
-    let (st, _) = s.patch(&format!("contacts({c})"), json!({"firstname": "James"})).await;
+    register::step(
+        &s,
+        &hook,
+        "Update",
+        "contact",
+        40,
+        0,
+        json!({"filteringattributes": "firstname"}),
+    )
+    .await;
+    let c = s
+        .create("contacts", json!({"firstname": "Jim", "lastname": "Glynn"}))
+        .await;
+    let (st, _) = s
+        .patch(&format!("contacts({c})"), json!({"firstname": "James"}))
+        .await;
     assert_eq!(st, StatusCode::NO_CONTENT);
 
-    let (st, shown) = s.get(&format!("{}/api/herald/bins/{}", s.base, bin["id"].as_str().unwrap())).await;
+    let (st, shown) = s
+        .get(&format!(
+            "{}/api/herald/bins/{}",
+            s.base,
+            bin["id"].as_str().unwrap()
+        ))
+        .await;
     assert_eq!(st, StatusCode::OK, "{shown}");
     let reqs = shown["requests"].as_array().unwrap();
     assert_eq!(reqs.len(), 1, "{shown}");
     let r = &reqs[0];
     assert_eq!(r["method"], "POST");
-    let header = |k: &str| r["headers"].as_array().unwrap().iter().find(|h| h[0] == k).map(|h| h[1].clone());
+    let header = |k: &str| {
+        r["headers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|h| h[0] == k)
+            .map(|h| h[1].clone())
+    };
     assert_eq!(header("x-test1"), Some(json!("test1")));
     assert_eq!(header("x-ms-dynamics-request-name"), Some(json!("update")));
     assert_eq!(r["json"]["MessageName"], "Update");
-    assert!(r["body"].as_str().unwrap().contains(r#"\/Date("#), "raw body kept as sent");
+    assert!(
+        r["body"].as_str().unwrap().contains(r#"\/Date("#),
+        "raw body kept as sent"
+    );
 
     // Anyone can post to a bin (no key); newest first; validationToken echoed.
     let plain = reqwest::Client::new();
-    let resp = plain.put(format!("{url}/sub/path?x=1")).body("hello").send().await.unwrap();
+    let resp = plain
+        .put(format!("{url}/sub/path?x=1"))
+        .body("hello")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
-    let resp = plain.post(format!("{url}?validationToken=abc%20123")).send().await.unwrap();
+    let resp = plain
+        .post(format!("{url}?validationToken=abc%20123"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.text().await.unwrap(), "abc 123");
-    let (_, shown) = s.get(&format!("{}/api/herald/bins/{}", s.base, bin["id"].as_str().unwrap())).await;
+    let (_, shown) = s
+        .get(&format!(
+            "{}/api/herald/bins/{}",
+            s.base,
+            bin["id"].as_str().unwrap()
+        ))
+        .await;
     let reqs = shown["requests"].as_array().unwrap();
     assert_eq!(reqs.len(), 3);
     assert_eq!(reqs[1]["method"], "PUT");
-    assert_eq!(reqs[1]["path"], format!("/bins/{}/sub/path", bin["id"].as_str().unwrap()));
+    assert_eq!(
+        reqs[1]["path"],
+        format!("/bins/{}/sub/path", bin["id"].as_str().unwrap())
+    );
     assert_eq!(reqs[1]["query"], "x=1");
     assert_eq!(reqs[1]["body"], "hello");
 
-    let resp = plain.post(format!("{}/bins/{}", s.base, uuid::Uuid::new_v4())).send().await.unwrap();
+    let resp = plain
+        .post(format!("{}/bins/{}", s.base, uuid::Uuid::new_v4()))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
-    let (st, _, body) = s.send(plain.get(format!("{}/api/herald/bins", s.base))).await;
+    let (st, _, body) = s
+        .send(plain.get(format!("{}/api/herald/bins", s.base)))
+        .await;
     odata_error(st, &body, StatusCode::UNAUTHORIZED);
     // Other loopback targets stay refused.
     let other = register::webhook(&s, "elsewhere", "http://127.0.0.1:9/x", 4, "k").await;
@@ -60,15 +122,25 @@ async fn a_webhook_pointed_at_a_bin_is_captured() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bins_keep_only_the_newest_requests() {
-    let s = TestServer::start(Backend::Sqlite, "bins_bound").await.unwrap();
-    let (_, _, bin) = s.send(s.request(Method::POST, &format!("{}/api/herald/bins", s.base))).await;
+    let s = TestServer::start(Backend::Sqlite, "bins_bound")
+        .await
+        .unwrap();
+    let (_, _, bin) = s
+        .send(s.request(Method::POST, &format!("{}/api/herald/bins", s.base)))
+        .await;
     let url = bin["url"].as_str().unwrap().to_string();
     let plain = reqwest::Client::new();
     let total = herald_server::api::BIN_KEEP + 5;
     for i in 0..total {
         plain.post(&url).body(format!("{i}")).send().await.unwrap();
     }
-    let (_, shown) = s.get(&format!("{}/api/herald/bins/{}", s.base, bin["id"].as_str().unwrap())).await;
+    let (_, shown) = s
+        .get(&format!(
+            "{}/api/herald/bins/{}",
+            s.base,
+            bin["id"].as_str().unwrap()
+        ))
+        .await;
     let reqs = shown["requests"].as_array().unwrap();
     assert_eq!(reqs.len() as i64, herald_server::api::BIN_KEEP);
     assert_eq!(reqs[0]["body"], format!("{}", total - 1));
@@ -76,23 +148,48 @@ async fn bins_keep_only_the_newest_requests() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cli_creates_and_shows_bins() {
-    let s = TestServer::start(Backend::Sqlite, "bins_cli").await.unwrap();
+    let s = TestServer::start(Backend::Sqlite, "bins_cli")
+        .await
+        .unwrap();
     let run = |args: Vec<String>| {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_herald")).args(&args).output().unwrap();
-        (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_herald"))
+            .args(&args)
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
     };
-    let conn = vec!["--url".to_string(), s.base.clone(), "--key".to_string(), s.key.clone()];
-    let args = |rest: &[&str]| conn.iter().cloned().chain(rest.iter().map(|x| x.to_string())).collect::<Vec<_>>();
+    let conn = ["--url".to_string(),
+        s.base.clone(),
+        "--key".to_string(),
+        s.key.clone()];
+    let args = |rest: &[&str]| {
+        conn.iter()
+            .cloned()
+            .chain(rest.iter().map(|x| x.to_string()))
+            .collect::<Vec<_>>()
+    };
     let a = args(&["bin", "create", "--name", "cli"]);
     let (ok, url, err) = tokio::task::spawn_blocking(move || run(a)).await.unwrap();
     assert!(ok, "{err}");
     let url = url.trim().to_string();
-    reqwest::Client::new().post(&url).json(&json!({"hello": "bin"})).send().await.unwrap();
+    reqwest::Client::new()
+        .post(&url)
+        .json(&json!({"hello": "bin"}))
+        .send()
+        .await
+        .unwrap();
     let id = url.rsplit('/').next().unwrap().to_string();
     let a = args(&["bin", "show", &id]);
     let (ok, out, err) = tokio::task::spawn_blocking(move || run(a)).await.unwrap();
     assert!(ok, "{err}");
-    assert!(out.contains("POST") && out.contains("\"hello\": \"bin\""), "{out}");
+    assert!(
+        out.contains("POST") && out.contains("\"hello\": \"bin\""),
+        "{out}"
+    );
     let a = args(&["bin", "list", "--output", "json"]);
     let (ok, out, err) = tokio::task::spawn_blocking(move || run(a)).await.unwrap();
     assert!(ok, "{err}");

@@ -15,12 +15,24 @@ fn help_explains_the_commands() {
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
     for needle in ["serve", "version", "Dataverse", "herald serve"] {
-        assert!(text.contains(needle), "--help should mention {needle}:\n{text}");
+        assert!(
+            text.contains(needle),
+            "--help should mention {needle}:\n{text}"
+        );
     }
     let out = herald().args(["serve", "--help"]).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    for needle in ["--listen", "--data-dir", "--database-url", "--config", "HERALD_DATABASE_URL"] {
-        assert!(text.contains(needle), "serve --help should mention {needle}:\n{text}");
+    for needle in [
+        "--listen",
+        "--data-dir",
+        "--database-url",
+        "--config",
+        "HERALD_DATABASE_URL",
+    ] {
+        assert!(
+            text.contains(needle),
+            "serve --help should mention {needle}:\n{text}"
+        );
     }
 }
 
@@ -28,7 +40,10 @@ fn help_explains_the_commands() {
 fn version_prints_the_version() {
     let out = herald().arg("version").output().unwrap();
     assert!(out.status.success());
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), format!("herald {}", env!("CARGO_PKG_VERSION")));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        format!("herald {}", env!("CARGO_PKG_VERSION"))
+    );
 }
 
 #[test]
@@ -62,14 +77,23 @@ fn serve_prints_address_and_generated_key_then_reuses_it() {
     let first = run();
     assert!(first.contains("listening on http://127.0.0.1:"), "{first}");
     let key = std::fs::read_to_string(dir.path().join("admin.key")).unwrap();
-    assert!(first.contains(key.trim()), "the generated key is printed:\n{first}");
+    assert!(
+        first.contains(key.trim()),
+        "the generated key is printed:\n{first}"
+    );
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(dir.path().join("admin.key")).unwrap().permissions().mode();
+        let mode = std::fs::metadata(dir.path().join("admin.key"))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
     let second = run();
-    assert!(!second.contains(key.trim()), "the key is printed only once:\n{second}");
+    assert!(
+        !second.contains(key.trim()),
+        "the key is printed only once:\n{second}"
+    );
     assert!(dir.path().join("herald.db").exists());
 }

@@ -27,7 +27,11 @@ const PARALLEL: usize = 32;
 
 /// Lease = max(1 s, 2 × 2 s + 1 s) = 5 s: the dead node's claimed jobs are
 /// taken over 5 s after their claim.
-const ENV: [(&str, &str); 3] = [("HERALD_DELIVERY__TIMEOUT", "2s"), ("HERALD_JOBS__LEASE", "1s"), ("HERALD_JOBS__POLL_INTERVAL", "200ms")];
+const ENV: [(&str, &str); 3] = [
+    ("HERALD_DELIVERY__TIMEOUT", "2s"),
+    ("HERALD_JOBS__LEASE", "1s"),
+    ("HERALD_JOBS__POLL_INTERVAL", "200ms"),
+];
 
 #[derive(Default)]
 struct Outcomes {
@@ -42,7 +46,8 @@ async fn crash_and_restart(label: &str, data_dir: &std::path::Path, database_url
     let mut first = Node::start("first", data_dir, database_url, &ENV);
     let api = first.client();
     let rx = Receiver::start().await;
-    api.async_step("crash", &rx.url_for("/hook"), "account").await;
+    api.async_step("crash", &rx.url_for("/hook"), "account")
+        .await;
 
     let ids: Arc<Vec<Uuid>> = Arc::new((0..WRITES).map(|_| Uuid::new_v4()).collect());
     let next = Arc::new(AtomicUsize::new(0));
@@ -54,8 +59,16 @@ async fn crash_and_restart(label: &str, data_dir: &std::path::Path, database_url
         writers.push(tokio::spawn(async move {
             loop {
                 let i = next.fetch_add(1, Ordering::SeqCst);
-                let Some(id) = ids.get(i).copied() else { return };
-                match api.post("accounts", &json!({"accountid": id, "name": format!("crash {i}")})).await {
+                let Some(id) = ids.get(i).copied() else {
+                    return;
+                };
+                match api
+                    .post(
+                        "accounts",
+                        &json!({"accountid": id, "name": format!("crash {i}")}),
+                    )
+                    .await
+                {
                     Ok((StatusCode::NO_CONTENT, _)) => out.committed.lock().unwrap().push(id),
                     Ok((st, body)) => panic!("write {i} answered {st}: {body}"),
                     Err(_) => {
@@ -71,7 +84,11 @@ async fn crash_and_restart(label: &str, data_dir: &std::path::Path, database_url
     let deadline = Instant::now() + Duration::from_secs(60);
     let acknowledged = || out.committed.lock().unwrap().len();
     while acknowledged() < KILL_AFTER {
-        assert!(Instant::now() < deadline, "{label}: only {} writes in 60 s", acknowledged());
+        assert!(
+            Instant::now() < deadline,
+            "{label}: only {} writes in 60 s",
+            acknowledged()
+        );
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     first.kill();
@@ -105,7 +122,10 @@ async fn crash_and_restart(label: &str, data_dir: &std::path::Path, database_url
         if missing == 0 {
             break;
         }
-        assert!(Instant::now() < deadline, "{label}: {missing} committed writes still undelivered 90 s after the restart");
+        assert!(
+            Instant::now() < deadline,
+            "{label}: {missing} committed writes still undelivered 90 s after the restart"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let all_delivered = restarted.elapsed();
@@ -120,7 +140,10 @@ async fn crash_and_restart(label: &str, data_dir: &std::path::Path, database_url
     let failed = api.jobs_with_status(31).await;
 
     let duplicates: Vec<(&String, &usize)> = counts.iter().filter(|(_, n)| **n > 1).collect();
-    let uncertain_delivered = uncertain.iter().filter(|id| counts.contains_key(&id.to_string())).count();
+    let uncertain_delivered = uncertain
+        .iter()
+        .filter(|id| counts.contains_key(&id.to_string()))
+        .count();
     eprintln!(
         "crash[{label}]: killed after {} of {WRITES} writes were acknowledged ({write_time:?}); {} committed, {} uncertain ({} of them committed and delivered); \
          {delivered_before_restart} deliveries before the restart, all committed delivered {all_delivered:?} after it; \
@@ -135,10 +158,17 @@ async fn crash_and_restart(label: &str, data_dir: &std::path::Path, database_url
     for (id, n) in &duplicates {
         eprintln!("crash[{label}]: duplicate: record {id} delivered {n} times");
     }
-    assert!(committed.len() >= KILL_AFTER - PARALLEL, "{label}: {} committed", committed.len());
+    assert!(
+        committed.len() >= KILL_AFTER - PARALLEL,
+        "{label}: {} committed",
+        committed.len()
+    );
     assert_eq!(failed, 0, "{label}: no job should fail");
     let lost: Vec<&String> = want.iter().filter(|id| !counts.contains_key(*id)).collect();
-    assert!(lost.is_empty(), "{label}: committed but never delivered: {lost:?}");
+    assert!(
+        lost.is_empty(),
+        "{label}: committed but never delivered: {lost:?}"
+    );
     drop(second);
 }
 
@@ -150,7 +180,13 @@ async fn committed_writes_survive_a_kill_on_sqlite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn committed_writes_survive_a_kill_on_postgres() {
-    let Some(url) = herald_store::testing::fresh_postgres_url("crash::committed_writes_survive_a_kill_on_postgres").await else { return };
+    let Some(url) = herald_store::testing::fresh_postgres_url(
+        "crash::committed_writes_survive_a_kill_on_postgres",
+    )
+    .await
+    else {
+        return;
+    };
     let dir = tempfile::tempdir().expect("tempdir");
     crash_and_restart("postgres", dir.path(), Some(&url)).await;
 }

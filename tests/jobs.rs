@@ -9,15 +9,30 @@ use herald_testkit::{Behavior, Receiver};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-both_backends!(failed_jobs_can_be_retried_and_show_their_attempts, jobs_can_be_postponed_paused_resumed_and_canceled, only_job_state_can_be_written, succeeded_jobs_are_purged_after_retention);
+both_backends!(
+    failed_jobs_can_be_retried_and_show_their_attempts,
+    jobs_can_be_postponed_paused_resumed_and_canceled,
+    only_job_state_can_be_written,
+    succeeded_jobs_are_purged_after_retention
+);
 
 const HEADERS: &str = r#"<settings><setting name="X-Key" value="k" /></settings>"#;
 
 async fn job_of(s: &TestServer, step: &str, status: i64) -> Value {
-    eventually(Duration::from_secs(15), &format!("a job with statuscode {status}"), || async {
-        let (_, b) = s.get(&format!("asyncoperations?$filter=_owningextensionid_value eq {step}")).await;
-        b["value"].as_array().and_then(|v| v.iter().find(|j| j["statuscode"] == status).cloned())
-    })
+    eventually(
+        Duration::from_secs(15),
+        &format!("a job with statuscode {status}"),
+        || async {
+            let (_, b) = s
+                .get(&format!(
+                    "asyncoperations?$filter=_owningextensionid_value eq {step}"
+                ))
+                .await;
+            b["value"]
+                .as_array()
+                .and_then(|v| v.iter().find(|j| j["statuscode"] == status).cloned())
+        },
+    )
     .await
 }
 
@@ -31,7 +46,11 @@ async fn failed_jobs_can_be_retried_and_show_their_attempts(s: TestServer) {
     assert_eq!(job["statecode"], 3);
     assert_eq!(job["retrycount"], 0, "400 is not retried");
     assert!(job["message"].as_str().unwrap().contains("400"));
-    let (st, attempts) = s.get(&format!("asyncoperations({id})/Microsoft.Dynamics.CRM.herald_Attempts")).await;
+    let (st, attempts) = s
+        .get(&format!(
+            "asyncoperations({id})/Microsoft.Dynamics.CRM.herald_Attempts"
+        ))
+        .await;
     assert_eq!(st, StatusCode::OK, "{attempts}");
     assert_eq!(attempts["value"].as_array().unwrap().len(), 1);
     assert_eq!(attempts["value"][0]["status"], 400);
@@ -39,17 +58,31 @@ async fn failed_jobs_can_be_retried_and_show_their_attempts(s: TestServer) {
     assert!(attempts["value"][0]["durationms"].is_i64());
 
     rx.respond(Behavior::status(200));
-    let (st, _, body) = s.post(&format!("asyncoperations({id})/Microsoft.Dynamics.CRM.herald_Retry"), json!({})).await;
+    let (st, _, body) = s
+        .post(
+            &format!("asyncoperations({id})/Microsoft.Dynamics.CRM.herald_Retry"),
+            json!({}),
+        )
+        .await;
     assert_eq!(st, StatusCode::OK, "{body}");
     let done = job_of(&s, &step, 30).await;
     assert_eq!(done["asyncoperationid"], id);
     assert_eq!(done["message"], Value::Null);
-    let (_, attempts) = s.get(&format!("asyncoperations({id})/herald_Attempts")).await;
-    let statuses: Vec<i64> = attempts["value"].as_array().unwrap().iter().map(|a| a["status"].as_i64().unwrap()).collect();
+    let (_, attempts) = s
+        .get(&format!("asyncoperations({id})/herald_Attempts"))
+        .await;
+    let statuses: Vec<i64> = attempts["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["status"].as_i64().unwrap())
+        .collect();
     assert_eq!(statuses, vec![400, 200]);
     assert_eq!(rx.requests().len(), 2);
     // A succeeded job cannot be retried.
-    let (st, _, body) = s.post(&format!("asyncoperations({id})/herald_Retry"), json!({})).await;
+    let (st, _, body) = s
+        .post(&format!("asyncoperations({id})/herald_Retry"), json!({}))
+        .await;
     odata_error(st, &body, StatusCode::BAD_REQUEST);
 }
 
@@ -58,26 +91,78 @@ async fn jobs_can_be_postponed_paused_resumed_and_canceled(s: TestServer) {
     let hook = register::webhook(&s, "h", &rx.url(), 5, HEADERS).await;
     let step = register::step(&s, &hook, "Create", "lead", 40, 1, json!({})).await;
     s.create("leads", json!({"subject": "x"})).await;
-    let id = job_of(&s, &step, 31).await["asyncoperationid"].as_str().unwrap().to_string();
+    let id = job_of(&s, &step, 31).await["asyncoperationid"]
+        .as_str()
+        .unwrap()
+        .to_string();
     // Postpone, then retry: it waits (Ready) instead of running.
-    let (st, body) = s.patch(&format!("asyncoperations({id})"), json!({"postponeuntil": "2999-01-01T00:00:00Z"})).await;
+    let (st, body) = s
+        .patch(
+            &format!("asyncoperations({id})"),
+            json!({"postponeuntil": "2999-01-01T00:00:00Z"}),
+        )
+        .await;
     assert_eq!(st, StatusCode::OK, "{body}");
-    let (st, body) = s.patch(&format!("asyncoperations({id})"), json!({"statecode": 0, "statuscode": 0})).await;
+    let (st, body) = s
+        .patch(
+            &format!("asyncoperations({id})"),
+            json!({"statecode": 0, "statuscode": 0}),
+        )
+        .await;
     assert_eq!(st, StatusCode::OK, "{body}");
-    assert_eq!((body["statecode"].clone(), body["statuscode"].clone()), (json!(0), json!(0)));
-    let (st, body) = s.patch(&format!("asyncoperations({id})"), json!({"statecode": 1})).await;
-    assert_eq!((st, body["statecode"].clone()), (StatusCode::OK, json!(1)), "{body}");
-    let (st, body) = s.patch(&format!("asyncoperations({id})"), json!({"statecode": 0, "statuscode": 0})).await;
-    assert_eq!((st, body["statecode"].clone()), (StatusCode::OK, json!(0)), "{body}");
-    let (st, body) = s.patch(&format!("asyncoperations({id})"), json!({"statecode": 3, "statuscode": 32})).await;
-    assert_eq!((st, body["statuscode"].clone()), (StatusCode::OK, json!(32)), "{body}");
+    assert_eq!(
+        (body["statecode"].clone(), body["statuscode"].clone()),
+        (json!(0), json!(0))
+    );
+    let (st, body) = s
+        .patch(&format!("asyncoperations({id})"), json!({"statecode": 1}))
+        .await;
+    assert_eq!(
+        (st, body["statecode"].clone()),
+        (StatusCode::OK, json!(1)),
+        "{body}"
+    );
+    let (st, body) = s
+        .patch(
+            &format!("asyncoperations({id})"),
+            json!({"statecode": 0, "statuscode": 0}),
+        )
+        .await;
+    assert_eq!(
+        (st, body["statecode"].clone()),
+        (StatusCode::OK, json!(0)),
+        "{body}"
+    );
+    let (st, body) = s
+        .patch(
+            &format!("asyncoperations({id})"),
+            json!({"statecode": 3, "statuscode": 32}),
+        )
+        .await;
+    assert_eq!(
+        (st, body["statuscode"].clone()),
+        (StatusCode::OK, json!(32)),
+        "{body}"
+    );
     assert_eq!(rx.requests().len(), 1, "the postponed job never ran again");
-    let (st, body) = s.patch(&format!("asyncoperations({id})"), json!({"statecode": 3, "statuscode": 32})).await;
+    let (st, body) = s
+        .patch(
+            &format!("asyncoperations({id})"),
+            json!({"statecode": 3, "statuscode": 32}),
+        )
+        .await;
     odata_error(st, &body, StatusCode::BAD_REQUEST);
     // A canceled job can be retried; with the postponement cleared it runs.
-    s.patch(&format!("asyncoperations({id})"), json!({"postponeuntil": null})).await;
+    s.patch(
+        &format!("asyncoperations({id})"),
+        json!({"postponeuntil": null}),
+    )
+    .await;
     rx.respond(Behavior::status(200));
-    let (st, body) = s.post(&format!("asyncoperations({id})/herald_Retry"), json!({})).await.pipe2();
+    let (st, body) = s
+        .post(&format!("asyncoperations({id})/herald_Retry"), json!({}))
+        .await
+        .pipe2();
     assert_eq!(st, StatusCode::OK, "{body}");
     job_of(&s, &step, 30).await;
 }
@@ -96,10 +181,23 @@ async fn only_job_state_can_be_written(s: TestServer) {
     let hook = register::webhook(&s, "h", &rx.url(), 5, HEADERS).await;
     let step = register::step(&s, &hook, "Create", "lead", 40, 1, json!({})).await;
     s.create("leads", json!({"subject": "x"})).await;
-    let id = job_of(&s, &step, 30).await["asyncoperationid"].as_str().unwrap().to_string();
-    let (st, body) = s.patch(&format!("asyncoperations({id})"), json!({"name": "renamed"})).await;
+    let id = job_of(&s, &step, 30).await["asyncoperationid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (st, body) = s
+        .patch(
+            &format!("asyncoperations({id})"),
+            json!({"name": "renamed"}),
+        )
+        .await;
     odata_error(st, &body, StatusCode::FORBIDDEN);
-    let (st, body) = s.patch(&format!("asyncoperations({id})"), json!({"statecode": 3, "statuscode": 31})).await;
+    let (st, body) = s
+        .patch(
+            &format!("asyncoperations({id})"),
+            json!({"statecode": 3, "statuscode": 31}),
+        )
+        .await;
     odata_error(st, &body, StatusCode::BAD_REQUEST);
     let (st, _, body) = s.post("asyncoperations", json!({"name": "mine"})).await;
     odata_error(st, &body, StatusCode::FORBIDDEN);
@@ -115,11 +213,22 @@ async fn succeeded_jobs_are_purged_after_retention(s: TestServer) {
     let bad = register::step(&s, &hook, "Update", "account", 40, 1, json!({})).await;
     let (_, list) = s.get("accounts?$select=name").await;
     let a = list["value"][0]["accountid"].as_str().unwrap().to_string();
-    s.patch(&format!("accounts({a})"), json!({"name": "B"})).await;
+    s.patch(&format!("accounts({a})"), json!({"name": "B"}))
+        .await;
     job_of(&s, &bad, 31).await;
     // Retention is 7 days by default: nothing to purge yet.
-    assert_eq!(herald_server::jobs::retention::purge_once(&s.state).await.unwrap(), 0);
-    let purged = herald_server::jobs::retention::purge_once_before(&s.state, chrono::Utc::now() + chrono::Duration::days(8)).await.unwrap();
+    assert_eq!(
+        herald_server::jobs::retention::purge_once(&s.state)
+            .await
+            .unwrap(),
+        0
+    );
+    let purged = herald_server::jobs::retention::purge_once_before(
+        &s.state,
+        chrono::Utc::now() + chrono::Duration::days(8),
+    )
+    .await
+    .unwrap();
     assert_eq!(purged, 1, "only the succeeded job");
     let (_, b) = s.get("asyncoperations?$count=true").await;
     assert_eq!(b["@odata.count"], 1);
@@ -147,25 +256,42 @@ async fn a_hanging_endpoint_does_not_starve_the_others(backend: common::Backend,
     register::step(&s, &slow_hook, "Create", "account", 40, 1, json!({})).await;
     register::step(&s, &fast_hook, "Create", "contact", 40, 1, json!({})).await;
     for i in 0..8 {
-        s.create("accounts", json!({"name": format!("slow {i}")})).await;
+        s.create("accounts", json!({"name": format!("slow {i}")}))
+            .await;
     }
     slow.wait_for(2, Duration::from_secs(10)).await;
     let started = std::time::Instant::now();
     for i in 0..5 {
-        s.create("contacts", json!({"lastname": format!("fast {i}")})).await;
+        s.create("contacts", json!({"lastname": format!("fast {i}")}))
+            .await;
     }
     // Without the cap the 8 hanging jobs would hold all 4 slots for 20 s.
     fast.wait_for(5, Duration::from_secs(8)).await;
-    eprintln!("fairness: 5 jobs of a healthy webhook delivered in {:?} while another hangs", started.elapsed());
-    assert_eq!(slow.requests().len(), 2, "the hanging webhook holds exactly its share (2 of 4 slots)");
+    eprintln!(
+        "fairness: 5 jobs of a healthy webhook delivered in {:?} while another hangs",
+        started.elapsed()
+    );
+    assert_eq!(
+        slow.requests().len(),
+        2,
+        "the hanging webhook holds exactly its share (2 of 4 slots)"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fairness_on_sqlite() {
-    a_hanging_endpoint_does_not_starve_the_others(common::Backend::Sqlite, "jobs::fairness_on_sqlite").await;
+    a_hanging_endpoint_does_not_starve_the_others(
+        common::Backend::Sqlite,
+        "jobs::fairness_on_sqlite",
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fairness_on_postgres() {
-    a_hanging_endpoint_does_not_starve_the_others(common::Backend::Postgres, "jobs::fairness_on_postgres").await;
+    a_hanging_endpoint_does_not_starve_the_others(
+        common::Backend::Postgres,
+        "jobs::fairness_on_postgres",
+    )
+    .await;
 }

@@ -55,7 +55,13 @@ async fn write_accounts(nodes: &[Api], ids: &[Uuid], parallel: usize) {
                 let i = next.fetch_add(1, Ordering::SeqCst);
                 let Some(id) = ids.get(i) else { return };
                 let api = &nodes[i % nodes.len()];
-                let (st, body) = api.post("accounts", &json!({"accountid": id, "name": format!("acct {i}")})).await.expect("write sent");
+                let (st, body) = api
+                    .post(
+                        "accounts",
+                        &json!({"accountid": id, "name": format!("acct {i}")}),
+                    )
+                    .await
+                    .expect("write sent");
                 assert_eq!(st, StatusCode::NO_CONTENT, "write {i}: {body}");
             }
         }));
@@ -71,9 +77,15 @@ async fn pg(test: &str) -> Option<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_job_is_delivered_once_across_three_nodes() {
-    let Some(url) = pg("multinode::every_job_is_delivered_once_across_three_nodes").await else { return };
+    let Some(url) = pg("multinode::every_job_is_delivered_once_across_three_nodes").await else {
+        return;
+    };
     let dir = tempfile::tempdir().expect("tempdir");
-    let env = [("HERALD_DELIVERY__TIMEOUT", "5s"), ("HERALD_JOBS__LEASE", "1s"), ("HERALD_JOBS__POLL_INTERVAL", "500ms")];
+    let env = [
+        ("HERALD_DELIVERY__TIMEOUT", "5s"),
+        ("HERALD_JOBS__LEASE", "1s"),
+        ("HERALD_JOBS__POLL_INTERVAL", "500ms"),
+    ];
     // Started together: migrations and bootstrap serialise themselves.
     let starts: Vec<_> = ["a", "b", "c"]
         .into_iter()
@@ -82,12 +94,17 @@ async fn every_job_is_delivered_once_across_three_nodes() {
             std::thread::spawn(move || Node::start(n, &dir, Some(&url), &env))
         })
         .collect();
-    let nodes: Vec<Node> = starts.into_iter().map(|t| t.join().expect("node start")).collect();
+    let nodes: Vec<Node> = starts
+        .into_iter()
+        .map(|t| t.join().expect("node start"))
+        .collect();
     let apis: Vec<Api> = nodes.iter().map(Node::client).collect();
 
     let hold = Duration::from_millis(50);
     let rx = Receiver::start_with(Behavior::delay(hold, 200)).await;
-    apis[0].async_step("counter", &rx.url_for("/hook"), "account").await;
+    apis[0]
+        .async_step("counter", &rx.url_for("/hook"), "account")
+        .await;
 
     const N: usize = 300;
     let ids: Vec<Uuid> = (0..N).map(|_| Uuid::new_v4()).collect();
@@ -97,14 +114,21 @@ async fn every_job_is_delivered_once_across_three_nodes() {
     rx.wait_for(N, Duration::from_secs(45)).await;
     let delivered = started.elapsed();
     // Every job completed (and left the queue): nothing can be sent again.
-    until(Duration::from_secs(30), "every System Job Succeeded", || async {
-        let ok = apis[1].jobs_with_status(30).await;
-        (ok == N as i64).then_some(())
-    })
+    until(
+        Duration::from_secs(30),
+        "every System Job Succeeded",
+        || async {
+            let ok = apis[1].jobs_with_status(30).await;
+            (ok == N as i64).then_some(())
+        },
+    )
     .await;
 
     let (counts, overlaps) = tally(&rx.requests(), hold);
-    let missing: Vec<&Uuid> = ids.iter().filter(|id| !counts.contains_key(&id.to_string())).collect();
+    let missing: Vec<&Uuid> = ids
+        .iter()
+        .filter(|id| !counts.contains_key(&id.to_string()))
+        .collect();
     let duplicates: Vec<(&String, &usize)> = counts.iter().filter(|(_, n)| **n > 1).collect();
     eprintln!(
         "multinode: {N} writes over 3 nodes in {written:?}, all delivered after {delivered:?}; {} requests, {} duplicates, {} overlaps",
@@ -113,7 +137,10 @@ async fn every_job_is_delivered_once_across_three_nodes() {
         overlaps.len()
     );
     assert!(missing.is_empty(), "never delivered: {missing:?}");
-    assert!(duplicates.is_empty(), "delivered more than once: {duplicates:?}");
+    assert!(
+        duplicates.is_empty(),
+        "delivered more than once: {duplicates:?}"
+    );
     assert!(overlaps.is_empty(), "delivered concurrently: {overlaps:?}");
     assert_eq!(counts.len(), N);
     drop(nodes);
@@ -124,14 +151,29 @@ async fn every_job_is_delivered_once_across_three_nodes() {
 /// minute: it must be woken by PostgreSQL's NOTIFY.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_write_on_one_node_wakes_another() {
-    let Some(url) = pg("multinode::a_write_on_one_node_wakes_another").await else { return };
+    let Some(url) = pg("multinode::a_write_on_one_node_wakes_another").await else {
+        return;
+    };
     let dir = tempfile::tempdir().expect("tempdir");
-    let common = [("HERALD_DELIVERY__TIMEOUT", "30s"), ("HERALD_JOBS__POLL_INTERVAL", "60s")];
-    let a = Node::start("a", &dir.path().join("a"), Some(&url), &[common[0], common[1], ("HERALD_JOBS__CONCURRENCY", "1")]);
+    let common = [
+        ("HERALD_DELIVERY__TIMEOUT", "30s"),
+        ("HERALD_JOBS__POLL_INTERVAL", "60s"),
+    ];
+    let a = Node::start(
+        "a",
+        &dir.path().join("a"),
+        Some(&url),
+        &[common[0], common[1], ("HERALD_JOBS__CONCURRENCY", "1")],
+    );
     let api_a = a.client();
-    let rx = Receiver::start_with(Behavior::sequence([Behavior::Hang], Behavior::status(200))).await;
-    api_a.async_step("wake", &rx.url_for("/hook"), "account").await;
-    let first = api_a.create("accounts", json!({"name": "hangs on A"})).await;
+    let rx =
+        Receiver::start_with(Behavior::sequence([Behavior::Hang], Behavior::status(200))).await;
+    api_a
+        .async_step("wake", &rx.url_for("/hook"), "account")
+        .await;
+    let first = api_a
+        .create("accounts", json!({"name": "hangs on A"}))
+        .await;
     let got = rx.wait_for(1, Duration::from_secs(15)).await;
     assert_eq!(record_of(&got[0]), first);
 
@@ -140,9 +182,14 @@ async fn a_write_on_one_node_wakes_another() {
     let written = Instant::now();
     let got = rx.wait_for(2, Duration::from_secs(10)).await;
     let latency = got[1].received_at.saturating_duration_since(written);
-    eprintln!("multinode: a job written on A was delivered by B after {latency:?} (B polls every 60 s)");
+    eprintln!(
+        "multinode: a job written on A was delivered by B after {latency:?} (B polls every 60 s)"
+    );
     assert_eq!(record_of(&got[1]), second);
-    assert!(latency < Duration::from_secs(5), "B took {latency:?}: woken by the poll, not by NOTIFY");
+    assert!(
+        latency < Duration::from_secs(5),
+        "B took {latency:?}: woken by the poll, not by NOTIFY"
+    );
     // B's listener is certainly up now (it may have caught the second job by
     // its look-around after LISTEN): the third can only come by NOTIFY.
     let third = api_a.create("accounts", json!({"name": "for B too"})).await;
@@ -151,7 +198,10 @@ async fn a_write_on_one_node_wakes_another() {
     let latency = got[2].received_at.saturating_duration_since(written);
     eprintln!("multinode: and the next one after {latency:?}");
     assert_eq!(record_of(&got[2]), third);
-    assert!(latency < Duration::from_secs(5), "B took {latency:?}: woken by the poll, not by NOTIFY");
+    assert!(
+        latency < Duration::from_secs(5),
+        "B took {latency:?}: woken by the poll, not by NOTIFY"
+    );
     drop((a, b));
 }
 
@@ -160,15 +210,23 @@ async fn a_write_on_one_node_wakes_another() {
 /// each exactly once more.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_nodes_jobs_are_taken_over() {
-    let Some(url) = pg("multinode::a_killed_nodes_jobs_are_taken_over").await else { return };
+    let Some(url) = pg("multinode::a_killed_nodes_jobs_are_taken_over").await else {
+        return;
+    };
     let dir = tempfile::tempdir().expect("tempdir");
     // Lease = max(1 s, 2 × 3 s + 1.5 s) = 7.5 s.
-    let env = [("HERALD_DELIVERY__TIMEOUT", "3s"), ("HERALD_JOBS__LEASE", "1s"), ("HERALD_JOBS__POLL_INTERVAL", "200ms")];
+    let env = [
+        ("HERALD_DELIVERY__TIMEOUT", "3s"),
+        ("HERALD_JOBS__LEASE", "1s"),
+        ("HERALD_JOBS__POLL_INTERVAL", "200ms"),
+    ];
     let mut a = Node::start("a", &dir.path().join("a"), Some(&url), &env);
     let api_a = a.client();
     // While only A runs, every request is A's, and it hangs.
     let rx = Receiver::start_with(Behavior::Hang).await;
-    api_a.async_step("takeover", &rx.url_for("/hook"), "account").await;
+    api_a
+        .async_step("takeover", &rx.url_for("/hook"), "account")
+        .await;
     const N: usize = 10;
     let ids: Vec<Uuid> = (0..N).map(|_| Uuid::new_v4()).collect();
     write_accounts(std::slice::from_ref(&api_a), &ids, 4).await;
@@ -176,17 +234,39 @@ async fn a_killed_nodes_jobs_are_taken_over() {
     // A holds all N leases. Kill it before its 3 s delivery timeout.
     let killed = Instant::now();
     a.kill();
-    let claimed_at = rx.requests().iter().map(|c| c.received_at).min().expect("requests");
+    let claimed_at = rx
+        .requests()
+        .iter()
+        .map(|c| c.received_at)
+        .min()
+        .expect("requests");
     rx.respond(Behavior::delay(Duration::from_millis(50), 200));
     let b = Node::start("b", &dir.path().join("b"), Some(&url), &env);
     let c = Node::start("c", &dir.path().join("c"), Some(&url), &env);
     let api_b = b.client();
 
     let got = rx.wait_for(2 * N, Duration::from_secs(30)).await;
-    let after: Vec<Captured> = got.iter().filter(|c| c.received_at > killed).cloned().collect();
-    let first = after.iter().map(|c| c.received_at).min().expect("takeover requests");
-    let last = after.iter().map(|c| c.received_at).max().expect("takeover requests");
-    until(Duration::from_secs(15), "every System Job Succeeded", || async { (api_b.jobs_with_status(30).await == N as i64).then_some(()) }).await;
+    let after: Vec<Captured> = got
+        .iter()
+        .filter(|c| c.received_at > killed)
+        .cloned()
+        .collect();
+    let first = after
+        .iter()
+        .map(|c| c.received_at)
+        .min()
+        .expect("takeover requests");
+    let last = after
+        .iter()
+        .map(|c| c.received_at)
+        .max()
+        .expect("takeover requests");
+    until(
+        Duration::from_secs(15),
+        "every System Job Succeeded",
+        || async { (api_b.jobs_with_status(30).await == N as i64).then_some(()) },
+    )
+    .await;
     let (counts, overlaps) = tally(&after, Duration::from_millis(50));
     eprintln!(
         "multinode: node A killed {:?} after claiming; takeover delivered the first job {:?} and all {N} {:?} after the kill (lease 7.5 s)",
@@ -195,10 +275,18 @@ async fn a_killed_nodes_jobs_are_taken_over() {
         last.duration_since(killed)
     );
     for id in &ids {
-        assert_eq!(counts.get(&id.to_string()), Some(&1), "record {id}: taken over and delivered exactly once");
+        assert_eq!(
+            counts.get(&id.to_string()),
+            Some(&1),
+            "record {id}: taken over and delivered exactly once"
+        );
     }
     assert!(overlaps.is_empty(), "{overlaps:?}");
     // Not before the lease (taken at claim time) ran out.
-    assert!(first.duration_since(claimed_at) >= Duration::from_millis(7000), "taken over too early: {:?}", first.duration_since(claimed_at));
+    assert!(
+        first.duration_since(claimed_at) >= Duration::from_millis(7000),
+        "taken over too early: {:?}",
+        first.duration_since(claimed_at)
+    );
     drop((b, c));
 }

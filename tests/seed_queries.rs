@@ -64,31 +64,71 @@ const FAILED_JOBS_FETCH: &str = r#"<fetch>
 </fetch>"#;
 
 async fn fetch(s: &TestServer, set: &str, xml: &str) -> Value {
-    let (st, _, body) = s.send(s.request(Method::GET, &format!("{}/api/data/v9.0/{set}", s.base)).query(&[("fetchXml", xml)])).await;
+    let (st, _, body) = s
+        .send(
+            s.request(Method::GET, &format!("{}/api/data/v9.0/{set}", s.base))
+                .query(&[("fetchXml", xml)]),
+        )
+        .await;
     assert_eq!(st, StatusCode::OK, "{body}");
     body
 }
 
 async fn seed_queries_work_verbatim(s: TestServer) {
     let rx = Receiver::start_with(Behavior::status(500)).await;
-    let hook = register::webhook(&s, "requestbin", &rx.url(), 5, r#"<settings><setting name="X-Test1" value="test1" /></settings>"#).await;
+    let hook = register::webhook(
+        &s,
+        "requestbin",
+        &rx.url(),
+        5,
+        r#"<settings><setting name="X-Test1" value="test1" /></settings>"#,
+    )
+    .await;
     let other = register::webhook(&s, "other", &rx.url(), 4, "key").await;
-    let step = register::step(&s, &hook, "Update", "contact", 40, 1, json!({"filteringattributes": "firstname,lastname", "description": "seed step", "rank": 1})).await;
+    let step = register::step(
+        &s,
+        &hook,
+        "Update",
+        "contact",
+        40,
+        1,
+        json!({"filteringattributes": "firstname,lastname", "description": "seed step", "rank": 1}),
+    )
+    .await;
     register::step(&s, &other, "Create", "account", 40, 1, json!({})).await;
-    let c = s.create("contacts", json!({"firstname": "Jim", "lastname": "Glynn (sample)"})).await;
-    s.patch(&format!("contacts({c})"), json!({"firstname": "James"})).await;
+    let c = s
+        .create(
+            "contacts",
+            json!({"firstname": "Jim", "lastname": "Glynn (sample)"}),
+        )
+        .await;
+    s.patch(&format!("contacts({c})"), json!({"firstname": "James"}))
+        .await;
     eventually(Duration::from_secs(15), "the failed job", || async {
-        let (_, b) = s.get(&format!("asyncoperations?$filter=statuscode eq 31 and _owningextensionid_value eq {step}")).await;
+        let (_, b) = s
+            .get(&format!(
+                "asyncoperations?$filter=statuscode eq 31 and _owningextensionid_value eq {step}"
+            ))
+            .await;
         (b["value"].as_array().map(Vec::len) == Some(1)).then_some(())
     })
     .await;
     let v90 = |q: &str| format!("{}/api/data/v9.0/{}", s.base, q);
 
     // Query webhook registrations (Web API + FetchXML).
-    let (st, body) = s.get(&v90("serviceendpoints?$filter=contract eq 8&$select= serviceendpointid,name,authtype,url")).await;
+    let (st, body) = s
+        .get(&v90(
+            "serviceendpoints?$filter=contract eq 8&$select= serviceendpointid,name,authtype,url",
+        ))
+        .await;
     assert_eq!(st, StatusCode::OK, "{body}");
     assert_eq!(body["value"].as_array().unwrap().len(), 2);
-    let names: Vec<&str> = body["value"].as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = body["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
     assert!(names.contains(&"requestbin") && names.contains(&"other"));
     let body = fetch(&s, "serviceendpoints", REGISTRATIONS_FETCH).await;
     assert_eq!(body["value"].as_array().unwrap().len(), 2);
@@ -98,7 +138,10 @@ async fn seed_queries_work_verbatim(s: TestServer) {
     let (st, body) = s.get(&v90(&format!("serviceendpoints(@id)/serviceendpoint_sdkmessageprocessingstep?$select=sdkmessageprocessingstepid,name,description,asyncautodelete,filteringattributes,mode,stage?@id={hook}"))).await;
     assert_eq!(st, StatusCode::OK, "{body}");
     assert_eq!(body["value"].as_array().unwrap().len(), 1);
-    assert_eq!(body["value"][0]["filteringattributes"], "firstname,lastname");
+    assert_eq!(
+        body["value"][0]["filteringattributes"],
+        "firstname,lastname"
+    );
     assert_eq!(body["value"][0]["mode"], 1);
     assert_eq!(body["value"][0]["stage"], 40);
     let (st, body) = s.get(&v90(&format!("sdkmessageprocessingsteps(@id)?$select=name,description,filteringattributes,asyncautodelete,mode,stage&$expand=plugintypeid($select=friendlyname),eventhandler_serviceendpoint($select=name),sdkmessagefilterid($select=primaryobjecttypecode),sdkmessageid($select=name)?@id={step}"))).await;
@@ -106,8 +149,16 @@ async fn seed_queries_work_verbatim(s: TestServer) {
     assert_eq!(body["description"], "seed step");
     assert_eq!(body["eventhandler_serviceendpoint"]["name"], "requestbin");
     assert_eq!(body["sdkmessageid"]["name"], "Update");
-    assert_eq!(body["sdkmessagefilterid"]["primaryobjecttypecode"], "contact");
-    let body = fetch(&s, "sdkmessageprocessingsteps", &STEPS_FETCH.replace("<serviceendpointid>", &hook)).await;
+    assert_eq!(
+        body["sdkmessagefilterid"]["primaryobjecttypecode"],
+        "contact"
+    );
+    let body = fetch(
+        &s,
+        "sdkmessageprocessingsteps",
+        &STEPS_FETCH.replace("<serviceendpointid>", &hook),
+    )
+    .await;
     let rows = body["value"].as_array().unwrap();
     assert_eq!(rows.len(), 1, "{body}");
     assert_eq!(rows[0]["endpnt.name"], "requestbin");
@@ -119,8 +170,16 @@ async fn seed_queries_work_verbatim(s: TestServer) {
     let (st, body) = s.get(&v90(&format!("asyncoperations?$orderby=completedon desc&$filter=statuscode eq 31 and _owningextensionid_value eq @stepid&$select=name,friendlymessage,errorcode,message,completedon?@stepid={step}"))).await;
     assert_eq!(st, StatusCode::OK, "{body}");
     assert_eq!(body["value"].as_array().unwrap().len(), 1);
-    assert!(body["value"][0]["message"].as_str().unwrap().contains("500"));
-    let body = fetch(&s, "asyncoperations", &FAILED_JOBS_FETCH.replace("<stepid>", &step)).await;
+    assert!(body["value"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("500"));
+    let body = fetch(
+        &s,
+        "asyncoperations",
+        &FAILED_JOBS_FETCH.replace("<stepid>", &step),
+    )
+    .await;
     assert_eq!(body["value"].as_array().unwrap().len(), 1, "{body}");
     assert!(body["value"][0]["friendlymessage"].is_string());
 }

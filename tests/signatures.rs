@@ -15,11 +15,17 @@ both_backends!(requests_are_signed_and_rotation_keeps_the_old_secret);
 fn verify(secret: &str, r: &Captured) -> bool {
     let mut headers = http::HeaderMap::new();
     for (k, v) in &r.headers {
-        if let (Ok(name), Ok(value)) = (http::HeaderName::from_bytes(k.as_bytes()), http::HeaderValue::from_str(v)) {
+        if let (Ok(name), Ok(value)) = (
+            http::HeaderName::from_bytes(k.as_bytes()),
+            http::HeaderValue::from_str(v),
+        ) {
             headers.append(name, value);
         }
     }
-    standardwebhooks::Webhook::new(secret).unwrap().verify(&r.body, &headers).is_ok()
+    standardwebhooks::Webhook::new(secret)
+        .unwrap()
+        .verify(&r.body, &headers)
+        .is_ok()
 }
 
 async fn requests_are_signed_and_rotation_keeps_the_old_secret(s: TestServer) {
@@ -32,7 +38,10 @@ async fn requests_are_signed_and_rotation_keeps_the_old_secret(s: TestServer) {
         .await;
     let (_, body) = s.get(&format!("serviceendpoints({hook})")).await;
     assert_eq!(body["herald_issigningsecretset"], true);
-    assert!(body.get("herald_signingsecret").is_none(), "the secret is write-only");
+    assert!(
+        body.get("herald_signingsecret").is_none(),
+        "the secret is write-only"
+    );
     register::step(&s, &hook, "Create", "account", 40, 0, json!({})).await;
 
     s.create("accounts", json!({"name": "one"})).await;
@@ -42,15 +51,29 @@ async fn requests_are_signed_and_rotation_keeps_the_old_secret(s: TestServer) {
     assert!(verify(old, &r), "verifies with the secret");
     assert!(!verify(new, &r), "does not verify with another secret");
 
-    let (st, _) = s.patch(&format!("serviceendpoints({hook})"), json!({"herald_signingsecret": new})).await;
+    let (st, _) = s
+        .patch(
+            &format!("serviceendpoints({hook})"),
+            json!({"herald_signingsecret": new}),
+        )
+        .await;
     assert_eq!(st, StatusCode::NO_CONTENT);
     rx.clear();
     s.create("accounts", json!({"name": "two"})).await;
     let r = rx.wait_for(1, Duration::from_secs(5)).await.remove(0);
-    assert_eq!(r.header("webhook-signature").unwrap().split(' ').count(), 2, "both signatures during the grace period");
+    assert_eq!(
+        r.header("webhook-signature").unwrap().split(' ').count(),
+        2,
+        "both signatures during the grace period"
+    );
     assert!(verify(new, &r) && verify(old, &r));
 
-    let (st, _) = s.patch(&format!("serviceendpoints({hook})"), json!({"herald_signingsecret": null})).await;
+    let (st, _) = s
+        .patch(
+            &format!("serviceendpoints({hook})"),
+            json!({"herald_signingsecret": null}),
+        )
+        .await;
     assert_eq!(st, StatusCode::NO_CONTENT);
     rx.clear();
     s.create("accounts", json!({"name": "three"})).await;

@@ -26,16 +26,26 @@ async fn contact_lifecycle(s: TestServer) {
                    "parentcustomerid_account@odata.bind": format!("/accounts({account})")}),
         )
         .await;
-    s.create("contacts", json!({"firstname": "Ann", "lastname": "Glass"})).await;
+    s.create("contacts", json!({"firstname": "Ann", "lastname": "Glass"}))
+        .await;
 
-    let (st, body) = s.get(&format!("contacts({contact})?$select=firstname,lastname,fullname,_parentcustomerid_value")).await;
+    let (st, body) = s
+        .get(&format!(
+            "contacts({contact})?$select=firstname,lastname,fullname,_parentcustomerid_value"
+        ))
+        .await;
     assert_eq!(st, StatusCode::OK, "{body}");
     assert_eq!(body["firstname"], "Jim");
     assert_eq!(body["fullname"], "Jim Glynn");
     assert_eq!(body["_parentcustomerid_value"], account);
     assert_eq!(body["@odata.etag"], "W/\"1\"");
-    assert!(body["@odata.context"].as_str().unwrap().ends_with("$metadata#contacts(firstname,lastname,fullname,_parentcustomerid_value)/$entity"));
-    assert!(body.get("emailaddress1").is_none(), "$select limits the columns");
+    assert!(body["@odata.context"].as_str().unwrap().ends_with(
+        "$metadata#contacts(firstname,lastname,fullname,_parentcustomerid_value)/$entity"
+    ));
+    assert!(
+        body.get("emailaddress1").is_none(),
+        "$select limits the columns"
+    );
 
     let (st, body) = s
         .get(&format!("contacts?$select=fullname&$filter=startswith(lastname,'Gl') and _parentcustomerid_value eq {account}"))
@@ -45,18 +55,32 @@ async fn contact_lifecycle(s: TestServer) {
     assert_eq!(rows.len(), 1, "{body}");
     assert_eq!(rows[0]["contactid"], contact);
 
-    let (st, _) = s.patch(&format!("contacts({contact})"), json!({"firstname": "James"})).await;
+    let (st, _) = s
+        .patch(
+            &format!("contacts({contact})"),
+            json!({"firstname": "James"}),
+        )
+        .await;
     assert_eq!(st, StatusCode::NO_CONTENT);
     let (_, body) = s.get(&format!("contacts({contact})")).await;
     assert_eq!(body["fullname"], "James Glynn");
     assert_eq!(body["versionnumber"], 2);
-    assert_eq!(body["_modifiedby_value"], s.state.org.admin_user_id.to_string());
+    assert_eq!(
+        body["_modifiedby_value"],
+        s.state.org.admin_user_id.to_string()
+    );
 
-    assert_eq!(s.delete(&format!("contacts({contact})")).await, StatusCode::NO_CONTENT);
+    assert_eq!(
+        s.delete(&format!("contacts({contact})")).await,
+        StatusCode::NO_CONTENT
+    );
     let (st, body) = s.get(&format!("contacts({contact})")).await;
     let msg = odata_error(st, &body, StatusCode::NOT_FOUND);
     assert_eq!(msg, format!("contact With Id = {contact} Does Not Exist"));
-    assert_eq!(s.delete(&format!("contacts({contact})")).await, StatusCode::NOT_FOUND);
+    assert_eq!(
+        s.delete(&format!("contacts({contact})")).await,
+        StatusCode::NOT_FOUND
+    );
 }
 
 async fn create_with_representation_and_client_id(s: TestServer) {
@@ -71,16 +95,30 @@ async fn create_with_representation_and_client_id(s: TestServer) {
     assert_eq!(st, StatusCode::CREATED, "{body}");
     assert_eq!(body["contactid"], id);
     assert_eq!(body["firstname"], "Jim");
-    assert!(headers.get("odata-entityid").unwrap().to_str().unwrap().ends_with(&format!("contacts({id})")));
+    assert!(headers
+        .get("odata-entityid")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .ends_with(&format!("contacts({id})")));
     let (_, body) = s
-        .send(s.request(Method::GET, &format!("contacts({id})")).header("Prefer", "odata.include-annotations=\"*\""))
+        .send(
+            s.request(Method::GET, &format!("contacts({id})"))
+                .header("Prefer", "odata.include-annotations=\"*\""),
+        )
         .await
         .2
         .pipe(|b| (StatusCode::OK, b));
     assert_eq!(body["birthdate"], "1980-02-01T00:00:00Z");
     assert_eq!(body["creditlimit"], 1500.5);
-    assert_eq!(body["gendercode@OData.Community.Display.V1.FormattedValue"], "Male");
-    assert_eq!(body["_ownerid_value@Microsoft.Dynamics.CRM.lookuplogicalname"], "systemuser");
+    assert_eq!(
+        body["gendercode@OData.Community.Display.V1.FormattedValue"],
+        "Male"
+    );
+    assert_eq!(
+        body["_ownerid_value@Microsoft.Dynamics.CRM.lookuplogicalname"],
+        "systemuser"
+    );
     // The same id again is a duplicate.
     let (st, _, body) = s.post("contacts", json!({"contactid": id})).await;
     odata_error(st, &body, StatusCode::PRECONDITION_FAILED);
@@ -96,21 +134,46 @@ impl<T> Pipe for T {}
 async fn upsert_and_conditional_headers(s: TestServer) {
     let id = uuid::Uuid::new_v4();
     // PATCH on a missing row with If-Match: * is update-only → 404.
-    let (st, _, body) = s.send(s.request(Method::PATCH, &format!("accounts({id})")).header("If-Match", "*").json(&json!({"name": "A"}))).await;
+    let (st, _, body) = s
+        .send(
+            s.request(Method::PATCH, &format!("accounts({id})"))
+                .header("If-Match", "*")
+                .json(&json!({"name": "A"})),
+        )
+        .await;
     odata_error(st, &body, StatusCode::NOT_FOUND);
     // Plain PATCH upserts (creates).
-    let (st, _) = s.patch(&format!("accounts({id})"), json!({"name": "A"})).await;
+    let (st, _) = s
+        .patch(&format!("accounts({id})"), json!({"name": "A"}))
+        .await;
     assert_eq!(st, StatusCode::NO_CONTENT);
     let (st, body) = s.get(&format!("accounts({id})?$select=name")).await;
     assert_eq!((st, body["name"].clone()), (StatusCode::OK, json!("A")));
     // If-None-Match: * is create-only → 412 now.
-    let (st, _, body) = s.send(s.request(Method::PATCH, &format!("accounts({id})")).header("If-None-Match", "*").json(&json!({"name": "B"}))).await;
+    let (st, _, body) = s
+        .send(
+            s.request(Method::PATCH, &format!("accounts({id})"))
+                .header("If-None-Match", "*")
+                .json(&json!({"name": "B"})),
+        )
+        .await;
     odata_error(st, &body, StatusCode::PRECONDITION_FAILED);
     // Optimistic concurrency.
-    let (st, _, body) = s.send(s.request(Method::PATCH, &format!("accounts({id})")).header("If-Match", "W/\"7\"").json(&json!({"name": "B"}))).await;
+    let (st, _, body) = s
+        .send(
+            s.request(Method::PATCH, &format!("accounts({id})"))
+                .header("If-Match", "W/\"7\"")
+                .json(&json!({"name": "B"})),
+        )
+        .await;
     odata_error(st, &body, StatusCode::PRECONDITION_FAILED);
     let (st, _, body) = s
-        .send(s.request(Method::PATCH, &format!("accounts({id})?$select=name")).header("If-Match", "W/\"1\"").header("Prefer", "return=representation").json(&json!({"name": "B"})))
+        .send(
+            s.request(Method::PATCH, &format!("accounts({id})?$select=name"))
+                .header("If-Match", "W/\"1\"")
+                .header("Prefer", "return=representation")
+                .json(&json!({"name": "B"})),
+        )
         .await;
     assert_eq!(st, StatusCode::OK, "{body}");
     assert_eq!(body["name"], "B");
@@ -119,18 +182,34 @@ async fn upsert_and_conditional_headers(s: TestServer) {
 
 async fn paging_count_and_top(s: TestServer) {
     for i in 0..7 {
-        s.create("leads", json!({"subject": format!("lead {i}"), "lastname": format!("L{i}")})).await;
+        s.create(
+            "leads",
+            json!({"subject": format!("lead {i}"), "lastname": format!("L{i}")}),
+        )
+        .await;
     }
-    let (_, body) = s.get("leads?$select=subject&$top=3&$orderby=subject desc&$count=true").await;
+    let (_, body) = s
+        .get("leads?$select=subject&$top=3&$orderby=subject desc&$count=true")
+        .await;
     assert_eq!(body["value"].as_array().unwrap().len(), 3);
     assert_eq!(body["value"][0]["subject"], "lead 6");
     assert_eq!(body["@odata.count"], 7);
     let mut url = format!("{}/leads?$select=subject&$orderby=subject", s.api);
     let mut seen = Vec::new();
     for _ in 0..10 {
-        let (st, headers, body) = s.send(s.client.get(&url).bearer_auth(&s.key).header("Prefer", "odata.maxpagesize=3")).await;
+        let (st, headers, body) = s
+            .send(
+                s.client
+                    .get(&url)
+                    .bearer_auth(&s.key)
+                    .header("Prefer", "odata.maxpagesize=3"),
+            )
+            .await;
         assert_eq!(st, StatusCode::OK, "{body}");
-        assert_eq!(headers.get("preference-applied").unwrap(), "odata.maxpagesize=3");
+        assert_eq!(
+            headers.get("preference-applied").unwrap(),
+            "odata.maxpagesize=3"
+        );
         for r in body["value"].as_array().unwrap() {
             seen.push(r["subject"].as_str().unwrap().to_string());
         }
@@ -139,19 +218,41 @@ async fn paging_count_and_top(s: TestServer) {
             None => break,
         }
     }
-    assert_eq!(seen, (0..7).map(|i| format!("lead {i}")).collect::<Vec<_>>());
+    assert_eq!(
+        seen,
+        (0..7).map(|i| format!("lead {i}")).collect::<Vec<_>>()
+    );
     let (st, body) = s.get("leads?$skip=2").await;
     odata_error(st, &body, StatusCode::BAD_REQUEST);
 }
 
 async fn auth_is_required(s: TestServer) {
-    let resp = s.client.get(format!("{}/contacts", s.api)).send().await.unwrap();
+    let resp = s
+        .client
+        .get(format!("{}/contacts", s.api))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
     let body: serde_json::Value = resp.json().await.unwrap();
-    assert!(body["error"]["message"].as_str().unwrap().contains("Bearer"));
-    let resp = s.client.get(format!("{}/contacts", s.api)).bearer_auth("wrong").send().await.unwrap();
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("Bearer"));
+    let resp = s
+        .client
+        .get(format!("{}/contacts", s.api))
+        .bearer_auth("wrong")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
-    let resp = s.client.get(format!("{}/healthz", s.base)).send().await.unwrap();
+    let resp = s
+        .client
+        .get(format!("{}/healthz", s.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
 }
 
@@ -173,7 +274,10 @@ async fn bad_input_gets_clear_errors(s: TestServer) {
     for (rb, expected, needle) in cases {
         let (st, _, body) = s.send(rb).await;
         let msg = odata_error(st, &body, expected);
-        assert!(msg.contains(needle), "message {msg:?} should mention {needle:?}");
+        assert!(
+            msg.contains(needle),
+            "message {msg:?} should mention {needle:?}"
+        );
     }
     // Nothing was half-written.
     let (_, body) = s.get("contacts?$count=true").await;
@@ -185,8 +289,14 @@ async fn whoami_and_versions(s: TestServer) {
         let (st, body) = s.get(&format!("{}/api/data/{v}/WhoAmI", s.base)).await;
         assert_eq!(st, StatusCode::OK);
         assert_eq!(body["UserId"], s.state.org.admin_user_id.to_string());
-        assert_eq!(body["BusinessUnitId"], s.state.org.business_unit_id.to_string());
-        assert_eq!(body["OrganizationId"], s.state.org.organization_id.to_string());
+        assert_eq!(
+            body["BusinessUnitId"],
+            s.state.org.business_unit_id.to_string()
+        );
+        assert_eq!(
+            body["OrganizationId"],
+            s.state.org.organization_id.to_string()
+        );
     }
     let (st, body) = s.get(&format!("{}/api/data/v8.0/WhoAmI", s.base)).await;
     odata_error(st, &body, StatusCode::NOT_FOUND);
@@ -201,12 +311,22 @@ async fn expand_and_navigation(s: TestServer) {
         .get(&format!("accounts({account})?$select=name&$expand=contact_customer_accounts($select=firstname;$filter=firstname ne 'Bob';$orderby=firstname desc)"))
         .await;
     assert_eq!(st, StatusCode::OK, "{body}");
-    let kids: Vec<&str> = body["contact_customer_accounts"].as_array().unwrap().iter().map(|c| c["firstname"].as_str().unwrap()).collect();
+    let kids: Vec<&str> = body["contact_customer_accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["firstname"].as_str().unwrap())
+        .collect();
     assert_eq!(kids, vec!["Cid", "Ann"]);
     let (st, body) = s.get(&format!("accounts(@a)/contact_customer_accounts?$select=firstname&$orderby=firstname?@a={account}")).await;
     assert_eq!(st, StatusCode::OK, "{body}");
     assert_eq!(body["value"].as_array().unwrap().len(), 3);
-    let (st, body) = s.get("contacts?$select=firstname&$expand=parentcustomerid_account($select=name)&$top=1").await;
+    let (st, body) = s
+        .get("contacts?$select=firstname&$expand=parentcustomerid_account($select=name)&$top=1")
+        .await;
     assert_eq!(st, StatusCode::OK, "{body}");
-    assert_eq!(body["value"][0]["parentcustomerid_account"]["name"], "Contoso");
+    assert_eq!(
+        body["value"][0]["parentcustomerid_account"]["name"],
+        "Contoso"
+    );
 }

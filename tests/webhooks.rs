@@ -33,10 +33,36 @@ fn keys(v: &Value) -> Vec<String> {
 async fn seed_scenario_async_update_matches_the_seed_shape(s: TestServer) {
     let rx = Receiver::start().await;
     let hook = register::webhook(&s, "requestbin", &rx.url(), 5, HEADERS).await;
-    let step = register::step(&s, &hook, "Update", "contact", 40, 1, json!({"rank": 1, "filteringattributes": "firstname,lastname"})).await;
-    register::image(&s, &step, 1, "AsynchronousStepPrimaryName", "fullname,contactid").await;
-    let contact = s.create("contacts", json!({"firstname": "Jim", "lastname": "Glynn (sample)"})).await;
-    let (st, _) = s.patch(&format!("contacts({contact})"), json!({"firstname": "James"})).await;
+    let step = register::step(
+        &s,
+        &hook,
+        "Update",
+        "contact",
+        40,
+        1,
+        json!({"rank": 1, "filteringattributes": "firstname,lastname"}),
+    )
+    .await;
+    register::image(
+        &s,
+        &step,
+        1,
+        "AsynchronousStepPrimaryName",
+        "fullname,contactid",
+    )
+    .await;
+    let contact = s
+        .create(
+            "contacts",
+            json!({"firstname": "Jim", "lastname": "Glynn (sample)"}),
+        )
+        .await;
+    let (st, _) = s
+        .patch(
+            &format!("contacts({contact})"),
+            json!({"firstname": "James"}),
+        )
+        .await;
     assert_eq!(st, StatusCode::NO_CONTENT);
 
     let got = rx.wait_for(1, Duration::from_secs(20)).await;
@@ -51,17 +77,46 @@ async fn seed_scenario_async_update_matches_the_seed_shape(s: TestServer) {
     assert!(r.header("x-request-id").is_some());
     assert!(r.header("x-ms-correlation-request-id").is_some());
     assert!(r.header("x-ms-dynamics-msg-size-exceeded").is_none());
-    assert!(r.header("content-type").unwrap().starts_with("application/json"));
+    assert!(r
+        .header("content-type")
+        .unwrap()
+        .starts_with("application/json"));
     let raw = r.body_text();
-    assert!(raw.contains(r#""Entity:http:\/\/schemas.microsoft.com\/xrm\/2011\/Contracts""#), "Dataverse escapes '/': {raw}");
+    assert!(
+        raw.contains(r#""Entity:http:\/\/schemas.microsoft.com\/xrm\/2011\/Contracts""#),
+        "Dataverse escapes '/': {raw}"
+    );
     assert!(raw.contains(r#"\/Date("#));
 
     let body = r.body_json();
     let seed_keys = [
-        "BusinessUnitId", "CorrelationId", "Depth", "InitiatingUserId", "InputParameters", "IsExecutingOffline", "IsInTransaction",
-        "IsOfflinePlayback", "IsolationMode", "MessageName", "Mode", "OperationCreatedOn", "OperationId", "OrganizationId",
-        "OrganizationName", "OutputParameters", "OwningExtension", "ParentContext", "PostEntityImages", "PreEntityImages",
-        "PrimaryEntityId", "PrimaryEntityName", "RequestId", "SecondaryEntityName", "SharedVariables", "Stage", "UserId",
+        "BusinessUnitId",
+        "CorrelationId",
+        "Depth",
+        "InitiatingUserId",
+        "InputParameters",
+        "IsExecutingOffline",
+        "IsInTransaction",
+        "IsOfflinePlayback",
+        "IsolationMode",
+        "MessageName",
+        "Mode",
+        "OperationCreatedOn",
+        "OperationId",
+        "OrganizationId",
+        "OrganizationName",
+        "OutputParameters",
+        "OwningExtension",
+        "ParentContext",
+        "PostEntityImages",
+        "PreEntityImages",
+        "PrimaryEntityId",
+        "PrimaryEntityName",
+        "RequestId",
+        "SecondaryEntityName",
+        "SharedVariables",
+        "Stage",
+        "UserId",
     ];
     assert_eq!(keys(&body), seed_keys);
     assert_eq!(keys(&body["ParentContext"]), seed_keys);
@@ -77,31 +132,96 @@ async fn seed_scenario_async_update_matches_the_seed_shape(s: TestServer) {
     assert_eq!(body["RequestId"], Value::Null);
     assert_eq!(body["OrganizationName"], "herald");
     assert_eq!(body["UserId"], s.state.org.admin_user_id.to_string());
-    assert_eq!(body["InitiatingUserId"], s.state.org.admin_user_id.to_string());
+    assert_eq!(
+        body["InitiatingUserId"],
+        s.state.org.admin_user_id.to_string()
+    );
     assert_eq!(body["OwningExtension"]["Id"], step);
-    assert_eq!(body["OwningExtension"]["LogicalName"], "sdkmessageprocessingstep");
-    assert_eq!(body["OperationCreatedOn"].as_str().map(|d| d.starts_with("/Date(") && d.ends_with("+0000)/")), Some(true));
+    assert_eq!(
+        body["OwningExtension"]["LogicalName"],
+        "sdkmessageprocessingstep"
+    );
+    assert_eq!(
+        body["OperationCreatedOn"]
+            .as_str()
+            .map(|d| d.starts_with("/Date(") && d.ends_with("+0000)/")),
+        Some(true)
+    );
     let target = &body["InputParameters"][0];
     assert_eq!(target["key"], "Target");
-    assert_eq!(target["value"]["__type"], "Entity:http://schemas.microsoft.com/xrm/2011/Contracts");
-    assert_eq!(keys(&target["value"]), ["__type", "Attributes", "EntityState", "FormattedValues", "Id", "KeyAttributes", "LogicalName", "RelatedEntities", "RowVersion"]);
-    let attrs: Vec<&str> = target["value"]["Attributes"].as_array().unwrap().iter().map(|a| a["key"].as_str().unwrap()).collect();
-    assert_eq!(attrs, ["firstname", "contactid", "fullname", "yomifullname", "modifiedon", "modifiedby", "modifiedonbehalfby"]);
+    assert_eq!(
+        target["value"]["__type"],
+        "Entity:http://schemas.microsoft.com/xrm/2011/Contracts"
+    );
+    assert_eq!(
+        keys(&target["value"]),
+        [
+            "__type",
+            "Attributes",
+            "EntityState",
+            "FormattedValues",
+            "Id",
+            "KeyAttributes",
+            "LogicalName",
+            "RelatedEntities",
+            "RowVersion"
+        ]
+    );
+    let attrs: Vec<&str> = target["value"]["Attributes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        attrs,
+        [
+            "firstname",
+            "contactid",
+            "fullname",
+            "yomifullname",
+            "modifiedon",
+            "modifiedby",
+            "modifiedonbehalfby"
+        ]
+    );
     assert_eq!(target["value"]["Attributes"][0]["value"], "James");
-    assert_eq!(target["value"]["Attributes"][2]["value"], "James Glynn (sample)");
-    assert_eq!(target["value"]["Attributes"][5]["value"]["__type"], "EntityReference:http://schemas.microsoft.com/xrm/2011/Contracts");
-    assert_eq!(target["value"]["Attributes"][5]["value"]["LogicalName"], "systemuser");
+    assert_eq!(
+        target["value"]["Attributes"][2]["value"],
+        "James Glynn (sample)"
+    );
+    assert_eq!(
+        target["value"]["Attributes"][5]["value"]["__type"],
+        "EntityReference:http://schemas.microsoft.com/xrm/2011/Contracts"
+    );
+    assert_eq!(
+        target["value"]["Attributes"][5]["value"]["LogicalName"],
+        "systemuser"
+    );
     let image = &body["PostEntityImages"][0];
     assert_eq!(image["key"], "AsynchronousStepPrimaryName");
-    let image_attrs: Vec<&str> = image["value"]["Attributes"].as_array().unwrap().iter().map(|a| a["key"].as_str().unwrap()).collect();
+    let image_attrs: Vec<&str> = image["value"]["Attributes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["key"].as_str().unwrap())
+        .collect();
     assert_eq!(image_attrs.len(), 2);
     assert!(image_attrs.contains(&"fullname") && image_attrs.contains(&"contactid"));
     let parent = &body["ParentContext"];
     assert_eq!(parent["Stage"], 30);
     assert_eq!(parent["ParentContext"], Value::Null);
-    let parent_attrs: Vec<&str> = parent["InputParameters"][0]["value"]["Attributes"].as_array().unwrap().iter().map(|a| a["key"].as_str().unwrap()).collect();
+    let parent_attrs: Vec<&str> = parent["InputParameters"][0]["value"]["Attributes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["key"].as_str().unwrap())
+        .collect();
     assert_eq!(parent_attrs, ["firstname", "contactid"]);
-    assert_eq!(parent["InputParameters"][1]["key"], "SuppressDuplicateDetection");
+    assert_eq!(
+        parent["InputParameters"][1]["key"],
+        "SuppressDuplicateDetection"
+    );
     assert_eq!(parent["SharedVariables"][0]["key"], "ChangedEntityTypes");
 
     // The System Job succeeded and is queryable.
@@ -116,16 +236,32 @@ async fn seed_scenario_async_update_matches_the_seed_shape(s: TestServer) {
 
 async fn each_authtype_is_applied(s: TestServer) {
     let rx = Receiver::start().await;
-    let key = register::webhook(&s, "fn", &rx.url_for("/api/fn"), 4, "00000000-0000-0000-0000-000000000001").await;
+    let key = register::webhook(
+        &s,
+        "fn",
+        &rx.url_for("/api/fn"),
+        4,
+        "00000000-0000-0000-0000-000000000001",
+    )
+    .await;
     let query = register::webhook(&s, "qs", &format!("{}?keep=1", rx.url_for("/q")), 6, r#"<settings><setting name="Key1" value="Value 1" /><setting name="Key2" value="a&amp;b" /></settings>"#).await;
     for hook in [&key, &query] {
         register::step(&s, hook, "Create", "account", 40, 0, json!({})).await;
     }
     s.create("accounts", json!({"name": "A"})).await;
     let got = rx.wait_for(2, Duration::from_secs(10)).await;
-    let fn_req = got.iter().find(|r| r.path == "/api/fn").expect("webhookkey request");
-    assert_eq!(fn_req.query_param("code").as_deref(), Some("00000000-0000-0000-0000-000000000001"));
-    let q_req = got.iter().find(|r| r.path == "/q").expect("querystring request");
+    let fn_req = got
+        .iter()
+        .find(|r| r.path == "/api/fn")
+        .expect("webhookkey request");
+    assert_eq!(
+        fn_req.query_param("code").as_deref(),
+        Some("00000000-0000-0000-0000-000000000001")
+    );
+    let q_req = got
+        .iter()
+        .find(|r| r.path == "/q")
+        .expect("querystring request");
     assert_eq!(q_req.query_param("keep").as_deref(), Some("1"));
     assert_eq!(q_req.query_param("Key1").as_deref(), Some("Value 1"));
     assert_eq!(q_req.query_param("Key2").as_deref(), Some("a&b"));
@@ -133,7 +269,10 @@ async fn each_authtype_is_applied(s: TestServer) {
     let body = fn_req.body_json();
     assert_eq!(body["MessageName"], "Create");
     assert_eq!(body["OutputParameters"][0]["key"], "id");
-    assert_eq!(body["OutputParameters"][0]["value"], body["PrimaryEntityId"]);
+    assert_eq!(
+        body["OutputParameters"][0]["value"],
+        body["PrimaryEntityId"]
+    );
     assert_eq!(body["IsInTransaction"], true);
     assert_eq!(body["Mode"], 0);
 }
@@ -141,45 +280,127 @@ async fn each_authtype_is_applied(s: TestServer) {
 async fn filtering_attributes_decide_whether_a_step_fires(s: TestServer) {
     let rx = Receiver::start().await;
     let hook = register::webhook(&s, "h", &rx.url(), 5, HEADERS).await;
-    register::step(&s, &hook, "Update", "contact", 40, 0, json!({"filteringattributes": "telephone1"})).await;
+    register::step(
+        &s,
+        &hook,
+        "Update",
+        "contact",
+        40,
+        0,
+        json!({"filteringattributes": "telephone1"}),
+    )
+    .await;
     let c = s.create("contacts", json!({"lastname": "X"})).await;
-    s.patch(&format!("contacts({c})"), json!({"firstname": "no"})).await;
-    assert!(rx.requests().is_empty(), "firstname is not a filtering attribute");
-    s.patch(&format!("contacts({c})"), json!({"telephone1": "555", "firstname": "yes"})).await;
+    s.patch(&format!("contacts({c})"), json!({"firstname": "no"}))
+        .await;
+    assert!(
+        rx.requests().is_empty(),
+        "firstname is not a filtering attribute"
+    );
+    s.patch(
+        &format!("contacts({c})"),
+        json!({"telephone1": "555", "firstname": "yes"}),
+    )
+    .await;
     let got = rx.wait_for(1, Duration::from_secs(5)).await;
-    assert_eq!(got[0].body_json()["InputParameters"][0]["value"]["Attributes"][0]["key"], "telephone1");
+    assert_eq!(
+        got[0].body_json()["InputParameters"][0]["value"]["Attributes"][0]["key"],
+        "telephone1"
+    );
 }
 
 async fn stages_and_ranks_run_in_order_with_images_and_impersonation(s: TestServer) {
     let rx = Receiver::start().await;
     let hook = register::webhook(&s, "h", &rx.url(), 5, HEADERS).await;
-    let runner = s.create("systemusers", json!({"firstname": "Run", "lastname": "As"})).await;
-    let post2 = register::step(&s, &hook, "Update", "account", 40, 0, json!({"rank": 2, "name": "post2"})).await;
+    let runner = s
+        .create("systemusers", json!({"firstname": "Run", "lastname": "As"}))
+        .await;
+    let post2 = register::step(
+        &s,
+        &hook,
+        "Update",
+        "account",
+        40,
+        0,
+        json!({"rank": 2, "name": "post2"}),
+    )
+    .await;
     let post1 = register::step(&s, &hook, "Update", "account", 40, 0, json!({"rank": 1, "name": "post1", "impersonatinguserid@odata.bind": format!("/systemusers({runner})")})).await;
-    let pre = register::step(&s, &hook, "Update", "account", 20, 0, json!({"rank": 5, "name": "pre"})).await;
-    let val = register::step(&s, &hook, "Update", "account", 10, 0, json!({"rank": 9, "name": "val"})).await;
+    let pre = register::step(
+        &s,
+        &hook,
+        "Update",
+        "account",
+        20,
+        0,
+        json!({"rank": 5, "name": "pre"}),
+    )
+    .await;
+    let val = register::step(
+        &s,
+        &hook,
+        "Update",
+        "account",
+        10,
+        0,
+        json!({"rank": 9, "name": "val"}),
+    )
+    .await;
     register::image(&s, &post1, 2, "both", "name").await;
-    let a = s.create("accounts", json!({"name": "Old", "telephone1": "1"})).await;
-    s.patch(&format!("accounts({a})"), json!({"name": "New"})).await;
+    let a = s
+        .create("accounts", json!({"name": "Old", "telephone1": "1"}))
+        .await;
+    s.patch(&format!("accounts({a})"), json!({"name": "New"}))
+        .await;
     let got = rx.wait_for(4, Duration::from_secs(10)).await;
-    let order: Vec<String> = got.iter().map(|r| r.body_json()["OwningExtension"]["Id"].as_str().unwrap().to_string()).collect();
+    let order: Vec<String> = got
+        .iter()
+        .map(|r| {
+            r.body_json()["OwningExtension"]["Id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
     assert_eq!(order, vec![val.clone(), pre, post1.clone(), post2]);
-    let stages: Vec<i64> = got.iter().map(|r| r.body_json()["Stage"].as_i64().unwrap()).collect();
+    let stages: Vec<i64> = got
+        .iter()
+        .map(|r| r.body_json()["Stage"].as_i64().unwrap())
+        .collect();
     assert_eq!(stages, vec![10, 20, 40, 40]);
     let b = got[2].body_json();
     assert_eq!(b["UserId"], runner, "Run in User's Context");
     assert_eq!(b["InitiatingUserId"], s.state.org.admin_user_id.to_string());
     let pre_img = &b["PreEntityImages"][0]["value"]["Attributes"];
     let post_img = &b["PostEntityImages"][0]["value"]["Attributes"];
-    let val_of = |attrs: &Value, k: &str| attrs.as_array().unwrap().iter().find(|x| x["key"] == k).map(|x| x["value"].clone());
+    let val_of = |attrs: &Value, k: &str| {
+        attrs
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["key"] == k)
+            .map(|x| x["value"].clone())
+    };
     assert_eq!(val_of(pre_img, "name"), Some(json!("Old")));
     assert_eq!(val_of(post_img, "name"), Some(json!("New")));
-    assert_eq!(val_of(post_img, "telephone1"), None, "only the listed attributes");
-    assert_eq!(got[0].body_json()["UserId"], s.state.org.admin_user_id.to_string());
+    assert_eq!(
+        val_of(post_img, "telephone1"),
+        None,
+        "only the listed attributes"
+    );
+    assert_eq!(
+        got[0].body_json()["UserId"],
+        s.state.org.admin_user_id.to_string()
+    );
     // Disabled steps do not run.
-    s.patch(&format!("sdkmessageprocessingsteps({val})"), json!({"statecode": 1, "statuscode": 2})).await;
+    s.patch(
+        &format!("sdkmessageprocessingsteps({val})"),
+        json!({"statecode": 1, "statuscode": 2}),
+    )
+    .await;
     rx.clear();
-    s.patch(&format!("accounts({a})"), json!({"name": "Newer"})).await;
+    s.patch(&format!("accounts({a})"), json!({"name": "Newer"}))
+        .await;
     let got = rx.wait_for(3, Duration::from_secs(10)).await;
     assert!(got.iter().all(|r| r.body_json()["Stage"] != 10));
 }
@@ -201,7 +422,10 @@ async fn sync_failure_rolls_the_write_back(s: TestServer) {
     register::step(&s, &dead, "Create", "incident", 20, 0, json!({})).await;
     let (st, _, body) = s.post("incidents", json!({"title": "x"})).await;
     let msg = odata_error(st, &body, StatusCode::BAD_GATEWAY);
-    assert!(msg.starts_with("Endpoint unavailable") && msg.to_lowercase().contains("connect"), "{msg}");
+    assert!(
+        msg.starts_with("Endpoint unavailable") && msg.to_lowercase().contains("connect"),
+        "{msg}"
+    );
     let (_, list) = s.get("incidents?$count=true").await;
     assert_eq!(list["@odata.count"], 0);
 }
@@ -213,8 +437,13 @@ async fn retry_only_on_502_503_504(s: TestServer) {
     for status in [502u16, 503, 504] {
         rx.clear();
         rx.respond(Behavior::statuses([status], Behavior::status(200)));
-        s.create("opportunities", json!({"name": format!("after {status}")})).await;
-        assert_eq!(rx.requests().len(), 2, "{status} gets exactly one more attempt");
+        s.create("opportunities", json!({"name": format!("after {status}")}))
+            .await;
+        assert_eq!(
+            rx.requests().len(),
+            2,
+            "{status} gets exactly one more attempt"
+        );
         rx.clear();
         rx.respond(Behavior::status(status));
         let (st, _, body) = s.post("opportunities", json!({"name": "fails"})).await;
@@ -233,10 +462,17 @@ async fn payload_over_256kb_is_trimmed(s: TestServer) {
     let hook = register::webhook(&s, "h", &rx.url(), 5, HEADERS).await;
     register::step(&s, &hook, "Create", "account", 40, 0, json!({})).await;
     s.create("accounts", json!({"name": "small"})).await;
-    s.create("accounts", json!({"name": "big", "description": "x".repeat(300_000)})).await;
+    s.create(
+        "accounts",
+        json!({"name": "big", "description": "x".repeat(300_000)}),
+    )
+    .await;
     let got = rx.wait_for(2, Duration::from_secs(10)).await;
     assert!(got[0].header("x-ms-dynamics-msg-size-exceeded").is_none());
-    assert_eq!(got[1].header("x-ms-dynamics-msg-size-exceeded"), Some("true"));
+    assert_eq!(
+        got[1].header("x-ms-dynamics-msg-size-exceeded"),
+        Some("true")
+    );
     let body = got[1].body_json();
     assert!(got[1].body.len() < 262_144);
     assert_eq!(body["InputParameters"], json!([]));
@@ -250,19 +486,47 @@ async fn registration_validation_and_seed_queries(s: TestServer) {
     let rx = Receiver::start().await;
     let hook = register::webhook(&s, "requestbin", &rx.url(), 5, HEADERS).await;
     // The seed's query, verbatim (with its odd space after $select=).
-    let (st, body) = s.get("serviceendpoints?$filter=contract eq 8&$select= serviceendpointid,name,authtype,url").await;
+    let (st, body) = s
+        .get("serviceendpoints?$filter=contract eq 8&$select= serviceendpointid,name,authtype,url")
+        .await;
     assert_eq!(st, StatusCode::OK, "{body}");
     assert_eq!(body["value"][0]["name"], "requestbin");
     assert!(body["value"][0].get("authvalue").is_none());
-    let (_, body) = s.get(&format!("serviceendpoints({hook})?$select=isauthvalueset")).await;
+    let (_, body) = s
+        .get(&format!("serviceendpoints({hook})?$select=isauthvalueset"))
+        .await;
     assert_eq!(body["isauthvalueset"], true);
 
-    let bad = |b: Value| async { let (st, _, body) = s.post("serviceendpoints", b).await; odata_error(st, &body, StatusCode::BAD_REQUEST) };
-    assert!(bad(json!({"name": "x", "url": "http://x", "contract": 1, "authtype": 4, "authvalue": "k"})).await.contains("contract"));
-    assert!(bad(json!({"name": "x", "url": "ftp://x", "contract": 8, "authtype": 4, "authvalue": "k"})).await.contains("url"));
-    assert!(bad(json!({"name": "x", "url": "not a url", "contract": 8, "authtype": 4, "authvalue": "k"})).await.contains("url"));
-    assert!(bad(json!({"name": "x", "url": "http://x", "contract": 8, "authtype": 5, "authvalue": "K: V"})).await.contains("settings"));
-    let (st, _, body) = s.post("serviceendpoints", json!({"name": "requestbin", "url": "http://x", "authtype": 4, "authvalue": "k"})).await;
+    let bad = |b: Value| async {
+        let (st, _, body) = s.post("serviceendpoints", b).await;
+        odata_error(st, &body, StatusCode::BAD_REQUEST)
+    };
+    assert!(bad(
+        json!({"name": "x", "url": "http://x", "contract": 1, "authtype": 4, "authvalue": "k"})
+    )
+    .await
+    .contains("contract"));
+    assert!(bad(
+        json!({"name": "x", "url": "ftp://x", "contract": 8, "authtype": 4, "authvalue": "k"})
+    )
+    .await
+    .contains("url"));
+    assert!(bad(
+        json!({"name": "x", "url": "not a url", "contract": 8, "authtype": 4, "authvalue": "k"})
+    )
+    .await
+    .contains("url"));
+    assert!(bad(
+        json!({"name": "x", "url": "http://x", "contract": 8, "authtype": 5, "authvalue": "K: V"})
+    )
+    .await
+    .contains("settings"));
+    let (st, _, body) = s
+        .post(
+            "serviceendpoints",
+            json!({"name": "requestbin", "url": "http://x", "authtype": 4, "authvalue": "k"}),
+        )
+        .await;
     assert!(odata_error(st, &body, StatusCode::PRECONDITION_FAILED).contains("already exists"));
 
     let mid = register::message_id(&s, "Create").await;
@@ -270,19 +534,29 @@ async fn registration_validation_and_seed_queries(s: TestServer) {
     let step_body = |extra: Value| {
         let mut b = json!({"sdkmessageid@odata.bind": format!("/sdkmessages({mid})"), "sdkmessagefilterid@odata.bind": format!("/sdkmessagefilters({fid})"),
             "eventhandler_serviceendpoint@odata.bind": format!("/serviceendpoints({hook})"), "stage": 40, "mode": 0});
-        for (k, v) in extra.as_object().unwrap() { b[k] = v.clone(); }
+        for (k, v) in extra.as_object().unwrap() {
+            b[k] = v.clone();
+        }
         b
     };
     for (extra, needle) in [
         (json!({"mode": 1, "stage": 20}), "stage 40"),
-        (json!({"filteringattributes": "firstname"}), "only allowed on Update"),
+        (
+            json!({"filteringattributes": "firstname"}),
+            "only allowed on Update",
+        ),
         (json!({"stage": 30}), "stage"),
     ] {
         let (st, _, body) = s.post("sdkmessageprocessingsteps", step_body(extra)).await;
         let msg = odata_error(st, &body, StatusCode::BAD_REQUEST);
         assert!(msg.contains(needle), "{msg} should mention {needle}");
     }
-    let step = s.create("sdkmessageprocessingsteps", step_body(json!({"description": "d", "asyncautodelete": false}))).await;
+    let step = s
+        .create(
+            "sdkmessageprocessingsteps",
+            step_body(json!({"description": "d", "asyncautodelete": false})),
+        )
+        .await;
     let (st, _, body) = s.post("sdkmessageprocessingstepimages", json!({"sdkmessageprocessingstepid@odata.bind": format!("/sdkmessageprocessingsteps({step})"), "imagetype": 0, "entityalias": "pre"})).await;
     assert!(odata_error(st, &body, StatusCode::BAD_REQUEST).contains("pre-image"));
     let umid = register::message_id(&s, "Update").await;
@@ -299,25 +573,63 @@ async fn registration_validation_and_seed_queries(s: TestServer) {
     assert_eq!(st, StatusCode::OK, "{body}");
     assert_eq!(body["eventhandler_serviceendpoint"]["name"], "requestbin");
     assert_eq!(body["sdkmessageid"]["name"], "Create");
-    assert_eq!(body["sdkmessagefilterid"]["primaryobjecttypecode"], "contact");
+    assert_eq!(
+        body["sdkmessagefilterid"]["primaryobjecttypecode"],
+        "contact"
+    );
     assert!(body["plugintypeid"]["friendlyname"].is_string());
-    let fetch = format!(r#"<fetch><entity name="sdkmessageprocessingstep"><attribute name="name" /><attribute name="filteringattributes" /><attribute name="stage" /><attribute name="asyncautodeletename" /><attribute name="description" /><attribute name="mode" /><link-entity name="serviceendpoint" from="serviceendpointid" to="eventhandler" link-type="inner" alias="endpnt"><attribute name="name" /><filter><condition attribute="serviceendpointid" operator="eq" value="{hook}" /></filter></link-entity><link-entity name="sdkmessagefilter" from="sdkmessagefilterid" to="sdkmessagefilterid" link-type="inner" alias="fltr"><attribute name="primaryobjecttypecode" /></link-entity><link-entity name="sdkmessage" from="sdkmessageid" to="sdkmessageid" link-type="inner" alias="msg"><attribute name="name" /></link-entity></entity></fetch>"#);
-    let (st, _, body) = s.send(s.request(Method::GET, "sdkmessageprocessingsteps").query(&[("fetchXml", fetch)])).await;
+    let fetch = format!(
+        r#"<fetch><entity name="sdkmessageprocessingstep"><attribute name="name" /><attribute name="filteringattributes" /><attribute name="stage" /><attribute name="asyncautodeletename" /><attribute name="description" /><attribute name="mode" /><link-entity name="serviceendpoint" from="serviceendpointid" to="eventhandler" link-type="inner" alias="endpnt"><attribute name="name" /><filter><condition attribute="serviceendpointid" operator="eq" value="{hook}" /></filter></link-entity><link-entity name="sdkmessagefilter" from="sdkmessagefilterid" to="sdkmessagefilterid" link-type="inner" alias="fltr"><attribute name="primaryobjecttypecode" /></link-entity><link-entity name="sdkmessage" from="sdkmessageid" to="sdkmessageid" link-type="inner" alias="msg"><attribute name="name" /></link-entity></entity></fetch>"#
+    );
+    let (st, _, body) = s
+        .send(
+            s.request(Method::GET, "sdkmessageprocessingsteps")
+                .query(&[("fetchXml", fetch)]),
+        )
+        .await;
     assert_eq!(st, StatusCode::OK, "{body}");
     assert_eq!(body["value"][0]["endpnt.name"], "requestbin");
     assert_eq!(body["value"][0]["msg.name"], "Create");
     assert_eq!(body["value"][0]["fltr.primaryobjecttypecode"], "contact");
     // A webhook with steps cannot be deleted; its steps can.
-    assert_eq!(s.delete(&format!("serviceendpoints({hook})")).await, StatusCode::BAD_REQUEST);
-    assert_eq!(s.delete(&format!("sdkmessageprocessingsteps({step})")).await, StatusCode::NO_CONTENT);
-    assert_eq!(s.delete(&format!("serviceendpoints({hook})")).await, StatusCode::NO_CONTENT);
+    assert_eq!(
+        s.delete(&format!("serviceendpoints({hook})")).await,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        s.delete(&format!("sdkmessageprocessingsteps({step})"))
+            .await,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        s.delete(&format!("serviceendpoints({hook})")).await,
+        StatusCode::NO_CONTENT
+    );
 }
 
 async fn async_failures_are_queryable_as_system_jobs(s: TestServer) {
     let rx = Receiver::start_with(Behavior::status(503)).await;
     let hook = register::webhook(&s, "h", &rx.url(), 5, HEADERS).await;
-    let step = register::step(&s, &hook, "Create", "contact", 40, 1, json!({"name": "failing step"})).await;
-    let ok_step = register::step(&s, &hook, "Update", "contact", 40, 1, json!({"name": "autodeleted", "asyncautodelete": true})).await;
+    let step = register::step(
+        &s,
+        &hook,
+        "Create",
+        "contact",
+        40,
+        1,
+        json!({"name": "failing step"}),
+    )
+    .await;
+    let ok_step = register::step(
+        &s,
+        &hook,
+        "Update",
+        "contact",
+        40,
+        1,
+        json!({"name": "autodeleted", "asyncautodelete": true}),
+    )
+    .await;
     let c = s.create("contacts", json!({"lastname": "Async"})).await;
     // The seed's query, verbatim.
     let url = format!("asyncoperations?$orderby=completedon desc&$filter=statuscode eq 31 and _owningextensionid_value eq @stepid&$select=name,friendlymessage,errorcode,message,completedon?@stepid={step}");
@@ -328,18 +640,30 @@ async fn async_failures_are_queryable_as_system_jobs(s: TestServer) {
     })
     .await;
     assert_eq!(failed["name"], "failing step");
-    assert!(failed["message"].as_str().unwrap().contains("503"), "{failed}");
+    assert!(
+        failed["message"].as_str().unwrap().contains("503"),
+        "{failed}"
+    );
     assert!(failed["friendlymessage"].is_string());
     assert!(failed["errorcode"].is_i64());
     assert_eq!(rx.requests().len(), 2, "503 got exactly one more attempt");
     // Succeeded jobs of an asyncautodelete step are deleted.
     rx.respond(Behavior::status(200));
-    s.patch(&format!("contacts({c})"), json!({"firstname": "x"})).await;
+    s.patch(&format!("contacts({c})"), json!({"firstname": "x"}))
+        .await;
     rx.wait_for(3, Duration::from_secs(10)).await;
-    eventually(Duration::from_secs(10), "the succeeded job to be deleted", || async {
-        let (_, b) = s.get(&format!("asyncoperations?$filter=_owningextensionid_value eq {ok_step}&$count=true")).await;
-        (b["@odata.count"] == 0).then_some(())
-    })
+    eventually(
+        Duration::from_secs(10),
+        "the succeeded job to be deleted",
+        || async {
+            let (_, b) = s
+                .get(&format!(
+                    "asyncoperations?$filter=_owningextensionid_value eq {ok_step}&$count=true"
+                ))
+                .await;
+            (b["@odata.count"] == 0).then_some(())
+        },
+    )
     .await;
 }
 
@@ -348,21 +672,36 @@ async fn loops_are_stopped_at_depth_8(s: TestServer) {
     let hook = register::webhook(&s, "h", &rx.url(), 5, HEADERS).await;
     register::step(&s, &hook, "Update", "account", 40, 0, json!({})).await;
     let a = s.create("accounts", json!({"name": "loop"})).await;
-    s.patch(&format!("accounts({a})"), json!({"name": "0"})).await;
-    let mut correlation = rx.wait_for(1, Duration::from_secs(5)).await[0].header("x-ms-correlation-request-id").unwrap().to_string();
+    s.patch(&format!("accounts({a})"), json!({"name": "0"}))
+        .await;
+    let mut correlation = rx.wait_for(1, Duration::from_secs(5)).await[0]
+        .header("x-ms-correlation-request-id")
+        .unwrap()
+        .to_string();
     // A receiver that writes back echoes the correlation id: depth grows by one each time.
     for depth in 2..=8 {
         let (st, _, body) = s
-            .send(s.request(Method::PATCH, &format!("accounts({a})")).header("x-ms-correlation-request-id", &correlation).json(&json!({"name": depth.to_string()})))
+            .send(
+                s.request(Method::PATCH, &format!("accounts({a})"))
+                    .header("x-ms-correlation-request-id", &correlation)
+                    .json(&json!({"name": depth.to_string()})),
+            )
             .await;
         assert_eq!(st, StatusCode::NO_CONTENT, "depth {depth}: {body}");
         let got = rx.wait_for(depth as usize, Duration::from_secs(5)).await;
         let last = got.last().unwrap();
         assert_eq!(last.body_json()["Depth"], depth);
-        correlation = last.header("x-ms-correlation-request-id").unwrap().to_string();
+        correlation = last
+            .header("x-ms-correlation-request-id")
+            .unwrap()
+            .to_string();
     }
     let (st, _, body) = s
-        .send(s.request(Method::PATCH, &format!("accounts({a})")).header("x-ms-correlation-request-id", &correlation).json(&json!({"name": "9"})))
+        .send(
+            s.request(Method::PATCH, &format!("accounts({a})"))
+                .header("x-ms-correlation-request-id", &correlation)
+                .json(&json!({"name": "9"})),
+        )
         .await;
     let msg = odata_error(st, &body, StatusCode::BAD_REQUEST);
     assert!(msg.contains("infinite loop"), "{msg}");
@@ -372,30 +711,52 @@ async fn notify_invokes_a_webhook_without_a_step(s: TestServer) {
     let rx = Receiver::start_with(Behavior::status_with_body(200, "handled: 42")).await;
     let hook = register::webhook(&s, "fn", &rx.url_for("/api/fn"), 4, "secret-key").await;
     let ctx = json!({"CorrelationId": "b374239d-4233-41a9-8b17-a86cb4f737b5", "MessageName": "Update", "PrimaryEntityName": "contact", "Depth": 1});
-    let (st, _, body) = s.post(&format!("serviceendpoints({hook})/Microsoft.Dynamics.CRM.herald_Notify"), ctx.clone()).await;
+    let (st, _, body) = s
+        .post(
+            &format!("serviceendpoints({hook})/Microsoft.Dynamics.CRM.herald_Notify"),
+            ctx.clone(),
+        )
+        .await;
     assert_eq!(st, StatusCode::OK, "{body}");
     assert_eq!(body["value"], "handled: 42");
     let got = rx.wait_for(1, Duration::from_secs(5)).await;
     assert_eq!(got[0].query_param("code").as_deref(), Some("secret-key"));
     assert_eq!(got[0].header("x-ms-dynamics-request-name"), Some("update"));
-    assert_eq!(got[0].header("x-ms-correlation-request-id"), Some("b374239d-4233-41a9-8b17-a86cb4f737b5"));
+    assert_eq!(
+        got[0].header("x-ms-correlation-request-id"),
+        Some("b374239d-4233-41a9-8b17-a86cb4f737b5")
+    );
     assert_eq!(got[0].body_json(), ctx);
     rx.respond(Behavior::status(504));
-    let (st, _, body) = s.post(&format!("serviceendpoints({hook})/herald_Notify"), ctx).await;
+    let (st, _, body) = s
+        .post(&format!("serviceendpoints({hook})/herald_Notify"), ctx)
+        .await;
     assert!(odata_error(st, &body, StatusCode::BAD_GATEWAY).starts_with("Endpoint unavailable"));
     assert_eq!(rx.requests().len(), 3, "504 got one more attempt");
-    let (st, _, body) = s.post(&format!("serviceendpoints({})/herald_Notify", uuid::Uuid::new_v4()), json!({})).await;
+    let (st, _, body) = s
+        .post(
+            &format!("serviceendpoints({})/herald_Notify", uuid::Uuid::new_v4()),
+            json!({}),
+        )
+        .await;
     odata_error(st, &body, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn private_targets_are_refused_unless_allowed() {
-    let s = TestServer::start_with(common::Backend::Sqlite, "ssrf", |c| c.server.allow_private_targets = false).await.unwrap();
+    let s = TestServer::start_with(common::Backend::Sqlite, "ssrf", |c| {
+        c.server.allow_private_targets = false
+    })
+    .await
+    .unwrap();
     let rx = Receiver::start().await;
     let hook = register::webhook(&s, "local", &rx.url(), 5, HEADERS).await;
     register::step(&s, &hook, "Create", "account", 40, 0, json!({})).await;
     let (st, _, body) = s.post("accounts", json!({"name": "x"})).await;
     let msg = odata_error(st, &body, StatusCode::BAD_GATEWAY);
-    assert!(msg.contains("loopback") && msg.contains("allow-private-targets"), "{msg}");
+    assert!(
+        msg.contains("loopback") && msg.contains("allow-private-targets"),
+        "{msg}"
+    );
     assert!(rx.requests().is_empty(), "nothing was sent");
 }

@@ -175,13 +175,20 @@ struct ProgressHandle {
 impl ProgressHandle {
     fn start(label: &str, total: u64) -> ProgressHandle {
         let tty = std::io::stderr().is_terminal();
-        let p = Arc::new(Progress { total: total.max(1), done: AtomicU64::new(0) });
+        let p = Arc::new(Progress {
+            total: total.max(1),
+            done: AtomicU64::new(0),
+        });
         let ticker = if tty {
             let (p2, label) = (p.clone(), label.to_string());
             Some(tokio::spawn(async move {
                 loop {
                     let d = p2.done.load(Ordering::Relaxed).min(p2.total);
-                    eprint!("\r\x1b[2K  {label}: {:>3}% ({d}/{})", d * 100 / p2.total, p2.total);
+                    eprint!(
+                        "\r\x1b[2K  {label}: {:>3}% ({d}/{})",
+                        d * 100 / p2.total,
+                        p2.total
+                    );
                     let _ = std::io::stderr().flush();
                     tokio::time::sleep(Duration::from_millis(200)).await;
                 }
@@ -249,7 +256,10 @@ impl RxStats {
 fn find_seq(body: &[u8]) -> Option<usize> {
     let at = body.windows(MARKER.len()).position(|w| w == MARKER)? + MARKER.len();
     let digits = body[at..].iter().take_while(|b| b.is_ascii_digit()).count();
-    std::str::from_utf8(&body[at..at + digits]).ok()?.parse().ok()
+    std::str::from_utf8(&body[at..at + digits])
+        .ok()?
+        .parse()
+        .ok()
 }
 
 struct Receiver {
@@ -267,7 +277,9 @@ impl Drop for Receiver {
 impl Receiver {
     /// `track`: how many sequence numbers to look for in bodies (0: none).
     async fn start(track: usize) -> anyhow::Result<Receiver> {
-        let listener = TcpListener::bind("127.0.0.1:0").await.context("binding the receiver")?;
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .context("binding the receiver")?;
         let addr = listener.local_addr()?;
         let stats = Arc::new(RxStats {
             count: AtomicU64::new(0),
@@ -278,19 +290,31 @@ impl Receiver {
         let task = tokio::spawn(async move {
             let mut conns = JoinSet::new();
             loop {
-                let Ok((stream, _)) = listener.accept().await else { continue };
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
                 let _ = stream.set_nodelay(true);
                 let st = st.clone();
                 conns.spawn(async move {
-                    let svc = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
-                        let st = st.clone();
-                        async move {
-                            let body = req.into_body().collect().await.map(|c| c.to_bytes()).unwrap_or_default();
-                            st.record(&body);
-                            Ok::<_, std::convert::Infallible>(Response::new(Full::new(Bytes::new())))
-                        }
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), svc).await;
+                    let svc =
+                        hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+                            let st = st.clone();
+                            async move {
+                                let body = req
+                                    .into_body()
+                                    .collect()
+                                    .await
+                                    .map(|c| c.to_bytes())
+                                    .unwrap_or_default();
+                                st.record(&body);
+                                Ok::<_, std::convert::Infallible>(Response::new(Full::new(
+                                    Bytes::new(),
+                                )))
+                            }
+                        });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), svc)
+                        .await;
                 });
                 while conns.try_join_next().is_some() {}
             }
@@ -307,7 +331,12 @@ impl Receiver {
     }
 
     /// Wait until `n` requests arrived; returns the arrival time of the last.
-    async fn wait_for(&self, n: u64, within: Duration, progress: Option<&ProgressHandle>) -> anyhow::Result<u64> {
+    async fn wait_for(
+        &self,
+        n: u64,
+        within: Duration,
+        progress: Option<&ProgressHandle>,
+    ) -> anyhow::Result<u64> {
         let deadline = Instant::now() + within;
         loop {
             let c = self.count();
@@ -341,7 +370,9 @@ impl Drop for HttpConn {
 
 impl HttpConn {
     async fn open(addr: SocketAddr) -> anyhow::Result<HttpConn> {
-        let stream = TcpStream::connect(addr).await.with_context(|| format!("connecting to {addr}"))?;
+        let stream = TcpStream::connect(addr)
+            .await
+            .with_context(|| format!("connecting to {addr}"))?;
         stream.set_nodelay(true)?;
         let (send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
         let conn = tokio::spawn(async move {
@@ -350,7 +381,10 @@ impl HttpConn {
         Ok(HttpConn { send, conn })
     }
 
-    async fn send(&mut self, req: Request<Full<Bytes>>) -> anyhow::Result<(StatusCode, HeaderMap, Bytes)> {
+    async fn send(
+        &mut self,
+        req: Request<Full<Bytes>>,
+    ) -> anyhow::Result<(StatusCode, HeaderMap, Bytes)> {
         self.send.ready().await?;
         let resp = self.send.send_request(req).await?;
         let status = resp.status();
@@ -371,40 +405,78 @@ const API: &str = "/api/data/v9.2/";
 
 impl Api {
     fn new(addr: SocketAddr, key: &str) -> anyhow::Result<Api> {
-        Ok(Api { host: HeaderValue::from_str(&addr.to_string())?, auth: HeaderValue::from_str(&format!("Bearer {key}"))? })
+        Ok(Api {
+            host: HeaderValue::from_str(&addr.to_string())?,
+            auth: HeaderValue::from_str(&format!("Bearer {key}"))?,
+        })
     }
 
     fn request(&self, method: Method, path: &str, body: Option<Bytes>) -> Request<Full<Bytes>> {
-        let mut b = Request::builder().method(method).uri(format!("{API}{path}"));
+        let mut b = Request::builder()
+            .method(method)
+            .uri(format!("{API}{path}"));
         let h = b.headers_mut().expect("request builder");
         h.insert(HOST, self.host.clone());
         h.insert(AUTHORIZATION, self.auth.clone());
         if body.is_some() {
             h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         }
-        b.body(Full::new(body.unwrap_or_default())).expect("valid request")
+        b.body(Full::new(body.unwrap_or_default()))
+            .expect("valid request")
     }
 
     /// One call; fails unless the answer is 2xx. Returns the headers and the JSON body (Null when empty).
-    async fn call(&self, conn: &mut HttpConn, method: Method, path: &str, body: Option<&Value>) -> anyhow::Result<(HeaderMap, Value)> {
-        let req = self.request(method.clone(), path, body.map(|b| Bytes::from(b.to_string())));
+    async fn call(
+        &self,
+        conn: &mut HttpConn,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> anyhow::Result<(HeaderMap, Value)> {
+        let req = self.request(
+            method.clone(),
+            path,
+            body.map(|b| Bytes::from(b.to_string())),
+        );
         let (status, headers, body) = conn.send(req).await?;
         if !status.is_success() {
-            bail!("{method} {path}: {status}: {}", String::from_utf8_lossy(&body));
+            bail!(
+                "{method} {path}: {status}: {}",
+                String::from_utf8_lossy(&body)
+            );
         }
-        let json = if body.is_empty() { Value::Null } else { serde_json::from_slice(&body)? };
+        let json = if body.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&body)?
+        };
         Ok((headers, json))
     }
 
     /// Create a row; returns its id (from OData-EntityId).
     async fn create(&self, conn: &mut HttpConn, set: &str, body: &Value) -> anyhow::Result<String> {
         let (headers, _) = self.call(conn, Method::POST, set, Some(body)).await?;
-        let entity = headers.get("odata-entityid").and_then(|v| v.to_str().ok()).ok_or_else(|| anyhow!("no OData-EntityId creating {set}"))?;
-        Ok(entity.rsplit('(').next().unwrap_or("").trim_end_matches(')').to_string())
+        let entity = headers
+            .get("odata-entityid")
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| anyhow!("no OData-EntityId creating {set}"))?;
+        Ok(entity
+            .rsplit('(')
+            .next()
+            .unwrap_or("")
+            .trim_end_matches(')')
+            .to_string())
     }
 
     /// Register a webhook to `url` and one step on it, as the Plug-in Registration tool does.
-    async fn register_step(&self, conn: &mut HttpConn, url: &str, message: &str, table: &str, mode: i64) -> anyhow::Result<String> {
+    async fn register_step(
+        &self,
+        conn: &mut HttpConn,
+        url: &str,
+        message: &str,
+        table: &str,
+        mode: i64,
+    ) -> anyhow::Result<String> {
         let hook = self
             .create(
                 conn,
@@ -413,8 +485,18 @@ impl Api {
                         "authvalue": r#"<settings><setting name="X-Bench" value="1" /></settings>"#}),
             )
             .await?;
-        let (_, m) = self.call(conn, Method::GET, &format!("sdkmessages?$select=name&$filter=name%20eq%20'{message}'"), None).await?;
-        let mid = m["value"][0]["sdkmessageid"].as_str().ok_or_else(|| anyhow!("no sdkmessage {message}"))?.to_string();
+        let (_, m) = self
+            .call(
+                conn,
+                Method::GET,
+                &format!("sdkmessages?$select=name&$filter=name%20eq%20'{message}'"),
+                None,
+            )
+            .await?;
+        let mid = m["value"][0]["sdkmessageid"]
+            .as_str()
+            .ok_or_else(|| anyhow!("no sdkmessage {message}"))?
+            .to_string();
         let (_, f) = self
             .call(
                 conn,
@@ -423,7 +505,10 @@ impl Api {
                 None,
             )
             .await?;
-        let fid = f["value"][0]["sdkmessagefilterid"].as_str().ok_or_else(|| anyhow!("no sdkmessagefilter {message}/{table}"))?.to_string();
+        let fid = f["value"][0]["sdkmessagefilterid"]
+            .as_str()
+            .ok_or_else(|| anyhow!("no sdkmessagefilter {message}/{table}"))?
+            .to_string();
         self.create(
             conn,
             "sdkmessageprocessingsteps",
@@ -441,7 +526,9 @@ impl Api {
 }
 
 fn contact_body(seq: usize) -> Bytes {
-    Bytes::from(format!(r#"{{"firstname":"Bench","lastname":"benchseq-{seq}-","emailaddress1":"bench{seq}@example.com"}}"#))
+    Bytes::from(format!(
+        r#"{{"firstname":"Bench","lastname":"benchseq-{seq}-","emailaddress1":"bench{seq}@example.com"}}"#
+    ))
 }
 
 /// One request's client-side times.
@@ -476,7 +563,10 @@ async fn drive(
                     break;
                 }
                 if let Some(r) = rate {
-                    tokio::time::sleep_until((start + Duration::from_secs_f64(i as f64 / r)).into()).await;
+                    tokio::time::sleep_until(
+                        (start + Duration::from_secs_f64(i as f64 / r)).into(),
+                    )
+                    .await;
                 }
                 let req = make(i);
                 let what = format!("{} {}", req.method(), req.uri());
@@ -509,7 +599,10 @@ struct Lat {
 fn latencies(samples: &[Sample]) -> Lat {
     let mut v: Vec<u64> = samples.iter().map(|s| s.done - s.sent).collect();
     v.sort_unstable();
-    Lat { p50: ms(pct(&v, 50.0)), p99: ms(pct(&v, 99.0)) }
+    Lat {
+        p50: ms(pct(&v, 50.0)),
+        p99: ms(pct(&v, 99.0)),
+    }
 }
 
 fn span(samples: &[Sample]) -> (u64, u64) {
@@ -541,10 +634,18 @@ fn with_db_name(url: &str, name: &str) -> String {
 impl PgDb {
     async fn create(server: &str) -> anyhow::Result<PgDb> {
         let name = format!("herald_bench_{}", uuid::Uuid::new_v4().simple());
-        let mut c = sqlx::PgConnection::connect(server).await.with_context(|| format!("connecting to {server}"))?;
-        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut c).await.context("creating the bench database")?;
+        let mut c = sqlx::PgConnection::connect(server)
+            .await
+            .with_context(|| format!("connecting to {server}"))?;
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut c)
+            .await
+            .context("creating the bench database")?;
         let _ = c.close().await;
-        Ok(PgDb { server: server.to_string(), name })
+        Ok(PgDb {
+            server: server.to_string(),
+            name,
+        })
     }
 
     fn url(&self) -> String {
@@ -553,8 +654,17 @@ impl PgDb {
 
     async fn drop_db(self) {
         if let Ok(mut c) = sqlx::PgConnection::connect(&self.server).await {
-            if let Err(e) = sqlx::query(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)).execute(&mut c).await {
-                eprintln!("warning: could not drop the bench database {}: {e}", self.name);
+            if let Err(e) = sqlx::query(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ))
+            .execute(&mut c)
+            .await
+            {
+                eprintln!(
+                    "warning: could not drop the bench database {}: {e}",
+                    self.name
+                );
             }
             let _ = c.close().await;
         }
@@ -575,7 +685,8 @@ struct Herald {
 impl Herald {
     /// Connect, migrate, bootstrap and bind — not serving yet.
     async fn start(target: &Target) -> anyhow::Result<Herald> {
-        let dir = std::env::temp_dir().join(format!("herald-bench-{}", uuid::Uuid::new_v4().simple()));
+        let dir =
+            std::env::temp_dir().join(format!("herald-bench-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir)?;
         let mut config = Config::default();
         config.server.listen = "127.0.0.1:0".into();
@@ -584,7 +695,10 @@ impl Herald {
         config.server.admin_key = Some(format!("bench-{}", uuid::Uuid::new_v4().simple()));
         let mut db = None;
         if target.kind == StoreKind::Postgres {
-            let server = target.pg.clone().ok_or_else(|| anyhow!("--store postgres needs --database-url postgres://…"))?;
+            let server = target
+                .pg
+                .clone()
+                .ok_or_else(|| anyhow!("--store postgres needs --database-url postgres://…"))?;
             if target.use_database {
                 config.store.database_url = Some(server);
             } else {
@@ -675,11 +789,20 @@ struct Outcome {
 
 impl Outcome {
     fn new(name: impl Into<String>, params: Value) -> Outcome {
-        Outcome { name: name.into(), params: params.as_object().cloned().unwrap_or_default(), metrics: Vec::new() }
+        Outcome {
+            name: name.into(),
+            params: params.as_object().cloned().unwrap_or_default(),
+            metrics: Vec::new(),
+        }
     }
 
     fn m(mut self, key: &str, label: &str, value: f64, unit: Unit) -> Outcome {
-        self.metrics.push(Metric { key: key.into(), label: label.into(), value, unit });
+        self.metrics.push(Metric {
+            key: key.into(),
+            label: label.into(),
+            value,
+            unit,
+        });
         self
     }
 }
@@ -724,7 +847,10 @@ fn print_report(format: Format, store: &str, ceiling: Option<f64>, outcomes: &[O
                         m.insert(x.key.clone(), json!((x.value * 1000.0).round() / 1000.0));
                         if let (Unit::PerSec, Some(c)) = (x.unit, ceiling) {
                             if o.name != "ceiling" && c > 0.0 {
-                                m.insert(format!("{}_vs_ceiling", x.key), json!((x.value / c * 10000.0).round() / 10000.0));
+                                m.insert(
+                                    format!("{}_vs_ceiling", x.key),
+                                    json!((x.value / c * 10000.0).round() / 10000.0),
+                                );
                             }
                         }
                     }
@@ -741,15 +867,29 @@ fn print_report(format: Format, store: &str, ceiling: Option<f64>, outcomes: &[O
             println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
         }
         Format::Table => {
-            let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+            let cores = std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1);
             println!("herald bench — store {store}, {cores} cores, everything in one process on loopback");
-            let mut rows: Vec<[String; 4]> = vec![["SCENARIO".into(), "METRIC".into(), "VALUE".into(), "OF CEILING".into()]];
+            let mut rows: Vec<[String; 4]> = vec![[
+                "SCENARIO".into(),
+                "METRIC".into(),
+                "VALUE".into(),
+                "OF CEILING".into(),
+            ]];
             for o in outcomes {
-                let params: Vec<String> = o.params.iter().filter(|(_, v)| !v.is_null() && !v.is_array()).map(|(k, v)| format!("{k}={v}")).collect();
+                let params: Vec<String> = o
+                    .params
+                    .iter()
+                    .filter(|(_, v)| !v.is_null() && !v.is_array())
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect();
                 let params = params.join(" ");
                 for (i, x) in o.metrics.iter().enumerate() {
                     let ratio = match (x.unit, ceiling) {
-                        (Unit::PerSec, Some(c)) if c > 0.0 => format!("{:.1} %", x.value / c * 100.0),
+                        (Unit::PerSec, Some(c)) if c > 0.0 => {
+                            format!("{:.1} %", x.value / c * 100.0)
+                        }
                         _ => String::new(),
                     };
                     let first = match i {
@@ -760,12 +900,29 @@ fn print_report(format: Format, store: &str, ceiling: Option<f64>, outcomes: &[O
                     rows.push([first, x.label.clone(), fmt_value(x.value, x.unit), ratio]);
                 }
                 if o.metrics.len() == 1 && !params.is_empty() {
-                    rows.push([format!("  {params}"), String::new(), String::new(), String::new()]);
+                    rows.push([
+                        format!("  {params}"),
+                        String::new(),
+                        String::new(),
+                        String::new(),
+                    ]);
                 }
             }
-            let w: Vec<usize> = (0..4).map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0)).collect();
+            let w: Vec<usize> = (0..4)
+                .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+                .collect();
             for (ri, r) in rows.iter().enumerate() {
-                let line = format!("{:<w0$}  {:<w1$}  {:>w2$}  {:>w3$}", r[0], r[1], r[2], r[3], w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3]);
+                let line = format!(
+                    "{:<w0$}  {:<w1$}  {:>w2$}  {:>w3$}",
+                    r[0],
+                    r[1],
+                    r[2],
+                    r[3],
+                    w0 = w[0],
+                    w1 = w[1],
+                    w2 = w[2],
+                    w3 = w[3]
+                );
                 println!("{}", line.trim_end());
                 if ri == 0 {
                     println!("{}", "-".repeat(w.iter().sum::<usize>() + 6));
@@ -825,8 +982,16 @@ async fn ceiling(secs: f64) -> anyhow::Result<Outcome> {
     ticker.abort();
     progress.finish();
     let rps = per_s(total as usize, t0, t1);
-    Ok(Outcome::new("ceiling", json!({"connections": CEILING_CONNS, "body_bytes": CEILING_BODY, "seconds": secs}))
-        .m("requests_per_s", "requests/s (5 KB POST)", rps, Unit::PerSec))
+    Ok(Outcome::new(
+        "ceiling",
+        json!({"connections": CEILING_CONNS, "body_bytes": CEILING_BODY, "seconds": secs}),
+    )
+    .m(
+        "requests_per_s",
+        "requests/s (5 KB POST)",
+        rps,
+        Unit::PerSec,
+    ))
 }
 
 async fn create(target: &Target, n: usize, c: usize) -> anyhow::Result<Outcome> {
@@ -915,7 +1080,12 @@ async fn sync_step(target: &Target, n: usize) -> anyhow::Result<Outcome> {
     result
 }
 
-async fn async_step(target: &Target, n: usize, c: usize, rate: Option<f64>) -> anyhow::Result<Outcome> {
+async fn async_step(
+    target: &Target,
+    n: usize,
+    c: usize,
+    rate: Option<f64>,
+) -> anyhow::Result<Outcome> {
     let h = Herald::started(target).await?;
     let rx = Receiver::start(n).await?;
     let result = async {
@@ -923,9 +1093,16 @@ async fn async_step(target: &Target, n: usize, c: usize, rate: Option<f64>) -> a
         let mut conn = HttpConn::open(h.addr).await?;
         // Warm the write path before the step exists (those writes deliver nothing).
         for i in 0..50 {
-            api.call(&mut conn, Method::POST, "contacts", Some(&json!({"lastname": format!("warm-{i}")}))).await?;
+            api.call(
+                &mut conn,
+                Method::POST,
+                "contacts",
+                Some(&json!({"lastname": format!("warm-{i}")})),
+            )
+            .await?;
         }
-        api.register_step(&mut conn, &rx.url(), "Create", "contact", 1).await?;
+        api.register_step(&mut conn, &rx.url(), "Create", "contact", 1)
+            .await?;
         drop(conn);
         let make: Arc<dyn Fn(usize) -> Request<Full<Bytes>> + Send + Sync> = {
             let api = api.clone();
@@ -960,16 +1137,52 @@ async fn async_step(target: &Target, n: usize, c: usize, rate: Option<f64>) -> a
         commit_to_rx.sort_unstable();
         send_to_rx.sort_unstable();
         let lat = latencies(&samples);
-        let name = if rate.is_some() { "async-paced" } else { "async" };
-        Ok(Outcome::new(name, json!({"n": n, "concurrency": c, "rate": rate}))
-            .m("writes_per_s", "writes/s", per_s(n, t0, t_written), Unit::PerSec)
-            .m("deliveries_per_s", "deliveries/s (first write → last delivery)", per_s(n, t0, t_delivered), Unit::PerSec)
-            .m("write_p50_ms", "write latency p50", lat.p50, Unit::Ms)
-            .m("write_p99_ms", "write latency p99", lat.p99, Unit::Ms)
-            .m("commit_to_receiver_p50_ms", "commit → receiver p50", ms(pct(&commit_to_rx, 50.0)), Unit::Ms)
-            .m("commit_to_receiver_p99_ms", "commit → receiver p99", ms(pct(&commit_to_rx, 99.0)), Unit::Ms)
-            .m("send_to_receiver_p99_ms", "write sent → receiver p99", ms(pct(&send_to_rx, 99.0)), Unit::Ms)
-            .m("delivered_before_204", "delivered before the 204 arrived", early as f64, Unit::Count))
+        let name = if rate.is_some() {
+            "async-paced"
+        } else {
+            "async"
+        };
+        Ok(
+            Outcome::new(name, json!({"n": n, "concurrency": c, "rate": rate}))
+                .m(
+                    "writes_per_s",
+                    "writes/s",
+                    per_s(n, t0, t_written),
+                    Unit::PerSec,
+                )
+                .m(
+                    "deliveries_per_s",
+                    "deliveries/s (first write → last delivery)",
+                    per_s(n, t0, t_delivered),
+                    Unit::PerSec,
+                )
+                .m("write_p50_ms", "write latency p50", lat.p50, Unit::Ms)
+                .m("write_p99_ms", "write latency p99", lat.p99, Unit::Ms)
+                .m(
+                    "commit_to_receiver_p50_ms",
+                    "commit → receiver p50",
+                    ms(pct(&commit_to_rx, 50.0)),
+                    Unit::Ms,
+                )
+                .m(
+                    "commit_to_receiver_p99_ms",
+                    "commit → receiver p99",
+                    ms(pct(&commit_to_rx, 99.0)),
+                    Unit::Ms,
+                )
+                .m(
+                    "send_to_receiver_p99_ms",
+                    "write sent → receiver p99",
+                    ms(pct(&send_to_rx, 99.0)),
+                    Unit::Ms,
+                )
+                .m(
+                    "delivered_before_204",
+                    "delivered before the 204 arrived",
+                    early as f64,
+                    Unit::Count,
+                ),
+        )
     }
     .await;
     h.stop().await;
@@ -994,7 +1207,8 @@ async fn drain(target: &Target, n: usize, c: usize) -> anyhow::Result<Outcome> {
         {
             let api = Api::new(reg_addr, &h.key)?;
             let mut conn = HttpConn::open(reg_addr).await?;
-            api.register_step(&mut conn, &rx.url(), "Create", "contact", 1).await?;
+            api.register_step(&mut conn, &rx.url(), "Create", "contact", 1)
+                .await?;
         }
         let _ = stop_tx.send(());
         let _ = reg.await;
@@ -1027,7 +1241,9 @@ async fn drain(target: &Target, n: usize, c: usize) -> anyhow::Result<Outcome> {
                         upsert: false,
                         correlation: None,
                     };
-                    pipeline::execute(&state, op).await.map_err(|e| anyhow!("backlog write {i}: {}", e.message))?;
+                    pipeline::execute(&state, op)
+                        .await
+                        .map_err(|e| anyhow!("backlog write {i}: {}", e.message))?;
                     pp.done.fetch_add(1, Ordering::Relaxed);
                 }
             });
@@ -1062,9 +1278,24 @@ async fn drain(target: &Target, n: usize, c: usize) -> anyhow::Result<Outcome> {
             tokio::time::sleep(Duration::from_millis(5)).await;
         };
         Ok(Outcome::new("drain", json!({"n": n}))
-            .m("backlog_writes_per_s", "backlog built (in-process writes/s)", per_s(n, b0, b1), Unit::PerSec)
-            .m("delivered_per_s", "jobs delivered/s", per_s(n, t0, t_delivered), Unit::PerSec)
-            .m("completed_per_s", "jobs completed/s (queue empty)", per_s(n, t0, t_completed), Unit::PerSec))
+            .m(
+                "backlog_writes_per_s",
+                "backlog built (in-process writes/s)",
+                per_s(n, b0, b1),
+                Unit::PerSec,
+            )
+            .m(
+                "delivered_per_s",
+                "jobs delivered/s",
+                per_s(n, t0, t_delivered),
+                Unit::PerSec,
+            )
+            .m(
+                "completed_per_s",
+                "jobs completed/s (queue empty)",
+                per_s(n, t0, t_completed),
+                Unit::PerSec,
+            ))
     }
     .await;
     h.stop().await;
@@ -1073,7 +1304,12 @@ async fn drain(target: &Target, n: usize, c: usize) -> anyhow::Result<Outcome> {
 
 /// The 1-minute load average (Linux), to warn about a busy machine.
 fn load_average() -> Option<f64> {
-    std::fs::read_to_string("/proc/loadavg").ok()?.split_whitespace().next()?.parse().ok()
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 // ---------------------------------------------------------------------------
@@ -1086,38 +1322,65 @@ async fn query(target: &Target, n: usize) -> anyhow::Result<Outcome> {
     let h = Herald::started(target).await?;
     let result = async {
         let schema = h.state.schema.clone();
-        let accounts = schema.table("account").ok_or_else(|| anyhow!("no account table"))?;
-        let contacts = schema.table("contact").ok_or_else(|| anyhow!("no contact table"))?;
+        let accounts = schema
+            .table("account")
+            .ok_or_else(|| anyhow!("no account table"))?;
+        let contacts = schema
+            .table("contact")
+            .ok_or_else(|| anyhow!("no contact table"))?;
         let per_account = 1000usize;
         let n_accounts = n.div_ceil(per_account).max(1);
         let user = h.state.org.admin_user_id;
         let now = chrono::Utc::now();
-        let p = ProgressHandle::start(&format!("query: loading {n} contacts over {n_accounts} accounts"), n as u64);
+        let p = ProgressHandle::start(
+            &format!("query: loading {n} contacts over {n_accounts} accounts"),
+            n as u64,
+        );
         let mut account_ids = Vec::with_capacity(n_accounts);
         let mut tx = h.state.store.begin().await?;
         for i in 0..n_accounts {
             let id = uuid::Uuid::new_v4();
-            tx.insert(accounts, &[
-                ("accountid".into(), HValue::Guid(id)),
-                ("name".into(), HValue::String(format!("Account {i:05}"))),
-                ("versionnumber".into(), HValue::Int(1)),
-                ("statecode".into(), HValue::Int(0)),
-            ]).await?;
+            tx.insert(
+                accounts,
+                &[
+                    ("accountid".into(), HValue::Guid(id)),
+                    ("name".into(), HValue::String(format!("Account {i:05}"))),
+                    ("versionnumber".into(), HValue::Int(1)),
+                    ("statecode".into(), HValue::Int(0)),
+                ],
+            )
+            .await?;
             account_ids.push(id);
         }
         for i in 0..n {
-            tx.insert(contacts, &[
-                ("contactid".into(), HValue::Guid(uuid::Uuid::new_v4())),
-                ("firstname".into(), HValue::String(format!("First{i}"))),
-                ("lastname".into(), HValue::String(format!("Family{:02}", i % 97))),
-                ("fullname".into(), HValue::String(format!("First{i} Family{:02}", i % 97))),
-                ("parentcustomerid".into(), HValue::Guid(account_ids[i % n_accounts])),
-                ("statecode".into(), HValue::Int(0)),
-                ("statuscode".into(), HValue::Int(1)),
-                ("createdon".into(), HValue::DateTime(now - chrono::Duration::seconds(i as i64))),
-                ("createdby".into(), HValue::Guid(user)),
-                ("versionnumber".into(), HValue::Int(1)),
-            ]).await?;
+            tx.insert(
+                contacts,
+                &[
+                    ("contactid".into(), HValue::Guid(uuid::Uuid::new_v4())),
+                    ("firstname".into(), HValue::String(format!("First{i}"))),
+                    (
+                        "lastname".into(),
+                        HValue::String(format!("Family{:02}", i % 97)),
+                    ),
+                    (
+                        "fullname".into(),
+                        HValue::String(format!("First{i} Family{:02}", i % 97)),
+                    ),
+                    (
+                        "parentcustomerid".into(),
+                        HValue::Guid(account_ids[i % n_accounts]),
+                    ),
+                    ("statecode".into(), HValue::Int(0)),
+                    ("statuscode".into(), HValue::Int(1)),
+                    (
+                        "createdon".into(),
+                        HValue::DateTime(now - chrono::Duration::seconds(i as i64)),
+                    ),
+                    ("createdby".into(), HValue::Guid(user)),
+                    ("versionnumber".into(), HValue::Int(1)),
+                ],
+            )
+            .await?;
             if i % 10_000 == 9_999 {
                 tx.commit().await?;
                 tx = h.state.store.begin().await?;
@@ -1127,13 +1390,18 @@ async fn query(target: &Target, n: usize) -> anyhow::Result<Outcome> {
         tx.commit().await?;
         p.finish();
         let account = account_ids[n_accounts / 2];
-        let path = QUERY_PATH.replace("{account}", &account.to_string()).replace(' ', "%20");
+        let path = QUERY_PATH
+            .replace("{account}", &account.to_string())
+            .replace(' ', "%20");
         let api = h.api()?;
         let mut conn = HttpConn::open(h.addr).await?;
         let (_, first) = api.call(&mut conn, Method::GET, &path, None).await?;
         let rows = first["value"].as_array().map(Vec::len).unwrap_or(0);
         if rows != per_account.min(n) {
-            bail!("the query returned {rows} rows, expected {}", per_account.min(n));
+            bail!(
+                "the query returned {rows} rows, expected {}",
+                per_account.min(n)
+            );
         }
         let runs = 30;
         let mut times = Vec::with_capacity(runs);
@@ -1144,17 +1412,40 @@ async fn query(target: &Target, n: usize) -> anyhow::Result<Outcome> {
         }
         times.sort_unstable();
         // The plan the store uses for the main query (the expansion is a second, by-key query).
-        let options = herald_core::odata::split_query_string(&QUERY_PATH.replace("{account}", &account.to_string())["contacts?".len()..]);
-        let q = herald_core::odata::parse_options(&schema, contacts, &options).map_err(|e| anyhow!("{e}"))?;
+        let options = herald_core::odata::split_query_string(
+            &QUERY_PATH.replace("{account}", &account.to_string())["contacts?".len()..],
+        );
+        let q = herald_core::odata::parse_options(&schema, contacts, &options)
+            .map_err(|e| anyhow!("{e}"))?;
         let plan = h.state.store.explain(&q, Some(1000)).await?;
-        eprintln!("query plan ({}):", if target.kind == StoreKind::Sqlite { "EXPLAIN QUERY PLAN" } else { "EXPLAIN" });
+        eprintln!(
+            "query plan ({}):",
+            if target.kind == StoreKind::Sqlite {
+                "EXPLAIN QUERY PLAN"
+            } else {
+                "EXPLAIN"
+            }
+        );
         for line in &plan {
             eprintln!("  {line}");
         }
         Ok::<_, anyhow::Error>(
-            Outcome::new("query", json!({"n": n, "rows": rows, "runs": runs, "plan": plan}))
-                .m("query_p50_ms", "1 000 of N, p50", ms(pct(&times, 50.0)), Unit::Ms)
-                .m("query_p99_ms", "1 000 of N, p99", ms(pct(&times, 99.0)), Unit::Ms),
+            Outcome::new(
+                "query",
+                json!({"n": n, "rows": rows, "runs": runs, "plan": plan}),
+            )
+            .m(
+                "query_p50_ms",
+                "1 000 of N, p50",
+                ms(pct(&times, 50.0)),
+                Unit::Ms,
+            )
+            .m(
+                "query_p99_ms",
+                "1 000 of N, p99",
+                ms(pct(&times, 99.0)),
+                Unit::Ms,
+            ),
         )
     }
     .await;
@@ -1164,7 +1455,10 @@ async fn query(target: &Target, n: usize) -> anyhow::Result<Outcome> {
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn,sqlx=error".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "warn,sqlx=error".into()),
+        )
         .with_writer(std::io::stderr)
         .try_init();
     epoch();
@@ -1176,16 +1470,30 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     if kind == StoreKind::Postgres && args.database_url.is_none() {
         bail!("--store postgres needs --database-url postgres://user@host/db (or HERALD_BENCH_DATABASE_URL)");
     }
-    let target = Target { kind, pg: if kind == StoreKind::Postgres { args.database_url.clone() } else { None }, use_database: args.use_database };
+    let target = Target {
+        kind,
+        pg: if kind == StoreKind::Postgres {
+            args.database_url.clone()
+        } else {
+            None
+        },
+        use_database: args.use_database,
+    };
     let store = match kind {
         StoreKind::Sqlite => "sqlite",
         StoreKind::Postgres => "postgres",
     };
     let c = args.concurrency.unwrap_or(16).max(1);
     let n = |default: usize| args.n.unwrap_or(default).max(1);
-    let name = args.scenario.to_possible_value().map(|v| v.get_name().to_string()).unwrap_or_default();
+    let name = args
+        .scenario
+        .to_possible_value()
+        .map(|v| v.get_name().to_string())
+        .unwrap_or_default();
     eprintln!("herald bench {name} on {store}");
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
     if let Some(load) = load_average() {
         if load > cores as f64 * 0.5 {
             eprintln!("warning: this machine is busy (load average {load:.1} on {cores} cores): the figures will be noisy");
@@ -1196,7 +1504,11 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let all = s == Scenario::All;
     let mut outcomes = Vec::new();
     let mut ceiling_rps = None;
-    let secs = if s == Scenario::Ceiling && args.ceiling_secs <= 0.0 { 3.0 } else { args.ceiling_secs };
+    let secs = if s == Scenario::Ceiling && args.ceiling_secs <= 0.0 {
+        3.0
+    } else {
+        args.ceiling_secs
+    };
     if secs > 0.0 {
         let o = ceiling(secs).await?;
         ceiling_rps = o.metrics.first().map(|m| m.value);
@@ -1220,7 +1532,14 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     if all || s == Scenario::Drain {
         // `all` keeps to a few minutes on SQLite: a 20 000-job backlog there.
-        outcomes.push(drain(&target, n(if all { 20_000 } else { 100_000 }), args.concurrency.unwrap_or(8).max(1)).await?);
+        outcomes.push(
+            drain(
+                &target,
+                n(if all { 20_000 } else { 100_000 }),
+                args.concurrency.unwrap_or(8).max(1),
+            )
+            .await?,
+        );
     }
     print_report(args.output, store, ceiling_rps, &outcomes);
     Ok(())

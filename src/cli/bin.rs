@@ -45,17 +45,30 @@ pub async fn run(client: &Client, args: BinArgs) -> Result<()> {
     let root = client.root();
     match args.command {
         BinCommand::Create { name } => {
-            let bin = client.post(&format!("{root}/api/herald/bins"), &json!({"name": name})).await?;
+            let bin = client
+                .post(&format!("{root}/api/herald/bins"), &json!({"name": name}))
+                .await?;
             println!("{}", bin["url"].as_str().unwrap_or_default());
-            eprintln!("bin {} created; see what arrives with: herald bin show {}", bin["id"].as_str().unwrap_or_default(), bin["id"].as_str().unwrap_or_default());
+            eprintln!(
+                "bin {} created; see what arrives with: herald bin show {}",
+                bin["id"].as_str().unwrap_or_default(),
+                bin["id"].as_str().unwrap_or_default()
+            );
         }
         BinCommand::List { out } => {
             let list = client.get(&format!("{root}/api/herald/bins"), &[]).await?;
             let rows = list["value"].as_array().cloned().unwrap_or_default();
-            print_list(out.output, &["id", "name", "url", "createdon"], &rows, "no bins");
+            print_list(
+                out.output,
+                &["id", "name", "url", "createdon"],
+                &rows,
+                "no bins",
+            );
         }
         BinCommand::Show { id, top, out } => {
-            let mut bin = client.get(&format!("{root}/api/herald/bins/{id}"), &[]).await?;
+            let mut bin = client
+                .get(&format!("{root}/api/herald/bins/{id}"), &[])
+                .await?;
             if let Some(reqs) = bin.get_mut("requests").and_then(Value::as_array_mut) {
                 reqs.truncate(top);
             }
@@ -65,7 +78,9 @@ pub async fn run(client: &Client, args: BinArgs) -> Result<()> {
             }
         }
         BinCommand::Remove { id } => {
-            client.delete(&format!("{root}/api/herald/bins/{id}")).await?;
+            client
+                .delete(&format!("{root}/api/herald/bins/{id}"))
+                .await?;
             eprintln!("bin {id} removed");
         }
     }
@@ -73,17 +88,35 @@ pub async fn run(client: &Client, args: BinArgs) -> Result<()> {
 }
 
 fn print_requests(bin: &Value) {
-    println!("{}  {}", bin["name"].as_str().unwrap_or(""), bin["url"].as_str().unwrap_or(""));
+    println!(
+        "{}  {}",
+        bin["name"].as_str().unwrap_or(""),
+        bin["url"].as_str().unwrap_or("")
+    );
     let reqs = bin["requests"].as_array().cloned().unwrap_or_default();
     if reqs.is_empty() {
         println!("(no requests yet)");
     }
     for r in reqs {
         println!();
-        let query = r["query"].as_str().map(|q| format!("?{q}")).unwrap_or_default();
-        println!("── {} {}{}  at {}  ({} bytes)", r["method"].as_str().unwrap_or(""), r["path"].as_str().unwrap_or(""), query, r["receivedon"].as_str().unwrap_or(""), r["bodysize"]);
+        let query = r["query"]
+            .as_str()
+            .map(|q| format!("?{q}"))
+            .unwrap_or_default();
+        println!(
+            "── {} {}{}  at {}  ({} bytes)",
+            r["method"].as_str().unwrap_or(""),
+            r["path"].as_str().unwrap_or(""),
+            query,
+            r["receivedon"].as_str().unwrap_or(""),
+            r["bodysize"]
+        );
         for h in r["headers"].as_array().cloned().unwrap_or_default() {
-            println!("{}: {}", h[0].as_str().unwrap_or(""), h[1].as_str().unwrap_or(""));
+            println!(
+                "{}: {}",
+                h[0].as_str().unwrap_or(""),
+                h[1].as_str().unwrap_or("")
+            );
         }
         println!();
         match r.get("json").filter(|j| !j.is_null()) {

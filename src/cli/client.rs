@@ -61,7 +61,9 @@ impl std::error::Error for ApiError {}
 
 /// The status of an [`ApiError`] anywhere in `err`'s chain.
 pub fn api_status(err: &anyhow::Error) -> Option<StatusCode> {
-    err.chain().find_map(|e| e.downcast_ref::<ApiError>()).map(|e| e.status)
+    err.chain()
+        .find_map(|e| e.downcast_ref::<ApiError>())
+        .map(|e| e.status)
 }
 
 pub struct Client {
@@ -76,23 +78,39 @@ pub struct Client {
 impl Client {
     pub fn connect(args: &ConnectArgs) -> Result<Client> {
         let server = args.url.trim().trim_end_matches('/').to_string();
-        let parsed = reqwest::Url::parse(&server).map_err(|e| anyhow!("--url '{server}' is not a valid URL: {e}"))?;
+        let parsed = reqwest::Url::parse(&server)
+            .map_err(|e| anyhow!("--url '{server}' is not a valid URL: {e}"))?;
         if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
-            anyhow::bail!("--url '{server}' must be an http:// or https:// URL of a running herald");
+            anyhow::bail!(
+                "--url '{server}' must be an http:// or https:// URL of a running herald"
+            );
         }
-        let api = if server.contains("/api/data/v9.") { server.clone() } else { format!("{server}{API_PATH}") };
+        let api = if server.contains("/api/data/v9.") {
+            server.clone()
+        } else {
+            format!("{server}{API_PATH}")
+        };
         let key = match (&args.key, std::env::var("HERALD_ADMIN_KEY")) {
             (Some(k), _) if !k.trim().is_empty() => k.trim().to_string(),
             (_, Ok(k)) if !k.trim().is_empty() => k.trim().to_string(),
             _ => {
-                let dir = args.data_dir.clone().unwrap_or_else(|| PathBuf::from("herald-data"));
+                let dir = args
+                    .data_dir
+                    .clone()
+                    .unwrap_or_else(|| PathBuf::from("herald-data"));
                 let file = dir.join("admin.key");
                 let k = std::fs::read_to_string(&file).map_err(|e| {
-                    anyhow!("no API key: pass --key or set HERALD_KEY (cannot read {}: {e})", file.display())
+                    anyhow!(
+                        "no API key: pass --key or set HERALD_KEY (cannot read {}: {e})",
+                        file.display()
+                    )
                 })?;
                 let k = k.trim().to_string();
                 if k.is_empty() {
-                    anyhow::bail!("no API key: {} is empty; pass --key or set HERALD_KEY", file.display());
+                    anyhow::bail!(
+                        "no API key: {} is empty; pass --key or set HERALD_KEY",
+                        file.display()
+                    );
                 }
                 k
             }
@@ -103,7 +121,12 @@ impl Client {
             .timeout(Duration::from_secs(300))
             .build()
             .context("cannot create the HTTP client")?;
-        Ok(Client { http, server, api, key })
+        Ok(Client {
+            http,
+            server,
+            api,
+            key,
+        })
     }
 
     fn request(&self, method: Method, path: &str) -> RequestBuilder {
@@ -112,7 +135,10 @@ impl Client {
         } else {
             format!("{}/{}", self.api, path.trim_start_matches('/'))
         };
-        self.http.request(method, url).bearer_auth(&self.key).header("Accept", "application/json")
+        self.http
+            .request(method, url)
+            .bearer_auth(&self.key)
+            .header("Accept", "application/json")
     }
 
     /// Send; non-2xx becomes [`ApiError`], no answer becomes "cannot reach herald".
@@ -135,7 +161,10 @@ impl Client {
                 .map(str::to_string)
                 .unwrap_or_else(|| body.to_string()),
             Value::String(s) => shorten(s),
-            _ => status.canonical_reason().unwrap_or("no details").to_string(),
+            _ => status
+                .canonical_reason()
+                .unwrap_or("no details")
+                .to_string(),
         };
         Err(ApiError { status, message }.into())
     }
@@ -147,7 +176,13 @@ impl Client {
             cause = s.to_string();
             source = s.source();
         }
-        let what = if e.is_timeout() { "no answer in time".to_string() } else if cause.is_empty() { e.to_string() } else { cause };
+        let what = if e.is_timeout() {
+            "no answer in time".to_string()
+        } else if cause.is_empty() {
+            e.to_string()
+        } else {
+            cause
+        };
         anyhow!("cannot reach herald at {}: {what}", self.server)
     }
 
@@ -158,7 +193,10 @@ impl Client {
 
     /// GET one resource or collection page.
     pub async fn get(&self, path: &str, query: &[(&str, &str)]) -> Result<Value> {
-        Ok(self.send(self.request(Method::GET, path).query(query)).await?.1)
+        Ok(self
+            .send(self.request(Method::GET, path).query(query))
+            .await?
+            .1)
     }
 
     /// GET, with 404 as `None`.
@@ -177,7 +215,11 @@ impl Client {
         loop {
             match page.get_mut("value").map(Value::take) {
                 Some(Value::Array(v)) => rows.extend(v),
-                _ => return Err(anyhow!("unexpected answer from herald for {path}: no \"value\" list")),
+                _ => {
+                    return Err(anyhow!(
+                        "unexpected answer from herald for {path}: no \"value\" list"
+                    ))
+                }
             }
             match page.get("@odata.nextLink").and_then(Value::as_str) {
                 Some(next) => page = self.get(next, &[]).await?,
@@ -188,17 +230,27 @@ impl Client {
 
     /// POST `body` and return the answer body (`Null` for 204).
     pub async fn post(&self, path: &str, body: &Value) -> Result<Value> {
-        Ok(self.send(self.request(Method::POST, path).json(body)).await?.1)
+        Ok(self
+            .send(self.request(Method::POST, path).json(body))
+            .await?
+            .1)
     }
 
     /// Create a row in `set` and return its id (from `OData-EntityId`).
     pub async fn create(&self, set: &str, body: &Value) -> Result<String> {
-        let (headers, answer) = self.send(self.request(Method::POST, set).json(body)).await?;
+        let (headers, answer) = self
+            .send(self.request(Method::POST, set).json(body))
+            .await?;
         let entity = headers
             .get("odata-entityid")
             .and_then(|v| v.to_str().ok())
             .map(str::to_string)
-            .or_else(|| answer.get("@odata.id").and_then(Value::as_str).map(str::to_string));
+            .or_else(|| {
+                answer
+                    .get("@odata.id")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            });
         entity
             .as_deref()
             .and_then(|e| e.rsplit_once('('))
@@ -209,7 +261,12 @@ impl Client {
 
     /// PATCH an existing row (`If-Match: *`: never creates).
     pub async fn patch(&self, path: &str, body: &Value) -> Result<()> {
-        self.send(self.request(Method::PATCH, path).header("If-Match", "*").json(body)).await?;
+        self.send(
+            self.request(Method::PATCH, path)
+                .header("If-Match", "*")
+                .json(body),
+        )
+        .await?;
         Ok(())
     }
 
@@ -221,7 +278,8 @@ impl Client {
     /// DELETE with `If-Match: *`, for APIs that require a precondition
     /// (Business Central subscriptions).
     pub async fn delete_any_version(&self, path: &str) -> Result<()> {
-        self.send(self.request(Method::DELETE, path).header("If-Match", "*")).await?;
+        self.send(self.request(Method::DELETE, path).header("If-Match", "*"))
+            .await?;
         Ok(())
     }
 }
@@ -233,7 +291,9 @@ pub fn literal(s: &str) -> String {
 
 /// `s` as a GUID in canonical form, if it is one.
 pub fn as_guid(s: &str) -> Option<String> {
-    uuid::Uuid::try_parse(s.trim()).ok().map(|u| u.hyphenated().to_string())
+    uuid::Uuid::try_parse(s.trim())
+        .ok()
+        .map(|u| u.hyphenated().to_string())
 }
 
 fn shorten(s: &str) -> String {
@@ -251,15 +311,24 @@ mod tests {
     #[test]
     fn literals_and_guids() {
         assert_eq!(literal("it's"), "'it''s'");
-        assert_eq!(as_guid("{6D81597F-0F9F-E711-8122-000D3AA2331C}").as_deref(), Some("6d81597f-0f9f-e711-8122-000d3aa2331c"));
+        assert_eq!(
+            as_guid("{6D81597F-0F9F-E711-8122-000D3AA2331C}").as_deref(),
+            Some("6d81597f-0f9f-e711-8122-000d3aa2331c")
+        );
         assert_eq!(as_guid("my webhook"), None);
     }
 
     #[test]
     fn api_errors_read_well() {
-        let e = ApiError { status: StatusCode::BAD_REQUEST, message: "stage 7 is not valid".into() };
+        let e = ApiError {
+            status: StatusCode::BAD_REQUEST,
+            message: "stage 7 is not valid".into(),
+        };
         assert_eq!(e.to_string(), "server said 400: stage 7 is not valid");
         let e: anyhow::Error = e.into();
-        assert_eq!(api_status(&e.context("registering the step")), Some(StatusCode::BAD_REQUEST));
+        assert_eq!(
+            api_status(&e.context("registering the step")),
+            Some(StatusCode::BAD_REQUEST)
+        );
     }
 }

@@ -35,15 +35,27 @@ impl Report {
         if status == "FAIL" {
             self.failed = true;
         }
-        self.rows.push(json!({"check": check, "status": status, "detail": detail.into()}));
+        self.rows
+            .push(json!({"check": check, "status": status, "detail": detail.into()}));
     }
 }
 
 pub async fn run(args: DoctorArgs) -> Result<()> {
-    let mut r = Report { rows: Vec::new(), failed: false };
+    let mut r = Report {
+        rows: Vec::new(),
+        failed: false,
+    };
     let config = match load_config(&args.serve) {
         Ok(c) => {
-            r.add("config", "OK", format!("listen {}, data dir {}", c.server.listen, c.server.data_dir.display()));
+            r.add(
+                "config",
+                "OK",
+                format!(
+                    "listen {}, data dir {}",
+                    c.server.listen,
+                    c.server.data_dir.display()
+                ),
+            );
             Some(c)
         }
         Err(e) => {
@@ -56,7 +68,12 @@ pub async fn run(args: DoctorArgs) -> Result<()> {
     }
     match args.out.output {
         Format::Json => println!("{}", serde_json::to_string_pretty(&r.rows)?),
-        Format::Table => print_list(Format::Table, &["check", "status", "detail"], &r.rows, "nothing checked"),
+        Format::Table => print_list(
+            Format::Table,
+            &["check", "status", "detail"],
+            &r.rows,
+            "nothing checked",
+        ),
     }
     if r.failed {
         anyhow::bail!("some checks failed");
@@ -83,9 +100,29 @@ async fn check_environment(r: &mut Report, config: &herald_server::config::Confi
             Err(e) => r.add("data dir", "FAIL", format!("{}: {e}", dir.display())),
         }
     }
-    let store = match Store::connect(&url, schema.clone(), StoreOptions { max_connections: 2, ..StoreOptions::default() }).await {
+    let store = match Store::connect(
+        &url,
+        schema.clone(),
+        StoreOptions {
+            max_connections: 2,
+            ..StoreOptions::default()
+        },
+    )
+    .await
+    {
         Ok(s) => {
-            r.add("store", "OK", format!("{} connected and migrated", if url.starts_with("sqlite:") { "SQLite" } else { "PostgreSQL" }));
+            r.add(
+                "store",
+                "OK",
+                format!(
+                    "{} connected and migrated",
+                    if url.starts_with("sqlite:") {
+                        "SQLite"
+                    } else {
+                        "PostgreSQL"
+                    }
+                ),
+            );
             Some(s)
         }
         Err(e) => {
@@ -95,7 +132,11 @@ async fn check_environment(r: &mut Report, config: &herald_server::config::Confi
     };
     match tokio::net::TcpListener::bind(&config.server.listen).await {
         Ok(_) => r.add("listen", "OK", format!("{} is free", config.server.listen)),
-        Err(e) => r.add("listen", "WARN", format!("{}: {e} (is herald already running?)", config.server.listen)),
+        Err(e) => r.add(
+            "listen",
+            "WARN",
+            format!("{}: {e} (is herald already running?)", config.server.listen),
+        ),
     }
     let Some(store) = store else { return };
     let rows = match store.fetch(&Query::all("serviceendpoint"), None, 0).await {
@@ -111,7 +152,9 @@ async fn check_environment(r: &mut Report, config: &herald_server::config::Confi
     let resolver = GuardedResolver::new(config.server.allow_private_targets);
     for row in rows {
         let name = format!("webhook '{}'", row.string("name").unwrap_or("?"));
-        let Some(id) = row.guid("serviceendpointid") else { continue };
+        let Some(id) = row.guid("serviceendpointid") else {
+            continue;
+        };
         // The full row, write-only authvalue included.
         let full = match schema.table("serviceendpoint") {
             Some(t) => store.get(t, id).await.ok().flatten(),
@@ -136,7 +179,18 @@ async fn check_environment(r: &mut Report, config: &herald_server::config::Confi
         }
         match parsed.host() {
             Some(url::Host::Domain(host)) => match resolver.resolve_host(host).await {
-                Ok(addrs) => r.add(&name, "OK", format!("{raw} → {}", addrs.iter().map(|a| a.ip().to_string()).collect::<Vec<_>>().join(", "))),
+                Ok(addrs) => r.add(
+                    &name,
+                    "OK",
+                    format!(
+                        "{raw} → {}",
+                        addrs
+                            .iter()
+                            .map(|a| a.ip().to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ),
                 Err(e) => r.add(&name, "FAIL", format!("{raw}: {e}")),
             },
             _ => r.add(&name, "OK", raw.to_string()),

@@ -105,8 +105,14 @@ fn state_name(statecode: &Value) -> String {
 
 /// The first line of a message, at most `max` characters.
 fn excerpt(message: &Value, max: usize) -> Value {
-    let Some(m) = message.as_str() else { return Value::Null };
-    let line = m.lines().find(|l| !l.trim().is_empty()).unwrap_or("").trim();
+    let Some(m) = message.as_str() else {
+        return Value::Null;
+    };
+    let line = m
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .trim();
     match line.char_indices().nth(max) {
         Some((i, _)) => json!(format!("{}…", &line[..i])),
         None => json!(line),
@@ -115,7 +121,8 @@ fn excerpt(message: &Value, max: usize) -> Value {
 
 /// A job id argument as a canonical GUID.
 fn job_id(s: &str) -> Result<String> {
-    as_guid(s).ok_or_else(|| anyhow!("'{s}' is not a System Job id (a GUID; see `herald job list`)"))
+    as_guid(s)
+        .ok_or_else(|| anyhow!("'{s}' is not a System Job id (a GUID; see `herald job list`)"))
 }
 
 /// The id of a step given by name or id.
@@ -125,13 +132,21 @@ async fn step_id(client: &Client, step: &str) -> Result<String> {
         return Ok(id);
     }
     let rows = client
-        .get_all("sdkmessageprocessingsteps", &[("$select", "sdkmessageprocessingstepid,name"), ("$filter", &format!("name eq {}", literal(step)))])
+        .get_all(
+            "sdkmessageprocessingsteps",
+            &[
+                ("$select", "sdkmessageprocessingstepid,name"),
+                ("$filter", &format!("name eq {}", literal(step))),
+            ],
+        )
         .await
         .with_context(|| format!("looking up step '{step}'"))?;
     rows.first()
         .and_then(|r| r["sdkmessageprocessingstepid"].as_str())
         .map(str::to_string)
-        .ok_or_else(|| anyhow!("unknown step '{step}': no step has that name or id (see `herald step list`)"))
+        .ok_or_else(|| {
+            anyhow!("unknown step '{step}': no step has that name or id (see `herald step list`)")
+        })
 }
 
 const LIST_SELECT: &str = "asyncoperationid,name,statecode,statuscode,createdon,startedon,completedon,retrycount,message,_owningextensionid_value,primaryentitytype,regardingobjectid";
@@ -142,16 +157,25 @@ async fn list(client: &Client, a: ListArgs) -> Result<()> {
         filters.push("statuscode eq 31".to_string());
     }
     if let Some(step) = &a.step {
-        filters.push(format!("_owningextensionid_value eq {}", step_id(client, step).await?));
+        filters.push(format!(
+            "_owningextensionid_value eq {}",
+            step_id(client, step).await?
+        ));
     }
     let top = a.top.max(1).to_string();
-    let mut query: Vec<(&str, &str)> = vec![("$select", LIST_SELECT), ("$orderby", "createdon desc,asyncoperationid"), ("$top", &top)];
+    let mut query: Vec<(&str, &str)> = vec![
+        ("$select", LIST_SELECT),
+        ("$orderby", "createdon desc,asyncoperationid"),
+        ("$top", &top),
+    ];
     let filter = filters.join(" and ");
     if !filter.is_empty() {
         query.push(("$filter", &filter));
     }
     let page = client.get("asyncoperations", &query).await?;
-    let rows = page["value"].as_array().ok_or_else(|| anyhow!("unexpected answer from herald for asyncoperations: no \"value\" list"))?;
+    let rows = page["value"].as_array().ok_or_else(|| {
+        anyhow!("unexpected answer from herald for asyncoperations: no \"value\" list")
+    })?;
     let json = a.out.output == Format::Json;
     let rows: Vec<Value> = rows
         .iter()
@@ -173,16 +197,39 @@ async fn list(client: &Client, a: ListArgs) -> Result<()> {
             })
         })
         .collect();
-    let empty = if a.failed { "no failed System Jobs" } else { "no System Jobs" };
-    print_list(a.out.output, &["id", "name", "status", "created", "completed", "retries", "message"], &rows, empty);
+    let empty = if a.failed {
+        "no failed System Jobs"
+    } else {
+        "no System Jobs"
+    };
+    print_list(
+        a.out.output,
+        &[
+            "id",
+            "name",
+            "status",
+            "created",
+            "completed",
+            "retries",
+            "message",
+        ],
+        &rows,
+        empty,
+    );
     Ok(())
 }
 
 async fn show(client: &Client, a: ShowArgs) -> Result<()> {
     let id = job_id(&a.job)?;
-    let row = client.get(&format!("asyncoperations({id})"), &[]).await.with_context(|| format!("reading System Job {id}"))?;
+    let row = client
+        .get(&format!("asyncoperations({id})"), &[])
+        .await
+        .with_context(|| format!("reading System Job {id}"))?;
     let attempts = client
-        .get(&format!("asyncoperations({id})/Microsoft.Dynamics.CRM.herald_Attempts"), &[])
+        .get(
+            &format!("asyncoperations({id})/Microsoft.Dynamics.CRM.herald_Attempts"),
+            &[],
+        )
         .await
         .with_context(|| format!("reading the attempts of System Job {id}"))?;
     let attempts: Vec<Value> = attempts["value"]
@@ -203,15 +250,31 @@ async fn show(client: &Client, a: ShowArgs) -> Result<()> {
         .collect();
     // The execution context as JSON (it is stored as text).
     let context = match row["data"].as_str() {
-        Some(s) => serde_json::from_str::<Value>(s).unwrap_or_else(|_| Value::String(s.to_string())),
+        Some(s) => {
+            serde_json::from_str::<Value>(s).unwrap_or_else(|_| Value::String(s.to_string()))
+        }
         None => Value::Null,
     };
     let json_out = a.out.output == Format::Json;
     let mut record = Map::new();
     record.insert("id".into(), row["asyncoperationid"].clone());
     record.insert("name".into(), row["name"].clone());
-    record.insert("state".into(), json!(format!("{} ({})", state_name(&row["statecode"]), row["statecode"])));
-    record.insert("status".into(), json!(format!("{} ({})", status_name(&row["statuscode"]), row["statuscode"])));
+    record.insert(
+        "state".into(),
+        json!(format!(
+            "{} ({})",
+            state_name(&row["statecode"]),
+            row["statecode"]
+        )),
+    );
+    record.insert(
+        "status".into(),
+        json!(format!(
+            "{} ({})",
+            status_name(&row["statuscode"]),
+            row["statuscode"]
+        )),
+    );
     if json_out {
         record.insert("statecode".into(), row["statecode"].clone());
         record.insert("statuscode".into(), row["statuscode"].clone());
@@ -260,17 +323,26 @@ async fn show(client: &Client, a: ShowArgs) -> Result<()> {
 async fn retry(client: &Client, job: &str) -> Result<()> {
     let id = job_id(job)?;
     let after = client
-        .post(&format!("asyncoperations({id})/Microsoft.Dynamics.CRM.herald_Retry"), &json!({}))
+        .post(
+            &format!("asyncoperations({id})/Microsoft.Dynamics.CRM.herald_Retry"),
+            &json!({}),
+        )
         .await
         .with_context(|| format!("retrying System Job {id}"))?;
-    eprintln!("System Job {id} is {} again; it runs as soon as a worker is free", state_name(&after["statecode"]));
+    eprintln!(
+        "System Job {id} is {} again; it runs as soon as a worker is free",
+        state_name(&after["statecode"])
+    );
     Ok(())
 }
 
 async fn cancel(client: &Client, job: &str) -> Result<()> {
     let id = job_id(job)?;
     client
-        .patch(&format!("asyncoperations({id})"), &json!({"statecode": 3, "statuscode": 32}))
+        .patch(
+            &format!("asyncoperations({id})"),
+            &json!({"statecode": 3, "statuscode": 32}),
+        )
         .await
         .with_context(|| format!("canceling System Job {id}"))?;
     eprintln!("canceled System Job {id}");
@@ -285,9 +357,18 @@ mod tests {
     fn labels_and_excerpts() {
         assert_eq!(status_name(&json!(31)), "Failed");
         assert_eq!(state_name(&json!(3)), "Completed");
-        assert_eq!(excerpt(&json!("\nWebhook delivery failed: HTTP 500\nattempt 1: …"), 60), json!("Webhook delivery failed: HTTP 500"));
+        assert_eq!(
+            excerpt(
+                &json!("\nWebhook delivery failed: HTTP 500\nattempt 1: …"),
+                60
+            ),
+            json!("Webhook delivery failed: HTTP 500")
+        );
         assert_eq!(excerpt(&json!("abcdef"), 3), json!("abc…"));
         assert_eq!(excerpt(&Value::Null, 3), Value::Null);
-        assert!(job_id("nope").unwrap_err().to_string().contains("not a System Job id"));
+        assert!(job_id("nope")
+            .unwrap_err()
+            .to_string()
+            .contains("not a System Job id"));
     }
 }

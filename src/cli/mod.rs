@@ -72,11 +72,21 @@ pub fn parse() -> Cli {
         Ok(cli) => cli,
         Err(e) => {
             let misplaced = e.kind() == clap::error::ErrorKind::UnknownArgument
-                && e.get(clap::error::ContextKind::InvalidArg).is_some_and(|a| {
-                    let a = a.to_string();
-                    ["--url", "--key", "--data-dir"].iter().any(|o| a == *o || a.starts_with(&format!("{o}=")))
-                })
-                && std::env::args().skip(1).any(|a| a == "webhook" || a == "step" || a == "notify" || a == "job" || a == "bin" || a == "subscription");
+                && e.get(clap::error::ContextKind::InvalidArg)
+                    .is_some_and(|a| {
+                        let a = a.to_string();
+                        ["--url", "--key", "--data-dir"]
+                            .iter()
+                            .any(|o| a == *o || a.starts_with(&format!("{o}=")))
+                    })
+                && std::env::args().skip(1).any(|a| {
+                    a == "webhook"
+                        || a == "step"
+                        || a == "notify"
+                        || a == "job"
+                        || a == "bin"
+                        || a == "subscription"
+                });
             let _ = e.print();
             if misplaced {
                 eprintln!("\nhint: connection options go before the command: herald --url URL --key KEY <webhook|step|notify|job> …");
@@ -95,7 +105,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Job(args) => job::run(&client::Client::connect(&cli.connect)?, args).await,
         Command::Bin(args) => bin::run(&client::Client::connect(&cli.connect)?, args).await,
         Command::Bench(args) => bench::run(args).await,
-        Command::Subscription(args) => subscription::run(&client::Client::connect(&cli.connect)?, args).await,
+        Command::Subscription(args) => {
+            subscription::run(&client::Client::connect(&cli.connect)?, args).await
+        }
         Command::Doctor(args) => doctor::run(args).await,
         Command::Version => {
             println!("herald {}", env!("CARGO_PKG_VERSION"));

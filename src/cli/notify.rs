@@ -30,17 +30,27 @@ pub struct NotifyArgs {
 
 pub async fn run(client: &Client, args: NotifyArgs) -> Result<()> {
     let text = if args.context.as_os_str() == "-" {
-        std::io::read_to_string(std::io::stdin()).context("cannot read the context from standard input")?
+        std::io::read_to_string(std::io::stdin())
+            .context("cannot read the context from standard input")?
     } else {
-        std::fs::read_to_string(&args.context).map_err(|e| anyhow!("cannot read --context {}: {e}", args.context.display()))?
+        std::fs::read_to_string(&args.context)
+            .map_err(|e| anyhow!("cannot read --context {}: {e}", args.context.display()))?
     };
-    let context: Value = serde_json::from_str(text.trim_start_matches('\u{feff}'))
-        .map_err(|e| anyhow!("--context {} is not valid JSON: {e}", args.context.display()))?;
+    let context: Value =
+        serde_json::from_str(text.trim_start_matches('\u{feff}')).map_err(|e| {
+            anyhow!(
+                "--context {} is not valid JSON: {e}",
+                args.context.display()
+            )
+        })?;
     let endpoint = webhook::resolve(client, &args.webhook).await?;
     let id = id_of(&endpoint, "serviceendpointid")?;
     let name = endpoint["name"].as_str().unwrap_or(&id).to_string();
     let answer = client
-        .post(&format!("serviceendpoints({id})/Microsoft.Dynamics.CRM.herald_Notify"), &context)
+        .post(
+            &format!("serviceendpoints({id})/Microsoft.Dynamics.CRM.herald_Notify"),
+            &context,
+        )
         .await
         .with_context(|| format!("notifying webhook '{name}'"))?;
     match answer.get("value") {

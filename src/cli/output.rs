@@ -40,10 +40,20 @@ fn cell(v: &Value) -> String {
 pub fn table(columns: &[&str], rows: &[Value]) -> String {
     let mut grid: Vec<Vec<String>> = vec![columns.iter().map(|c| c.to_uppercase()).collect()];
     for r in rows {
-        grid.push(columns.iter().map(|c| cell(r.get(*c).unwrap_or(&Value::Null))).collect());
+        grid.push(
+            columns
+                .iter()
+                .map(|c| cell(r.get(*c).unwrap_or(&Value::Null)))
+                .collect(),
+        );
     }
     let widths: Vec<usize> = (0..columns.len())
-        .map(|i| grid.iter().map(|row| row[i].chars().count()).max().unwrap_or(0))
+        .map(|i| {
+            grid.iter()
+                .map(|row| row[i].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     let mut out = String::new();
     for row in &grid {
@@ -89,7 +99,10 @@ fn record_text(record: &Value) -> String {
     for (k, v) in fields {
         match v {
             Value::Array(items) => {
-                out.push_str(&format!("{k}:{}\n", if items.is_empty() { " none" } else { "" }));
+                out.push_str(&format!(
+                    "{k}:{}\n",
+                    if items.is_empty() { " none" } else { "" }
+                ));
                 let columns: Vec<&str> = items
                     .first()
                     .and_then(Value::as_object)
@@ -121,13 +134,22 @@ mod tests {
 
     #[test]
     fn aligns_columns() {
-        let rows = vec![json!({"name": "a", "id": "1", "on": true}), json!({"name": "longer", "id": null, "on": false})];
-        assert_eq!(table(&["name", "id", "on"], &rows), "NAME    ID  ON\na       1   yes\nlonger      no\n");
+        let rows = vec![
+            json!({"name": "a", "id": "1", "on": true}),
+            json!({"name": "longer", "id": null, "on": false}),
+        ];
+        assert_eq!(
+            table(&["name", "id", "on"], &rows),
+            "NAME    ID  ON\na       1   yes\nlonger      no\n"
+        );
     }
 
     #[test]
     fn records_list_fields_then_nested_rows() {
         let r = json!({"name": "s", "rank": 1, "images": [{"name": "pre", "type": "PreImage"}]});
-        assert_eq!(record_text(&r), "name    s\nrank    1\nimages:\n  NAME  TYPE\n  pre   PreImage\n");
+        assert_eq!(
+            record_text(&r),
+            "name    s\nrank    1\nimages:\n  NAME  TYPE\n  pre   PreImage\n"
+        );
     }
 }

@@ -57,25 +57,42 @@ pub fn load_config(args: &ServeArgs) -> anyhow::Result<Config> {
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=warn".into()),
+        )
         .with_writer(std::io::stderr)
         .init();
     let config = load_config(&args)?;
     let data_dir = config.server.data_dir.clone();
     let db = redact(&config.database_url());
-    let running = herald_server::server::start(config).await.context("cannot start herald")?;
-    println!("herald {} listening on http://{}", env!("CARGO_PKG_VERSION"), running.addr);
+    let running = herald_server::server::start(config)
+        .await
+        .context("cannot start herald")?;
+    println!(
+        "herald {} listening on http://{}",
+        env!("CARGO_PKG_VERSION"),
+        running.addr
+    );
     println!("  store:     {db}");
     println!("  Web API:   http://{}/api/data/v9.2/", running.addr);
     println!("  console:   http://{}/console", running.addr);
     match running.key_source {
         KeySource::Generated => {
-            println!("  admin key: {}  (generated; saved to {})", running.admin_key, data_dir.join("admin.key").display());
+            println!(
+                "  admin key: {}  (generated; saved to {})",
+                running.admin_key,
+                data_dir.join("admin.key").display()
+            );
         }
         KeySource::File => println!("  admin key: in {}", data_dir.join("admin.key").display()),
         KeySource::Configured => println!("  admin key: from HERALD_ADMIN_KEY / config"),
     }
-    println!("  try:       curl -H \"Authorization: Bearer $(cat {})\" http://{}/api/data/v9.2/WhoAmI", data_dir.join("admin.key").display(), running.addr);
+    println!(
+        "  try:       curl -H \"Authorization: Bearer $(cat {})\" http://{}/api/data/v9.2/WhoAmI",
+        data_dir.join("admin.key").display(),
+        running.addr
+    );
     running.serve(shutdown_signal()).await?;
     Ok(())
 }

@@ -128,7 +128,9 @@ fn parse_stage(s: &str) -> Result<i64, String> {
         "prevalidation" | "10" => Ok(10),
         "preoperation" | "pre" | "20" => Ok(20),
         "postoperation" | "post" | "40" => Ok(40),
-        _ => Err("use prevalidation (10), preoperation / pre (20) or postoperation / post (40)".into()),
+        _ => Err(
+            "use prevalidation (10), preoperation / pre (20) or postoperation / post (40)".into(),
+        ),
     }
 }
 
@@ -166,7 +168,11 @@ fn parse_image(spec: &str, flag: &str) -> Result<(String, String)> {
     if name.is_empty() {
         bail!("{flag} '{spec}': the image needs a name, as NAME or NAME:column,column");
     }
-    let attrs: Vec<&str> = attrs.split(',').map(str::trim).filter(|a| !a.is_empty()).collect();
+    let attrs: Vec<&str> = attrs
+        .split(',')
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .collect();
     Ok((name.to_string(), attrs.join(",")))
 }
 
@@ -194,7 +200,11 @@ fn friendly(r: &Value) -> Value {
 /// The steps (of one webhook, or all), as the CLI shows them.
 pub async fn rows(client: &Client, webhook_id: Option<&str>) -> Result<Vec<Value>> {
     let filter = webhook_id.map(|id| format!("_eventhandler_value eq {id}"));
-    let mut query = vec![("$select", SELECT), ("$expand", EXPAND), ("$orderby", "name")];
+    let mut query = vec![
+        ("$select", SELECT),
+        ("$expand", EXPAND),
+        ("$orderby", "name"),
+    ];
     if let Some(f) = &filter {
         query.push(("$filter", f));
     }
@@ -206,21 +216,39 @@ pub async fn rows(client: &Client, webhook_id: Option<&str>) -> Result<Vec<Value
 async fn resolve(client: &Client, id_or_name: &str) -> Result<Value> {
     if let Some(id) = as_guid(id_or_name) {
         let path = format!("sdkmessageprocessingsteps({id})");
-        if let Some(row) = client.get_opt(&path, &[("$select", SELECT), ("$expand", EXPAND)]).await? {
+        if let Some(row) = client
+            .get_opt(&path, &[("$select", SELECT), ("$expand", EXPAND)])
+            .await?
+        {
             return Ok(row);
         }
     }
     let filter = format!("name eq {}", literal(id_or_name));
     let mut rows = client
-        .get_all("sdkmessageprocessingsteps", &[("$select", SELECT), ("$expand", EXPAND), ("$filter", &filter)])
+        .get_all(
+            "sdkmessageprocessingsteps",
+            &[
+                ("$select", SELECT),
+                ("$expand", EXPAND),
+                ("$filter", &filter),
+            ],
+        )
         .await
         .with_context(|| format!("looking up step '{id_or_name}'"))?;
     match rows.len() {
-        0 => bail!("unknown step '{id_or_name}': no step has that id or name (see `herald step list`)"),
+        0 => bail!(
+            "unknown step '{id_or_name}': no step has that id or name (see `herald step list`)"
+        ),
         1 => Ok(rows.remove(0)),
         n => {
-            let ids: Vec<&str> = rows.iter().filter_map(|r| r["sdkmessageprocessingstepid"].as_str()).collect();
-            bail!("{n} steps are named '{id_or_name}'; use the id: {}", ids.join(", "))
+            let ids: Vec<&str> = rows
+                .iter()
+                .filter_map(|r| r["sdkmessageprocessingstepid"].as_str())
+                .collect();
+            bail!(
+                "{n} steps are named '{id_or_name}'; use the id: {}",
+                ids.join(", ")
+            )
         }
     }
 }
@@ -229,49 +257,110 @@ async fn resolve(client: &Client, id_or_name: &str) -> Result<Value> {
 async fn resolve_message(client: &Client, name: &str) -> Result<(String, String)> {
     let name = name.trim();
     let filter = format!("name eq {}", literal(name));
-    let exact = client.get_all("sdkmessages", &[("$select", "sdkmessageid,name"), ("$filter", &filter)]).await?;
+    let exact = client
+        .get_all(
+            "sdkmessages",
+            &[("$select", "sdkmessageid,name"), ("$filter", &filter)],
+        )
+        .await?;
     let all = match exact.is_empty() {
         false => exact,
-        true => client.get_all("sdkmessages", &[("$select", "sdkmessageid,name"), ("$orderby", "name")]).await?,
+        true => {
+            client
+                .get_all(
+                    "sdkmessages",
+                    &[("$select", "sdkmessageid,name"), ("$orderby", "name")],
+                )
+                .await?
+        }
     };
-    if let Some(m) = all.iter().find(|m| m["name"].as_str().is_some_and(|n| n.eq_ignore_ascii_case(name))) {
-        return Ok((id_of(m, "sdkmessageid")?, m["name"].as_str().unwrap_or(name).to_string()));
+    if let Some(m) = all.iter().find(|m| {
+        m["name"]
+            .as_str()
+            .is_some_and(|n| n.eq_ignore_ascii_case(name))
+    }) {
+        return Ok((
+            id_of(m, "sdkmessageid")?,
+            m["name"].as_str().unwrap_or(name).to_string(),
+        ));
     }
     let known: Vec<&str> = all.iter().filter_map(|m| m["name"].as_str()).collect();
-    bail!("unknown message '{name}': herald knows {}", known.join(", "))
+    bail!(
+        "unknown message '{name}': herald knows {}",
+        known.join(", ")
+    )
 }
 
 /// The sdkmessagefilter for (message, table).
-async fn resolve_filter(client: &Client, message: &(String, String), table: &str) -> Result<String> {
+async fn resolve_filter(
+    client: &Client,
+    message: &(String, String),
+    table: &str,
+) -> Result<String> {
     let table = table.trim().to_ascii_lowercase();
     if table.is_empty() {
         bail!("--table must not be empty");
     }
-    let filter = format!("_sdkmessageid_value eq {} and primaryobjecttypecode eq {}", message.0, literal(&table));
-    let found = client.get_all("sdkmessagefilters", &[("$select", "sdkmessagefilterid"), ("$filter", &filter)]).await?;
+    let filter = format!(
+        "_sdkmessageid_value eq {} and primaryobjecttypecode eq {}",
+        message.0,
+        literal(&table)
+    );
+    let found = client
+        .get_all(
+            "sdkmessagefilters",
+            &[("$select", "sdkmessagefilterid"), ("$filter", &filter)],
+        )
+        .await?;
     if let Some(f) = found.first() {
         return id_of(f, "sdkmessagefilterid");
     }
     let any = format!("primaryobjecttypecode eq {}", literal(&table));
-    let page = client.get("sdkmessagefilters", &[("$select", "sdkmessagefilterid"), ("$filter", &any), ("$top", "1")]).await?;
+    let page = client
+        .get(
+            "sdkmessagefilters",
+            &[
+                ("$select", "sdkmessagefilterid"),
+                ("$filter", &any),
+                ("$top", "1"),
+            ],
+        )
+        .await?;
     if page["value"].as_array().is_some_and(|v| v.is_empty()) {
         bail!("unknown table '{table}': no table has that logical name (use the singular logical name, e.g. contact, not contacts)");
     }
-    bail!("the {} message cannot be registered on table '{table}'", message.1)
+    bail!(
+        "the {} message cannot be registered on table '{table}'",
+        message.1
+    )
 }
 
 /// A systemuser by id or domainname.
 async fn resolve_user(client: &Client, user: &str) -> Result<String> {
     if let Some(id) = as_guid(user) {
-        if client.get_opt(&format!("systemusers({id})"), &[("$select", "systemuserid")]).await?.is_some() {
+        if client
+            .get_opt(
+                &format!("systemusers({id})"),
+                &[("$select", "systemuserid")],
+            )
+            .await?
+            .is_some()
+        {
             return Ok(id);
         }
     }
     let filter = format!("domainname eq {}", literal(user.trim()));
-    let rows = client.get_all("systemusers", &[("$select", "systemuserid"), ("$filter", &filter)]).await?;
+    let rows = client
+        .get_all(
+            "systemusers",
+            &[("$select", "systemuserid"), ("$filter", &filter)],
+        )
+        .await?;
     match rows.first() {
         Some(u) => id_of(u, "systemuserid"),
-        None => bail!("unknown user '{user}' for --run-as: no systemuser has that id or domainname"),
+        None => {
+            bail!("unknown user '{user}' for --run-as: no systemuser has that id or domainname")
+        }
     }
 }
 
@@ -317,7 +406,11 @@ async fn add(client: &Client, a: AddArgs) -> Result<()> {
         body["rank"] = json!(r);
     }
     if let Some(f) = a.filter.as_deref().map(str::trim).filter(|f| !f.is_empty()) {
-        let cols: Vec<&str> = f.split(',').map(str::trim).filter(|c| !c.is_empty()).collect();
+        let cols: Vec<&str> = f
+            .split(',')
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .collect();
         body["filteringattributes"] = json!(cols.join(","));
     }
     if let Some(n) = a.name.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
@@ -329,7 +422,13 @@ async fn add(client: &Client, a: AddArgs) -> Result<()> {
     let step_id = client
         .create("sdkmessageprocessingsteps", &body)
         .await
-        .with_context(|| format!("registering the {} step on webhook '{}'", message.1, endpoint["name"].as_str().unwrap_or(&endpoint_id)))?;
+        .with_context(|| {
+            format!(
+                "registering the {} step on webhook '{}'",
+                message.1,
+                endpoint["name"].as_str().unwrap_or(&endpoint_id)
+            )
+        })?;
 
     for (imagetype, flag, (name, attributes)) in images {
         let mut image = json!({
@@ -341,7 +440,10 @@ async fn add(client: &Client, a: AddArgs) -> Result<()> {
         if !attributes.is_empty() {
             image["attributes"] = json!(attributes);
         }
-        if let Err(e) = client.create("sdkmessageprocessingstepimages", &image).await {
+        if let Err(e) = client
+            .create("sdkmessageprocessingstepimages", &image)
+            .await
+        {
             let what = format!("{flag} '{name}'");
             return Err(match client.delete(&format!("sdkmessageprocessingsteps({step_id})")).await {
                 Ok(()) => e.context(format!("{what} was refused, so the step was removed again (nothing is registered)")),
@@ -357,13 +459,27 @@ async fn add(client: &Client, a: AddArgs) -> Result<()> {
 
 async fn list(client: &Client, a: ListArgs) -> Result<()> {
     let webhook_id = match &a.webhook {
-        Some(w) => Some(id_of(&webhook::resolve(client, w).await?, "serviceendpointid")?),
+        Some(w) => Some(id_of(
+            &webhook::resolve(client, w).await?,
+            "serviceendpointid",
+        )?),
         None => None,
     };
     let rows = rows(client, webhook_id.as_deref()).await?;
     print_list(
         a.out.output,
-        &["name", "id", "webhook", "message", "table", "stage", "mode", "rank", "enabled", "filteringattributes"],
+        &[
+            "name",
+            "id",
+            "webhook",
+            "message",
+            "table",
+            "stage",
+            "mode",
+            "rank",
+            "enabled",
+            "filteringattributes",
+        ],
         &rows,
         "no steps registered",
     );
@@ -377,7 +493,14 @@ async fn show(client: &Client, a: ShowArgs) -> Result<()> {
     let images = client
         .get_all(
             "sdkmessageprocessingstepimages",
-            &[("$select", "sdkmessageprocessingstepimageid,name,entityalias,imagetype,attributes"), ("$filter", &filter), ("$orderby", "name")],
+            &[
+                (
+                    "$select",
+                    "sdkmessageprocessingstepimageid,name,entityalias,imagetype,attributes",
+                ),
+                ("$filter", &filter),
+                ("$orderby", "name"),
+            ],
         )
         .await?;
     let images: Vec<Value> = images
@@ -410,7 +533,11 @@ async fn set_state(client: &Client, step: &str, enable: bool) -> Result<()> {
     let row = resolve(client, step).await?;
     let id = id_of(&row, "sdkmessageprocessingstepid")?;
     let name = row["name"].as_str().unwrap_or(&id).to_string();
-    let body = if enable { json!({"statecode": 0, "statuscode": 1}) } else { json!({"statecode": 1, "statuscode": 2}) };
+    let body = if enable {
+        json!({"statecode": 0, "statuscode": 1})
+    } else {
+        json!({"statecode": 1, "statuscode": 2})
+    };
     let verb = if enable { "enabled" } else { "disabled" };
     client
         .patch(&format!("sdkmessageprocessingsteps({id})"), &body)
@@ -438,7 +565,14 @@ mod tests {
 
     #[test]
     fn stages_and_modes() {
-        for (s, v) in [("prevalidation", 10), ("Pre-Operation", 20), ("pre", 20), ("post", 40), ("40", 40), ("PostOperation", 40)] {
+        for (s, v) in [
+            ("prevalidation", 10),
+            ("Pre-Operation", 20),
+            ("pre", 20),
+            ("post", 40),
+            ("40", 40),
+            ("PostOperation", 40),
+        ] {
             assert_eq!(parse_stage(s), Ok(v), "{s}");
         }
         assert!(parse_stage("30").is_err());
@@ -449,8 +583,14 @@ mod tests {
 
     #[test]
     fn images() {
-        assert_eq!(parse_image("pre", "--pre-image").unwrap(), ("pre".into(), "".into()));
-        assert_eq!(parse_image("pre: firstname, lastname,", "--pre-image").unwrap(), ("pre".into(), "firstname,lastname".into()));
+        assert_eq!(
+            parse_image("pre", "--pre-image").unwrap(),
+            ("pre".into(), "".into())
+        );
+        assert_eq!(
+            parse_image("pre: firstname, lastname,", "--pre-image").unwrap(),
+            ("pre".into(), "firstname,lastname".into())
+        );
         assert!(parse_image(":firstname", "--pre-image").is_err());
     }
 }

@@ -39,7 +39,10 @@ enum SubscriptionCommand {
 
 /// The path of one subscription, the id quoted as BC writes it.
 fn one(root: &str, id: &str) -> String {
-    format!("{root}/api/v2.0/subscriptions('{}')", id.trim().trim_matches('\'').replace('\'', "''"))
+    format!(
+        "{root}/api/v2.0/subscriptions('{}')",
+        id.trim().trim_matches('\'').replace('\'', "''")
+    )
 }
 
 /// The columns of `list`, from the API's camelCase fields.
@@ -56,13 +59,21 @@ pub async fn run(client: &Client, args: SubscriptionArgs) -> Result<()> {
     let root = client.root();
     match args.command {
         SubscriptionCommand::List { out } => {
-            let list = client.get(&format!("{root}/api/v2.0/subscriptions"), &[]).await.context("listing subscriptions")?;
+            let list = client
+                .get(&format!("{root}/api/v2.0/subscriptions"), &[])
+                .await
+                .context("listing subscriptions")?;
             let subs = list["value"].as_array().cloned().unwrap_or_default();
             match out.output {
                 Format::Json => print_list(Format::Json, &[], &subs, ""),
                 Format::Table => {
                     let rows: Vec<Value> = subs.iter().map(row).collect();
-                    print_list(Format::Table, &["id", "resource", "notification url", "expires"], &rows, "no subscriptions");
+                    print_list(
+                        Format::Table,
+                        &["id", "resource", "notification url", "expires"],
+                        &rows,
+                        "no subscriptions",
+                    );
                 }
             }
         }
@@ -70,7 +81,9 @@ pub async fn run(client: &Client, args: SubscriptionArgs) -> Result<()> {
             let mut sub = client
                 .get_opt(&one(&root, &id), &[])
                 .await?
-                .ok_or_else(|| anyhow::anyhow!("no subscription '{id}' (see herald subscription list)"))?;
+                .ok_or_else(|| {
+                    anyhow::anyhow!("no subscription '{id}' (see herald subscription list)")
+                })?;
             if let Some(m) = sub.as_object_mut() {
                 m.retain(|k, _| !k.starts_with("@odata.context"));
             }
@@ -80,7 +93,10 @@ pub async fn run(client: &Client, args: SubscriptionArgs) -> Result<()> {
             if client.get_opt(&one(&root, &id), &[]).await?.is_none() {
                 anyhow::bail!("no subscription '{id}' (see herald subscription list)");
             }
-            client.delete_any_version(&one(&root, &id)).await.with_context(|| format!("deleting subscription {id}"))?;
+            client
+                .delete_any_version(&one(&root, &id))
+                .await
+                .with_context(|| format!("deleting subscription {id}"))?;
             println!("deleted subscription {id}");
         }
     }

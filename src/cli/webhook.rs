@@ -9,7 +9,9 @@
 
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, Subcommand};
-use herald_core::authvalue::{settings_xml, AUTHTYPE_HTTP_HEADER, AUTHTYPE_HTTP_QUERY_STRING, AUTHTYPE_WEBHOOK_KEY};
+use herald_core::authvalue::{
+    settings_xml, AUTHTYPE_HTTP_HEADER, AUTHTYPE_HTTP_QUERY_STRING, AUTHTYPE_WEBHOOK_KEY,
+};
 use serde_json::{json, Value};
 
 use super::client::{as_guid, literal, Client};
@@ -183,18 +185,25 @@ pub fn authtype_name(v: &Value) -> Value {
     }
 }
 
-const SELECT: &str = "serviceendpointid,name,url,authtype,isauthvalueset,description,contract,createdon,modifiedon";
+const SELECT: &str =
+    "serviceendpointid,name,url,authtype,isauthvalueset,description,contract,createdon,modifiedon";
 
 /// Find a webhook by id or name; the row has the columns of [`SELECT`].
 pub async fn resolve(client: &Client, name_or_id: &str) -> Result<Value> {
     if let Some(id) = as_guid(name_or_id) {
-        if let Some(row) = client.get_opt(&format!("serviceendpoints({id})"), &[("$select", SELECT)]).await? {
+        if let Some(row) = client
+            .get_opt(&format!("serviceendpoints({id})"), &[("$select", SELECT)])
+            .await?
+        {
             return Ok(row);
         }
     }
     let filter = format!("name eq {}", literal(name_or_id));
     let rows = client
-        .get_all("serviceendpoints", &[("$select", SELECT), ("$filter", &filter)])
+        .get_all(
+            "serviceendpoints",
+            &[("$select", SELECT), ("$filter", &filter)],
+        )
         .await
         .with_context(|| format!("looking up webhook '{name_or_id}'"))?;
     rows.into_iter()
@@ -246,13 +255,25 @@ async fn add(client: &Client, a: AddArgs) -> Result<()> {
 
 async fn list(client: &Client, a: ListArgs) -> Result<()> {
     let rows = client
-        .get_all("serviceendpoints", &[("$select", SELECT), ("$filter", "contract eq 8"), ("$orderby", "name")])
+        .get_all(
+            "serviceendpoints",
+            &[
+                ("$select", SELECT),
+                ("$filter", "contract eq 8"),
+                ("$orderby", "name"),
+            ],
+        )
         .await?;
     let rows: Vec<Value> = rows
         .iter()
         .map(|r| json!({"name": r["name"], "id": r["serviceendpointid"], "authtype": authtype_name(&r["authtype"]), "url": r["url"]}))
         .collect();
-    print_list(a.out.output, &["name", "id", "authtype", "url"], &rows, "no webhooks registered");
+    print_list(
+        a.out.output,
+        &["name", "id", "authtype", "url"],
+        &rows,
+        "no webhooks registered",
+    );
     Ok(())
 }
 
@@ -285,7 +306,10 @@ async fn remove(client: &Client, a: RemoveArgs) -> Result<()> {
     let name = row["name"].as_str().unwrap_or(&id).to_string();
     let steps = super::step::rows(client, Some(&id)).await?;
     if !steps.is_empty() {
-        let names: Vec<String> = steps.iter().map(|s| format!("'{}'", s["name"].as_str().unwrap_or("?"))).collect();
+        let names: Vec<String> = steps
+            .iter()
+            .map(|s| format!("'{}'", s["name"].as_str().unwrap_or("?")))
+            .collect();
         bail!(
             "webhook '{name}' still has {} step(s): {}; remove them first with `herald step remove`",
             steps.len(),
@@ -310,19 +334,24 @@ mod tests {
 
     #[test]
     fn headers_become_settings() {
-        let (t, xml) = auth_value(&v(&["header", "X-Test1: test1", "header", "X-Test2:test2"])).unwrap();
+        let (t, xml) =
+            auth_value(&v(&["header", "X-Test1: test1", "header", "X-Test2:test2"])).unwrap();
         assert_eq!(t, 5);
         assert_eq!(xml, "<settings><setting name=\"X-Test1\" value=\"test1\" /><setting name=\"X-Test2\" value=\"test2\" /></settings>");
         let (t, xml) = auth_value(&v(&["query", "a=1=2", "query", "b="])).unwrap();
         assert_eq!(t, 6);
         assert_eq!(xml, "<settings><setting name=\"a\" value=\"1=2\" /><setting name=\"b\" value=\"\" /></settings>");
-        assert_eq!(auth_value(&v(&["webhookkey", "abc"])).unwrap(), (4, "abc".to_string()));
+        assert_eq!(
+            auth_value(&v(&["webhookkey", "abc"])).unwrap(),
+            (4, "abc".to_string())
+        );
     }
 
     #[test]
     fn bad_auth_is_explained() {
         let err = |x: &[&str]| auth_value(&v(x)).unwrap_err().to_string();
-        assert!(err(&["header", "a: b", "query", "c=d"]).contains("cannot mix --auth header and --auth query"));
+        assert!(err(&["header", "a: b", "query", "c=d"])
+            .contains("cannot mix --auth header and --auth query"));
         assert!(err(&["header", "nocolon"]).contains("expected 'Name: Value'"));
         assert!(err(&["webhookkey", "a", "webhookkey", "b"]).contains("given twice"));
         assert!(err(&["basic", "x"]).contains("unknown --auth kind 'basic'"));

@@ -25,28 +25,46 @@ impl Run {
 
     #[track_caller]
     pub fn success(self) -> Run {
-        assert!(self.ok, "herald failed:\nstdout: {}\nstderr: {}", self.stdout, self.stderr);
+        assert!(
+            self.ok,
+            "herald failed:\nstdout: {}\nstderr: {}",
+            self.stdout, self.stderr
+        );
         self
     }
 
     /// Must fail with an `error:` line containing every needle.
     #[track_caller]
     pub fn failure(self, needles: &[&str]) -> Run {
-        assert!(!self.ok, "herald should have failed:\nstdout: {}\nstderr: {}", self.stdout, self.stderr);
+        assert!(
+            !self.ok,
+            "herald should have failed:\nstdout: {}\nstderr: {}",
+            self.stdout, self.stderr
+        );
         for n in needles {
-            assert!(self.stderr.contains(n), "stderr should mention {n:?}:\n{}", self.stderr);
+            assert!(
+                self.stderr.contains(n),
+                "stderr should mention {n:?}:\n{}",
+                self.stderr
+            );
         }
         self
     }
 
     pub fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("--output json is not JSON ({e}):\n{}", self.stdout))
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("--output json is not JSON ({e}):\n{}", self.stdout))
     }
 }
 
 pub fn herald_command() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_herald"));
-    for var in ["HERALD_URL", "HERALD_KEY", "HERALD_ADMIN_KEY", "HERALD_DATA_DIR"] {
+    for var in [
+        "HERALD_URL",
+        "HERALD_KEY",
+        "HERALD_ADMIN_KEY",
+        "HERALD_DATA_DIR",
+    ] {
         c.env_remove(var);
     }
     c
@@ -55,7 +73,11 @@ pub fn herald_command() -> Command {
 /// `herald --url <server> --key <key> <args…>`, off the async runtime.
 pub async fn herald(s: &TestServer, args: &[&str]) -> Run {
     let mut cmd = herald_command();
-    cmd.arg("--url").arg(&s.base).arg("--key").arg(&s.key).args(args);
+    cmd.arg("--url")
+        .arg(&s.base)
+        .arg("--key")
+        .arg(&s.key)
+        .args(args);
     tokio::task::spawn_blocking(move || Run::from(cmd.output().expect("run the herald binary")))
         .await
         .expect("the blocking task")

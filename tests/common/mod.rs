@@ -33,7 +33,11 @@ impl TestServer {
         Self::start_with(backend, test, |_| {}).await
     }
 
-    pub async fn start_with(backend: Backend, test: &str, tweak: impl FnOnce(&mut Config)) -> Option<TestServer> {
+    pub async fn start_with(
+        backend: Backend,
+        test: &str,
+        tweak: impl FnOnce(&mut Config),
+    ) -> Option<TestServer> {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut config = Config::default();
         config.server.listen = "127.0.0.1:0".into();
@@ -41,11 +45,14 @@ impl TestServer {
         config.server.allow_private_targets = true;
         config.server.admin_key = Some("test-admin-key".into());
         if let Backend::Postgres = backend {
-            config.store.database_url = Some(herald_store::testing::fresh_postgres_url(test).await?);
+            config.store.database_url =
+                Some(herald_store::testing::fresh_postgres_url(test).await?);
             config.store.max_connections = 8;
         }
         tweak(&mut config);
-        let running = herald_server::server::start(config).await.expect("server starts");
+        let running = herald_server::server::start(config)
+            .await
+            .expect("server starts");
         let base = format!("http://{}", running.addr);
         let key = running.admin_key.clone();
         let state = running.state.clone();
@@ -65,17 +72,28 @@ impl TestServer {
     }
 
     pub fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
-        let url = if path.starts_with("http") { path.to_string() } else { format!("{}/{}", self.api, path.trim_start_matches('/')) };
+        let url = if path.starts_with("http") {
+            path.to_string()
+        } else {
+            format!("{}/{}", self.api, path.trim_start_matches('/'))
+        };
         self.client.request(method, url).bearer_auth(&self.key)
     }
 
     /// Send and return (status, headers, JSON body or Null).
-    pub async fn send(&self, rb: reqwest::RequestBuilder) -> (StatusCode, reqwest::header::HeaderMap, Value) {
+    pub async fn send(
+        &self,
+        rb: reqwest::RequestBuilder,
+    ) -> (StatusCode, reqwest::header::HeaderMap, Value) {
         let resp = rb.send().await.expect("request sent");
         let status = resp.status();
         let headers = resp.headers().clone();
         let text = resp.text().await.expect("body");
-        let json = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        let json = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
         (status, headers, json)
     }
 
@@ -84,12 +102,19 @@ impl TestServer {
         (s, b)
     }
 
-    pub async fn post(&self, path: &str, body: Value) -> (StatusCode, reqwest::header::HeaderMap, Value) {
-        self.send(self.request(Method::POST, path).json(&body)).await
+    pub async fn post(
+        &self,
+        path: &str,
+        body: Value,
+    ) -> (StatusCode, reqwest::header::HeaderMap, Value) {
+        self.send(self.request(Method::POST, path).json(&body))
+            .await
     }
 
     pub async fn patch(&self, path: &str, body: Value) -> (StatusCode, Value) {
-        let (s, _, b) = self.send(self.request(Method::PATCH, path).json(&body)).await;
+        let (s, _, b) = self
+            .send(self.request(Method::PATCH, path).json(&body))
+            .await;
         (s, b)
     }
 
@@ -101,8 +126,18 @@ impl TestServer {
     pub async fn create(&self, set: &str, body: Value) -> String {
         let (status, headers, b) = self.post(set, body).await;
         assert_eq!(status, StatusCode::NO_CONTENT, "create {set} failed: {b}");
-        let entity = headers.get("odata-entityid").expect("OData-EntityId").to_str().unwrap().to_string();
-        entity.rsplit('(').next().unwrap().trim_end_matches(')').to_string()
+        let entity = headers
+            .get("odata-entityid")
+            .expect("OData-EntityId")
+            .to_str()
+            .unwrap()
+            .to_string();
+        entity
+            .rsplit('(')
+            .next()
+            .unwrap()
+            .trim_end_matches(')')
+            .to_string()
     }
 }
 
@@ -117,9 +152,14 @@ impl Drop for TestServer {
 /// Assert an OData error body with the given status; return its message.
 pub fn odata_error(status: StatusCode, body: &Value, expected: StatusCode) -> String {
     assert_eq!(status, expected, "unexpected status; body {body}");
-    let code = body["error"]["code"].as_str().unwrap_or_else(|| panic!("no error.code in {body}"));
+    let code = body["error"]["code"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no error.code in {body}"));
     assert!(code.starts_with("0x"), "error code {code}");
-    body["error"]["message"].as_str().unwrap_or_else(|| panic!("no error.message in {body}")).to_string()
+    body["error"]["message"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no error.message in {body}"))
+        .to_string()
 }
 
 /// Generate one `#[tokio::test]` per backend for each listed async fn
@@ -156,7 +196,13 @@ pub mod register {
     use serde_json::{json, Value};
 
     /// Register a webhook; `auth` is (authtype, authvalue).
-    pub async fn webhook(s: &TestServer, name: &str, url: &str, authtype: i64, authvalue: &str) -> String {
+    pub async fn webhook(
+        s: &TestServer,
+        name: &str,
+        url: &str,
+        authtype: i64,
+        authvalue: &str,
+    ) -> String {
         s.create(
             "serviceendpoints",
             json!({"name": name, "url": url, "contract": 8, "authtype": authtype, "authvalue": authvalue}),
@@ -165,19 +211,37 @@ pub mod register {
     }
 
     pub async fn message_id(s: &TestServer, message: &str) -> String {
-        let (_, body) = s.get(&format!("sdkmessages?$select=name&$filter=name eq '{message}'")).await;
-        body["value"][0]["sdkmessageid"].as_str().unwrap_or_else(|| panic!("no sdkmessage {message}: {body}")).to_string()
+        let (_, body) = s
+            .get(&format!(
+                "sdkmessages?$select=name&$filter=name eq '{message}'"
+            ))
+            .await;
+        body["value"][0]["sdkmessageid"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no sdkmessage {message}: {body}"))
+            .to_string()
     }
 
     pub async fn filter_id(s: &TestServer, message_id: &str, table: &str) -> String {
         let (_, body) = s
             .get(&format!("sdkmessagefilters?$select=primaryobjecttypecode&$filter=_sdkmessageid_value eq {message_id} and primaryobjecttypecode eq '{table}'"))
             .await;
-        body["value"][0]["sdkmessagefilterid"].as_str().unwrap_or_else(|| panic!("no filter: {body}")).to_string()
+        body["value"][0]["sdkmessagefilterid"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no filter: {body}"))
+            .to_string()
     }
 
     /// Register a step; `extra` is merged into the body.
-    pub async fn step(s: &TestServer, webhook: &str, message: &str, table: &str, stage: i64, mode: i64, extra: Value) -> String {
+    pub async fn step(
+        s: &TestServer,
+        webhook: &str,
+        message: &str,
+        table: &str,
+        stage: i64,
+        mode: i64,
+        extra: Value,
+    ) -> String {
         let mid = message_id(s, message).await;
         let fid = filter_id(s, &mid, table).await;
         let mut body = json!({
@@ -195,7 +259,13 @@ pub mod register {
         s.create("sdkmessageprocessingsteps", body).await
     }
 
-    pub async fn image(s: &TestServer, step: &str, imagetype: i64, alias: &str, attributes: &str) -> String {
+    pub async fn image(
+        s: &TestServer,
+        step: &str,
+        imagetype: i64,
+        alias: &str,
+        attributes: &str,
+    ) -> String {
         s.create(
             "sdkmessageprocessingstepimages",
             json!({"sdkmessageprocessingstepid@odata.bind": format!("/sdkmessageprocessingsteps({step})"),

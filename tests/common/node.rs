@@ -29,17 +29,30 @@ impl Node {
     /// Start `herald serve` on `database_url` (or SQLite in `data_dir` when
     /// `None`) with `env` on top of the test defaults; waits (≤ 60 s) for
     /// the "listening on" line.
-    pub fn start(name: &str, data_dir: &Path, database_url: Option<&str>, env: &[(&str, &str)]) -> Node {
+    pub fn start(
+        name: &str,
+        data_dir: &Path,
+        database_url: Option<&str>,
+        env: &[(&str, &str)],
+    ) -> Node {
         std::fs::create_dir_all(data_dir).expect("data dir");
         let log = data_dir.join(format!("{name}.log"));
-        let log_file = std::fs::OpenOptions::new().create(true).append(true).open(&log).expect("log file");
+        let log_file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .expect("log file");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_herald"));
         for (k, _) in std::env::vars() {
             if k.starts_with("HERALD_") {
                 cmd.env_remove(k);
             }
         }
-        cmd.arg("serve").arg("--listen").arg("127.0.0.1:0").arg("--data-dir").arg(data_dir);
+        cmd.arg("serve")
+            .arg("--listen")
+            .arg("127.0.0.1:0")
+            .arg("--data-dir")
+            .arg(data_dir);
         if let Some(url) = database_url {
             cmd.arg("--database-url").arg(url);
         }
@@ -67,14 +80,23 @@ impl Node {
                 }
             }
         });
-        let mut node = Node { name: name.to_string(), base: String::new(), api: String::new(), child: Some(child), log };
+        let mut node = Node {
+            name: name.to_string(),
+            base: String::new(),
+            api: String::new(),
+            child: Some(child),
+            log,
+        };
         match rx.recv_timeout(Duration::from_secs(60)) {
             Ok(base) => {
                 node.api = format!("{base}/api/data/v9.2");
                 node.base = base;
                 node
             }
-            Err(_) => panic!("node {name} did not print \"listening on\" within 60 s; log:\n{}", node.log_tail(40)),
+            Err(_) => panic!(
+                "node {name} did not print \"listening on\" within 60 s; log:\n{}",
+                node.log_tail(40)
+            ),
         }
     }
 
@@ -97,7 +119,13 @@ impl Node {
     }
 
     pub fn client(&self) -> Api {
-        Api { api: self.api.clone(), http: reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client") }
+        Api {
+            api: self.api.clone(),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .expect("client"),
+        }
     }
 }
 
@@ -106,7 +134,11 @@ impl Drop for Node {
         let alive = self.child.is_some();
         self.kill();
         if alive && std::thread::panicking() {
-            eprintln!("--- last log lines of node {} ---\n{}", self.name, self.log_tail(30));
+            eprintln!(
+                "--- last log lines of node {} ---\n{}",
+                self.name,
+                self.log_tail(30)
+            );
         }
     }
 }
@@ -124,7 +156,13 @@ impl Api {
     }
 
     pub async fn get(&self, path: &str) -> Value {
-        let resp = self.http.get(self.url(path)).bearer_auth(ADMIN_KEY).send().await.expect("GET sent");
+        let resp = self
+            .http
+            .get(self.url(path))
+            .bearer_auth(ADMIN_KEY)
+            .send()
+            .await
+            .expect("GET sent");
         let status = resp.status();
         let body: Value = resp.json().await.unwrap_or(Value::Null);
         assert_eq!(status, StatusCode::OK, "GET {path}: {body}");
@@ -132,29 +170,63 @@ impl Api {
     }
 
     /// POST; returns the status (or the transport error).
-    pub async fn post(&self, path: &str, body: &Value) -> Result<(StatusCode, String), reqwest::Error> {
-        let resp = self.http.post(self.url(path)).bearer_auth(ADMIN_KEY).json(body).send().await?;
+    pub async fn post(
+        &self,
+        path: &str,
+        body: &Value,
+    ) -> Result<(StatusCode, String), reqwest::Error> {
+        let resp = self
+            .http
+            .post(self.url(path))
+            .bearer_auth(ADMIN_KEY)
+            .json(body)
+            .send()
+            .await?;
         let status = resp.status();
         let headers = resp.headers().clone();
         let text = resp.text().await?;
-        let entity = headers.get("odata-entityid").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
-        Ok((status, if status == StatusCode::NO_CONTENT { entity } else { text }))
+        let entity = headers
+            .get("odata-entityid")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        Ok((
+            status,
+            if status == StatusCode::NO_CONTENT {
+                entity
+            } else {
+                text
+            },
+        ))
     }
 
     /// Create a row and return its id.
     pub async fn create(&self, set: &str, body: Value) -> String {
         let (status, entity) = self.post(set, &body).await.expect("POST sent");
         assert_eq!(status, StatusCode::NO_CONTENT, "create {set}: {entity}");
-        entity.rsplit('(').next().unwrap_or_default().trim_end_matches(')').to_string()
+        entity
+            .rsplit('(')
+            .next()
+            .unwrap_or_default()
+            .trim_end_matches(')')
+            .to_string()
     }
 
     /// Register a webhook and an async PostOperation step on Create of `table`.
     pub async fn async_step(&self, name: &str, url: &str, table: &str) -> String {
         let hook = self
-            .create("serviceendpoints", json!({"name": name, "url": url, "contract": 8, "authtype": 5,
-                "authvalue": r#"<settings><setting name="X-Key" value="k" /></settings>"#}))
+            .create(
+                "serviceendpoints",
+                json!({"name": name, "url": url, "contract": 8, "authtype": 5,
+                "authvalue": r#"<settings><setting name="X-Key" value="k" /></settings>"#}),
+            )
             .await;
-        let msg = self.get("sdkmessages?$select=name&$filter=name eq 'Create'").await["value"][0]["sdkmessageid"].as_str().expect("Create").to_string();
+        let msg = self
+            .get("sdkmessages?$select=name&$filter=name eq 'Create'")
+            .await["value"][0]["sdkmessageid"]
+            .as_str()
+            .expect("Create")
+            .to_string();
         let filter = self
             .get(&format!("sdkmessagefilters?$select=primaryobjecttypecode&$filter=_sdkmessageid_value eq {msg} and primaryobjecttypecode eq '{table}'"))
             .await["value"][0]["sdkmessagefilterid"]
@@ -198,5 +270,8 @@ where
 
 /// The record id a delivered context is about (`PrimaryEntityId`).
 pub fn record_of(c: &herald_testkit::Captured) -> String {
-    c.body_json()["PrimaryEntityId"].as_str().unwrap_or_default().to_ascii_lowercase()
+    c.body_json()["PrimaryEntityId"]
+        .as_str()
+        .unwrap_or_default()
+        .to_ascii_lowercase()
 }

@@ -20,7 +20,9 @@ pub const AUTHTYPE_HTTP_QUERY_STRING: i64 = 6;
 /// Parse Dataverse's `<settings>` document into (name, value) pairs.
 pub fn parse_settings(xml: &str) -> Result<Vec<(String, String)>, String> {
     let doc = roxmltree::Document::parse(xml).map_err(|e| {
-        format!("authvalue must be <settings><setting name=\"Key\" value=\"Value\" /></settings>: {e}")
+        format!(
+            "authvalue must be <settings><setting name=\"Key\" value=\"Value\" /></settings>: {e}"
+        )
     })?;
     let root = doc.root_element();
     if root.tag_name().name() != "settings" {
@@ -106,13 +108,23 @@ mod tests {
 
     #[test]
     fn round_trips_settings() {
-        let pairs = vec![("X-Test1".to_string(), "a&b".to_string()), ("X-Test2".to_string(), "\"q\"".to_string())];
+        let pairs = vec![
+            ("X-Test1".to_string(), "a&b".to_string()),
+            ("X-Test2".to_string(), "\"q\"".to_string()),
+        ];
         let xml = settings_xml(&pairs);
         assert_eq!(parse_settings(&xml).unwrap(), pairs);
         assert!(parse_settings("<settings/>").is_err());
         assert!(parse_settings("not xml").is_err());
-        assert!(webhook_auth(5, Some("<settings><setting name=\"Bad Header\" value=\"v\"/></settings>")).is_err());
-        assert_eq!(webhook_auth(4, Some("k")).unwrap(), WebhookAuth::WebhookKey("k".into()));
+        assert!(webhook_auth(
+            5,
+            Some("<settings><setting name=\"Bad Header\" value=\"v\"/></settings>")
+        )
+        .is_err());
+        assert_eq!(
+            webhook_auth(4, Some("k")).unwrap(),
+            WebhookAuth::WebhookKey("k".into())
+        );
         assert!(webhook_auth(7, Some("k")).is_err());
     }
 }

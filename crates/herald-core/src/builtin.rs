@@ -8,7 +8,12 @@ fn s(name: &str, len: usize) -> Column {
     Column::new(name, ColumnType::String { max_length: len })
 }
 fn memo(name: &str) -> Column {
-    Column::new(name, ColumnType::Memo { max_length: 1_048_576 })
+    Column::new(
+        name,
+        ColumnType::Memo {
+            max_length: 1_048_576,
+        },
+    )
 }
 fn int(name: &str) -> Column {
     Column::new(name, ColumnType::Integer)
@@ -50,8 +55,16 @@ fn choice(name: &str, options: &[(i64, &str)]) -> Column {
 pub fn add_system_columns(columns: &mut Vec<Column>, with_state: bool) {
     columns.push(dt("createdon").read_only());
     columns.push(dt("modifiedon").read_only());
-    columns.push(lookup("createdby", "systemuser").read_only().relationship("lk_createdby"));
-    columns.push(lookup("modifiedby", "systemuser").read_only().relationship("lk_modifiedby"));
+    columns.push(
+        lookup("createdby", "systemuser")
+            .read_only()
+            .relationship("lk_createdby"),
+    );
+    columns.push(
+        lookup("modifiedby", "systemuser")
+            .read_only()
+            .relationship("lk_modifiedby"),
+    );
     columns.push(int("versionnumber").read_only());
     if with_state {
         columns.push(lookup("ownerid", "systemuser").relationship("lk_owner"));
@@ -156,9 +169,18 @@ fn dataverse_tables() -> Vec<Table> {
                 boolean("creditonhold"),
                 choice(
                     "industrycode",
-                    &[(1, "Accounting"), (2, "Agriculture"), (3, "Construction"), (4, "Consulting"), (5, "Financial")],
+                    &[
+                        (1, "Accounting"),
+                        (2, "Agriculture"),
+                        (3, "Construction"),
+                        (4, "Consulting"),
+                        (5, "Financial"),
+                    ],
                 ),
-                choice("accountcategorycode", &[(1, "Preferred Customer"), (2, "Standard")]),
+                choice(
+                    "accountcategorycode",
+                    &[(1, "Preferred Customer"), (2, "Standard")],
+                ),
                 lookup("parentaccountid", "account").relationship("account_parent_account"),
                 lookup("primarycontactid", "contact").relationship("account_primary_contact"),
             ],
@@ -210,7 +232,10 @@ fn dataverse_tables() -> Vec<Table> {
                 s("emailaddress1", 100),
                 s("telephone1", 50),
                 money("estimatedamount"),
-                choice("leadsourcecode", &[(1, "Advertisement"), (2, "Employee Referral"), (8, "Web")]),
+                choice(
+                    "leadsourcecode",
+                    &[(1, "Advertisement"), (2, "Employee Referral"), (8, "Web")],
+                ),
                 choice("leadqualitycode", &[(1, "Hot"), (2, "Warm"), (3, "Cold")]),
                 memo("description"),
                 lookup("parentaccountid", "account").relationship("lead_parent_account"),
@@ -231,7 +256,10 @@ fn dataverse_tables() -> Vec<Table> {
                 dt("estimatedclosedate"),
                 dt("actualclosedate"),
                 int("closeprobability"),
-                choice("opportunityratingcode", &[(1, "Hot"), (2, "Warm"), (3, "Cold")]),
+                choice(
+                    "opportunityratingcode",
+                    &[(1, "Hot"), (2, "Warm"), (3, "Cold")],
+                ),
                 memo("description"),
                 lookup("parentaccountid", "account").relationship("opportunity_parent_account"),
                 lookup("parentcontactid", "contact").relationship("opportunity_parent_contact"),
@@ -253,7 +281,10 @@ fn dataverse_tables() -> Vec<Table> {
                 memo("description"),
                 choice("prioritycode", &[(1, "High"), (2, "Normal"), (3, "Low")]),
                 choice("caseorigincode", &[(1, "Phone"), (2, "Email"), (3, "Web")]),
-                choice("casetypecode", &[(1, "Question"), (2, "Problem"), (3, "Request")]),
+                choice(
+                    "casetypecode",
+                    &[(1, "Question"), (2, "Problem"), (3, "Request")],
+                ),
                 dec("customersatisfactioncode"),
                 lookup("customerid", "account")
                     .nav("customerid_account")
@@ -275,12 +306,28 @@ fn dataverse_tables() -> Vec<Table> {
                 s("url", 2000),
                 choice(
                     "contract",
-                    &[(1, "OneWay"), (2, "Queue"), (3, "Rest"), (4, "TwoWay"), (5, "Topic"), (6, "Queue (Persistent)"), (7, "Event Hub"), (8, "Webhook"), (9, "Event Grid")],
+                    &[
+                        (1, "OneWay"),
+                        (2, "Queue"),
+                        (3, "Rest"),
+                        (4, "TwoWay"),
+                        (5, "Topic"),
+                        (6, "Queue (Persistent)"),
+                        (7, "Event Hub"),
+                        (8, "Webhook"),
+                        (9, "Event Grid"),
+                    ],
                 ),
-                choice("authtype", &[(4, "WebhookKey"), (5, "HttpHeader"), (6, "HttpQueryString")]),
+                choice(
+                    "authtype",
+                    &[(4, "WebhookKey"), (5, "HttpHeader"), (6, "HttpQueryString")],
+                ),
                 memo("authvalue").write_only(),
                 boolean("isauthvalueset").read_only(),
-                choice("messageformat", &[(1, "BinaryXML"), (2, "Json"), (3, "TextXML")]),
+                choice(
+                    "messageformat",
+                    &[(1, "BinaryXML"), (2, "Json"), (3, "TextXML")],
+                ),
                 choice("userclaim", &[(1, "None"), (2, "UserId")]),
                 // herald's own: Standard Webhooks signing (write-only secret;
                 // the previous one stays valid until its grace period ends).
@@ -300,7 +347,12 @@ fn dataverse_tables() -> Vec<Table> {
             Some("name"),
             System,
             4606,
-            vec![s("name", 256), s("categoryname", 25), boolean("isprivate"), boolean("customizationlevel")],
+            vec![
+                s("name", 256),
+                s("categoryname", 25),
+                boolean("isprivate"),
+                boolean("customizationlevel"),
+            ],
             false,
         ),
         table(
@@ -325,7 +377,12 @@ fn dataverse_tables() -> Vec<Table> {
             Some("name"),
             System,
             4602,
-            vec![s("name", 256), s("friendlyname", 256), s("typename", 256), memo("description")],
+            vec![
+                s("name", 256),
+                s("friendlyname", 256),
+                s("typename", 256),
+                memo("description"),
+            ],
             false,
         ),
         table(
@@ -337,20 +394,37 @@ fn dataverse_tables() -> Vec<Table> {
             vec![
                 s("name", 256),
                 memo("description"),
-                lookup("sdkmessageid", "sdkmessage").relationship("sdkmessageid_sdkmessageprocessingstep"),
+                lookup("sdkmessageid", "sdkmessage")
+                    .relationship("sdkmessageid_sdkmessageprocessingstep"),
                 lookup("sdkmessagefilterid", "sdkmessagefilter")
                     .relationship("sdkmessagefilterid_sdkmessageprocessingstep"),
                 lookup("eventhandler", "serviceendpoint")
                     .nav("eventhandler_serviceendpoint")
                     .relationship("serviceendpoint_sdkmessageprocessingstep"),
-                lookup("plugintypeid", "plugintype").relationship("plugintype_sdkmessageprocessingstep"),
-                choice("stage", &[(10, "Pre-validation"), (20, "Pre-operation"), (40, "Post-operation")]),
+                lookup("plugintypeid", "plugintype")
+                    .relationship("plugintype_sdkmessageprocessingstep"),
+                choice(
+                    "stage",
+                    &[
+                        (10, "Pre-validation"),
+                        (20, "Pre-operation"),
+                        (40, "Post-operation"),
+                    ],
+                ),
                 choice("mode", &[(0, "Synchronous"), (1, "Asynchronous")]),
                 int("rank"),
                 s("filteringattributes", 100_000),
                 boolean("asyncautodelete"),
-                choice("supporteddeployment", &[(0, "Server Only"), (1, "Microsoft Dynamics 365 Client for Outlook Only"), (2, "Both")]),
-                lookup("impersonatinguserid", "systemuser").relationship("impersonatinguserid_sdkmessageprocessingstep"),
+                choice(
+                    "supporteddeployment",
+                    &[
+                        (0, "Server Only"),
+                        (1, "Microsoft Dynamics 365 Client for Outlook Only"),
+                        (2, "Both"),
+                    ],
+                ),
+                lookup("impersonatinguserid", "systemuser")
+                    .relationship("impersonatinguserid_sdkmessageprocessingstep"),
                 s("configuration", 100_000),
                 choice("statecode", &[(0, "Enabled"), (1, "Disabled")]),
                 choice("statuscode", &[(1, "Enabled"), (2, "Disabled")]),
@@ -367,7 +441,10 @@ fn dataverse_tables() -> Vec<Table> {
                 s("name", 256),
                 lookup("sdkmessageprocessingstepid", "sdkmessageprocessingstep")
                     .relationship("sdkmessageprocessingstepid_sdkmessageprocessingstepimage"),
-                choice("imagetype", &[(0, "PreImage"), (1, "PostImage"), (2, "Both")]),
+                choice(
+                    "imagetype",
+                    &[(0, "PreImage"), (1, "PostImage"), (2, "Both")],
+                ),
                 s("entityalias", 256),
                 s("attributes", 100_000),
                 s("messagepropertyname", 256),
@@ -384,10 +461,27 @@ fn dataverse_tables() -> Vec<Table> {
             vec![
                 s("name", 500),
                 choice("operationtype", &[(1, "System Event")]),
-                choice("statecode", &[(0, "Ready"), (1, "Suspended"), (2, "Locked"), (3, "Completed")]),
+                choice(
+                    "statecode",
+                    &[
+                        (0, "Ready"),
+                        (1, "Suspended"),
+                        (2, "Locked"),
+                        (3, "Completed"),
+                    ],
+                ),
                 choice(
                     "statuscode",
-                    &[(0, "Waiting For Resources"), (10, "Waiting"), (20, "In Progress"), (21, "Pausing"), (22, "Canceling"), (30, "Succeeded"), (31, "Failed"), (32, "Canceled")],
+                    &[
+                        (0, "Waiting For Resources"),
+                        (10, "Waiting"),
+                        (20, "In Progress"),
+                        (21, "Pausing"),
+                        (22, "Canceling"),
+                        (30, "Succeeded"),
+                        (31, "Failed"),
+                        (32, "Canceled"),
+                    ],
                 ),
                 lookup("owningextensionid", "sdkmessageprocessingstep")
                     .relationship("sdkmessageprocessingstepid_asyncoperation"),
@@ -469,32 +563,87 @@ pub const BC_ENTITIES: &[BcEntity] = &[
     BcEntity {
         name: "accounts",
         logical: "bc_account",
-        fields: &[("number", T(20)), ("displayName", T(100)), ("category", T(30)), ("subCategory", T(80)), ("blocked", B), ("accountType", T(30)), ("directPosting", B), ("netChange", N)],
+        fields: &[
+            ("number", T(20)),
+            ("displayName", T(100)),
+            ("category", T(30)),
+            ("subCategory", T(80)),
+            ("blocked", B),
+            ("accountType", T(30)),
+            ("directPosting", B),
+            ("netChange", N),
+        ],
     },
     BcEntity {
         name: "companyInformation",
         logical: "bc_companyinformation",
-        fields: &[("displayName", T(100)), ("addressLine1", T(100)), ("addressLine2", T(50)), ("city", T(30)), ("state", T(30)), ("country", T(10)), ("postalCode", T(20)), ("phoneNumber", T(30)), ("email", T(80)), ("website", T(80)), ("taxRegistrationNumber", T(20)), ("currencyCode", T(10))],
+        fields: &[
+            ("displayName", T(100)),
+            ("addressLine1", T(100)),
+            ("addressLine2", T(50)),
+            ("city", T(30)),
+            ("state", T(30)),
+            ("country", T(10)),
+            ("postalCode", T(20)),
+            ("phoneNumber", T(30)),
+            ("email", T(80)),
+            ("website", T(80)),
+            ("taxRegistrationNumber", T(20)),
+            ("currencyCode", T(10)),
+        ],
     },
     BcEntity {
         name: "countriesRegions",
         logical: "bc_countryregion",
-        fields: &[("code", T(10)), ("displayName", T(50)), ("addressFormat", T(50))],
+        fields: &[
+            ("code", T(10)),
+            ("displayName", T(50)),
+            ("addressFormat", T(50)),
+        ],
     },
     BcEntity {
         name: "currencies",
         logical: "bc_currency",
-        fields: &[("code", T(10)), ("displayName", T(30)), ("symbol", T(10)), ("amountDecimalPlaces", T(5)), ("amountRoundingPrecision", N)],
+        fields: &[
+            ("code", T(10)),
+            ("displayName", T(30)),
+            ("symbol", T(10)),
+            ("amountDecimalPlaces", T(5)),
+            ("amountRoundingPrecision", N),
+        ],
     },
     BcEntity {
         name: "customerPaymentJournals",
         logical: "bc_customerpaymentjournal",
-        fields: &[("code", T(10)), ("displayName", T(100)), ("balancingAccountId", G), ("balancingAccountNumber", T(20))],
+        fields: &[
+            ("code", T(10)),
+            ("displayName", T(100)),
+            ("balancingAccountId", G),
+            ("balancingAccountNumber", T(20)),
+        ],
     },
     BcEntity {
         name: "customers",
         logical: "bc_customer",
-        fields: &[("number", T(20)), ("displayName", T(100)), ("type", T(20)), ("addressLine1", T(100)), ("addressLine2", T(50)), ("city", T(30)), ("state", T(30)), ("country", T(10)), ("postalCode", T(20)), ("phoneNumber", T(30)), ("email", T(80)), ("website", T(80)), ("taxLiable", B), ("currencyCode", T(10)), ("blocked", T(20)), ("balanceDue", N), ("creditLimit", N)],
+        fields: &[
+            ("number", T(20)),
+            ("displayName", T(100)),
+            ("type", T(20)),
+            ("addressLine1", T(100)),
+            ("addressLine2", T(50)),
+            ("city", T(30)),
+            ("state", T(30)),
+            ("country", T(10)),
+            ("postalCode", T(20)),
+            ("phoneNumber", T(30)),
+            ("email", T(80)),
+            ("website", T(80)),
+            ("taxLiable", B),
+            ("currencyCode", T(10)),
+            ("blocked", T(20)),
+            ("balanceDue", N),
+            ("creditLimit", N),
+        ],
     },
     BcEntity {
         name: "dimensions",
@@ -504,12 +653,33 @@ pub const BC_ENTITIES: &[BcEntity] = &[
     BcEntity {
         name: "employees",
         logical: "bc_employee",
-        fields: &[("number", T(20)), ("displayName", T(100)), ("givenName", T(30)), ("middleName", T(30)), ("surname", T(30)), ("jobTitle", T(30)), ("email", T(80)), ("phoneNumber", T(30)), ("status", T(20)), ("birthDate", D)],
+        fields: &[
+            ("number", T(20)),
+            ("displayName", T(100)),
+            ("givenName", T(30)),
+            ("middleName", T(30)),
+            ("surname", T(30)),
+            ("jobTitle", T(30)),
+            ("email", T(80)),
+            ("phoneNumber", T(30)),
+            ("status", T(20)),
+            ("birthDate", D),
+        ],
     },
     BcEntity {
         name: "generalLedgerEntries",
         logical: "bc_generalledgerentry",
-        fields: &[("entryNumber", I), ("postingDate", D), ("documentNumber", T(20)), ("documentType", T(20)), ("accountId", G), ("accountNumber", T(20)), ("description", T(100)), ("debitAmount", N), ("creditAmount", N)],
+        fields: &[
+            ("entryNumber", I),
+            ("postingDate", D),
+            ("documentNumber", T(20)),
+            ("documentType", T(20)),
+            ("accountId", G),
+            ("accountNumber", T(20)),
+            ("description", T(100)),
+            ("debitAmount", N),
+            ("creditAmount", N),
+        ],
     },
     BcEntity {
         name: "itemCategories",
@@ -519,12 +689,30 @@ pub const BC_ENTITIES: &[BcEntity] = &[
     BcEntity {
         name: "items",
         logical: "bc_item",
-        fields: &[("number", T(20)), ("displayName", T(100)), ("type", T(20)), ("itemCategoryCode", T(20)), ("blocked", B), ("gtin", T(14)), ("inventory", N), ("unitPrice", N), ("unitCost", N), ("baseUnitOfMeasureCode", T(10)), ("taxGroupCode", T(20))],
+        fields: &[
+            ("number", T(20)),
+            ("displayName", T(100)),
+            ("type", T(20)),
+            ("itemCategoryCode", T(20)),
+            ("blocked", B),
+            ("gtin", T(14)),
+            ("inventory", N),
+            ("unitPrice", N),
+            ("unitCost", N),
+            ("baseUnitOfMeasureCode", T(10)),
+            ("taxGroupCode", T(20)),
+        ],
     },
     BcEntity {
         name: "journals",
         logical: "bc_journal",
-        fields: &[("code", T(10)), ("displayName", T(100)), ("templateDisplayName", T(100)), ("balancingAccountId", G), ("balancingAccountNumber", T(20))],
+        fields: &[
+            ("code", T(10)),
+            ("displayName", T(100)),
+            ("templateDisplayName", T(100)),
+            ("balancingAccountId", G),
+            ("balancingAccountNumber", T(20)),
+        ],
     },
     BcEntity {
         name: "paymentMethods",
@@ -534,32 +722,94 @@ pub const BC_ENTITIES: &[BcEntity] = &[
     BcEntity {
         name: "paymentTerms",
         logical: "bc_paymentterm",
-        fields: &[("code", T(10)), ("displayName", T(100)), ("dueDateCalculation", T(30)), ("discountDateCalculation", T(30)), ("discountPercent", N), ("calculateDiscountOnCreditMemos", B)],
+        fields: &[
+            ("code", T(10)),
+            ("displayName", T(100)),
+            ("dueDateCalculation", T(30)),
+            ("discountDateCalculation", T(30)),
+            ("discountPercent", N),
+            ("calculateDiscountOnCreditMemos", B),
+        ],
     },
     BcEntity {
         name: "purchaseInvoices",
         logical: "bc_purchaseinvoice",
-        fields: &[("number", T(20)), ("invoiceDate", D), ("dueDate", D), ("vendorId", G), ("vendorNumber", T(20)), ("vendorName", T(100)), ("status", T(20)), DOC_TOTALS[0], DOC_TOTALS[1], DOC_TOTALS[2]],
+        fields: &[
+            ("number", T(20)),
+            ("invoiceDate", D),
+            ("dueDate", D),
+            ("vendorId", G),
+            ("vendorNumber", T(20)),
+            ("vendorName", T(100)),
+            ("status", T(20)),
+            DOC_TOTALS[0],
+            DOC_TOTALS[1],
+            DOC_TOTALS[2],
+        ],
     },
     BcEntity {
         name: "salesCreditMemos",
         logical: "bc_salescreditmemo",
-        fields: &[("number", T(20)), ("creditMemoDate", D), ("dueDate", D), ("customerId", G), ("customerNumber", T(20)), ("customerName", T(100)), ("status", T(20)), DOC_TOTALS[0], DOC_TOTALS[1], DOC_TOTALS[2]],
+        fields: &[
+            ("number", T(20)),
+            ("creditMemoDate", D),
+            ("dueDate", D),
+            ("customerId", G),
+            ("customerNumber", T(20)),
+            ("customerName", T(100)),
+            ("status", T(20)),
+            DOC_TOTALS[0],
+            DOC_TOTALS[1],
+            DOC_TOTALS[2],
+        ],
     },
     BcEntity {
         name: "salesInvoices",
         logical: "bc_salesinvoice",
-        fields: &[("number", T(20)), ("invoiceDate", D), ("dueDate", D), ("customerId", G), ("customerNumber", T(20)), ("customerName", T(100)), ("status", T(20)), DOC_TOTALS[0], DOC_TOTALS[1], DOC_TOTALS[2]],
+        fields: &[
+            ("number", T(20)),
+            ("invoiceDate", D),
+            ("dueDate", D),
+            ("customerId", G),
+            ("customerNumber", T(20)),
+            ("customerName", T(100)),
+            ("status", T(20)),
+            DOC_TOTALS[0],
+            DOC_TOTALS[1],
+            DOC_TOTALS[2],
+        ],
     },
     BcEntity {
         name: "salesOrders",
         logical: "bc_salesorder",
-        fields: &[("number", T(20)), ("orderDate", D), ("requestedDeliveryDate", D), ("customerId", G), ("customerNumber", T(20)), ("customerName", T(100)), ("status", T(20)), DOC_TOTALS[0], DOC_TOTALS[1], DOC_TOTALS[2]],
+        fields: &[
+            ("number", T(20)),
+            ("orderDate", D),
+            ("requestedDeliveryDate", D),
+            ("customerId", G),
+            ("customerNumber", T(20)),
+            ("customerName", T(100)),
+            ("status", T(20)),
+            DOC_TOTALS[0],
+            DOC_TOTALS[1],
+            DOC_TOTALS[2],
+        ],
     },
     BcEntity {
         name: "salesQuotes",
         logical: "bc_salesquote",
-        fields: &[("number", T(20)), ("documentDate", D), ("validUntilDate", D), ("customerId", G), ("customerNumber", T(20)), ("customerName", T(100)), ("status", T(20)), DOC_TOTALS[0], DOC_TOTALS[1], DOC_TOTALS[2]],
+        fields: &[
+            ("number", T(20)),
+            ("documentDate", D),
+            ("validUntilDate", D),
+            ("customerId", G),
+            ("customerNumber", T(20)),
+            ("customerName", T(100)),
+            ("status", T(20)),
+            DOC_TOTALS[0],
+            DOC_TOTALS[1],
+            DOC_TOTALS[2],
+        ],
     },
     BcEntity {
         name: "shipmentMethods",
@@ -569,12 +819,32 @@ pub const BC_ENTITIES: &[BcEntity] = &[
     BcEntity {
         name: "unitsOfMeasure",
         logical: "bc_unitofmeasure",
-        fields: &[("code", T(10)), ("displayName", T(50)), ("internationalStandardCode", T(10))],
+        fields: &[
+            ("code", T(10)),
+            ("displayName", T(50)),
+            ("internationalStandardCode", T(10)),
+        ],
     },
     BcEntity {
         name: "vendors",
         logical: "bc_vendor",
-        fields: &[("number", T(20)), ("displayName", T(100)), ("addressLine1", T(100)), ("addressLine2", T(50)), ("city", T(30)), ("state", T(30)), ("country", T(10)), ("postalCode", T(20)), ("phoneNumber", T(30)), ("email", T(80)), ("website", T(80)), ("taxLiable", B), ("currencyCode", T(10)), ("blocked", T(20)), ("balance", N)],
+        fields: &[
+            ("number", T(20)),
+            ("displayName", T(100)),
+            ("addressLine1", T(100)),
+            ("addressLine2", T(50)),
+            ("city", T(30)),
+            ("state", T(30)),
+            ("country", T(10)),
+            ("postalCode", T(20)),
+            ("phoneNumber", T(30)),
+            ("email", T(80)),
+            ("website", T(80)),
+            ("taxLiable", B),
+            ("currencyCode", T(10)),
+            ("blocked", T(20)),
+            ("balance", N),
+        ],
     },
 ];
 
@@ -601,7 +871,11 @@ pub fn bc_tables() -> Vec<Table> {
         Some("name"),
         TableKind::Data,
         9100,
-        vec![s("name", 30).required(), s("displayname", 250), s("businessprofileid", 250)],
+        vec![
+            s("name", 30).required(),
+            s("displayname", 250),
+            s("businessprofileid", 250),
+        ],
         false,
     )];
     for (i, e) in BC_ENTITIES.iter().enumerate() {
@@ -610,7 +884,10 @@ pub fn bc_tables() -> Vec<Table> {
             .relationship(&format!("{}_company", e.logical))];
         columns.extend(e.fields.iter().map(|(n, f)| bc_field_column(n, *f)));
         let has = |f: &str| e.fields.iter().any(|(n, _)| *n == f);
-        let primary_name = ["displayName", "number", "description"].into_iter().find(|f| has(f)).map(bc_column);
+        let primary_name = ["displayName", "number", "description"]
+            .into_iter()
+            .find(|f| has(f))
+            .map(bc_column);
         out.push(table(
             e.logical,
             &format!("bc_{}", e.name.to_ascii_lowercase()),
@@ -640,9 +917,21 @@ mod bc_tests {
             for (f, _) in e.fields {
                 assert!(t.column(&bc_column(f)).is_some(), "{}.{f}", e.logical);
             }
-            assert!(t.primary_name.as_deref().is_some_and(|p| t.column(p).is_some()), "{}", e.logical);
+            assert!(
+                t.primary_name
+                    .as_deref()
+                    .is_some_and(|p| t.column(p).is_some()),
+                "{}",
+                e.logical
+            );
         }
-        assert_eq!(schema.table_by_set("bc_customers").unwrap().logical_name, "bc_customer");
-        assert_eq!(bc_entity_of("bc_salesinvoice").unwrap().name, "salesInvoices");
+        assert_eq!(
+            schema.table_by_set("bc_customers").unwrap().logical_name,
+            "bc_customer"
+        );
+        assert_eq!(
+            bc_entity_of("bc_salesinvoice").unwrap().name,
+            "salesInvoices"
+        );
     }
 }

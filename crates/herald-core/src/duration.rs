@@ -17,7 +17,11 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         "m" => n.checked_mul(60_000),
         "h" => n.checked_mul(3_600_000),
         "d" => n.checked_mul(86_400_000),
-        _ => return Err(format!("'{s}': unknown unit '{unit}' (use ms, s, m, h or d)")),
+        _ => {
+            return Err(format!(
+                "'{s}': unknown unit '{unit}' (use ms, s, m, h or d)"
+            ))
+        }
     }
     .ok_or_else(|| format!("'{s}' is too long"))?;
     Ok(Duration::from_millis(ms))
@@ -25,13 +29,13 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 
 pub fn format_duration(d: Duration) -> String {
     let ms = d.as_millis();
-    if ms % 86_400_000 == 0 && ms > 0 {
+    if ms.is_multiple_of(86_400_000) && ms > 0 {
         format!("{}d", ms / 86_400_000)
-    } else if ms % 3_600_000 == 0 && ms > 0 {
+    } else if ms.is_multiple_of(3_600_000) && ms > 0 {
         format!("{}h", ms / 3_600_000)
-    } else if ms % 60_000 == 0 && ms > 0 {
+    } else if ms.is_multiple_of(60_000) && ms > 0 {
         format!("{}m", ms / 60_000)
-    } else if ms % 1000 == 0 {
+    } else if ms.is_multiple_of(1000) {
         format!("{}s", ms / 1000)
     } else {
         format!("{ms}ms")

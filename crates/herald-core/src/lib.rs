@@ -5,11 +5,11 @@
 pub mod authvalue;
 pub mod builtin;
 pub mod clock;
-pub mod duration;
 pub mod context;
+pub mod duration;
 pub mod error;
-pub mod matching;
 pub mod fetchxml;
+pub mod matching;
 pub mod odata;
 pub mod query;
 pub mod schema;

@@ -83,7 +83,13 @@ pub fn comma_list(s: Option<&str>) -> Vec<String> {
 
 /// The matching steps of one stage, in execution order (rank, then name and
 /// id for a stable order among equal ranks).
-pub fn steps_for_stage<'a>(steps: &'a [StepDef], stage: i64, message: &str, table: &str, changed: &[String]) -> Vec<&'a StepDef> {
+pub fn steps_for_stage<'a>(
+    steps: &'a [StepDef],
+    stage: i64,
+    message: &str,
+    table: &str,
+    changed: &[String],
+) -> Vec<&'a StepDef> {
     let mut out: Vec<&StepDef> = steps
         .iter()
         .filter(|s| s.stage == stage && s.matches(message, table, changed))
@@ -94,10 +100,16 @@ pub fn steps_for_stage<'a>(steps: &'a [StepDef], stage: i64, message: &str, tabl
 
 /// Keep only the listed columns of an image (all when `attributes` is empty);
 /// the primary id always stays.
-pub fn image_columns<T: Clone>(values: &[(String, T)], attributes: &[String], primary_id: &str) -> Vec<(String, T)> {
+pub fn image_columns<T: Clone>(
+    values: &[(String, T)],
+    attributes: &[String],
+    primary_id: &str,
+) -> Vec<(String, T)> {
     values
         .iter()
-        .filter(|(k, _)| attributes.is_empty() || k == primary_id || attributes.iter().any(|a| a == k))
+        .filter(|(k, _)| {
+            attributes.is_empty() || k == primary_id || attributes.iter().any(|a| a == k)
+        })
         .cloned()
         .collect()
 }
@@ -126,12 +138,23 @@ mod tests {
 
     #[test]
     fn filters_orders_and_matches() {
-        let steps = vec![step("b", 40, 2, ""), step("a", 40, 1, "firstname, lastname"), step("c", 20, 1, ""), step("d", 40, 1, "telephone1")];
+        let steps = vec![
+            step("b", 40, 2, ""),
+            step("a", 40, 1, "firstname, lastname"),
+            step("c", 20, 1, ""),
+            step("d", 40, 1, "telephone1"),
+        ];
         let changed = vec!["firstname".to_string()];
-        let names: Vec<&str> = steps_for_stage(&steps, 40, "Update", "contact", &changed).iter().map(|s| s.name.as_str()).collect();
+        let names: Vec<&str> = steps_for_stage(&steps, 40, "Update", "contact", &changed)
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect();
         assert_eq!(names, vec!["a", "b"]);
         assert!(steps_for_stage(&steps, 40, "Update", "account", &changed).is_empty());
-        assert_eq!(steps_for_stage(&steps, 20, "Update", "contact", &[]).len(), 1);
+        assert_eq!(
+            steps_for_stage(&steps, 20, "Update", "contact", &[]).len(),
+            1
+        );
         let mut disabled = step("x", 40, 1, "");
         disabled.enabled = false;
         assert!(!disabled.matches("Update", "contact", &[]));
@@ -142,8 +165,15 @@ mod tests {
 
     #[test]
     fn images_keep_listed_columns_and_the_id() {
-        let values = vec![("contactid".to_string(), 1), ("firstname".to_string(), 2), ("lastname".to_string(), 3)];
-        assert_eq!(image_columns(&values, &["lastname".to_string()], "contactid").len(), 2);
+        let values = vec![
+            ("contactid".to_string(), 1),
+            ("firstname".to_string(), 2),
+            ("lastname".to_string(), 3),
+        ];
+        assert_eq!(
+            image_columns(&values, &["lastname".to_string()], "contactid").len(),
+            2
+        );
         assert_eq!(image_columns(&values, &[], "contactid").len(), 3);
     }
 }

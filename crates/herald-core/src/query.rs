@@ -52,7 +52,10 @@ pub enum Condition {
         value: Value,
     },
     /// `column eq null` (or `ne null` when `negated`).
-    Null { column: ColumnRef, negated: bool },
+    Null {
+        column: ColumnRef,
+        negated: bool,
+    },
     /// Case-insensitive SQL LIKE; `pattern` uses `%` and `_` as wildcards
     /// and `\` as the escape character.
     Like {

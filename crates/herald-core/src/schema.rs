@@ -14,9 +14,13 @@ use crate::error::SchemaError;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ColumnType {
     /// Single line of text with a maximum length in characters.
-    String { max_length: usize },
+    String {
+        max_length: usize,
+    },
     /// Multiple lines of text.
-    Memo { max_length: usize },
+    Memo {
+        max_length: usize,
+    },
     Integer,
     Decimal,
     Money,
@@ -24,9 +28,13 @@ pub enum ColumnType {
     DateTime,
     UniqueIdentifier,
     /// Reference to a row of another table (by logical name).
-    Lookup { target: String },
+    Lookup {
+        target: String,
+    },
     /// Option set: an integer among the declared options.
-    Choice { options: Vec<(i64, String)> },
+    Choice {
+        options: Vec<(i64, String)>,
+    },
 }
 
 impl ColumnType {
@@ -195,7 +203,8 @@ impl Table {
         {
             self.column(inner).filter(|c| c.is_lookup())
         } else {
-            self.column(property).filter(|c| !c.is_lookup() || c.name == self.primary_id)
+            self.column(property)
+                .filter(|c| !c.is_lookup() || c.name == self.primary_id)
         };
         col.filter(|c| c.readable())
     }
@@ -239,10 +248,8 @@ impl Schema {
         for t in crate::builtin::builtin_tables() {
             tables.insert(t.logical_name.clone(), t);
         }
-        let mut next_code = 10_000;
-        for cfg in user_tables {
-            let table = cfg.to_table(next_code)?;
-            next_code += 1;
+        for (code, cfg) in (10_000..).zip(user_tables) {
+            let table = cfg.to_table(code)?;
             if tables.contains_key(&table.logical_name) {
                 return Err(SchemaError::Invalid(format!(
                     "table '{}' is already defined",
@@ -399,10 +406,7 @@ impl UserTableConfig {
 fn check_identifier(name: &str) -> Result<(), SchemaError> {
     let ok = !name.is_empty()
         && name.len() <= 50
-        && name
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_lowercase())
+        && name.chars().next().is_some_and(|c| c.is_ascii_lowercase())
         && name
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
@@ -516,8 +520,7 @@ mod tests {
         assert!(t.readable_column("new_accountid").is_none());
 
         let mut bad = cfg.clone();
-        bad.columns
-            .insert("x".into(), "lookup(nosuchtable)".into());
+        bad.columns.insert("x".into(), "lookup(nosuchtable)".into());
         assert!(Schema::build(&[bad]).is_err());
         let mut dup = cfg;
         dup.logical_name = "contact".into();
@@ -532,7 +535,10 @@ mod tests {
             .relationship_from("account", "contact_customer_accounts")
             .is_some());
         assert!(schema
-            .relationship_from("serviceendpoint", "serviceendpoint_sdkmessageprocessingstep")
+            .relationship_from(
+                "serviceendpoint",
+                "serviceendpoint_sdkmessageprocessingstep"
+            )
             .is_some());
     }
 }

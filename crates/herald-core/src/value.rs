@@ -149,11 +149,14 @@ pub fn value_from_json(col: &Column, json: &Json) -> Result<Value, ValueError> {
             .map(Value::Int)
             .ok_or_else(|| wrong("a whole number between -2147483648 and 2147483647")),
         ColumnType::Choice { options } => {
-            let v = json.as_i64().ok_or_else(|| wrong("an option value (integer)"))?;
+            let v = json
+                .as_i64()
+                .ok_or_else(|| wrong("an option value (integer)"))?;
             if options.iter().any(|(o, _)| *o == v) {
                 Ok(Value::Int(v))
             } else {
-                let valid: Vec<String> = options.iter().map(|(o, l)| format!("{o} ({l})")).collect();
+                let valid: Vec<String> =
+                    options.iter().map(|(o, l)| format!("{o} ({l})")).collect();
                 Err(ValueError(format!(
                     "{} is not a valid option for column '{}'; valid options: {}",
                     v,
@@ -167,7 +170,10 @@ pub fn value_from_json(col: &Column, json: &Json) -> Result<Value, ValueError> {
             .filter(|f| f.is_finite())
             .map(Value::Decimal)
             .ok_or_else(|| wrong("a number")),
-        ColumnType::Boolean => json.as_bool().map(Value::Bool).ok_or_else(|| wrong("true or false")),
+        ColumnType::Boolean => json
+            .as_bool()
+            .map(Value::Bool)
+            .ok_or_else(|| wrong("true or false")),
         ColumnType::DateTime => {
             let s = json.as_str().ok_or_else(|| wrong("a date-time string"))?;
             parse_datetime(s).map(Value::DateTime).ok_or_else(|| {
@@ -180,7 +186,10 @@ pub fn value_from_json(col: &Column, json: &Json) -> Result<Value, ValueError> {
         ColumnType::UniqueIdentifier | ColumnType::Lookup { .. } => {
             let s = json.as_str().ok_or_else(|| wrong("a GUID string"))?;
             parse_guid(s).map(Value::Guid).ok_or_else(|| {
-                ValueError(format!("Column '{}': '{}' is not a valid GUID", col.name, s))
+                ValueError(format!(
+                    "Column '{}': '{}' is not a valid GUID",
+                    col.name, s
+                ))
             })
         }
     }
@@ -204,7 +213,10 @@ mod tests {
     #[test]
     fn converts_and_checks_values() {
         let c = Column::new("firstname", ColumnType::String { max_length: 3 });
-        assert_eq!(value_from_json(&c, &Json::from("Jim")).unwrap(), Value::String("Jim".into()));
+        assert_eq!(
+            value_from_json(&c, &Json::from("Jim")).unwrap(),
+            Value::String("Jim".into())
+        );
         assert!(value_from_json(&c, &Json::from("James")).is_err());
         assert!(value_from_json(&c, &Json::from(3)).is_err());
         let g = Column::new("x", ColumnType::UniqueIdentifier);

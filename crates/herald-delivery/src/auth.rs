@@ -43,10 +43,16 @@ mod tests {
 
     #[test]
     fn webhook_key() {
-        let (u, h) = apply("https://fn.example/api/hook", WebhookAuth::WebhookKey("abc==".into()));
+        let (u, h) = apply(
+            "https://fn.example/api/hook",
+            WebhookAuth::WebhookKey("abc==".into()),
+        );
         assert_eq!(u, "https://fn.example/api/hook?code=abc%3D%3D");
         assert_eq!(h.len(), 1);
-        let (u, _) = apply("https://fn.example/api/hook?x=1", WebhookAuth::WebhookKey("k".into()));
+        let (u, _) = apply(
+            "https://fn.example/api/hook?x=1",
+            WebhookAuth::WebhookKey("k".into()),
+        );
         assert_eq!(u, "https://fn.example/api/hook?x=1&code=k");
     }
 
@@ -59,7 +65,10 @@ mod tests {
                 ("k&2".into(), "v=2/é".into()),
             ]),
         );
-        assert_eq!(u, "https://r.example/in?a=1&b=x%20y&k1=v+1&k%262=v%3D2%2F%C3%A9#frag");
+        assert_eq!(
+            u,
+            "https://r.example/in?a=1&b=x%20y&k1=v+1&k%262=v%3D2%2F%C3%A9#frag"
+        );
         assert_eq!(h.len(), 1);
     }
 
@@ -67,7 +76,10 @@ mod tests {
     fn headers_appended() {
         let (u, h) = apply(
             "https://r.example/in",
-            WebhookAuth::HttpHeader(vec![("X-Key".into(), "s3cret".into()), ("X-Other".into(), "2".into())]),
+            WebhookAuth::HttpHeader(vec![
+                ("X-Key".into(), "s3cret".into()),
+                ("X-Other".into(), "2".into()),
+            ]),
         );
         assert_eq!(u, "https://r.example/in");
         assert_eq!(

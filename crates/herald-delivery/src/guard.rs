@@ -198,9 +198,13 @@ impl GuardedResolver {
         &self,
         host: &str,
     ) -> Result<Vec<SocketAddr>, Box<dyn StdError + Send + Sync>> {
-        let resolved = tokio::net::lookup_host((host, 0))
-            .await
-            .map_err(|source| ResolveFailed { host: host.to_string(), source })?;
+        let resolved =
+            tokio::net::lookup_host((host, 0))
+                .await
+                .map_err(|source| ResolveFailed {
+                    host: host.to_string(),
+                    source,
+                })?;
         let mut kept = Vec::new();
         let mut first_reason = None;
         for addr in resolved {
@@ -363,8 +367,15 @@ mod tests {
             .resolve_host("localhost")
             .await
             .expect_err("localhost is loopback");
-        let refused = err.downcast_ref::<RefusedTarget>().expect("a RefusedTarget");
-        assert!(refused.reason.starts_with("localhost resolves only to refused addresses: "), "{refused}");
+        let refused = err
+            .downcast_ref::<RefusedTarget>()
+            .expect("a RefusedTarget");
+        assert!(
+            refused
+                .reason
+                .starts_with("localhost resolves only to refused addresses: "),
+            "{refused}"
+        );
         assert!(refused.reason.contains("loopback"), "{refused}");
 
         let ok = GuardedResolver::new(true)

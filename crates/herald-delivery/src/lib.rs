@@ -15,12 +15,12 @@ pub mod signing;
 
 pub use auth::apply_auth;
 pub use guard::{check_ip, GuardedResolver};
-pub use signing::{signature_headers, SigningSecret};
 pub use outcome::{Attempt, Delivery, Failure, FailureKind, Outcome};
 pub use sender::{
     Sender, SenderConfig, SenderError, WebhookRequest, EXCERPT_BYTES, MAX_CONNECT_TIMEOUT,
     MAX_RESPONSE_BODY, RETRY_PAUSE,
 };
+pub use signing::{signature_headers, SigningSecret};
 
 /// Re-exported so callers need not depend on `bytes` / `reqwest` themselves.
 pub use bytes::Bytes;

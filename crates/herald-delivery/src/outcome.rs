@@ -59,7 +59,9 @@ impl Delivery {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     /// A 2xx answer.
-    Succeeded { status: u16 },
+    Succeeded {
+        status: u16,
+    },
     Failed(Failure),
 }
 
@@ -72,7 +74,10 @@ pub struct Failure {
 
 impl Failure {
     pub fn new(kind: FailureKind, message: impl Into<String>) -> Self {
-        Self { kind, message: message.into() }
+        Self {
+            kind,
+            message: message.into(),
+        }
     }
 }
 
@@ -200,7 +205,10 @@ pub(crate) fn classify(
     if let Some(io) = find::<io::Error>(err) {
         match io.kind() {
             io::ErrorKind::ConnectionRefused => {
-                return Failure::new(FailureKind::Connect, format!("Connection refused by {target}"));
+                return Failure::new(
+                    FailureKind::Connect,
+                    format!("Connection refused by {target}"),
+                );
             }
             io::ErrorKind::ConnectionReset
             | io::ErrorKind::ConnectionAborted
@@ -208,7 +216,9 @@ pub(crate) fn classify(
             | io::ErrorKind::UnexpectedEof => {
                 return Failure::new(
                     FailureKind::Connect,
-                    format!("The connection to {target} was closed before an answer arrived ({io})"),
+                    format!(
+                        "The connection to {target} was closed before an answer arrived ({io})"
+                    ),
                 );
             }
             _ => {}
@@ -231,9 +241,15 @@ pub(crate) fn classify(
         );
     }
     if err.is_builder() {
-        return Failure::new(FailureKind::InvalidUrl, format!("Invalid request: {}", root_cause(err)));
+        return Failure::new(
+            FailureKind::InvalidUrl,
+            format!("Invalid request: {}", root_cause(err)),
+        );
     }
-    Failure::new(FailureKind::Other, format!("Error calling {target}: {}", root_cause(err)))
+    Failure::new(
+        FailureKind::Other,
+        format!("Error calling {target}: {}", root_cause(err)),
+    )
 }
 
 #[cfg(test)]
@@ -253,7 +269,10 @@ mod tests {
             status_failure(500, None).message,
             "The webhook endpoint answered 500 Internal Server Error"
         );
-        assert_eq!(status_failure(599, None).message, "The webhook endpoint answered 599");
+        assert_eq!(
+            status_failure(599, None).message,
+            "The webhook endpoint answered 599"
+        );
         let f = status_failure(302, Some("https://elsewhere.example/"));
         assert_eq!(f.kind, FailureKind::Status(302));
         assert_eq!(

@@ -43,7 +43,10 @@ pub struct SenderConfig {
 
 impl Default for SenderConfig {
     fn default() -> Self {
-        Self { timeout: Duration::from_secs(60), allow_private_targets: false }
+        Self {
+            timeout: Duration::from_secs(60),
+            allow_private_targets: false,
+        }
     }
 }
 
@@ -99,7 +102,9 @@ pub struct Sender {
 
 impl fmt::Debug for Sender {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Sender").field("config", &self.config).finish_non_exhaustive()
+        f.debug_struct("Sender")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
     }
 }
 
@@ -141,7 +146,13 @@ impl Sender {
             .timeout(config.timeout)
             .user_agent(concat!("herald/", env!("CARGO_PKG_VERSION")))
             .build()?;
-        Ok(Self { client, config, connect_timeout, own: Arc::default(), own_client })
+        Ok(Self {
+            client,
+            config,
+            connect_timeout,
+            own: Arc::default(),
+            own_client,
+        })
     }
 
     /// Declare herald's own listen address, so webhooks to its request bins
@@ -158,12 +169,16 @@ impl Sender {
             Some(url::Host::Ipv6(ip)) => Some(ip.into()),
             _ => None,
         };
-        let (Some(ip), Some(port)) = (ip, url.port_or_known_default()) else { return false };
+        let (Some(ip), Some(port)) = (ip, url.port_or_known_default()) else {
+            return false;
+        };
         let own = match self.own.read() {
             Ok(o) => o,
             Err(_) => return false,
         };
-        own.iter().any(|a| a.port() == port && (a.ip() == ip || (a.ip().is_unspecified() && ip.is_loopback())))
+        own.iter().any(|a| {
+            a.port() == port && (a.ip() == ip || (a.ip().is_unspecified() && ip.is_loopback()))
+        })
     }
 
     pub fn config(&self) -> SenderConfig {
@@ -195,7 +210,9 @@ impl Sender {
         timeout: Duration,
     ) -> Result<(u16, HeaderMap, Bytes), Failure> {
         let prepared = self.prepare(url, None, headers)?;
-        let answer = self.send_once(&prepared, body, timeout, MAX_RESPONSE_BODY).await?;
+        let answer = self
+            .send_once(&prepared, body, timeout, MAX_RESPONSE_BODY)
+            .await?;
         Ok((answer.status, answer.headers, answer.body))
     }
 
@@ -212,7 +229,13 @@ impl Sender {
                     error: Some(failure.message.clone()),
                     response_excerpt: String::new(),
                 };
-                return (Delivery { attempts: vec![attempt], outcome: Outcome::Failed(failure) }, None);
+                return (
+                    Delivery {
+                        attempts: vec![attempt],
+                        outcome: Outcome::Failed(failure),
+                    },
+                    None,
+                );
             }
         };
 
@@ -297,7 +320,10 @@ impl Sender {
         headers: &[(String, String)],
     ) -> Result<Prepared, Failure> {
         let mut url = Url::parse(url.trim()).map_err(|e| {
-            Failure::new(FailureKind::InvalidUrl, format!("The URL is not a valid absolute URL: {e}"))
+            Failure::new(
+                FailureKind::InvalidUrl,
+                format!("The URL is not a valid absolute URL: {e}"),
+            )
         })?;
         if !matches!(url.scheme(), "http" | "https") {
             return Err(Failure::new(
@@ -325,14 +351,25 @@ impl Sender {
         let mut map = HeaderMap::with_capacity(pairs.len());
         for (name, value) in &pairs {
             let n = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
-                Failure::new(FailureKind::Other, format!("'{name}' is not a valid HTTP header name"))
+                Failure::new(
+                    FailureKind::Other,
+                    format!("'{name}' is not a valid HTTP header name"),
+                )
             })?;
             let v = HeaderValue::from_str(value).map_err(|_| {
-                Failure::new(FailureKind::Other, format!("The value of header '{name}' is not a valid HTTP header value"))
+                Failure::new(
+                    FailureKind::Other,
+                    format!("The value of header '{name}' is not a valid HTTP header value"),
+                )
             })?;
             map.append(n, v);
         }
-        Ok(Prepared { own, url, headers: map, target })
+        Ok(Prepared {
+            own,
+            url,
+            headers: map,
+            target,
+        })
     }
 
     async fn send_once(
@@ -348,7 +385,11 @@ impl Sender {
             // Business Central handshake, SPEC §5) expect `Content-Length: 0`.
             headers.insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
         }
-        let client = if p.own { &self.own_client } else { &self.client };
+        let client = if p.own {
+            &self.own_client
+        } else {
+            &self.client
+        };
         let response = client
             .post(p.url.clone())
             .headers(headers)
@@ -360,7 +401,11 @@ impl Sender {
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let body = read_capped(response, body_cap).await;
-        Ok(Answer { status, headers, body })
+        Ok(Answer {
+            status,
+            headers,
+            body,
+        })
     }
 }
 
@@ -390,8 +435,11 @@ mod tests {
 
     #[test]
     fn zero_timeout_is_an_error() {
-        let err = Sender::new(SenderConfig { timeout: Duration::ZERO, allow_private_targets: false })
-            .expect_err("zero timeout");
+        let err = Sender::new(SenderConfig {
+            timeout: Duration::ZERO,
+            allow_private_targets: false,
+        })
+        .expect_err("zero timeout");
         assert!(matches!(err, SenderError::ZeroTimeout));
     }
 

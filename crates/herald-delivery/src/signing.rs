@@ -35,7 +35,10 @@ impl SigningSecret {
             .decode(b64)
             .map_err(|_| "the signing secret after 'whsec_' is not valid base64".to_string())?;
         if !(24..=64).contains(&key.len()) {
-            return Err(format!("a signing secret holds 24 to 64 bytes; this one has {}", key.len()));
+            return Err(format!(
+                "a signing secret holds 24 to 64 bytes; this one has {}",
+                key.len()
+            ));
         }
         Ok(SigningSecret(key))
     }
@@ -64,11 +67,19 @@ impl SigningSecret {
 }
 
 /// The three Standard Webhooks headers for a body, signed with every secret.
-pub fn signature_headers(secrets: &[SigningSecret], msg_id: &str, timestamp: i64, body: &[u8]) -> Vec<(String, String)> {
+pub fn signature_headers(
+    secrets: &[SigningSecret],
+    msg_id: &str,
+    timestamp: i64,
+    body: &[u8],
+) -> Vec<(String, String)> {
     if secrets.is_empty() {
         return Vec::new();
     }
-    let signatures: Vec<String> = secrets.iter().map(|s| s.sign(msg_id, timestamp, body)).collect();
+    let signatures: Vec<String> = secrets
+        .iter()
+        .map(|s| s.sign(msg_id, timestamp, body))
+        .collect();
     vec![
         ("webhook-id".to_string(), msg_id.to_string()),
         ("webhook-timestamp".to_string(), timestamp.to_string()),
@@ -89,7 +100,11 @@ mod tests {
         assert!(SigningSecret::parse("whsec_AAAA").is_err(), "too short");
         // The Standard Webhooks spec's published example.
         let secret = SigningSecret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
-        let sig = secret.sign("msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, br#"{"test": 2432232314}"#);
+        let sig = secret.sign(
+            "msg_p5jXN8AQM9LWM0D4loKWxJek",
+            1614265330,
+            br#"{"test": 2432232314}"#,
+        );
         assert_eq!(sig, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
     }
 }

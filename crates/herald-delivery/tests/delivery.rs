@@ -13,12 +13,19 @@ use herald_testkit::{free_port, Behavior, Receiver};
 const WAIT: Duration = Duration::from_secs(5);
 
 fn sender(allow_private: bool) -> Sender {
-    Sender::new(SenderConfig { timeout: Duration::from_secs(10), allow_private_targets: allow_private })
-        .expect("build sender")
+    Sender::new(SenderConfig {
+        timeout: Duration::from_secs(10),
+        allow_private_targets: allow_private,
+    })
+    .expect("build sender")
 }
 
 fn sender_with_timeout(timeout: Duration) -> Sender {
-    Sender::new(SenderConfig { timeout, allow_private_targets: true }).expect("build sender")
+    Sender::new(SenderConfig {
+        timeout,
+        allow_private_targets: true,
+    })
+    .expect("build sender")
 }
 
 fn request(url: String, auth: WebhookAuth) -> WebhookRequest {
@@ -26,7 +33,10 @@ fn request(url: String, auth: WebhookAuth) -> WebhookRequest {
         url,
         auth,
         headers: vec![
-            ("x-request-id".into(), "7d5e1b1c-0000-0000-0000-000000000001".into()),
+            (
+                "x-request-id".into(),
+                "7d5e1b1c-0000-0000-0000-000000000001".into(),
+            ),
             ("x-ms-dynamics-request-name".into(), "create".into()),
             ("content-type".into(), "application/json".into()),
         ],
@@ -47,7 +57,9 @@ async fn http_header_auth_sends_each_pair_as_a_header() {
         ("X-Api-Key".into(), "s3cret".into()),
         ("X-Tenant".into(), "contoso".into()),
     ]);
-    let d = sender(true).deliver(&request(rx.url_for("/hook"), auth)).await;
+    let d = sender(true)
+        .deliver(&request(rx.url_for("/hook"), auth))
+        .await;
     assert_eq!(d.outcome, Outcome::Succeeded { status: 200 });
     let got = rx.wait_for(1, WAIT).await;
     let r = &got[0];
@@ -58,7 +70,10 @@ async fn http_header_auth_sends_each_pair_as_a_header() {
     assert_eq!(r.header("x-tenant"), Some("contoso"));
     assert_eq!(r.header("x-ms-dynamics-request-name"), Some("create"));
     assert_eq!(r.header("content-type"), Some("application/json"));
-    assert_eq!(r.header("user-agent"), Some(concat!("herald/", env!("CARGO_PKG_VERSION"))));
+    assert_eq!(
+        r.header("user-agent"),
+        Some(concat!("herald/", env!("CARGO_PKG_VERSION")))
+    );
     assert_eq!(r.body_text(), r#"{"MessageName":"Create"}"#);
 }
 
@@ -66,7 +81,9 @@ async fn http_header_auth_sends_each_pair_as_a_header() {
 async fn webhook_key_is_appended_as_code() {
     let rx = Receiver::start().await;
     let auth = WebhookAuth::WebhookKey("abc/def==".into());
-    let d = sender(true).deliver(&request(rx.url_for("/api/fn"), auth)).await;
+    let d = sender(true)
+        .deliver(&request(rx.url_for("/api/fn"), auth))
+        .await;
     assert!(d.is_success(), "{d:?}");
     let r = &rx.wait_for(1, WAIT).await[0];
     assert_eq!(r.path, "/api/fn");
@@ -81,7 +98,9 @@ async fn query_string_auth_keeps_the_existing_query() {
         ("k1".into(), "v 1".into()),
         ("sig".into(), "a&b=c".into()),
     ]);
-    let d = sender(true).deliver(&request(rx.url_for("/in?existing=1"), auth)).await;
+    let d = sender(true)
+        .deliver(&request(rx.url_for("/in?existing=1"), auth))
+        .await;
     assert!(d.is_success(), "{d:?}");
     let r = &rx.wait_for(1, WAIT).await[0];
     assert_eq!(r.query.as_deref(), Some("existing=1&k1=v+1&sig=a%26b%3Dc"));
@@ -124,7 +143,10 @@ async fn internal_server_error_fails_without_retry() {
     let d = sender(true).deliver(&request(rx.url(), key())).await;
     let f = d.failure().expect("failed");
     assert_eq!(f.kind, FailureKind::Status(500));
-    assert_eq!(f.message, "The webhook endpoint answered 500 Internal Server Error");
+    assert_eq!(
+        f.message,
+        "The webhook endpoint answered 500 Internal Server Error"
+    );
     assert_eq!(d.attempts.len(), 1);
     assert_eq!(d.attempts[0].response_excerpt, "boom");
     assert_eq!(rx.requests().len(), 1);
@@ -169,7 +191,9 @@ async fn gateway_errors_get_exactly_one_retry() {
 #[tokio::test]
 async fn unavailable_then_ok_succeeds_on_attempt_two() {
     let rx = Receiver::start_with(Behavior::statuses([503], Behavior::status(200))).await;
-    let d = sender(true).deliver(&request(rx.url_for("/hook"), key())).await;
+    let d = sender(true)
+        .deliver(&request(rx.url_for("/hook"), key()))
+        .await;
     assert_eq!(d.outcome, Outcome::Succeeded { status: 200 });
     assert_eq!(d.attempts.len(), 2);
     assert_eq!(d.attempts[0].status, Some(503));
@@ -185,10 +209,16 @@ async fn unavailable_then_ok_succeeds_on_attempt_two() {
 async fn redirect_is_a_failure_and_not_followed() {
     let rx = Receiver::start().await;
     rx.respond(Behavior::redirect(rx.url_for("/elsewhere")));
-    let d = sender(true).deliver(&request(rx.url_for("/hook"), key())).await;
+    let d = sender(true)
+        .deliver(&request(rx.url_for("/hook"), key()))
+        .await;
     let f = d.failure().expect("failed");
     assert_eq!(f.kind, FailureKind::Status(302));
-    assert!(f.message.contains("redirects are not followed"), "{}", f.message);
+    assert!(
+        f.message.contains("redirects are not followed"),
+        "{}",
+        f.message
+    );
     assert_eq!(d.attempts.len(), 1);
     let got = rx.requests();
     assert_eq!(got.len(), 1, "the redirect was not followed");
@@ -228,7 +258,9 @@ async fn hanging_endpoint_times_out_without_retry() {
 #[tokio::test]
 async fn slow_answer_within_the_timeout_succeeds() {
     let rx = Receiver::start_with(Behavior::delay(Duration::from_millis(100), 200)).await;
-    let d = sender_with_timeout(Duration::from_secs(5)).deliver(&request(rx.url(), key())).await;
+    let d = sender_with_timeout(Duration::from_secs(5))
+        .deliver(&request(rx.url(), key()))
+        .await;
     assert!(d.is_success(), "{d:?}");
 }
 
@@ -249,9 +281,16 @@ async fn connection_closed_without_answer_fails_with_connect() {
     let f = d.failure().expect("failed");
     assert_eq!(f.kind, FailureKind::Connect, "{}", f.message);
     assert!(f.message.contains(&rx.addr().to_string()), "{}", f.message);
-    assert!(!f.message.contains("code="), "no secret in messages: {}", f.message);
     assert!(
-        f.message.starts_with(&format!("The connection to {} failed before an answer arrived", rx.addr())),
+        !f.message.contains("code="),
+        "no secret in messages: {}",
+        f.message
+    );
+    assert!(
+        f.message.starts_with(&format!(
+            "The connection to {} failed before an answer arrived",
+            rx.addr()
+        )),
         "{}",
         f.message
     );
@@ -267,8 +306,17 @@ async fn guard_refuses_loopback_literal_when_not_allowed() {
     let d = sender(false).deliver(&request(rx.url(), key())).await;
     let f = d.failure().expect("refused");
     assert_eq!(f.kind, FailureKind::Refused);
-    assert!(f.message.starts_with("Target refused: 127.0.0.1 is a loopback address"), "{}", f.message);
-    assert!(f.message.contains("--allow-private-targets"), "{}", f.message);
+    assert!(
+        f.message
+            .starts_with("Target refused: 127.0.0.1 is a loopback address"),
+        "{}",
+        f.message
+    );
+    assert!(
+        f.message.contains("--allow-private-targets"),
+        "{}",
+        f.message
+    );
     assert_eq!(d.attempts.len(), 1);
     assert!(rx.requests().is_empty(), "nothing reached the receiver");
 }
@@ -281,7 +329,8 @@ async fn guard_refuses_hostname_resolving_to_loopback() {
     let f = d.failure().expect("refused");
     assert_eq!(f.kind, FailureKind::Refused, "{}", f.message);
     assert!(
-        f.message.starts_with("Target refused: localhost resolves only to refused addresses: "),
+        f.message
+            .starts_with("Target refused: localhost resolves only to refused addresses: "),
         "{}",
         f.message
     );
@@ -309,11 +358,22 @@ async fn guard_always_refuses_cloud_metadata() {
 
 #[tokio::test]
 async fn guard_refuses_mapped_and_private_literals() {
-    for url in ["http://[::ffff:127.0.0.1]:9/", "http://10.0.0.1/", "http://[::1]:9/", "http://0.0.0.0:9/"] {
+    for url in [
+        "http://[::ffff:127.0.0.1]:9/",
+        "http://10.0.0.1/",
+        "http://[::1]:9/",
+        "http://0.0.0.0:9/",
+    ] {
         let d = sender(false).deliver(&request(url.into(), key())).await;
-        assert_eq!(d.failure().map(|f| f.kind), Some(FailureKind::Refused), "{url}");
+        assert_eq!(
+            d.failure().map(|f| f.kind),
+            Some(FailureKind::Refused),
+            "{url}"
+        );
     }
-    let d = sender(false).deliver(&request("http://10.0.0.1/".into(), key())).await;
+    let d = sender(false)
+        .deliver(&request("http://10.0.0.1/".into(), key()))
+        .await;
     assert_eq!(
         d.failure().map(|f| f.message.as_str()),
         Some(
@@ -325,17 +385,28 @@ async fn guard_refuses_mapped_and_private_literals() {
 
 #[tokio::test]
 async fn unresolvable_host_fails_with_connect() {
-    let d = sender(true).deliver(&request("http://nonexistent.invalid/".into(), key())).await;
+    let d = sender(true)
+        .deliver(&request("http://nonexistent.invalid/".into(), key()))
+        .await;
     let f = d.failure().expect("failed");
     assert_eq!(f.kind, FailureKind::Connect);
-    assert!(f.message.starts_with("Could not resolve nonexistent.invalid: "), "{}", f.message);
+    assert!(
+        f.message
+            .starts_with("Could not resolve nonexistent.invalid: "),
+        "{}",
+        f.message
+    );
 }
 
 #[tokio::test]
 async fn invalid_urls() {
     for url in ["not a url", "ftp://example.com/x", "/relative/path"] {
         let d = sender(true).deliver(&request(url.into(), key())).await;
-        assert_eq!(d.failure().map(|f| f.kind), Some(FailureKind::InvalidUrl), "{url}");
+        assert_eq!(
+            d.failure().map(|f| f.kind),
+            Some(FailureKind::InvalidUrl),
+            "{url}"
+        );
     }
 }
 
@@ -348,7 +419,12 @@ async fn post_returns_any_answer_without_retry() {
     let headers = vec![("ClientState".to_string(), "secret-state".to_string())];
 
     let (status, _, body) = s
-        .post(&rx.url_for("/notify?validationToken=tok%201"), &headers, Bytes::new(), Duration::from_secs(5))
+        .post(
+            &rx.url_for("/notify?validationToken=tok%201"),
+            &headers,
+            Bytes::new(),
+            Duration::from_secs(5),
+        )
         .await
         .expect("an answer");
     assert_eq!(status, 200);
@@ -359,7 +435,12 @@ async fn post_returns_any_answer_without_retry() {
 
     rx.clear();
     let (status, _, _) = s
-        .post(&rx.url_for("/notify"), &[], Bytes::from_static(b"{}"), Duration::from_secs(5))
+        .post(
+            &rx.url_for("/notify"),
+            &[],
+            Bytes::from_static(b"{}"),
+            Duration::from_secs(5),
+        )
         .await
         .expect("an answer");
     assert_eq!(status, 503, "no retry in post");
@@ -392,4 +473,3 @@ async fn post_does_not_follow_redirects_and_honours_the_guard() {
     assert_eq!(err.kind, FailureKind::Timeout);
     assert_eq!(err.message, "No answer within 200 ms (timeout)");
 }
-

@@ -32,7 +32,10 @@ pub fn generate_key() -> String {
 }
 
 pub fn bearer(headers: &HeaderMap) -> Option<&str> {
-    let v = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
+    let v = headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
     let (scheme, token) = v.split_once(' ')?;
     if scheme.eq_ignore_ascii_case("bearer") {
         Some(token.trim())

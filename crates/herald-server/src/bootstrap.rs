@@ -61,7 +61,14 @@ pub fn message_supported(message: &str, table: &Table) -> bool {
     }
 }
 
-async fn ensure(tx: &mut Tx, table: &Table, id: Uuid, mut values: Vec<(String, Value)>, now: Value, user: Uuid) -> Result<(), StoreError> {
+async fn ensure(
+    tx: &mut Tx,
+    table: &Table,
+    id: Uuid,
+    mut values: Vec<(String, Value)>,
+    now: Value,
+    user: Uuid,
+) -> Result<(), StoreError> {
     if tx.get(table, id).await?.is_some() {
         return Ok(());
     }
@@ -79,11 +86,18 @@ fn s(v: &str) -> Value {
 }
 
 /// Create what must exist, and return the ids of the singleton rows.
-pub async fn bootstrap(store: &Store, schema: &Schema, organization: &str, now: chrono::DateTime<chrono::Utc>) -> Result<Org, StoreError> {
+pub async fn bootstrap(
+    store: &Store,
+    schema: &Schema,
+    organization: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Org, StoreError> {
     let now = Value::DateTime(now);
     let mut tx = store.begin().await?;
     if store.dialect() == herald_store::Dialect::Postgres {
-        tx.conn().execute_raw("SELECT pg_advisory_xact_lock(7368002)").await?;
+        tx.conn()
+            .execute_raw("SELECT pg_advisory_xact_lock(7368002)")
+            .await?;
     }
     let org = Org {
         organization_id: fixed_id("organization", "default"),
@@ -91,9 +105,29 @@ pub async fn bootstrap(store: &Store, schema: &Schema, organization: &str, now: 
         admin_user_id: fixed_id("systemuser", "admin"),
     };
     let admin = org.admin_user_id;
-    let t = |n: &str| schema.table(n).ok_or_else(|| StoreError::Invalid(format!("missing table {n}")));
-    ensure(&mut tx, t("organization")?, org.organization_id, vec![("name".into(), s(organization))], now.clone(), admin).await?;
-    ensure(&mut tx, t("businessunit")?, org.business_unit_id, vec![("name".into(), s(organization))], now.clone(), admin).await?;
+    let t = |n: &str| {
+        schema
+            .table(n)
+            .ok_or_else(|| StoreError::Invalid(format!("missing table {n}")))
+    };
+    ensure(
+        &mut tx,
+        t("organization")?,
+        org.organization_id,
+        vec![("name".into(), s(organization))],
+        now.clone(),
+        admin,
+    )
+    .await?;
+    ensure(
+        &mut tx,
+        t("businessunit")?,
+        org.business_unit_id,
+        vec![("name".into(), s(organization))],
+        now.clone(),
+        admin,
+    )
+    .await?;
     ensure(
         &mut tx,
         t("systemuser")?,
@@ -124,7 +158,18 @@ pub async fn bootstrap(store: &Store, schema: &Schema, organization: &str, now: 
     )
     .await?;
     // The Business Central API's default company (SPEC §5).
-    ensure(&mut tx, t(herald_core::builtin::BC_COMPANY)?, crate::bc::default_company_id(), vec![("name".into(), s(organization)), ("displayname".into(), s(organization))], now.clone(), admin).await?;
+    ensure(
+        &mut tx,
+        t(herald_core::builtin::BC_COMPANY)?,
+        crate::bc::default_company_id(),
+        vec![
+            ("name".into(), s(organization)),
+            ("displayname".into(), s(organization)),
+        ],
+        now.clone(),
+        admin,
+    )
+    .await?;
     let msg_table = t("sdkmessage")?;
     let filter_table = t("sdkmessagefilter")?;
     for m in MESSAGES {
@@ -132,7 +177,11 @@ pub async fn bootstrap(store: &Store, schema: &Schema, organization: &str, now: 
             &mut tx,
             msg_table,
             message_id(m),
-            vec![("name".into(), s(m)), ("categoryname".into(), s("Standard")), ("isprivate".into(), Value::Bool(false))],
+            vec![
+                ("name".into(), s(m)),
+                ("categoryname".into(), s("Standard")),
+                ("isprivate".into(), Value::Bool(false)),
+            ],
             now.clone(),
             admin,
         )
@@ -172,7 +221,13 @@ pub enum KeySource {
 
 /// Resolve the admin key (config/env, else `<data_dir>/admin.key`, else a new
 /// one written there with mode 0600) and register its hash.
-pub async fn admin_key(store: &Store, org: &Org, configured: Option<&str>, data_dir: &Path, now_ms: i64) -> Result<(String, KeySource), std::io::Error> {
+pub async fn admin_key(
+    store: &Store,
+    org: &Org,
+    configured: Option<&str>,
+    data_dir: &Path,
+    now_ms: i64,
+) -> Result<(String, KeySource), std::io::Error> {
     let path = data_dir.join("admin.key");
     let (key, source) = if let Some(k) = configured.filter(|k| !k.is_empty()) {
         (k.to_string(), KeySource::Configured)
@@ -185,7 +240,9 @@ pub async fn admin_key(store: &Store, org: &Org, configured: Option<&str>, data_
         (k, KeySource::Generated)
     };
     let mut tx = store.begin().await.map_err(std::io::Error::other)?;
-    tx.put_api_key(&hash_key(&key), org.admin_user_id, "admin", now_ms).await.map_err(std::io::Error::other)?;
+    tx.put_api_key(&hash_key(&key), org.admin_user_id, "admin", now_ms)
+        .await
+        .map_err(std::io::Error::other)?;
     tx.commit().await.map_err(std::io::Error::other)?;
     Ok((key, source))
 }

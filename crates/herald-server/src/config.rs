@@ -24,6 +24,7 @@ pub enum ConfigError {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
+#[derive(Default)]
 pub struct Config {
     pub server: ServerConfig,
     pub store: StoreConfig,
@@ -172,18 +173,6 @@ impl Default for BcConfig {
     }
 }
 
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            server: ServerConfig::default(),
-            store: StoreConfig::default(),
-            delivery: DeliveryConfig::default(),
-            jobs: JobsConfig::default(),
-            bc: BcConfig::default(),
-            tables: Vec::new(),
-        }
-    }
-}
 
 fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     let s = String::deserialize(d)?;
@@ -240,7 +229,10 @@ impl Config {
     pub fn database_url(&self) -> String {
         match &self.store.database_url {
             Some(u) => u.clone(),
-            None => format!("sqlite://{}", self.server.data_dir.join("herald.db").display()),
+            None => format!(
+                "sqlite://{}",
+                self.server.data_dir.join("herald.db").display()
+            ),
         }
     }
 }
@@ -267,8 +259,15 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("herald-cfg-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("h.toml");
-        std::fs::write(&path, "[bc]\nnotification_delay = \"10s\"\n[delivery]\ntimeout = \"5s\"\n").unwrap();
-        let env = vec![("HERALD_BC__NOTIFICATION_DELAY".to_string(), "1s".to_string())];
+        std::fs::write(
+            &path,
+            "[bc]\nnotification_delay = \"10s\"\n[delivery]\ntimeout = \"5s\"\n",
+        )
+        .unwrap();
+        let env = vec![(
+            "HERALD_BC__NOTIFICATION_DELAY".to_string(),
+            "1s".to_string(),
+        )];
         let c = Config::load(Some(&path), &env).unwrap();
         assert_eq!(c.bc.notification_delay, Duration::from_secs(1));
         assert_eq!(c.delivery.timeout, Duration::from_secs(5));

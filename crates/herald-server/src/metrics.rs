@@ -52,23 +52,59 @@ impl Default for Metrics {
     fn default() -> Self {
         let mut registry = Registry::with_prefix("herald");
         let http_requests = Family::<HttpLabels, Counter>::default();
-        registry.register("http_requests", "HTTP requests served, by route and status", http_requests.clone());
+        registry.register(
+            "http_requests",
+            "HTTP requests served, by route and status",
+            http_requests.clone(),
+        );
         let deliveries = Family::<DeliveryLabels, Counter>::default();
-        registry.register("webhook_deliveries", "Webhook deliveries, by mode, endpoint and outcome", deliveries.clone());
+        registry.register(
+            "webhook_deliveries",
+            "Webhook deliveries, by mode, endpoint and outcome",
+            deliveries.clone(),
+        );
         let delivery_seconds = Histogram::new(exponential_buckets(0.001, 2.0, 17));
-        registry.register("webhook_delivery_seconds", "Time to deliver a webhook (all attempts)", delivery_seconds.clone());
+        registry.register(
+            "webhook_delivery_seconds",
+            "Time to deliver a webhook (all attempts)",
+            delivery_seconds.clone(),
+        );
         let bc_notifications = Family::<OutcomeLabels, Counter>::default();
-        registry.register("bc_notifications", "Business Central notification requests, by outcome (sent, failed)", bc_notifications.clone());
+        registry.register(
+            "bc_notifications",
+            "Business Central notification requests, by outcome (sent, failed)",
+            bc_notifications.clone(),
+        );
         let bc_pending = Gauge::default();
-        registry.register("bc_notifications_pending", "Business Central changes waiting to be notified", bc_pending.clone());
+        registry.register(
+            "bc_notifications_pending",
+            "Business Central changes waiting to be notified",
+            bc_pending.clone(),
+        );
         let queue_depth = Gauge::default();
-        registry.register("jobs_ready", "System Jobs ready to run and waiting", queue_depth.clone());
+        registry.register(
+            "jobs_ready",
+            "System Jobs ready to run and waiting",
+            queue_depth.clone(),
+        );
         let queue_oldest_seconds = Gauge::default();
-        registry.register("jobs_oldest_waiting_seconds", "Age of the oldest ready System Job", queue_oldest_seconds.clone());
+        registry.register(
+            "jobs_oldest_waiting_seconds",
+            "Age of the oldest ready System Job",
+            queue_oldest_seconds.clone(),
+        );
         let pool_in_use = Gauge::default();
-        registry.register("store_connections_in_use", "Store connections in use", pool_in_use.clone());
+        registry.register(
+            "store_connections_in_use",
+            "Store connections in use",
+            pool_in_use.clone(),
+        );
         let pool_idle = Gauge::default();
-        registry.register("store_connections_idle", "Idle store connections", pool_idle.clone());
+        registry.register(
+            "store_connections_idle",
+            "Idle store connections",
+            pool_idle.clone(),
+        );
         Metrics {
             registry: Mutex::new(registry),
             http_requests,
@@ -99,7 +135,8 @@ impl Metrics {
     /// Set the gauges read from the store, then encode everything.
     pub fn render(&self, queue: (i64, Option<i64>), now_ms: i64, pool: (u32, u32)) -> String {
         self.queue_depth.set(queue.0);
-        self.queue_oldest_seconds.set(queue.1.map(|t| ((now_ms - t).max(0)) / 1000).unwrap_or(0));
+        self.queue_oldest_seconds
+            .set(queue.1.map(|t| ((now_ms - t).max(0)) / 1000).unwrap_or(0));
         self.pool_in_use.set(i64::from(pool.0));
         self.pool_idle.set(i64::from(pool.1));
         let mut out = String::new();

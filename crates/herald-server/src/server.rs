@@ -38,7 +38,10 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     start_with_clock(config, Arc::new(SystemClock)).await
 }
 
-pub async fn start_with_clock(config: Config, clock: Arc<dyn Clock>) -> Result<Running, StartError> {
+pub async fn start_with_clock(
+    config: Config,
+    clock: Arc<dyn Clock>,
+) -> Result<Running, StartError> {
     let schema = Arc::new(Schema::build(&config.tables)?);
     let url = config.database_url();
     if url.starts_with("sqlite:") {
@@ -47,12 +50,23 @@ pub async fn start_with_clock(config: Config, clock: Arc<dyn Clock>) -> Result<R
     let store = Store::connect(
         &url,
         schema.clone(),
-        StoreOptions { max_connections: config.store.max_connections, ..StoreOptions::default() },
+        StoreOptions {
+            max_connections: config.store.max_connections,
+            ..StoreOptions::default()
+        },
     )
     .await?;
     let bins = if url.starts_with("sqlite:") {
-        let bins_url = format!("sqlite://{}", config.server.data_dir.join("bins.db").display());
-        Store::connect(&bins_url, Arc::new(Schema::build(&[])?), StoreOptions::default()).await?
+        let bins_url = format!(
+            "sqlite://{}",
+            config.server.data_dir.join("bins.db").display()
+        );
+        Store::connect(
+            &bins_url,
+            Arc::new(Schema::build(&[])?),
+            StoreOptions::default(),
+        )
+        .await?
     } else {
         store.clone()
     };
@@ -63,10 +77,14 @@ pub async fn start_with_clock(config: Config, clock: Arc<dyn Clock>) -> Result<R
         let released = tx.release_all_leases().await?;
         tx.commit().await?;
         if released > 0 {
-            tracing::info!(jobs = released, "released the leases of System Jobs left by a previous run");
+            tracing::info!(
+                jobs = released,
+                "released the leases of System Jobs left by a previous run"
+            );
         }
     }
-    let org = bootstrap::bootstrap(&store, &schema, &config.server.organization, clock.now()).await?;
+    let org =
+        bootstrap::bootstrap(&store, &schema, &config.server.organization, clock.now()).await?;
     let (admin_key, key_source) = bootstrap::admin_key(
         &store,
         &org,
@@ -95,18 +113,29 @@ pub async fn start_with_clock(config: Config, clock: Arc<dyn Clock>) -> Result<R
         metrics: Default::default(),
         bins,
     });
-    Ok(Running { addr, admin_key, key_source, state, listener })
+    Ok(Running {
+        addr,
+        admin_key,
+        key_source,
+        state,
+        listener,
+    })
 }
 
 impl Running {
     /// Serve until `shutdown` resolves.
     /// Serve until `shutdown` resolves; the System Job workers run alongside.
-    pub async fn serve(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    pub async fn serve(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
         let workers = crate::jobs::spawn_workers(self.state.clone());
         let retention = crate::jobs::retention::spawn_retention(self.state.clone());
         let bc_notifier = crate::bc::spawn_notifier(self.state.clone());
         let app = crate::api::router(self.state.clone());
-        let result = axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await;
+        let result = axum::serve(self.listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await;
         workers.stop().await;
         retention.abort();
         bc_notifier.abort();

@@ -143,7 +143,16 @@ fn out(specs: &[(&str, bool)]) -> Vec<OutputColumn> {
         .iter()
         .map(|(name, is_int)| OutputColumn {
             key: name.to_string(),
-            column: Column::new(name, if *is_int { ColumnType::Integer } else { ColumnType::String { max_length: usize::MAX } }),
+            column: Column::new(
+                name,
+                if *is_int {
+                    ColumnType::Integer
+                } else {
+                    ColumnType::String {
+                        max_length: usize::MAX,
+                    }
+                },
+            ),
         })
         .collect()
 }
@@ -161,7 +170,9 @@ fn i(r: &Record, k: &str) -> i64 {
 }
 
 fn guid(r: &Record, k: &str) -> Uuid {
-    r.string(k).and_then(|s| Uuid::parse_str(s).ok()).unwrap_or_default()
+    r.string(k)
+        .and_then(|s| Uuid::parse_str(s).ok())
+        .unwrap_or_default()
 }
 
 const SUB_COLUMNS: &str = "s.subscriptionid, s.notificationurl, s.resource, s.tablename, s.companyid, s.apiversion, s.userid, s.clientstate, s.expires, s.createdon, s.modifiedon, s.version";
@@ -228,15 +239,27 @@ impl Conn<'_> {
         Ok(n)
     }
 
-    async fn bc_subscriptions_where(&mut self, sql: &Sql) -> Result<Vec<BcSubscription>, StoreError> {
-        Ok(self.fetch_columns(sql, &sub_columns()).await?.iter().map(sub_from).collect())
+    async fn bc_subscriptions_where(
+        &mut self,
+        sql: &Sql,
+    ) -> Result<Vec<BcSubscription>, StoreError> {
+        Ok(self
+            .fetch_columns(sql, &sub_columns())
+            .await?
+            .iter()
+            .map(sub_from)
+            .collect())
     }
 }
 
 /// Inside a write's transaction (capture) and the notifier's window step.
 impl Tx {
     /// Whether any subscription watches `table` of `company`.
-    pub async fn bc_stream_subscribed(&mut self, table: &str, company: Uuid) -> Result<bool, StoreError> {
+    pub async fn bc_stream_subscribed(
+        &mut self,
+        table: &str,
+        company: Uuid,
+    ) -> Result<bool, StoreError> {
         let mut sql = Sql::default();
         sql.push("SELECT COUNT(*) FROM herald_bc_subscription WHERE tablename = ")
             .bind(text(table))
@@ -266,7 +289,12 @@ impl Tx {
     }
 
     /// Remove and return the changes of one stream made at or before `upto_ms`.
-    pub async fn bc_take_changes(&mut self, table: &str, company: Uuid, upto_ms: i64) -> Result<Vec<BcChange>, StoreError> {
+    pub async fn bc_take_changes(
+        &mut self,
+        table: &str,
+        company: Uuid,
+        upto_ms: i64,
+    ) -> Result<Vec<BcChange>, StoreError> {
         let mut sql = Sql::default();
         sql.push("DELETE FROM herald_bc_change WHERE tablename = ")
             .bind(text(table))
@@ -275,7 +303,12 @@ impl Tx {
             .push(" AND at <= ")
             .bind(int(upto_ms))
             .push(" RETURNING recordid, changetype, at, version");
-        let cols = out(&[("recordid", false), ("changetype", false), ("at", true), ("version", true)]);
+        let cols = out(&[
+            ("recordid", false),
+            ("changetype", false),
+            ("at", true),
+            ("version", true),
+        ]);
         let rows = self.conn().fetch_columns(&sql, &cols).await?;
         Ok(rows
             .iter()
@@ -291,7 +324,11 @@ impl Tx {
     }
 
     /// The subscriptions watching one stream.
-    pub async fn bc_stream_subscriptions(&mut self, table: &str, company: Uuid) -> Result<Vec<BcSubscription>, StoreError> {
+    pub async fn bc_stream_subscriptions(
+        &mut self,
+        table: &str,
+        company: Uuid,
+    ) -> Result<Vec<BcSubscription>, StoreError> {
         let mut sql = Sql::default();
         sql.push("SELECT ")
             .push(SUB_COLUMNS)
@@ -303,7 +340,10 @@ impl Tx {
         self.conn().bc_subscriptions_where(&sql).await
     }
 
-    pub async fn bc_add_notifications(&mut self, items: &[BcNotification]) -> Result<(), StoreError> {
+    pub async fn bc_add_notifications(
+        &mut self,
+        items: &[BcNotification],
+    ) -> Result<(), StoreError> {
         for chunk in items.chunks(200) {
             let mut sql = Sql::default();
             sql.push("INSERT INTO herald_bc_notification (notificationid, subscriptionid, resource, changetype, lastmodified, createdon, seq) VALUES ");
@@ -334,7 +374,11 @@ impl Tx {
 }
 
 impl Store {
-    async fn bc_read(&self, sql: &Sql, columns: &[OutputColumn]) -> Result<Vec<Record>, StoreError> {
+    async fn bc_read(
+        &self,
+        sql: &Sql,
+        columns: &[OutputColumn],
+    ) -> Result<Vec<Record>, StoreError> {
         match &self.backend {
             Backend::Sqlite { reader, .. } => {
                 let mut c = reader.acquire().await?;
@@ -348,13 +392,26 @@ impl Store {
     }
 
     /// Store a new subscription unless `max` already exist; false when full.
-    pub async fn bc_insert_subscription(&self, sub: &BcSubscription, max: usize) -> Result<bool, StoreError> {
+    pub async fn bc_insert_subscription(
+        &self,
+        sub: &BcSubscription,
+        max: usize,
+    ) -> Result<bool, StoreError> {
         let mut tx = self.begin().await?;
         if self.dialect() == crate::Dialect::Postgres {
             // Nodes creating subscriptions at once must not overshoot the cap.
-            tx.conn().execute_raw("SELECT pg_advisory_xact_lock(7368101)").await?;
+            tx.conn()
+                .execute_raw("SELECT pg_advisory_xact_lock(7368101)")
+                .await?;
         }
-        let count = tx.conn().fetch_i64(&Sql { text: "SELECT COUNT(*) FROM herald_bc_subscription".into(), params: vec![] }).await?.unwrap_or(0);
+        let count = tx
+            .conn()
+            .fetch_i64(&Sql {
+                text: "SELECT COUNT(*) FROM herald_bc_subscription".into(),
+                params: vec![],
+            })
+            .await?
+            .unwrap_or(0);
         if count >= max as i64 {
             return Ok(false);
         }
@@ -395,15 +452,29 @@ impl Store {
 
     pub async fn bc_subscription(&self, id: &str) -> Result<Option<BcSubscription>, StoreError> {
         let mut sql = Sql::default();
-        sql.push("SELECT ").push(SUB_COLUMNS).push(" FROM herald_bc_subscription s WHERE s.subscriptionid = ").bind(text(id));
-        Ok(self.bc_read(&sql, &sub_columns()).await?.first().map(sub_from))
+        sql.push("SELECT ")
+            .push(SUB_COLUMNS)
+            .push(" FROM herald_bc_subscription s WHERE s.subscriptionid = ")
+            .bind(text(id));
+        Ok(self
+            .bc_read(&sql, &sub_columns())
+            .await?
+            .first()
+            .map(sub_from))
     }
 
     /// Every subscription, oldest first.
     pub async fn bc_subscriptions(&self) -> Result<Vec<BcSubscription>, StoreError> {
         let mut sql = Sql::default();
-        sql.push("SELECT ").push(SUB_COLUMNS).push(" FROM herald_bc_subscription s ORDER BY s.createdon, s.subscriptionid");
-        Ok(self.bc_read(&sql, &sub_columns()).await?.iter().map(sub_from).collect())
+        sql.push("SELECT ")
+            .push(SUB_COLUMNS)
+            .push(" FROM herald_bc_subscription s ORDER BY s.createdon, s.subscriptionid");
+        Ok(self
+            .bc_read(&sql, &sub_columns())
+            .await?
+            .iter()
+            .map(sub_from)
+            .collect())
     }
 
     /// Renew (PATCH): only if the subscription still has `expected_version`.
@@ -453,8 +524,14 @@ impl Store {
     /// Remove subscriptions that expired at or before `now_ms`; returns their ids.
     pub async fn bc_expire(&self, now_ms: i64) -> Result<Vec<String>, StoreError> {
         let mut sql = Sql::default();
-        sql.push("SELECT subscriptionid FROM herald_bc_subscription WHERE expires <= ").bind(int(now_ms));
-        let ids: Vec<String> = self.bc_read(&sql, &out(&[("subscriptionid", false)])).await?.iter().map(|r| s(r, "subscriptionid")).collect();
+        sql.push("SELECT subscriptionid FROM herald_bc_subscription WHERE expires <= ")
+            .bind(int(now_ms));
+        let ids: Vec<String> = self
+            .bc_read(&sql, &out(&[("subscriptionid", false)]))
+            .await?
+            .iter()
+            .map(|r| s(r, "subscriptionid"))
+            .collect();
         self.bc_delete_subscriptions(&ids).await?;
         Ok(ids)
     }
@@ -465,20 +542,41 @@ impl Store {
         sql.push("SELECT tablename, companyid FROM herald_bc_change GROUP BY tablename, companyid HAVING MIN(at) <= ")
             .bind(int(due_ms))
             .push(" ORDER BY MIN(at)");
-        let rows = self.bc_read(&sql, &out(&[("tablename", false), ("companyid", false)])).await?;
-        Ok(rows.iter().map(|r| (s(r, "tablename"), guid(r, "companyid"))).collect())
+        let rows = self
+            .bc_read(&sql, &out(&[("tablename", false), ("companyid", false)]))
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| (s(r, "tablename"), guid(r, "companyid")))
+            .collect())
     }
 
     /// How many changes wait for their window (for metrics and tests).
     pub async fn bc_pending_changes(&self) -> Result<i64, StoreError> {
-        let sql = Sql { text: "SELECT COUNT(*) AS n FROM herald_bc_change".into(), params: vec![] };
-        Ok(self.bc_read(&sql, &out(&[("n", true)])).await?.first().map(|r| i(r, "n")).unwrap_or(0))
+        let sql = Sql {
+            text: "SELECT COUNT(*) AS n FROM herald_bc_change".into(),
+            params: vec![],
+        };
+        Ok(self
+            .bc_read(&sql, &out(&[("n", true)]))
+            .await?
+            .first()
+            .map(|r| i(r, "n"))
+            .unwrap_or(0))
     }
 
     /// How many notifications wait for delivery (for metrics and tests).
     pub async fn bc_pending_notifications(&self) -> Result<i64, StoreError> {
-        let sql = Sql { text: "SELECT COUNT(*) AS n FROM herald_bc_notification".into(), params: vec![] };
-        Ok(self.bc_read(&sql, &out(&[("n", true)])).await?.first().map(|r| i(r, "n")).unwrap_or(0))
+        let sql = Sql {
+            text: "SELECT COUNT(*) AS n FROM herald_bc_notification".into(),
+            params: vec![],
+        };
+        Ok(self
+            .bc_read(&sql, &out(&[("n", true)]))
+            .await?
+            .first()
+            .map(|r| i(r, "n"))
+            .unwrap_or(0))
     }
 
     /// Give every URL with pending notifications a delivery-state row
@@ -489,7 +587,14 @@ impl Store {
             text: "SELECT COUNT(*) AS n FROM herald_bc_notification n JOIN herald_bc_subscription s ON s.subscriptionid = n.subscriptionid WHERE NOT EXISTS (SELECT 1 FROM herald_bc_target t WHERE t.url = s.notificationurl)".into(),
             params: vec![],
         };
-        if self.bc_read(&probe, &out(&[("n", true)])).await?.first().map(|r| i(r, "n")).unwrap_or(0) == 0 {
+        if self
+            .bc_read(&probe, &out(&[("n", true)]))
+            .await?
+            .first()
+            .map(|r| i(r, "n"))
+            .unwrap_or(0)
+            == 0
+        {
             return Ok(0);
         }
         let mut sql = Sql::default();
@@ -503,7 +608,13 @@ impl Store {
     }
 
     /// Claim up to `limit` URLs due at `now_ms` for `owner` until `now + lease`.
-    pub async fn bc_claim_targets(&self, owner: &str, now_ms: i64, lease_ms: i64, limit: i64) -> Result<Vec<BcTarget>, StoreError> {
+    pub async fn bc_claim_targets(
+        &self,
+        owner: &str,
+        now_ms: i64,
+        lease_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<BcTarget>, StoreError> {
         let mut probe = Sql::default();
         probe
             .push("SELECT COUNT(*) AS n FROM herald_bc_target WHERE next_attempt <= ")
@@ -511,7 +622,14 @@ impl Store {
             .push(" AND (lease_until IS NULL OR lease_until < ")
             .bind(int(now_ms))
             .push(")");
-        if self.bc_read(&probe, &out(&[("n", true)])).await?.first().map(|r| i(r, "n")).unwrap_or(0) == 0 {
+        if self
+            .bc_read(&probe, &out(&[("n", true)]))
+            .await?
+            .first()
+            .map(|r| i(r, "n"))
+            .unwrap_or(0)
+            == 0
+        {
             return Ok(Vec::new());
         }
         let mut sql = Sql::default();
@@ -530,17 +648,32 @@ impl Store {
         }
         sql.push(") RETURNING url, attempts, first_failure");
         let mut tx = self.begin().await?;
-        let rows = tx.conn().fetch_columns(&sql, &out(&[("url", false), ("attempts", true), ("first_failure", true)])).await?;
+        let rows = tx
+            .conn()
+            .fetch_columns(
+                &sql,
+                &out(&[("url", false), ("attempts", true), ("first_failure", true)]),
+            )
+            .await?;
         tx.commit().await?;
         Ok(rows
             .iter()
-            .map(|r| BcTarget { url: s(r, "url"), attempts: i(r, "attempts"), first_failure_ms: r.int("first_failure") })
+            .map(|r| BcTarget {
+                url: s(r, "url"),
+                attempts: i(r, "attempts"),
+                first_failure_ms: r.int("first_failure"),
+            })
             .collect())
     }
 
     /// The pending notifications for `url` of subscriptions not expired at
     /// `now_ms`, oldest first, each with its subscription.
-    pub async fn bc_batch(&self, url: &str, now_ms: i64, limit: i64) -> Result<Vec<(BcNotification, BcSubscription)>, StoreError> {
+    pub async fn bc_batch(
+        &self,
+        url: &str,
+        now_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<(BcNotification, BcSubscription)>, StoreError> {
         let mut sql = Sql::default();
         sql.push("SELECT n.notificationid, n.resource AS nresource, n.changetype, n.lastmodified, n.createdon AS ncreatedon, n.seq, ")
             .push(SUB_COLUMNS)
@@ -580,7 +713,13 @@ impl Store {
 
     /// A batch was delivered: forget its notifications, reset the URL's
     /// failures and release it (ready again at `now_ms` for what is left).
-    pub async fn bc_delivered(&self, url: &str, owner: &str, sent: &[String], now_ms: i64) -> Result<(), StoreError> {
+    pub async fn bc_delivered(
+        &self,
+        url: &str,
+        owner: &str,
+        sent: &[String],
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
         for chunk in sent.chunks(500) {
             let mut sql = Sql::default();
@@ -600,7 +739,14 @@ impl Store {
     }
 
     /// A retryable failure: try again at `next_ms`.
-    pub async fn bc_retry_later(&self, url: &str, owner: &str, attempts: i64, first_failure_ms: i64, next_ms: i64) -> Result<(), StoreError> {
+    pub async fn bc_retry_later(
+        &self,
+        url: &str,
+        owner: &str,
+        attempts: i64,
+        first_failure_ms: i64,
+        next_ms: i64,
+    ) -> Result<(), StoreError> {
         let mut sql = Sql::default();
         sql.push("UPDATE herald_bc_target SET attempts = ")
             .bind(int(attempts))
@@ -638,17 +784,37 @@ impl Store {
         let mut tx = self.begin().await?;
         let n = tx.conn().bc_delete_subscriptions(subscriptions).await?;
         let mut sql = Sql::default();
-        sql.push("DELETE FROM herald_bc_target WHERE url = ").bind(text(url));
+        sql.push("DELETE FROM herald_bc_target WHERE url = ")
+            .bind(text(url));
         tx.conn().execute(&sql).await?;
         tx.commit().await?;
         Ok(n)
     }
 
     /// Delivery state of one URL: (failed attempts, first failure, next attempt).
-    pub async fn bc_target(&self, url: &str) -> Result<Option<(i64, Option<i64>, i64)>, StoreError> {
+    pub async fn bc_target(
+        &self,
+        url: &str,
+    ) -> Result<Option<(i64, Option<i64>, i64)>, StoreError> {
         let mut sql = Sql::default();
-        sql.push("SELECT attempts, first_failure, next_attempt FROM herald_bc_target WHERE url = ").bind(text(url));
-        let rows = self.bc_read(&sql, &out(&[("attempts", true), ("first_failure", true), ("next_attempt", true)])).await?;
-        Ok(rows.first().map(|r| (i(r, "attempts"), r.int("first_failure"), i(r, "next_attempt"))))
+        sql.push("SELECT attempts, first_failure, next_attempt FROM herald_bc_target WHERE url = ")
+            .bind(text(url));
+        let rows = self
+            .bc_read(
+                &sql,
+                &out(&[
+                    ("attempts", true),
+                    ("first_failure", true),
+                    ("next_attempt", true),
+                ]),
+            )
+            .await?;
+        Ok(rows.first().map(|r| {
+            (
+                i(r, "attempts"),
+                r.int("first_failure"),
+                i(r, "next_attempt"),
+            )
+        }))
     }
 }

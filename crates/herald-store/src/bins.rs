@@ -95,27 +95,47 @@ impl Store {
         let mut tx = self.begin().await?;
         tx.conn().execute(&sql).await?;
         tx.commit().await?;
-        Ok(Bin { id, name: name.to_string(), created_ms: now_ms })
+        Ok(Bin {
+            id,
+            name: name.to_string(),
+            created_ms: now_ms,
+        })
     }
 
     pub async fn bins(&self) -> Result<Vec<Bin>, StoreError> {
-        let sql = Sql { text: "SELECT binid, name, createdon FROM herald_bin ORDER BY createdon DESC".into(), params: vec![] };
-        Ok(rows!(self, &sql, |r| Bin { id: uuid(r.try_get(0)?)?, name: r.try_get(1)?, created_ms: r.try_get(2)? }))
+        let sql = Sql {
+            text: "SELECT binid, name, createdon FROM herald_bin ORDER BY createdon DESC".into(),
+            params: vec![],
+        };
+        Ok(rows!(self, &sql, |r| Bin {
+            id: uuid(r.try_get(0)?)?,
+            name: r.try_get(1)?,
+            created_ms: r.try_get(2)?
+        }))
     }
 
     pub async fn bin(&self, id: Uuid) -> Result<Option<Bin>, StoreError> {
         let mut sql = Sql::default();
-        sql.push("SELECT binid, name, createdon FROM herald_bin WHERE binid = ").bind(text(id));
-        Ok(rows!(self, &sql, |r| Bin { id: uuid(r.try_get(0)?)?, name: r.try_get(1)?, created_ms: r.try_get(2)? }).into_iter().next())
+        sql.push("SELECT binid, name, createdon FROM herald_bin WHERE binid = ")
+            .bind(text(id));
+        Ok(rows!(self, &sql, |r| Bin {
+            id: uuid(r.try_get(0)?)?,
+            name: r.try_get(1)?,
+            created_ms: r.try_get(2)?
+        })
+        .into_iter()
+        .next())
     }
 
     pub async fn delete_bin(&self, id: Uuid) -> Result<bool, StoreError> {
         let mut tx = self.begin().await?;
         let mut sql = Sql::default();
-        sql.push("DELETE FROM herald_bin_request WHERE binid = ").bind(text(id));
+        sql.push("DELETE FROM herald_bin_request WHERE binid = ")
+            .bind(text(id));
         tx.conn().execute(&sql).await?;
         let mut sql = Sql::default();
-        sql.push("DELETE FROM herald_bin WHERE binid = ").bind(text(id));
+        sql.push("DELETE FROM herald_bin WHERE binid = ")
+            .bind(text(id));
         let n = tx.conn().execute(&sql).await?;
         tx.commit().await?;
         Ok(n > 0)
@@ -125,7 +145,9 @@ impl Store {
     pub async fn capture(&self, bin: Uuid, req: &BinRequest, keep: i64) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
         let mut seq_sql = Sql::default();
-        seq_sql.push("SELECT COALESCE(MAX(seq), 0) FROM herald_bin_request WHERE binid = ").bind(text(bin));
+        seq_sql
+            .push("SELECT COALESCE(MAX(seq), 0) FROM herald_bin_request WHERE binid = ")
+            .bind(text(bin));
         let seq = tx.conn().fetch_i64(&seq_sql).await?.unwrap_or(0) + 1;
         let mut sql = Sql::default();
         sql.push("INSERT INTO herald_bin_request (requestid, binid, receivedon, seq, method, path, query, headers, body, bodysize, truncated) VALUES (")

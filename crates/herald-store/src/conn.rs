@@ -34,7 +34,9 @@ macro_rules! bound {
 }
 
 /// `sqlx::query` with every parameter bound (SQLite).
-pub(crate) fn bound_query<'q, DB>(sql: &'q Sql) -> sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>
+pub(crate) fn bound_query<'q, DB>(
+    sql: &'q Sql,
+) -> sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>
 where
     DB: sqlx::Database,
     Option<String>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
@@ -66,7 +68,9 @@ macro_rules! decode {
                     None => Value::Null,
                     Some(s) => match col.column.ty {
                         ColumnType::UniqueIdentifier | ColumnType::Lookup { .. } => {
-                            Uuid::parse_str(&s).map(Value::Guid).unwrap_or(Value::String(s))
+                            Uuid::parse_str(&s)
+                                .map(Value::Guid)
+                                .unwrap_or(Value::String(s))
                         }
                         _ => Value::String(s),
                     },
@@ -109,7 +113,11 @@ impl Conn<'_> {
     }
 
     /// Run a SELECT and decode its rows by the given output columns.
-    pub async fn fetch_columns(&mut self, sql: &Sql, columns: &[OutputColumn]) -> Result<Vec<Record>, StoreError> {
+    pub async fn fetch_columns(
+        &mut self,
+        sql: &Sql,
+        columns: &[OutputColumn],
+    ) -> Result<Vec<Record>, StoreError> {
         let mut out = Vec::new();
         match self {
             Conn::Sqlite(c) => {
@@ -136,8 +144,16 @@ impl Conn<'_> {
 
     pub(crate) async fn fetch_i64(&mut self, sql: &Sql) -> Result<Option<i64>, StoreError> {
         Ok(match self {
-            Conn::Sqlite(c) => bound!(sql).fetch_optional(&mut **c).await?.map(|r| r.try_get::<i64, _>(0)).transpose()?,
-            Conn::Pg(c) => bound!(sql).fetch_optional(&mut **c).await?.map(|r| r.try_get::<i64, _>(0)).transpose()?,
+            Conn::Sqlite(c) => bound!(sql)
+                .fetch_optional(&mut **c)
+                .await?
+                .map(|r| r.try_get::<i64, _>(0))
+                .transpose()?,
+            Conn::Pg(c) => bound!(sql)
+                .fetch_optional(&mut **c)
+                .await?
+                .map(|r| r.try_get::<i64, _>(0))
+                .transpose()?,
         })
     }
 
@@ -158,7 +174,13 @@ impl Conn<'_> {
         Ok(out)
     }
 
-    pub async fn fetch(&mut self, schema: &Schema, query: &Query, limit: Option<u64>, offset: u64) -> Result<Vec<Record>, StoreError> {
+    pub async fn fetch(
+        &mut self,
+        schema: &Schema,
+        query: &Query,
+        limit: Option<u64>,
+        offset: u64,
+    ) -> Result<Vec<Record>, StoreError> {
         let select = sql::select(schema, query, limit, offset)?;
         self.fetch_columns(&select.sql, &select.columns).await
     }
@@ -173,7 +195,9 @@ impl Conn<'_> {
         let mut sql = Sql::default();
         match self {
             Conn::Sqlite(_) => {
-                sql.push("SELECT name FROM pragma_table_info(").bind(Param::Text(Some(table.to_string()))).push(")");
+                sql.push("SELECT name FROM pragma_table_info(")
+                    .bind(Param::Text(Some(table.to_string())))
+                    .push(")");
             }
             Conn::Pg(_) => {
                 sql.push("SELECT column_name::text FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = ")
@@ -183,18 +207,30 @@ impl Conn<'_> {
         self.fetch_strings(&sql).await
     }
 
-    pub async fn insert(&mut self, _schema: &Schema, table: &Table, values: &[(String, Value)]) -> Result<(), StoreError> {
+    pub async fn insert(
+        &mut self,
+        _schema: &Schema,
+        table: &Table,
+        values: &[(String, Value)],
+    ) -> Result<(), StoreError> {
         let mut sql = Sql::default();
         let mut names = Vec::new();
         for (name, _) in values {
             names.push(ident(name));
         }
-        sql.push("INSERT INTO ").push(&ident(&table.logical_name)).push(" (").push(&names.join(", ")).push(") VALUES (");
+        sql.push("INSERT INTO ")
+            .push(&ident(&table.logical_name))
+            .push(" (")
+            .push(&names.join(", "))
+            .push(") VALUES (");
         let mut id = String::new();
         for (i, (name, v)) in values.iter().enumerate() {
-            let col = table
-                .column(name)
-                .ok_or_else(|| StoreError::Invalid(format!("table '{}' has no column '{}'", table.logical_name, name)))?;
+            let col = table.column(name).ok_or_else(|| {
+                StoreError::Invalid(format!(
+                    "table '{}' has no column '{}'",
+                    table.logical_name, name
+                ))
+            })?;
             if name == &table.primary_id {
                 id = v.as_guid().map(|g| g.to_string()).unwrap_or_default();
             }
@@ -211,22 +247,37 @@ impl Conn<'_> {
         }
     }
 
-    pub async fn update(&mut self, table: &Table, id: Uuid, values: &[(String, Value)]) -> Result<u64, StoreError> {
+    pub async fn update(
+        &mut self,
+        table: &Table,
+        id: Uuid,
+        values: &[(String, Value)],
+    ) -> Result<u64, StoreError> {
         if values.is_empty() {
             return Ok(0);
         }
         let mut sql = Sql::default();
-        sql.push("UPDATE ").push(&ident(&table.logical_name)).push(" SET ");
+        sql.push("UPDATE ")
+            .push(&ident(&table.logical_name))
+            .push(" SET ");
         for (i, (name, v)) in values.iter().enumerate() {
-            let col = table
-                .column(name)
-                .ok_or_else(|| StoreError::Invalid(format!("table '{}' has no column '{}'", table.logical_name, name)))?;
+            let col = table.column(name).ok_or_else(|| {
+                StoreError::Invalid(format!(
+                    "table '{}' has no column '{}'",
+                    table.logical_name, name
+                ))
+            })?;
             if i > 0 {
                 sql.push(", ");
             }
-            sql.push(&ident(name)).push(" = ").bind(Param::encode(col.ty.storage(), v));
+            sql.push(&ident(name))
+                .push(" = ")
+                .bind(Param::encode(col.ty.storage(), v));
         }
-        sql.push(" WHERE ").push(&ident(&table.primary_id)).push(" = ").bind(Param::Text(Some(id.to_string())));
+        sql.push(" WHERE ")
+            .push(&ident(&table.primary_id))
+            .push(" = ")
+            .bind(Param::Text(Some(id.to_string())));
         match self.execute(&sql).await {
             Ok(n) => Ok(n),
             Err(StoreError::Database(e)) => Err(StoreError::from_write(e, &id.to_string())),
@@ -236,17 +287,34 @@ impl Conn<'_> {
 
     pub async fn delete(&mut self, table: &Table, id: Uuid) -> Result<u64, StoreError> {
         let mut sql = Sql::default();
-        sql.push("DELETE FROM ").push(&ident(&table.logical_name)).push(" WHERE ").push(&ident(&table.primary_id)).push(" = ").bind(Param::Text(Some(id.to_string())));
+        sql.push("DELETE FROM ")
+            .push(&ident(&table.logical_name))
+            .push(" WHERE ")
+            .push(&ident(&table.primary_id))
+            .push(" = ")
+            .bind(Param::Text(Some(id.to_string())));
         self.execute(&sql).await
     }
 
     pub async fn api_key_user(&mut self, keyhash: &str) -> Result<Option<Uuid>, StoreError> {
         let mut sql = Sql::default();
-        sql.push("SELECT systemuserid FROM herald_apikey WHERE keyhash = ").bind(Param::Text(Some(keyhash.to_string())));
-        Ok(self.fetch_strings(&sql).await?.into_iter().next().and_then(|s| Uuid::parse_str(&s).ok()))
+        sql.push("SELECT systemuserid FROM herald_apikey WHERE keyhash = ")
+            .bind(Param::Text(Some(keyhash.to_string())));
+        Ok(self
+            .fetch_strings(&sql)
+            .await?
+            .into_iter()
+            .next()
+            .and_then(|s| Uuid::parse_str(&s).ok()))
     }
 
-    pub async fn put_api_key(&mut self, keyhash: &str, user: Uuid, name: &str, now_ms: i64) -> Result<(), StoreError> {
+    pub async fn put_api_key(
+        &mut self,
+        keyhash: &str,
+        user: Uuid,
+        name: &str,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
         let mut sql = Sql::default();
         sql.push("INSERT INTO herald_apikey (keyhash, systemuserid, name, createdon) VALUES (")
             .bind(Param::Text(Some(keyhash.to_string())))
@@ -262,7 +330,8 @@ impl Conn<'_> {
 
     pub async fn setting(&mut self, name: &str) -> Result<Option<String>, StoreError> {
         let mut sql = Sql::default();
-        sql.push("SELECT value FROM herald_setting WHERE name = ").bind(Param::Text(Some(name.to_string())));
+        sql.push("SELECT value FROM herald_setting WHERE name = ")
+            .bind(Param::Text(Some(name.to_string())));
         Ok(self.fetch_strings(&sql).await?.into_iter().next())
     }
 

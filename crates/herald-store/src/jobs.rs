@@ -41,12 +41,21 @@ pub struct ClaimLimits {
 impl ClaimLimits {
     /// No per-endpoint cap (every slot may go to one endpoint).
     pub fn unlimited(limit: i64) -> ClaimLimits {
-        ClaimLimits { limit, per_endpoint: i64::MAX, in_flight: HashMap::new() }
+        ClaimLimits {
+            limit,
+            per_endpoint: i64::MAX,
+            in_flight: HashMap::new(),
+        }
     }
 
     /// Endpoints that already hold their whole share.
     fn saturated(&self) -> Vec<Uuid> {
-        let mut v: Vec<Uuid> = self.in_flight.iter().filter(|(_, n)| **n >= self.per_endpoint).map(|(e, _)| *e).collect();
+        let mut v: Vec<Uuid> = self
+            .in_flight
+            .iter()
+            .filter(|(_, n)| **n >= self.per_endpoint)
+            .map(|(e, _)| *e)
+            .collect();
         v.sort();
         v
     }
@@ -122,7 +131,9 @@ impl Tx {
         let pg = matches!(self.conn(), Conn::Pg(_));
         if pg {
             // Delivered to every listening node at commit, dropped on rollback.
-            self.conn().execute_raw(&format!("NOTIFY {JOBS_CHANNEL}")).await?;
+            self.conn()
+                .execute_raw(&format!("NOTIFY {JOBS_CHANNEL}"))
+                .await?;
         }
         Ok(())
     }
@@ -130,20 +141,34 @@ impl Tx {
     /// Remove a job from the queue (completed or canceled).
     pub async fn dequeue_job(&mut self, id: Uuid) -> Result<u64, StoreError> {
         let mut sql = Sql::default();
-        sql.push("DELETE FROM herald_job WHERE asyncoperationid = ").bind(text(id));
+        sql.push("DELETE FROM herald_job WHERE asyncoperationid = ")
+            .bind(text(id));
         self.conn().execute(&sql).await
     }
 
     /// Put a job back in the queue, ready at `ready_at_ms` (retry, resume).
-    pub async fn requeue_job(&mut self, id: Uuid, endpoint: Uuid, ready_at_ms: i64, autodelete: bool) -> Result<(), StoreError> {
+    pub async fn requeue_job(
+        &mut self,
+        id: Uuid,
+        endpoint: Uuid,
+        ready_at_ms: i64,
+        autodelete: bool,
+    ) -> Result<(), StoreError> {
         self.dequeue_job(id).await?;
-        self.enqueue_job(&NewJob { asyncoperation_id: id, endpoint_id: endpoint, ready_at_ms, autodelete }).await
+        self.enqueue_job(&NewJob {
+            asyncoperation_id: id,
+            endpoint_id: endpoint,
+            ready_at_ms,
+            autodelete,
+        })
+        .await
     }
 
     /// How many attempts a job has recorded so far.
     pub async fn attempt_count(&mut self, id: Uuid) -> Result<i64, StoreError> {
         let mut sql = Sql::default();
-        sql.push("SELECT COUNT(*) FROM herald_attempt WHERE asyncoperationid = ").bind(text(id));
+        sql.push("SELECT COUNT(*) FROM herald_attempt WHERE asyncoperationid = ")
+            .bind(text(id));
         Ok(self.conn().fetch_i64(&sql).await?.unwrap_or(0))
     }
 
@@ -168,7 +193,8 @@ impl Tx {
 
     pub async fn delete_attempts(&mut self, id: Uuid) -> Result<u64, StoreError> {
         let mut sql = Sql::default();
-        sql.push("DELETE FROM herald_attempt WHERE asyncoperationid = ").bind(text(id));
+        sql.push("DELETE FROM herald_attempt WHERE asyncoperationid = ")
+            .bind(text(id));
         self.conn().execute(&sql).await
     }
 
@@ -211,7 +237,13 @@ impl Store {
     /// them `FOR UPDATE SKIP LOCKED` so concurrent nodes never pick the same
     /// row), choose within the per-endpoint caps, and lease the chosen ones.
     /// Unchosen candidates are released at commit.
-    pub async fn claim_jobs(&self, owner: &str, now_ms: i64, lease_ms: i64, limits: &ClaimLimits) -> Result<Vec<ClaimedJob>, StoreError> {
+    pub async fn claim_jobs(
+        &self,
+        owner: &str,
+        now_ms: i64,
+        lease_ms: i64,
+        limits: &ClaimLimits,
+    ) -> Result<Vec<ClaimedJob>, StoreError> {
         if limits.limit <= 0 {
             return Ok(Vec::new());
         }
@@ -233,7 +265,8 @@ impl Store {
             }
             sql.push(")");
         }
-        sql.push(" ORDER BY ready_at, asyncoperationid LIMIT ").bind(Param::Int(Some(limits.limit)));
+        sql.push(" ORDER BY ready_at, asyncoperationid LIMIT ")
+            .bind(Param::Int(Some(limits.limit)));
         if pg {
             sql.push(" FOR UPDATE SKIP LOCKED");
         }
@@ -288,7 +321,8 @@ impl Store {
     pub async fn purge_succeeded_jobs(&self, before_ms: i64) -> Result<u64, StoreError> {
         let mut tx = self.begin().await?;
         let mut sql = Sql::default();
-        sql.push("DELETE FROM \"asyncoperation\" WHERE \"statuscode\" = 30 AND \"completedon\" < ").bind(Param::Int(Some(before_ms)));
+        sql.push("DELETE FROM \"asyncoperation\" WHERE \"statuscode\" = 30 AND \"completedon\" < ")
+            .bind(Param::Int(Some(before_ms)));
         let n = tx.conn().execute(&sql).await?;
         if n > 0 {
             tx.conn()
@@ -302,7 +336,8 @@ impl Store {
     /// How many jobs wait and since when (ms of the oldest ready_at).
     pub async fn queue_depth(&self, now_ms: i64) -> Result<(i64, Option<i64>), StoreError> {
         let mut sql = Sql::default();
-        sql.push("SELECT COUNT(*), MIN(ready_at) FROM herald_job WHERE ready_at <= ").bind(Param::Int(Some(now_ms)));
+        sql.push("SELECT COUNT(*), MIN(ready_at) FROM herald_job WHERE ready_at <= ")
+            .bind(Param::Int(Some(now_ms)));
         self.read_pair(&sql).await
     }
 
@@ -321,7 +356,8 @@ macro_rules! claim_row {
         let id: String = $r.try_get(0)?;
         let ep: String = $r.try_get(1)?;
         ClaimedJob {
-            asyncoperation_id: Uuid::parse_str(&id).map_err(|e| StoreError::Invalid(e.to_string()))?,
+            asyncoperation_id: Uuid::parse_str(&id)
+                .map_err(|e| StoreError::Invalid(e.to_string()))?,
             endpoint_id: Uuid::parse_str(&ep).map_err(|e| StoreError::Invalid(e.to_string()))?,
             autodelete: $r.try_get(2)?,
             claims: $r.try_get::<i64, _>(3)?,
@@ -333,7 +369,8 @@ macro_rules! attempt_row {
     ($r:expr) => {{
         let id: String = $r.try_get(0)?;
         AttemptRow {
-            asyncoperation_id: Uuid::parse_str(&id).map_err(|e| StoreError::Invalid(e.to_string()))?,
+            asyncoperation_id: Uuid::parse_str(&id)
+                .map_err(|e| StoreError::Invalid(e.to_string()))?,
             attempt: $r.try_get(1)?,
             started_ms: $r.try_get(2)?,
             duration_ms: $r.try_get(3)?,
@@ -419,20 +456,43 @@ mod tests {
 
     #[test]
     fn pick_keeps_ready_order_within_each_endpoints_share() {
-        let (a, b, c) = (Uuid::from_u128(0xa), Uuid::from_u128(0xb), Uuid::from_u128(0xc));
-        let jobs: Vec<(Uuid, Uuid)> = [a, a, a, b, a, c, b].iter().enumerate().map(|(i, e)| (Uuid::from_u128(i as u128 + 1), *e)).collect();
+        let (a, b, c) = (
+            Uuid::from_u128(0xa),
+            Uuid::from_u128(0xb),
+            Uuid::from_u128(0xc),
+        );
+        let jobs: Vec<(Uuid, Uuid)> = [a, a, a, b, a, c, b]
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (Uuid::from_u128(i as u128 + 1), *e))
+            .collect();
         let id = |i: u128| Uuid::from_u128(i);
         // Share 2, `a` already holds one slot: one more of `a`, then b, c, b.
-        let limits = ClaimLimits { limit: 10, per_endpoint: 2, in_flight: HashMap::from([(a, 1)]) };
+        let limits = ClaimLimits {
+            limit: 10,
+            per_endpoint: 2,
+            in_flight: HashMap::from([(a, 1)]),
+        };
         assert_eq!(limits.pick(&jobs), vec![id(1), id(4), id(6), id(7)]);
         assert_eq!(limits.saturated(), Vec::<Uuid>::new());
         // The limit (free slots) cuts the list.
-        let limits = ClaimLimits { limit: 2, per_endpoint: 2, in_flight: HashMap::new() };
+        let limits = ClaimLimits {
+            limit: 2,
+            per_endpoint: 2,
+            in_flight: HashMap::new(),
+        };
         assert_eq!(limits.pick(&jobs), vec![id(1), id(2)]);
         // A saturated endpoint is skipped altogether.
-        let limits = ClaimLimits { limit: 10, per_endpoint: 2, in_flight: HashMap::from([(a, 2), (b, 1)]) };
+        let limits = ClaimLimits {
+            limit: 10,
+            per_endpoint: 2,
+            in_flight: HashMap::from([(a, 2), (b, 1)]),
+        };
         assert_eq!(limits.saturated(), vec![a]);
         assert_eq!(limits.pick(&jobs), vec![id(4), id(6)]);
-        assert_eq!(ClaimLimits::unlimited(3).pick(&jobs), vec![id(1), id(2), id(3)]);
+        assert_eq!(
+            ClaimLimits::unlimited(3).pick(&jobs),
+            vec![id(1), id(2), id(3)]
+        );
     }
 }

@@ -69,7 +69,11 @@ impl Default for StoreOptions {
 impl Store {
     /// Connect to `sqlite://path` or `postgres://…` and bring the schema up
     /// to date.
-    pub async fn connect(url: &str, schema: Arc<Schema>, opts: StoreOptions) -> Result<Store, StoreError> {
+    pub async fn connect(
+        url: &str,
+        schema: Arc<Schema>,
+        opts: StoreOptions,
+    ) -> Result<Store, StoreError> {
         let backend = if url.starts_with("sqlite:") {
             let base = SqliteConnectOptions::from_str(url)?
                 .create_if_missing(true)
@@ -147,7 +151,9 @@ impl Store {
             tx.conn().execute_raw(stmt).await?;
         }
         for table in self.schema.tables() {
-            tx.conn().execute_raw(&ddl::create_table(dialect, table)).await?;
+            tx.conn()
+                .execute_raw(&ddl::create_table(dialect, table))
+                .await?;
             let existing = tx.conn().column_names(&table.logical_name).await?;
             for c in &table.columns {
                 if !existing.iter().any(|e| e == &c.name) {
@@ -176,15 +182,24 @@ impl Store {
     }
 
     /// Run a read-only query outside any transaction.
-    pub async fn fetch(&self, query: &Query, limit: Option<u64>, offset: u64) -> Result<Vec<Record>, StoreError> {
+    pub async fn fetch(
+        &self,
+        query: &Query,
+        limit: Option<u64>,
+        offset: u64,
+    ) -> Result<Vec<Record>, StoreError> {
         match &self.backend {
             Backend::Sqlite { reader, .. } => {
                 let mut c = reader.acquire().await?;
-                Conn::Sqlite(&mut c).fetch(&self.schema, query, limit, offset).await
+                Conn::Sqlite(&mut c)
+                    .fetch(&self.schema, query, limit, offset)
+                    .await
             }
             Backend::Postgres(p) => {
                 let mut c = p.acquire().await?;
-                Conn::Pg(&mut c).fetch(&self.schema, query, limit, offset).await
+                Conn::Pg(&mut c)
+                    .fetch(&self.schema, query, limit, offset)
+                    .await
             }
         }
     }
@@ -211,7 +226,11 @@ impl Store {
 
     /// The store's query plan for a query (`EXPLAIN QUERY PLAN` on SQLite,
     /// `EXPLAIN` on PostgreSQL), one line per step.
-    pub async fn explain(&self, query: &Query, limit: Option<u64>) -> Result<Vec<String>, StoreError> {
+    pub async fn explain(
+        &self,
+        query: &Query,
+        limit: Option<u64>,
+    ) -> Result<Vec<String>, StoreError> {
         use sqlx::Row;
         let select = sql::select(&self.schema, query, limit, 0)?;
         let mut stmt = select.sql;
@@ -299,12 +318,21 @@ impl Tx {
         Ok(())
     }
 
-    pub async fn insert(&mut self, table: &Table, values: &[(String, Value)]) -> Result<(), StoreError> {
+    pub async fn insert(
+        &mut self,
+        table: &Table,
+        values: &[(String, Value)],
+    ) -> Result<(), StoreError> {
         let schema = self.schema.clone();
         self.conn().insert(&schema, table, values).await
     }
 
-    pub async fn update(&mut self, table: &Table, id: Uuid, values: &[(String, Value)]) -> Result<u64, StoreError> {
+    pub async fn update(
+        &mut self,
+        table: &Table,
+        id: Uuid,
+        values: &[(String, Value)],
+    ) -> Result<u64, StoreError> {
         self.conn().update(table, id, values).await
     }
 
@@ -312,7 +340,12 @@ impl Tx {
         self.conn().delete(table, id).await
     }
 
-    pub async fn fetch(&mut self, query: &Query, limit: Option<u64>, offset: u64) -> Result<Vec<Record>, StoreError> {
+    pub async fn fetch(
+        &mut self,
+        query: &Query,
+        limit: Option<u64>,
+        offset: u64,
+    ) -> Result<Vec<Record>, StoreError> {
         let schema = self.schema.clone();
         self.conn().fetch(&schema, query, limit, offset).await
     }
@@ -323,7 +356,13 @@ impl Tx {
         Ok(self.fetch(&q, Some(1), 0).await?.into_iter().next())
     }
 
-    pub async fn put_api_key(&mut self, keyhash: &str, user: Uuid, name: &str, now_ms: i64) -> Result<(), StoreError> {
+    pub async fn put_api_key(
+        &mut self,
+        keyhash: &str,
+        user: Uuid,
+        name: &str,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
         self.conn().put_api_key(keyhash, user, name, now_ms).await
     }
 

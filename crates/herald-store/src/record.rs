@@ -12,7 +12,10 @@ pub struct Record {
 
 impl Record {
     pub fn get(&self, column: &str) -> Option<&Value> {
-        self.values.iter().find(|(c, _)| c == column).map(|(_, v)| v)
+        self.values
+            .iter()
+            .find(|(c, _)| c == column)
+            .map(|(_, v)| v)
     }
 
     pub fn guid(&self, column: &str) -> Option<Uuid> {

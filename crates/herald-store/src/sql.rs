@@ -185,7 +185,9 @@ pub fn select(
         sql.push("DISTINCT ");
     }
     sql.push(&select_list.join(", "));
-    sql.push(" FROM ").push(&ident(&table.logical_name)).push(" t0");
+    sql.push(" FROM ")
+        .push(&ident(&table.logical_name))
+        .push(" t0");
     append(&mut sql, &joins);
 
     let mut conditions: Vec<&Condition> = Vec::new();
@@ -227,8 +229,10 @@ pub fn select(
         sql.push(" ORDER BY ").push(&order_sql.join(", "));
     }
     if let Some(limit) = limit {
-        sql.push(" LIMIT ").bind(Param::Int(Some(limit.min(i64::MAX as u64) as i64)));
-        sql.push(" OFFSET ").bind(Param::Int(Some(offset.min(i64::MAX as u64) as i64)));
+        sql.push(" LIMIT ")
+            .bind(Param::Int(Some(limit.min(i64::MAX as u64) as i64)));
+        sql.push(" OFFSET ")
+            .bind(Param::Int(Some(offset.min(i64::MAX as u64) as i64)));
     }
     let _ = scope.schema;
     Ok(Select { sql, columns })
@@ -361,8 +365,10 @@ fn add_links<'a>(
         if let Some(f) = &link.filter {
             if link.outer {
                 // An outer link's filter restricts the joined rows only.
-                let mut on = Sql::default();
-                on.params = joins.params.clone();
+                let mut on = Sql {
+                    text: String::new(),
+                    params: joins.params.clone(),
+                };
                 let before = on.params.len();
                 condition(scope, f, &mut on)?;
                 joins.push(" AND ");

@@ -12,16 +12,24 @@ use uuid::Uuid;
 async fn sqlite() -> (Store, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let schema = Arc::new(Schema::build(&[]).unwrap());
-    let store = Store::connect(&testing::sqlite_url(dir.path()), schema, StoreOptions::default())
-        .await
-        .unwrap();
+    let store = Store::connect(
+        &testing::sqlite_url(dir.path()),
+        schema,
+        StoreOptions::default(),
+    )
+    .await
+    .unwrap();
     (store, dir)
 }
 
 async fn postgres(test: &str) -> Option<Store> {
     let url = testing::fresh_postgres_url(test).await?;
     let schema = Arc::new(Schema::build(&[]).unwrap());
-    Some(Store::connect(&url, schema, StoreOptions::default()).await.unwrap())
+    Some(
+        Store::connect(&url, schema, StoreOptions::default())
+            .await
+            .unwrap(),
+    )
 }
 
 macro_rules! conformance {
@@ -37,7 +45,14 @@ macro_rules! conformance {
     };
 }
 
-conformance!(insert_get_update_delete, filters_and_orders, duplicate_ids_are_reported, links_join_tables, rollback_discards_writes, migrate_twice_is_harmless);
+conformance!(
+    insert_get_update_delete,
+    filters_and_orders,
+    duplicate_ids_are_reported,
+    links_join_tables,
+    rollback_discards_writes,
+    migrate_twice_is_harmless
+);
 
 fn v(s: &str) -> Value {
     Value::String(s.to_string())
@@ -54,7 +69,10 @@ async fn add_contact(store: &Store, first: &str, last: &str, account: Option<Uui
             ("contactid".into(), Value::Guid(id)),
             ("firstname".into(), v(first)),
             ("lastname".into(), v(last)),
-            ("parentcustomerid".into(), account.map(Value::Guid).unwrap_or(Value::Null)),
+            (
+                "parentcustomerid".into(),
+                account.map(Value::Guid).unwrap_or(Value::Null),
+            ),
             ("versionnumber".into(), Value::Int(1)),
             ("donotemail".into(), Value::Bool(false)),
         ],
@@ -77,7 +95,15 @@ async fn insert_get_update_delete(store: Store) {
     let when = herald_core::value::parse_datetime("2024-05-01T10:00:00Z").unwrap();
     let mut tx = store.begin().await.unwrap();
     let n = tx
-        .update(t, id, &[("firstname".into(), v("James")), ("birthdate".into(), Value::DateTime(when)), ("creditlimit".into(), Value::Decimal(12.5))])
+        .update(
+            t,
+            id,
+            &[
+                ("firstname".into(), v("James")),
+                ("birthdate".into(), Value::DateTime(when)),
+                ("creditlimit".into(), Value::Decimal(12.5)),
+            ],
+        )
         .await
         .unwrap();
     assert_eq!(n, 1);
@@ -95,7 +121,13 @@ async fn insert_get_update_delete(store: Store) {
 }
 
 async fn filters_and_orders(store: Store) {
-    for (f, l) in [("Ann", "Glynn"), ("bob", "gladstone"), ("Cid", "Smith"), ("Dee", "O'Hara"), ("Eve", "100%_sure")] {
+    for (f, l) in [
+        ("Ann", "Glynn"),
+        ("bob", "gladstone"),
+        ("Cid", "Smith"),
+        ("Dee", "O'Hara"),
+        ("Eve", "100%_sure"),
+    ] {
         add_contact(&store, f, l, None).await;
     }
     let run = |filter: Condition| {
@@ -104,7 +136,10 @@ async fn filters_and_orders(store: Store) {
             let mut q = Query::all("contact");
             q.select = vec!["firstname".into()];
             q.filter = Some(filter);
-            q.order = vec![Order { column: ColumnRef::new("firstname"), descending: false }];
+            q.order = vec![Order {
+                column: ColumnRef::new("firstname"),
+                descending: false,
+            }];
             store
                 .fetch(&q, None, 0)
                 .await
@@ -115,21 +150,57 @@ async fn filters_and_orders(store: Store) {
         }
     };
     // startswith is case-insensitive on both stores, like Dataverse.
-    let like = |p: &str| Condition::Like { column: ColumnRef::new("lastname"), pattern: p.into(), negated: false };
+    let like = |p: &str| Condition::Like {
+        column: ColumnRef::new("lastname"),
+        pattern: p.into(),
+        negated: false,
+    };
     assert_eq!(run(like("gl%")).await, vec!["Ann", "bob"]);
     assert_eq!(run(like("%o'h%")).await, vec!["Dee"]);
-    assert_eq!(run(like(&format!("{}%", herald_core::query::escape_like("100%_")))).await, vec!["Eve"]);
-    assert_eq!(run(like(&format!("{}%", herald_core::query::escape_like("10%")))).await, Vec::<String>::new());
-    let eq = Condition::Compare { column: ColumnRef::new("firstname"), op: CompareOp::Eq, value: v("Cid") };
+    assert_eq!(
+        run(like(&format!(
+            "{}%",
+            herald_core::query::escape_like("100%_")
+        )))
+        .await,
+        vec!["Eve"]
+    );
+    assert_eq!(
+        run(like(&format!(
+            "{}%",
+            herald_core::query::escape_like("10%")
+        )))
+        .await,
+        Vec::<String>::new()
+    );
+    let eq = Condition::Compare {
+        column: ColumnRef::new("firstname"),
+        op: CompareOp::Eq,
+        value: v("Cid"),
+    };
     assert_eq!(run(eq.clone()).await, vec!["Cid"]);
-    assert_eq!(run(Condition::Not(Box::new(eq))).await, vec!["Ann", "Dee", "Eve", "bob"]);
-    let inn = Condition::In { column: ColumnRef::new("firstname"), values: vec![v("Ann"), v("Eve")], negated: false };
+    assert_eq!(
+        run(Condition::Not(Box::new(eq))).await,
+        vec!["Ann", "Dee", "Eve", "bob"]
+    );
+    let inn = Condition::In {
+        column: ColumnRef::new("firstname"),
+        values: vec![v("Ann"), v("Eve")],
+        negated: false,
+    };
     assert_eq!(run(inn).await, vec!["Ann", "Eve"]);
-    let ne = Condition::Compare { column: ColumnRef::new("jobtitle"), op: CompareOp::Ne, value: v("x") };
+    let ne = Condition::Compare {
+        column: ColumnRef::new("jobtitle"),
+        op: CompareOp::Ne,
+        value: v("x"),
+    };
     assert_eq!(run(ne).await.len(), 5, "ne matches nulls");
 
     let mut q = Query::all("contact");
-    q.order = vec![Order { column: ColumnRef::new("lastname"), descending: true }];
+    q.order = vec![Order {
+        column: ColumnRef::new("lastname"),
+        descending: true,
+    }];
     assert_eq!(store.count(&q).await.unwrap(), 5);
     let page = store.fetch(&q, Some(2), 1).await.unwrap();
     assert_eq!(page.len(), 2);
@@ -139,7 +210,10 @@ async fn duplicate_ids_are_reported(store: Store) {
     let schema = store.schema().clone();
     let t = schema.table("account").unwrap();
     let id = Uuid::new_v4();
-    let row = vec![("accountid".to_string(), Value::Guid(id)), ("name".to_string(), v("A"))];
+    let row = vec![
+        ("accountid".to_string(), Value::Guid(id)),
+        ("name".to_string(), v("A")),
+    ];
     let mut tx = store.begin().await.unwrap();
     tx.insert(t, &row).await.unwrap();
     tx.commit().await.unwrap();
@@ -155,13 +229,24 @@ async fn links_join_tables(store: Store) {
     let t = schema.table("account").unwrap();
     let acc = Uuid::new_v4();
     let mut tx = store.begin().await.unwrap();
-    tx.insert(t, &[("accountid".into(), Value::Guid(acc)), ("name".into(), v("Fabrikam"))]).await.unwrap();
+    tx.insert(
+        t,
+        &[
+            ("accountid".into(), Value::Guid(acc)),
+            ("name".into(), v("Fabrikam")),
+        ],
+    )
+    .await
+    .unwrap();
     tx.commit().await.unwrap();
     add_contact(&store, "Ann", "Glynn", Some(acc)).await;
     add_contact(&store, "Bob", "Loner", None).await;
     let mut q = Query::all("contact");
     q.select = vec!["firstname".into()];
-    q.order = vec![Order { column: ColumnRef::new("firstname"), descending: false }];
+    q.order = vec![Order {
+        column: ColumnRef::new("firstname"),
+        descending: false,
+    }];
     let link = |outer| Link {
         table: "account".into(),
         from: "accountid".into(),
@@ -189,14 +274,24 @@ async fn rollback_discards_writes(store: Store) {
     let t = schema.table("account").unwrap();
     let id = Uuid::new_v4();
     let mut tx = store.begin().await.unwrap();
-    tx.insert(t, &[("accountid".into(), Value::Guid(id))]).await.unwrap();
-    assert!(tx.get(t, id).await.unwrap().is_some(), "visible inside its transaction");
+    tx.insert(t, &[("accountid".into(), Value::Guid(id))])
+        .await
+        .unwrap();
+    assert!(
+        tx.get(t, id).await.unwrap().is_some(),
+        "visible inside its transaction"
+    );
     tx.rollback().await.unwrap();
     assert!(store.get(t, id).await.unwrap().is_none());
     let mut tx = store.begin().await.unwrap();
-    tx.insert(t, &[("accountid".into(), Value::Guid(id))]).await.unwrap();
+    tx.insert(t, &[("accountid".into(), Value::Guid(id))])
+        .await
+        .unwrap();
     drop(tx);
-    assert!(store.get(t, id).await.unwrap().is_none(), "dropping a transaction rolls back");
+    assert!(
+        store.get(t, id).await.unwrap().is_none(),
+        "dropping a transaction rolls back"
+    );
 }
 
 async fn migrate_twice_is_harmless(store: Store) {

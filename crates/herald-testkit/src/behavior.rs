@@ -15,7 +15,11 @@ pub struct Reply {
 impl Reply {
     /// `status` with an empty body.
     pub fn status(status: u16) -> Self {
-        Self { status, headers: Vec::new(), body: Vec::new() }
+        Self {
+            status,
+            headers: Vec::new(),
+            body: Vec::new(),
+        }
     }
 
     pub fn with_body(mut self, body: impl Into<Vec<u8>>) -> Self {
@@ -35,7 +39,10 @@ pub enum Behavior {
     /// Answer every request with this reply.
     Reply(Reply),
     /// Use each step for one request, in order, then `then` for the rest.
-    Sequence { steps: VecDeque<Behavior>, then: Box<Behavior> },
+    Sequence {
+        steps: VecDeque<Behavior>,
+        then: Box<Behavior>,
+    },
     /// Wait, then answer.
     Delay { delay: Duration, reply: Reply },
     /// Read the request and never answer.
@@ -78,12 +85,18 @@ impl Behavior {
 
     /// One behaviour per request, in order, then `then`.
     pub fn sequence(steps: impl IntoIterator<Item = Behavior>, then: Behavior) -> Self {
-        Behavior::Sequence { steps: steps.into_iter().collect(), then: Box::new(then) }
+        Behavior::Sequence {
+            steps: steps.into_iter().collect(),
+            then: Box::new(then),
+        }
     }
 
     /// Wait `delay`, then answer `status`.
     pub fn delay(delay: Duration, status: u16) -> Self {
-        Behavior::Delay { delay, reply: Reply::status(status) }
+        Behavior::Delay {
+            delay,
+            reply: Reply::status(status),
+        }
     }
 
     /// Echo `validationToken`; answer other requests `200`.
@@ -93,7 +106,9 @@ impl Behavior {
 
     /// Echo `validationToken`; answer other requests with `otherwise`.
     pub fn echo_validation_token_or(otherwise: Behavior) -> Self {
-        Behavior::EchoValidationToken { otherwise: Box::new(otherwise) }
+        Behavior::EchoValidationToken {
+            otherwise: Box::new(otherwise),
+        }
     }
 
     /// The action for one request with this raw query; consumes sequence steps.
@@ -111,7 +126,9 @@ impl Behavior {
                 });
                 match token {
                     Some(t) => Action::Reply(
-                        Reply::status(200).with_header("content-type", "text/plain").with_body(t),
+                        Reply::status(200)
+                            .with_header("content-type", "text/plain")
+                            .with_body(t),
                     ),
                     None => otherwise.next_action(query),
                 }
@@ -160,9 +177,16 @@ mod tests {
         let mut b = Behavior::echo_validation_token_or(Behavior::status(202));
         assert_eq!(
             b.next_action(Some("a=1&validationToken=abc%20d")),
-            Action::Reply(Reply::status(200).with_header("content-type", "text/plain").with_body("abc d"))
+            Action::Reply(
+                Reply::status(200)
+                    .with_header("content-type", "text/plain")
+                    .with_body("abc d")
+            )
         );
-        assert_eq!(b.next_action(Some("a=1")), Action::Reply(Reply::status(202)));
+        assert_eq!(
+            b.next_action(Some("a=1")),
+            Action::Reply(Reply::status(202))
+        );
         assert_eq!(b.next_action(None), Action::Reply(Reply::status(202)));
     }
 }

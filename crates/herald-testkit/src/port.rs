@@ -29,6 +29,11 @@ pub fn free_port() -> FreePort {
     socket
         .bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
         .expect("bind 127.0.0.1:0");
-    let addr = socket.local_addr().expect("local address of the bound socket");
-    FreePort { _socket: socket, addr }
+    let addr = socket
+        .local_addr()
+        .expect("local address of the bound socket");
+    FreePort {
+        _socket: socket,
+        addr,
+    }
 }

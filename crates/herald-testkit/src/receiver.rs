@@ -42,26 +42,38 @@ impl Captured {
     /// The first value of header `name` (any case).
     pub fn header(&self, name: &str) -> Option<&str> {
         let name = name.to_ascii_lowercase();
-        self.headers.iter().find(|(k, _)| *k == name).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// Every value of header `name` (any case).
     pub fn header_all(&self, name: &str) -> Vec<&str> {
         let name = name.to_ascii_lowercase();
-        self.headers.iter().filter(|(k, _)| *k == name).map(|(_, v)| v.as_str()).collect()
+        self.headers
+            .iter()
+            .filter(|(k, _)| *k == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
     }
 
     /// The query string decoded into pairs, in order.
     pub fn query_pairs(&self) -> Vec<(String, String)> {
         match &self.query {
-            Some(q) => url::form_urlencoded::parse(q.as_bytes()).into_owned().collect(),
+            Some(q) => url::form_urlencoded::parse(q.as_bytes())
+                .into_owned()
+                .collect(),
             None => Vec::new(),
         }
     }
 
     /// The first decoded value of query parameter `name`.
     pub fn query_param(&self, name: &str) -> Option<String> {
-        self.query_pairs().into_iter().find(|(k, _)| k == name).map(|(_, v)| v)
+        self.query_pairs()
+            .into_iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v)
     }
 
     /// The body as (lossy) UTF-8.
@@ -76,8 +88,18 @@ impl Captured {
     }
 
     fn summary(&self) -> String {
-        let q = self.query.as_deref().map(|q| format!("?{q}")).unwrap_or_default();
-        format!("{} {}{} ({} body bytes)", self.method, self.path, q, self.body.len())
+        let q = self
+            .query
+            .as_deref()
+            .map(|q| format!("?{q}"))
+            .unwrap_or_default();
+        format!(
+            "{} {}{} ({} body bytes)",
+            self.method,
+            self.path,
+            q,
+            self.body.len()
+        )
     }
 }
 
@@ -101,7 +123,9 @@ pub struct Receiver {
 
 impl std::fmt::Debug for Receiver {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Receiver").field("addr", &self.addr).finish_non_exhaustive()
+        f.debug_struct("Receiver")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
     }
 }
 
@@ -130,7 +154,11 @@ impl Receiver {
             arrived,
         });
         let server = tokio::spawn(accept_loop(listener, shared.clone()));
-        Receiver { addr, shared, server }
+        Receiver {
+            addr,
+            shared,
+            server,
+        }
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -228,7 +256,10 @@ async fn serve_connection(stream: TcpStream, shared: Arc<Shared>) {
     let router = Router::new()
         .fallback(handle)
         .layer(DefaultBodyLimit::disable())
-        .with_state(ConnState { shared, kill: kill.clone() });
+        .with_state(ConnState {
+            shared,
+            kill: kill.clone(),
+        });
     let conn = hyper::server::conn::http1::Builder::new()
         .serve_connection(TokioIo::new(stream), TowerToHyperService::new(router));
     tokio::select! {
@@ -250,7 +281,12 @@ async fn handle(
         query: uri.query().map(str::to_string),
         headers: headers
             .iter()
-            .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
             .collect(),
         body,
         received_at: Instant::now(),
@@ -329,7 +365,9 @@ mod tests {
     }
 
     #[tokio::test]
-    #[should_panic(expected = "expected at least 2 request(s) within 50ms, got 1:\n  #1: POST /only (1 body bytes)")]
+    #[should_panic(
+        expected = "expected at least 2 request(s) within 50ms, got 1:\n  #1: POST /only (1 body bytes)"
+    )]
     async fn wait_for_lists_what_arrived() {
         let rx = Receiver::start().await;
         raw_post(rx.addr(), "/only", "x").await;

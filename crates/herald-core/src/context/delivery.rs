@@ -69,7 +69,14 @@ pub fn webhook_headers(
     size_exceeded: bool,
     request_id: Uuid,
 ) -> Vec<(String, String)> {
-    headers_from_parts(&ctx.primary_entity_name, &ctx.message_name, ctx.correlation_id, organization_name, size_exceeded, request_id)
+    headers_from_parts(
+        &ctx.primary_entity_name,
+        &ctx.message_name,
+        ctx.correlation_id,
+        organization_name,
+        size_exceeded,
+        request_id,
+    )
 }
 
 /// [`webhook_headers`] from the individual values.

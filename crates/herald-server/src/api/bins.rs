@@ -24,7 +24,11 @@ pub const KEEP: i64 = 200;
 pub const BODY_CAP: usize = 1024 * 1024;
 
 fn host(headers: &HeaderMap) -> String {
-    headers.get(axum::http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1").to_string()
+    headers
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("127.0.0.1")
+        .to_string()
 }
 
 pub fn bin_json(bin: &Bin, host: &str) -> Json {
@@ -58,19 +62,45 @@ fn parse_id(id: &str) -> ApiResult<Uuid> {
 }
 
 /// `ANY /bins/<id>[/…]`: capture the request.
-pub async fn capture(State(state): State<SharedState>, Path(params): Path<Vec<(String, String)>>, method: Method, uri: Uri, headers: HeaderMap, body: Body) -> Response {
-    let id = params.iter().find(|(k, _)| k == "id").map(|(_, v)| v.clone()).unwrap_or_default();
+pub async fn capture(
+    State(state): State<SharedState>,
+    Path(params): Path<Vec<(String, String)>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let id = params
+        .iter()
+        .find(|(k, _)| k == "id")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
     let result: ApiResult<Response> = async {
         let bin_id = parse_id(&id)?;
-        state.bins.bin(bin_id).await?.ok_or_else(|| ApiError::not_found(format!("No bin '{id}'")))?;
-        let bytes = axum::body::to_bytes(body, state.config.server.max_body_size).await.map_err(|_| {
-            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, crate::error::codes::TOO_LARGE, "The request body is larger than the limit")
-        })?;
+        state
+            .bins
+            .bin(bin_id)
+            .await?
+            .ok_or_else(|| ApiError::not_found(format!("No bin '{id}'")))?;
+        let bytes = axum::body::to_bytes(body, state.config.server.max_body_size)
+            .await
+            .map_err(|_| {
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    crate::error::codes::TOO_LARGE,
+                    "The request body is larger than the limit",
+                )
+            })?;
         let truncated = bytes.len() > BODY_CAP;
         let kept = &bytes[..bytes.len().min(BODY_CAP)];
         let header_pairs: Vec<(String, String)> = headers
             .iter()
-            .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
             .collect();
         let req = BinRequest {
             id: Uuid::new_v4(),
@@ -85,10 +115,17 @@ pub async fn capture(State(state): State<SharedState>, Path(params): Path<Vec<(S
         };
         state.bins.capture(bin_id, &req, KEEP).await?;
         let token = uri.query().and_then(|q| {
-            url::form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "validationToken").map(|(_, v)| v.into_owned())
+            url::form_urlencoded::parse(q.as_bytes())
+                .find(|(k, _)| k == "validationToken")
+                .map(|(_, v)| v.into_owned())
         });
         Ok(match token {
-            Some(t) => (StatusCode::OK, [(axum::http::header::CONTENT_TYPE, "text/plain")], t).into_response(),
+            Some(t) => (
+                StatusCode::OK,
+                [(axum::http::header::CONTENT_TYPE, "text/plain")],
+                t,
+            )
+                .into_response(),
             None => (StatusCode::OK, "ok").into_response(),
         })
     }
@@ -97,18 +134,37 @@ pub async fn capture(State(state): State<SharedState>, Path(params): Path<Vec<(S
 }
 
 /// `POST /api/herald/bins` `{"name"?}` → 201 with the bin and its URL.
-pub async fn create(State(state): State<SharedState>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+pub async fn create(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
     let result: ApiResult<Response> = async {
         authenticate(&state, &headers).await?;
         let name = if body.is_empty() {
             String::new()
         } else {
-            let v: Json = serde_json::from_slice(&body).map_err(|e| ApiError::payload(format!("The body is not valid JSON: {e}")))?;
-            v.get("name").and_then(Json::as_str).unwrap_or("").to_string()
+            let v: Json = serde_json::from_slice(&body)
+                .map_err(|e| ApiError::payload(format!("The body is not valid JSON: {e}")))?;
+            v.get("name")
+                .and_then(Json::as_str)
+                .unwrap_or("")
+                .to_string()
         };
-        let name = if name.is_empty() { "bin".to_string() } else { name.chars().take(200).collect() };
-        let bin = state.bins.create_bin(&name, state.clock.now().timestamp_millis()).await?;
-        Ok((StatusCode::CREATED, axum::Json(bin_json(&bin, &host(&headers)))).into_response())
+        let name = if name.is_empty() {
+            "bin".to_string()
+        } else {
+            name.chars().take(200).collect()
+        };
+        let bin = state
+            .bins
+            .create_bin(&name, state.clock.now().timestamp_millis())
+            .await?;
+        Ok((
+            StatusCode::CREATED,
+            axum::Json(bin_json(&bin, &host(&headers))),
+        )
+            .into_response())
     }
     .await;
     result.unwrap_or_else(IntoResponse::into_response)
@@ -119,7 +175,13 @@ pub async fn list(State(state): State<SharedState>, headers: HeaderMap) -> Respo
     let result: ApiResult<Response> = async {
         authenticate(&state, &headers).await?;
         let h = host(&headers);
-        let value: Vec<Json> = state.bins.bins().await?.iter().map(|b| bin_json(b, &h)).collect();
+        let value: Vec<Json> = state
+            .bins
+            .bins()
+            .await?
+            .iter()
+            .map(|b| bin_json(b, &h))
+            .collect();
         Ok(axum::Json(json!({"value": value})).into_response())
     }
     .await;
@@ -127,12 +189,26 @@ pub async fn list(State(state): State<SharedState>, headers: HeaderMap) -> Respo
 }
 
 /// `GET /api/herald/bins/<id>`: the bin and its requests, newest first.
-pub async fn show(State(state): State<SharedState>, Path(id): Path<String>, headers: HeaderMap) -> Response {
+pub async fn show(
+    State(state): State<SharedState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
     let result: ApiResult<Response> = async {
         authenticate(&state, &headers).await?;
         let bin_id = parse_id(&id)?;
-        let bin = state.bins.bin(bin_id).await?.ok_or_else(|| ApiError::not_found(format!("No bin '{id}'")))?;
-        let requests: Vec<Json> = state.bins.bin_requests(bin_id, KEEP).await?.iter().map(request_json).collect();
+        let bin = state
+            .bins
+            .bin(bin_id)
+            .await?
+            .ok_or_else(|| ApiError::not_found(format!("No bin '{id}'")))?;
+        let requests: Vec<Json> = state
+            .bins
+            .bin_requests(bin_id, KEEP)
+            .await?
+            .iter()
+            .map(request_json)
+            .collect();
         let mut out = bin_json(&bin, &host(&headers));
         out["requests"] = Json::Array(requests);
         Ok(axum::Json(out).into_response())
@@ -142,7 +218,11 @@ pub async fn show(State(state): State<SharedState>, Path(id): Path<String>, head
 }
 
 /// `DELETE /api/herald/bins/<id>`
-pub async fn delete(State(state): State<SharedState>, Path(id): Path<String>, headers: HeaderMap) -> Response {
+pub async fn delete(
+    State(state): State<SharedState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
     let result: ApiResult<Response> = async {
         authenticate(&state, &headers).await?;
         let bin_id = parse_id(&id)?;

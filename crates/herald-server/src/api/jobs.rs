@@ -26,26 +26,57 @@ pub fn is_attempts(nav: &str) -> bool {
 }
 
 fn job_json(state: &AppState, base: &str, record: &herald_store::Record) -> ApiResult<Json> {
-    let t = state.schema.table("asyncoperation").ok_or_else(|| ApiError::internal("no asyncoperation table"))?;
+    let t = state
+        .schema
+        .table("asyncoperation")
+        .ok_or_else(|| ApiError::internal("no asyncoperation table"))?;
     let mut m = serde_json::Map::new();
-    m.insert("@odata.context".into(), Json::String(format!("{base}$metadata#asyncoperations/$entity")));
-    m.extend(super::representation::record_json(&state.schema, t, record, None));
+    m.insert(
+        "@odata.context".into(),
+        Json::String(format!("{base}$metadata#asyncoperations/$entity")),
+    );
+    m.extend(super::representation::record_json(
+        &state.schema,
+        t,
+        record,
+        None,
+    ));
     Ok(Json::Object(m))
 }
 
-pub async fn patch(state: &AppState, base: &str, id: Uuid, body: &[u8], caller: Uuid) -> ApiResult<Json> {
-    let t = state.schema.table("asyncoperation").ok_or_else(|| ApiError::internal("no asyncoperation table"))?;
+pub async fn patch(
+    state: &AppState,
+    base: &str,
+    id: Uuid,
+    body: &[u8],
+    caller: Uuid,
+) -> ApiResult<Json> {
+    let t = state
+        .schema
+        .table("asyncoperation")
+        .ok_or_else(|| ApiError::internal("no asyncoperation table"))?;
     let obj = json_object(body)?;
     let values = values_from_body(&state.schema, t, &obj)?;
-    let current = state.store.get(t, id).await?.ok_or_else(|| ApiError::record_not_found("asyncoperation", id))?;
+    let current = state
+        .store
+        .get(t, id)
+        .await?
+        .ok_or_else(|| ApiError::record_not_found("asyncoperation", id))?;
     let changes = change_from_values(&values, &current)?;
     let after = apply(state, id, &changes, caller).await?;
     job_json(state, base, &after)
 }
 
 pub async fn retry(state: &AppState, base: &str, id: Uuid, caller: Uuid) -> ApiResult<Json> {
-    let t = state.schema.table("asyncoperation").ok_or_else(|| ApiError::internal("no asyncoperation table"))?;
-    let current = state.store.get(t, id).await?.ok_or_else(|| ApiError::record_not_found("asyncoperation", id))?;
+    let t = state
+        .schema
+        .table("asyncoperation")
+        .ok_or_else(|| ApiError::internal("no asyncoperation table"))?;
+    let current = state
+        .store
+        .get(t, id)
+        .await?
+        .ok_or_else(|| ApiError::record_not_found("asyncoperation", id))?;
     let status = current.int("statuscode").unwrap_or(0);
     if status != 31 && status != 32 {
         return Err(ApiError::invalid(format!("Only a failed (31) or canceled (32) System Job can be retried; this one has statuscode {status}")));
@@ -55,7 +86,10 @@ pub async fn retry(state: &AppState, base: &str, id: Uuid, caller: Uuid) -> ApiR
 }
 
 pub async fn attempts(state: &AppState, base: &str, id: Uuid) -> ApiResult<Json> {
-    let t = state.schema.table("asyncoperation").ok_or_else(|| ApiError::internal("no asyncoperation table"))?;
+    let t = state
+        .schema
+        .table("asyncoperation")
+        .ok_or_else(|| ApiError::internal("no asyncoperation table"))?;
     if state.store.get(t, id).await?.is_none() {
         return Err(ApiError::record_not_found("asyncoperation", id));
     }
@@ -74,5 +108,7 @@ pub async fn attempts(state: &AppState, base: &str, id: Uuid) -> ApiResult<Json>
         })
         .collect();
     let _ = format_datetime;
-    Ok(json!({"@odata.context": format!("{base}$metadata#Collection(herald.attempt)"), "value": value}))
+    Ok(
+        json!({"@odata.context": format!("{base}$metadata#Collection(herald.attempt)"), "value": value}),
+    )
 }

@@ -21,28 +21,55 @@ pub fn csdl(schema: &Schema) -> String {
     );
     let relationships = schema.relationships();
     for t in schema.tables() {
-        x.push_str(&format!(r#"<EntityType Name="{}"><Key><PropertyRef Name="{}" /></Key>"#, t.logical_name, t.primary_id));
+        x.push_str(&format!(
+            r#"<EntityType Name="{}"><Key><PropertyRef Name="{}" /></Key>"#,
+            t.logical_name, t.primary_id
+        ));
         for c in t.readable_columns() {
-            let name = if c.is_lookup() && c.name != t.primary_id { c.value_name() } else { c.name.clone() };
+            let name = if c.is_lookup() && c.name != t.primary_id {
+                c.value_name()
+            } else {
+                c.name.clone()
+            };
             let max = match c.ty {
-                ColumnType::String { max_length } | ColumnType::Memo { max_length } => format!(r#" MaxLength="{max_length}""#),
+                ColumnType::String { max_length } | ColumnType::Memo { max_length } => {
+                    format!(r#" MaxLength="{max_length}""#)
+                }
                 _ => String::new(),
             };
-            x.push_str(&format!(r#"<Property Name="{}" Type="{}"{} />"#, name, edm_type(&c.ty), max));
+            x.push_str(&format!(
+                r#"<Property Name="{}" Type="{}"{} />"#,
+                name,
+                edm_type(&c.ty),
+                max
+            ));
         }
         for c in t.columns.iter().filter(|c| c.is_lookup()) {
             if let Some(target) = c.lookup_target() {
-                x.push_str(&format!(r#"<NavigationProperty Name="{}" Type="mscrm.{}" />"#, c.navigation_name(), target));
+                x.push_str(&format!(
+                    r#"<NavigationProperty Name="{}" Type="mscrm.{}" />"#,
+                    c.navigation_name(),
+                    target
+                ));
             }
         }
-        for r in relationships.iter().filter(|r| r.one_table == t.logical_name) {
-            x.push_str(&format!(r#"<NavigationProperty Name="{}" Type="Collection(mscrm.{})" />"#, r.name, r.many_table));
+        for r in relationships
+            .iter()
+            .filter(|r| r.one_table == t.logical_name)
+        {
+            x.push_str(&format!(
+                r#"<NavigationProperty Name="{}" Type="Collection(mscrm.{})" />"#,
+                r.name, r.many_table
+            ));
         }
         x.push_str("</EntityType>");
     }
     x.push_str(r#"<EntityContainer Name="System">"#);
     for t in schema.tables() {
-        x.push_str(&format!(r#"<EntitySet Name="{}" EntityType="mscrm.{}" />"#, t.entity_set, t.logical_name));
+        x.push_str(&format!(
+            r#"<EntitySet Name="{}" EntityType="mscrm.{}" />"#,
+            t.entity_set, t.logical_name
+        ));
     }
     x.push_str("</EntityContainer></Schema></edmx:DataServices></edmx:Edmx>");
     x

@@ -24,9 +24,15 @@ pub fn is_notify(navigation: &str) -> bool {
 }
 
 /// Post `body` to the endpoint and return the endpoint's answer.
-pub async fn notify(state: &AppState, base: &str, endpoint_id: Uuid, body: &[u8]) -> ApiResult<Json> {
+pub async fn notify(
+    state: &AppState,
+    base: &str,
+    endpoint_id: Uuid,
+    body: &[u8],
+) -> ApiResult<Json> {
     let ctx = json_object(body)?;
-    let text = std::str::from_utf8(body).map_err(|_| ApiError::payload("The body must be UTF-8 JSON"))?;
+    let text =
+        std::str::from_utf8(body).map_err(|_| ApiError::payload("The body must be UTF-8 JSON"))?;
     let mut tx = state.store.begin().await?;
     let endpoint = steps::endpoint(&mut tx, endpoint_id).await.map_err(|e| {
         if e.status == StatusCode::BAD_REQUEST {
@@ -40,25 +46,59 @@ pub async fn notify(state: &AppState, base: &str, endpoint_id: Uuid, body: &[u8]
         ApiError::new(
             StatusCode::BAD_GATEWAY,
             codes::ENDPOINT_UNAVAILABLE,
-            format!("Endpoint unavailable: the webhook '{}' ({}) {why}", endpoint.name, endpoint.url),
+            format!(
+                "Endpoint unavailable: the webhook '{}' ({}) {why}",
+                endpoint.name, endpoint.url
+            ),
         )
     };
-    let auth = endpoint.auth.clone().map_err(|e| unavailable(format!("has invalid authentication settings: {e}")))?;
+    let auth = endpoint
+        .auth
+        .clone()
+        .map_err(|e| unavailable(format!("has invalid authentication settings: {e}")))?;
     let field = |k: &str| ctx.get(k).and_then(Json::as_str).unwrap_or("").to_string();
     let correlation = parse_guid(&field("CorrelationId")).unwrap_or_else(Uuid::new_v4);
     let (wire, exceeded) = trim_serialized(text.trim());
     let request_id = Uuid::new_v4();
-    let mut headers = headers_from_parts(&field("PrimaryEntityName"), &field("MessageName"), correlation, &state.config.server.organization, exceeded, request_id);
-    headers.extend(crate::pipeline::dispatch::signature_headers(state, &endpoint, request_id, wire.as_bytes()));
-    let request = WebhookRequest { url: endpoint.url.clone(), auth, headers, body: wire.into() };
+    let mut headers = headers_from_parts(
+        &field("PrimaryEntityName"),
+        &field("MessageName"),
+        correlation,
+        &state.config.server.organization,
+        exceeded,
+        request_id,
+    );
+    headers.extend(crate::pipeline::dispatch::signature_headers(
+        state,
+        &endpoint,
+        request_id,
+        wire.as_bytes(),
+    ));
+    let request = WebhookRequest {
+        url: endpoint.url.clone(),
+        auth,
+        headers,
+        body: wire.into(),
+    };
     let started = std::time::Instant::now();
     let (delivery, response) = state.sender.invoke(&request).await;
-    state.metrics.record_delivery("notify", &endpoint.name, delivery.is_success(), started.elapsed());
+    state.metrics.record_delivery(
+        "notify",
+        &endpoint.name,
+        delivery.is_success(),
+        started.elapsed(),
+    );
     match delivery.outcome {
         Outcome::Succeeded { .. } => {
-            let text = response.map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
+            let text = response
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .unwrap_or_default();
             Ok(json!({"@odata.context": format!("{base}$metadata#Edm.String"), "value": text}))
         }
-        Outcome::Failed(f) => Err(unavailable(format!("failed after {} attempt(s): {}", delivery.attempts.len(), f.message))),
+        Outcome::Failed(f) => Err(unavailable(format!(
+            "failed after {} attempt(s): {}",
+            delivery.attempts.len(),
+            f.message
+        ))),
     }
 }

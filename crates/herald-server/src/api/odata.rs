@@ -48,14 +48,21 @@ pub async fn handle(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    match dispatch(&state, method, &version, &rest, raw_query, uri, headers, body).await {
+    match dispatch(
+        &state, method, &version, &rest, raw_query, uri, headers, body,
+    )
+    .await
+    {
         Ok(r) => r,
         Err(e) => {
             let too_large = e.status == StatusCode::PAYLOAD_TOO_LARGE;
             let mut r = e.into_response();
             if too_large {
                 // The rest of the body was not read: the connection cannot be reused.
-                r.headers_mut().insert(axum::http::header::CONNECTION, HeaderValue::from_static("close"));
+                r.headers_mut().insert(
+                    axum::http::header::CONNECTION,
+                    HeaderValue::from_static("close"),
+                );
             }
             r
         }
@@ -99,33 +106,106 @@ async fn dispatch(
         (Method::GET, Resource::Service) => service_document(state, &req),
         (Method::GET, Resource::Metadata) => {
             let mut r = (StatusCode::OK, super::metadata::csdl(&state.schema)).into_response();
-            r.headers_mut().insert(axum::http::header::CONTENT_TYPE, HeaderValue::from_static("application/xml"));
-            r.headers_mut().insert("OData-Version", HeaderValue::from_static("4.0"));
+            r.headers_mut().insert(
+                axum::http::header::CONTENT_TYPE,
+                HeaderValue::from_static("application/xml"),
+            );
+            r.headers_mut()
+                .insert("OData-Version", HeaderValue::from_static("4.0"));
             Ok(r)
         }
         (Method::GET, Resource::Set { set, key: None, .. }) => list(state, &req, &set).await,
-        (Method::GET, Resource::Set { set, key: Some(k), navigation: None }) => retrieve(state, &req, &set, k).await,
-        (Method::GET, Resource::Set { set, key: Some(k), navigation: Some(nav) }) if set == "asyncoperations" && super::jobs::is_attempts(&nav) => {
+        (
+            Method::GET,
+            Resource::Set {
+                set,
+                key: Some(k),
+                navigation: None,
+            },
+        ) => retrieve(state, &req, &set, k).await,
+        (
+            Method::GET,
+            Resource::Set {
+                set,
+                key: Some(k),
+                navigation: Some(nav),
+            },
+        ) if set == "asyncoperations" && super::jobs::is_attempts(&nav) => {
             let id = resolve_key(&req, k)?;
-            super::jobs::attempts(state, &req.base, id).await.map(|v| odata_json(StatusCode::OK, v))
+            super::jobs::attempts(state, &req.base, id)
+                .await
+                .map(|v| odata_json(StatusCode::OK, v))
         }
-        (Method::GET, Resource::Set { set, key: Some(k), navigation: Some(nav) }) => navigate(state, &req, &set, k, &nav).await,
-        (Method::POST, Resource::Set { set, key: None, navigation: None }) => create(state, &req, &set, &body).await,
-        (Method::POST, Resource::Set { set, key: Some(k), navigation: Some(nav) }) if set == "serviceendpoints" && super::notify::is_notify(&nav) => {
+        (
+            Method::GET,
+            Resource::Set {
+                set,
+                key: Some(k),
+                navigation: Some(nav),
+            },
+        ) => navigate(state, &req, &set, k, &nav).await,
+        (
+            Method::POST,
+            Resource::Set {
+                set,
+                key: None,
+                navigation: None,
+            },
+        ) => create(state, &req, &set, &body).await,
+        (
+            Method::POST,
+            Resource::Set {
+                set,
+                key: Some(k),
+                navigation: Some(nav),
+            },
+        ) if set == "serviceendpoints" && super::notify::is_notify(&nav) => {
             let id = resolve_key(&req, k)?;
             let value = super::notify::notify(state, &req.base, id, &body).await?;
             Ok(odata_json(StatusCode::OK, value))
         }
-        (Method::PATCH, Resource::Set { set, key: Some(k), navigation: None }) if set == "asyncoperations" => {
+        (
+            Method::PATCH,
+            Resource::Set {
+                set,
+                key: Some(k),
+                navigation: None,
+            },
+        ) if set == "asyncoperations" => {
             let id = resolve_key(&req, k)?;
-            super::jobs::patch(state, &req.base, id, &body, req.caller.user_id).await.map(|v| odata_json(StatusCode::OK, v))
+            super::jobs::patch(state, &req.base, id, &body, req.caller.user_id)
+                .await
+                .map(|v| odata_json(StatusCode::OK, v))
         }
-        (Method::PATCH, Resource::Set { set, key: Some(k), navigation: None }) => update(state, &req, &set, k, &body).await,
-        (Method::POST, Resource::Set { set, key: Some(k), navigation: Some(nav) }) if set == "asyncoperations" && super::jobs::is_retry(&nav) => {
+        (
+            Method::PATCH,
+            Resource::Set {
+                set,
+                key: Some(k),
+                navigation: None,
+            },
+        ) => update(state, &req, &set, k, &body).await,
+        (
+            Method::POST,
+            Resource::Set {
+                set,
+                key: Some(k),
+                navigation: Some(nav),
+            },
+        ) if set == "asyncoperations" && super::jobs::is_retry(&nav) => {
             let id = resolve_key(&req, k)?;
-            super::jobs::retry(state, &req.base, id, req.caller.user_id).await.map(|v| odata_json(StatusCode::OK, v))
+            super::jobs::retry(state, &req.base, id, req.caller.user_id)
+                .await
+                .map(|v| odata_json(StatusCode::OK, v))
         }
-        (Method::DELETE, Resource::Set { set, key: Some(k), navigation: None }) => delete(state, &req, &set, k).await,
+        (
+            Method::DELETE,
+            Resource::Set {
+                set,
+                key: Some(k),
+                navigation: None,
+            },
+        ) => delete(state, &req, &set, k).await,
         (m, _) => Err(ApiError::new(
             StatusCode::METHOD_NOT_ALLOWED,
             crate::error::codes::UNSUPPORTED,
@@ -148,14 +228,16 @@ async fn read_body(state: &AppState, body: Body) -> ApiResult<Bytes> {
 
 fn odata_json(status: StatusCode, body: Json) -> Response {
     let mut resp = (status, axum::Json(body)).into_response();
-    resp.headers_mut().insert("OData-Version", HeaderValue::from_static("4.0"));
+    resp.headers_mut()
+        .insert("OData-Version", HeaderValue::from_static("4.0"));
     resp
 }
 
 fn table_for<'a>(state: &'a AppState, set: &str) -> ApiResult<&'a Table> {
-    state.schema.table_by_set(set).ok_or_else(|| {
-        ApiError::not_found(format!("Resource not found for the segment '{set}'"))
-    })
+    state
+        .schema
+        .table_by_set(set)
+        .ok_or_else(|| ApiError::not_found(format!("Resource not found for the segment '{set}'")))
 }
 
 fn resolve_key(req: &Request, key: Key) -> ApiResult<Uuid> {
@@ -166,7 +248,9 @@ fn resolve_key(req: &Request, key: Key) -> ApiResult<Uuid> {
             let reference = format!("@{name}");
             let raw = resolve_alias(&reference, &aliases)?;
             parse_guid(raw.trim_matches('\'')).ok_or_else(|| {
-                ApiError::bad_request(format!("The value '{raw}' of parameter alias '@{name}' is not a valid GUID"))
+                ApiError::bad_request(format!(
+                    "The value '{raw}' of parameter alias '@{name}' is not a valid GUID"
+                ))
             })
         }
     }
@@ -190,7 +274,10 @@ fn service_document(state: &AppState, req: &Request) -> ApiResult<Response> {
         .tables()
         .map(|t| json!({"name": t.entity_set, "kind": "EntitySet", "url": t.entity_set}))
         .collect();
-    Ok(odata_json(StatusCode::OK, json!({"@odata.context": format!("{}$metadata", req.base), "value": value})))
+    Ok(odata_json(
+        StatusCode::OK,
+        json!({"@odata.context": format!("{}$metadata", req.base), "value": value}),
+    ))
 }
 
 fn context_url(req: &Request, table: &Table, query: &Query, entity: bool) -> String {
@@ -237,7 +324,11 @@ fn skiptoken(req: &Request) -> ApiResult<u64> {
             .ok()
             .and_then(|b| String::from_utf8(b).ok())
             .and_then(|s| s.strip_prefix("offset:").and_then(|n| n.parse().ok()))
-            .ok_or_else(|| ApiError::bad_request("The $skiptoken is not valid: use the @odata.nextLink exactly as returned")),
+            .ok_or_else(|| {
+                ApiError::bad_request(
+                    "The $skiptoken is not valid: use the @odata.nextLink exactly as returned",
+                )
+            }),
     }
 }
 
@@ -248,7 +339,9 @@ fn next_link(req: &Request, offset: u64) -> String {
         .query()
         .unwrap_or("")
         .split('&')
-        .filter(|p| !p.is_empty() && !p.starts_with("$skiptoken=") && !p.starts_with("%24skiptoken="))
+        .filter(|p| {
+            !p.is_empty() && !p.starts_with("$skiptoken=") && !p.starts_with("%24skiptoken=")
+        })
         .collect();
     let tail = format!("$skiptoken={token}");
     query.push(&tail);
@@ -262,14 +355,23 @@ async fn list(state: &AppState, req: &Request, set: &str) -> ApiResult<Response>
 }
 
 /// Run a list query with paging, counting and expansion.
-async fn list_query(state: &AppState, req: &Request, table: &Table, mut query: Query, context: Option<String>) -> ApiResult<Response> {
+async fn list_query(
+    state: &AppState,
+    req: &Request,
+    table: &Table,
+    mut query: Query,
+    context: Option<String>,
+) -> ApiResult<Response> {
     let context = context.unwrap_or_else(|| context_url(req, table, &query, false));
     let hidden = add_hidden_columns(table, &mut query);
     let offset = skiptoken(req)?;
     let (limit, paged) = match (req.prefer.max_page_size, query.page_size) {
         (_, Some(size)) => (Some(size.min(MAX_PAGE_SIZE)), false),
         (Some(size), _) => (Some(size), true),
-        (None, None) => (Some(query.top.unwrap_or(MAX_PAGE_SIZE).min(MAX_PAGE_SIZE)), false),
+        (None, None) => (
+            Some(query.top.unwrap_or(MAX_PAGE_SIZE).min(MAX_PAGE_SIZE)),
+            false,
+        ),
     };
     let offset = match (query.page, query.page_size) {
         (Some(page), Some(size)) => page.saturating_sub(1).saturating_mul(size),
@@ -282,19 +384,38 @@ async fn list_query(state: &AppState, req: &Request, table: &Table, mut query: Q
         rows.truncate(limit.unwrap_or(0) as usize);
     }
     expand(state, table, &query, &mut rows).await?;
-    let names = if req.prefer.annotations { Some(lookup_names(&state.store, &state.schema, table, &rows).await?) } else { None };
+    let names = if req.prefer.annotations {
+        Some(lookup_names(&state.store, &state.schema, table, &rows).await?)
+    } else {
+        None
+    };
     let mut out = Map::new();
     out.insert("@odata.context".into(), Json::String(context));
     if query.count {
-        out.insert("@odata.count".into(), Json::from(state.store.count(&query).await?));
+        out.insert(
+            "@odata.count".into(),
+            Json::from(state.store.count(&query).await?),
+        );
     }
     let value: Vec<Json> = rows
         .iter()
-        .map(|r| Json::Object(with_expansions(state, table, &query, r, names.as_ref(), &hidden)))
+        .map(|r| {
+            Json::Object(with_expansions(
+                state,
+                table,
+                &query,
+                r,
+                names.as_ref(),
+                &hidden,
+            ))
+        })
         .collect();
     out.insert("value".into(), Json::Array(value));
     if more {
-        out.insert("@odata.nextLink".into(), Json::String(next_link(req, offset + limit.unwrap_or(0))));
+        out.insert(
+            "@odata.nextLink".into(),
+            Json::String(next_link(req, offset + limit.unwrap_or(0))),
+        );
     }
     let mut resp = odata_json(StatusCode::OK, Json::Object(out));
     let mut applied = Vec::new();
@@ -317,35 +438,61 @@ const EXPANDED: &str = "\u{0}expanded:";
 
 /// Fetch `$expand`ed rows and attach them to each record (as JSON, under a
 /// private key that `with_expansions` turns into the navigation property).
-async fn expand(state: &AppState, table: &Table, query: &Query, rows: &mut [Record]) -> ApiResult<()> {
+async fn expand(
+    state: &AppState,
+    table: &Table,
+    query: &Query,
+    rows: &mut [Record],
+) -> ApiResult<()> {
     for ex in &query.expand {
-        let Some(target) = state.schema.table(&ex.query.table) else { continue };
+        let Some(target) = state.schema.table(&ex.query.table) else {
+            continue;
+        };
         match &ex.kind {
             ExpandKind::Single { lookup_column } => {
-                let ids: Vec<Value> = rows.iter().filter_map(|r| r.get(lookup_column).filter(|v| !v.is_null()).cloned()).collect();
+                let ids: Vec<Value> = rows
+                    .iter()
+                    .filter_map(|r| r.get(lookup_column).filter(|v| !v.is_null()).cloned())
+                    .collect();
                 let mut q = ex.query.clone();
                 if !q.select.is_empty() && !q.select.contains(&target.primary_id) {
                     q.select.push(target.primary_id.clone());
                 }
-                q.filter = Some(Condition::In { column: ColumnRef::new(target.primary_id.clone()), values: dedup(ids), negated: false });
+                q.filter = Some(Condition::In {
+                    column: ColumnRef::new(target.primary_id.clone()),
+                    values: dedup(ids),
+                    negated: false,
+                });
                 let found = state.store.fetch(&q, None, 0).await?;
                 for r in rows.iter_mut() {
                     let id = r.guid(lookup_column);
-                    let hit = found.iter().find(|f| id.is_some() && f.guid(&target.primary_id) == id);
+                    let hit = found
+                        .iter()
+                        .find(|f| id.is_some() && f.guid(&target.primary_id) == id);
                     let json = match hit {
                         Some(h) => Json::Object(record_json(&state.schema, target, h, None)),
                         None => Json::Null,
                     };
-                    r.values.push((format!("{EXPANDED}{}", ex.navigation), Value::String(json.to_string())));
+                    r.values.push((
+                        format!("{EXPANDED}{}", ex.navigation),
+                        Value::String(json.to_string()),
+                    ));
                 }
             }
             ExpandKind::Collection { lookup_column } => {
-                let ids: Vec<Value> = rows.iter().filter_map(|r| r.get(&table.primary_id).cloned()).collect();
+                let ids: Vec<Value> = rows
+                    .iter()
+                    .filter_map(|r| r.get(&table.primary_id).cloned())
+                    .collect();
                 let mut q = ex.query.clone();
                 if !q.select.is_empty() && !q.select.contains(lookup_column) {
                     q.select.push(lookup_column.clone());
                 }
-                let parent = Condition::In { column: ColumnRef::new(lookup_column.clone()), values: dedup(ids), negated: false };
+                let parent = Condition::In {
+                    column: ColumnRef::new(lookup_column.clone()),
+                    values: dedup(ids),
+                    negated: false,
+                };
                 q.filter = Some(match q.filter.take() {
                     Some(f) => Condition::And(vec![parent, f]),
                     None => parent,
@@ -360,7 +507,10 @@ async fn expand(state: &AppState, table: &Table, query: &Query, rows: &mut [Reco
                         .take(per_parent_top.map(|t| t as usize).unwrap_or(usize::MAX))
                         .map(|f| Json::Object(record_json(&state.schema, target, f, None)))
                         .collect();
-                    r.values.push((format!("{EXPANDED}{}", ex.navigation), Value::String(Json::Array(children).to_string())));
+                    r.values.push((
+                        format!("{EXPANDED}{}", ex.navigation),
+                        Value::String(Json::Array(children).to_string()),
+                    ));
                 }
             }
         }
@@ -403,15 +553,32 @@ fn dedup(mut v: Vec<Value>) -> Vec<Value> {
     v
 }
 
-fn with_expansions(state: &AppState, table: &Table, query: &Query, record: &Record, names: Option<&super::representation::LookupNames>, hidden: &[String]) -> Map<String, Json> {
-    let plain = Record { values: record.values.iter().filter(|(k, _)| !k.starts_with(EXPANDED)).cloned().collect() };
+fn with_expansions(
+    state: &AppState,
+    table: &Table,
+    query: &Query,
+    record: &Record,
+    names: Option<&super::representation::LookupNames>,
+    hidden: &[String],
+) -> Map<String, Json> {
+    let plain = Record {
+        values: record
+            .values
+            .iter()
+            .filter(|(k, _)| !k.starts_with(EXPANDED))
+            .cloned()
+            .collect(),
+    };
     let mut out = record_json(&state.schema, table, &plain, names);
     for h in hidden {
         out.retain(|k, _| k != h && !k.starts_with(&format!("{h}@")));
     }
     for (k, v) in &record.values {
         if let Some(nav) = k.strip_prefix(EXPANDED) {
-            let json = v.as_str().and_then(|s| serde_json::from_str(s).ok()).unwrap_or(Json::Null);
+            let json = v
+                .as_str()
+                .and_then(|s| serde_json::from_str(s).ok())
+                .unwrap_or(Json::Null);
             out.insert(nav.to_string(), json);
         }
     }
@@ -425,7 +592,11 @@ fn with_expansions(state: &AppState, table: &Table, query: &Query, record: &Reco
 }
 
 fn by_id_query(table: &Table, mut q: Query, id: Uuid) -> Query {
-    let pk = Condition::Compare { column: ColumnRef::new(table.primary_id.clone()), op: CompareOp::Eq, value: Value::Guid(id) };
+    let pk = Condition::Compare {
+        column: ColumnRef::new(table.primary_id.clone()),
+        op: CompareOp::Eq,
+        value: Value::Guid(id),
+    };
     q.filter = Some(match q.filter.take() {
         Some(f) => Condition::And(vec![pk, f]),
         None => pk,
@@ -436,11 +607,21 @@ fn by_id_query(table: &Table, mut q: Query, id: Uuid) -> Query {
 async fn retrieve(state: &AppState, req: &Request, set: &str, key: Key) -> ApiResult<Response> {
     let table = table_for(state, set)?;
     let id = resolve_key(req, key)?;
-    let query = by_id_query(table, parse_options(&state.schema, table, &req.options)?, id);
+    let query = by_id_query(
+        table,
+        parse_options(&state.schema, table, &req.options)?,
+        id,
+    );
     single(state, req, table, query, id).await
 }
 
-async fn single(state: &AppState, req: &Request, table: &Table, mut query: Query, id: Uuid) -> ApiResult<Response> {
+async fn single(
+    state: &AppState,
+    req: &Request,
+    table: &Table,
+    mut query: Query,
+    id: Uuid,
+) -> ApiResult<Response> {
     let context = context_url(req, table, &query, true);
     let hidden = add_hidden_columns(table, &mut query);
     let mut rows = state.store.fetch(&query, Some(1), 0).await?;
@@ -448,10 +629,21 @@ async fn single(state: &AppState, req: &Request, table: &Table, mut query: Query
         return Err(ApiError::record_not_found(&table.logical_name, id));
     }
     expand(state, table, &query, &mut rows).await?;
-    let names = if req.prefer.annotations { Some(lookup_names(&state.store, &state.schema, table, &rows).await?) } else { None };
+    let names = if req.prefer.annotations {
+        Some(lookup_names(&state.store, &state.schema, table, &rows).await?)
+    } else {
+        None
+    };
     let mut out = Map::new();
     out.insert("@odata.context".into(), Json::String(context));
-    out.extend(with_expansions(state, table, &query, &rows[0], names.as_ref(), &hidden));
+    out.extend(with_expansions(
+        state,
+        table,
+        &query,
+        &rows[0],
+        names.as_ref(),
+        &hidden,
+    ));
     let mut resp = odata_json(StatusCode::OK, Json::Object(out));
     if let Some(tag) = rows[0].int("versionnumber").map(|v| format!("W/\"{v}\"")) {
         if let Ok(v) = HeaderValue::from_str(&tag) {
@@ -461,14 +653,31 @@ async fn single(state: &AppState, req: &Request, table: &Table, mut query: Query
     Ok(resp)
 }
 
-async fn navigate(state: &AppState, req: &Request, set: &str, key: Key, nav: &str) -> ApiResult<Response> {
+async fn navigate(
+    state: &AppState,
+    req: &Request,
+    set: &str,
+    key: Key,
+    nav: &str,
+) -> ApiResult<Response> {
     let table = table_for(state, set)?;
     let id = resolve_key(req, key)?;
-    let parent = state.store.get(table, id).await?.ok_or_else(|| ApiError::record_not_found(&table.logical_name, id))?;
+    let parent = state
+        .store
+        .get(table, id)
+        .await?
+        .ok_or_else(|| ApiError::record_not_found(&table.logical_name, id))?;
     if let Some(rel) = state.schema.relationship_from(&table.logical_name, nav) {
-        let many = state.schema.table(&rel.many_table).ok_or_else(|| ApiError::internal("relationship without table"))?;
+        let many = state
+            .schema
+            .table(&rel.many_table)
+            .ok_or_else(|| ApiError::internal("relationship without table"))?;
         let mut query = parse_options(&state.schema, many, &req.options)?;
-        let link = Condition::Compare { column: ColumnRef::new(rel.lookup_column.clone()), op: CompareOp::Eq, value: Value::Guid(id) };
+        let link = Condition::Compare {
+            column: ColumnRef::new(rel.lookup_column.clone()),
+            op: CompareOp::Eq,
+            value: Value::Guid(id),
+        };
         query.filter = Some(match query.filter.take() {
             Some(f) => Condition::And(vec![link, f]),
             None => link,
@@ -477,11 +686,18 @@ async fn navigate(state: &AppState, req: &Request, set: &str, key: Key, nav: &st
         return list_query(state, req, many, query, Some(ctx)).await;
     }
     if let Some(col) = table.lookup_by_navigation(nav) {
-        let target = col.lookup_target().and_then(|t| state.schema.table(t)).ok_or_else(|| ApiError::internal("lookup without target"))?;
+        let target = col
+            .lookup_target()
+            .and_then(|t| state.schema.table(t))
+            .ok_or_else(|| ApiError::internal("lookup without target"))?;
         let Some(target_id) = parent.guid(&col.name) else {
             return Ok(StatusCode::NO_CONTENT.into_response());
         };
-        let query = by_id_query(target, parse_options(&state.schema, target, &req.options)?, target_id);
+        let query = by_id_query(
+            target,
+            parse_options(&state.schema, target, &req.options)?,
+            target_id,
+        );
         return single(state, req, target, query, target_id).await;
     }
     Err(ApiError::bad_request(format!(
@@ -496,7 +712,9 @@ fn precondition(headers: &HeaderMap) -> ApiResult<Precondition> {
         return if v.trim() == "*" {
             Ok(Precondition::MustNotExist)
         } else {
-            Err(ApiError::bad_request("If-None-Match only supports '*' on writes"))
+            Err(ApiError::bad_request(
+                "If-None-Match only supports '*' on writes",
+            ))
         };
     }
     if let Some(v) = headers.get("if-match") {
@@ -508,7 +726,9 @@ fn precondition(headers: &HeaderMap) -> ApiResult<Precondition> {
             .trim_start_matches("W/")
             .trim_matches('"')
             .parse::<i64>()
-            .map_err(|_| ApiError::bad_request(format!("If-Match '{v}' is not an ETag like W/\"3\" or *")))?;
+            .map_err(|_| {
+                ApiError::bad_request(format!("If-Match '{v}' is not an ETag like W/\"3\" or *"))
+            })?;
         return Ok(Precondition::Version(n));
     }
     Ok(Precondition::None)
@@ -517,22 +737,44 @@ fn precondition(headers: &HeaderMap) -> ApiResult<Precondition> {
 /// Correlation id and depth from `x-ms-correlation-request-id` (echoed back
 /// by a receiver that writes while handling a webhook).
 fn correlation(state: &AppState, headers: &HeaderMap) -> Option<(Uuid, i64)> {
-    let id = headers.get("x-ms-correlation-request-id")?.to_str().ok().and_then(parse_guid)?;
+    let id = headers
+        .get("x-ms-correlation-request-id")?
+        .to_str()
+        .ok()
+        .and_then(parse_guid)?;
     let depth = crate::pipeline::depth_of(state, id);
     Some((id, depth + 1))
 }
 
-async fn write_response(state: &AppState, req: &Request, table: &Table, outcome: pipeline::Outcome, created: bool) -> ApiResult<Response> {
+async fn write_response(
+    state: &AppState,
+    req: &Request,
+    table: &Table,
+    outcome: pipeline::Outcome,
+    created: bool,
+) -> ApiResult<Response> {
     let entity_id = format!("{}{}({})", req.base, table.entity_set, outcome.id);
     let mut resp = if req.prefer.return_representation {
-        let query = by_id_query(table, parse_options(&state.schema, table, &req.options)?, outcome.id);
+        let query = by_id_query(
+            table,
+            parse_options(&state.schema, table, &req.options)?,
+            outcome.id,
+        );
         let mut r = single(state, req, table, query, outcome.id).await?;
-        *r.status_mut() = if created { StatusCode::CREATED } else { StatusCode::OK };
-        r.headers_mut().insert("Preference-Applied", HeaderValue::from_static("return=representation"));
+        *r.status_mut() = if created {
+            StatusCode::CREATED
+        } else {
+            StatusCode::OK
+        };
+        r.headers_mut().insert(
+            "Preference-Applied",
+            HeaderValue::from_static("return=representation"),
+        );
         r
     } else {
         let mut r = StatusCode::NO_CONTENT.into_response();
-        r.headers_mut().insert("OData-Version", HeaderValue::from_static("4.0"));
+        r.headers_mut()
+            .insert("OData-Version", HeaderValue::from_static("4.0"));
         r
     };
     if let Ok(v) = HeaderValue::from_str(&entity_id) {
@@ -553,28 +795,60 @@ async fn create(state: &AppState, req: &Request, set: &str, body: &[u8]) -> ApiR
     let table = table_for(state, set)?;
     let obj = json_object(body)?;
     let values = values_from_body(&state.schema, table, &obj)?;
-    let id = values.iter().find(|(c, _)| c == &table.primary_id).and_then(|(_, v)| v.as_guid());
+    let id = values
+        .iter()
+        .find(|(c, _)| c == &table.primary_id)
+        .and_then(|(_, v)| v.as_guid());
     let outcome = pipeline::execute(
         state,
-        Operation::new(Message::Create, &table.logical_name, id, values, req.caller.user_id).with_correlation(correlation(state, &req.headers)),
+        Operation::new(
+            Message::Create,
+            &table.logical_name,
+            id,
+            values,
+            req.caller.user_id,
+        )
+        .with_correlation(correlation(state, &req.headers)),
     )
     .await?;
     write_response(state, req, table, outcome, true).await
 }
 
-async fn update(state: &AppState, req: &Request, set: &str, key: Key, body: &[u8]) -> ApiResult<Response> {
+async fn update(
+    state: &AppState,
+    req: &Request,
+    set: &str,
+    key: Key,
+    body: &[u8],
+) -> ApiResult<Response> {
     let table = table_for(state, set)?;
     let id = resolve_key(req, key)?;
     let obj = json_object(body)?;
     let values = values_from_body(&state.schema, table, &obj)?;
-    if let Some(other) = values.iter().find(|(c, _)| c == &table.primary_id).and_then(|(_, v)| v.as_guid()) {
+    if let Some(other) = values
+        .iter()
+        .find(|(c, _)| c == &table.primary_id)
+        .and_then(|(_, v)| v.as_guid())
+    {
         if other != id {
-            return Err(ApiError::payload(format!("The body's {} {other} does not match the key {id} in the URL", table.primary_id)));
+            return Err(ApiError::payload(format!(
+                "The body's {} {other} does not match the key {id} in the URL",
+                table.primary_id
+            )));
         }
     }
     let outcome = pipeline::execute(
         state,
-        Operation::new(Message::Update, &table.logical_name, Some(id), values, req.caller.user_id).with_precondition(precondition(&req.headers)?).upsert().with_correlation(correlation(state, &req.headers)),
+        Operation::new(
+            Message::Update,
+            &table.logical_name,
+            Some(id),
+            values,
+            req.caller.user_id,
+        )
+        .with_precondition(precondition(&req.headers)?)
+        .upsert()
+        .with_correlation(correlation(state, &req.headers)),
     )
     .await?;
     let created = outcome.message == Message::Create;
@@ -586,14 +860,25 @@ async fn delete(state: &AppState, req: &Request, set: &str, key: Key) -> ApiResu
     let id = resolve_key(req, key)?;
     let pre = precondition(&req.headers)?;
     if pre == Precondition::MustNotExist {
-        return Err(ApiError::bad_request("If-None-Match is not allowed on DELETE"));
+        return Err(ApiError::bad_request(
+            "If-None-Match is not allowed on DELETE",
+        ));
     }
     pipeline::execute(
         state,
-        Operation::new(Message::Delete, &table.logical_name, Some(id), vec![], req.caller.user_id).with_precondition(pre).with_correlation(correlation(state, &req.headers)),
+        Operation::new(
+            Message::Delete,
+            &table.logical_name,
+            Some(id),
+            vec![],
+            req.caller.user_id,
+        )
+        .with_precondition(pre)
+        .with_correlation(correlation(state, &req.headers)),
     )
     .await?;
     let mut r = StatusCode::NO_CONTENT.into_response();
-    r.headers_mut().insert("OData-Version", HeaderValue::from_static("4.0"));
+    r.headers_mut()
+        .insert("OData-Version", HeaderValue::from_static("4.0"));
     Ok(r)
 }

@@ -55,7 +55,9 @@ pub fn parse(path: &str) -> ApiResult<Resource> {
         None => (first.to_string(), None),
         Some(open) => {
             if !first.ends_with(')') {
-                return Err(ApiError::bad_request(format!("Bad key in '{first}': expected <set>(<id>)")));
+                return Err(ApiError::bad_request(format!(
+                    "Bad key in '{first}': expected <set>(<id>)"
+                )));
             }
             let inner = &first[open + 1..first.len() - 1];
             let key = if let Some(alias) = inner.strip_prefix('@') {
@@ -77,7 +79,11 @@ pub fn parse(path: &str) -> ApiResult<Resource> {
             "Resource not found for the segment '{set}': a navigation property needs a key, e.g. {set}(<id>)/<navigation>"
         )));
     }
-    Ok(Resource::Set { set, key, navigation })
+    Ok(Resource::Set {
+        set,
+        key,
+        navigation,
+    })
 }
 
 #[cfg(test)]
@@ -87,10 +93,21 @@ mod tests {
     #[test]
     fn parses_paths() {
         let id = "6d81597f-0f9f-e711-8122-000d3aa2331c";
-        assert_eq!(parse("contacts").unwrap(), Resource::Set { set: "contacts".into(), key: None, navigation: None });
+        assert_eq!(
+            parse("contacts").unwrap(),
+            Resource::Set {
+                set: "contacts".into(),
+                key: None,
+                navigation: None
+            }
+        );
         assert_eq!(
             parse(&format!("contacts({id})")).unwrap(),
-            Resource::Set { set: "contacts".into(), key: Some(Key::Id(Uuid::parse_str(id).unwrap())), navigation: None }
+            Resource::Set {
+                set: "contacts".into(),
+                key: Some(Key::Id(Uuid::parse_str(id).unwrap())),
+                navigation: None
+            }
         );
         assert_eq!(
             parse("serviceendpoints(@id)/serviceendpoint_sdkmessageprocessingstep").unwrap(),

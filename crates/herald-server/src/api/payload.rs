@@ -10,10 +10,16 @@ use crate::error::{ApiError, ApiResult};
 /// Parse raw body bytes into a JSON object.
 pub fn json_object(body: &[u8]) -> ApiResult<serde_json::Map<String, Json>> {
     if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::payload("The request body is empty: send a JSON object"));
+        return Err(ApiError::payload(
+            "The request body is empty: send a JSON object",
+        ));
     }
     let v: Json = serde_json::from_slice(body).map_err(|e| {
-        ApiError::payload(format!("The request body is not valid JSON: {e} (line {}, column {})", e.line(), e.column()))
+        ApiError::payload(format!(
+            "The request body is not valid JSON: {e} (line {}, column {})",
+            e.line(),
+            e.column()
+        ))
     })?;
     match v {
         Json::Object(m) => Ok(m),
@@ -22,32 +28,56 @@ pub fn json_object(body: &[u8]) -> ApiResult<serde_json::Map<String, Json>> {
 }
 
 /// Typed column values from a body for `table`.
-pub fn values_from_body(schema: &Schema, table: &Table, body: &serde_json::Map<String, Json>) -> ApiResult<Vec<(String, Value)>> {
+pub fn values_from_body(
+    schema: &Schema,
+    table: &Table,
+    body: &serde_json::Map<String, Json>,
+) -> ApiResult<Vec<(String, Value)>> {
     let mut out = Vec::new();
     for (key, json) in body {
         if let Some(nav) = key.strip_suffix("@odata.bind") {
             let col = table.lookup_by_navigation(nav).ok_or_else(|| {
-                ApiError::payload(format!("'{nav}' is not a single-valued navigation property of '{}'", table.logical_name))
+                ApiError::payload(format!(
+                    "'{nav}' is not a single-valued navigation property of '{}'",
+                    table.logical_name
+                ))
             })?;
             let value = match json {
                 Json::Null => Value::Null,
                 Json::String(s) => {
-                    let target = col.lookup_target().and_then(|t| schema.table(t)).ok_or_else(|| ApiError::internal("lookup without target"))?;
+                    let target = col
+                        .lookup_target()
+                        .and_then(|t| schema.table(t))
+                        .ok_or_else(|| ApiError::internal("lookup without target"))?;
                     Value::Guid(parse_bind(schema, target, s)?)
                 }
-                _ => return Err(ApiError::payload(format!("'{key}' must be a string like \"/<set>(<id>)\""))),
+                _ => {
+                    return Err(ApiError::payload(format!(
+                        "'{key}' must be a string like \"/<set>(<id>)\""
+                    )))
+                }
             };
             out.push((col.name.clone(), value));
             continue;
         }
-        if key.starts_with('@') || key.contains("@odata.") || key.contains("@OData.") || key.contains("@Microsoft.") {
+        if key.starts_with('@')
+            || key.contains("@odata.")
+            || key.contains("@OData.")
+            || key.contains("@Microsoft.")
+        {
             continue;
         }
-        let col = table.column(key).filter(|c| !c.is_lookup() || c.name == table.primary_id);
+        let col = table
+            .column(key)
+            .filter(|c| !c.is_lookup() || c.name == table.primary_id);
         let col = match col {
             Some(c) => c,
             None => {
-                if let Some(lookup) = table.readable_column(key).filter(|c| c.is_lookup()).or_else(|| table.column(key)) {
+                if let Some(lookup) = table
+                    .readable_column(key)
+                    .filter(|c| c.is_lookup())
+                    .or_else(|| table.column(key))
+                {
                     return Err(ApiError::payload(format!(
                         "The lookup '{}' cannot be set directly: use \"{}@odata.bind\": \"/{}(<id>)\"",
                         key,
@@ -62,7 +92,9 @@ pub fn values_from_body(schema: &Schema, table: &Table, body: &serde_json::Map<S
             }
         };
         if json.is_object() || json.is_array() {
-            return Err(ApiError::payload(format!("'{key}': nested objects and arrays (deep insert) are not supported")));
+            return Err(ApiError::payload(format!(
+                "'{key}': nested objects and arrays (deep insert) are not supported"
+            )));
         }
         let value = value_from_json(col, json).map_err(|e| ApiError::payload(e.0))?;
         out.push((col.name.clone(), value));
@@ -73,14 +105,21 @@ pub fn values_from_body(schema: &Schema, table: &Table, body: &serde_json::Map<S
 /// `/contacts(<id>)`, `contacts(<id>)` or a full URL ending in it.
 fn parse_bind(schema: &Schema, target: &Table, s: &str) -> ApiResult<uuid::Uuid> {
     let tail = s.rsplit('/').next().unwrap_or(s);
-    let bad = || ApiError::payload(format!("'{s}' is not a valid reference: expected \"/{}(<id>)\"", target.entity_set));
+    let bad = || {
+        ApiError::payload(format!(
+            "'{s}' is not a valid reference: expected \"/{}(<id>)\"",
+            target.entity_set
+        ))
+    };
     let open = tail.find('(').ok_or_else(bad)?;
     if !tail.ends_with(')') {
         return Err(bad());
     }
     let set = &tail[..open];
     let id = parse_guid(&tail[open + 1..tail.len() - 1]).ok_or_else(bad)?;
-    let t = schema.table_by_set(set).ok_or_else(|| ApiError::payload(format!("'{set}' in '{s}' is not an entity set")))?;
+    let t = schema
+        .table_by_set(set)
+        .ok_or_else(|| ApiError::payload(format!("'{set}' in '{s}' is not an entity set")))?;
     if t.logical_name != target.logical_name {
         return Err(ApiError::payload(format!(
             "'{s}' refers to '{}', but this lookup refers to '{}'",

@@ -21,11 +21,16 @@ impl Prefer {
             for part in v.split(',') {
                 let part = part.trim();
                 let (name, val) = match part.split_once('=') {
-                    Some((n, v)) => (n.trim().to_ascii_lowercase(), v.trim().trim_matches('"').to_string()),
+                    Some((n, v)) => (
+                        n.trim().to_ascii_lowercase(),
+                        v.trim().trim_matches('"').to_string(),
+                    ),
                     None => (part.to_ascii_lowercase(), String::new()),
                 };
                 match name.as_str() {
-                    "return" if val.eq_ignore_ascii_case("representation") => p.return_representation = true,
+                    "return" if val.eq_ignore_ascii_case("representation") => {
+                        p.return_representation = true
+                    }
                     "odata.maxpagesize" => {
                         if let Ok(n) = val.parse::<u64>() {
                             p.max_page_size = Some(n.clamp(1, MAX_PAGE_SIZE));

@@ -24,21 +24,33 @@ pub fn etag(record: &Record) -> Option<String> {
 pub type LookupNames = HashMap<Uuid, String>;
 
 /// Collect the primary names of every row the given records look up.
-pub async fn lookup_names(store: &Store, schema: &Schema, table: &Table, records: &[Record]) -> ApiResult<LookupNames> {
+pub async fn lookup_names(
+    store: &Store,
+    schema: &Schema,
+    table: &Table,
+    records: &[Record],
+) -> ApiResult<LookupNames> {
     let mut by_table: HashMap<String, Vec<Value>> = HashMap::new();
     for r in records {
         for (k, v) in &r.values {
             if let (Some(col), Value::Guid(_)) = (table.column(k), v) {
                 if let Some(target) = col.lookup_target() {
-                    by_table.entry(target.to_string()).or_default().push(v.clone());
+                    by_table
+                        .entry(target.to_string())
+                        .or_default()
+                        .push(v.clone());
                 }
             }
         }
     }
     let mut names = LookupNames::new();
     for (target, mut ids) in by_table {
-        let Some(t) = schema.table(&target) else { continue };
-        let Some(primary_name) = &t.primary_name else { continue };
+        let Some(t) = schema.table(&target) else {
+            continue;
+        };
+        let Some(primary_name) = &t.primary_name else {
+            continue;
+        };
         ids.sort_by_key(|v| v.as_guid());
         ids.dedup();
         for chunk in ids.chunks(500) {
@@ -50,7 +62,8 @@ pub async fn lookup_names(store: &Store, schema: &Schema, table: &Table, records
                 negated: false,
             });
             for row in store.fetch(&q, None, 0).await? {
-                if let (Some(id), Some(name)) = (row.guid(&t.primary_id), row.string(primary_name)) {
+                if let (Some(id), Some(name)) = (row.guid(&t.primary_id), row.string(primary_name))
+                {
                     names.insert(id, name.to_string());
                 }
             }
@@ -61,7 +74,12 @@ pub async fn lookup_names(store: &Store, schema: &Schema, table: &Table, records
 
 /// One record as a JSON object. Keys not in the table (e.g. `alias.column`
 /// from FetchXML links) are written as they come.
-pub fn record_json(schema: &Schema, table: &Table, record: &Record, annotations: Option<&LookupNames>) -> Map<String, Json> {
+pub fn record_json(
+    schema: &Schema,
+    table: &Table,
+    record: &Record,
+    annotations: Option<&LookupNames>,
+) -> Map<String, Json> {
     let mut out = Map::new();
     if let Some(tag) = etag(record) {
         out.insert("@odata.etag".into(), Json::String(tag));
@@ -79,7 +97,11 @@ pub fn record_json(schema: &Schema, table: &Table, record: &Record, annotations:
         if !col.readable() {
             continue;
         }
-        let name = if col.is_lookup() && col.name != table.primary_id { col.value_name() } else { col.name.clone() };
+        let name = if col.is_lookup() && col.name != table.primary_id {
+            col.value_name()
+        } else {
+            col.name.clone()
+        };
         out.insert(name.clone(), value.to_json());
         if let Some(names) = annotations {
             if value.is_null() {
@@ -90,7 +112,10 @@ pub fn record_json(schema: &Schema, table: &Table, record: &Record, annotations:
                     if let Some(n) = names.get(id) {
                         out.insert(format!("{name}{FORMATTED}"), Json::String(n.clone()));
                     }
-                    out.insert(format!("{name}{LOOKUP_LOGICAL_NAME}"), Json::String(target.clone()));
+                    out.insert(
+                        format!("{name}{LOOKUP_LOGICAL_NAME}"),
+                        Json::String(target.clone()),
+                    );
                 }
                 (ColumnType::Choice { options }, Value::Int(v)) => {
                     if let Some((_, label)) = options.iter().find(|(o, _)| o == v) {
@@ -98,13 +123,22 @@ pub fn record_json(schema: &Schema, table: &Table, record: &Record, annotations:
                     }
                 }
                 (ColumnType::Boolean, Value::Bool(b)) => {
-                    out.insert(format!("{name}{FORMATTED}"), Json::String(if *b { "Yes" } else { "No" }.into()));
+                    out.insert(
+                        format!("{name}{FORMATTED}"),
+                        Json::String(if *b { "Yes" } else { "No" }.into()),
+                    );
                 }
                 (ColumnType::Money, Value::Decimal(d)) => {
-                    out.insert(format!("{name}{FORMATTED}"), Json::String(format!("{d:.2}")));
+                    out.insert(
+                        format!("{name}{FORMATTED}"),
+                        Json::String(format!("{d:.2}")),
+                    );
                 }
                 (ColumnType::DateTime, Value::DateTime(t)) => {
-                    out.insert(format!("{name}{FORMATTED}"), Json::String(t.format("%-m/%-d/%Y %-I:%M %p").to_string()));
+                    out.insert(
+                        format!("{name}{FORMATTED}"),
+                        Json::String(t.format("%-m/%-d/%Y %-I:%M %p").to_string()),
+                    );
                 }
                 _ => {}
             }

@@ -26,13 +26,38 @@ pub async fn capture(tx: &mut Tx, event: &Event<'_>) -> ApiResult<()> {
     let Some(company) = row.and_then(company_of) else {
         return Ok(());
     };
-    if !tx.bc_stream_subscribed(&event.table.logical_name, company).await? {
+    if !tx
+        .bc_stream_subscribed(&event.table.logical_name, company)
+        .await?
+    {
         return Ok(());
     }
     let (change_type, version) = match event.message {
-        Message::Create => (ChangeType::Created, event.after.as_ref().and_then(|r| r.int("versionnumber")).unwrap_or(1)),
-        Message::Update => (ChangeType::Updated, event.after.as_ref().and_then(|r| r.int("versionnumber")).unwrap_or(0)),
-        Message::Delete => (ChangeType::Deleted, event.before.as_ref().and_then(|r| r.int("versionnumber")).unwrap_or(0) + 1),
+        Message::Create => (
+            ChangeType::Created,
+            event
+                .after
+                .as_ref()
+                .and_then(|r| r.int("versionnumber"))
+                .unwrap_or(1),
+        ),
+        Message::Update => (
+            ChangeType::Updated,
+            event
+                .after
+                .as_ref()
+                .and_then(|r| r.int("versionnumber"))
+                .unwrap_or(0),
+        ),
+        Message::Delete => (
+            ChangeType::Deleted,
+            event
+                .before
+                .as_ref()
+                .and_then(|r| r.int("versionnumber"))
+                .unwrap_or(0)
+                + 1,
+        ),
     };
     tx.bc_add_change(&BcChange {
         table: event.table.logical_name.clone(),

@@ -66,7 +66,9 @@ pub fn coalesce(changes: &[BcChange]) -> Vec<RecordChange> {
     let mut out: Vec<RecordChange> = Vec::new();
     let mut index: HashMap<Uuid, usize> = HashMap::new();
     for c in ordered {
-        let Some(ty) = ChangeType::parse(&c.change_type) else { continue };
+        let Some(ty) = ChangeType::parse(&c.change_type) else {
+            continue;
+        };
         match index.get(&c.record_id) {
             Some(&i) => {
                 let r = &mut out[i];
@@ -75,7 +77,11 @@ pub fn coalesce(changes: &[BcChange]) -> Vec<RecordChange> {
             }
             None => {
                 index.insert(c.record_id, out.len());
-                out.push(RecordChange { record: c.record_id, change_type: ty, last_modified_ms: c.at_ms });
+                out.push(RecordChange {
+                    record: c.record_id,
+                    change_type: ty,
+                    last_modified_ms: c.at_ms,
+                });
             }
         }
     }
@@ -87,23 +93,60 @@ mod tests {
     use super::*;
 
     fn ch(record: u128, ty: &str, at: i64, version: i64) -> BcChange {
-        BcChange { table: "bc_customer".into(), company_id: Uuid::nil(), record_id: Uuid::from_u128(record), change_type: ty.into(), at_ms: at, version }
+        BcChange {
+            table: "bc_customer".into(),
+            company_id: Uuid::nil(),
+            record_id: Uuid::from_u128(record),
+            change_type: ty.into(),
+            at_ms: at,
+            version,
+        }
     }
 
     fn types(changes: &[BcChange]) -> Vec<&'static str> {
-        coalesce(changes).iter().map(|r| r.change_type.as_str()).collect()
+        coalesce(changes)
+            .iter()
+            .map(|r| r.change_type.as_str())
+            .collect()
     }
 
     #[test]
     fn merges_per_record() {
-        assert_eq!(types(&[ch(1, "created", 0, 1), ch(1, "updated", 0, 2), ch(1, "updated", 5, 3)]), ["created"]);
+        assert_eq!(
+            types(&[
+                ch(1, "created", 0, 1),
+                ch(1, "updated", 0, 2),
+                ch(1, "updated", 5, 3)
+            ]),
+            ["created"]
+        );
         let five: Vec<_> = (0..5).map(|i| ch(1, "updated", 10, 2 + i)).collect();
         assert_eq!(types(&five), ["updated"]);
-        assert_eq!(types(&[ch(1, "updated", 0, 2), ch(1, "deleted", 1, 3)]), ["deleted"]);
-        assert_eq!(types(&[ch(1, "created", 0, 1), ch(1, "deleted", 0, 2)]), ["deleted"]);
+        assert_eq!(
+            types(&[ch(1, "updated", 0, 2), ch(1, "deleted", 1, 3)]),
+            ["deleted"]
+        );
+        assert_eq!(
+            types(&[ch(1, "created", 0, 1), ch(1, "deleted", 0, 2)]),
+            ["deleted"]
+        );
         // Out-of-order input is put in order by time and version.
-        assert_eq!(types(&[ch(1, "deleted", 0, 3), ch(1, "created", 0, 1), ch(1, "updated", 0, 2)]), ["deleted"]);
-        assert_eq!(types(&[ch(2, "created", 0, 1), ch(1, "updated", 1, 4), ch(2, "updated", 2, 2)]), ["created", "updated"]);
+        assert_eq!(
+            types(&[
+                ch(1, "deleted", 0, 3),
+                ch(1, "created", 0, 1),
+                ch(1, "updated", 0, 2)
+            ]),
+            ["deleted"]
+        );
+        assert_eq!(
+            types(&[
+                ch(2, "created", 0, 1),
+                ch(1, "updated", 1, 4),
+                ch(2, "updated", 2, 2)
+            ]),
+            ["created", "updated"]
+        );
         let r = coalesce(&[ch(1, "created", 3, 1), ch(1, "updated", 9, 2)]);
         assert_eq!(r[0].last_modified_ms, 9);
     }

@@ -26,7 +26,10 @@ use crate::state::AppState;
 pub const PAGE_SIZE: u64 = 20_000;
 
 fn table_of<'a>(state: &'a AppState, logical: &str) -> ApiResult<&'a Table> {
-    state.schema.table(logical).ok_or_else(|| errors::internal(format!("missing table {logical}")))
+    state
+        .schema
+        .table(logical)
+        .ok_or_else(|| errors::internal(format!("missing table {logical}")))
 }
 
 fn company_json(req: &BcRequest, r: &Record) -> Map<String, Json> {
@@ -37,8 +40,16 @@ fn company_json(req: &BcRequest, r: &Record) -> Map<String, Json> {
     let text = |k: &str| Json::String(r.string(k).unwrap_or_default().to_string());
     let mut m = Map::new();
     m.insert("@odata.etag".into(), Json::String(entity::etag(r)));
-    m.insert("id".into(), r.get("bc_companyid").map(Value::to_json).unwrap_or(Json::Null));
-    m.insert("systemVersion".into(), Json::String(format!("herald {}", env!("CARGO_PKG_VERSION"))));
+    m.insert(
+        "id".into(),
+        r.get("bc_companyid")
+            .map(Value::to_json)
+            .unwrap_or(Json::Null),
+    );
+    m.insert(
+        "systemVersion".into(),
+        Json::String(format!("herald {}", env!("CARGO_PKG_VERSION"))),
+    );
     m.insert("name".into(), text("name"));
     m.insert("displayName".into(), text("displayname"));
     m.insert("businessProfileId".into(), text("businessprofileid"));
@@ -51,32 +62,57 @@ fn company_json(req: &BcRequest, r: &Record) -> Map<String, Json> {
 /// The company row, or 404.
 pub async fn company(state: &AppState, id: Uuid) -> ApiResult<Record> {
     let t = table_of(state, BC_COMPANY)?;
-    state.store.get(t, id).await?.ok_or_else(|| errors::not_found(format!("The company {id} does not exist")))
+    state
+        .store
+        .get(t, id)
+        .await?
+        .ok_or_else(|| errors::not_found(format!("The company {id} does not exist")))
 }
 
 pub async fn list_companies(state: &AppState, req: &BcRequest) -> ApiResult<Response> {
     let t = table_of(state, BC_COMPANY)?;
     let mut q = Query::all(&t.logical_name);
-    q.order = vec![herald_core::query::Order { column: ColumnRef::new("name"), descending: false }];
+    q.order = vec![herald_core::query::Order {
+        column: ColumnRef::new("name"),
+        descending: false,
+    }];
     let rows = state.store.fetch(&q, Some(PAGE_SIZE), 0).await?;
-    let value: Vec<Json> = rows.iter().map(|r| Json::Object(company_json(req, r))).collect();
-    Ok(json_response(StatusCode::OK, serde_json::json!({"@odata.context": format!("{}$metadata#companies", req.base), "value": value})))
+    let value: Vec<Json> = rows
+        .iter()
+        .map(|r| Json::Object(company_json(req, r)))
+        .collect();
+    Ok(json_response(
+        StatusCode::OK,
+        serde_json::json!({"@odata.context": format!("{}$metadata#companies", req.base), "value": value}),
+    ))
 }
 
 pub async fn get_company(state: &AppState, req: &BcRequest, id: Uuid) -> ApiResult<Response> {
     let r = company(state, id).await?;
     let mut m = Map::new();
-    m.insert("@odata.context".into(), Json::String(format!("{}$metadata#companies/$entity", req.base)));
+    m.insert(
+        "@odata.context".into(),
+        Json::String(format!("{}$metadata#companies/$entity", req.base)),
+    );
     m.extend(company_json(req, &r));
     Ok(json_response(StatusCode::OK, Json::Object(m)))
 }
 
 fn in_company(company: Uuid) -> Condition {
-    Condition::Compare { column: ColumnRef::new(BC_COMPANY_COLUMN), op: CompareOp::Eq, value: Value::Guid(company) }
+    Condition::Compare {
+        column: ColumnRef::new(BC_COMPANY_COLUMN),
+        op: CompareOp::Eq,
+        value: Value::Guid(company),
+    }
 }
 
 fn context(req: &BcRequest, company: Uuid, entity: &BcEntity, single: bool) -> String {
-    format!("{}$metadata#companies({company})/{}{}", req.base, entity.name, if single { "/$entity" } else { "" })
+    format!(
+        "{}$metadata#companies({company})/{}{}",
+        req.base,
+        entity.name,
+        if single { "/$entity" } else { "" }
+    )
 }
 
 /// The query options of a list, on camelCase names.
@@ -86,7 +122,12 @@ struct ListOptions {
     select: Option<Vec<String>>,
 }
 
-fn list_options(state: &AppState, req: &BcRequest, entity: &BcEntity, table: &Table) -> ApiResult<ListOptions> {
+fn list_options(
+    state: &AppState,
+    req: &BcRequest,
+    entity: &BcEntity,
+    table: &Table,
+) -> ApiResult<ListOptions> {
     let mut mapped = Vec::new();
     let mut skip = 0;
     let mut select = None;
@@ -113,14 +154,28 @@ fn list_options(state: &AppState, req: &BcRequest, entity: &BcEntity, table: &Ta
             _ => {}
         }
     }
-    let query = parse_options(&state.schema, table, &mapped).map_err(|e| errors::bad_request(e.message))?;
-    Ok(ListOptions { query, skip, select })
+    let query =
+        parse_options(&state.schema, table, &mapped).map_err(|e| errors::bad_request(e.message))?;
+    Ok(ListOptions {
+        query,
+        skip,
+        select,
+    })
 }
 
-pub async fn list(state: &AppState, req: &BcRequest, company_id: Uuid, entity: &'static BcEntity) -> ApiResult<Response> {
+pub async fn list(
+    state: &AppState,
+    req: &BcRequest,
+    company_id: Uuid,
+    entity: &'static BcEntity,
+) -> ApiResult<Response> {
     company(state, company_id).await?;
     let table = table_of(state, entity.logical)?;
-    let ListOptions { mut query, skip, select } = list_options(state, req, entity, table)?;
+    let ListOptions {
+        mut query,
+        skip,
+        select,
+    } = list_options(state, req, entity, table)?;
     query.filter = Some(match query.filter.take() {
         Some(f) => Condition::And(vec![in_company(company_id), f]),
         None => in_company(company_id),
@@ -130,31 +185,76 @@ pub async fn list(state: &AppState, req: &BcRequest, company_id: Uuid, entity: &
     let more = rows.len() as u64 > limit;
     rows.truncate(limit as usize);
     let mut out = Map::new();
-    out.insert("@odata.context".into(), Json::String(context(req, company_id, entity, false)));
+    out.insert(
+        "@odata.context".into(),
+        Json::String(context(req, company_id, entity, false)),
+    );
     if query.count {
-        out.insert("@odata.count".into(), Json::from(state.store.count(&query).await?));
+        out.insert(
+            "@odata.count".into(),
+            Json::from(state.store.count(&query).await?),
+        );
     }
-    let value: Vec<Json> = rows.iter().map(|r| Json::Object(record_json(entity, table, r, select.as_deref()))).collect();
+    let value: Vec<Json> = rows
+        .iter()
+        .map(|r| Json::Object(record_json(entity, table, r, select.as_deref())))
+        .collect();
     out.insert("value".into(), Json::Array(value));
     if more && query.top.is_none() {
-        let mut q: Vec<String> = req.raw_query.split('&').filter(|p| !p.is_empty() && !p.to_ascii_lowercase().starts_with("$skip=") && !p.to_ascii_lowercase().starts_with("%24skip=")).map(str::to_string).collect();
+        let mut q: Vec<String> = req
+            .raw_query
+            .split('&')
+            .filter(|p| {
+                !p.is_empty()
+                    && !p.to_ascii_lowercase().starts_with("$skip=")
+                    && !p.to_ascii_lowercase().starts_with("%24skip=")
+            })
+            .map(str::to_string)
+            .collect();
         q.push(format!("$skip={}", skip + limit));
-        out.insert("@odata.nextLink".into(), Json::String(format!("{}companies({company_id})/{}?{}", req.base, entity.name, q.join("&"))));
+        out.insert(
+            "@odata.nextLink".into(),
+            Json::String(format!(
+                "{}companies({company_id})/{}?{}",
+                req.base,
+                entity.name,
+                q.join("&")
+            )),
+        );
     }
     Ok(json_response(StatusCode::OK, Json::Object(out)))
 }
 
 /// The row `id` of `entity` in `company`, or 404.
-async fn existing(state: &AppState, company_id: Uuid, entity: &BcEntity, table: &Table, id: Uuid) -> ApiResult<Record> {
+async fn existing(
+    state: &AppState,
+    company_id: Uuid,
+    entity: &BcEntity,
+    table: &Table,
+    id: Uuid,
+) -> ApiResult<Record> {
     match state.store.get(table, id).await? {
         Some(r) if entity::company_of(&r) == Some(company_id) => Ok(r),
-        _ => Err(errors::not_found(format!("The {} {id} does not exist in company {company_id}", entity.name))),
+        _ => Err(errors::not_found(format!(
+            "The {} {id} does not exist in company {company_id}",
+            entity.name
+        ))),
     }
 }
 
-fn single(req: &BcRequest, company_id: Uuid, entity: &BcEntity, table: &Table, r: &Record, status: StatusCode) -> Response {
+fn single(
+    req: &BcRequest,
+    company_id: Uuid,
+    entity: &BcEntity,
+    table: &Table,
+    r: &Record,
+    status: StatusCode,
+) -> Response {
     let mut m = Map::new();
-    m.insert("@odata.context".into(), Json::String(context(req, company_id, entity, true)));
+    m.insert(
+        "@odata.context".into(),
+        Json::String(context(req, company_id, entity, true)),
+    );
     m.extend(record_json(entity, table, r, None));
     let mut resp = json_response(status, Json::Object(m));
     if let Ok(v) = HeaderValue::from_str(&entity::etag(r)) {
@@ -163,13 +263,22 @@ fn single(req: &BcRequest, company_id: Uuid, entity: &BcEntity, table: &Table, r
     resp
 }
 
-pub async fn get(state: &AppState, req: &BcRequest, company_id: Uuid, entity: &'static BcEntity, id: Uuid) -> ApiResult<Response> {
+pub async fn get(
+    state: &AppState,
+    req: &BcRequest,
+    company_id: Uuid,
+    entity: &'static BcEntity,
+    id: Uuid,
+) -> ApiResult<Response> {
     company(state, company_id).await?;
     let table = table_of(state, entity.logical)?;
     let r = existing(state, company_id, entity, table, id).await?;
     let select = list_options(state, req, entity, table)?.select;
     let mut m = Map::new();
-    m.insert("@odata.context".into(), Json::String(context(req, company_id, entity, true)));
+    m.insert(
+        "@odata.context".into(),
+        Json::String(context(req, company_id, entity, true)),
+    );
     m.extend(record_json(entity, table, &r, select.as_deref()));
     let mut resp = json_response(StatusCode::OK, Json::Object(m));
     if let Ok(v) = HeaderValue::from_str(&entity::etag(&r)) {
@@ -180,7 +289,9 @@ pub async fn get(state: &AppState, req: &BcRequest, company_id: Uuid, entity: &'
 
 /// `If-Match` as a precondition: `*` or an etag `W/"n"` / `"n"`.
 pub fn if_match(req: &BcRequest) -> ApiResult<Option<Precondition>> {
-    let Some(v) = req.headers.get("if-match") else { return Ok(None) };
+    let Some(v) = req.headers.get("if-match") else {
+        return Ok(None);
+    };
     let v = v.to_str().unwrap_or("").trim();
     if v == "*" {
         return Ok(Some(Precondition::MustExist));
@@ -189,57 +300,124 @@ pub fn if_match(req: &BcRequest) -> ApiResult<Option<Precondition>> {
         .trim_start_matches("W/")
         .trim_matches('"')
         .parse::<i64>()
-        .map_err(|_| errors::bad_request(format!("If-Match '{v}' is not an @odata.etag of this API (W/\"<n>\") or *")))?;
+        .map_err(|_| {
+            errors::bad_request(format!(
+                "If-Match '{v}' is not an @odata.etag of this API (W/\"<n>\") or *"
+            ))
+        })?;
     Ok(Some(Precondition::Version(n)))
 }
 
 fn record_of(outcome: &pipeline::Outcome) -> ApiResult<&Record> {
-    outcome.record.as_ref().ok_or_else(|| errors::internal("the write returned no record"))
+    outcome
+        .record
+        .as_ref()
+        .ok_or_else(|| errors::internal("the write returned no record"))
 }
 
-pub async fn create(state: &AppState, req: &BcRequest, company_id: Uuid, entity: &'static BcEntity, body: &[u8]) -> ApiResult<Response> {
+pub async fn create(
+    state: &AppState,
+    req: &BcRequest,
+    company_id: Uuid,
+    entity: &'static BcEntity,
+    body: &[u8],
+) -> ApiResult<Response> {
     company(state, company_id).await?;
     let table = table_of(state, entity.logical)?;
     let obj = super::json_object(body).map_err(|e| errors::bad_request(e.message))?;
     let mut values = values_from_json(entity, table, &obj, None)?;
-    let id = values.iter().find(|(c, _)| c == &table.primary_id).and_then(|(_, v)| v.as_guid());
+    let id = values
+        .iter()
+        .find(|(c, _)| c == &table.primary_id)
+        .and_then(|(_, v)| v.as_guid());
     values.push((BC_COMPANY_COLUMN.to_string(), Value::Guid(company_id)));
     let outcome = pipeline::execute(
         state,
-        Operation::new(Message::Create, &table.logical_name, id, values, req.caller.user_id),
+        Operation::new(
+            Message::Create,
+            &table.logical_name,
+            id,
+            values,
+            req.caller.user_id,
+        ),
     )
     .await?;
-    let mut resp = single(req, company_id, entity, table, record_of(&outcome)?, StatusCode::CREATED);
-    if let Ok(v) = HeaderValue::from_str(&format!("{}companies({company_id})/{}({})", req.base, entity.name, outcome.id)) {
+    let mut resp = single(
+        req,
+        company_id,
+        entity,
+        table,
+        record_of(&outcome)?,
+        StatusCode::CREATED,
+    );
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "{}companies({company_id})/{}({})",
+        req.base, entity.name, outcome.id
+    )) {
         resp.headers_mut().insert(axum::http::header::LOCATION, v);
     }
     Ok(resp)
 }
 
-pub async fn update(state: &AppState, req: &BcRequest, company_id: Uuid, entity: &'static BcEntity, id: Uuid, body: &[u8]) -> ApiResult<Response> {
+pub async fn update(
+    state: &AppState,
+    req: &BcRequest,
+    company_id: Uuid,
+    entity: &'static BcEntity,
+    id: Uuid,
+    body: &[u8],
+) -> ApiResult<Response> {
     company(state, company_id).await?;
     let table = table_of(state, entity.logical)?;
-    let pre = if_match(req)?.ok_or_else(|| errors::if_match_required(&format!("PATCH of {}", entity.name)))?;
+    let pre = if_match(req)?
+        .ok_or_else(|| errors::if_match_required(&format!("PATCH of {}", entity.name)))?;
     existing(state, company_id, entity, table, id).await?;
     let obj = super::json_object(body).map_err(|e| errors::bad_request(e.message))?;
     let values = values_from_json(entity, table, &obj, Some(id))?;
     let outcome = pipeline::execute(
         state,
-        Operation::new(Message::Update, &table.logical_name, Some(id), values, req.caller.user_id).with_precondition(pre),
+        Operation::new(
+            Message::Update,
+            &table.logical_name,
+            Some(id),
+            values,
+            req.caller.user_id,
+        )
+        .with_precondition(pre),
     )
     .await
     .map_err(bc_precondition)?;
-    Ok(single(req, company_id, entity, table, record_of(&outcome)?, StatusCode::OK))
+    Ok(single(
+        req,
+        company_id,
+        entity,
+        table,
+        record_of(&outcome)?,
+        StatusCode::OK,
+    ))
 }
 
-pub async fn delete(state: &AppState, req: &BcRequest, company_id: Uuid, entity: &'static BcEntity, id: Uuid) -> ApiResult<Response> {
+pub async fn delete(
+    state: &AppState,
+    req: &BcRequest,
+    company_id: Uuid,
+    entity: &'static BcEntity,
+    id: Uuid,
+) -> ApiResult<Response> {
     company(state, company_id).await?;
     let table = table_of(state, entity.logical)?;
     let pre = if_match(req)?.unwrap_or(Precondition::None);
     existing(state, company_id, entity, table, id).await?;
     pipeline::execute(
         state,
-        Operation::new(Message::Delete, &table.logical_name, Some(id), vec![], req.caller.user_id).with_precondition(pre),
+        Operation::new(
+            Message::Delete,
+            &table.logical_name,
+            Some(id),
+            vec![],
+            req.caller.user_id,
+        )
+        .with_precondition(pre),
     )
     .await
     .map_err(bc_precondition)?;
@@ -249,7 +427,10 @@ pub async fn delete(state: &AppState, req: &BcRequest, company_id: Uuid, entity:
 /// The pipeline's 412 in BC's words.
 fn bc_precondition(e: crate::error::ApiError) -> crate::error::ApiError {
     if e.status == StatusCode::PRECONDITION_FAILED {
-        errors::entity_changed(format!("Another user has already changed the record: {}", e.message))
+        errors::entity_changed(format!(
+            "Another user has already changed the record: {}",
+            e.message
+        ))
     } else {
         e
     }

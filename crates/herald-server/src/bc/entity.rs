@@ -23,7 +23,9 @@ pub const LAST_MODIFIED_V1: &str = "lastDateTimeModified";
 
 /// The entity with this API name (case-insensitive, as BC matches them).
 pub fn entity_named(name: &str) -> Option<&'static BcEntity> {
-    BC_ENTITIES.iter().find(|e| e.name.eq_ignore_ascii_case(name))
+    BC_ENTITIES
+        .iter()
+        .find(|e| e.name.eq_ignore_ascii_case(name))
 }
 
 /// The column behind a field name of `entity` (`id`, `lastModifiedDateTime`
@@ -35,7 +37,11 @@ pub fn column_of(entity: &BcEntity, table: &Table, field: &str) -> Option<String
     if field.eq_ignore_ascii_case(LAST_MODIFIED) || field.eq_ignore_ascii_case(LAST_MODIFIED_V1) {
         return Some("modifiedon".into());
     }
-    entity.fields.iter().find(|(f, _)| f.eq_ignore_ascii_case(field)).map(|(f, _)| bc_column(f))
+    entity
+        .fields
+        .iter()
+        .find(|(f, _)| f.eq_ignore_ascii_case(field))
+        .map(|(f, _)| bc_column(f))
 }
 
 /// `2019-01-31T10:00:00.123Z`, as BC writes its timestamps.
@@ -64,38 +70,69 @@ fn field_json(field: BcField, value: Option<&Value>) -> Json {
 }
 
 /// One row as BC returns it; `select` limits the fields (etag always kept).
-pub fn record_json(entity: &BcEntity, table: &Table, record: &Record, select: Option<&[String]>) -> Map<String, Json> {
+pub fn record_json(
+    entity: &BcEntity,
+    table: &Table,
+    record: &Record,
+    select: Option<&[String]>,
+) -> Map<String, Json> {
     let wanted = |name: &str| select.is_none_or(|s| s.iter().any(|x| x.eq_ignore_ascii_case(name)));
     let mut out = Map::new();
     out.insert("@odata.etag".into(), Json::String(etag(record)));
     if wanted(ID) {
-        out.insert(ID.into(), record.get(&table.primary_id).map(Value::to_json).unwrap_or(Json::Null));
+        out.insert(
+            ID.into(),
+            record
+                .get(&table.primary_id)
+                .map(Value::to_json)
+                .unwrap_or(Json::Null),
+        );
     }
     for (name, field) in entity.fields {
         if wanted(name) {
-            out.insert((*name).to_string(), field_json(*field, record.get(&bc_column(name))));
+            out.insert(
+                (*name).to_string(),
+                field_json(*field, record.get(&bc_column(name))),
+            );
         }
     }
     if wanted(LAST_MODIFIED) {
-        out.insert(LAST_MODIFIED.into(), field_json(BcField::DateTime, record.get("modifiedon")));
+        out.insert(
+            LAST_MODIFIED.into(),
+            field_json(BcField::DateTime, record.get("modifiedon")),
+        );
     }
     out
 }
 
 /// Column values from a request body. `id` may be given on create (and must
 /// match on update); `lastModifiedDateTime` and annotations are ignored.
-pub fn values_from_json(entity: &BcEntity, table: &Table, body: &Map<String, Json>, key: Option<Uuid>) -> ApiResult<Vec<(String, Value)>> {
+pub fn values_from_json(
+    entity: &BcEntity,
+    table: &Table,
+    body: &Map<String, Json>,
+    key: Option<Uuid>,
+) -> ApiResult<Vec<(String, Value)>> {
     let mut out = Vec::new();
     for (name, json) in body {
-        if name.starts_with('@') || name.contains("@odata.") || name.eq_ignore_ascii_case(LAST_MODIFIED) {
+        if name.starts_with('@')
+            || name.contains("@odata.")
+            || name.eq_ignore_ascii_case(LAST_MODIFIED)
+        {
             continue;
         }
         if name.eq_ignore_ascii_case(ID) {
-            let col = table.column(&table.primary_id).ok_or_else(|| errors::internal("table without primary key"))?;
-            let v = value_from_json(col, json).map_err(|e| errors::bad_request(format!("'id': {}", e.0.replace(&table.primary_id, "id"))))?;
+            let col = table
+                .column(&table.primary_id)
+                .ok_or_else(|| errors::internal("table without primary key"))?;
+            let v = value_from_json(col, json).map_err(|e| {
+                errors::bad_request(format!("'id': {}", e.0.replace(&table.primary_id, "id")))
+            })?;
             match (key, v.as_guid()) {
                 (Some(k), Some(g)) if k != g => {
-                    return Err(errors::bad_request(format!("The id {g} in the body does not match the id {k} in the URL")))
+                    return Err(errors::bad_request(format!(
+                        "The id {g} in the body does not match the id {k} in the URL"
+                    )))
                 }
                 (Some(_), _) => continue,
                 (None, _) => out.push((table.primary_id.clone(), v)),
@@ -106,15 +143,26 @@ pub fn values_from_json(entity: &BcEntity, table: &Table, body: &Map<String, Jso
             return Err(errors::bad_request(format!(
                 "The property '{name}' does not exist on type '{}'. Valid properties: id, {}",
                 entity.name,
-                entity.fields.iter().map(|(f, _)| *f).collect::<Vec<_>>().join(", ")
+                entity
+                    .fields
+                    .iter()
+                    .map(|(f, _)| *f)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )));
         };
         if json.is_object() || json.is_array() {
-            return Err(errors::bad_request(format!("'{name}': nested objects and arrays are not supported")));
+            return Err(errors::bad_request(format!(
+                "'{name}': nested objects and arrays are not supported"
+            )));
         }
         let column = bc_column(field);
-        let col = table.column(&column).ok_or_else(|| errors::internal("field without column"))?;
-        let value = value_from_json(col, json).map_err(|e| errors::bad_request(e.0.replace(&format!("'{column}'"), &format!("'{field}'"))))?;
+        let col = table
+            .column(&column)
+            .ok_or_else(|| errors::internal("field without column"))?;
+        let value = value_from_json(col, json).map_err(|e| {
+            errors::bad_request(e.0.replace(&format!("'{column}'"), &format!("'{field}'")))
+        })?;
         out.push((column, value));
     }
     Ok(out)
@@ -155,8 +203,13 @@ pub fn rename_fields(entity: &BcEntity, table: &Table, expr: &str) -> String {
                 i += 1;
             }
             let word: String = chars[start..i].iter().collect();
-            let prev = if start > 0 { Some(chars[start - 1]) } else { None };
-            let part_of_literal = matches!(prev, Some('-' | ':' | '.')) || word.starts_with(|c: char| c.is_ascii_digit());
+            let prev = if start > 0 {
+                Some(chars[start - 1])
+            } else {
+                None
+            };
+            let part_of_literal = matches!(prev, Some('-' | ':' | '.'))
+                || word.starts_with(|c: char| c.is_ascii_digit());
             match column_of(entity, table, &word) {
                 Some(col) if !part_of_literal => out.push_str(&col),
                 _ => out.push_str(&word),
@@ -180,20 +233,36 @@ mod tests {
 
     fn customers() -> (&'static BcEntity, Table) {
         let schema = herald_core::Schema::build(&[]).unwrap();
-        (entity_named("Customers").unwrap(), schema.table("bc_customer").unwrap().clone())
+        (
+            entity_named("Customers").unwrap(),
+            schema.table("bc_customer").unwrap().clone(),
+        )
     }
 
     #[test]
     fn renames_fields_but_not_literals() {
         let (e, t) = customers();
         assert_eq!(
-            rename_fields(e, &t, "displayName eq 'displayName' and lastModifiedDateTime gt 2018-10-15T11:00:00Z"),
+            rename_fields(
+                e,
+                &t,
+                "displayName eq 'displayName' and lastModifiedDateTime gt 2018-10-15T11:00:00Z"
+            ),
             "displayname eq 'displayName' and modifiedon gt 2018-10-15T11:00:00Z"
         );
-        assert_eq!(rename_fields(e, &t, "id eq 5f9d0000-0000-0000-0000-00000000id00"), "bc_customerid eq 5f9d0000-0000-0000-0000-00000000id00");
-        assert_eq!(rename_fields(e, &t, "lastDateTimeModified gt 2018-10-15T11:00:00Z"), "modifiedon gt 2018-10-15T11:00:00Z");
+        assert_eq!(
+            rename_fields(e, &t, "id eq 5f9d0000-0000-0000-0000-00000000id00"),
+            "bc_customerid eq 5f9d0000-0000-0000-0000-00000000id00"
+        );
+        assert_eq!(
+            rename_fields(e, &t, "lastDateTimeModified gt 2018-10-15T11:00:00Z"),
+            "modifiedon gt 2018-10-15T11:00:00Z"
+        );
         assert_eq!(rename_fields(e, &t, "number desc,city"), "number desc,city");
-        assert_eq!(rename_fields(e, &t, "contains(phoneNumber,'it''s')"), "contains(phonenumber,'it''s')");
+        assert_eq!(
+            rename_fields(e, &t, "contains(phoneNumber,'it''s')"),
+            "contains(phonenumber,'it''s')"
+        );
     }
 
     #[test]
@@ -213,7 +282,10 @@ mod tests {
         assert_eq!(j["city"], "");
         assert_eq!(j["balanceDue"], 0);
         let bad: Map<String, Json> = serde_json::from_str(r#"{"nope":1}"#).unwrap();
-        assert!(values_from_json(e, &t, &bad, None).unwrap_err().message.contains("nope"));
+        assert!(values_from_json(e, &t, &bad, None)
+            .unwrap_err()
+            .message
+            .contains("nope"));
         let sel = record_json(e, &t, &r, Some(&["displayName".to_string()]));
         assert_eq!(sel.len(), 2);
     }

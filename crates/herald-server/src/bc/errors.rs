@@ -15,12 +15,20 @@ pub fn not_found(message: impl Into<String>) -> ApiError {
 }
 
 pub fn method_not_allowed(message: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "BadRequest_MethodNotAllowed", message)
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "BadRequest_MethodNotAllowed",
+        message,
+    )
 }
 
 /// `If-Match` does not match the current `@odata.etag` (412).
 pub fn entity_changed(message: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::PRECONDITION_FAILED, "Request_EntityChanged", message)
+    ApiError::new(
+        StatusCode::PRECONDITION_FAILED,
+        "Request_EntityChanged",
+        message,
+    )
 }
 
 /// `If-Match` is required but missing (428).
@@ -28,10 +36,16 @@ pub fn if_match_required(what: &str) -> ApiError {
     ApiError::new(
         StatusCode::PRECONDITION_REQUIRED,
         "Request_PreconditionRequired",
-        format!("{what} requires an If-Match header with the @odata.etag of the current version (or *)"),
+        format!(
+            "{what} requires an If-Match header with the @odata.etag of the current version (or *)"
+        ),
     )
 }
 
 pub fn internal(message: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal_ServerError", message)
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "Internal_ServerError",
+        message,
+    )
 }

@@ -13,7 +13,11 @@ use crate::state::AppState;
 
 /// A fresh random token.
 pub fn new_token() -> String {
-    rand::thread_rng().sample_iter(&Alphanumeric).take(32).map(char::from).collect()
+    rand::thread_rng()
+        .sample_iter(&Alphanumeric)
+        .take(32)
+        .map(char::from)
+        .collect()
 }
 
 /// `url` with `validationToken=<token>` appended to its query.
@@ -40,7 +44,11 @@ pub fn validation_url(url: &str, token: &str) -> String {
 }
 
 /// Run the handshake; Err says why it failed, in a sentence for the 400.
-pub async fn handshake(state: &AppState, url: &str, client_state: Option<&str>) -> Result<(), String> {
+pub async fn handshake(
+    state: &AppState,
+    url: &str,
+    client_state: Option<&str>,
+) -> Result<(), String> {
     let token = new_token();
     let timeout = state.config.bc.handshake_timeout;
     let mut headers = Vec::new();
@@ -84,10 +92,22 @@ mod tests {
 
     #[test]
     fn appends_the_token() {
-        assert_eq!(validation_url("https://x/hook", "t"), "https://x/hook?validationToken=t");
-        assert_eq!(validation_url("https://x/hook?a=1", "t"), "https://x/hook?a=1&validationToken=t");
-        assert_eq!(validation_url("https://x/hook?", "t"), "https://x/hook?validationToken=t");
-        assert_eq!(validation_url("https://x/h#f", "t"), "https://x/h?validationToken=t#f");
+        assert_eq!(
+            validation_url("https://x/hook", "t"),
+            "https://x/hook?validationToken=t"
+        );
+        assert_eq!(
+            validation_url("https://x/hook?a=1", "t"),
+            "https://x/hook?a=1&validationToken=t"
+        );
+        assert_eq!(
+            validation_url("https://x/hook?", "t"),
+            "https://x/hook?validationToken=t"
+        );
+        assert_eq!(
+            validation_url("https://x/h#f", "t"),
+            "https://x/h?validationToken=t#f"
+        );
         assert_eq!(new_token().len(), 32);
     }
 }

@@ -51,7 +51,9 @@ pub fn default_company_id() -> Uuid {
 
 /// The routes `/api/v1.0/…` and `/api/v2.0/…`.
 pub fn routes() -> Router<SharedState> {
-    Router::new().route("/api/v1.0/{*rest}", any(handle)).route("/api/v2.0/{*rest}", any(handle))
+    Router::new()
+        .route("/api/v1.0/{*rest}", any(handle))
+        .route("/api/v2.0/{*rest}", any(handle))
 }
 
 /// What a BC handler needs about its request.
@@ -69,42 +71,73 @@ pub struct BcRequest {
 /// A JSON answer with the OData headers.
 pub fn json_response(status: StatusCode, body: Json) -> Response {
     let mut resp = (status, axum::Json(body)).into_response();
-    resp.headers_mut().insert(axum::http::header::CONTENT_TYPE, HeaderValue::from_static("application/json; odata.metadata=minimal"));
-    resp.headers_mut().insert("OData-Version", HeaderValue::from_static("4.0"));
+    resp.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json; odata.metadata=minimal"),
+    );
+    resp.headers_mut()
+        .insert("OData-Version", HeaderValue::from_static("4.0"));
     resp
 }
 
 pub fn no_content() -> Response {
     let mut r = StatusCode::NO_CONTENT.into_response();
-    r.headers_mut().insert("OData-Version", HeaderValue::from_static("4.0"));
+    r.headers_mut()
+        .insert("OData-Version", HeaderValue::from_static("4.0"));
     r
 }
 
 /// A request body as a JSON object.
 pub fn json_object(body: &[u8]) -> ApiResult<serde_json::Map<String, Json>> {
     if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(errors::bad_request("The request body is empty: send a JSON object"));
+        return Err(errors::bad_request(
+            "The request body is empty: send a JSON object",
+        ));
     }
     match serde_json::from_slice::<Json>(body) {
         Ok(Json::Object(m)) => Ok(m),
-        Ok(_) => Err(errors::bad_request("The request body must be a JSON object")),
-        Err(e) => Err(errors::bad_request(format!("The request body is not valid JSON: {e}"))),
+        Ok(_) => Err(errors::bad_request(
+            "The request body must be a JSON object",
+        )),
+        Err(e) => Err(errors::bad_request(format!(
+            "The request body is not valid JSON: {e}"
+        ))),
     }
 }
 
-async fn handle(State(state): State<SharedState>, method: Method, uri: Uri, RawQuery(raw): RawQuery, headers: HeaderMap, body: Body) -> Response {
+async fn handle(
+    State(state): State<SharedState>,
+    method: Method,
+    uri: Uri,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     match dispatch(&state, method, &uri, raw.unwrap_or_default(), headers, body).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
     }
 }
 
-async fn dispatch(state: &SharedState, method: Method, uri: &Uri, raw_query: String, headers: HeaderMap, body: Body) -> ApiResult<Response> {
+async fn dispatch(
+    state: &SharedState,
+    method: Method,
+    uri: &Uri,
+    raw_query: String,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Response> {
     let after_api = uri.path().strip_prefix("/api/").unwrap_or("");
     let (version, rest) = after_api.split_once('/').unwrap_or((after_api, ""));
-    let version = *path::VERSIONS.iter().find(|v| **v == version).ok_or_else(|| errors::not_found("Unknown API version"))?;
+    let version = *path::VERSIONS
+        .iter()
+        .find(|v| **v == version)
+        .ok_or_else(|| errors::not_found("Unknown API version"))?;
     let caller = authenticate(state, &headers).await?;
-    let host = headers.get(axum::http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+    let host = headers
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost");
     let req = BcRequest {
         version,
         base: format!("http://{host}/api/{version}/"),
@@ -115,24 +148,59 @@ async fn dispatch(state: &SharedState, method: Method, uri: &Uri, raw_query: Str
     };
     let limit = state.config.server.max_body_size;
     let body = axum::body::to_bytes(body, limit).await.map_err(|_| {
-        crate::error::ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "BadRequest", format!("The request body is larger than the limit of {limit} bytes"))
+        crate::error::ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "BadRequest",
+            format!("The request body is larger than the limit of {limit} bytes"),
+        )
     })?;
     let target = path::parse(&percent_decode(rest))?;
     let st: &crate::state::AppState = state;
     match (&method, target) {
         (&Method::GET, BcPath::Companies) => data::list_companies(st, &req).await,
         (&Method::GET, BcPath::Company(id)) => data::get_company(st, &req, id).await,
-        (&Method::GET, BcPath::Entities { company, entity }) => data::list(st, &req, company, entity).await,
-        (&Method::POST, BcPath::Entities { company, entity }) => data::create(st, &req, company, entity, &body).await,
-        (&Method::GET, BcPath::Entity { company, entity, id }) => data::get(st, &req, company, entity, id).await,
-        (&Method::PATCH, BcPath::Entity { company, entity, id }) => data::update(st, &req, company, entity, id, &body).await,
-        (&Method::DELETE, BcPath::Entity { company, entity, id }) => data::delete(st, &req, company, entity, id).await,
+        (&Method::GET, BcPath::Entities { company, entity }) => {
+            data::list(st, &req, company, entity).await
+        }
+        (&Method::POST, BcPath::Entities { company, entity }) => {
+            data::create(st, &req, company, entity, &body).await
+        }
+        (
+            &Method::GET,
+            BcPath::Entity {
+                company,
+                entity,
+                id,
+            },
+        ) => data::get(st, &req, company, entity, id).await,
+        (
+            &Method::PATCH,
+            BcPath::Entity {
+                company,
+                entity,
+                id,
+            },
+        ) => data::update(st, &req, company, entity, id, &body).await,
+        (
+            &Method::DELETE,
+            BcPath::Entity {
+                company,
+                entity,
+                id,
+            },
+        ) => data::delete(st, &req, company, entity, id).await,
         (&Method::GET, BcPath::Subscriptions) => subscriptions::list(st, &req).await,
         (&Method::POST, BcPath::Subscriptions) => subscriptions::create(st, &req, &body).await,
         (&Method::GET, BcPath::Subscription(id)) => subscriptions::get(st, &req, &id).await,
-        (&Method::PATCH, BcPath::Subscription(id)) => subscriptions::renew(st, &req, &id, &body).await,
+        (&Method::PATCH, BcPath::Subscription(id)) => {
+            subscriptions::renew(st, &req, &id, &body).await
+        }
         (&Method::DELETE, BcPath::Subscription(id)) => subscriptions::delete(st, &req, &id).await,
-        (&Method::GET, BcPath::SupportedEntities(company)) => Ok(subscriptions::supported(&req, company)),
-        (m, _) => Err(errors::method_not_allowed(format!("{m} is not supported on this resource"))),
+        (&Method::GET, BcPath::SupportedEntities(company)) => {
+            Ok(subscriptions::supported(&req, company))
+        }
+        (m, _) => Err(errors::method_not_allowed(format!(
+            "{m} is not supported on this resource"
+        ))),
     }
 }

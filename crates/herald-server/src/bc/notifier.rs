@@ -91,7 +91,10 @@ struct Slot {
 fn slot(state: &AppState) -> Slot {
     static SLOTS: OnceLock<Mutex<HashMap<usize, Slot>>> = OnceLock::new();
     let key = state as *const AppState as usize;
-    let mut map = SLOTS.get_or_init(Default::default).lock().unwrap_or_else(|p| p.into_inner());
+    let mut map = SLOTS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
     map.entry(key)
         .or_insert_with(|| Slot {
             lock: Arc::new(tokio::sync::Mutex::new(())),
@@ -128,7 +131,10 @@ pub async fn tick(state: &SharedState) -> Result<TickReport, StoreError> {
     let mut report = TickReport::default();
     let expired = state.store.bc_expire(now.timestamp_millis()).await?;
     if !expired.is_empty() {
-        info!(count = expired.len(), "BC subscriptions expired and were removed");
+        info!(
+            count = expired.len(),
+            "BC subscriptions expired and were removed"
+        );
     }
     report.expired = expired.len();
     close_windows(state, now, &mut report).await?;
@@ -137,7 +143,11 @@ pub async fn tick(state: &SharedState) -> Result<TickReport, StoreError> {
 }
 
 /// Step 2: close the windows that are due.
-async fn close_windows(state: &AppState, now: DateTime<Utc>, report: &mut TickReport) -> Result<(), StoreError> {
+async fn close_windows(
+    state: &AppState,
+    now: DateTime<Utc>,
+    report: &mut TickReport,
+) -> Result<(), StoreError> {
     let due = now - chrono_of(state.config.bc.notification_delay);
     let now_ms = now.timestamp_millis();
     let threshold = state.config.bc.collection_threshold;
@@ -152,7 +162,12 @@ async fn close_windows(state: &AppState, now: DateTime<Utc>, report: &mut TickRe
             tx.commit().await?;
             continue;
         }
-        let subs: Vec<BcSubscription> = tx.bc_stream_subscriptions(&table, company).await?.into_iter().filter(|s| s.expires_ms > now_ms).collect();
+        let subs: Vec<BcSubscription> = tx
+            .bc_stream_subscriptions(&table, company)
+            .await?
+            .into_iter()
+            .filter(|s| s.expires_ms > now_ms)
+            .collect();
         let records = coalesce(&changes);
         let first = changes.iter().map(|c| c.at_ms).min().unwrap_or(now_ms);
         let last = changes.iter().map(|c| c.at_ms).max().unwrap_or(now_ms);
@@ -162,7 +177,12 @@ async fn close_windows(state: &AppState, now: DateTime<Utc>, report: &mut TickRe
                 items.push(BcNotification {
                     id: Uuid::new_v4().to_string(),
                     subscription_id: sub.id.clone(),
-                    resource: collection_resource(&sub.api_version, company, entity, window_start(millis(first))),
+                    resource: collection_resource(
+                        &sub.api_version,
+                        company,
+                        entity,
+                        window_start(millis(first)),
+                    ),
                     change_type: ChangeType::Collection.as_str().into(),
                     last_modified_ms: last,
                     created_ms: now_ms,
@@ -191,14 +211,22 @@ async fn close_windows(state: &AppState, now: DateTime<Utc>, report: &mut TickRe
 }
 
 /// Step 3: claim due URLs and deliver to them, until none is due.
-async fn deliver_due(state: &SharedState, owner: &str, now: DateTime<Utc>, report: &mut TickReport) -> Result<(), StoreError> {
+async fn deliver_due(
+    state: &SharedState,
+    owner: &str,
+    now: DateTime<Utc>,
+    report: &mut TickReport,
+) -> Result<(), StoreError> {
     let now_ms = now.timestamp_millis();
     state.store.bc_ensure_targets(now_ms).await?;
     let lease = (state.config.bc.notification_timeout + Duration::from_secs(60)).as_millis() as i64;
     // A URL with more than MAX_BATCH pending is released ready and claimed
     // again; the bound keeps a tick finite whatever happens.
     for _ in 0..64 {
-        let targets = state.store.bc_claim_targets(owner, now_ms, lease, CONCURRENCY as i64).await?;
+        let targets = state
+            .store
+            .bc_claim_targets(owner, now_ms, lease, CONCURRENCY as i64)
+            .await?;
         if targets.is_empty() {
             break;
         }
@@ -220,10 +248,18 @@ async fn deliver_due(state: &SharedState, owner: &str, now: DateTime<Utc>, repor
 }
 
 /// One POST of everything pending for `target.url`.
-async fn deliver(state: &AppState, owner: &str, target: BcTarget, now: DateTime<Utc>) -> Result<TickReport, StoreError> {
+async fn deliver(
+    state: &AppState,
+    owner: &str,
+    target: BcTarget,
+    now: DateTime<Utc>,
+) -> Result<TickReport, StoreError> {
     let mut report = TickReport::default();
     let url = target.url.clone();
-    let batch = state.store.bc_batch(&url, now.timestamp_millis(), MAX_BATCH).await?;
+    let batch = state
+        .store
+        .bc_batch(&url, now.timestamp_millis(), MAX_BATCH)
+        .await?;
     if batch.is_empty() {
         state.store.bc_drop_target(&url, owner).await?;
         return Ok(report);
@@ -240,24 +276,33 @@ async fn deliver(state: &AppState, owner: &str, target: BcTarget, now: DateTime<
         ("x-ms-correlation-id".to_string(), correlation.clone()),
     ];
     let bytes = Bytes::from(serde_json::to_vec(&body).unwrap_or_default());
-    let result = state.sender.post(&url, &headers, bytes, state.config.bc.notification_timeout).await;
+    let result = state
+        .sender
+        .post(&url, &headers, bytes, state.config.bc.notification_timeout)
+        .await;
     let sent = matches!(&result, Ok((status, _, _)) if (200..300).contains(status));
     state
         .metrics
         .bc_notifications
-        .get_or_create(&crate::metrics::OutcomeLabels { outcome: if sent { "sent" } else { "failed" }.to_string() })
+        .get_or_create(&crate::metrics::OutcomeLabels {
+            outcome: if sent { "sent" } else { "failed" }.to_string(),
+        })
         .inc();
     report.posts = 1;
     let after = state.clock.now();
     let retry_after = match &result {
         Ok((status, _, _)) if (200..300).contains(status) => {
-            state.store.bc_delivered(&url, owner, &ids, after.timestamp_millis()).await?;
+            state
+                .store
+                .bc_delivered(&url, owner, &ids, after.timestamp_millis())
+                .await?;
             report.delivered = entries.len();
             return Ok(report);
         }
-        Ok((status, headers, _)) if schedule::retryable(*status) => {
-            schedule::retry_after(headers.get("retry-after").and_then(|v| v.to_str().ok()), after)
-        }
+        Ok((status, headers, _)) if schedule::retryable(*status) => schedule::retry_after(
+            headers.get("retry-after").and_then(|v| v.to_str().ok()),
+            after,
+        ),
         Ok((status, _, _)) => {
             warn!(url = %redact(&url), status, subscriptions = subs.len(), "BC notification refused; deleting the subscriptions");
             report.removed = state.store.bc_give_up(&url, &subs).await? as usize;
@@ -275,7 +320,16 @@ async fn deliver(state: &AppState, owner: &str, target: BcTarget, now: DateTime<
     match schedule::next_attempt(first, after, failures, retry_after, jitter) {
         Some(next) => {
             info!(url = %redact(&url), failures, next = %format_datetime(&next), reason = %why, correlation = %correlation, "BC notification failed; will retry");
-            state.store.bc_retry_later(&url, owner, failures, first.timestamp_millis(), next.timestamp_millis()).await?;
+            state
+                .store
+                .bc_retry_later(
+                    &url,
+                    owner,
+                    failures,
+                    first.timestamp_millis(),
+                    next.timestamp_millis(),
+                )
+                .await?;
             report.retrying = 1;
         }
         None => {
@@ -330,7 +384,8 @@ fn entries(batch: &[(BcNotification, BcSubscription)]) -> Vec<Json> {
 /// the task is aborted.
 pub fn spawn_notifier(state: SharedState) -> JoinHandle<()> {
     tokio::spawn(async move {
-        let every = (state.config.bc.notification_delay / 4).clamp(Duration::from_millis(50), Duration::from_secs(1));
+        let every = (state.config.bc.notification_delay / 4)
+            .clamp(Duration::from_millis(50), Duration::from_secs(1));
         let held = slot(&state).held;
         loop {
             if held.load(Ordering::SeqCst) {

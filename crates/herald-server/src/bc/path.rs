@@ -22,9 +22,16 @@ pub enum BcPath {
     /// `companies(<id>)`
     Company(Uuid),
     /// `companies(<id>)/<entity>`
-    Entities { company: Uuid, entity: &'static BcEntity },
+    Entities {
+        company: Uuid,
+        entity: &'static BcEntity,
+    },
     /// `companies(<id>)/<entity>(<id>)`
-    Entity { company: Uuid, entity: &'static BcEntity, id: Uuid },
+    Entity {
+        company: Uuid,
+        entity: &'static BcEntity,
+        id: Uuid,
+    },
     /// `subscriptions`
     Subscriptions,
     /// `subscriptions('<id>')` (quotes optional)
@@ -37,21 +44,33 @@ pub enum BcPath {
 fn split_key(segment: &str) -> ApiResult<(&str, Option<&str>)> {
     match segment.find('(') {
         None => Ok((segment, None)),
-        Some(i) if segment.ends_with(')') => Ok((&segment[..i], Some(&segment[i + 1..segment.len() - 1]))),
-        Some(_) => Err(errors::bad_request(format!("The segment '{segment}' is not valid: expected name(key)"))),
+        Some(i) if segment.ends_with(')') => {
+            Ok((&segment[..i], Some(&segment[i + 1..segment.len() - 1])))
+        }
+        Some(_) => Err(errors::bad_request(format!(
+            "The segment '{segment}' is not valid: expected name(key)"
+        ))),
     }
 }
 
 fn guid_key(key: &str, what: &str) -> ApiResult<Uuid> {
     let k = key.trim().trim_matches('\'');
     let k = k.strip_prefix("id=").unwrap_or(k);
-    parse_guid(k).ok_or_else(|| errors::bad_request(format!("'{key}' is not a valid {what} id (expected a GUID)")))
+    parse_guid(k).ok_or_else(|| {
+        errors::bad_request(format!(
+            "'{key}' is not a valid {what} id (expected a GUID)"
+        ))
+    })
 }
 
 fn unknown_entity(name: &str) -> crate::error::ApiError {
     errors::not_found(format!(
         "No entity set '{name}' here: the supported entities are {}",
-        herald_core::builtin::BC_ENTITIES.iter().map(|e| e.name).collect::<Vec<_>>().join(", ")
+        herald_core::builtin::BC_ENTITIES
+            .iter()
+            .map(|e| e.name)
+            .collect::<Vec<_>>()
+            .join(", ")
     ))
 }
 
@@ -102,31 +121,46 @@ pub struct ResourceRef {
 /// absolute URL ending in it. The error says what is wrong.
 pub fn parse_resource(resource: &str) -> Result<ResourceRef, String> {
     let r = resource.trim();
-    let expected = "expected /api/v2.0/companies(<id>)/<entity>, e.g. /api/v2.0/companies(<id>)/customers";
+    let expected =
+        "expected /api/v2.0/companies(<id>)/<entity>, e.g. /api/v2.0/companies(<id>)/customers";
     if r.is_empty() {
         return Err(format!("The resource is empty: {expected}"));
     }
     if r.contains('?') || r.contains('#') {
-        return Err(format!("The resource '{r}' must name a collection without query options: {expected}"));
+        return Err(format!(
+            "The resource '{r}' must name a collection without query options: {expected}"
+        ));
     }
     let from_api = match r.find("api/v") {
         Some(i) if i == 0 || r[..i].ends_with('/') => &r[i + 4..],
-        _ => return Err(format!("The resource '{r}' is not a Business Central API path: {expected}")),
+        _ => {
+            return Err(format!(
+                "The resource '{r}' is not a Business Central API path: {expected}"
+            ))
+        }
     };
     let mut parts = from_api.trim_end_matches('/').split('/');
     let version = parts.next().unwrap_or("");
     let Some(version) = VERSIONS.iter().find(|v| **v == version) else {
-        return Err(format!("The resource '{r}' uses API version '{version}': use v1.0 or v2.0"));
+        return Err(format!(
+            "The resource '{r}' uses API version '{version}': use v1.0 or v2.0"
+        ));
     };
     let company_seg = parts.next().unwrap_or("");
     let entity_seg = parts.next().unwrap_or("");
     if parts.next().is_some() || entity_seg.is_empty() {
-        return Err(format!("The resource '{r}' is not a collection: {expected}"));
+        return Err(format!(
+            "The resource '{r}' is not a collection: {expected}"
+        ));
     }
     let (cname, ckey) = split_key(company_seg).map_err(|e| e.message)?;
     let company = match (cname, ckey) {
         ("companies", Some(k)) => guid_key(k, "company").map_err(|e| e.message)?,
-        _ => return Err(format!("The resource '{r}' does not name a company: {expected}")),
+        _ => {
+            return Err(format!(
+                "The resource '{r}' does not name a company: {expected}"
+            ))
+        }
     };
     let (ename, ekey) = split_key(entity_seg).map_err(|e| e.message)?;
     if ekey.is_some() {
@@ -135,10 +169,18 @@ pub fn parse_resource(resource: &str) -> Result<ResourceRef, String> {
     let entity = entity_named(ename).ok_or_else(|| {
         format!(
             "'{ename}' does not support webhooks; supported entities: {}",
-            herald_core::builtin::BC_ENTITIES.iter().map(|e| e.name).collect::<Vec<_>>().join(", ")
+            herald_core::builtin::BC_ENTITIES
+                .iter()
+                .map(|e| e.name)
+                .collect::<Vec<_>>()
+                .join(", ")
         )
     })?;
-    Ok(ResourceRef { version, company, entity })
+    Ok(ResourceRef {
+        version,
+        company,
+        entity,
+    })
 }
 
 /// A record as notifications name it (no leading slash, as in the seed):
@@ -156,9 +198,22 @@ pub fn window_start(first_change: DateTime<Utc>) -> DateTime<Utc> {
 /// A `collection` notification's resource (leading slash, as in the seed):
 /// `/api/v2.0/companies(<c>)/customers?$filter=lastModifiedDateTime%20gt%20<start>`
 /// (`lastDateTimeModified` on v1.0).
-pub fn collection_resource(version: &str, company: Uuid, entity: &BcEntity, since: DateTime<Utc>) -> String {
-    let field = if version == "v1.0" { super::entity::LAST_MODIFIED_V1 } else { super::entity::LAST_MODIFIED };
-    format!("/api/{version}/companies({company})/{}?$filter={field}%20gt%20{}", entity.name, format_datetime(&since))
+pub fn collection_resource(
+    version: &str,
+    company: Uuid,
+    entity: &BcEntity,
+    since: DateTime<Utc>,
+) -> String {
+    let field = if version == "v1.0" {
+        super::entity::LAST_MODIFIED_V1
+    } else {
+        super::entity::LAST_MODIFIED
+    };
+    format!(
+        "/api/{version}/companies({company})/{}?$filter={field}%20gt%20{}",
+        entity.name,
+        format_datetime(&since)
+    )
 }
 
 #[cfg(test)]
@@ -172,11 +227,26 @@ mod tests {
         assert!(matches!(parse("companies").unwrap(), BcPath::Companies));
         let p = parse(&format!("companies({C})/customers")).unwrap();
         assert!(matches!(p, BcPath::Entities { entity, .. } if entity.name == "customers"));
-        assert!(matches!(parse(&format!("companies({C})/salesInvoices({C})")).unwrap(), BcPath::Entity { .. }));
-        assert!(matches!(parse("subscriptions('abc')").unwrap(), BcPath::Subscription(s) if s == "abc"));
-        assert!(matches!(parse("subscriptions(abc)").unwrap(), BcPath::Subscription(s) if s == "abc"));
-        assert!(matches!(parse("webhookSupportedEntities").unwrap(), BcPath::SupportedEntities(None)));
-        assert_eq!(parse(&format!("companies({C})/nothing")).unwrap_err().status, 404);
+        assert!(matches!(
+            parse(&format!("companies({C})/salesInvoices({C})")).unwrap(),
+            BcPath::Entity { .. }
+        ));
+        assert!(
+            matches!(parse("subscriptions('abc')").unwrap(), BcPath::Subscription(s) if s == "abc")
+        );
+        assert!(
+            matches!(parse("subscriptions(abc)").unwrap(), BcPath::Subscription(s) if s == "abc")
+        );
+        assert!(matches!(
+            parse("webhookSupportedEntities").unwrap(),
+            BcPath::SupportedEntities(None)
+        ));
+        assert_eq!(
+            parse(&format!("companies({C})/nothing"))
+                .unwrap_err()
+                .status,
+            404
+        );
         assert_eq!(parse("companies(x)").unwrap_err().status, 400);
     }
 
@@ -190,11 +260,22 @@ mod tests {
             let p = parse_resource(&r).unwrap_or_else(|e| panic!("{r}: {e}"));
             assert_eq!((p.version, p.entity.name), ("v2.0", "customers"));
         }
-        assert_eq!(parse_resource(&format!("/api/v1.0/companies({C})/items")).unwrap().version, "v1.0");
+        assert_eq!(
+            parse_resource(&format!("/api/v1.0/companies({C})/items"))
+                .unwrap()
+                .version,
+            "v1.0"
+        );
         for (bad, needle) in [
-            (format!("/api/v2.0/companies({C})/widgets"), "does not support webhooks"),
+            (
+                format!("/api/v2.0/companies({C})/widgets"),
+                "does not support webhooks",
+            ),
             (format!("/api/v3.0/companies({C})/items"), "v3.0"),
-            (format!("/api/v2.0/companies({C})/items({C})"), "single record"),
+            (
+                format!("/api/v2.0/companies({C})/items({C})"),
+                "single record",
+            ),
             ("/api/v2.0/companies/items".to_string(), "company"),
             ("/odata/items".to_string(), "not a Business Central"),
         ] {
@@ -207,13 +288,18 @@ mod tests {
     fn notification_resources() {
         let e = entity_named("salesInvoices").unwrap();
         let c = Uuid::parse_str(C).unwrap();
-        let t = chrono::DateTime::parse_from_rfc3339("2018-10-15T11:00:00.000Z").unwrap().with_timezone(&Utc);
+        let t = chrono::DateTime::parse_from_rfc3339("2018-10-15T11:00:00.000Z")
+            .unwrap()
+            .with_timezone(&Utc);
         assert_eq!(
             collection_resource("v1.0", c, e, window_start(t)),
             format!("/api/v1.0/companies({C})/salesInvoices?$filter=lastDateTimeModified%20gt%202018-10-15T10:59:59Z")
         );
         let t2 = t + Duration::milliseconds(467);
         assert_eq!(format_datetime(&window_start(t2)), "2018-10-15T11:00:00Z");
-        assert_eq!(record_resource("v2.0", c, e, c), format!("api/v2.0/companies({C})/salesInvoices({C})"));
+        assert_eq!(
+            record_resource("v2.0", c, e, c),
+            format!("api/v2.0/companies({C})/salesInvoices({C})")
+        );
     }
 }

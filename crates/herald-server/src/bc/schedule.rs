@@ -18,7 +18,10 @@ pub fn delay(failures: i64, jitter: f64) -> Duration {
         ..=1 => Duration::minutes(1),
         2 => Duration::minutes(10),
         3 => Duration::minutes(100),
-        _ => Duration::hours(6) + Duration::milliseconds((jitter.clamp(0.0, 1.0) * 0.1 * 6.0 * 3_600_000.0) as i64),
+        _ => {
+            Duration::hours(6)
+                + Duration::milliseconds((jitter.clamp(0.0, 1.0) * 0.1 * 6.0 * 3_600_000.0) as i64)
+        }
     }
 }
 
@@ -33,11 +36,19 @@ pub fn retry_after(value: Option<&str>, now: DateTime<Utc>) -> Option<DateTime<U
     if let Ok(secs) = v.parse::<i64>() {
         return Some(now + Duration::seconds(secs.clamp(0, 10 * 86_400)));
     }
-    DateTime::parse_from_rfc2822(v).ok().map(|t| t.with_timezone(&Utc).max(now))
+    DateTime::parse_from_rfc2822(v)
+        .ok()
+        .map(|t| t.with_timezone(&Utc).max(now))
 }
 
 /// The next attempt after a retryable failure at `now`, or None to give up.
-pub fn next_attempt(first_failure: DateTime<Utc>, now: DateTime<Utc>, failures: i64, retry_after: Option<DateTime<Utc>>, jitter: f64) -> Option<DateTime<Utc>> {
+pub fn next_attempt(
+    first_failure: DateTime<Utc>,
+    now: DateTime<Utc>,
+    failures: i64,
+    retry_after: Option<DateTime<Utc>>,
+    jitter: f64,
+) -> Option<DateTime<Utc>> {
     let deadline = first_failure + horizon();
     if now >= deadline {
         return None;
@@ -78,12 +89,30 @@ mod tests {
     #[test]
     fn retry_after_is_honoured_within_the_horizon() {
         let now = t(1.0);
-        assert_eq!(retry_after(Some("120"), now), Some(now + Duration::seconds(120)));
-        assert_eq!(retry_after(Some("Thu, 01 Jan 1970 05:00:00 GMT"), now), Some(t(5.0)));
+        assert_eq!(
+            retry_after(Some("120"), now),
+            Some(now + Duration::seconds(120))
+        );
+        assert_eq!(
+            retry_after(Some("Thu, 01 Jan 1970 05:00:00 GMT"), now),
+            Some(t(5.0))
+        );
         assert_eq!(retry_after(Some("soon"), now), None);
-        assert_eq!(next_attempt(t(0.0), now, 1, Some(t(2.0)), 0.0), Some(t(2.0)));
-        assert_eq!(next_attempt(t(0.0), now, 1, Some(t(99.0)), 0.0), Some(t(36.0)));
+        assert_eq!(
+            next_attempt(t(0.0), now, 1, Some(t(2.0)), 0.0),
+            Some(t(2.0))
+        );
+        assert_eq!(
+            next_attempt(t(0.0), now, 1, Some(t(99.0)), 0.0),
+            Some(t(36.0))
+        );
         assert_eq!(next_attempt(t(0.0), t(36.0), 9, None, 0.0), None);
-        assert!(retryable(503) && retryable(408) && retryable(429) && !retryable(404) && !retryable(302));
+        assert!(
+            retryable(503)
+                && retryable(408)
+                && retryable(429)
+                && !retryable(404)
+                && !retryable(302)
+        );
     }
 }

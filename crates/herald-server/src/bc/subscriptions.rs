@@ -43,18 +43,33 @@ pub fn subscription_json(sub: &BcSubscription) -> Map<String, Json> {
     let mut m = Map::new();
     m.insert("@odata.etag".into(), Json::String(etag(sub)));
     m.insert("subscriptionId".into(), Json::String(sub.id.clone()));
-    m.insert("notificationUrl".into(), Json::String(sub.notification_url.clone()));
+    m.insert(
+        "notificationUrl".into(),
+        Json::String(sub.notification_url.clone()),
+    );
     m.insert("resource".into(), Json::String(sub.resource.clone()));
     m.insert("userId".into(), Json::String(sub.user_id.to_string()));
-    m.insert("lastModifiedDateTime".into(), Json::String(timestamp(&millis(sub.modified_ms))));
-    m.insert("clientState".into(), Json::String(sub.client_state.clone().unwrap_or_default()));
-    m.insert("expirationDateTime".into(), Json::String(format_datetime(&millis(sub.expires_ms))));
+    m.insert(
+        "lastModifiedDateTime".into(),
+        Json::String(timestamp(&millis(sub.modified_ms))),
+    );
+    m.insert(
+        "clientState".into(),
+        Json::String(sub.client_state.clone().unwrap_or_default()),
+    );
+    m.insert(
+        "expirationDateTime".into(),
+        Json::String(format_datetime(&millis(sub.expires_ms))),
+    );
     m
 }
 
 fn one(req: &BcRequest, sub: &BcSubscription, status: StatusCode) -> Response {
     let mut m = Map::new();
-    m.insert("@odata.context".into(), Json::String(format!("{}$metadata#subscriptions/$entity", req.base)));
+    m.insert(
+        "@odata.context".into(),
+        Json::String(format!("{}$metadata#subscriptions/$entity", req.base)),
+    );
     m.extend(subscription_json(sub));
     let mut resp = json_response(status, Json::Object(m));
     if let Ok(v) = HeaderValue::from_str(&etag(sub)) {
@@ -72,9 +87,15 @@ struct Body {
 
 fn parse_body(req: &BcRequest, raw: &[u8]) -> ApiResult<Body> {
     let obj = json_object(raw)?;
-    let mut body = Body { notification_url: None, resource: None, client_state: None };
+    let mut body = Body {
+        notification_url: None,
+        resource: None,
+        client_state: None,
+    };
     let string = |k: &str, v: &Json| -> ApiResult<String> {
-        v.as_str().map(str::to_string).ok_or_else(|| errors::bad_request(format!("'{k}' must be a string")))
+        v.as_str()
+            .map(str::to_string)
+            .ok_or_else(|| errors::bad_request(format!("'{k}' must be a string")))
     };
     for (k, v) in &obj {
         match k.as_str() {
@@ -100,17 +121,25 @@ fn parse_body(req: &BcRequest, raw: &[u8]) -> ApiResult<Body> {
         let max = max_client_state(req.version);
         let len = cs.chars().count();
         if len > max {
-            return Err(errors::bad_request(format!("clientState is {len} characters long; the maximum on {} is {max}", req.version)));
+            return Err(errors::bad_request(format!(
+                "clientState is {len} characters long; the maximum on {} is {max}",
+                req.version
+            )));
         }
     }
     Ok(body)
 }
 
 fn check_url(url: &str) -> ApiResult<()> {
-    let parsed = url::Url::parse(url.trim())
-        .map_err(|e| errors::bad_request(format!("notificationUrl '{url}' is not a valid absolute URL: {e}")))?;
+    let parsed = url::Url::parse(url.trim()).map_err(|e| {
+        errors::bad_request(format!(
+            "notificationUrl '{url}' is not a valid absolute URL: {e}"
+        ))
+    })?;
     if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
-        return Err(errors::bad_request(format!("notificationUrl '{url}' must be an http:// or https:// URL")));
+        return Err(errors::bad_request(format!(
+            "notificationUrl '{url}' must be an http:// or https:// URL"
+        )));
     }
     Ok(())
 }
@@ -118,7 +147,10 @@ fn check_url(url: &str) -> ApiResult<()> {
 async fn resource_of(state: &AppState, resource: &str) -> ApiResult<ResourceRef> {
     let r = parse_resource(resource).map_err(errors::bad_request)?;
     if company(state, r.company).await.is_err() {
-        return Err(errors::bad_request(format!("The resource '{resource}' names company {}, which does not exist", r.company)));
+        return Err(errors::bad_request(format!(
+            "The resource '{resource}' names company {}, which does not exist",
+            r.company
+        )));
     }
     Ok(r)
 }
@@ -131,18 +163,25 @@ fn full_message(max: usize) -> crate::error::ApiError {
 
 pub async fn create(state: &AppState, req: &BcRequest, raw: &[u8]) -> ApiResult<Response> {
     let body = parse_body(req, raw)?;
-    let url = body.notification_url.ok_or_else(|| errors::bad_request("notificationUrl is required"))?;
+    let url = body
+        .notification_url
+        .ok_or_else(|| errors::bad_request("notificationUrl is required"))?;
     check_url(&url)?;
-    let resource = body.resource.ok_or_else(|| errors::bad_request("resource is required (e.g. /api/v2.0/companies(<id>)/customers)"))?;
+    let resource = body.resource.ok_or_else(|| {
+        errors::bad_request("resource is required (e.g. /api/v2.0/companies(<id>)/customers)")
+    })?;
     let r = resource_of(state, &resource).await?;
     let client_state = body.client_state.flatten();
     let max = state.config.bc.max_subscriptions;
     if state.store.bc_subscriptions().await?.len() >= max {
         return Err(full_message(max));
     }
-    handshake(state, &url, client_state.as_deref()).await.map_err(errors::bad_request)?;
+    handshake(state, &url, client_state.as_deref())
+        .await
+        .map_err(errors::bad_request)?;
     let now = state.clock.now();
-    let expiration = chrono::Duration::from_std(state.config.bc.subscription_expiration).unwrap_or(chrono::Duration::days(3));
+    let expiration = chrono::Duration::from_std(state.config.bc.subscription_expiration)
+        .unwrap_or(chrono::Duration::days(3));
     let sub = BcSubscription {
         id: uuid::Uuid::new_v4().simple().to_string(),
         notification_url: url.trim().to_string(),
@@ -169,7 +208,11 @@ pub async fn create(state: &AppState, req: &BcRequest, raw: &[u8]) -> ApiResult<
 }
 
 async fn find(state: &AppState, id: &str) -> ApiResult<BcSubscription> {
-    state.store.bc_subscription(id).await?.ok_or_else(|| errors::not_found(format!("The subscription '{id}' does not exist (it may have expired)")))
+    state.store.bc_subscription(id).await?.ok_or_else(|| {
+        errors::not_found(format!(
+            "The subscription '{id}' does not exist (it may have expired)"
+        ))
+    })
 }
 
 /// The version If-Match allows: any for `*`, else exactly the given one.
@@ -186,8 +229,14 @@ fn check_if_match(req: &BcRequest, sub: &BcSubscription, what: &str) -> ApiResul
 
 pub async fn list(state: &AppState, req: &BcRequest) -> ApiResult<Response> {
     let subs = state.store.bc_subscriptions().await?;
-    let value: Vec<Json> = subs.iter().map(|s| Json::Object(subscription_json(s))).collect();
-    Ok(json_response(StatusCode::OK, json!({"@odata.context": format!("{}$metadata#subscriptions", req.base), "value": value})))
+    let value: Vec<Json> = subs
+        .iter()
+        .map(|s| Json::Object(subscription_json(s)))
+        .collect();
+    Ok(json_response(
+        StatusCode::OK,
+        json!({"@odata.context": format!("{}$metadata#subscriptions", req.base), "value": value}),
+    ))
 }
 
 pub async fn get(state: &AppState, req: &BcRequest, id: &str) -> ApiResult<Response> {
@@ -200,7 +249,11 @@ pub async fn renew(state: &AppState, req: &BcRequest, id: &str, raw: &[u8]) -> A
     let sub = find(state, id).await?;
     let expected = check_if_match(req, &sub, "PATCH of a subscription")?;
     let body = if raw.iter().all(u8::is_ascii_whitespace) {
-        Body { notification_url: None, resource: None, client_state: None }
+        Body {
+            notification_url: None,
+            resource: None,
+            client_state: None,
+        }
     } else {
         parse_body(req, raw)?
     };
@@ -213,18 +266,30 @@ pub async fn renew(state: &AppState, req: &BcRequest, id: &str, raw: &[u8]) -> A
             )));
         }
     }
-    let url = body.notification_url.unwrap_or_else(|| sub.notification_url.clone());
+    let url = body
+        .notification_url
+        .unwrap_or_else(|| sub.notification_url.clone());
     check_url(&url)?;
     let client_state = match body.client_state {
         Some(cs) => cs,
         None => sub.client_state.clone(),
     };
-    handshake(state, &url, client_state.as_deref()).await.map_err(errors::bad_request)?;
+    handshake(state, &url, client_state.as_deref())
+        .await
+        .map_err(errors::bad_request)?;
     let now = state.clock.now();
-    let expiration = chrono::Duration::from_std(state.config.bc.subscription_expiration).unwrap_or(chrono::Duration::days(3));
+    let expiration = chrono::Duration::from_std(state.config.bc.subscription_expiration)
+        .unwrap_or(chrono::Duration::days(3));
     let renewed = state
         .store
-        .bc_renew_subscription(&sub.id, expected, url.trim(), client_state.as_deref(), (now + expiration).timestamp_millis(), now.timestamp_millis())
+        .bc_renew_subscription(
+            &sub.id,
+            expected,
+            url.trim(),
+            client_state.as_deref(),
+            (now + expiration).timestamp_millis(),
+            now.timestamp_millis(),
+        )
         .await?;
     match renewed {
         Some(s) => Ok(one(req, &s, StatusCode::OK)),
@@ -238,17 +303,25 @@ pub async fn renew(state: &AppState, req: &BcRequest, id: &str, raw: &[u8]) -> A
 pub async fn delete(state: &AppState, req: &BcRequest, id: &str) -> ApiResult<Response> {
     let sub = find(state, id).await?;
     check_if_match(req, &sub, "DELETE of a subscription")?;
-    state.store.bc_delete_subscriptions(std::slice::from_ref(&sub.id)).await?;
+    state
+        .store
+        .bc_delete_subscriptions(std::slice::from_ref(&sub.id))
+        .await?;
     tracing::info!(subscription = %sub.id, "BC subscription deleted");
     Ok(super::no_content())
 }
 
 /// The entities that can be subscribed to, with a resource template.
 pub fn supported(req: &BcRequest, company: Option<uuid::Uuid>) -> Response {
-    let company = company.map(|c| c.to_string()).unwrap_or_else(|| "{companyId}".into());
+    let company = company
+        .map(|c| c.to_string())
+        .unwrap_or_else(|| "{companyId}".into());
     let value: Vec<Json> = BC_ENTITIES
         .iter()
         .map(|e| json!({"name": e.name, "resource": format!("/api/{}/companies({company})/{}", req.version, e.name)}))
         .collect();
-    json_response(StatusCode::OK, json!({"@odata.context": format!("{}$metadata#webhookSupportedEntities", req.base), "value": value}))
+    json_response(
+        StatusCode::OK,
+        json!({"@odata.context": format!("{}$metadata#webhookSupportedEntities", req.base), "value": value}),
+    )
 }

@@ -26,7 +26,10 @@ async fn render(c: &Console, s: &Session) -> ConsoleResult<Response> {
     let pending_total = store.bc_pending_notifications().await.ctx(s)?;
     let mut by_url: BTreeMap<&str, Vec<&herald_store::bc::BcSubscription>> = BTreeMap::new();
     for sub in &subs {
-        by_url.entry(sub.notification_url.as_str()).or_default().push(sub);
+        by_url
+            .entry(sub.notification_url.as_str())
+            .or_default()
+            .push(sub);
     }
     let mut urls = Vec::new();
     for url in by_url.keys() {
@@ -34,7 +37,11 @@ async fn render(c: &Console, s: &Session) -> ConsoleResult<Response> {
         let target = store.bc_target(url).await.ctx(s)?;
         urls.push((*url, batch, target));
     }
-    let pending_of = |id: &str| urls.iter().map(|(_, b, _)| b.iter().filter(|(n, _)| n.subscription_id == id).count()).sum::<usize>();
+    let pending_of = |id: &str| {
+        urls.iter()
+            .map(|(_, b, _)| b.iter().filter(|(n, _)| n.subscription_id == id).count())
+            .sum::<usize>()
+    };
     let body = html! {
         h1 { "Business Central subscriptions" }
         p.sub {
@@ -99,12 +106,17 @@ async fn render(c: &Console, s: &Session) -> ConsoleResult<Response> {
             }
         }
     };
-    Ok(respond(StatusCode::OK, layout::page("BC subscriptions", Nav::Bc, Some(s), body)))
+    Ok(respond(
+        StatusCode::OK,
+        layout::page("BC subscriptions", Nav::Bc, Some(s), body),
+    ))
 }
 
 pub async fn page(State(c): State<ConsoleState>, headers: HeaderMap, uri: Uri) -> Response {
     match signed_in(&c, &headers, &uri).await {
-        Ok(s) => render(&c, &s).await.unwrap_or_else(IntoResponse::into_response),
+        Ok(s) => render(&c, &s)
+            .await
+            .unwrap_or_else(IntoResponse::into_response),
         Err(r) => r,
     }
 }

@@ -48,12 +48,17 @@ async fn render_list(c: &Console, s: &Session, headers: &HeaderMap) -> ConsoleRe
             }
         }
     };
-    Ok(respond(StatusCode::OK, layout::page("Request bins", Nav::Bins, Some(s), body)))
+    Ok(respond(
+        StatusCode::OK,
+        layout::page("Request bins", Nav::Bins, Some(s), body),
+    ))
 }
 
 pub async fn list(State(c): State<ConsoleState>, headers: HeaderMap, uri: Uri) -> Response {
     match signed_in(&c, &headers, &uri).await {
-        Ok(s) => render_list(&c, &s, &headers).await.unwrap_or_else(IntoResponse::into_response),
+        Ok(s) => render_list(&c, &s, &headers)
+            .await
+            .unwrap_or_else(IntoResponse::into_response),
         Err(r) => r,
     }
 }
@@ -64,14 +69,29 @@ pub async fn create(State(c): State<ConsoleState>, headers: HeaderMap, body: Byt
         Ok(x) => x,
         Err(r) => return r,
     };
-    let name: String = form.get("name").unwrap_or("bin").chars().take(200).collect();
-    match c.app.bins.create_bin(&name, c.app.clock.now().timestamp_millis()).await {
+    let name: String = form
+        .get("name")
+        .unwrap_or("bin")
+        .chars()
+        .take(200)
+        .collect();
+    match c
+        .app
+        .bins
+        .create_bin(&name, c.app.clock.now().timestamp_millis())
+        .await
+    {
         Ok(bin) => see_other(&format!("/console/bins/{}", bin.id)),
         Err(e) => ConsoleError::from(e).with(&s).into_response(),
     }
 }
 
-async fn render_bin(c: &Console, s: &Session, id: &str, headers: &HeaderMap) -> ConsoleResult<Response> {
+async fn render_bin(
+    c: &Console,
+    s: &Session,
+    id: &str,
+    headers: &HeaderMap,
+) -> ConsoleResult<Response> {
     let missing = || ConsoleError::not_found(format!("No bin '{id}'")).with(s);
     let bin_id = Uuid::parse_str(id).map_err(|_| missing())?;
     let bin = c.app.bins.bin(bin_id).await.ctx(s)?.ok_or_else(missing)?;
@@ -119,29 +139,47 @@ async fn render_bin(c: &Console, s: &Session, id: &str, headers: &HeaderMap) -> 
             }
         }
     };
-    Ok(respond(StatusCode::OK, layout::page(&bin.name, Nav::Bins, Some(s), body)))
+    Ok(respond(
+        StatusCode::OK,
+        layout::page(&bin.name, Nav::Bins, Some(s), body),
+    ))
 }
 
-pub async fn show(State(c): State<ConsoleState>, Path(id): Path<String>, headers: HeaderMap, uri: Uri) -> Response {
+pub async fn show(
+    State(c): State<ConsoleState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
     match signed_in(&c, &headers, &uri).await {
-        Ok(s) => render_bin(&c, &s, &id, &headers).await.unwrap_or_else(IntoResponse::into_response),
+        Ok(s) => render_bin(&c, &s, &id, &headers)
+            .await
+            .unwrap_or_else(IntoResponse::into_response),
         Err(r) => r,
     }
 }
 
 /// `POST /console/bins/<id>/delete`
-pub async fn delete(State(c): State<ConsoleState>, Path(id): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn delete(
+    State(c): State<ConsoleState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let (s, _) = match checked_post(&c, &headers, &body).await {
         Ok(x) => x,
         Err(r) => return r,
     };
     let result: ConsoleResult<Response> = async {
-        let bin_id = Uuid::parse_str(&id).map_err(|_| ConsoleError::not_found(format!("No bin '{id}'")))?;
+        let bin_id =
+            Uuid::parse_str(&id).map_err(|_| ConsoleError::not_found(format!("No bin '{id}'")))?;
         if !c.app.bins.delete_bin(bin_id).await? {
             return Err(ConsoleError::not_found(format!("No bin '{id}'")));
         }
         Ok(see_other("/console/bins"))
     }
     .await;
-    result.map_err(|e| e.with(&s)).unwrap_or_else(IntoResponse::into_response)
+    result
+        .map_err(|e| e.with(&s))
+        .unwrap_or_else(IntoResponse::into_response)
 }

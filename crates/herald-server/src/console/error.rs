@@ -22,7 +22,11 @@ pub type ConsoleResult<T> = Result<T, ConsoleError>;
 
 impl ConsoleError {
     pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        ConsoleError { status, message: message.into(), session: None }
+        ConsoleError {
+            status,
+            message: message.into(),
+            session: None,
+        }
     }
 
     pub fn not_found(message: impl Into<String>) -> Self {
@@ -77,6 +81,9 @@ impl IntoResponse for ConsoleError {
                 p { a href="/console/login" { "Sign in" } }
             }
         };
-        respond(self.status, page(title, Nav::None, self.session.as_ref(), body))
+        respond(
+            self.status,
+            page(title, Nav::None, self.session.as_ref(), body),
+        )
     }
 }

@@ -54,7 +54,10 @@ mod tests {
         assert_eq!(f.get("a"), Some("1 2"));
         assert_eq!(f.get("b"), None);
         assert_eq!(f.get("c"), Some("<x>"));
-        assert_eq!(query_string(&[("s", "failed"), ("t", ""), ("q", "a&b")]), "?s=failed&q=a%26b");
+        assert_eq!(
+            query_string(&[("s", "failed"), ("t", ""), ("q", "a&b")]),
+            "?s=failed&q=a%26b"
+        );
         assert_eq!(query_string(&[("t", "")]), "");
     }
 }

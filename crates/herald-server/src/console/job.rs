@@ -15,7 +15,10 @@ use uuid::Uuid;
 
 use super::error::{ConsoleError, ConsoleResult, WithSession};
 use super::form::Fields;
-use super::layout::{self, excerpt, http_badge, job_badge, notice, post_button, pretty_json, respond, see_other, text, time_ms, time_value, Nav};
+use super::layout::{
+    self, excerpt, http_badge, job_badge, notice, post_button, pretty_json, respond, see_other,
+    text, time_ms, time_value, Nav,
+};
 use super::session::Session;
 use super::{checked_post, signed_in, Console, ConsoleState};
 use crate::jobs::control::{apply, JobChange};
@@ -43,8 +46,12 @@ fn parse_id(id: &str) -> ConsoleResult<Uuid> {
 }
 
 async fn load(c: &Console, id: Uuid) -> ConsoleResult<herald_store::Record> {
-    let t = c.app.schema.table("asyncoperation").ok_or_else(|| ConsoleError::new(StatusCode::INTERNAL_SERVER_ERROR, "no asyncoperation table"))?;
-    c.app.store.get(t, id).await?.ok_or_else(|| ConsoleError::not_found(format!("asyncoperation With Id = {id} Does Not Exist")))
+    let t = c.app.schema.table("asyncoperation").ok_or_else(|| {
+        ConsoleError::new(StatusCode::INTERNAL_SERVER_ERROR, "no asyncoperation table")
+    })?;
+    c.app.store.get(t, id).await?.ok_or_else(|| {
+        ConsoleError::not_found(format!("asyncoperation With Id = {id} Does Not Exist"))
+    })
 }
 
 async fn render(c: &Console, s: &Session, id: &str, q: &Fields) -> ConsoleResult<Response> {
@@ -125,18 +132,34 @@ async fn render(c: &Console, s: &Session, id: &str, q: &Fields) -> ConsoleResult
             None => div.empty { "No context stored." },
         }
     };
-    Ok(respond(StatusCode::OK, layout::page("System Job", Nav::Jobs, Some(s), body)))
+    Ok(respond(
+        StatusCode::OK,
+        layout::page("System Job", Nav::Jobs, Some(s), body),
+    ))
 }
 
-pub async fn page(State(c): State<ConsoleState>, Path(id): Path<String>, RawQuery(q): RawQuery, headers: HeaderMap, uri: Uri) -> Response {
+pub async fn page(
+    State(c): State<ConsoleState>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
     match signed_in(&c, &headers, &uri).await {
-        Ok(s) => render(&c, &s, &id, &Fields::query(q.as_deref())).await.unwrap_or_else(IntoResponse::into_response),
+        Ok(s) => render(&c, &s, &id, &Fields::query(q.as_deref()))
+            .await
+            .unwrap_or_else(IntoResponse::into_response),
         Err(r) => r,
     }
 }
 
 /// `POST /console/jobs/<id>/retry|cancel|pause|resume`
-pub async fn act(State(c): State<ConsoleState>, Path((id, action)): Path<(String, String)>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn act(
+    State(c): State<ConsoleState>,
+    Path((id, action)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let (s, _) = match checked_post(&c, &headers, &body).await {
         Ok(x) => x,
         Err(r) => return r,
@@ -148,26 +171,39 @@ pub async fn act(State(c): State<ConsoleState>, Path((id, action)): Path<(String
             "cancel" => JobChange::Cancel,
             "pause" => JobChange::Pause,
             "resume" => JobChange::Resume,
-            _ => return Err(ConsoleError::not_found(format!("No System Job action '{action}'"))),
+            _ => {
+                return Err(ConsoleError::not_found(format!(
+                    "No System Job action '{action}'"
+                )))
+            }
         };
         let job = load(&c, id).await?;
-        let (state, status) = (job.int("statecode").unwrap_or(0), job.int("statuscode").unwrap_or(0));
+        let (state, status) = (
+            job.int("statecode").unwrap_or(0),
+            job.int("statuscode").unwrap_or(0),
+        );
         if !allowed(state, status).contains(&action.as_str()) {
             return Err(ConsoleError::new(
                 StatusCode::CONFLICT,
-                format!("A System Job that is {} cannot be {}.", layout::job_status_label(state, status).to_lowercase(), match action.as_str() {
-                    "retry" => "retried (only failed or canceled ones can)",
-                    "cancel" => "canceled (it already completed)",
-                    "pause" => "paused (only waiting or running ones can)",
-                    _ => "resumed (only paused ones can)",
-                }),
+                format!(
+                    "A System Job that is {} cannot be {}.",
+                    layout::job_status_label(state, status).to_lowercase(),
+                    match action.as_str() {
+                        "retry" => "retried (only failed or canceled ones can)",
+                        "cancel" => "canceled (it already completed)",
+                        "pause" => "paused (only waiting or running ones can)",
+                        _ => "resumed (only paused ones can)",
+                    }
+                ),
             ));
         }
         apply(&c.app, id, &[change], s.user_id).await?;
         Ok(see_other(&format!("/console/jobs/{id}?done={action}")))
     }
     .await;
-    result.map_err(|e| e.with(&s)).unwrap_or_else(IntoResponse::into_response)
+    result
+        .map_err(|e| e.with(&s))
+        .unwrap_or_else(IntoResponse::into_response)
 }
 
 #[cfg(test)]

@@ -72,7 +72,13 @@ impl Filters {
     pub fn parse(q: &Fields) -> Result<Filters, String> {
         let status = match q.get("status") {
             None => None,
-            Some(s) => Some(STATUS_GROUPS.iter().find(|g| g.0 == s).map(|g| g.0).ok_or_else(|| format!("Unknown status '{s}'"))?),
+            Some(s) => Some(
+                STATUS_GROUPS
+                    .iter()
+                    .find(|g| g.0 == s)
+                    .map(|g| g.0)
+                    .ok_or_else(|| format!("Unknown status '{s}'"))?,
+            ),
         };
         let step = match q.get("step") {
             None => None,
@@ -80,10 +86,16 @@ impl Filters {
         };
         for k in ["from", "to"] {
             if let Some(v) = q.get(k) {
-                parse_datetime(v).ok_or_else(|| format!("'{v}' is not a date and time (YYYY-MM-DDTHH:MM, UTC)"))?;
+                parse_datetime(v).ok_or_else(|| {
+                    format!("'{v}' is not a date and time (YYYY-MM-DDTHH:MM, UTC)")
+                })?;
             }
         }
-        let top = q.get("top").and_then(|t| t.parse::<u64>().ok()).unwrap_or(DEFAULT_TOP).clamp(1, MAX_TOP);
+        let top = q
+            .get("top")
+            .and_then(|t| t.parse::<u64>().ok())
+            .unwrap_or(DEFAULT_TOP)
+            .clamp(1, MAX_TOP);
         Ok(Filters {
             status,
             step,
@@ -102,24 +114,42 @@ impl Filters {
             ("table", self.table.clone().unwrap_or_default()),
             ("from", self.from.clone().unwrap_or_default()),
             ("to", self.to.clone().unwrap_or_default()),
-            ("top", if self.top == DEFAULT_TOP { String::new() } else { self.top.to_string() }),
+            (
+                "top",
+                if self.top == DEFAULT_TOP {
+                    String::new()
+                } else {
+                    self.top.to_string()
+                },
+            ),
         ]
     }
 
     fn conditions(&self) -> Vec<Condition> {
         let mut c = Vec::new();
-        if let Some(group) = self.status.and_then(|s| STATUS_GROUPS.iter().find(|g| g.0 == s)) {
+        if let Some(group) = self
+            .status
+            .and_then(|s| STATUS_GROUPS.iter().find(|g| g.0 == s))
+        {
             c.push(if group.2.len() == 1 {
                 cmp("statuscode", CompareOp::Eq, Value::Int(group.2[0]))
             } else {
-                Condition::In { column: ColumnRef::new("statuscode"), values: group.2.iter().map(|v| Value::Int(*v)).collect(), negated: false }
+                Condition::In {
+                    column: ColumnRef::new("statuscode"),
+                    values: group.2.iter().map(|v| Value::Int(*v)).collect(),
+                    negated: false,
+                }
             });
         }
         if let Some(step) = self.step {
             c.push(cmp("owningextensionid", CompareOp::Eq, Value::Guid(step)));
         }
         if let Some(t) = &self.table {
-            c.push(cmp("primaryentitytype", CompareOp::Eq, Value::String(t.clone())));
+            c.push(cmp(
+                "primaryentitytype",
+                CompareOp::Eq,
+                Value::String(t.clone()),
+            ));
         }
         if let Some(t) = self.from.as_deref().and_then(parse_datetime) {
             c.push(cmp("createdon", CompareOp::Ge, Value::DateTime(t)));
@@ -132,7 +162,11 @@ impl Filters {
 }
 
 fn cmp(column: &str, op: CompareOp, value: Value) -> Condition {
-    Condition::Compare { column: ColumnRef::new(column), op, value }
+    Condition::Compare {
+        column: ColumnRef::new(column),
+        op,
+        value,
+    }
 }
 
 /// A page boundary: (createdon ms, id), written `<ms>_<id>`.
@@ -145,7 +179,10 @@ pub struct Cursor {
 impl Cursor {
     pub fn parse(s: &str) -> Option<Cursor> {
         let (ms, id) = s.split_once('_')?;
-        Some(Cursor { ms: ms.parse().ok()?, id: Uuid::parse_str(id).ok()? })
+        Some(Cursor {
+            ms: ms.parse().ok()?,
+            id: Uuid::parse_str(id).ok()?,
+        })
     }
 
     fn of(r: &Record) -> Option<Cursor> {
@@ -153,7 +190,10 @@ impl Cursor {
             Some(Value::DateTime(t)) => t.timestamp_millis(),
             _ => return None,
         };
-        Some(Cursor { ms, id: r.guid("asyncoperationid")? })
+        Some(Cursor {
+            ms,
+            id: r.guid("asyncoperationid")?,
+        })
     }
 
     fn render(&self) -> String {
@@ -161,7 +201,9 @@ impl Cursor {
     }
 
     fn time(&self) -> DateTime<Utc> {
-        Utc.timestamp_millis_opt(self.ms).single().unwrap_or_default()
+        Utc.timestamp_millis_opt(self.ms)
+            .single()
+            .unwrap_or_default()
     }
 }
 
@@ -196,12 +238,18 @@ pub fn page_query(filters: &Filters, dir: Direction) -> Query {
         Direction::First => true,
         Direction::After(c) => {
             conds.push(at(CompareOp::Le, &c));
-            conds.push(Condition::Or(vec![at(CompareOp::Lt, &c), id(CompareOp::Gt, &c)]));
+            conds.push(Condition::Or(vec![
+                at(CompareOp::Lt, &c),
+                id(CompareOp::Gt, &c),
+            ]));
             true
         }
         Direction::Before(c) => {
             conds.push(at(CompareOp::Ge, &c));
-            conds.push(Condition::Or(vec![at(CompareOp::Gt, &c), id(CompareOp::Lt, &c)]));
+            conds.push(Condition::Or(vec![
+                at(CompareOp::Gt, &c),
+                id(CompareOp::Lt, &c),
+            ]));
             false
         }
     };
@@ -212,9 +260,15 @@ pub fn page_query(filters: &Filters, dir: Direction) -> Query {
     };
     // The store appends `asyncoperationid ASC` as the last key; going
     // backwards the id order is reversed explicitly first.
-    q.order = vec![Order { column: ColumnRef::new("createdon"), descending }];
+    q.order = vec![Order {
+        column: ColumnRef::new("createdon"),
+        descending,
+    }];
     if !descending {
-        q.order.push(Order { column: ColumnRef::new("asyncoperationid"), descending: true });
+        q.order.push(Order {
+            column: ColumnRef::new("asyncoperationid"),
+            descending: true,
+        });
     }
     q
 }
@@ -238,16 +292,27 @@ pub async fn fetch_page(c: &Console, filters: &Filters, dir: Direction) -> Conso
 }
 
 async fn render(c: &Console, s: &Session, q: &Fields) -> ConsoleResult<Response> {
-    let filters = Filters::parse(q).map_err(|m| ConsoleError::new(StatusCode::BAD_REQUEST, m).with(s))?;
-    let dir = match (q.get("after").and_then(Cursor::parse), q.get("before").and_then(Cursor::parse)) {
+    let filters =
+        Filters::parse(q).map_err(|m| ConsoleError::new(StatusCode::BAD_REQUEST, m).with(s))?;
+    let dir = match (
+        q.get("after").and_then(Cursor::parse),
+        q.get("before").and_then(Cursor::parse),
+    ) {
         (Some(a), _) => Direction::After(a),
         (None, Some(b)) => Direction::Before(b),
         _ => Direction::First,
     };
     let page = fetch_page(c, &filters, dir).await.map_err(|e| e.with(s))?;
     let all_steps = steps(&c.app).await.ctx(s)?;
-    let step_names: HashMap<Uuid, &str> = all_steps.iter().map(|st| (st.id, st.name.as_str())).collect();
-    let mut tables: Vec<&str> = all_steps.iter().filter(|st| st.mode == 1).map(|st| st.table.as_str()).collect();
+    let step_names: HashMap<Uuid, &str> = all_steps
+        .iter()
+        .map(|st| (st.id, st.name.as_str()))
+        .collect();
+    let mut tables: Vec<&str> = all_steps
+        .iter()
+        .filter(|st| st.mode == 1)
+        .map(|st| st.table.as_str())
+        .collect();
     tables.sort();
     tables.dedup();
     let base = filters.pairs();
@@ -325,12 +390,22 @@ async fn render(c: &Console, s: &Session, q: &Fields) -> ConsoleResult<Response>
             span.muted { (page.rows.len()) " shown" }
         }
     };
-    Ok(respond(StatusCode::OK, layout::page("System Jobs", Nav::Jobs, Some(s), body)))
+    Ok(respond(
+        StatusCode::OK,
+        layout::page("System Jobs", Nav::Jobs, Some(s), body),
+    ))
 }
 
-pub async fn page(State(c): State<ConsoleState>, RawQuery(q): RawQuery, headers: HeaderMap, uri: Uri) -> Response {
+pub async fn page(
+    State(c): State<ConsoleState>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
     match signed_in(&c, &headers, &uri).await {
-        Ok(s) => render(&c, &s, &Fields::query(q.as_deref())).await.unwrap_or_else(IntoResponse::into_response),
+        Ok(s) => render(&c, &s, &Fields::query(q.as_deref()))
+            .await
+            .unwrap_or_else(IntoResponse::into_response),
         Err(r) => r,
     }
 }
@@ -341,7 +416,10 @@ mod tests {
 
     #[test]
     fn cursors_round_trip() {
-        let c = Cursor { ms: 1_700_000_000_123, id: Uuid::new_v4() };
+        let c = Cursor {
+            ms: 1_700_000_000_123,
+            id: Uuid::new_v4(),
+        };
         assert_eq!(Cursor::parse(&c.render()), Some(c));
         assert_eq!(Cursor::parse("x_y"), None);
     }
@@ -350,7 +428,10 @@ mod tests {
     fn filters_are_checked() {
         assert!(Filters::parse(&Fields::parse(b"status=bogus")).is_err());
         assert!(Filters::parse(&Fields::parse(b"from=yesterday")).is_err());
-        let f = Filters::parse(&Fields::parse(b"status=failed&table=Contact&from=2024-05-01T10:00&top=9999")).unwrap();
+        let f = Filters::parse(&Fields::parse(
+            b"status=failed&table=Contact&from=2024-05-01T10:00&top=9999",
+        ))
+        .unwrap();
         assert_eq!(f.status, Some("failed"));
         assert_eq!(f.table.as_deref(), Some("contact"));
         assert_eq!(f.top, MAX_TOP);
@@ -361,11 +442,25 @@ mod tests {
     fn the_page_query_is_keyset_shaped() {
         let schema = herald_core::Schema::build(&[]).unwrap();
         let f = Filters::parse(&Fields::parse(b"status=failed")).unwrap();
-        let c = Cursor { ms: 5, id: Uuid::nil() };
-        let sql = herald_store::sql::select(&schema, &page_query(&f, Direction::After(c)), Some(51), 0).unwrap().sql.text;
+        let c = Cursor {
+            ms: 5,
+            id: Uuid::nil(),
+        };
+        let sql =
+            herald_store::sql::select(&schema, &page_query(&f, Direction::After(c)), Some(51), 0)
+                .unwrap()
+                .sql
+                .text;
         assert!(sql.contains("\"createdon\" <= $"), "{sql}");
         assert!(sql.contains("ORDER BY t0.\"createdon\" DESC"), "{sql}");
-        let sql = herald_store::sql::select(&schema, &page_query(&f, Direction::Before(c)), Some(51), 0).unwrap().sql.text;
-        assert!(sql.contains("ORDER BY t0.\"createdon\" ASC NULLS FIRST, t0.\"asyncoperationid\" DESC"), "{sql}");
+        let sql =
+            herald_store::sql::select(&schema, &page_query(&f, Direction::Before(c)), Some(51), 0)
+                .unwrap()
+                .sql
+                .text;
+        assert!(
+            sql.contains("ORDER BY t0.\"createdon\" ASC NULLS FIRST, t0.\"asyncoperationid\" DESC"),
+            "{sql}"
+        );
     }
 }

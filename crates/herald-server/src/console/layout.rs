@@ -83,7 +83,13 @@ pub fn csrf_input(s: &Session) -> Markup {
 }
 
 /// A button that POSTs to `action` with the CSRF token; `confirm` asks first.
-pub fn post_button(s: &Session, action: &str, label: &str, class: &str, confirm: Option<&str>) -> Markup {
+pub fn post_button(
+    s: &Session,
+    action: &str,
+    label: &str,
+    class: &str,
+    confirm: Option<&str>,
+) -> Markup {
     html! {
         form.inline method="post" action=(action) data-confirm=[confirm] {
             (csrf_input(s))
@@ -141,7 +147,10 @@ pub fn time(t: &DateTime<Utc>) -> String {
 }
 
 pub fn time_ms(ms: i64) -> String {
-    Utc.timestamp_millis_opt(ms).single().map(|t| time(&t)).unwrap_or_else(|| ms.to_string())
+    Utc.timestamp_millis_opt(ms)
+        .single()
+        .map(|t| time(&t))
+        .unwrap_or_else(|| ms.to_string())
 }
 
 /// A datetime column's value, or "—".
@@ -193,7 +202,12 @@ mod tests {
 
     #[test]
     fn escapes_and_formats() {
-        let s = Session { id: "i".into(), user_id: uuid::Uuid::nil(), user_name: "n".into(), csrf: "t\"<".into() };
+        let s = Session {
+            id: "i".into(),
+            user_id: uuid::Uuid::nil(),
+            user_name: "n".into(),
+            csrf: "t\"<".into(),
+        };
         let b = post_button(&s, "/console/x?a=1&b=2", "<Go>", "primary", None).into_string();
         assert!(b.contains("value=\"t&quot;&lt;\""), "{b}");
         assert!(b.contains("&lt;Go&gt;"), "{b}");

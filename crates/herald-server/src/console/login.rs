@@ -17,7 +17,14 @@ use crate::auth::hash_key;
 /// Only console paths may be returned to after signing in.
 fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n) if (n == "/console" || n.starts_with("/console/") || n.starts_with("/console?")) && !n.starts_with("/console/login") && !n.contains("//") && !n.contains('\\') => n.to_string(),
+        Some(n)
+            if (n == "/console" || n.starts_with("/console/") || n.starts_with("/console?"))
+                && !n.starts_with("/console/login")
+                && !n.contains("//")
+                && !n.contains('\\') =>
+        {
+            n.to_string()
+        }
         _ => "/console/jobs".to_string(),
     }
 }
@@ -25,10 +32,23 @@ fn safe_next(next: Option<&str>) -> String {
 /// Whether the browser will drop the `Secure` session cookie: plain HTTP to
 /// a host other than localhost / a loopback address (and no TLS proxy in front).
 fn cookie_would_be_dropped(headers: &HeaderMap) -> bool {
-    let proxied_tls = headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok()).is_some_and(|p| p.eq_ignore_ascii_case("https"));
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
-    let name = if host.starts_with('[') { host.split(']').next().unwrap_or("").trim_start_matches('[') } else { host.split(':').next().unwrap_or("") };
-    let local = name.eq_ignore_ascii_case("localhost") || name.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+    let proxied_tls = headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|p| p.eq_ignore_ascii_case("https"));
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
+    let name = if host.starts_with('[') {
+        host.split(']').next().unwrap_or("").trim_start_matches('[')
+    } else {
+        host.split(':').next().unwrap_or("")
+    };
+    let local = name.eq_ignore_ascii_case("localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
     !proxied_tls && !local
 }
 
@@ -55,30 +75,49 @@ fn login_page(next: &str, error: Option<&str>, headers: &HeaderMap) -> Markup {
 }
 
 /// `GET /console/login`
-pub async fn form(State(c): State<ConsoleState>, RawQuery(q): RawQuery, headers: HeaderMap) -> Response {
+pub async fn form(
+    State(c): State<ConsoleState>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+) -> Response {
     let next = safe_next(Fields::query(q.as_deref()).get("next"));
-    if session::current(&c.app, &c.sessions, &headers).await.is_some() {
+    if session::current(&c.app, &c.sessions, &headers)
+        .await
+        .is_some()
+    {
         return see_other(&next);
     }
     respond(StatusCode::OK, login_page(&next, None, &headers))
 }
 
 /// `POST /console/login` with `key=<api key>`.
-pub async fn submit(State(c): State<ConsoleState>, RawQuery(q): RawQuery, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn submit(
+    State(c): State<ConsoleState>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let next = safe_next(Fields::query(q.as_deref()).get("next"));
     let fields = Fields::parse(&body);
     let Some(key) = fields.get("key") else {
-        return respond(StatusCode::UNAUTHORIZED, login_page(&next, Some("Enter an API key."), &headers));
+        return respond(
+            StatusCode::UNAUTHORIZED,
+            login_page(&next, Some("Enter an API key."), &headers),
+        );
     };
     let keyhash = hash_key(key);
     match c.app.store.api_key_user(&keyhash).await {
         Ok(Some(user)) => {
             let s = c.sessions.create(user, user_name(&c, user).await, keyhash);
             let mut resp = see_other(&next);
-            resp.headers_mut().insert(header::SET_COOKIE, session::set_cookie(&s));
+            resp.headers_mut()
+                .insert(header::SET_COOKIE, session::set_cookie(&s));
             resp
         }
-        Ok(None) => respond(StatusCode::UNAUTHORIZED, login_page(&next, Some("That API key is not valid."), &headers)),
+        Ok(None) => respond(
+            StatusCode::UNAUTHORIZED,
+            login_page(&next, Some("That API key is not valid."), &headers),
+        ),
         Err(e) => super::error::ConsoleError::from(e).into_response(),
     }
 }
@@ -86,10 +125,18 @@ pub async fn submit(State(c): State<ConsoleState>, RawQuery(q): RawQuery, header
 /// The systemuser's full name (its id when it has none).
 async fn user_name(c: &ConsoleState, user: uuid::Uuid) -> String {
     let name = match c.app.schema.table("systemuser") {
-        Some(t) => c.app.store.get(t, user).await.ok().flatten().and_then(|r| r.string("fullname").map(str::to_string)),
+        Some(t) => c
+            .app
+            .store
+            .get(t, user)
+            .await
+            .ok()
+            .flatten()
+            .and_then(|r| r.string("fullname").map(str::to_string)),
         None => None,
     };
-    name.filter(|n| !n.trim().is_empty()).unwrap_or_else(|| user.to_string())
+    name.filter(|n| !n.trim().is_empty())
+        .unwrap_or_else(|| user.to_string())
 }
 
 /// `POST /console/logout`
@@ -100,7 +147,8 @@ pub async fn logout(State(c): State<ConsoleState>, headers: HeaderMap, body: Byt
     };
     c.sessions.remove(&s.id);
     let mut resp = see_other("/console/login");
-    resp.headers_mut().insert(header::SET_COOKIE, session::clear_cookie());
+    resp.headers_mut()
+        .insert(header::SET_COOKIE, session::clear_cookie());
     resp
 }
 
@@ -128,7 +176,10 @@ mod tests {
 
     #[test]
     fn only_console_paths_are_followed() {
-        assert_eq!(safe_next(Some("/console/jobs?status=failed")), "/console/jobs?status=failed");
+        assert_eq!(
+            safe_next(Some("/console/jobs?status=failed")),
+            "/console/jobs?status=failed"
+        );
         assert_eq!(safe_next(Some("https://evil.example/")), "/console/jobs");
         assert_eq!(safe_next(Some("/console//evil.example")), "/console/jobs");
         assert_eq!(safe_next(Some("/consolex")), "/console/jobs");

@@ -62,7 +62,10 @@ pub type ConsoleState = Arc<Console>;
 
 /// The console's routes, ready to merge into the API router.
 pub fn router(state: SharedState) -> Router<SharedState> {
-    let console = Arc::new(Console { app: state, sessions: Sessions::default() });
+    let console = Arc::new(Console {
+        app: state,
+        sessions: Sessions::default(),
+    });
     Router::new()
         .route("/console", get(home))
         .route("/console/", get(home))
@@ -106,21 +109,38 @@ pub async fn signed_in(c: &Console, headers: &HeaderMap, uri: &Uri) -> Result<Se
     match session::current(&c.app, &c.sessions, headers).await {
         Some(s) => Ok(s),
         None => {
-            let next = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/console/jobs");
-            Err(layout::see_other(&format!("/console/login{}", form::query_string(&[("next", next)]))))
+            let next = uri
+                .path_and_query()
+                .map(|p| p.as_str())
+                .unwrap_or("/console/jobs");
+            Err(layout::see_other(&format!(
+                "/console/login{}",
+                form::query_string(&[("next", next)])
+            )))
         }
     }
 }
 
 /// State-changing requests: the session and the submitted form, or 403
 /// when there is no session or the form's CSRF token is not the session's.
-pub async fn checked_post(c: &Console, headers: &HeaderMap, body: &[u8]) -> Result<(Session, Fields), Response> {
+pub async fn checked_post(
+    c: &Console,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(Session, Fields), Response> {
     let Some(s) = session::current(&c.app, &c.sessions, headers).await else {
-        return Err(ConsoleError::forbidden("You are not signed in (or your session expired): sign in and try again.").into_response());
+        return Err(ConsoleError::forbidden(
+            "You are not signed in (or your session expired): sign in and try again.",
+        )
+        .into_response());
     };
     let fields = Fields::parse(body);
     if !session::csrf_ok(&s, fields.get("csrf")) {
-        return Err(ConsoleError::forbidden("The form's security token is missing or out of date: reload the page and try again.").with(&s).into_response());
+        return Err(ConsoleError::forbidden(
+            "The form's security token is missing or out of date: reload the page and try again.",
+        )
+        .with(&s)
+        .into_response());
     }
     Ok((s, fields))
 }
@@ -135,8 +155,14 @@ async fn security_headers(mut resp: Response) -> Response {
         ),
     );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
     if !h.contains_key(header::CACHE_CONTROL) {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
@@ -145,6 +171,9 @@ async fn security_headers(mut resp: Response) -> Response {
 
 /// `http://<host>` of this request (for URLs to copy, such as a bin's).
 pub fn origin(headers: &HeaderMap) -> String {
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1");
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("127.0.0.1");
     format!("http://{host}")
 }

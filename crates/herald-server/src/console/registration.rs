@@ -40,7 +40,10 @@ pub struct Step {
 fn query(table: &str, select: &[&str], order: &str) -> Query {
     let mut q = Query::all(table);
     q.select = select.iter().map(|s| s.to_string()).collect();
-    q.order = vec![Order { column: ColumnRef::new(order), descending: false }];
+    q.order = vec![Order {
+        column: ColumnRef::new(order),
+        descending: false,
+    }];
     q
 }
 
@@ -49,7 +52,18 @@ fn string(r: &herald_store::Record, k: &str) -> String {
 }
 
 pub async fn webhooks(app: &AppState) -> ApiResult<Vec<Webhook>> {
-    let q = query("serviceendpoint", &["name", "url", "authtype", "isauthvalueset", "herald_issigningsecretset", "description"], "name");
+    let q = query(
+        "serviceendpoint",
+        &[
+            "name",
+            "url",
+            "authtype",
+            "isauthvalueset",
+            "herald_issigningsecretset",
+            "description",
+        ],
+        "name",
+    );
     Ok(app
         .store
         .fetch(&q, None, 0)
@@ -61,8 +75,14 @@ pub async fn webhooks(app: &AppState) -> ApiResult<Vec<Webhook>> {
                 name: string(r, "name"),
                 url: string(r, "url"),
                 authtype: r.int("authtype"),
-                auth_set: r.get("isauthvalueset").and_then(Value::as_bool).unwrap_or(false),
-                signing: r.get("herald_issigningsecretset").and_then(Value::as_bool).unwrap_or(false),
+                auth_set: r
+                    .get("isauthvalueset")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false),
+                signing: r
+                    .get("herald_issigningsecretset")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false),
                 description: r.string("description").map(str::to_string),
             })
         })
@@ -80,14 +100,37 @@ pub async fn steps(app: &AppState) -> ApiResult<Vec<Step>> {
         .collect();
     let filters: HashMap<Uuid, String> = app
         .store
-        .fetch(&query("sdkmessagefilter", &["primaryobjecttypecode"], "primaryobjecttypecode"), None, 0)
+        .fetch(
+            &query(
+                "sdkmessagefilter",
+                &["primaryobjecttypecode"],
+                "primaryobjecttypecode",
+            ),
+            None,
+            0,
+        )
         .await?
         .iter()
-        .filter_map(|r| Some((r.guid("sdkmessagefilterid")?, string(r, "primaryobjecttypecode"))))
+        .filter_map(|r| {
+            Some((
+                r.guid("sdkmessagefilterid")?,
+                string(r, "primaryobjecttypecode"),
+            ))
+        })
         .collect();
     let q = query(
         "sdkmessageprocessingstep",
-        &["name", "sdkmessageid", "sdkmessagefilterid", "eventhandler", "stage", "mode", "rank", "filteringattributes", "statecode"],
+        &[
+            "name",
+            "sdkmessageid",
+            "sdkmessagefilterid",
+            "eventhandler",
+            "stage",
+            "mode",
+            "rank",
+            "filteringattributes",
+            "statecode",
+        ],
         "name",
     );
     let mut steps: Vec<Step> = app
@@ -100,17 +143,29 @@ pub async fn steps(app: &AppState) -> ApiResult<Vec<Step>> {
                 id: r.guid("sdkmessageprocessingstepid")?,
                 name: string(r, "name"),
                 webhook: r.guid("eventhandler"),
-                message: r.guid("sdkmessageid").and_then(|m| messages.get(&m).cloned()).unwrap_or_default(),
-                table: r.guid("sdkmessagefilterid").and_then(|f| filters.get(&f).cloned()).unwrap_or_default(),
+                message: r
+                    .guid("sdkmessageid")
+                    .and_then(|m| messages.get(&m).cloned())
+                    .unwrap_or_default(),
+                table: r
+                    .guid("sdkmessagefilterid")
+                    .and_then(|f| filters.get(&f).cloned())
+                    .unwrap_or_default(),
                 stage: r.int("stage").unwrap_or(0),
                 mode: r.int("mode").unwrap_or(0),
                 rank: r.int("rank").unwrap_or(0),
-                filtering: r.string("filteringattributes").filter(|s| !s.is_empty()).map(str::to_string),
+                filtering: r
+                    .string("filteringattributes")
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string),
                 enabled: r.int("statecode").unwrap_or(0) == 0,
             })
         })
         .collect();
-    steps.sort_by(|a, b| (&a.message, &a.table, a.stage, a.rank, &a.name).cmp(&(&b.message, &b.table, b.stage, b.rank, &b.name)));
+    steps.sort_by(|a, b| {
+        (&a.message, &a.table, a.stage, a.rank, &a.name)
+            .cmp(&(&b.message, &b.table, b.stage, b.rank, &b.name))
+    });
     Ok(steps)
 }
 

@@ -70,12 +70,30 @@ impl Sessions {
         let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
         map.retain(|_, e| e.expires > now);
         if map.len() >= MAX_SESSIONS {
-            if let Some(oldest) = map.iter().min_by_key(|(_, e)| e.expires).map(|(k, _)| k.clone()) {
+            if let Some(oldest) = map
+                .iter()
+                .min_by_key(|(_, e)| e.expires)
+                .map(|(k, _)| k.clone())
+            {
                 map.remove(&oldest);
             }
         }
-        map.insert(id.clone(), Entry { user_id, user_name: user_name.clone(), keyhash, csrf: csrf.clone(), expires: now + LIFETIME });
-        Session { id, user_id, user_name, csrf }
+        map.insert(
+            id.clone(),
+            Entry {
+                user_id,
+                user_name: user_name.clone(),
+                keyhash,
+                csrf: csrf.clone(),
+                expires: now + LIFETIME,
+            },
+        );
+        Session {
+            id,
+            user_id,
+            user_name,
+            csrf,
+        }
     }
 
     /// The live session with this id, and the hash of its key.
@@ -86,17 +104,33 @@ impl Sessions {
             map.remove(id);
             return None;
         }
-        Some((Session { id: id.to_string(), user_id: e.user_id, user_name: e.user_name, csrf: e.csrf }, e.keyhash))
+        Some((
+            Session {
+                id: id.to_string(),
+                user_id: e.user_id,
+                user_name: e.user_name,
+                csrf: e.csrf,
+            },
+            e.keyhash,
+        ))
     }
 
     pub fn remove(&self, id: &str) {
-        self.map.lock().unwrap_or_else(|e| e.into_inner()).remove(id);
+        self.map
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(id);
     }
 
     /// How many sessions are live (for tests).
     pub fn len(&self) -> usize {
         let now = Instant::now();
-        self.map.lock().unwrap_or_else(|e| e.into_inner()).values().filter(|e| e.expires > now).count()
+        self.map
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .filter(|e| e.expires > now)
+            .count()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -139,13 +173,19 @@ pub async fn current(app: &AppState, sessions: &Sessions, headers: &HeaderMap) -
 
 /// `Set-Cookie` that hands the browser its session id.
 pub fn set_cookie(session: &Session) -> HeaderValue {
-    let v = format!("{COOKIE}={}; HttpOnly; Secure; SameSite=Strict; Path=/console; Max-Age={}", session.id, LIFETIME.as_secs());
+    let v = format!(
+        "{COOKIE}={}; HttpOnly; Secure; SameSite=Strict; Path=/console; Max-Age={}",
+        session.id,
+        LIFETIME.as_secs()
+    );
     HeaderValue::from_str(&v).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
 /// `Set-Cookie` that makes the browser forget it.
 pub fn clear_cookie() -> HeaderValue {
-    HeaderValue::from_static("herald_console=; HttpOnly; Secure; SameSite=Strict; Path=/console; Max-Age=0")
+    HeaderValue::from_static(
+        "herald_console=; HttpOnly; Secure; SameSite=Strict; Path=/console; Max-Age=0",
+    )
 }
 
 /// Whether a submitted token is the session's CSRF token (constant time).
@@ -178,7 +218,12 @@ mod tests {
 
     #[test]
     fn csrf_compare() {
-        let s = Session { id: "x".into(), user_id: Uuid::nil(), user_name: "n".into(), csrf: "abc".into() };
+        let s = Session {
+            id: "x".into(),
+            user_id: Uuid::nil(),
+            user_name: "n".into(),
+            csrf: "abc".into(),
+        };
         assert!(csrf_ok(&s, Some("abc")));
         assert!(!csrf_ok(&s, Some("abd")));
         assert!(!csrf_ok(&s, Some("ab")));
@@ -188,7 +233,10 @@ mod tests {
     #[test]
     fn reads_the_cookie() {
         let mut h = HeaderMap::new();
-        h.insert(axum::http::header::COOKIE, HeaderValue::from_static("a=1; herald_console=tok; b=2"));
+        h.insert(
+            axum::http::header::COOKIE,
+            HeaderValue::from_static("a=1; herald_console=tok; b=2"),
+        );
         assert_eq!(cookie_id(&h).as_deref(), Some("tok"));
     }
 }

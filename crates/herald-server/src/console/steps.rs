@@ -23,9 +23,19 @@ async fn render(c: &Console, s: &Session, q: &Fields) -> ConsoleResult<Response>
     let hooks = webhooks(&c.app).await.ctx(s)?;
     let webhook = q.get("webhook").and_then(|w| Uuid::parse_str(w).ok());
     let all = steps(&c.app).await.ctx(s)?;
-    let shown: Vec<_> = all.iter().filter(|st| webhook.is_none() || st.webhook == webhook).collect();
-    let hook_name = |id: Option<Uuid>| id.and_then(|id| hooks.iter().find(|h| h.id == id)).map(|h| h.name.clone()).unwrap_or_else(|| "—".into());
-    let back = query_string(&[("webhook", &webhook.map(|w| w.to_string()).unwrap_or_default())]);
+    let shown: Vec<_> = all
+        .iter()
+        .filter(|st| webhook.is_none() || st.webhook == webhook)
+        .collect();
+    let hook_name = |id: Option<Uuid>| {
+        id.and_then(|id| hooks.iter().find(|h| h.id == id))
+            .map(|h| h.name.clone())
+            .unwrap_or_else(|| "—".into())
+    };
+    let back = query_string(&[(
+        "webhook",
+        &webhook.map(|w| w.to_string()).unwrap_or_default(),
+    )]);
     let body = html! {
         h1 { "Steps" }
         p.sub {
@@ -74,37 +84,77 @@ async fn render(c: &Console, s: &Session, q: &Fields) -> ConsoleResult<Response>
             }
         }
     };
-    Ok(respond(StatusCode::OK, layout::page("Steps", Nav::Steps, Some(s), body)))
+    Ok(respond(
+        StatusCode::OK,
+        layout::page("Steps", Nav::Steps, Some(s), body),
+    ))
 }
 
-pub async fn page(State(c): State<ConsoleState>, RawQuery(q): RawQuery, headers: HeaderMap, uri: Uri) -> Response {
+pub async fn page(
+    State(c): State<ConsoleState>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
     match signed_in(&c, &headers, &uri).await {
-        Ok(s) => render(&c, &s, &Fields::query(q.as_deref())).await.unwrap_or_else(IntoResponse::into_response),
+        Ok(s) => render(&c, &s, &Fields::query(q.as_deref()))
+            .await
+            .unwrap_or_else(IntoResponse::into_response),
         Err(r) => r,
     }
 }
 
 /// `POST /console/steps/<id>/enable|disable`
-pub async fn act(State(c): State<ConsoleState>, Path((id, action)): Path<(String, String)>, RawQuery(q): RawQuery, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn act(
+    State(c): State<ConsoleState>,
+    Path((id, action)): Path<(String, String)>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let (s, _) = match checked_post(&c, &headers, &body).await {
         Ok(x) => x,
         Err(r) => return r,
     };
     let result: ConsoleResult<Response> = async {
-        let id = Uuid::parse_str(&id).map_err(|_| ConsoleError::not_found(format!("No step '{id}'")))?;
+        let id =
+            Uuid::parse_str(&id).map_err(|_| ConsoleError::not_found(format!("No step '{id}'")))?;
         let (state, status, done) = match action.as_str() {
             "enable" => (0, 1, "enabled"),
             "disable" => (1, 2, "disabled"),
-            _ => return Err(ConsoleError::not_found(format!("No step action '{action}'"))),
+            _ => {
+                return Err(ConsoleError::not_found(format!(
+                    "No step action '{action}'"
+                )))
+            }
         };
         execute(
             &c.app,
-            Operation::new(Message::Update, "sdkmessageprocessingstep", Some(id), vec![("statecode".into(), Value::Int(state)), ("statuscode".into(), Value::Int(status))], s.user_id).with_precondition(Precondition::MustExist),
+            Operation::new(
+                Message::Update,
+                "sdkmessageprocessingstep",
+                Some(id),
+                vec![
+                    ("statecode".into(), Value::Int(state)),
+                    ("statuscode".into(), Value::Int(status)),
+                ],
+                s.user_id,
+            )
+            .with_precondition(Precondition::MustExist),
         )
         .await?;
-        let webhook = Fields::query(q.as_deref()).get("webhook").and_then(|w| Uuid::parse_str(w).ok()).map(|w| w.to_string()).unwrap_or_default();
-        Ok(see_other(&format!("/console/steps{}", query_string(&[("webhook", &webhook), ("done", done)]))))
+        let webhook = Fields::query(q.as_deref())
+            .get("webhook")
+            .and_then(|w| Uuid::parse_str(w).ok())
+            .map(|w| w.to_string())
+            .unwrap_or_default();
+        Ok(see_other(&format!(
+            "/console/steps{}",
+            query_string(&[("webhook", &webhook), ("done", done)])
+        )))
     }
     .await;
-    result.map_err(|e| e.with(&s)).unwrap_or_else(IntoResponse::into_response)
+    result
+        .map_err(|e| e.with(&s))
+        .unwrap_or_else(IntoResponse::into_response)
 }

@@ -44,12 +44,17 @@ async fn render(c: &Console, s: &Session) -> ConsoleResult<Response> {
             }
         }
     };
-    Ok(respond(StatusCode::OK, layout::page("Webhooks", Nav::Webhooks, Some(s), body)))
+    Ok(respond(
+        StatusCode::OK,
+        layout::page("Webhooks", Nav::Webhooks, Some(s), body),
+    ))
 }
 
 pub async fn page(State(c): State<ConsoleState>, headers: HeaderMap, uri: Uri) -> Response {
     match signed_in(&c, &headers, &uri).await {
-        Ok(s) => render(&c, &s).await.unwrap_or_else(IntoResponse::into_response),
+        Ok(s) => render(&c, &s)
+            .await
+            .unwrap_or_else(IntoResponse::into_response),
         Err(r) => r,
     }
 }

@@ -25,7 +25,10 @@ pub enum JobChange {
 }
 
 /// Interpret a PATCH body of `asyncoperations(<id>)`.
-pub fn change_from_values(values: &[(String, Value)], current: &Record) -> ApiResult<Vec<JobChange>> {
+pub fn change_from_values(
+    values: &[(String, Value)],
+    current: &Record,
+) -> ApiResult<Vec<JobChange>> {
     let mut state = None;
     let mut status = None;
     let mut changes = Vec::new();
@@ -66,14 +69,25 @@ pub fn change_from_values(values: &[(String, Value)], current: &Record) -> ApiRe
 }
 
 fn table(state: &AppState) -> ApiResult<&Table> {
-    state.schema.table("asyncoperation").ok_or_else(|| ApiError::internal("no asyncoperation table"))
+    state
+        .schema
+        .table("asyncoperation")
+        .ok_or_else(|| ApiError::internal("no asyncoperation table"))
 }
 
 /// Apply changes to a job in one transaction.
-pub async fn apply(state: &AppState, id: Uuid, changes: &[JobChange], caller: Uuid) -> ApiResult<Record> {
+pub async fn apply(
+    state: &AppState,
+    id: Uuid,
+    changes: &[JobChange],
+    caller: Uuid,
+) -> ApiResult<Record> {
     let t = table(state)?;
     let mut tx = state.store.begin().await?;
-    let current = tx.get(t, id).await?.ok_or_else(|| ApiError::record_not_found("asyncoperation", id))?;
+    let current = tx
+        .get(t, id)
+        .await?
+        .ok_or_else(|| ApiError::record_not_found("asyncoperation", id))?;
     let now = state.clock.now();
     let now_state = current.int("statecode").unwrap_or(0);
     let mut values: Vec<(String, Value)> = Vec::new();
@@ -92,7 +106,9 @@ pub async fn apply(state: &AppState, id: Uuid, changes: &[JobChange], caller: Uu
             }
             JobChange::Pause => {
                 if now_state != 0 && now_state != 2 {
-                    return Err(ApiError::invalid("Only a Ready or Locked System Job can be paused"));
+                    return Err(ApiError::invalid(
+                        "Only a Ready or Locked System Job can be paused",
+                    ));
                 }
                 values.push(("statecode".into(), Value::Int(1)));
                 values.push(("statuscode".into(), Value::Int(10)));
@@ -111,19 +127,32 @@ pub async fn apply(state: &AppState, id: Uuid, changes: &[JobChange], caller: Uu
                     Value::DateTime(t) => Some(t.timestamp_millis()),
                     _ => None,
                 });
-                requeue_at = Some(postponed.unwrap_or(now.timestamp_millis()).max(now.timestamp_millis()));
+                requeue_at = Some(
+                    postponed
+                        .unwrap_or(now.timestamp_millis())
+                        .max(now.timestamp_millis()),
+                );
             }
             JobChange::Postpone(when) => {
-                values.push(("postponeuntil".into(), when.map(Value::DateTime).unwrap_or(Value::Null)));
+                values.push((
+                    "postponeuntil".into(),
+                    when.map(Value::DateTime).unwrap_or(Value::Null),
+                ));
                 if now_state == 0 {
-                    requeue_at = Some(when.map(|t| t.timestamp_millis()).unwrap_or(now.timestamp_millis()));
+                    requeue_at = Some(
+                        when.map(|t| t.timestamp_millis())
+                            .unwrap_or(now.timestamp_millis()),
+                    );
                 }
             }
         }
     }
     values.push(("modifiedon".into(), Value::DateTime(now)));
     values.push(("modifiedby".into(), Value::Guid(caller)));
-    values.push(("versionnumber".into(), Value::Int(current.int("versionnumber").unwrap_or(1) + 1)));
+    values.push((
+        "versionnumber".into(),
+        Value::Int(current.int("versionnumber").unwrap_or(1) + 1),
+    ));
     if dequeue {
         tx.dequeue_job(id).await?;
     }
@@ -144,13 +173,30 @@ pub async fn apply(state: &AppState, id: Uuid, changes: &[JobChange], caller: Uu
 }
 
 /// The webhook and autodelete flag of the job's step.
-async fn step_target(tx: &mut herald_store::Tx, state: &AppState, job: &Record) -> ApiResult<(Uuid, bool)> {
-    let step_id = job.guid("owningextensionid").ok_or_else(|| ApiError::invalid("The System Job has no step"))?;
-    let steps = state.schema.table("sdkmessageprocessingstep").ok_or_else(|| ApiError::internal("no step table"))?;
-    let step = tx
-        .get(steps, step_id)
-        .await?
-        .ok_or_else(|| ApiError::invalid(format!("The step {step_id} of this System Job was deleted; the job cannot run again")))?;
-    let endpoint = step.guid("eventhandler").ok_or_else(|| ApiError::invalid("The job's step has no webhook"))?;
-    Ok((endpoint, step.get("asyncautodelete").and_then(Value::as_bool).unwrap_or(false)))
+async fn step_target(
+    tx: &mut herald_store::Tx,
+    state: &AppState,
+    job: &Record,
+) -> ApiResult<(Uuid, bool)> {
+    let step_id = job
+        .guid("owningextensionid")
+        .ok_or_else(|| ApiError::invalid("The System Job has no step"))?;
+    let steps = state
+        .schema
+        .table("sdkmessageprocessingstep")
+        .ok_or_else(|| ApiError::internal("no step table"))?;
+    let step = tx.get(steps, step_id).await?.ok_or_else(|| {
+        ApiError::invalid(format!(
+            "The step {step_id} of this System Job was deleted; the job cannot run again"
+        ))
+    })?;
+    let endpoint = step
+        .guid("eventhandler")
+        .ok_or_else(|| ApiError::invalid("The job's step has no webhook"))?;
+    Ok((
+        endpoint,
+        step.get("asyncautodelete")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+    ))
 }

@@ -14,15 +14,23 @@ pub async fn purge_once(state: &SharedState) -> Result<u64, herald_store::StoreE
 }
 
 /// Purge as if the time were `now` (jobs completed before `now - retention`).
-pub async fn purge_once_before(state: &SharedState, now: chrono::DateTime<chrono::Utc>) -> Result<u64, herald_store::StoreError> {
-    let retention = chrono::Duration::from_std(state.config.jobs.retention).unwrap_or(chrono::Duration::days(7));
-    state.store.purge_succeeded_jobs((now - retention).timestamp_millis()).await
+pub async fn purge_once_before(
+    state: &SharedState,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<u64, herald_store::StoreError> {
+    let retention = chrono::Duration::from_std(state.config.jobs.retention)
+        .unwrap_or(chrono::Duration::days(7));
+    state
+        .store
+        .purge_succeeded_jobs((now - retention).timestamp_millis())
+        .await
 }
 
 /// Purge every `min(retention / 10, 1 h)` (at least every minute).
 pub fn spawn_retention(state: SharedState) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let every = (state.config.jobs.retention / 10).clamp(Duration::from_secs(60), Duration::from_secs(3600));
+        let every = (state.config.jobs.retention / 10)
+            .clamp(Duration::from_secs(60), Duration::from_secs(3600));
         loop {
             match purge_once(&state).await {
                 Ok(0) => {}

@@ -34,9 +34,16 @@ pub async fn run_job(state: &AppState, owner: &str, job: ClaimedJob) {
     }
 }
 
-async fn try_run(state: &AppState, owner: &str, job: &ClaimedJob) -> Result<(), herald_store::StoreError> {
+async fn try_run(
+    state: &AppState,
+    owner: &str,
+    job: &ClaimedJob,
+) -> Result<(), herald_store::StoreError> {
     let store = &state.store;
-    let table = state.schema.table("asyncoperation").ok_or_else(|| herald_store::StoreError::Invalid("no asyncoperation table".into()))?;
+    let table = state
+        .schema
+        .table("asyncoperation")
+        .ok_or_else(|| herald_store::StoreError::Invalid("no asyncoperation table".into()))?;
     let Some(row) = store.get(table, job.asyncoperation_id).await? else {
         // The row is gone (deleted by a user): drop the queue entry.
         let mut tx = store.begin().await?;
@@ -58,9 +65,17 @@ async fn try_run(state: &AppState, owner: &str, job: &ClaimedJob) -> Result<(), 
     let delivery_started = std::time::Instant::now();
     let delivery = match prepare(state, &row, &data, job).await {
         Ok(req) => state.sender.deliver(&req).await,
-        Err(message) => Delivery { attempts: Vec::new(), outcome: Outcome::Failed(Failure::new(FailureKind::InvalidUrl, message)) },
+        Err(message) => Delivery {
+            attempts: Vec::new(),
+            outcome: Outcome::Failed(Failure::new(FailureKind::InvalidUrl, message)),
+        },
     };
-    state.metrics.record_delivery("async", &job.endpoint_id.to_string(), delivery.is_success(), delivery_started.elapsed());
+    state.metrics.record_delivery(
+        "async",
+        &job.endpoint_id.to_string(),
+        delivery.is_success(),
+        delivery_started.elapsed(),
+    );
     let completed = state.clock.now();
     let mut tx = store.begin().await?;
     // Still ours? (A node that lost its lease must not write an outcome.)
@@ -86,7 +101,10 @@ async fn try_run(state: &AppState, owner: &str, job: &ClaimedJob) -> Result<(), 
     let mut values: Vec<(String, Value)> = vec![
         ("completedon".into(), Value::DateTime(completed)),
         ("executiontimespan".into(), Value::Int(span)),
-        ("retrycount".into(), Value::Int(row.int("retrycount").unwrap_or(0) + retries)),
+        (
+            "retrycount".into(),
+            Value::Int(row.int("retrycount").unwrap_or(0) + retries),
+        ),
         ("modifiedon".into(), Value::DateTime(completed)),
     ];
     match &delivery.outcome {
@@ -100,9 +118,18 @@ async fn try_run(state: &AppState, owner: &str, job: &ClaimedJob) -> Result<(), 
         Outcome::Failed(f) => {
             values.push(("statecode".into(), Value::Int(FAILED.0)));
             values.push(("statuscode".into(), Value::Int(FAILED.1)));
-            values.push(("message".into(), Value::String(technical_message(&delivery, &f.message))));
-            values.push(("friendlymessage".into(), Value::String(format!("The webhook call failed: {}", f.message))));
-            values.push(("errorcode".into(), Value::Int(ERRORCODE_ENDPOINT_UNAVAILABLE)));
+            values.push((
+                "message".into(),
+                Value::String(technical_message(&delivery, &f.message)),
+            ));
+            values.push((
+                "friendlymessage".into(),
+                Value::String(format!("The webhook call failed: {}", f.message)),
+            ));
+            values.push((
+                "errorcode".into(),
+                Value::Int(ERRORCODE_ENDPOINT_UNAVAILABLE),
+            ));
         }
     }
     tx.dequeue_job(job.asyncoperation_id).await?;
@@ -123,30 +150,56 @@ fn technical_message(delivery: &Delivery, message: &str) -> String {
         s.push_str(&format!(
             "attempt {}: {} in {} ms{}\n",
             i + 1,
-            a.status.map(|c| format!("HTTP {c}")).unwrap_or_else(|| "no response".into()),
+            a.status
+                .map(|c| format!("HTTP {c}"))
+                .unwrap_or_else(|| "no response".into()),
             a.duration.as_millis(),
-            a.error.as_ref().map(|e| format!(" ({e})")).unwrap_or_default()
+            a.error
+                .as_ref()
+                .map(|e| format!(" ({e})"))
+                .unwrap_or_default()
         ));
     }
     s
 }
 
-
 /// Build the request from the stored context and the current endpoint.
-async fn prepare(state: &AppState, row: &herald_store::Record, data: &str, job: &ClaimedJob) -> Result<WebhookRequest, String> {
-    let table = state.schema.table("serviceendpoint").ok_or("no serviceendpoint table")?;
+async fn prepare(
+    state: &AppState,
+    row: &herald_store::Record,
+    data: &str,
+    job: &ClaimedJob,
+) -> Result<WebhookRequest, String> {
+    let table = state
+        .schema
+        .table("serviceendpoint")
+        .ok_or("no serviceendpoint table")?;
     let endpoint_row = state
         .store
         .get(table, job.endpoint_id)
         .await
         .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("The webhook {} of this job's step no longer exists", job.endpoint_id))?;
+        .ok_or_else(|| {
+            format!(
+                "The webhook {} of this job's step no longer exists",
+                job.endpoint_id
+            )
+        })?;
     let endpoint = steps::endpoint_from_row(job.endpoint_id, &endpoint_row);
-    let auth = endpoint.auth.clone().map_err(|e| format!("the webhook '{}' has invalid authentication settings: {e}", endpoint.name))?;
+    let auth = endpoint.auth.clone().map_err(|e| {
+        format!(
+            "the webhook '{}' has invalid authentication settings: {e}",
+            endpoint.name
+        )
+    })?;
     let (body, exceeded) = trim_serialized(data);
     let message = serde_json::from_str::<serde_json::Value>(data)
         .ok()
-        .and_then(|j| j.get("MessageName").and_then(|m| m.as_str()).map(str::to_string))
+        .and_then(|j| {
+            j.get("MessageName")
+                .and_then(|m| m.as_str())
+                .map(str::to_string)
+        })
         .unwrap_or_default();
     let request_id = Uuid::new_v4();
     let mut headers = headers_from_parts(
@@ -157,11 +210,21 @@ async fn prepare(state: &AppState, row: &herald_store::Record, data: &str, job: 
         exceeded,
         request_id,
     );
-    headers.extend(crate::pipeline::dispatch::signature_headers(state, &endpoint, request_id, body.as_bytes()));
+    headers.extend(crate::pipeline::dispatch::signature_headers(
+        state,
+        &endpoint,
+        request_id,
+        body.as_bytes(),
+    ));
     if let Some(c) = row.guid("correlationid") {
         state.depths.record(c, row.int("depth").unwrap_or(1));
     }
-    Ok(WebhookRequest { url: endpoint.url, auth, headers, body: body.into() })
+    Ok(WebhookRequest {
+        url: endpoint.url,
+        auth,
+        headers,
+        body: body.into(),
+    })
 }
 
 /// Parse a GUID from a job id string (CLI/API helpers).
@@ -191,12 +254,24 @@ mod tests {
         let mut c = crate::config::Config::default();
         assert_eq!(super::lease_for(&c), Duration::from_secs(180));
         c.jobs.lease = Duration::from_secs(10);
-        assert_eq!(super::lease_for(&c), Duration::from_secs(150), "2 × 60 s + 30 s");
+        assert_eq!(
+            super::lease_for(&c),
+            Duration::from_secs(150),
+            "2 × 60 s + 30 s"
+        );
         c.delivery.timeout = Duration::from_secs(2);
         assert_eq!(super::lease_for(&c), Duration::from_secs(10));
         c.jobs.lease = Duration::from_secs(1);
-        assert_eq!(super::lease_for(&c), Duration::from_secs(5), "2 × 2 s + 1 s");
+        assert_eq!(
+            super::lease_for(&c),
+            Duration::from_secs(5),
+            "2 × 2 s + 1 s"
+        );
         c.delivery.timeout = Duration::from_millis(500);
-        assert_eq!(super::lease_for(&c), Duration::from_secs(2), "2 × 0.5 s + 1 s");
+        assert_eq!(
+            super::lease_for(&c),
+            Duration::from_secs(2),
+            "2 × 0.5 s + 1 s"
+        );
     }
 }

@@ -18,7 +18,10 @@ use crate::state::SharedState;
 
 /// Start the listener when the store is PostgreSQL (`None` on SQLite, where
 /// all writers are in this process and the in-process wake suffices).
-pub fn spawn_listener(state: SharedState, stopped: watch::Receiver<bool>) -> Option<JoinHandle<()>> {
+pub fn spawn_listener(
+    state: SharedState,
+    stopped: watch::Receiver<bool>,
+) -> Option<JoinHandle<()>> {
     state.store.pg_pool()?;
     let url = state.config.database_url();
     Some(tokio::spawn(listen(state, url, stopped)))

@@ -52,7 +52,11 @@ impl WorkerHandle {
 
 pub fn node_id() -> String {
     let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "node".into());
-    format!("{host}-{}-{}", std::process::id(), &uuid::Uuid::new_v4().simple().to_string()[..8])
+    format!(
+        "{host}-{}-{}",
+        std::process::id(),
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    )
 }
 
 /// This node's deliveries in flight, per endpoint.
@@ -65,7 +69,12 @@ impl InFlight {
     }
 
     fn add(&self, endpoint: Uuid) {
-        *self.0.lock().unwrap_or_else(|p| p.into_inner()).entry(endpoint).or_insert(0) += 1;
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(endpoint)
+            .or_insert(0) += 1;
     }
 
     fn done(&self, endpoint: Uuid) {
@@ -99,13 +108,24 @@ pub fn spawn_workers(state: SharedState) -> WorkerHandle {
             let mut claimed = 0;
             if free > 0 {
                 let now = state.clock.now().timestamp_millis();
-                let limits = ClaimLimits { limit: free as i64, per_endpoint, in_flight: in_flight.snapshot() };
+                let limits = ClaimLimits {
+                    limit: free as i64,
+                    per_endpoint,
+                    in_flight: in_flight.snapshot(),
+                };
                 match state.store.claim_jobs(&owner, now, lease, &limits).await {
                     Ok(jobs) => {
                         claimed = jobs.len();
                         for job in jobs {
-                            let Ok(permit) = slots.clone().try_acquire_owned() else { break };
-                            let (st, own, fl, fin) = (state.clone(), owner.clone(), in_flight.clone(), finished.clone());
+                            let Ok(permit) = slots.clone().try_acquire_owned() else {
+                                break;
+                            };
+                            let (st, own, fl, fin) = (
+                                state.clone(),
+                                owner.clone(),
+                                in_flight.clone(),
+                                finished.clone(),
+                            );
                             let endpoint = job.endpoint_id;
                             fl.add(endpoint);
                             tokio::spawn(async move {
@@ -131,5 +151,10 @@ pub fn spawn_workers(state: SharedState) -> WorkerHandle {
             }
         }
     });
-    WorkerHandle { node_id: node, stop, task, listener }
+    WorkerHandle {
+        node_id: node,
+        stop,
+        task,
+        listener,
+    }
 }

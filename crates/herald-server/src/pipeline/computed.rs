@@ -56,7 +56,13 @@ fn apply_names(table: &Table, values: &mut Vec<(String, Value)>, before: Option<
 }
 
 /// The full row to insert.
-pub fn for_create(table: &Table, id: Uuid, mut values: Vec<(String, Value)>, caller: Uuid, now: DateTime<Utc>) -> Vec<(String, Value)> {
+pub fn for_create(
+    table: &Table,
+    id: Uuid,
+    mut values: Vec<(String, Value)>,
+    caller: Uuid,
+    now: DateTime<Utc>,
+) -> Vec<(String, Value)> {
     set(&mut values, &table.primary_id, Value::Guid(id));
     apply_names(table, &mut values, None);
     set(&mut values, "createdon", Value::DateTime(now));
@@ -83,7 +89,13 @@ pub fn for_create(table: &Table, id: Uuid, mut values: Vec<(String, Value)>, cal
 }
 
 /// The columns to change on update.
-pub fn for_update(table: &Table, before: &Record, mut values: Vec<(String, Value)>, caller: Uuid, now: DateTime<Utc>) -> Vec<(String, Value)> {
+pub fn for_update(
+    table: &Table,
+    before: &Record,
+    mut values: Vec<(String, Value)>,
+    caller: Uuid,
+    now: DateTime<Utc>,
+) -> Vec<(String, Value)> {
     apply_names(table, &mut values, Some(before));
     set(&mut values, "modifiedon", Value::DateTime(now));
     set(&mut values, "modifiedby", Value::Guid(caller));

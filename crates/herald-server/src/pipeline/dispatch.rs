@@ -16,9 +16,21 @@ use crate::error::{codes, ApiError, ApiResult};
 use crate::state::AppState;
 
 /// Run the steps of `stage` for this event.
-pub async fn run_stage(state: &AppState, tx: &mut Tx, event: &Event<'_>, steps: &[StepDef], stage: i64) -> ApiResult<()> {
+pub async fn run_stage(
+    state: &AppState,
+    tx: &mut Tx,
+    event: &Event<'_>,
+    steps: &[StepDef],
+    stage: i64,
+) -> ApiResult<()> {
     let changed = event.changed_columns();
-    for step in steps_for_stage(steps, stage, event.message.name(), &event.table.logical_name, &changed) {
+    for step in steps_for_stage(
+        steps,
+        stage,
+        event.message.name(),
+        &event.table.logical_name,
+        &changed,
+    ) {
         if step.is_async() {
             if stage == 40 {
                 enqueue(state, tx, event, step).await?;
@@ -36,43 +48,98 @@ pub async fn run_stage(state: &AppState, tx: &mut Tx, event: &Event<'_>, steps: 
 
 /// Build the HTTP request for a context: body (trimmed over 256 KB),
 /// Dataverse's headers and the endpoint's auth.
-pub fn webhook_request(state: &AppState, endpoint: &Endpoint, ctx: &ExecutionContext, request_id: Uuid) -> Result<WebhookRequest, String> {
-    let auth = endpoint.auth.clone().map_err(|e| format!("the webhook '{}' has invalid authentication settings: {e}", endpoint.name))?;
+pub fn webhook_request(
+    state: &AppState,
+    endpoint: &Endpoint,
+    ctx: &ExecutionContext,
+    request_id: Uuid,
+) -> Result<WebhookRequest, String> {
+    let auth = endpoint.auth.clone().map_err(|e| {
+        format!(
+            "the webhook '{}' has invalid authentication settings: {e}",
+            endpoint.name
+        )
+    })?;
     let (body, exceeded) = serialize_for_delivery(ctx);
     let mut headers = webhook_headers(ctx, &state.config.server.organization, exceeded, request_id);
-    headers.extend(signature_headers(state, endpoint, request_id, body.as_bytes()));
-    Ok(WebhookRequest { url: endpoint.url.clone(), auth, headers, body: body.into() })
+    headers.extend(signature_headers(
+        state,
+        endpoint,
+        request_id,
+        body.as_bytes(),
+    ));
+    Ok(WebhookRequest {
+        url: endpoint.url.clone(),
+        auth,
+        headers,
+        body: body.into(),
+    })
 }
 
 /// Standard Webhooks headers when the endpoint has a signing secret; the
 /// message id is the request id (`msg_<id>`), stable across the retry.
-pub fn signature_headers(state: &AppState, endpoint: &Endpoint, request_id: Uuid, body: &[u8]) -> Vec<(String, String)> {
-    herald_delivery::signature_headers(&endpoint.signing, &format!("msg_{}", request_id.simple()), state.clock.now().timestamp(), body)
+pub fn signature_headers(
+    state: &AppState,
+    endpoint: &Endpoint,
+    request_id: Uuid,
+    body: &[u8],
+) -> Vec<(String, String)> {
+    herald_delivery::signature_headers(
+        &endpoint.signing,
+        &format!("msg_{}", request_id.simple()),
+        state.clock.now().timestamp(),
+        body,
+    )
 }
 
-async fn deliver_sync(state: &AppState, endpoint: &Endpoint, ctx: &ExecutionContext, request_id: Uuid) -> ApiResult<()> {
+async fn deliver_sync(
+    state: &AppState,
+    endpoint: &Endpoint,
+    ctx: &ExecutionContext,
+    request_id: Uuid,
+) -> ApiResult<()> {
     let unavailable = |why: String| {
         ApiError::new(
             axum::http::StatusCode::BAD_GATEWAY,
             codes::ENDPOINT_UNAVAILABLE,
-            format!("Endpoint unavailable: the webhook '{}' ({}) {why}. The operation was rolled back.", endpoint.name, endpoint.url),
+            format!(
+                "Endpoint unavailable: the webhook '{}' ({}) {why}. The operation was rolled back.",
+                endpoint.name, endpoint.url
+            ),
         )
     };
     let request = webhook_request(state, endpoint, ctx, request_id).map_err(unavailable)?;
     let started = std::time::Instant::now();
     let delivery = state.sender.deliver(&request).await;
-    state.metrics.record_delivery("sync", &endpoint.name, delivery.is_success(), started.elapsed());
+    state.metrics.record_delivery(
+        "sync",
+        &endpoint.name,
+        delivery.is_success(),
+        started.elapsed(),
+    );
     match delivery.outcome {
         Outcome::Succeeded { .. } => Ok(()),
-        Outcome::Failed(f) => Err(unavailable(format!("failed after {} attempt(s): {}", delivery.attempts.len(), f.message))),
+        Outcome::Failed(f) => Err(unavailable(format!(
+            "failed after {} attempt(s): {}",
+            delivery.attempts.len(),
+            f.message
+        ))),
     }
 }
 
 /// Write the System Job of an async step (asyncoperation row + queue entry).
-async fn enqueue(state: &AppState, tx: &mut Tx, event: &Event<'_>, step: &StepDef) -> ApiResult<()> {
+async fn enqueue(
+    state: &AppState,
+    tx: &mut Tx,
+    event: &Event<'_>,
+    step: &StepDef,
+) -> ApiResult<()> {
     let job_id = Uuid::new_v4();
     let ctx = event.context(state, step, job_id, None);
-    let table = state.schema.table("asyncoperation").ok_or_else(|| ApiError::internal("no asyncoperation table"))?;
+    let table = state
+        .schema
+        .table("asyncoperation")
+        .ok_or_else(|| ApiError::internal("no asyncoperation table"))?;
     let now = Value::DateTime(event.now);
     let row = vec![
         ("asyncoperationid".to_string(), Value::Guid(job_id)),
@@ -81,9 +148,15 @@ async fn enqueue(state: &AppState, tx: &mut Tx, event: &Event<'_>, step: &StepDe
         ("statecode".to_string(), Value::Int(0)),
         ("statuscode".to_string(), Value::Int(0)),
         ("owningextensionid".to_string(), Value::Guid(step.id)),
-        ("primaryentitytype".to_string(), Value::String(event.table.logical_name.clone())),
+        (
+            "primaryentitytype".to_string(),
+            Value::String(event.table.logical_name.clone()),
+        ),
         ("regardingobjectid".to_string(), Value::Guid(event.id)),
-        ("correlationid".to_string(), Value::Guid(event.correlation_id)),
+        (
+            "correlationid".to_string(),
+            Value::Guid(event.correlation_id),
+        ),
         ("depth".to_string(), Value::Int(event.depth)),
         ("retrycount".to_string(), Value::Int(0)),
         ("errorcode".to_string(), Value::Null),

@@ -3,7 +3,10 @@
 //! each matching step receives, built from it.
 
 use chrono::{DateTime, Utc};
-use herald_core::context::{entity_from_values, image_from_values, AttributeValue, ContextBuilder, Entity, EntityReference, ExecutionContext, Target};
+use herald_core::context::{
+    entity_from_values, image_from_values, AttributeValue, ContextBuilder, Entity, EntityReference,
+    ExecutionContext, Target,
+};
 use herald_core::matching::{image_columns, StepDef};
 use herald_core::{Table, Value};
 use herald_store::Record;
@@ -37,7 +40,11 @@ impl Event<'_> {
 
     /// The caller's columns followed by the primary id.
     fn with_primary_id(&self, values: &[(String, Value)]) -> Vec<(String, Value)> {
-        let mut v: Vec<(String, Value)> = values.iter().filter(|(c, _)| c != &self.table.primary_id).cloned().collect();
+        let mut v: Vec<(String, Value)> = values
+            .iter()
+            .filter(|(c, _)| c != &self.table.primary_id)
+            .cloned()
+            .collect();
         v.push((self.table.primary_id.clone(), Value::Guid(self.id)));
         v
     }
@@ -45,10 +52,14 @@ impl Event<'_> {
     /// The Target as the caller sent it: changed columns, then the primary id.
     fn request_target(&self) -> Target {
         match self.message {
-            Message::Delete => Target::Reference(EntityReference::new(&self.table.logical_name, self.id)),
-            _ => {
-                Target::Entity(entity_from_values(self.table, self.id, &self.with_primary_id(&self.request)))
+            Message::Delete => {
+                Target::Reference(EntityReference::new(&self.table.logical_name, self.id))
             }
+            _ => Target::Entity(entity_from_values(
+                self.table,
+                self.id,
+                &self.with_primary_id(&self.request),
+            )),
         }
     }
 
@@ -81,7 +92,13 @@ impl Event<'_> {
     }
 
     /// The context one step receives.
-    pub fn context(&self, state: &AppState, step: &StepDef, operation_id: Uuid, request_id: Option<Uuid>) -> ExecutionContext {
+    pub fn context(
+        &self,
+        state: &AppState,
+        step: &StepDef,
+        operation_id: Uuid,
+        request_id: Option<Uuid>,
+    ) -> ExecutionContext {
         let post = step.stage == 40;
         let mut builder = ContextBuilder {
             message_name: self.message.name().to_string(),
@@ -100,14 +117,24 @@ impl Event<'_> {
             owning_step_id: step.id,
             primary_entity_name: self.table.logical_name.clone(),
             primary_entity_id: self.id,
-            target: Some(if post { self.completed_target() } else { self.request_target() }),
+            target: Some(if post {
+                self.completed_target()
+            } else {
+                self.request_target()
+            }),
             request_target: Some(self.request_target()),
             request_options: if self.message == Message::Delete {
                 Vec::new()
             } else {
-                vec![("SuppressDuplicateDetection".to_string(), AttributeValue::Bool(false))]
+                vec![(
+                    "SuppressDuplicateDetection".to_string(),
+                    AttributeValue::Bool(false),
+                )]
             },
-            changed_entity_types: vec![(self.table.logical_name.clone(), self.message.name().to_string())],
+            changed_entity_types: vec![(
+                self.table.logical_name.clone(),
+                self.message.name().to_string(),
+            )],
             ..ContextBuilder::default()
         };
         if post && self.message == Message::Create {
@@ -116,14 +143,22 @@ impl Event<'_> {
         for image in &step.images {
             if image.is_pre() && self.message != Message::Create {
                 if let Some(before) = &self.before {
-                    let cols = image_columns(&before.values, &image.attributes, &self.table.primary_id);
-                    builder.pre_images.push((image.entityalias.clone(), image_from_values(self.table, self.id, &cols)));
+                    let cols =
+                        image_columns(&before.values, &image.attributes, &self.table.primary_id);
+                    builder.pre_images.push((
+                        image.entityalias.clone(),
+                        image_from_values(self.table, self.id, &cols),
+                    ));
                 }
             }
             if image.is_post() && post && self.message != Message::Delete {
                 if let Some(after) = &self.after {
-                    let cols = image_columns(&after.values, &image.attributes, &self.table.primary_id);
-                    builder.post_images.push((image.entityalias.clone(), image_from_values(self.table, self.id, &cols)));
+                    let cols =
+                        image_columns(&after.values, &image.attributes, &self.table.primary_id);
+                    builder.post_images.push((
+                        image.entityalias.clone(),
+                        image_from_values(self.table, self.id, &cols),
+                    ));
                 }
             }
         }

@@ -72,7 +72,13 @@ pub struct Operation {
 
 impl Operation {
     /// A change by `caller`; no precondition, no upsert, no correlation.
-    pub fn new(message: Message, table: &str, id: Option<Uuid>, values: Vec<(String, Value)>, caller: Uuid) -> Operation {
+    pub fn new(
+        message: Message,
+        table: &str,
+        id: Option<Uuid>,
+        values: Vec<(String, Value)>,
+        caller: Uuid,
+    ) -> Operation {
         Operation {
             message,
             table: table.to_string(),
@@ -121,7 +127,10 @@ pub async fn execute(state: &AppState, op: Operation) -> ApiResult<Outcome> {
         return Err(ApiError::new(
             axum::http::StatusCode::FORBIDDEN,
             crate::error::codes::FORBIDDEN,
-            format!("The table '{}' is maintained by herald and cannot be written through the API", table.logical_name),
+            format!(
+                "The table '{}' is maintained by herald and cannot be written through the API",
+                table.logical_name
+            ),
         ));
     }
     if let Some((_, depth)) = op.correlation {
@@ -147,9 +156,18 @@ pub async fn execute(state: &AppState, op: Operation) -> ApiResult<Outcome> {
                 op.id.map(|i| i.to_string()).unwrap_or_default(),
             )))
         }
-        (Message::Update, None) if op.upsert && op.precondition != Precondition::MustExist && !matches!(op.precondition, Precondition::Version(_)) => Message::Create,
+        (Message::Update, None)
+            if op.upsert
+                && op.precondition != Precondition::MustExist
+                && !matches!(op.precondition, Precondition::Version(_)) =>
+        {
+            Message::Create
+        }
         (Message::Update | Message::Delete, None) => {
-            return Err(ApiError::record_not_found(&table.logical_name, op.id.map(|i| i.to_string()).unwrap_or_default()))
+            return Err(ApiError::record_not_found(
+                &table.logical_name,
+                op.id.map(|i| i.to_string()).unwrap_or_default(),
+            ))
         }
         (m, _) => m,
     };
@@ -167,7 +185,12 @@ pub async fn execute(state: &AppState, op: Operation) -> ApiResult<Outcome> {
         message,
         table,
         id,
-        request: op.values.iter().filter(|(c, _)| c != &table.primary_id).cloned().collect(),
+        request: op
+            .values
+            .iter()
+            .filter(|(c, _)| c != &table.primary_id)
+            .cloned()
+            .collect(),
         completed: Vec::new(),
         before: existing.clone(),
         after: None,
@@ -183,7 +206,11 @@ pub async fn execute(state: &AppState, op: Operation) -> ApiResult<Outcome> {
             let mut values = validate::checked_values(table, &op.values, true)?;
             validate::lookups_exist(&mut tx, &state.schema, table, &values).await?;
             validate::registration_rules(&mut tx, state, table, None, &mut values).await?;
-            event.request = values.iter().filter(|(c, _)| c != &table.primary_id).cloned().collect();
+            event.request = values
+                .iter()
+                .filter(|(c, _)| c != &table.primary_id)
+                .cloned()
+                .collect();
             dispatch::run_stage(state, &mut tx, &event, &steps, 20).await?;
             let row = computed::for_create(table, id, values, op.caller, now);
             tx.insert(table, &row).await?;
@@ -197,7 +224,11 @@ pub async fn execute(state: &AppState, op: Operation) -> ApiResult<Outcome> {
             let mut values = validate::checked_values(table, &op.values, false)?;
             validate::lookups_exist(&mut tx, &state.schema, table, &values).await?;
             validate::registration_rules(&mut tx, state, table, Some(before), &mut values).await?;
-            event.request = values.iter().filter(|(c, _)| c != &table.primary_id).cloned().collect();
+            event.request = values
+                .iter()
+                .filter(|(c, _)| c != &table.primary_id)
+                .cloned()
+                .collect();
             dispatch::run_stage(state, &mut tx, &event, &steps, 20).await?;
             let changes = computed::for_update(table, before, values, op.caller, now);
             tx.update(table, id, &changes).await?;
@@ -235,12 +266,19 @@ pub async fn execute(state: &AppState, op: Operation) -> ApiResult<Outcome> {
     })
 }
 
-fn check_precondition(table: &Table, pre: Precondition, existing: Option<&Record>) -> ApiResult<()> {
+fn check_precondition(
+    table: &Table,
+    pre: Precondition,
+    existing: Option<&Record>,
+) -> ApiResult<()> {
     match (pre, existing) {
         (Precondition::MustNotExist, Some(_)) => Err(ApiError::new(
             axum::http::StatusCode::PRECONDITION_FAILED,
             crate::error::codes::DUPLICATE,
-            format!("A record with matching key values already exists in '{}' (If-None-Match: *)", table.logical_name),
+            format!(
+                "A record with matching key values already exists in '{}' (If-None-Match: *)",
+                table.logical_name
+            ),
         )),
         (Precondition::Version(v), Some(row)) => {
             let current = row.int("versionnumber").unwrap_or(0);

@@ -29,31 +29,61 @@ pub async fn load(tx: &mut Tx, message: &str, table: &str) -> ApiResult<Vec<Step
     let mut q = Query::all("sdkmessageprocessingstep");
     let col = |c: &str| ColumnRef::new(c);
     q.filter = Some(Condition::And(vec![
-        Condition::Compare { column: col("sdkmessageid"), op: CompareOp::Eq, value: Value::Guid(message_id(message)) },
-        Condition::Compare { column: col("statecode"), op: CompareOp::Eq, value: Value::Int(0) },
+        Condition::Compare {
+            column: col("sdkmessageid"),
+            op: CompareOp::Eq,
+            value: Value::Guid(message_id(message)),
+        },
+        Condition::Compare {
+            column: col("statecode"),
+            op: CompareOp::Eq,
+            value: Value::Int(0),
+        },
         Condition::Or(vec![
-            Condition::Compare { column: col("sdkmessagefilterid"), op: CompareOp::Eq, value: Value::Guid(message_filter_id(message, table)) },
-            Condition::Null { column: col("sdkmessagefilterid"), negated: false },
+            Condition::Compare {
+                column: col("sdkmessagefilterid"),
+                op: CompareOp::Eq,
+                value: Value::Guid(message_filter_id(message, table)),
+            },
+            Condition::Null {
+                column: col("sdkmessagefilterid"),
+                negated: false,
+            },
         ]),
     ]));
     let rows = tx.fetch(&q, None, 0).await?;
     if rows.is_empty() {
         return Ok(Vec::new());
     }
-    let ids: Vec<Value> = rows.iter().filter_map(|r| r.get("sdkmessageprocessingstepid").cloned()).collect();
+    let ids: Vec<Value> = rows
+        .iter()
+        .filter_map(|r| r.get("sdkmessageprocessingstepid").cloned())
+        .collect();
     let mut iq = Query::all("sdkmessageprocessingstepimage");
-    iq.filter = Some(Condition::In { column: col("sdkmessageprocessingstepid"), values: ids, negated: false });
+    iq.filter = Some(Condition::In {
+        column: col("sdkmessageprocessingstepid"),
+        values: ids,
+        negated: false,
+    });
     let images = tx.fetch(&iq, None, 0).await?;
     let mut out = Vec::new();
     for r in rows {
-        let Some(id) = r.guid("sdkmessageprocessingstepid") else { continue };
-        let Some(endpoint_id) = r.guid("eventhandler") else { continue };
+        let Some(id) = r.guid("sdkmessageprocessingstepid") else {
+            continue;
+        };
+        let Some(endpoint_id) = r.guid("eventhandler") else {
+            continue;
+        };
         let step_images = images
             .iter()
             .filter(|i| i.guid("sdkmessageprocessingstepid") == Some(id))
             .map(|i| ImageDef {
                 imagetype: i.int("imagetype").unwrap_or(0),
-                entityalias: i.string("entityalias").or(i.string("name")).unwrap_or("Image").to_string(),
+                entityalias: i
+                    .string("entityalias")
+                    .or(i.string("name"))
+                    .unwrap_or("Image")
+                    .to_string(),
                 attributes: comma_list(i.string("attributes")),
             })
             .collect();
@@ -68,7 +98,10 @@ pub async fn load(tx: &mut Tx, message: &str, table: &str) -> ApiResult<Vec<Step
             filtering_attributes: comma_list(r.string("filteringattributes")),
             endpoint_id,
             impersonating_user: r.guid("impersonatinguserid"),
-            async_auto_delete: r.get("asyncautodelete").and_then(Value::as_bool).unwrap_or(false),
+            async_auto_delete: r
+                .get("asyncautodelete")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
             enabled: true,
             images: step_images,
         });
@@ -79,17 +112,23 @@ pub async fn load(tx: &mut Tx, message: &str, table: &str) -> ApiResult<Vec<Step
 /// Read a webhook (with its write-only authvalue).
 pub async fn endpoint(tx: &mut Tx, id: Uuid) -> ApiResult<Endpoint> {
     let schema = tx.schema().clone();
-    let table = schema.table("serviceendpoint").ok_or_else(|| ApiError::internal("no serviceendpoint table"))?;
-    let row = tx
-        .get(table, id)
-        .await?
-        .ok_or_else(|| ApiError::invalid(format!("The webhook {id} of a registered step does not exist")))?;
+    let table = schema
+        .table("serviceendpoint")
+        .ok_or_else(|| ApiError::internal("no serviceendpoint table"))?;
+    let row = tx.get(table, id).await?.ok_or_else(|| {
+        ApiError::invalid(format!(
+            "The webhook {id} of a registered step does not exist"
+        ))
+    })?;
     Ok(endpoint_from_row(id, &row))
 }
 
 pub fn endpoint_from_row(id: Uuid, row: &herald_store::Record) -> Endpoint {
     let mut signing = Vec::new();
-    if let Some(s) = row.string("herald_signingsecret").and_then(|s| herald_delivery::SigningSecret::parse(s).ok()) {
+    if let Some(s) = row
+        .string("herald_signingsecret")
+        .and_then(|s| herald_delivery::SigningSecret::parse(s).ok())
+    {
         signing.push(s);
     }
     let previous_valid = match row.get("herald_previoussecretexpireson") {
@@ -97,7 +136,10 @@ pub fn endpoint_from_row(id: Uuid, row: &herald_store::Record) -> Endpoint {
         _ => false,
     };
     if previous_valid {
-        if let Some(s) = row.string("herald_previoussigningsecret").and_then(|s| herald_delivery::SigningSecret::parse(s).ok()) {
+        if let Some(s) = row
+            .string("herald_previoussigningsecret")
+            .and_then(|s| herald_delivery::SigningSecret::parse(s).ok())
+        {
             signing.push(s);
         }
     }

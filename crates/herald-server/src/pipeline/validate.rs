@@ -14,12 +14,19 @@ use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
 /// Refuse server-maintained columns and primary-key changes; keep the rest.
-pub fn checked_values(table: &Table, values: &[(String, Value)], create: bool) -> ApiResult<Vec<(String, Value)>> {
+pub fn checked_values(
+    table: &Table,
+    values: &[(String, Value)],
+    create: bool,
+) -> ApiResult<Vec<(String, Value)>> {
     let mut out: Vec<(String, Value)> = Vec::new();
     for (name, v) in values {
-        let col = table
-            .column(name)
-            .ok_or_else(|| ApiError::payload(format!("The property '{name}' does not exist on type '{}'", table.logical_name)))?;
+        let col = table.column(name).ok_or_else(|| {
+            ApiError::payload(format!(
+                "The property '{name}' does not exist on type '{}'",
+                table.logical_name
+            ))
+        })?;
         if col.access == Access::ReadOnly {
             return Err(ApiError::payload(format!(
                 "The column '{name}' of '{}' is maintained by the server and cannot be set",
@@ -30,7 +37,10 @@ pub fn checked_values(table: &Table, values: &[(String, Value)], create: bool) -
             continue;
         }
         if col.required && v.is_null() {
-            return Err(ApiError::payload(format!("The column '{name}' of '{}' is required", table.logical_name)));
+            return Err(ApiError::payload(format!(
+                "The column '{name}' of '{}' is required",
+                table.logical_name
+            )));
         }
         out.retain(|(c, _)| c != name);
         out.push((name.clone(), v.clone()));
@@ -38,7 +48,10 @@ pub fn checked_values(table: &Table, values: &[(String, Value)], create: bool) -
     if create {
         for c in table.columns.iter().filter(|c| c.required) {
             if !out.iter().any(|(n, v)| n == &c.name && !v.is_null()) {
-                return Err(ApiError::payload(format!("The column '{}' of '{}' is required", c.name, table.logical_name)));
+                return Err(ApiError::payload(format!(
+                    "The column '{}' of '{}' is required",
+                    c.name, table.logical_name
+                )));
             }
         }
     }
@@ -46,7 +59,12 @@ pub fn checked_values(table: &Table, values: &[(String, Value)], create: bool) -
 }
 
 /// Every non-null lookup must name an existing row of its target table.
-pub async fn lookups_exist(tx: &mut Tx, schema: &Schema, table: &Table, values: &[(String, Value)]) -> ApiResult<()> {
+pub async fn lookups_exist(
+    tx: &mut Tx,
+    schema: &Schema,
+    table: &Table,
+    values: &[(String, Value)],
+) -> ApiResult<()> {
     for (name, v) in values {
         let (Some(col), Some(id)) = (table.column(name), v.as_guid()) else {
             continue;
@@ -73,7 +91,10 @@ fn merged(before: Option<&Record>, values: &[(String, Value)]) -> Record {
 }
 
 fn set_default(values: &mut Vec<(String, Value)>, before: Option<&Record>, name: &str, v: Value) {
-    let present = values.iter().any(|(c, x)| c == name && !x.is_null()) || before.and_then(|b| b.get(name)).is_some_and(|x| !x.is_null());
+    let present = values.iter().any(|(c, x)| c == name && !x.is_null())
+        || before
+            .and_then(|b| b.get(name))
+            .is_some_and(|x| !x.is_null());
     if !present {
         values.retain(|(c, _)| c != name);
         values.push((name.to_string(), v));
@@ -81,7 +102,13 @@ fn set_default(values: &mut Vec<(String, Value)>, before: Option<&Record>, name:
 }
 
 /// Rules for the registration tables; no-op for other tables.
-pub async fn registration_rules(tx: &mut Tx, state: &AppState, table: &Table, before: Option<&Record>, values: &mut Vec<(String, Value)>) -> ApiResult<()> {
+pub async fn registration_rules(
+    tx: &mut Tx,
+    state: &AppState,
+    table: &Table,
+    before: Option<&Record>,
+    values: &mut Vec<(String, Value)>,
+) -> ApiResult<()> {
     match table.logical_name.as_str() {
         "serviceendpoint" => service_endpoint(tx, state, table, before, values).await,
         "sdkmessageprocessingstep" => step(tx, state, before, values).await,
@@ -90,7 +117,13 @@ pub async fn registration_rules(tx: &mut Tx, state: &AppState, table: &Table, be
     }
 }
 
-async fn service_endpoint(tx: &mut Tx, state: &AppState, table: &Table, before: Option<&Record>, values: &mut Vec<(String, Value)>) -> ApiResult<()> {
+async fn service_endpoint(
+    tx: &mut Tx,
+    state: &AppState,
+    table: &Table,
+    before: Option<&Record>,
+    values: &mut Vec<(String, Value)>,
+) -> ApiResult<()> {
     set_default(values, before, "contract", Value::Int(8));
     set_default(values, before, "messageformat", Value::Int(2));
     set_default(values, before, "userclaim", Value::Int(1));
@@ -98,11 +131,15 @@ async fn service_endpoint(tx: &mut Tx, state: &AppState, table: &Table, before: 
     if row.int("contract") != Some(8) {
         return Err(ApiError::invalid(format!(
             "contract {} is not supported: herald only hosts webhooks (contract 8)",
-            row.int("contract").map(|c| c.to_string()).unwrap_or_else(|| "null".into())
+            row.int("contract")
+                .map(|c| c.to_string())
+                .unwrap_or_else(|| "null".into())
         )));
     }
     if row.int("messageformat") != Some(2) {
-        return Err(ApiError::invalid("messageformat must be 2 (Json) for webhooks"));
+        return Err(ApiError::invalid(
+            "messageformat must be 2 (Json) for webhooks",
+        ));
     }
     let url = row.string("url").unwrap_or("");
     match url::Url::parse(url) {
@@ -113,15 +150,20 @@ async fn service_endpoint(tx: &mut Tx, state: &AppState, table: &Table, before: 
             )))
         }
     }
-    let authtype = row
-        .int("authtype")
-        .ok_or_else(|| ApiError::invalid("authtype is required: 4 (WebhookKey), 5 (HttpHeader) or 6 (HttpQueryString)"))?;
+    let authtype = row.int("authtype").ok_or_else(|| {
+        ApiError::invalid(
+            "authtype is required: 4 (WebhookKey), 5 (HttpHeader) or 6 (HttpQueryString)",
+        )
+    })?;
     let authvalue_written = values.iter().any(|(c, _)| c == "authvalue");
     if authvalue_written || before.is_none() || values.iter().any(|(c, _)| c == "authtype") {
         let authvalue = row.string("authvalue");
         webhook_auth(authtype, authvalue).map_err(ApiError::invalid)?;
         values.retain(|(c, _)| c != "isauthvalueset");
-        values.push(("isauthvalueset".into(), Value::Bool(authvalue.is_some_and(|a| !a.is_empty()))));
+        values.push((
+            "isauthvalueset".into(),
+            Value::Bool(authvalue.is_some_and(|a| !a.is_empty())),
+        ));
     }
     signing_secret(state, before, values)?;
     let name = row.string("name").unwrap_or("").to_string();
@@ -133,7 +175,13 @@ async fn service_endpoint(tx: &mut Tx, state: &AppState, table: &Table, before: 
         value: Value::String(name.clone()),
     });
     let me = row.guid("serviceendpointid");
-    if tx.fetch(&q, None, 0).await?.iter().any(|r| r.guid("serviceendpointid") != me || me.is_none()) && before.is_none_or(|b| b.string("name") != Some(&name)) {
+    if tx
+        .fetch(&q, None, 0)
+        .await?
+        .iter()
+        .any(|r| r.guid("serviceendpointid") != me || me.is_none())
+        && before.is_none_or(|b| b.string("name") != Some(&name))
+    {
         return Err(ApiError::new(
             axum::http::StatusCode::PRECONDITION_FAILED,
             crate::error::codes::DUPLICATE,
@@ -145,26 +193,52 @@ async fn service_endpoint(tx: &mut Tx, state: &AppState, table: &Table, before: 
 }
 
 /// A new signing secret: checked, and the old one kept for the grace period.
-fn signing_secret(state: &AppState, before: Option<&Record>, values: &mut Vec<(String, Value)>) -> ApiResult<()> {
-    if values.iter().any(|(c, _)| c == "herald_previoussigningsecret") {
-        return Err(ApiError::payload("herald_previoussigningsecret is maintained by herald during secret rotation"));
+fn signing_secret(
+    state: &AppState,
+    before: Option<&Record>,
+    values: &mut Vec<(String, Value)>,
+) -> ApiResult<()> {
+    if values
+        .iter()
+        .any(|(c, _)| c == "herald_previoussigningsecret")
+    {
+        return Err(ApiError::payload(
+            "herald_previoussigningsecret is maintained by herald during secret rotation",
+        ));
     }
-    let Some(new) = values.iter().find(|(c, _)| c == "herald_signingsecret").map(|(_, v)| v.clone()) else {
+    let Some(new) = values
+        .iter()
+        .find(|(c, _)| c == "herald_signingsecret")
+        .map(|(_, v)| v.clone())
+    else {
         return Ok(());
     };
     let new = new.as_str().filter(|s| !s.is_empty()).map(str::to_string);
     if let Some(secret) = &new {
-        herald_delivery::SigningSecret::parse(secret).map_err(|e| ApiError::invalid(format!("herald_signingsecret: {e}")))?;
+        herald_delivery::SigningSecret::parse(secret)
+            .map_err(|e| ApiError::invalid(format!("herald_signingsecret: {e}")))?;
     }
     values.retain(|(c, _)| c != "herald_issigningsecretset" && c != "herald_signingsecret");
-    values.push(("herald_signingsecret".into(), new.clone().map(Value::String).unwrap_or(Value::Null)));
-    values.push(("herald_issigningsecretset".into(), Value::Bool(new.is_some())));
-    let old = before.and_then(|b| b.string("herald_signingsecret")).map(str::to_string);
+    values.push((
+        "herald_signingsecret".into(),
+        new.clone().map(Value::String).unwrap_or(Value::Null),
+    ));
+    values.push((
+        "herald_issigningsecretset".into(),
+        Value::Bool(new.is_some()),
+    ));
+    let old = before
+        .and_then(|b| b.string("herald_signingsecret"))
+        .map(str::to_string);
     match (old, &new) {
         (Some(old), Some(new)) if &old != new => {
-            let grace = chrono::Duration::from_std(state.config.delivery.secret_rotation_grace).unwrap_or(chrono::Duration::days(1));
+            let grace = chrono::Duration::from_std(state.config.delivery.secret_rotation_grace)
+                .unwrap_or(chrono::Duration::days(1));
             values.push(("herald_previoussigningsecret".into(), Value::String(old)));
-            values.push(("herald_previoussecretexpireson".into(), Value::DateTime(state.clock.now() + grace)));
+            values.push((
+                "herald_previoussecretexpireson".into(),
+                Value::DateTime(state.clock.now() + grace),
+            ));
         }
         (_, None) => {
             values.push(("herald_previoussigningsecret".into(), Value::Null));
@@ -175,12 +249,22 @@ fn signing_secret(state: &AppState, before: Option<&Record>, values: &mut Vec<(S
     Ok(())
 }
 
-async fn step(tx: &mut Tx, state: &AppState, before: Option<&Record>, values: &mut Vec<(String, Value)>) -> ApiResult<()> {
+async fn step(
+    tx: &mut Tx,
+    state: &AppState,
+    before: Option<&Record>,
+    values: &mut Vec<(String, Value)>,
+) -> ApiResult<()> {
     set_default(values, before, "rank", Value::Int(1));
     set_default(values, before, "mode", Value::Int(0));
     set_default(values, before, "supporteddeployment", Value::Int(0));
     set_default(values, before, "asyncautodelete", Value::Bool(false));
-    set_default(values, before, "plugintypeid", Value::Guid(plugin_type_id()));
+    set_default(
+        values,
+        before,
+        "plugintypeid",
+        Value::Guid(plugin_type_id()),
+    );
     set_default(values, before, "statecode", Value::Int(0));
     set_default(values, before, "statuscode", Value::Int(1));
     let row = merged(before, values);
@@ -189,7 +273,12 @@ async fn step(tx: &mut Tx, state: &AppState, before: Option<&Record>, values: &m
         .guid("sdkmessageid")
         .ok_or_else(|| ApiError::invalid("sdkmessageid is required: bind it with \"sdkmessageid@odata.bind\": \"/sdkmessages(<id>)\""))?;
     let message = tx
-        .get(schema.table("sdkmessage").ok_or_else(|| ApiError::internal("no sdkmessage table"))?, message_id)
+        .get(
+            schema
+                .table("sdkmessage")
+                .ok_or_else(|| ApiError::internal("no sdkmessage table"))?,
+            message_id,
+        )
         .await?
         .and_then(|r| r.string("name").map(str::to_string))
         .ok_or_else(|| ApiError::invalid(format!("sdkmessage {message_id} does not exist")))?;
@@ -197,53 +286,88 @@ async fn step(tx: &mut Tx, state: &AppState, before: Option<&Record>, values: &m
         .guid("eventhandler")
         .ok_or_else(|| ApiError::invalid("eventhandler is required: bind it with \"eventhandler_serviceendpoint@odata.bind\": \"/serviceendpoints(<id>)\""))?;
     let endpoint = tx
-        .get(schema.table("serviceendpoint").ok_or_else(|| ApiError::internal("no serviceendpoint table"))?, handler)
+        .get(
+            schema
+                .table("serviceendpoint")
+                .ok_or_else(|| ApiError::internal("no serviceendpoint table"))?,
+            handler,
+        )
         .await?
         .ok_or_else(|| ApiError::invalid(format!("serviceendpoint {handler} does not exist")))?;
     let entity = match row.guid("sdkmessagefilterid") {
         Some(fid) => {
             let f = tx
-                .get(schema.table("sdkmessagefilter").ok_or_else(|| ApiError::internal("no sdkmessagefilter table"))?, fid)
+                .get(
+                    schema
+                        .table("sdkmessagefilter")
+                        .ok_or_else(|| ApiError::internal("no sdkmessagefilter table"))?,
+                    fid,
+                )
                 .await?
-                .ok_or_else(|| ApiError::invalid(format!("sdkmessagefilter {fid} does not exist")))?;
+                .ok_or_else(|| {
+                    ApiError::invalid(format!("sdkmessagefilter {fid} does not exist"))
+                })?;
             if f.guid("sdkmessageid") != Some(message_id) {
-                return Err(ApiError::invalid(format!("sdkmessagefilter {fid} belongs to another message than {message}")));
+                return Err(ApiError::invalid(format!(
+                    "sdkmessagefilter {fid} belongs to another message than {message}"
+                )));
             }
             f.string("primaryobjecttypecode").map(str::to_string)
         }
         None => None,
     };
-    let stage = row.int("stage").ok_or_else(|| ApiError::invalid("stage is required: 10 (PreValidation), 20 (PreOperation) or 40 (PostOperation)"))?;
+    let stage = row.int("stage").ok_or_else(|| {
+        ApiError::invalid(
+            "stage is required: 10 (PreValidation), 20 (PreOperation) or 40 (PostOperation)",
+        )
+    })?;
     if ![10, 20, 40].contains(&stage) {
         return Err(ApiError::invalid(format!("stage {stage} is not valid: use 10 (PreValidation), 20 (PreOperation) or 40 (PostOperation)")));
     }
     let mode = row.int("mode").unwrap_or(0);
     if mode == 1 && stage != 40 {
-        return Err(ApiError::invalid("Asynchronous steps (mode 1) are only allowed at stage 40 (PostOperation)"));
+        return Err(ApiError::invalid(
+            "Asynchronous steps (mode 1) are only allowed at stage 40 (PostOperation)",
+        ));
     }
-    if let Some(attrs) = row.string("filteringattributes").filter(|a| !a.trim().is_empty()) {
+    if let Some(attrs) = row
+        .string("filteringattributes")
+        .filter(|a| !a.trim().is_empty())
+    {
         if message != "Update" {
-            return Err(ApiError::invalid(format!("filteringattributes are only allowed on Update steps, not {message}")));
+            return Err(ApiError::invalid(format!(
+                "filteringattributes are only allowed on Update steps, not {message}"
+            )));
         }
         let table = entity
             .as_deref()
             .and_then(|e| schema.table(e))
-            .ok_or_else(|| ApiError::invalid("filteringattributes need a table: bind sdkmessagefilterid"))?;
+            .ok_or_else(|| {
+                ApiError::invalid("filteringattributes need a table: bind sdkmessagefilterid")
+            })?;
         let mut normalized = Vec::new();
         for a in attrs.split(',').map(str::trim).filter(|a| !a.is_empty()) {
             let a = a.to_ascii_lowercase();
             if table.column(&a).is_none() {
-                return Err(ApiError::invalid(format!("filteringattributes: '{a}' is not a column of '{}'", table.logical_name)));
+                return Err(ApiError::invalid(format!(
+                    "filteringattributes: '{a}' is not a column of '{}'",
+                    table.logical_name
+                )));
             }
             normalized.push(a);
         }
         values.retain(|(c, _)| c != "filteringattributes");
-        values.push(("filteringattributes".into(), Value::String(normalized.join(","))));
+        values.push((
+            "filteringattributes".into(),
+            Value::String(normalized.join(",")),
+        ));
     }
     if let Some(e) = &entity {
         if let Some(t) = schema.table(e) {
             if !message_supported(&message, t) {
-                return Err(ApiError::invalid(format!("The message {message} cannot be registered on '{e}'")));
+                return Err(ApiError::invalid(format!(
+                    "The message {message} cannot be registered on '{e}'"
+                )));
             }
         }
     } else if message != "Create" && message != "Update" && message != "Delete" {
@@ -262,44 +386,78 @@ async fn step(tx: &mut Tx, state: &AppState, before: Option<&Record>, values: &m
     Ok(())
 }
 
-async fn image(tx: &mut Tx, state: &AppState, before: Option<&Record>, values: &mut Vec<(String, Value)>) -> ApiResult<()> {
+async fn image(
+    tx: &mut Tx,
+    state: &AppState,
+    before: Option<&Record>,
+    values: &mut Vec<(String, Value)>,
+) -> ApiResult<()> {
     let row = merged(before, values);
     let schema = state.schema.clone();
     let step_id = row
         .guid("sdkmessageprocessingstepid")
         .ok_or_else(|| ApiError::invalid("sdkmessageprocessingstepid is required: bind it with \"sdkmessageprocessingstepid@odata.bind\": \"/sdkmessageprocessingsteps(<id>)\""))?;
     let step = tx
-        .get(schema.table("sdkmessageprocessingstep").ok_or_else(|| ApiError::internal("no step table"))?, step_id)
+        .get(
+            schema
+                .table("sdkmessageprocessingstep")
+                .ok_or_else(|| ApiError::internal("no step table"))?,
+            step_id,
+        )
         .await?
-        .ok_or_else(|| ApiError::invalid(format!("sdkmessageprocessingstep {step_id} does not exist")))?;
+        .ok_or_else(|| {
+            ApiError::invalid(format!("sdkmessageprocessingstep {step_id} does not exist"))
+        })?;
     let message = match step.guid("sdkmessageid") {
         Some(m) => tx
-            .get(schema.table("sdkmessage").ok_or_else(|| ApiError::internal("no sdkmessage table"))?, m)
+            .get(
+                schema
+                    .table("sdkmessage")
+                    .ok_or_else(|| ApiError::internal("no sdkmessage table"))?,
+                m,
+            )
             .await?
             .and_then(|r| r.string("name").map(str::to_string))
             .unwrap_or_default(),
         None => String::new(),
     };
-    let imagetype = row.int("imagetype").ok_or_else(|| ApiError::invalid("imagetype is required: 0 (PreImage), 1 (PostImage) or 2 (Both)"))?;
+    let imagetype = row.int("imagetype").ok_or_else(|| {
+        ApiError::invalid("imagetype is required: 0 (PreImage), 1 (PostImage) or 2 (Both)")
+    })?;
     if message == "Create" && (imagetype == 0 || imagetype == 2) {
-        return Err(ApiError::invalid("A Create step cannot have a pre-image: the row does not exist before Create"));
+        return Err(ApiError::invalid(
+            "A Create step cannot have a pre-image: the row does not exist before Create",
+        ));
     }
     if message == "Delete" && (imagetype == 1 || imagetype == 2) {
-        return Err(ApiError::invalid("A Delete step cannot have a post-image: the row no longer exists after Delete"));
+        return Err(ApiError::invalid(
+            "A Delete step cannot have a post-image: the row no longer exists after Delete",
+        ));
     }
     let entity = match step.guid("sdkmessagefilterid") {
         Some(f) => tx
-            .get(schema.table("sdkmessagefilter").ok_or_else(|| ApiError::internal("no filter table"))?, f)
+            .get(
+                schema
+                    .table("sdkmessagefilter")
+                    .ok_or_else(|| ApiError::internal("no filter table"))?,
+                f,
+            )
             .await?
             .and_then(|r| r.string("primaryobjecttypecode").map(str::to_string)),
         None => None,
     };
-    if let (Some(attrs), Some(t)) = (row.string("attributes").filter(|a| !a.trim().is_empty()), entity.as_deref().and_then(|e| schema.table(e))) {
+    if let (Some(attrs), Some(t)) = (
+        row.string("attributes").filter(|a| !a.trim().is_empty()),
+        entity.as_deref().and_then(|e| schema.table(e)),
+    ) {
         let mut normalized = Vec::new();
         for a in attrs.split(',').map(str::trim).filter(|a| !a.is_empty()) {
             let a = a.to_ascii_lowercase();
             if t.column(&a).is_none() {
-                return Err(ApiError::invalid(format!("image attributes: '{a}' is not a column of '{}'", t.logical_name)));
+                return Err(ApiError::invalid(format!(
+                    "image attributes: '{a}' is not a column of '{}'",
+                    t.logical_name
+                )));
             }
             normalized.push(a);
         }
@@ -307,8 +465,17 @@ async fn image(tx: &mut Tx, state: &AppState, before: Option<&Record>, values: &
         values.push(("attributes".into(), Value::String(normalized.join(","))));
     }
     let default_property = if message == "Create" { "Id" } else { "Target" };
-    set_default(values, before, "messagepropertyname", Value::String(default_property.into()));
-    let alias = row.string("entityalias").or(row.string("name")).unwrap_or("Image").to_string();
+    set_default(
+        values,
+        before,
+        "messagepropertyname",
+        Value::String(default_property.into()),
+    );
+    let alias = row
+        .string("entityalias")
+        .or(row.string("name"))
+        .unwrap_or("Image")
+        .to_string();
     set_default(values, before, "entityalias", Value::String(alias.clone()));
     set_default(values, before, "name", Value::String(alias));
     Ok(())
@@ -316,10 +483,19 @@ async fn image(tx: &mut Tx, state: &AppState, before: Option<&Record>, values: &
 
 /// Refuse deleting a webhook that still has steps; a step's images go with
 /// it (as Dataverse cascades them).
-pub async fn before_delete(tx: &mut Tx, state: &AppState, table: &Table, id: Uuid) -> ApiResult<()> {
+pub async fn before_delete(
+    tx: &mut Tx,
+    state: &AppState,
+    table: &Table,
+    id: Uuid,
+) -> ApiResult<()> {
     match table.logical_name.as_str() {
         "serviceendpoint" => {
-            let q = crate::pipeline::rows_where("sdkmessageprocessingstep", "eventhandler", Value::Guid(id));
+            let q = crate::pipeline::rows_where(
+                "sdkmessageprocessingstep",
+                "eventhandler",
+                Value::Guid(id),
+            );
             if !tx.fetch(&q, Some(1), 0).await?.is_empty() {
                 return Err(ApiError::invalid(format!(
                     "The serviceendpoint {id} cannot be deleted while steps are registered on it; delete the steps first"
@@ -327,8 +503,15 @@ pub async fn before_delete(tx: &mut Tx, state: &AppState, table: &Table, id: Uui
             }
         }
         "sdkmessageprocessingstep" => {
-            let images = state.schema.table("sdkmessageprocessingstepimage").ok_or_else(|| ApiError::internal("no image table"))?;
-            let q = crate::pipeline::rows_where(&images.logical_name, "sdkmessageprocessingstepid", Value::Guid(id));
+            let images = state
+                .schema
+                .table("sdkmessageprocessingstepimage")
+                .ok_or_else(|| ApiError::internal("no image table"))?;
+            let q = crate::pipeline::rows_where(
+                &images.logical_name,
+                "sdkmessageprocessingstepid",
+                Value::Guid(id),
+            );
             for r in tx.fetch(&q, None, 0).await? {
                 if let Some(image_id) = r.guid(&images.primary_id) {
                     tx.delete(images, image_id).await?;
