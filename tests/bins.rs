@@ -162,10 +162,12 @@ async fn the_cli_creates_and_shows_bins() {
             String::from_utf8_lossy(&out.stderr).into_owned(),
         )
     };
-    let conn = ["--url".to_string(),
+    let conn = [
+        "--url".to_string(),
         s.base.clone(),
         "--key".to_string(),
-        s.key.clone()];
+        s.key.clone(),
+    ];
     let args = |rest: &[&str]| {
         conn.iter()
             .cloned()

@@ -82,6 +82,39 @@ pub async fn lookups_exist(
     Ok(())
 }
 
+/// A row of a system table by id, inside the write's transaction.
+async fn row_of(tx: &mut Tx, state: &AppState, table: &str, id: Uuid) -> ApiResult<Option<Record>> {
+    let t = state
+        .schema
+        .table(table)
+        .ok_or_else(|| ApiError::internal(format!("no {table} table")))?;
+    Ok(tx.get(t, id).await?)
+}
+
+/// Check a comma list of column names against `table` and write it back
+/// normalised (lower case, trimmed) under `column`.
+fn set_column_list(
+    values: &mut Vec<(String, Value)>,
+    column: &str,
+    list: &str,
+    table: &Table,
+) -> ApiResult<()> {
+    let mut normalized = Vec::new();
+    for a in list.split(',').map(str::trim).filter(|a| !a.is_empty()) {
+        let a = a.to_ascii_lowercase();
+        if table.column(&a).is_none() {
+            return Err(ApiError::invalid(format!(
+                "{column}: '{a}' is not a column of '{}'",
+                table.logical_name
+            )));
+        }
+        normalized.push(a);
+    }
+    values.retain(|(c, _)| c != column);
+    values.push((column.to_string(), Value::String(normalized.join(","))));
+    Ok(())
+}
+
 fn merged(before: Option<&Record>, values: &[(String, Value)]) -> Record {
     let mut r = before.cloned().unwrap_or_default();
     for (k, v) in values {
@@ -272,37 +305,19 @@ async fn step(
     let message_id = row
         .guid("sdkmessageid")
         .ok_or_else(|| ApiError::invalid("sdkmessageid is required: bind it with \"sdkmessageid@odata.bind\": \"/sdkmessages(<id>)\""))?;
-    let message = tx
-        .get(
-            schema
-                .table("sdkmessage")
-                .ok_or_else(|| ApiError::internal("no sdkmessage table"))?,
-            message_id,
-        )
+    let message = row_of(tx, state, "sdkmessage", message_id)
         .await?
         .and_then(|r| r.string("name").map(str::to_string))
         .ok_or_else(|| ApiError::invalid(format!("sdkmessage {message_id} does not exist")))?;
     let handler = row
         .guid("eventhandler")
         .ok_or_else(|| ApiError::invalid("eventhandler is required: bind it with \"eventhandler_serviceendpoint@odata.bind\": \"/serviceendpoints(<id>)\""))?;
-    let endpoint = tx
-        .get(
-            schema
-                .table("serviceendpoint")
-                .ok_or_else(|| ApiError::internal("no serviceendpoint table"))?,
-            handler,
-        )
+    let endpoint = row_of(tx, state, "serviceendpoint", handler)
         .await?
         .ok_or_else(|| ApiError::invalid(format!("serviceendpoint {handler} does not exist")))?;
     let entity = match row.guid("sdkmessagefilterid") {
         Some(fid) => {
-            let f = tx
-                .get(
-                    schema
-                        .table("sdkmessagefilter")
-                        .ok_or_else(|| ApiError::internal("no sdkmessagefilter table"))?,
-                    fid,
-                )
+            let f = row_of(tx, state, "sdkmessagefilter", fid)
                 .await?
                 .ok_or_else(|| {
                     ApiError::invalid(format!("sdkmessagefilter {fid} does not exist"))
@@ -345,22 +360,7 @@ async fn step(
             .ok_or_else(|| {
                 ApiError::invalid("filteringattributes need a table: bind sdkmessagefilterid")
             })?;
-        let mut normalized = Vec::new();
-        for a in attrs.split(',').map(str::trim).filter(|a| !a.is_empty()) {
-            let a = a.to_ascii_lowercase();
-            if table.column(&a).is_none() {
-                return Err(ApiError::invalid(format!(
-                    "filteringattributes: '{a}' is not a column of '{}'",
-                    table.logical_name
-                )));
-            }
-            normalized.push(a);
-        }
-        values.retain(|(c, _)| c != "filteringattributes");
-        values.push((
-            "filteringattributes".into(),
-            Value::String(normalized.join(",")),
-        ));
+        set_column_list(values, "filteringattributes", attrs, table)?;
     }
     if let Some(e) = &entity {
         if let Some(t) = schema.table(e) {
@@ -397,25 +397,13 @@ async fn image(
     let step_id = row
         .guid("sdkmessageprocessingstepid")
         .ok_or_else(|| ApiError::invalid("sdkmessageprocessingstepid is required: bind it with \"sdkmessageprocessingstepid@odata.bind\": \"/sdkmessageprocessingsteps(<id>)\""))?;
-    let step = tx
-        .get(
-            schema
-                .table("sdkmessageprocessingstep")
-                .ok_or_else(|| ApiError::internal("no step table"))?,
-            step_id,
-        )
+    let step = row_of(tx, state, "sdkmessageprocessingstep", step_id)
         .await?
         .ok_or_else(|| {
             ApiError::invalid(format!("sdkmessageprocessingstep {step_id} does not exist"))
         })?;
     let message = match step.guid("sdkmessageid") {
-        Some(m) => tx
-            .get(
-                schema
-                    .table("sdkmessage")
-                    .ok_or_else(|| ApiError::internal("no sdkmessage table"))?,
-                m,
-            )
+        Some(m) => row_of(tx, state, "sdkmessage", m)
             .await?
             .and_then(|r| r.string("name").map(str::to_string))
             .unwrap_or_default(),
@@ -435,13 +423,7 @@ async fn image(
         ));
     }
     let entity = match step.guid("sdkmessagefilterid") {
-        Some(f) => tx
-            .get(
-                schema
-                    .table("sdkmessagefilter")
-                    .ok_or_else(|| ApiError::internal("no filter table"))?,
-                f,
-            )
+        Some(f) => row_of(tx, state, "sdkmessagefilter", f)
             .await?
             .and_then(|r| r.string("primaryobjecttypecode").map(str::to_string)),
         None => None,
@@ -450,19 +432,7 @@ async fn image(
         row.string("attributes").filter(|a| !a.trim().is_empty()),
         entity.as_deref().and_then(|e| schema.table(e)),
     ) {
-        let mut normalized = Vec::new();
-        for a in attrs.split(',').map(str::trim).filter(|a| !a.is_empty()) {
-            let a = a.to_ascii_lowercase();
-            if t.column(&a).is_none() {
-                return Err(ApiError::invalid(format!(
-                    "image attributes: '{a}' is not a column of '{}'",
-                    t.logical_name
-                )));
-            }
-            normalized.push(a);
-        }
-        values.retain(|(c, _)| c != "attributes");
-        values.push(("attributes".into(), Value::String(normalized.join(","))));
+        set_column_list(values, "attributes", attrs, t)?;
     }
     let default_property = if message == "Create" { "Id" } else { "Target" };
     set_default(
