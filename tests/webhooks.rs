@@ -22,6 +22,7 @@ both_backends!(
     async_failures_are_queryable_as_system_jobs,
     loops_are_stopped_at_depth_8,
     notify_invokes_a_webhook_without_a_step,
+    owner_and_state_changes_raise_assign_and_setstate,
 );
 
 const HEADERS: &str = r#"<settings><setting name="X-Test1" value="test1" /><setting name="X-Test2" value="test2" /></settings>"#;
@@ -759,4 +760,68 @@ async fn private_targets_are_refused_unless_allowed() {
         "{msg}"
     );
     assert!(rx.requests().is_empty(), "nothing was sent");
+}
+
+async fn owner_and_state_changes_raise_assign_and_setstate(s: TestServer) {
+    let rx = Receiver::start().await;
+    let hook = register::webhook(&s, "h", &rx.url(), 5, HEADERS).await;
+    let assign = register::step(&s, &hook, "Assign", "account", 40, 0, json!({})).await;
+    let setstate = register::step(&s, &hook, "SetState", "account", 40, 0, json!({})).await;
+    let user = s
+        .create(
+            "systemusers",
+            json!({"firstname": "New", "lastname": "Owner"}),
+        )
+        .await;
+    let a = s.create("accounts", json!({"name": "A"})).await;
+    s.patch(&format!("accounts({a})"), json!({"name": "renamed"}))
+        .await;
+    assert!(
+        rx.requests().is_empty(),
+        "a plain update is neither Assign nor SetState"
+    );
+
+    let (st, _) = s
+        .patch(
+            &format!("accounts({a})"),
+            json!({"ownerid@odata.bind": format!("/systemusers({user})")}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    let got = rx.wait_for(1, Duration::from_secs(5)).await;
+    let b = got[0].body_json();
+    assert_eq!(got[0].header("x-ms-dynamics-request-name"), Some("assign"));
+    assert_eq!(b["MessageName"], "Assign");
+    assert_eq!(b["OwningExtension"]["Id"], assign);
+    assert_eq!(b["InputParameters"][0]["key"], "Target");
+    assert_eq!(
+        b["InputParameters"][0]["value"]["__type"],
+        "EntityReference:http://schemas.microsoft.com/xrm/2011/Contracts"
+    );
+    assert_eq!(b["InputParameters"][0]["value"]["Id"], a);
+    assert_eq!(b["InputParameters"][1]["key"], "Assignee");
+    assert_eq!(b["InputParameters"][1]["value"]["Id"], user);
+
+    rx.clear();
+    let (st, _) = s
+        .patch(
+            &format!("accounts({a})"),
+            json!({"statecode": 1, "statuscode": 2}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    let got = rx.wait_for(1, Duration::from_secs(5)).await;
+    let b = got[0].body_json();
+    assert_eq!(b["MessageName"], "SetState");
+    assert_eq!(b["OwningExtension"]["Id"], setstate);
+    let keys: Vec<&str> = b["InputParameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys, ["EntityMoniker", "State", "Status"]);
+    assert_eq!(b["InputParameters"][1]["value"]["Value"], 1);
+    assert_eq!(b["InputParameters"][2]["value"]["Value"], 2);
+    assert_eq!(b["PrimaryEntityId"], a);
 }

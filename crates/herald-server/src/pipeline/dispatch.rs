@@ -27,7 +27,7 @@ pub async fn run_stage(
     for step in steps_for_stage(
         steps,
         stage,
-        event.message.name(),
+        event.message_name(),
         &event.table.logical_name,
         &changed,
     ) {

@@ -15,8 +15,56 @@ use uuid::Uuid;
 use super::Message;
 use crate::state::AppState;
 
+/// A message Dataverse raises for an Update that changes the owner
+/// (`Assign`) or the state (`SetState`), run besides the Update's steps.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Derived {
+    Assign { assignee: Uuid },
+    SetState { state: i64, status: i64 },
+}
+
+impl Derived {
+    pub fn name(self) -> &'static str {
+        match self {
+            Derived::Assign { .. } => "Assign",
+            Derived::SetState { .. } => "SetState",
+        }
+    }
+
+    /// The messages an Update with these changes also raises.
+    pub fn of_update(changes: &[(String, Value)], after: Option<&Record>) -> Vec<Derived> {
+        let mut out = Vec::new();
+        if let Some(assignee) = changes
+            .iter()
+            .find(|(c, _)| c == "ownerid")
+            .and_then(|(_, v)| v.as_guid())
+        {
+            out.push(Derived::Assign { assignee });
+        }
+        if changes
+            .iter()
+            .any(|(c, _)| c == "statecode" || c == "statuscode")
+        {
+            let get = |c: &str| {
+                changes
+                    .iter()
+                    .find(|(n, _)| n == c)
+                    .and_then(|(_, v)| v.as_int())
+                    .or_else(|| after.and_then(|a| a.int(c)))
+            };
+            if let (Some(state), Some(status)) = (get("statecode"), get("statuscode")) {
+                out.push(Derived::SetState { state, status });
+            }
+        }
+        out
+    }
+}
+
+#[derive(Clone)]
 pub struct Event<'a> {
     pub message: Message,
+    /// Set for the Assign / SetState view of an Update.
+    pub derived: Option<Derived>,
     pub table: &'a Table,
     pub id: Uuid,
     /// Column values as the caller sent them (checked).
@@ -33,6 +81,23 @@ pub struct Event<'a> {
 }
 
 impl Event<'_> {
+    /// The message steps are registered for: Create, Update, Delete, or
+    /// Assign / SetState for the derived view of an Update.
+    pub fn message_name(&self) -> &'static str {
+        match self.derived {
+            Some(d) => d.name(),
+            None => self.message.name(),
+        }
+    }
+
+    /// This event seen as a derived message.
+    pub fn as_derived(&self, derived: Derived) -> Self {
+        Event {
+            derived: Some(derived),
+            ..self.clone()
+        }
+    }
+
     /// Names of the columns the caller changed (for filtering attributes).
     pub fn changed_columns(&self) -> Vec<String> {
         self.request.iter().map(|(c, _)| c.clone()).collect()
@@ -101,7 +166,7 @@ impl Event<'_> {
     ) -> ExecutionContext {
         let post = step.stage == 40;
         let mut builder = ContextBuilder {
-            message_name: self.message.name().to_string(),
+            message_name: self.message_name().to_string(),
             stage: step.stage as i32,
             mode: step.mode as i32,
             depth: self.depth as i32,
@@ -133,10 +198,38 @@ impl Event<'_> {
             },
             changed_entity_types: vec![(
                 self.table.logical_name.clone(),
-                self.message.name().to_string(),
+                self.message_name().to_string(),
             )],
             ..ContextBuilder::default()
         };
+        let reference = EntityReference::new(&self.table.logical_name, self.id);
+        match self.derived {
+            // AssignRequest: Target (reference) and Assignee.
+            Some(Derived::Assign { assignee }) => {
+                builder.target = Some(Target::Reference(reference.clone()));
+                builder.request_target = Some(Target::Reference(reference));
+                builder.input_parameters = vec![(
+                    "Assignee".to_string(),
+                    AttributeValue::EntityReference(EntityReference::new("systemuser", assignee)),
+                )];
+                builder.request_options.clear();
+            }
+            // SetStateRequest: EntityMoniker, State, Status (no Target).
+            Some(Derived::SetState { state, status }) => {
+                builder.target = None;
+                builder.request_target = None;
+                builder.input_parameters = vec![
+                    (
+                        "EntityMoniker".to_string(),
+                        AttributeValue::EntityReference(reference),
+                    ),
+                    ("State".to_string(), AttributeValue::OptionSetValue(state)),
+                    ("Status".to_string(), AttributeValue::OptionSetValue(status)),
+                ];
+                builder.request_options.clear();
+            }
+            None => {}
+        }
         if post && self.message == Message::Create {
             builder.output_parameters = vec![("id".to_string(), AttributeValue::Guid(self.id))];
         }

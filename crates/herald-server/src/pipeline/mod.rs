@@ -183,6 +183,7 @@ pub async fn execute(state: &AppState, op: Operation) -> ApiResult<Outcome> {
     };
     let mut event = event::Event {
         message,
+        derived: None,
         table,
         id,
         request: op
@@ -201,6 +202,7 @@ pub async fn execute(state: &AppState, op: Operation) -> ApiResult<Outcome> {
     };
     dispatch::run_stage(state, &mut tx, &event, &steps, 10).await?;
     let mut jobs = false;
+    let mut derived: Vec<(event::Derived, Vec<herald_core::matching::StepDef>)> = Vec::new();
     let record = match message {
         Message::Create => {
             let mut values = validate::checked_values(table, &op.values, true)?;
@@ -230,6 +232,19 @@ pub async fn execute(state: &AppState, op: Operation) -> ApiResult<Outcome> {
                 .cloned()
                 .collect();
             dispatch::run_stage(state, &mut tx, &event, &steps, 20).await?;
+            // An owner change is also an Assign, a state change a SetState:
+            // their stage 10 and 20 steps run here, after the Update's.
+            if table.is_event_source() {
+                for d in event::Derived::of_update(&values, Some(before)) {
+                    let d_steps = steps::load(&mut tx, d.name(), &table.logical_name).await?;
+                    if !d_steps.is_empty() {
+                        let view = event.as_derived(d);
+                        dispatch::run_stage(state, &mut tx, &view, &d_steps, 10).await?;
+                        dispatch::run_stage(state, &mut tx, &view, &d_steps, 20).await?;
+                        derived.push((d, d_steps));
+                    }
+                }
+            }
             let changes = computed::for_update(table, before, values, op.caller, now);
             tx.update(table, id, &changes).await?;
             let mut after = before.values.clone();
@@ -253,6 +268,10 @@ pub async fn execute(state: &AppState, op: Operation) -> ApiResult<Outcome> {
     if !steps.is_empty() {
         dispatch::run_stage(state, &mut tx, &event, &steps, 40).await?;
         jobs = steps.iter().any(|s| s.is_async());
+    }
+    for (d, d_steps) in &derived {
+        dispatch::run_stage(state, &mut tx, &event.as_derived(*d), d_steps, 40).await?;
+        jobs |= d_steps.iter().any(|s| s.is_async());
     }
     crate::bc::capture::capture(&mut tx, &event).await?;
     tx.commit().await?;
