@@ -146,6 +146,17 @@ impl Tx {
         self.conn().execute(&sql).await
     }
 
+    /// Remove a job from the queue only if `owner` still holds its lease;
+    /// whether it did. A node that lost the lease must not write an outcome.
+    pub async fn release_job(&mut self, id: Uuid, owner: &str) -> Result<bool, StoreError> {
+        let mut sql = Sql::default();
+        sql.push("DELETE FROM herald_job WHERE asyncoperationid = ")
+            .bind(text(id))
+            .push(" AND lease_owner = ")
+            .bind(text(owner));
+        Ok(self.conn().execute(&sql).await? > 0)
+    }
+
     /// Put a job back in the queue, ready at `ready_at_ms` (retry, resume).
     pub async fn requeue_job(
         &mut self,

@@ -10,9 +10,10 @@ use herald_core::value::parse_guid;
 use herald_core::Value;
 use herald_delivery::{Delivery, Failure, FailureKind, Outcome, WebhookRequest};
 use herald_store::{AttemptRow, ClaimedJob};
-use tracing::{debug, warn};
+use tracing::warn;
 use uuid::Uuid;
 
+use super::complete::{Completer, Finished, RowWrite};
 use crate::pipeline::steps;
 use crate::state::AppState;
 
@@ -28,15 +29,15 @@ pub const CANCELED: (i64, i64) = (3, 32);
 
 /// Run one job to completion. Errors from the store are logged; the lease
 /// then expires and the job is taken over.
-pub async fn run_job(state: &AppState, owner: &str, job: ClaimedJob) {
-    if let Err(e) = try_run(state, owner, &job).await {
+pub async fn run_job(state: &AppState, completer: &Completer, job: ClaimedJob) {
+    if let Err(e) = try_run(state, completer, &job).await {
         warn!(job = %job.asyncoperation_id, error = %e, "System Job could not be completed; it will be retried when its lease expires");
     }
 }
 
 async fn try_run(
     state: &AppState,
-    owner: &str,
+    completer: &Completer,
     job: &ClaimedJob,
 ) -> Result<(), herald_store::StoreError> {
     let store = &state.store;
@@ -77,25 +78,20 @@ async fn try_run(
         delivery_started.elapsed(),
     );
     let completed = state.clock.now();
-    let mut tx = store.begin().await?;
-    // Still ours? (A node that lost its lease must not write an outcome.)
-    if !tx.job_held_by(job.asyncoperation_id, owner).await? {
-        debug!(job = %job.asyncoperation_id, "lease lost before completion; leaving the outcome to the new owner");
-        return tx.rollback().await;
-    }
-    let previous_attempts = tx.attempt_count(job.asyncoperation_id).await?;
-    for (i, a) in delivery.attempts.iter().enumerate() {
-        tx.record_attempt(&AttemptRow {
+    let attempts: Vec<AttemptRow> = delivery
+        .attempts
+        .iter()
+        .enumerate()
+        .map(|(i, a)| AttemptRow {
             asyncoperation_id: job.asyncoperation_id,
-            attempt: previous_attempts + i as i64 + 1,
+            attempt: i as i64 + 1,
             started_ms: a.started_at.timestamp_millis(),
             duration_ms: a.duration.as_millis() as i64,
             status: a.status.map(i64::from),
             error: a.error.clone(),
             response: Some(a.response_excerpt.clone()).filter(|s| !s.is_empty()),
         })
-        .await?;
-    }
+        .collect();
     let span = (completed - started).num_milliseconds().max(0);
     let retries = delivery.attempts.len().saturating_sub(1) as i64;
     let mut values: Vec<(String, Value)> = vec![
@@ -132,16 +128,21 @@ async fn try_run(
             ));
         }
     }
-    tx.dequeue_job(job.asyncoperation_id).await?;
-    if delivery.is_success() && job.autodelete {
-        tx.delete(table, job.asyncoperation_id).await?;
-        tx.delete_attempts(job.asyncoperation_id).await?;
+    let row_write = if delivery.is_success() && job.autodelete {
+        RowWrite::Delete
     } else {
         let version = row.int("versionnumber").unwrap_or(1) + 1;
         values.push(("versionnumber".into(), Value::Int(version)));
-        tx.update(table, job.asyncoperation_id, &values).await?;
-    }
-    tx.commit().await
+        RowWrite::Update(values)
+    };
+    completer
+        .complete(Finished {
+            job: job.clone(),
+            attempts,
+            row: row_write,
+        })
+        .await;
+    Ok(())
 }
 
 fn technical_message(delivery: &Delivery, message: &str) -> String {

@@ -93,6 +93,7 @@ pub fn spawn_workers(state: SharedState) -> WorkerHandle {
     let (stop, mut stopped) = watch::channel(false);
     let owner = node.clone();
     let listener = super::wake::spawn_listener(state.clone(), stopped.clone());
+    let completer = super::complete::Completer::spawn(state.clone(), owner.clone());
     let task = tokio::spawn(async move {
         let concurrency = state.config.jobs.concurrency.max(1);
         let per_endpoint = state.config.jobs.per_endpoint() as i64;
@@ -120,16 +121,16 @@ pub fn spawn_workers(state: SharedState) -> WorkerHandle {
                             let Ok(permit) = slots.clone().try_acquire_owned() else {
                                 break;
                             };
-                            let (st, own, fl, fin) = (
+                            let (st, done, fl, fin) = (
                                 state.clone(),
-                                owner.clone(),
+                                completer.clone(),
                                 in_flight.clone(),
                                 finished.clone(),
                             );
                             let endpoint = job.endpoint_id;
                             fl.add(endpoint);
                             tokio::spawn(async move {
-                                run_job(&st, &own, job).await;
+                                run_job(&st, &done, job).await;
                                 fl.done(endpoint);
                                 drop(permit);
                                 fin.notify_one();
