@@ -12,7 +12,11 @@ use herald_testkit::{Behavior, Receiver};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-both_backends!(jobs_list_show_retry_cancel, bad_job_input_fails_clearly);
+both_backends!(
+    jobs_list_show_retry_cancel,
+    bad_job_input_fails_clearly,
+    bulk_retry_of_failed_jobs
+);
 
 const HEADERS: &str = r#"<settings><setting name="X-Key" value="k" /></settings>"#;
 
@@ -305,4 +309,35 @@ fn help_lists_the_job_commands() {
             run.stdout
         );
     }
+}
+
+async fn bulk_retry_of_failed_jobs(s: TestServer) {
+    let rx = Receiver::start_with(Behavior::status(500)).await;
+    let hook = register::webhook(&s, "bulk", &rx.url(), 5, HEADERS).await;
+    let step = register::step(&s, &hook, "Create", "lead", 40, 1, json!({})).await;
+    for i in 0..3 {
+        s.create("leads", json!({"subject": format!("lead {i}")}))
+            .await;
+    }
+    let failed_count = || async {
+        let (_, b) = s.get(&format!("asyncoperations?$filter=statuscode eq 31 and _owningextensionid_value eq {step}&$count=true")).await;
+        b["@odata.count"].as_i64().unwrap_or(0)
+    };
+    eventually(Duration::from_secs(15), "three failed jobs", || async {
+        (failed_count().await == 3).then_some(())
+    })
+    .await;
+    rx.respond(Behavior::status(200));
+    let run = herald(&s, &["job", "retry", "--failed", "--step", &step])
+        .await
+        .success();
+    assert!(run.stderr.contains("3/3"), "progress shown: {}", run.stderr);
+    eventually(Duration::from_secs(15), "the retried jobs to succeed", || async {
+        let (_, b) = s.get(&format!("asyncoperations?$filter=statuscode eq 30 and _owningextensionid_value eq {step}&$count=true")).await;
+        (b["@odata.count"] == 3).then_some(())
+    })
+    .await;
+    herald(&s, &["job", "retry", "--step", &step])
+        .await
+        .failure(&["--failed"]);
 }

@@ -30,7 +30,7 @@ enum JobCommand {
     /// Show one System Job: its state, timings, message, execution context and every HTTP attempt.
     Show(ShowArgs),
     /// Run a failed or canceled System Job again (it becomes Ready).
-    Retry(TargetArgs),
+    Retry(RetryArgs),
     /// Cancel a waiting, suspended or running System Job (statecode 3, statuscode 32).
     Cancel(TargetArgs),
 }
@@ -60,6 +60,23 @@ struct ShowArgs {
 }
 
 #[derive(Debug, Args)]
+struct RetryArgs {
+    /// The job's id (asyncoperationid); or use --failed to retry many.
+    #[arg(
+        value_name = "ID",
+        required_unless_present = "failed",
+        conflicts_with = "failed"
+    )]
+    job: Option<String>,
+    /// Retry every failed job (statuscode 31), with a progress line.
+    #[arg(long)]
+    failed: bool,
+    /// With --failed: only the failed jobs of this step (name or id).
+    #[arg(long, value_name = "NAME|ID", requires = "failed")]
+    step: Option<String>,
+}
+
+#[derive(Debug, Args)]
 struct TargetArgs {
     /// The job's id (asyncoperationid).
     #[arg(value_name = "ID")]
@@ -70,7 +87,10 @@ pub async fn run(client: &Client, args: JobArgs) -> Result<()> {
     match args.command {
         JobCommand::List(a) => list(client, a).await,
         JobCommand::Show(a) => show(client, a).await,
-        JobCommand::Retry(a) => retry(client, &a.job).await,
+        JobCommand::Retry(a) => match (&a.job, a.failed) {
+            (Some(job), false) => retry(client, job).await,
+            _ => retry_failed(client, a.step.as_deref()).await,
+        },
         JobCommand::Cancel(a) => cancel(client, &a.job).await,
     }
 }
@@ -333,6 +353,53 @@ async fn retry(client: &Client, job: &str) -> Result<()> {
         "System Job {id} is {} again; it runs as soon as a worker is free",
         state_name(&after["statecode"])
     );
+    Ok(())
+}
+
+/// Retry every failed job (of one step), showing progress on stderr.
+async fn retry_failed(client: &Client, step: Option<&str>) -> Result<()> {
+    let mut filter = "statuscode eq 31".to_string();
+    if let Some(step) = step {
+        filter.push_str(&format!(
+            " and _owningextensionid_value eq {}",
+            step_id(client, step).await?
+        ));
+    }
+    let jobs = client
+        .get_all(
+            "asyncoperations",
+            &[("$select", "asyncoperationid"), ("$filter", &filter)],
+        )
+        .await?;
+    let total = jobs.len();
+    if total == 0 {
+        eprintln!("no failed System Jobs");
+        return Ok(());
+    }
+    let mut failures = 0;
+    for (i, j) in jobs.iter().enumerate() {
+        let id = j["asyncoperationid"].as_str().unwrap_or_default();
+        let path = format!("asyncoperations({id})/Microsoft.Dynamics.CRM.herald_Retry");
+        if let Err(e) = client.post(&path, &json!({})).await {
+            failures += 1;
+            eprintln!("\r{id}: {e:#}");
+        }
+        let done = i + 1;
+        let width = 30;
+        let filled = done * width / total;
+        eprint!(
+            "\rretrying failed System Jobs [{}{}] {done}/{total}",
+            "#".repeat(filled),
+            " ".repeat(width - filled)
+        );
+    }
+    eprintln!();
+    if failures > 0 {
+        return Err(anyhow!(
+            "{failures} of {total} System Jobs could not be retried"
+        ));
+    }
+    eprintln!("{total} System Jobs are Ready again");
     Ok(())
 }
 
