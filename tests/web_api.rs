@@ -330,3 +330,58 @@ async fn expand_and_navigation(s: TestServer) {
         "Contoso"
     );
 }
+
+/// A user table declared in the TOML config behaves like a built-in one.
+async fn user_table_round_trip(s: TestServer) {
+    let account = s.create("accounts", json!({"name": "Owner"})).await;
+    let id = s
+        .create(
+            "new_projects",
+            json!({"new_name": "Apollo", "new_budget": 1250.5, "new_phase": 2,
+                   "new_accountid@odata.bind": format!("/accounts({account})")}),
+        )
+        .await;
+    let (st, body) = s.get(&format!("new_projects?$select=new_name,new_budget,_new_accountid_value&$filter=new_phase eq 2 and startswith(new_name,'apo')")).await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    assert_eq!(body["value"][0]["new_projectid"], id);
+    assert_eq!(body["value"][0]["new_budget"], 1250.5);
+    assert_eq!(body["value"][0]["_new_accountid_value"], account);
+    let (st, _, body) = s.post("new_projects", json!({"new_phase": 9})).await;
+    assert!(odata_error(st, &body, StatusCode::BAD_REQUEST).contains("valid option"));
+}
+
+fn project_table() -> herald_core::schema::UserTableConfig {
+    toml::from_str(
+        r#"
+        logical_name = "new_project"
+        primary_name = "new_name"
+        [columns]
+        new_name = "string(200)"
+        new_budget = "money"
+        new_accountid = "lookup(account)"
+        new_phase = "choice(1:Plan,2:Build,3:Run)"
+        "#,
+    )
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_tables_from_the_config_on_sqlite() {
+    let s = TestServer::start_with(common::Backend::Sqlite, "user_tables", |c| {
+        c.tables = vec![project_table()]
+    })
+    .await
+    .unwrap();
+    user_table_round_trip(s).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_tables_from_the_config_on_postgres() {
+    if let Some(s) = TestServer::start_with(common::Backend::Postgres, "user_tables", |c| {
+        c.tables = vec![project_table()]
+    })
+    .await
+    {
+        user_table_round_trip(s).await;
+    }
+}
