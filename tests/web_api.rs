@@ -341,7 +341,7 @@ async fn user_table_round_trip(s: TestServer) {
                    "new_accountid@odata.bind": format!("/accounts({account})")}),
         )
         .await;
-    let (st, body) = s.get(&format!("new_projects?$select=new_name,new_budget,_new_accountid_value&$filter=new_phase eq 2 and startswith(new_name,'apo')")).await;
+    let (st, body) = s.get("new_projects?$select=new_name,new_budget,_new_accountid_value&$filter=new_phase eq 2 and startswith(new_name,'apo')").await;
     assert_eq!(st, StatusCode::OK, "{body}");
     assert_eq!(body["value"][0]["new_projectid"], id);
     assert_eq!(body["value"][0]["new_budget"], 1250.5);
