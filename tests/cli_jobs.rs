@@ -7,10 +7,10 @@ use common::cli::{herald, herald_command, Run};
 
 use std::time::Duration;
 
-use common::{eventually, register, TestServer};
+use common::{eventually, job_of, register, TestServer};
 use herald_testkit::{Behavior, Receiver};
 use reqwest::StatusCode;
-use serde_json::{json, Value};
+use serde_json::json;
 
 both_backends!(
     jobs_list_show_retry_cancel,
@@ -19,25 +19,6 @@ both_backends!(
 );
 
 const HEADERS: &str = r#"<settings><setting name="X-Key" value="k" /></settings>"#;
-
-/// The job of `step` once it has `statuscode`.
-async fn job_of(s: &TestServer, step: &str, statuscode: i64) -> Value {
-    eventually(
-        Duration::from_secs(15),
-        &format!("a job of {step} with statuscode {statuscode}"),
-        || async {
-            let (_, b) = s
-                .get(&format!(
-                    "asyncoperations?$filter=_owningextensionid_value eq {step}"
-                ))
-                .await;
-            b["value"]
-                .as_array()
-                .and_then(|v| v.iter().find(|j| j["statuscode"] == statuscode).cloned())
-        },
-    )
-    .await
-}
 
 async fn step_name(s: &TestServer, step: &str) -> String {
     let (st, row) = s

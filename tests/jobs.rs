@@ -4,7 +4,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{eventually, odata_error, register, TestServer};
+use common::{job_of, odata_error, register, TestServer};
 use herald_testkit::{Behavior, Receiver};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -17,24 +17,6 @@ both_backends!(
 );
 
 const HEADERS: &str = r#"<settings><setting name="X-Key" value="k" /></settings>"#;
-
-async fn job_of(s: &TestServer, step: &str, status: i64) -> Value {
-    eventually(
-        Duration::from_secs(15),
-        &format!("a job with statuscode {status}"),
-        || async {
-            let (_, b) = s
-                .get(&format!(
-                    "asyncoperations?$filter=_owningextensionid_value eq {step}"
-                ))
-                .await;
-            b["value"]
-                .as_array()
-                .and_then(|v| v.iter().find(|j| j["statuscode"] == status).cloned())
-        },
-    )
-    .await
-}
 
 async fn failed_jobs_can_be_retried_and_show_their_attempts(s: TestServer) {
     let rx = Receiver::start_with(Behavior::status_with_body(400, "bad thing")).await;

@@ -292,3 +292,22 @@ where
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
+
+/// The System Job of `step` once it has `statuscode` (polled with a deadline).
+pub async fn job_of(s: &TestServer, step: &str, statuscode: i64) -> Value {
+    eventually(
+        std::time::Duration::from_secs(15),
+        &format!("a job of {step} with statuscode {statuscode}"),
+        || async {
+            let (_, b) = s
+                .get(&format!(
+                    "asyncoperations?$filter=_owningextensionid_value eq {step}"
+                ))
+                .await;
+            b["value"]
+                .as_array()
+                .and_then(|v| v.iter().find(|j| j["statuscode"] == statuscode).cloned())
+        },
+    )
+    .await
+}

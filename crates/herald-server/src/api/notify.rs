@@ -34,13 +34,15 @@ pub async fn notify(
     let text =
         std::str::from_utf8(body).map_err(|_| ApiError::payload("The body must be UTF-8 JSON"))?;
     let mut tx = state.store.begin().await?;
-    let endpoint = steps::endpoint(&mut tx, endpoint_id).await.map_err(|e| {
-        if e.status == StatusCode::BAD_REQUEST {
-            ApiError::record_not_found("serviceendpoint", endpoint_id)
-        } else {
-            e
-        }
-    })?;
+    let endpoint = steps::endpoint(&mut tx, endpoint_id, state.clock.now())
+        .await
+        .map_err(|e| {
+            if e.status == StatusCode::BAD_REQUEST {
+                ApiError::record_not_found("serviceendpoint", endpoint_id)
+            } else {
+                e
+            }
+        })?;
     drop(tx);
     let unavailable = |why: String| {
         ApiError::new(

@@ -186,7 +186,7 @@ async fn prepare(
                 job.endpoint_id
             )
         })?;
-    let endpoint = steps::endpoint_from_row(job.endpoint_id, &endpoint_row);
+    let endpoint = steps::endpoint_from_row(job.endpoint_id, &endpoint_row, state.clock.now());
     let auth = endpoint.auth.clone().map_err(|e| {
         format!(
             "the webhook '{}' has invalid authentication settings: {e}",

@@ -37,7 +37,7 @@ pub async fn run_stage(
             }
             continue;
         }
-        let endpoint = steps::endpoint(tx, step.endpoint_id).await?;
+        let endpoint = steps::endpoint(tx, step.endpoint_id, state.clock.now()).await?;
         let request_id = Uuid::new_v4();
         let ctx = event.context(state, step, Uuid::new_v4(), Some(request_id));
         state.depths.record(event.correlation_id, event.depth);

@@ -110,7 +110,11 @@ pub async fn load(tx: &mut Tx, message: &str, table: &str) -> ApiResult<Vec<Step
 }
 
 /// Read a webhook (with its write-only authvalue).
-pub async fn endpoint(tx: &mut Tx, id: Uuid) -> ApiResult<Endpoint> {
+pub async fn endpoint(
+    tx: &mut Tx,
+    id: Uuid,
+    now: chrono::DateTime<chrono::Utc>,
+) -> ApiResult<Endpoint> {
     let schema = tx.schema().clone();
     let table = schema
         .table("serviceendpoint")
@@ -120,10 +124,16 @@ pub async fn endpoint(tx: &mut Tx, id: Uuid) -> ApiResult<Endpoint> {
             "The webhook {id} of a registered step does not exist"
         ))
     })?;
-    Ok(endpoint_from_row(id, &row))
+    Ok(endpoint_from_row(id, &row, now))
 }
 
-pub fn endpoint_from_row(id: Uuid, row: &herald_store::Record) -> Endpoint {
+/// A webhook from its row; `now` decides whether a rotated-out signing
+/// secret is still within its grace period.
+pub fn endpoint_from_row(
+    id: Uuid,
+    row: &herald_store::Record,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Endpoint {
     let mut signing = Vec::new();
     if let Some(s) = row
         .string("herald_signingsecret")
@@ -132,7 +142,7 @@ pub fn endpoint_from_row(id: Uuid, row: &herald_store::Record) -> Endpoint {
         signing.push(s);
     }
     let previous_valid = match row.get("herald_previoussecretexpireson") {
-        Some(Value::DateTime(t)) => *t > chrono::Utc::now(),
+        Some(Value::DateTime(t)) => *t > now,
         _ => false,
     };
     if previous_valid {
