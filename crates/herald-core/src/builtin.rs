@@ -486,6 +486,7 @@ fn dataverse_tables() -> Vec<Table> {
                 lookup("owningextensionid", "sdkmessageprocessingstep")
                     .relationship("sdkmessageprocessingstepid_asyncoperation"),
                 s("primaryentitytype", 64),
+                s("messagename", 256),
                 guid("regardingobjectid"),
                 guid("correlationid"),
                 guid("requestid"),

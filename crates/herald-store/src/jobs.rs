@@ -23,45 +23,81 @@ use crate::{Backend, Store, Tx};
 /// The PostgreSQL LISTEN/NOTIFY channel that announces committed jobs.
 pub const JOBS_CHANNEL: &str = "herald_jobs";
 
-/// How many jobs one claim may take, and how a node shares its delivery
-/// slots among endpoints (fairness).
+/// How many jobs one claim may take, and how a node shares what it holds
+/// among endpoints (fairness).
 ///
-/// `limit` is the number of free slots. No endpoint may hold more than
-/// `per_endpoint` of this node's slots at once (`in_flight` is what each
-/// endpoint holds now), so one slow or hanging endpoint occupies at most
-/// its share and every other endpoint's jobs still find free slots.
-/// Within those caps jobs are claimed oldest `ready_at` first.
+/// `limit` is how many more jobs the node takes now. `in_flight` is what
+/// each endpoint holds on this node (running, and claimed but waiting).
+/// Each endpoint has a cap ([`EndpointCap`]: `per_endpoint` unless `caps`
+/// says otherwise): an endpoint holding more than its `refill_at` is left
+/// out of the claim, any other may be filled up to its cap. So one slow or
+/// hanging endpoint holds at most its share, the jobs of every other
+/// endpoint are still claimed, and an endpoint whose deliveries flow can
+/// be given a deeper cap and refilled in batches. Within those caps jobs
+/// are claimed oldest `ready_at` first.
 #[derive(Debug, Clone)]
 pub struct ClaimLimits {
     pub limit: i64,
+    /// The cap of an endpoint not in `caps` (refilled as soon as it is
+    /// below).
     pub per_endpoint: i64,
+    pub caps: HashMap<Uuid, EndpointCap>,
     pub in_flight: HashMap<Uuid, i64>,
+    /// Claim only jobs of these endpoints (the claimer knows no others
+    /// have ready jobs); None: any endpoint.
+    pub only: Option<Vec<Uuid>>,
+}
+
+/// How many jobs one endpoint may hold on a node, and at what level it is
+/// refilled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EndpointCap {
+    pub cap: i64,
+    pub refill_at: i64,
 }
 
 impl ClaimLimits {
-    /// No per-endpoint cap (every slot may go to one endpoint).
-    pub fn unlimited(limit: i64) -> ClaimLimits {
+    /// At most `limit` jobs, no endpoint above `per_endpoint`.
+    pub fn new(limit: i64, per_endpoint: i64, in_flight: HashMap<Uuid, i64>) -> ClaimLimits {
         ClaimLimits {
             limit,
-            per_endpoint: i64::MAX,
-            in_flight: HashMap::new(),
+            per_endpoint,
+            caps: HashMap::new(),
+            in_flight,
+            only: None,
         }
     }
 
-    /// Endpoints that already hold their whole share.
-    fn saturated(&self) -> Vec<Uuid> {
+    /// No per-endpoint cap (every slot may go to one endpoint).
+    pub fn unlimited(limit: i64) -> ClaimLimits {
+        ClaimLimits::new(limit, i64::MAX, HashMap::new())
+    }
+
+    fn cap_of(&self, endpoint: &Uuid) -> EndpointCap {
+        self.caps.get(endpoint).copied().unwrap_or(EndpointCap {
+            cap: self.per_endpoint,
+            refill_at: self.per_endpoint.saturating_sub(1),
+        })
+    }
+
+    fn held(&self, endpoint: &Uuid) -> i64 {
+        self.in_flight.get(endpoint).copied().unwrap_or(0)
+    }
+
+    /// Endpoints left out of this claim: they hold more than `refill_at`.
+    pub fn saturated(&self) -> Vec<Uuid> {
         let mut v: Vec<Uuid> = self
             .in_flight
-            .iter()
-            .filter(|(_, n)| **n >= self.per_endpoint)
-            .map(|(e, _)| *e)
+            .keys()
+            .filter(|e| self.held(e) > self.cap_of(e).refill_at)
+            .copied()
             .collect();
         v.sort();
         v
     }
 
     /// From candidates in `ready_at` order, the ones to claim: at most
-    /// `limit`, and per endpoint at most what its share has left.
+    /// `limit`, and per endpoint at most what its cap has left.
     pub fn pick(&self, candidates: &[(Uuid, Uuid)]) -> Vec<Uuid> {
         let mut taken: HashMap<Uuid, i64> = HashMap::new();
         let mut out = Vec::new();
@@ -69,9 +105,13 @@ impl ClaimLimits {
             if out.len() as i64 >= self.limit {
                 break;
             }
-            let held = self.in_flight.get(endpoint).copied().unwrap_or(0);
+            let held = self.held(endpoint);
+            let cap = self.cap_of(endpoint);
+            if held > cap.refill_at {
+                continue;
+            }
             let t = taken.entry(*endpoint).or_insert(0);
-            if held + *t < self.per_endpoint {
+            if held + *t < cap.cap {
                 *t += 1;
                 out.push(*job);
             }
@@ -97,6 +137,63 @@ pub struct ClaimedJob {
     pub autodelete: bool,
     /// Claims so far, this one included (1 on the first run).
     pub claims: i64,
+    /// What the delivery needs of its asyncoperation row, read by the claim
+    /// (None: the row was deleted while the job waited).
+    pub row: Option<JobRow>,
+}
+
+/// What one claim took.
+#[derive(Debug, Default)]
+pub struct Claim {
+    /// The jobs now leased to the claimer, oldest `ready_at` first.
+    pub jobs: Vec<ClaimedJob>,
+    /// No more jobs were ready beyond these (within the endpoints the
+    /// claim did not leave out).
+    pub exhausted: bool,
+}
+
+/// The parts of a claimed job's asyncoperation row that its delivery needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobRow {
+    pub statecode: i64,
+    /// The serialized RemoteExecutionContext.
+    pub data: String,
+    pub primaryentitytype: String,
+    /// `messagename` (None on rows written before the column existed).
+    pub messagename: Option<String>,
+    pub correlationid: Option<Uuid>,
+    pub depth: i64,
+}
+
+/// The outcome of one run of a job, written by [`Tx::complete_jobs`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobOutcome {
+    pub asyncoperation_id: Uuid,
+    /// The HTTP attempts of this run, numbered from 1 (renumbered after
+    /// the attempts of earlier runs when written).
+    pub attempts: Vec<AttemptRow>,
+    pub row: OutcomeRow,
+}
+
+/// What happens to the asyncoperation row.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OutcomeRow {
+    /// A succeeded job of an asyncautodelete step: the row and its
+    /// attempts go.
+    Delete,
+    /// Completed: the state and the fields Dataverse fills in.
+    /// `versionnumber` goes up by one, `retrycount` by `retries`, and
+    /// `modifiedon` becomes `completed_ms`.
+    Update {
+        statecode: i64,
+        statuscode: i64,
+        completed_ms: i64,
+        executiontimespan: i64,
+        retries: i64,
+        message: Option<String>,
+        friendlymessage: Option<String>,
+        errorcode: Option<i64>,
+    },
 }
 
 /// One recorded HTTP attempt.
@@ -175,6 +272,41 @@ impl Tx {
         .await
     }
 
+    /// Extend `owner`'s lease of a job to `until_ms`; false when the lease
+    /// was lost (another node took the job over).
+    pub async fn renew_lease(
+        &mut self,
+        id: Uuid,
+        owner: &str,
+        until_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let mut sql = Sql::default();
+        sql.push("UPDATE herald_job SET lease_until = ")
+            .bind(Param::Int(Some(until_ms)))
+            .push(" WHERE asyncoperationid = ")
+            .bind(text(id))
+            .push(" AND lease_owner = ")
+            .bind(text(owner));
+        Ok(self.conn().execute(&sql).await? > 0)
+    }
+
+    /// Give back claimed jobs that did not run (a stopping node's
+    /// prefetched jobs): ready again at once for any node, the claim not
+    /// counted.
+    pub async fn release_jobs(&mut self, owner: &str, ids: &[Uuid]) -> Result<u64, StoreError> {
+        let mut released = 0;
+        for chunk in ids.chunks(COMPLETE_CHUNK) {
+            let mut sql = Sql::default();
+            sql.push("UPDATE herald_job SET lease_owner = NULL, lease_until = NULL, attempts = attempts - 1 WHERE lease_owner = ")
+                .bind(text(owner))
+                .push(" AND asyncoperationid IN (");
+            push_ids(&mut sql, chunk.iter().copied());
+            sql.push(")");
+            released += self.conn().execute(&sql).await?;
+        }
+        Ok(released)
+    }
+
     /// How many attempts a job has recorded so far.
     pub async fn attempt_count(&mut self, id: Uuid) -> Result<i64, StoreError> {
         let mut sql = Sql::default();
@@ -212,28 +344,174 @@ impl Tx {
     pub async fn record_attempt(&mut self, a: &AttemptRow) -> Result<(), StoreError> {
         self.conn().record_attempt(a).await
     }
+
+    /// Write the outcomes of finished jobs that `owner` still holds, a few
+    /// statements for the whole batch: leave the queue (only where the
+    /// lease is still ours), append the attempts after any earlier ones,
+    /// update or delete the asyncoperation rows. Returns the jobs written;
+    /// an outcome whose lease was lost is left to the new owner.
+    pub async fn complete_jobs(
+        &mut self,
+        owner: &str,
+        outcomes: &[JobOutcome],
+    ) -> Result<Vec<Uuid>, StoreError> {
+        let mut held = Vec::new();
+        for chunk in outcomes.chunks(COMPLETE_CHUNK) {
+            held.extend(self.complete_chunk(owner, chunk).await?);
+        }
+        Ok(held)
+    }
+
+    async fn complete_chunk(
+        &mut self,
+        owner: &str,
+        outcomes: &[JobOutcome],
+    ) -> Result<Vec<Uuid>, StoreError> {
+        if outcomes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut sql = Sql::default();
+        sql.push("DELETE FROM herald_job WHERE lease_owner = ")
+            .bind(text(owner))
+            .push(" AND asyncoperationid IN (");
+        push_ids(&mut sql, outcomes.iter().map(|o| o.asyncoperation_id));
+        sql.push(") RETURNING asyncoperationid");
+        let held: std::collections::HashSet<Uuid> =
+            self.conn().fetch_ids(&sql).await?.into_iter().collect();
+        let mine: Vec<&JobOutcome> = outcomes
+            .iter()
+            .filter(|o| held.contains(&o.asyncoperation_id))
+            .collect();
+        let (deleted, updated): (Vec<&JobOutcome>, Vec<&JobOutcome>) = mine
+            .iter()
+            .partition(|o| matches!(o.row, OutcomeRow::Delete));
+
+        if !deleted.is_empty() {
+            for table in ["\"asyncoperation\"", "herald_attempt"] {
+                let mut sql = Sql::default();
+                sql.push("DELETE FROM ")
+                    .push(table)
+                    .push(" WHERE asyncoperationid IN (");
+                push_ids(&mut sql, deleted.iter().map(|o| o.asyncoperation_id));
+                sql.push(")");
+                self.conn().execute(&sql).await?;
+            }
+        }
+
+        let with_attempts: Vec<&&JobOutcome> =
+            updated.iter().filter(|o| !o.attempts.is_empty()).collect();
+        if !with_attempts.is_empty() {
+            let mut sql = Sql::default();
+            sql.push(
+                "SELECT asyncoperationid, COUNT(*) FROM herald_attempt WHERE asyncoperationid IN (",
+            );
+            push_ids(&mut sql, with_attempts.iter().map(|o| o.asyncoperation_id));
+            sql.push(") GROUP BY asyncoperationid");
+            let earlier: HashMap<Uuid, i64> = self.conn().id_counts(&sql).await?;
+            let mut sql = Sql::default();
+            sql.push("INSERT INTO herald_attempt (attemptid, asyncoperationid, attempt, startedon, duration_ms, status, error, response) VALUES ");
+            let mut first = true;
+            for o in &with_attempts {
+                let offset = earlier.get(&o.asyncoperation_id).copied().unwrap_or(0);
+                for a in &o.attempts {
+                    if !first {
+                        sql.push(", ");
+                    }
+                    first = false;
+                    push_attempt(&mut sql, a, offset);
+                }
+            }
+            self.conn().execute(&sql).await?;
+        }
+
+        if !updated.is_empty() {
+            // One UPDATE … FROM (VALUES …) for the batch; VALUES columns are
+            // column1…column9 on both SQLite and PostgreSQL.
+            let mut sql = Sql::default();
+            sql.push("UPDATE \"asyncoperation\" SET \"statecode\" = v.column2, \"statuscode\" = v.column3, \"completedon\" = v.column4, \"modifiedon\" = v.column4, \"executiontimespan\" = v.column5, \"retrycount\" = COALESCE(\"retrycount\", 0) + v.column6, \"message\" = v.column7, \"friendlymessage\" = v.column8, \"errorcode\" = v.column9, \"versionnumber\" = COALESCE(\"versionnumber\", 0) + 1 FROM (VALUES ");
+            for (i, o) in updated.iter().enumerate() {
+                let OutcomeRow::Update {
+                    statecode,
+                    statuscode,
+                    completed_ms,
+                    executiontimespan,
+                    retries,
+                    message,
+                    friendlymessage,
+                    errorcode,
+                } = &o.row
+                else {
+                    continue;
+                };
+                if i > 0 {
+                    sql.push(", ");
+                }
+                sql.push("(")
+                    .bind(text(o.asyncoperation_id))
+                    .push(", ")
+                    .bind(Param::Int(Some(*statecode)))
+                    .push(", ")
+                    .bind(Param::Int(Some(*statuscode)))
+                    .push(", ")
+                    .bind(Param::Int(Some(*completed_ms)))
+                    .push(", ")
+                    .bind(Param::Int(Some(*executiontimespan)))
+                    .push(", ")
+                    .bind(Param::Int(Some(*retries)))
+                    .push(", ")
+                    .bind(Param::Text(message.clone()))
+                    .push(", ")
+                    .bind(Param::Text(friendlymessage.clone()))
+                    .push(", ")
+                    .bind(Param::Int(*errorcode))
+                    .push(")");
+            }
+            sql.push(") AS v WHERE \"asyncoperation\".\"asyncoperationid\" = v.column1");
+            self.conn().execute(&sql).await?;
+        }
+        Ok(mine.iter().map(|o| o.asyncoperation_id).collect())
+    }
+}
+
+/// Outcomes per round of statements in [`Tx::complete_jobs`]: at most
+/// 9 parameters per row updated and 8 per attempt (two per job), well
+/// under SQLite's 32 766 and PostgreSQL's 65 535 bound parameters.
+const COMPLETE_CHUNK: usize = 500;
+
+fn push_ids(sql: &mut Sql, ids: impl Iterator<Item = Uuid>) {
+    for (i, id) in ids.enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        sql.bind(text(id));
+    }
+}
+
+fn push_attempt(sql: &mut Sql, a: &AttemptRow, offset: i64) {
+    sql.push("(")
+        .bind(text(Uuid::new_v4()))
+        .push(", ")
+        .bind(text(a.asyncoperation_id))
+        .push(", ")
+        .bind(Param::Int(Some(a.attempt + offset)))
+        .push(", ")
+        .bind(Param::Int(Some(a.started_ms)))
+        .push(", ")
+        .bind(Param::Int(Some(a.duration_ms)))
+        .push(", ")
+        .bind(Param::Int(a.status))
+        .push(", ")
+        .bind(Param::Text(a.error.clone()))
+        .push(", ")
+        .bind(Param::Text(a.response.clone()))
+        .push(")");
 }
 
 impl Conn<'_> {
     pub async fn record_attempt(&mut self, a: &AttemptRow) -> Result<(), StoreError> {
         let mut sql = Sql::default();
-        sql.push("INSERT INTO herald_attempt (attemptid, asyncoperationid, attempt, startedon, duration_ms, status, error, response) VALUES (")
-            .bind(text(Uuid::new_v4()))
-            .push(", ")
-            .bind(text(a.asyncoperation_id))
-            .push(", ")
-            .bind(Param::Int(Some(a.attempt)))
-            .push(", ")
-            .bind(Param::Int(Some(a.started_ms)))
-            .push(", ")
-            .bind(Param::Int(Some(a.duration_ms)))
-            .push(", ")
-            .bind(Param::Int(a.status))
-            .push(", ")
-            .bind(Param::Text(a.error.clone()))
-            .push(", ")
-            .bind(Param::Text(a.response.clone()))
-            .push(")");
+        sql.push("INSERT INTO herald_attempt (attemptid, asyncoperationid, attempt, startedon, duration_ms, status, error, response) VALUES ");
+        push_attempt(&mut sql, a, 0);
         self.execute(&sql).await.map(|_| ())
     }
 }
@@ -254,9 +532,9 @@ impl Store {
         now_ms: i64,
         lease_ms: i64,
         limits: &ClaimLimits,
-    ) -> Result<Vec<ClaimedJob>, StoreError> {
+    ) -> Result<Claim, StoreError> {
         if limits.limit <= 0 {
-            return Ok(Vec::new());
+            return Ok(Claim::default());
         }
         let pg = matches!(self.backend, Backend::Postgres(_));
         let mut sql = Sql::default();
@@ -265,15 +543,21 @@ impl Store {
             .push(" AND (lease_until IS NULL OR lease_until < ")
             .bind(Param::Int(Some(now_ms)))
             .push(")");
+        if let Some(only) = &limits.only {
+            if only.is_empty() {
+                return Ok(Claim {
+                    jobs: Vec::new(),
+                    exhausted: true,
+                });
+            }
+            sql.push(" AND endpointid IN (");
+            push_ids(&mut sql, only.iter().copied());
+            sql.push(")");
+        }
         let saturated = limits.saturated();
         if !saturated.is_empty() {
             sql.push(" AND endpointid NOT IN (");
-            for (i, e) in saturated.iter().enumerate() {
-                if i > 0 {
-                    sql.push(", ");
-                }
-                sql.bind(text(e));
-            }
+            push_ids(&mut sql, saturated.iter().copied());
             sql.push(")");
         }
         sql.push(" ORDER BY ready_at, asyncoperationid LIMIT ")
@@ -283,10 +567,14 @@ impl Store {
         }
         let mut tx = self.begin().await?;
         let candidates = tx.conn().candidate_rows(&sql).await?;
+        let exhausted = (candidates.len() as i64) < limits.limit;
         let chosen = limits.pick(&candidates);
         if chosen.is_empty() {
             tx.commit().await?;
-            return Ok(Vec::new());
+            return Ok(Claim {
+                jobs: Vec::new(),
+                exhausted,
+            });
         }
         let mut sql = Sql::default();
         sql.push("UPDATE herald_job SET lease_owner = ")
@@ -294,12 +582,7 @@ impl Store {
             .push(", lease_until = ")
             .bind(Param::Int(Some(now_ms + lease_ms)))
             .push(", attempts = attempts + 1 WHERE asyncoperationid IN (");
-        for (i, id) in chosen.iter().enumerate() {
-            if i > 0 {
-                sql.push(", ");
-            }
-            sql.bind(text(id));
-        }
+        push_ids(&mut sql, chosen.iter().copied());
         // Re-checked so that a row leased meanwhile is never taken twice.
         sql.push(") AND (lease_until IS NULL OR lease_until < ")
             .bind(Param::Int(Some(now_ms)))
@@ -312,19 +595,24 @@ impl Store {
             mark.push("UPDATE \"asyncoperation\" SET \"statecode\" = 2, \"statuscode\" = 20, \"startedon\" = ")
                 .bind(Param::Int(Some(now_ms)))
                 .push(" WHERE \"statecode\" = 0 AND \"asyncoperationid\" IN (");
-            for (i, r) in rows.iter().enumerate() {
-                if i > 0 {
-                    mark.push(", ");
-                }
-                mark.bind(text(r.asyncoperation_id));
-            }
+            push_ids(&mut mark, rows.iter().map(|r| r.asyncoperation_id));
             mark.push(")");
             tx.conn().execute(&mark).await?;
+            // And what their deliveries need, in the same round trip for
+            // the batch instead of one read per job.
+            let ids: Vec<Uuid> = rows.iter().map(|r| r.asyncoperation_id).collect();
+            let mut found = tx.conn().job_rows(&ids).await?;
+            for r in &mut rows {
+                r.row = found.remove(&r.asyncoperation_id);
+            }
         }
         tx.commit().await?;
         // RETURNING has no order: keep the ready_at order of the candidates.
         rows.sort_by_key(|r| chosen.iter().position(|c| *c == r.asyncoperation_id));
-        Ok(rows)
+        Ok(Claim {
+            jobs: rows,
+            exhausted,
+        })
     }
 
     /// Delete succeeded System Jobs completed before `before_ms`, and the
@@ -372,6 +660,7 @@ macro_rules! claim_row {
             endpoint_id: Uuid::parse_str(&ep).map_err(|e| StoreError::Invalid(e.to_string()))?,
             autodelete: $r.try_get(2)?,
             claims: $r.try_get::<i64, _>(3)?,
+            row: None,
         }
     }};
 }
@@ -392,9 +681,97 @@ macro_rules! attempt_row {
     }};
 }
 
+macro_rules! job_row {
+    ($r:expr) => {{
+        let id: String = $r.try_get(0)?;
+        let correlation: Option<String> = $r.try_get(5)?;
+        (
+            parse_uuid(&id)?,
+            JobRow {
+                statecode: $r.try_get::<Option<i64>, _>(1)?.unwrap_or(0),
+                data: $r.try_get::<Option<String>, _>(2)?.unwrap_or_default(),
+                primaryentitytype: $r.try_get::<Option<String>, _>(3)?.unwrap_or_default(),
+                messagename: $r.try_get(4)?,
+                correlationid: correlation.and_then(|c| Uuid::parse_str(&c).ok()),
+                depth: $r.try_get::<Option<i64>, _>(6)?.unwrap_or(1),
+            },
+        )
+    }};
+}
+
+fn parse_uuid(s: &str) -> Result<Uuid, StoreError> {
+    Uuid::parse_str(s).map_err(|e| StoreError::Invalid(e.to_string()))
+}
+
 impl Conn<'_> {
+    /// The delivery fields of these asyncoperation rows.
+    async fn job_rows(&mut self, ids: &[Uuid]) -> Result<HashMap<Uuid, JobRow>, StoreError> {
+        let mut sql = Sql::default();
+        sql.push("SELECT \"asyncoperationid\", \"statecode\", \"data\", \"primaryentitytype\", \"messagename\", \"correlationid\", \"depth\" FROM \"asyncoperation\" WHERE \"asyncoperationid\" IN (");
+        push_ids(&mut sql, ids.iter().copied());
+        sql.push(")");
+        let mut out = HashMap::new();
+        match self {
+            Conn::Sqlite(c) => {
+                for r in crate::conn::bound_query(&sql).fetch_all(&mut **c).await? {
+                    let (id, row) = job_row!(r);
+                    out.insert(id, row);
+                }
+            }
+            Conn::Pg(c) => {
+                for r in crate::conn::bound_query(&sql).fetch_all(&mut **c).await? {
+                    let (id, row) = job_row!(r);
+                    out.insert(id, row);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The ids a statement returns in its first column.
+    async fn fetch_ids(&mut self, sql: &Sql) -> Result<Vec<Uuid>, StoreError> {
+        Ok(self
+            .id_counts_or_ids(sql, false)
+            .await?
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect())
+    }
+
+    /// `(id, count)` pairs of a grouped count.
+    async fn id_counts(&mut self, sql: &Sql) -> Result<HashMap<Uuid, i64>, StoreError> {
+        Ok(self
+            .id_counts_or_ids(sql, true)
+            .await?
+            .into_iter()
+            .collect())
+    }
+
+    async fn id_counts_or_ids(
+        &mut self,
+        sql: &Sql,
+        counted: bool,
+    ) -> Result<Vec<(Uuid, i64)>, StoreError> {
+        let mut out = Vec::new();
+        match self {
+            Conn::Sqlite(c) => {
+                for r in crate::conn::bound_query(sql).fetch_all(&mut **c).await? {
+                    let n = if counted { r.try_get::<i64, _>(1)? } else { 0 };
+                    out.push((parse_uuid(&r.try_get::<String, _>(0)?)?, n));
+                }
+            }
+            Conn::Pg(c) => {
+                for r in crate::conn::bound_query(sql).fetch_all(&mut **c).await? {
+                    let n = if counted { r.try_get::<i64, _>(1)? } else { 0 };
+                    out.push((parse_uuid(&r.try_get::<String, _>(0)?)?, n));
+                }
+            }
+        }
+        Ok(out)
+    }
+
     async fn candidate_rows(&mut self, sql: &Sql) -> Result<Vec<(Uuid, Uuid)>, StoreError> {
-        let parse = |s: String| Uuid::parse_str(&s).map_err(|e| StoreError::Invalid(e.to_string()));
+        let parse = |s: String| parse_uuid(&s);
         let mut out = Vec::new();
         match self {
             Conn::Sqlite(c) => {
@@ -479,31 +856,30 @@ mod tests {
             .collect();
         let id = |i: u128| Uuid::from_u128(i);
         // Share 2, `a` already holds one slot: one more of `a`, then b, c, b.
-        let limits = ClaimLimits {
-            limit: 10,
-            per_endpoint: 2,
-            in_flight: HashMap::from([(a, 1)]),
-        };
+        let limits = ClaimLimits::new(10, 2, HashMap::from([(a, 1)]));
         assert_eq!(limits.pick(&jobs), vec![id(1), id(4), id(6), id(7)]);
         assert_eq!(limits.saturated(), Vec::<Uuid>::new());
         // The limit (free slots) cuts the list.
-        let limits = ClaimLimits {
-            limit: 2,
-            per_endpoint: 2,
-            in_flight: HashMap::new(),
-        };
+        let limits = ClaimLimits::new(2, 2, HashMap::new());
         assert_eq!(limits.pick(&jobs), vec![id(1), id(2)]);
         // A saturated endpoint is skipped altogether.
-        let limits = ClaimLimits {
-            limit: 10,
-            per_endpoint: 2,
-            in_flight: HashMap::from([(a, 2), (b, 1)]),
-        };
+        let limits = ClaimLimits::new(10, 2, HashMap::from([(a, 2), (b, 1)]));
         assert_eq!(limits.saturated(), vec![a]);
         assert_eq!(limits.pick(&jobs), vec![id(4), id(6)]);
         assert_eq!(
             ClaimLimits::unlimited(3).pick(&jobs),
             vec![id(1), id(2), id(3)]
         );
+        // Refill hysteresis: cap 4, refilled only at 1 or less. `a` holds
+        // 2 (left out), `b` holds 1 (filled up to 4: both of its jobs), `c`
+        // has the default cap 2.
+        let deep = EndpointCap {
+            cap: 4,
+            refill_at: 1,
+        };
+        let mut limits = ClaimLimits::new(10, 2, HashMap::from([(a, 2), (b, 1)]));
+        limits.caps = HashMap::from([(a, deep), (b, deep)]);
+        assert_eq!(limits.saturated(), vec![a]);
+        assert_eq!(limits.pick(&jobs), vec![id(4), id(6), id(7)]);
     }
 }

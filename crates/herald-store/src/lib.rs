@@ -29,7 +29,9 @@ use uuid::Uuid;
 pub use conn::Conn;
 pub use ddl::Dialect;
 pub use error::StoreError;
-pub use jobs::{AttemptRow, ClaimedJob, NewJob};
+pub use jobs::{
+    AttemptRow, Claim, ClaimLimits, ClaimedJob, EndpointCap, JobOutcome, JobRow, NewJob, OutcomeRow,
+};
 pub use record::Record;
 
 /// The store: a pool for one of the two backends plus the schema.
@@ -300,6 +302,13 @@ impl Tx {
 
     pub fn schema(&self) -> &Arc<Schema> {
         &self.schema
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        match self.inner {
+            TxInner::Sqlite(_) => Dialect::Sqlite,
+            TxInner::Pg(_) => Dialect::Postgres,
+        }
     }
 
     pub async fn commit(self) -> Result<(), StoreError> {

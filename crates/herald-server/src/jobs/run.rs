@@ -3,18 +3,21 @@
 //! friendlymessage, errorcode and retrycount, and every attempt logged.
 //! The outcome is written only while this node still holds the lease.
 
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use herald_core::context::{headers_from_parts, trim_serialized};
+use herald_core::query::{ColumnRef, Condition};
 use herald_core::value::parse_guid;
 use herald_core::Value;
 use herald_delivery::{Delivery, Failure, FailureKind, Outcome, WebhookRequest};
-use herald_store::{AttemptRow, ClaimedJob};
+use herald_store::{AttemptRow, ClaimedJob, JobOutcome, JobRow, OutcomeRow};
 use tracing::warn;
 use uuid::Uuid;
 
-use super::complete::{Completer, Finished, RowWrite};
-use crate::pipeline::steps;
+use super::complete::Completer;
+use crate::pipeline::steps::{self, Endpoint};
 use crate::state::AppState;
 
 /// Dataverse's error code for an unavailable endpoint, as a signed int.
@@ -27,10 +30,19 @@ pub const SUCCEEDED: (i64, i64) = (3, 30);
 pub const FAILED: (i64, i64) = (3, 31);
 pub const CANCELED: (i64, i64) = (3, 32);
 
+/// The webhook a job calls, as looked up for its claim batch: the endpoint,
+/// or why there is none.
+pub type EndpointLookup = Result<Arc<Endpoint>, String>;
+
 /// Run one job to completion. Errors from the store are logged; the lease
 /// then expires and the job is taken over.
-pub async fn run_job(state: &AppState, completer: &Completer, job: ClaimedJob) {
-    if let Err(e) = try_run(state, completer, &job).await {
+pub async fn run_job(
+    state: &AppState,
+    completer: &Completer,
+    job: ClaimedJob,
+    endpoint: EndpointLookup,
+) {
+    if let Err(e) = try_run(state, completer, &job, endpoint).await {
         warn!(job = %job.asyncoperation_id, error = %e, "System Job could not be completed; it will be retried when its lease expires");
     }
 }
@@ -39,32 +51,27 @@ async fn try_run(
     state: &AppState,
     completer: &Completer,
     job: &ClaimedJob,
+    endpoint: EndpointLookup,
 ) -> Result<(), herald_store::StoreError> {
     let store = &state.store;
-    let table = state
-        .schema
-        .table("asyncoperation")
-        .ok_or_else(|| herald_store::StoreError::Invalid("no asyncoperation table".into()))?;
-    let Some(row) = store.get(table, job.asyncoperation_id).await? else {
+    let Some(row) = &job.row else {
         // The row is gone (deleted by a user): drop the queue entry.
         let mut tx = store.begin().await?;
         tx.dequeue_job(job.asyncoperation_id).await?;
         return tx.commit().await;
     };
-    if row.int("statecode") == Some(3) || row.int("statecode") == Some(1) {
+    if row.statecode == 3 || row.statecode == 1 {
         // Completed, canceled or suspended meanwhile.
         let mut tx = store.begin().await?;
-        if row.int("statecode") == Some(3) {
+        if row.statecode == 3 {
             tx.dequeue_job(job.asyncoperation_id).await?;
         }
         return tx.commit().await;
     }
     // The claim already marked it In Progress (statecode 2 / statuscode 20).
     let started = state.clock.now();
-
-    let data = row.string("data").unwrap_or("{}").to_string();
     let delivery_started = std::time::Instant::now();
-    let delivery = match prepare(state, &row, &data, job).await {
+    let delivery = match endpoint.and_then(|e| prepare(state, row, &e)) {
         Ok(req) => state.sender.deliver(&req).await,
         Err(message) => Delivery {
             attempts: Vec::new(),
@@ -92,54 +99,34 @@ async fn try_run(
             response: Some(a.response_excerpt.clone()).filter(|s| !s.is_empty()),
         })
         .collect();
-    let span = (completed - started).num_milliseconds().max(0);
-    let retries = delivery.attempts.len().saturating_sub(1) as i64;
-    let mut values: Vec<(String, Value)> = vec![
-        ("completedon".into(), Value::DateTime(completed)),
-        ("executiontimespan".into(), Value::Int(span)),
-        (
-            "retrycount".into(),
-            Value::Int(row.int("retrycount").unwrap_or(0) + retries),
-        ),
-        ("modifiedon".into(), Value::DateTime(completed)),
-    ];
-    match &delivery.outcome {
-        Outcome::Succeeded { .. } => {
-            values.push(("statecode".into(), Value::Int(SUCCEEDED.0)));
-            values.push(("statuscode".into(), Value::Int(SUCCEEDED.1)));
-            values.push(("message".into(), Value::Null));
-            values.push(("friendlymessage".into(), Value::Null));
-            values.push(("errorcode".into(), Value::Null));
-        }
-        Outcome::Failed(f) => {
-            values.push(("statecode".into(), Value::Int(FAILED.0)));
-            values.push(("statuscode".into(), Value::Int(FAILED.1)));
-            values.push((
-                "message".into(),
-                Value::String(technical_message(&delivery, &f.message)),
-            ));
-            values.push((
-                "friendlymessage".into(),
-                Value::String(format!("The webhook call failed: {}", f.message)),
-            ));
-            values.push((
-                "errorcode".into(),
-                Value::Int(ERRORCODE_ENDPOINT_UNAVAILABLE),
-            ));
-        }
-    }
-    let row_write = if delivery.is_success() && job.autodelete {
-        RowWrite::Delete
+    let outcome_row = if delivery.is_success() && job.autodelete {
+        OutcomeRow::Delete
     } else {
-        let version = row.int("versionnumber").unwrap_or(1) + 1;
-        values.push(("versionnumber".into(), Value::Int(version)));
-        RowWrite::Update(values)
+        let (state_status, message, friendlymessage, errorcode) = match &delivery.outcome {
+            Outcome::Succeeded { .. } => (SUCCEEDED, None, None, None),
+            Outcome::Failed(f) => (
+                FAILED,
+                Some(technical_message(&delivery, &f.message)),
+                Some(format!("The webhook call failed: {}", f.message)),
+                Some(ERRORCODE_ENDPOINT_UNAVAILABLE),
+            ),
+        };
+        OutcomeRow::Update {
+            statecode: state_status.0,
+            statuscode: state_status.1,
+            completed_ms: completed.timestamp_millis(),
+            executiontimespan: (completed - started).num_milliseconds().max(0),
+            retries: delivery.attempts.len().saturating_sub(1) as i64,
+            message,
+            friendlymessage,
+            errorcode,
+        }
     };
     completer
-        .complete(Finished {
-            job: job.clone(),
+        .submit(JobOutcome {
+            asyncoperation_id: job.asyncoperation_id,
             attempts,
-            row: row_write,
+            row: outcome_row,
         })
         .await;
     Ok(())
@@ -165,67 +152,88 @@ fn technical_message(delivery: &Delivery, message: &str) -> String {
 }
 
 /// Build the request from the stored context and the current endpoint.
-async fn prepare(
-    state: &AppState,
-    row: &herald_store::Record,
-    data: &str,
-    job: &ClaimedJob,
-) -> Result<WebhookRequest, String> {
-    let table = state
-        .schema
-        .table("serviceendpoint")
-        .ok_or("no serviceendpoint table")?;
-    let endpoint_row = state
-        .store
-        .get(table, job.endpoint_id)
-        .await
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| {
-            format!(
-                "The webhook {} of this job's step no longer exists",
-                job.endpoint_id
-            )
-        })?;
-    let endpoint = steps::endpoint_from_row(job.endpoint_id, &endpoint_row, state.clock.now());
+fn prepare(state: &AppState, row: &JobRow, endpoint: &Endpoint) -> Result<WebhookRequest, String> {
     let auth = endpoint.auth.clone().map_err(|e| {
         format!(
             "the webhook '{}' has invalid authentication settings: {e}",
             endpoint.name
         )
     })?;
-    let (body, exceeded) = trim_serialized(data);
-    let message = serde_json::from_str::<serde_json::Value>(data)
-        .ok()
-        .and_then(|j| {
-            j.get("MessageName")
-                .and_then(|m| m.as_str())
-                .map(str::to_string)
-        })
-        .unwrap_or_default();
+    let (body, exceeded) = trim_serialized(&row.data);
+    let message = match &row.messagename {
+        Some(m) => m.clone(),
+        // Rows written before `messagename` existed: read it from the context.
+        None => serde_json::from_str::<serde_json::Value>(&row.data)
+            .ok()
+            .and_then(|j| {
+                j.get("MessageName")
+                    .and_then(|m| m.as_str())
+                    .map(str::to_string)
+            })
+            .unwrap_or_default(),
+    };
     let request_id = Uuid::new_v4();
     let mut headers = headers_from_parts(
-        row.string("primaryentitytype").unwrap_or(""),
+        &row.primaryentitytype,
         &message,
-        row.guid("correlationid").unwrap_or_default(),
+        row.correlationid.unwrap_or_default(),
         &state.config.server.organization,
         exceeded,
         request_id,
     );
     headers.extend(crate::pipeline::dispatch::signature_headers(
         state,
-        &endpoint,
+        endpoint,
         request_id,
         body.as_bytes(),
     ));
-    if let Some(c) = row.guid("correlationid") {
-        state.depths.record(c, row.int("depth").unwrap_or(1));
+    if let Some(c) = row.correlationid {
+        state.depths.record(c, row.depth);
     }
     Ok(WebhookRequest {
-        url: endpoint.url,
+        url: endpoint.url.clone(),
         auth,
         headers,
         body: body.into(),
     })
+}
+
+/// The webhooks of a claim batch, read in one query: each endpoint id
+/// mapped to its endpoint, or to why the job cannot be delivered.
+pub async fn endpoints_for(
+    state: &AppState,
+    ids: impl IntoIterator<Item = Uuid>,
+) -> HashMap<Uuid, EndpointLookup> {
+    let ids: Vec<Uuid> = {
+        let mut v: Vec<Uuid> = ids.into_iter().collect();
+        v.sort();
+        v.dedup();
+        v
+    };
+    let now = state.clock.now();
+    let mut query = herald_core::Query::all("serviceendpoint");
+    if let Some(table) = state.schema.table("serviceendpoint") {
+        query.select = table.columns.iter().map(|c| c.name.clone()).collect();
+    }
+    query.filter = Some(Condition::In {
+        column: ColumnRef::new("serviceendpointid"),
+        values: ids.iter().map(|id| Value::Guid(*id)).collect(),
+        negated: false,
+    });
+    let rows = state.store.fetch(&query, None, 0).await;
+    ids.into_iter()
+        .map(|id| {
+            let found = match &rows {
+                Ok(rows) => rows
+                    .iter()
+                    .find(|r| r.guid("serviceendpointid") == Some(id))
+                    .map(|r| Arc::new(steps::endpoint_from_row(id, r, now)))
+                    .ok_or_else(|| format!("The webhook {id} of this job's step no longer exists")),
+                Err(e) => Err(e.to_string()),
+            };
+            (id, found)
+        })
+        .collect()
 }
 
 /// Parse a GUID from a job id string (CLI/API helpers).

@@ -1,6 +1,6 @@
-//! The worker loop of one node: claim ready jobs into the free delivery
-//! slots, run each on its own task, and sleep until something may have
-//! become claimable:
+//! The worker loop of one node: claim ready jobs in batches into a local
+//! prefetch buffer, start them into the free delivery slots, and sleep
+//! until something may have changed:
 //!
 //! - a write on this node enqueued jobs (in-process `Notify`),
 //! - a write on any node committed jobs (PostgreSQL `NOTIFY herald_jobs`,
@@ -11,26 +11,41 @@
 //!   leases of dead nodes, postponed jobs that became due, and anything a
 //!   lost notification missed).
 //!
-//! Fairness: the slots are shared among endpoints. An endpoint may hold at
-//! most `jobs.per_endpoint()` of them (`jobs.endpoint_share` percent of
-//! `jobs.concurrency`); the claim skips endpoints at their cap and takes
-//! the oldest ready jobs of the others. A webhook that hangs until the
-//! timeout therefore ties up at most its share, and the jobs of every other
-//! webhook keep flowing through the remaining slots. Within the caps the
-//! order is `ready_at` (oldest first). The cap is per node: with N nodes a
-//! single endpoint can have up to N × its share in flight.
+//! Batches: claiming is a store transaction, so the loop claims many jobs
+//! at once (up to [`PREFETCH`] × `jobs.concurrency`) and keeps them leased
+//! in memory until a slot is free, instead of one claim per finished
+//! delivery. A claimed job that waited in the buffer for more than a
+//! quarter of its lease has its lease renewed before it starts, so that no
+//! other node takes it over while it runs. A stopping node gives its
+//! waiting jobs back.
+//!
+//! Fairness: the slots are shared among endpoints. An endpoint may run at
+//! most `jobs.per_endpoint()` deliveries at once (`jobs.endpoint_share`
+//! percent of `jobs.concurrency`) and hold at most [`PREFETCH`] times that
+//! (running and waiting); an endpoint is refilled only once it is down to
+//! half of that. A webhook that hangs until the timeout therefore ties up
+//! at most its share of the slots and of the buffer, and the jobs of every
+//! other webhook keep flowing. Within the caps the order is `ready_at`
+//! (oldest first). The caps are per node: with N nodes a single endpoint
+//! can have up to N × its share in flight.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
-use herald_store::jobs::ClaimLimits;
+use herald_store::{ClaimLimits, ClaimedJob, EndpointCap};
 use tokio::sync::{watch, Notify, Semaphore};
 use tokio::task::JoinHandle;
 use tracing::warn;
 use uuid::Uuid;
 
-use super::run::{lease_for, run_job};
+use super::complete::Completer;
+use super::run::{endpoints_for, lease_for, run_job, EndpointLookup};
 use crate::state::SharedState;
+
+/// How many jobs a node holds (running and waiting), as a multiple of its
+/// delivery slots; the same multiple caps each endpoint.
+pub const PREFETCH: usize = 8;
 
 pub struct WorkerHandle {
     pub node_id: String,
@@ -40,7 +55,8 @@ pub struct WorkerHandle {
 }
 
 impl WorkerHandle {
-    /// Stop claiming new jobs; running deliveries finish on their own tasks.
+    /// Stop claiming new jobs and give back the claimed ones that have not
+    /// started; running deliveries finish on their own tasks.
     pub async fn stop(self) {
         let _ = self.stop.send(true);
         let _ = self.task.await;
@@ -59,31 +75,303 @@ pub fn node_id() -> String {
     )
 }
 
-/// This node's deliveries in flight, per endpoint.
+/// This node's deliveries per endpoint: how many run now, and how many
+/// finished lately (the endpoint's pace, which sizes its prefetch).
 #[derive(Default)]
-struct InFlight(Mutex<HashMap<Uuid, i64>>);
+struct Running(Mutex<HashMap<Uuid, Pace>>);
 
-impl InFlight {
-    fn snapshot(&self) -> HashMap<Uuid, i64> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+#[derive(Clone, Copy)]
+struct Pace {
+    running: i64,
+    /// Deliveries finished in the current window and in the one before.
+    window: Instant,
+    finished: i64,
+    finished_before: i64,
+}
+
+/// The window over which an endpoint's pace is counted.
+const PACE_WINDOW: std::time::Duration = std::time::Duration::from_secs(1);
+
+impl Pace {
+    fn new() -> Pace {
+        Pace {
+            running: 0,
+            window: Instant::now(),
+            finished: 0,
+            finished_before: 0,
+        }
+    }
+
+    fn roll(&mut self) {
+        let age = self.window.elapsed();
+        if age >= PACE_WINDOW * 2 {
+            self.finished_before = 0;
+            self.finished = 0;
+            self.window = Instant::now();
+        } else if age >= PACE_WINDOW {
+            self.finished_before = self.finished;
+            self.finished = 0;
+            self.window += PACE_WINDOW;
+        }
+    }
+
+    /// Deliveries finished over about the last window.
+    fn per_window(&self) -> i64 {
+        self.finished.max(self.finished_before)
+    }
+}
+
+impl Running {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, Pace>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// (running, finished over about the last second) per endpoint.
+    fn snapshot(&self) -> HashMap<Uuid, (i64, i64)> {
+        let mut m = self.lock();
+        m.retain(|_, p| {
+            p.roll();
+            p.running > 0 || p.per_window() > 0
+        });
+        m.iter()
+            .map(|(e, p)| (*e, (p.running, p.per_window())))
+            .collect()
     }
 
     fn add(&self, endpoint: Uuid) {
-        *self
-            .0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
+        self.lock()
             .entry(endpoint)
-            .or_insert(0) += 1;
+            .or_insert_with(Pace::new)
+            .running += 1;
     }
 
     fn done(&self, endpoint: Uuid) {
-        let mut m = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(n) = m.get_mut(&endpoint) {
-            *n -= 1;
-            if *n <= 0 {
-                m.remove(&endpoint);
+        let mut m = self.lock();
+        let p = m.entry(endpoint).or_insert_with(Pace::new);
+        p.roll();
+        p.running -= 1;
+        p.finished += 1;
+    }
+}
+
+/// A claimed job waiting for a slot.
+struct Waiting {
+    job: ClaimedJob,
+    endpoint: EndpointLookup,
+    claimed: Instant,
+}
+
+/// The worker loop's state.
+struct Worker {
+    state: SharedState,
+    owner: String,
+    completer: Completer,
+    slots: Arc<Semaphore>,
+    running: Arc<Running>,
+    finished: Arc<Notify>,
+    waiting: VecDeque<Waiting>,
+    /// Most deliveries one endpoint may run at once.
+    per_endpoint: i64,
+    /// Most jobs the node holds, and one endpoint holds.
+    hold: usize,
+    hold_per_endpoint: i64,
+    lease_ms: i64,
+    /// What the claims since the last wake-up (or poll) found out: no
+    /// endpoint outside this set has ready jobs. None: not known. Claims
+    /// then ask only for these endpoints (and only when one of them may
+    /// be refilled), instead of scanning the queue past the jobs of the
+    /// endpoints left out.
+    maybe_ready: Option<HashSet<Uuid>>,
+}
+
+impl Worker {
+    /// The claim's limits: what the node and each endpoint hold (running
+    /// and waiting), and each endpoint's cap. An endpoint may hold what it
+    /// can run (`per_endpoint`) plus about one window's worth of the
+    /// deliveries it finished lately, up to [`PREFETCH`] × `per_endpoint`;
+    /// one that is deeper than its share is refilled at half its cap. So a
+    /// webhook that hangs holds no more jobs than it runs (other nodes can
+    /// take the rest), and one that answers at once is fed in batches.
+    fn limits(&self) -> ClaimLimits {
+        let pace = self.running.snapshot();
+        let mut held: HashMap<Uuid, i64> = pace.iter().map(|(e, (r, _))| (*e, *r)).collect();
+        for w in &self.waiting {
+            *held.entry(w.job.endpoint_id).or_insert(0) += 1;
+        }
+        let total: i64 = held.values().sum();
+        let mut limits =
+            ClaimLimits::new((self.hold as i64 - total).max(0), self.per_endpoint, held);
+        for (endpoint, (_, finished)) in pace {
+            let cap = (self.per_endpoint + finished).min(self.hold_per_endpoint);
+            if cap > self.per_endpoint {
+                limits.caps.insert(
+                    endpoint,
+                    EndpointCap {
+                        cap,
+                        refill_at: cap / 2,
+                    },
+                );
             }
+        }
+        limits
+    }
+
+    /// Claim a batch into the buffer; how many were claimed.
+    async fn claim(&mut self) -> usize {
+        let mut limits = self.limits();
+        if limits.limit == 0 {
+            return 0;
+        }
+        let left_out = limits.saturated();
+        if let Some(maybe) = &self.maybe_ready {
+            let refillable: Vec<Uuid> = maybe
+                .iter()
+                .filter(|e| !left_out.contains(e))
+                .copied()
+                .collect();
+            if refillable.is_empty() {
+                return 0;
+            }
+            limits.only = Some(refillable);
+        }
+        let now = self.state.clock.now().timestamp_millis();
+        let claim = match self
+            .state
+            .store
+            .claim_jobs(&self.owner, now, self.lease_ms, &limits)
+            .await
+        {
+            Ok(claim) => claim,
+            Err(e) => {
+                warn!(error = %e, "claiming System Jobs failed");
+                return 0;
+            }
+        };
+        if claim.exhausted {
+            match (&limits.only, &mut self.maybe_ready) {
+                // Nothing ready outside the endpoints left out.
+                (None, maybe) => *maybe = Some(left_out.into_iter().collect()),
+                // Nothing more ready for the endpoints asked about.
+                (Some(only), Some(maybe)) => {
+                    for e in only {
+                        maybe.remove(e);
+                    }
+                }
+                (Some(_), None) => {}
+            }
+        }
+        let jobs = claim.jobs;
+        if jobs.is_empty() {
+            return 0;
+        }
+        let endpoints = endpoints_for(&self.state, jobs.iter().map(|j| j.endpoint_id)).await;
+        let claimed = Instant::now();
+        let n = jobs.len();
+        for job in jobs {
+            let id = job.endpoint_id;
+            let endpoint = endpoints
+                .get(&id)
+                .cloned()
+                .unwrap_or_else(|| Err(format!("The webhook {id} could not be read")));
+            self.waiting.push_back(Waiting {
+                job,
+                endpoint,
+                claimed,
+            });
+        }
+        n
+    }
+
+    /// Start waiting jobs into free slots, oldest first, skipping endpoints
+    /// at their share; how many started.
+    async fn start(&mut self) -> usize {
+        let mut started = 0;
+        let mut running: HashMap<Uuid, i64> = self
+            .running
+            .snapshot()
+            .into_iter()
+            .map(|(e, (r, _))| (e, r))
+            .collect();
+        let mut i = 0;
+        while i < self.waiting.len() && self.slots.available_permits() > 0 {
+            let endpoint = self.waiting[i].job.endpoint_id;
+            if running.get(&endpoint).copied().unwrap_or(0) >= self.per_endpoint {
+                i += 1;
+                continue;
+            }
+            let Some(w) = self.waiting.remove(i) else {
+                break;
+            };
+            if !self.still_ours(&w).await {
+                continue;
+            }
+            let Ok(permit) = self.slots.clone().try_acquire_owned() else {
+                self.waiting.insert(i, w);
+                break;
+            };
+            *running.entry(endpoint).or_insert(0) += 1;
+            self.running.add(endpoint);
+            let (st, done, run, fin) = (
+                self.state.clone(),
+                self.completer.clone(),
+                self.running.clone(),
+                self.finished.clone(),
+            );
+            tokio::spawn(async move {
+                run_job(&st, &done, w.job, w.endpoint).await;
+                run.done(endpoint);
+                drop(permit);
+                fin.notify_one();
+            });
+            started += 1;
+        }
+        started
+    }
+
+    /// A job that waited long in the buffer gets its lease renewed first;
+    /// false if it was lost meanwhile (then it is dropped here).
+    async fn still_ours(&self, w: &Waiting) -> bool {
+        let waited = w.claimed.elapsed().as_millis() as i64;
+        if waited < self.lease_ms / 4 {
+            return true;
+        }
+        let until = self.state.clock.now().timestamp_millis() + self.lease_ms;
+        let renewed = async {
+            let mut tx = self.state.store.begin().await?;
+            let ok = tx
+                .renew_lease(w.job.asyncoperation_id, &self.owner, until)
+                .await?;
+            tx.commit().await?;
+            Ok::<bool, herald_store::StoreError>(ok)
+        }
+        .await;
+        match renewed {
+            Ok(ok) => ok,
+            Err(e) => {
+                warn!(job = %w.job.asyncoperation_id, error = %e, "renewing a System Job's lease failed; leaving it to its lease");
+                false
+            }
+        }
+    }
+
+    /// Give the waiting jobs back (the node stops).
+    async fn release_waiting(&mut self) {
+        if self.waiting.is_empty() {
+            return;
+        }
+        let ids: Vec<Uuid> = self
+            .waiting
+            .drain(..)
+            .map(|w| w.job.asyncoperation_id)
+            .collect();
+        let released = async {
+            let mut tx = self.state.store.begin().await?;
+            tx.release_jobs(&self.owner, &ids).await?;
+            tx.commit().await
+        }
+        .await;
+        if let Err(e) = released {
+            warn!(error = %e, jobs = ids.len(), "giving back waiting System Jobs failed; they run again when their lease expires");
         }
     }
 }
@@ -93,61 +381,43 @@ pub fn spawn_workers(state: SharedState) -> WorkerHandle {
     let (stop, mut stopped) = watch::channel(false);
     let owner = node.clone();
     let listener = super::wake::spawn_listener(state.clone(), stopped.clone());
-    let completer = super::complete::Completer::spawn(state.clone(), owner.clone());
+    let completer = Completer::spawn(state.clone(), owner.clone());
     let task = tokio::spawn(async move {
         let concurrency = state.config.jobs.concurrency.max(1);
         let per_endpoint = state.config.jobs.per_endpoint() as i64;
-        let slots = Arc::new(Semaphore::new(concurrency));
-        let in_flight = Arc::new(InFlight::default());
-        let finished = Arc::new(Notify::new());
-        let lease = lease_for(&state.config).as_millis() as i64;
+        let mut w = Worker {
+            owner,
+            completer,
+            slots: Arc::new(Semaphore::new(concurrency)),
+            running: Arc::new(Running::default()),
+            finished: Arc::new(Notify::new()),
+            waiting: VecDeque::new(),
+            per_endpoint,
+            hold: concurrency * PREFETCH,
+            hold_per_endpoint: per_endpoint * PREFETCH as i64,
+            lease_ms: lease_for(&state.config).as_millis() as i64,
+            maybe_ready: None,
+            state,
+        };
         loop {
             if *stopped.borrow() {
+                w.release_waiting().await;
                 break;
             }
-            let free = slots.available_permits();
-            let mut claimed = 0;
-            if free > 0 {
-                let now = state.clock.now().timestamp_millis();
-                let limits = ClaimLimits {
-                    limit: free as i64,
-                    per_endpoint,
-                    in_flight: in_flight.snapshot(),
-                };
-                match state.store.claim_jobs(&owner, now, lease, &limits).await {
-                    Ok(jobs) => {
-                        claimed = jobs.len();
-                        for job in jobs {
-                            let Ok(permit) = slots.clone().try_acquire_owned() else {
-                                break;
-                            };
-                            let (st, done, fl, fin) = (
-                                state.clone(),
-                                completer.clone(),
-                                in_flight.clone(),
-                                finished.clone(),
-                            );
-                            let endpoint = job.endpoint_id;
-                            fl.add(endpoint);
-                            tokio::spawn(async move {
-                                run_job(&st, &done, job).await;
-                                fl.done(endpoint);
-                                drop(permit);
-                                fin.notify_one();
-                            });
-                        }
-                    }
-                    Err(e) => warn!(error = %e, "claiming System Jobs failed"),
-                }
-            }
+            let started = w.start().await;
+            let claimed = w.claim().await;
             if claimed > 0 {
-                // Possibly more ready (or other endpoints behind a capped one).
+                // Start them, and possibly claim more.
                 continue;
             }
+            if started > 0 && !w.waiting.is_empty() && w.slots.available_permits() > 0 {
+                continue;
+            }
+            let (state, finished) = (w.state.clone(), w.finished.clone());
             tokio::select! {
-                _ = state.jobs_wake.notified() => {}
+                _ = state.jobs_wake.notified() => w.maybe_ready = None,
                 _ = finished.notified() => {}
-                _ = tokio::time::sleep(state.config.jobs.poll_interval) => {}
+                _ = tokio::time::sleep(state.config.jobs.poll_interval) => w.maybe_ready = None,
                 _ = stopped.changed() => {}
             }
         }

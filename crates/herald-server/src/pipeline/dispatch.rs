@@ -152,6 +152,10 @@ async fn enqueue(
             "primaryentitytype".to_string(),
             Value::String(event.table.logical_name.clone()),
         ),
+        (
+            "messagename".to_string(),
+            Value::String(event.message_name().to_string()),
+        ),
         ("regardingobjectid".to_string(), Value::Guid(event.id)),
         (
             "correlationid".to_string(),
