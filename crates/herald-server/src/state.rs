@@ -28,6 +28,8 @@ pub struct AppState {
     pub sender: herald_delivery::Sender,
     /// Wakes the System Job workers when a write enqueued jobs.
     pub jobs_wake: tokio::sync::Notify,
+    /// The registered steps, cached per (message, table).
+    pub registrations: crate::pipeline::registrations::StepCache,
     pub metrics: crate::metrics::Metrics,
     /// Where request bins live: the main store on PostgreSQL; on SQLite a
     /// separate file, so a sync webhook aimed at a bin (captured while the

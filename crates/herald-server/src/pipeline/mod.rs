@@ -10,6 +10,7 @@ mod computed;
 pub mod depth;
 pub mod dispatch;
 pub mod event;
+pub mod registrations;
 pub mod steps;
 mod validate;
 
@@ -177,10 +178,16 @@ pub async fn execute(state: &AppState, op: Operation) -> ApiResult<Outcome> {
     let id = op.id.unwrap_or_else(Uuid::new_v4);
     let (correlation_id, depth) = op.correlation.unwrap_or_else(|| (Uuid::new_v4(), 1));
     let steps = if table.is_event_source() {
-        steps::load(&mut tx, message.name(), &table.logical_name).await?
+        state
+            .registrations
+            .steps(&mut tx, message.name(), &table.logical_name)
+            .await?
     } else {
-        Vec::new()
+        Default::default()
     };
+    if registrations::REGISTRATION_TABLES.contains(&table.logical_name.as_str()) {
+        state.registrations.changed(&mut tx).await?;
+    }
     let mut event = event::Event {
         message,
         derived: None,
@@ -202,7 +209,10 @@ pub async fn execute(state: &AppState, op: Operation) -> ApiResult<Outcome> {
     };
     dispatch::run_stage(state, &mut tx, &event, &steps, 10).await?;
     let mut jobs = false;
-    let mut derived: Vec<(event::Derived, Vec<herald_core::matching::StepDef>)> = Vec::new();
+    let mut derived: Vec<(
+        event::Derived,
+        std::sync::Arc<Vec<herald_core::matching::StepDef>>,
+    )> = Vec::new();
     let record = match message {
         Message::Create => {
             let mut values = validate::checked_values(table, &op.values, true)?;
@@ -236,7 +246,10 @@ pub async fn execute(state: &AppState, op: Operation) -> ApiResult<Outcome> {
             // their stage 10 and 20 steps run here, after the Update's.
             if table.is_event_source() {
                 for d in event::Derived::of_update(&values, Some(before)) {
-                    let d_steps = steps::load(&mut tx, d.name(), &table.logical_name).await?;
+                    let d_steps = state
+                        .registrations
+                        .steps(&mut tx, d.name(), &table.logical_name)
+                        .await?;
                     if !d_steps.is_empty() {
                         let view = event.as_derived(d);
                         dispatch::run_stage(state, &mut tx, &view, &d_steps, 10).await?;

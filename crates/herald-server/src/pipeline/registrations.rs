@@ -1,0 +1,87 @@
+//! The registered steps per (message, table), kept in memory so that a
+//! write does not read the step and image tables every time.
+//!
+//! Every committed change to a registration table (`serviceendpoint`,
+//! `sdkmessageprocessingstep`, `sdkmessageprocessingstepimage`) changes
+//! the registrations' version inside its own transaction, and a cached
+//! entry is used only while the version it was loaded under is current:
+//!
+//! - SQLite: one process owns the file and writes one transaction at a
+//!   time, so the version is an in-memory counter, bumped inside the
+//!   changing transaction (no other write can run until it ends). A write
+//!   that finds an entry of the current version reads nothing.
+//! - PostgreSQL: several nodes share the tables, so the version is a row
+//!   (`herald_setting` `registrations`) written in the changing
+//!   transaction and read by every write (one small read instead of the
+//!   step and image queries). A node therefore sees another node's change
+//!   from the first write after its commit.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use herald_core::matching::StepDef;
+use herald_store::{Dialect, Tx};
+
+use crate::error::ApiResult;
+
+/// The tables whose changes change which steps run or how.
+pub const REGISTRATION_TABLES: [&str; 3] = [
+    "serviceendpoint",
+    "sdkmessageprocessingstep",
+    "sdkmessageprocessingstepimage",
+];
+
+const VERSION_SETTING: &str = "registrations";
+
+/// The cache; one per node ([`crate::state::AppState::registrations`]).
+#[derive(Default)]
+pub struct StepCache {
+    local: AtomicU64,
+    entries: Mutex<HashMap<(String, String), (String, Arc<Vec<StepDef>>)>>,
+}
+
+impl StepCache {
+    /// The enabled steps for `message` on `table`, from the cache when it
+    /// is current, else loaded in `tx` (and cached).
+    pub async fn steps(
+        &self,
+        tx: &mut Tx,
+        message: &str,
+        table: &str,
+    ) -> ApiResult<Arc<Vec<StepDef>>> {
+        let version = self.version(tx).await?;
+        let key = (message.to_string(), table.to_string());
+        if let Some((v, steps)) = self.lock().get(&key) {
+            if *v == version {
+                return Ok(steps.clone());
+            }
+        }
+        let steps = Arc::new(super::steps::load(tx, message, table).await?);
+        self.lock().insert(key, (version, steps.clone()));
+        Ok(steps)
+    }
+
+    /// Record, inside `tx`, that it changes registrations.
+    pub async fn changed(&self, tx: &mut Tx) -> ApiResult<()> {
+        let n = self.local.fetch_add(1, Ordering::SeqCst) + 1;
+        if tx.dialect() == Dialect::Postgres {
+            let version = format!("{}-{n}", uuid::Uuid::new_v4().simple());
+            tx.put_setting(VERSION_SETTING, &version).await?;
+        }
+        Ok(())
+    }
+
+    async fn version(&self, tx: &mut Tx) -> ApiResult<String> {
+        Ok(match tx.dialect() {
+            Dialect::Postgres => tx.setting(VERSION_SETTING).await?.unwrap_or_default(),
+            Dialect::Sqlite => self.local.load(Ordering::SeqCst).to_string(),
+        })
+    }
+
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<(String, String), (String, Arc<Vec<StepDef>>)>> {
+        self.entries.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
