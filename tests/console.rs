@@ -226,6 +226,56 @@ async fn signing_in_sets_a_hardened_session_cookie() {
     );
 }
 
+/// Login CSRF: a sign-in form posted from another site (its `Origin` is
+/// not this server) is refused and starts no session; the same form from
+/// this origin, or from a client that sends no `Origin`, signs in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_from_another_origin_is_refused() {
+    let s = TestServer::start(Backend::Sqlite, "console_login_origin")
+        .await
+        .unwrap();
+    let host = s.base.trim_start_matches("http://").to_string();
+    let sign_in = |c: &reqwest::Client, origin: Option<&str>| {
+        let mut rb = c
+            .post(format!("{}/console/login", s.base))
+            .form(&[("key", s.key.as_str())]);
+        if let Some(o) = origin {
+            rb = rb.header("origin", o);
+        }
+        rb.send()
+    };
+    for foreign in [
+        "http://evil.example".to_string(),
+        "null".to_string(),
+        format!("https://{host}.evil.example"),
+    ] {
+        let c = browser();
+        let resp = sign_in(&c, Some(&foreign)).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::FORBIDDEN, "Origin: {foreign}");
+        assert!(
+            resp.headers().get("set-cookie").is_none(),
+            "no session for Origin: {foreign}"
+        );
+        assert!(resp.text().await.unwrap().contains("another site"));
+        assert_eq!(
+            get(&c, &s, "/console/jobs").await.status,
+            StatusCode::SEE_OTHER,
+            "still signed out after Origin: {foreign}"
+        );
+    }
+    for origin in [Some(s.base.clone()), None] {
+        let c = browser();
+        let resp = sign_in(&c, origin.as_deref()).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::SEE_OTHER, "Origin: {origin:?}");
+        assert!(resp.headers().get("set-cookie").is_some());
+        assert_eq!(
+            get(&c, &s, "/console/jobs").await.status,
+            StatusCode::OK,
+            "signed in with Origin: {origin:?}"
+        );
+    }
+}
+
 async fn pages_and_actions(s: TestServer) {
     let (c, token) = signed_in(&s).await;
 

@@ -132,11 +132,17 @@ impl Store {
     /// (in use, idle) connections of the main pool, for metrics.
     pub fn pool_usage(&self) -> (u32, u32) {
         match &self.backend {
+            // size and num_idle are read separately and may be momentarily
+            // inconsistent: never underflow.
             Backend::Sqlite { writer, reader } => (
-                writer.size() + reader.size() - writer.num_idle() as u32 - reader.num_idle() as u32,
+                writer.size().saturating_sub(writer.num_idle() as u32)
+                    + reader.size().saturating_sub(reader.num_idle() as u32),
                 writer.num_idle() as u32 + reader.num_idle() as u32,
             ),
-            Backend::Postgres(p) => (p.size() - p.num_idle() as u32, p.num_idle() as u32),
+            Backend::Postgres(p) => (
+                p.size().saturating_sub(p.num_idle() as u32),
+                p.num_idle() as u32,
+            ),
         }
     }
 

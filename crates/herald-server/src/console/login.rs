@@ -1,7 +1,10 @@
 //! Signing in and out. `POST /console/login` takes an API key (the same
 //! keys as `Authorization: Bearer`), checks it against the stored hashes,
 //! and starts a session (see `session`); a wrong key gets the form again
-//! with 401. `POST /console/logout` (CSRF-checked) ends the session.
+//! with 401. A sign-in POST whose `Origin` header names another site than
+//! the request's `Host` is refused with 403 (login CSRF: a foreign page
+//! must not sign the browser in to an attacker's key). `POST
+//! /console/logout` (CSRF-checked) ends the session.
 
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
@@ -52,6 +55,41 @@ fn cookie_would_be_dropped(headers: &HeaderMap) -> bool {
     !proxied_tls && !local
 }
 
+/// Whether a request's `Origin` (when sent) is this server: its
+/// `host[:port]` equals the `Host` (or a proxy's `X-Forwarded-Host`),
+/// default ports aside. No `Origin` at all is allowed (non-browser clients,
+/// older browsers); `Origin: null` or a foreign origin is not.
+fn same_origin(headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return true;
+    };
+    let Ok(origin) = origin.to_str() else {
+        return false;
+    };
+    let origin = origin.trim().to_ascii_lowercase();
+    let (scheme, authority) = match origin.split_once("://") {
+        Some((s, a)) if (s == "http" || s == "https") && !a.is_empty() && !a.contains('/') => {
+            (s, a)
+        }
+        _ => return false,
+    };
+    let default_port = if scheme == "https" { ":443" } else { ":80" };
+    let strip = |h: &str| -> String {
+        let h = h.trim().to_ascii_lowercase();
+        match h.strip_suffix(default_port) {
+            Some(bare) => bare.to_string(),
+            None => h,
+        }
+    };
+    let wanted = strip(authority);
+    ["x-forwarded-host", "host"].iter().any(|name| {
+        headers
+            .get(*name)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.split(',').any(|h| strip(h) == wanted))
+    })
+}
+
 fn login_page(next: &str, error: Option<&str>, headers: &HeaderMap) -> Markup {
     let body = html! {
         div.login {
@@ -98,6 +136,12 @@ pub async fn submit(
     body: Bytes,
 ) -> Response {
     let next = safe_next(Fields::query(q.as_deref()).get("next"));
+    if !same_origin(&headers) {
+        return super::error::ConsoleError::forbidden(
+            "This sign-in form was sent from another site; open the console directly and sign in there.",
+        )
+        .into_response();
+    }
     let fields = Fields::parse(&body);
     let Some(key) = fields.get("key") else {
         return respond(
@@ -154,7 +198,7 @@ pub async fn logout(State(c): State<ConsoleState>, headers: HeaderMap, body: Byt
 
 #[cfg(test)]
 mod tests {
-    use super::{cookie_would_be_dropped, safe_next};
+    use super::{cookie_would_be_dropped, safe_next, same_origin};
     use axum::http::{HeaderMap, HeaderValue};
 
     fn host(h: &'static str) -> HeaderMap {
@@ -172,6 +216,32 @@ mod tests {
         let mut proxied = host("herald.example.com");
         proxied.insert("x-forwarded-proto", HeaderValue::from_static("https"));
         assert!(!cookie_would_be_dropped(&proxied));
+    }
+
+    #[test]
+    fn origin_must_be_this_host() {
+        let with = |o: &'static str, h: &'static str| {
+            let mut m = host(h);
+            m.insert("origin", HeaderValue::from_static(o));
+            same_origin(&m)
+        };
+        assert!(same_origin(&host("127.0.0.1:5080")), "no Origin");
+        assert!(with("http://127.0.0.1:5080", "127.0.0.1:5080"));
+        assert!(with("https://herald.example.com", "herald.example.com:443"));
+        assert!(with("http://Herald.Example.com:80", "herald.example.com"));
+        assert!(!with("http://evil.example", "127.0.0.1:5080"));
+        assert!(!with("http://127.0.0.1:5081", "127.0.0.1:5080"));
+        assert!(!with("null", "127.0.0.1:5080"));
+        let mut proxied = host("10.0.0.5:5080");
+        proxied.insert(
+            "origin",
+            HeaderValue::from_static("https://herald.example.com"),
+        );
+        proxied.insert(
+            "x-forwarded-host",
+            HeaderValue::from_static("herald.example.com"),
+        );
+        assert!(same_origin(&proxied));
     }
 
     #[test]
