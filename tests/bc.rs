@@ -239,6 +239,8 @@ macro_rules! bc_backends {
 
 bc_backends!(
     data_api_reads_and_writes_through_the_pipeline,
+    every_entity_creates_reads_updates_and_deletes,
+    web_api_writes_reach_bc_subscribers,
     subscription_handshake_and_fields,
     failed_handshakes_store_nothing,
     subscription_input_is_checked,
@@ -248,6 +250,8 @@ bc_backends!(
     many_changes_become_one_collection_notification,
     retryable_failures_are_retried_until_delivered,
     other_failures_delete_the_subscription_at_once,
+    no_answer_is_retried_not_deleted,
+    a_redirect_deletes_the_subscription,
     subscription_is_deleted_after_36_hours_of_failures,
     expired_subscriptions_get_nothing_and_are_removed,
     pending_notifications_survive_a_restart,
@@ -441,6 +445,281 @@ async fn data_api_reads_and_writes_through_the_pipeline(b: Backend) {
     error_message(st, &body, StatusCode::NOT_FOUND);
     let unauth = reqwest::get(s.url("companies")).await.unwrap();
     assert_eq!(unauth.status(), StatusCode::UNAUTHORIZED);
+}
+
+/// A value for every field of an entity, by type; the same value read back.
+fn sample_value(field: herald_core::builtin::BcField, n: usize) -> Value {
+    use herald_core::builtin::BcField;
+    match field {
+        BcField::Text(max) => json!(format!("V{n}-abcdefghijklmnopqrstuvwxyz")
+            .chars()
+            .take(max)
+            .collect::<String>()),
+        BcField::Date => json!("2024-05-17"),
+        BcField::DateTime => json!("2024-05-17T10:11:12.000Z"),
+        BcField::Decimal => json!(12.5 + n as f64),
+        BcField::Int => json!(7 + n as i64),
+        BcField::Bool => json!(true),
+        BcField::Guid => json!(uuid::Uuid::from_u128(0x5ee0 + n as u128).to_string()),
+    }
+}
+
+fn parse_time(v: &Value) -> DateTime<Utc> {
+    let t = v
+        .as_str()
+        .unwrap_or_else(|| panic!("lastModifiedDateTime is not a string: {v}"));
+    assert!(t.ends_with('Z'), "{t}");
+    DateTime::parse_from_rfc3339(t)
+        .unwrap_or_else(|e| panic!("{t}: {e}"))
+        .with_timezone(&Utc)
+}
+
+/// Every one of the 22 entities, on v2.0 and v1.0: POST (201, id, etag 1,
+/// lastModifiedDateTime now, every field as sent), GET by id and in the
+/// list, PATCH with a stale and a current If-Match (412, then 200 with
+/// etag 2 and a later lastModifiedDateTime), DELETE with a stale and a
+/// current If-Match (412, then 204), then 404.
+async fn every_entity_creates_reads_updates_and_deletes(b: Backend) {
+    let Some(s) = Bc::start(b, "every_entity", |_| {}).await else {
+        return;
+    };
+    let c = s.company();
+    assert_eq!(herald_core::builtin::BC_ENTITIES.len(), 22);
+    for version in ["v2.0", "v1.0"] {
+        for e in herald_core::builtin::BC_ENTITIES {
+            let what = format!("{version} {}", e.name);
+            let collection = format!("/api/{version}/companies({c})/{}", e.name);
+            let mut body = serde_json::Map::new();
+            for (n, (field, ty)) in e.fields.iter().enumerate() {
+                body.insert((*field).to_string(), sample_value(*ty, n));
+            }
+            let before = s.now();
+            let (st, h, created) = s
+                .send(
+                    Method::POST,
+                    &collection,
+                    Some(Value::Object(body.clone())),
+                    &[],
+                )
+                .await;
+            assert_eq!(st, StatusCode::CREATED, "{what}: {created}");
+            let id = created["id"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{what}: no id in {created}"))
+                .to_string();
+            assert!(uuid::Uuid::parse_str(&id).is_ok(), "{what}: id {id}");
+            assert_eq!(created["@odata.etag"], "W/\"1\"", "{what}");
+            assert_eq!(
+                h.get("etag").and_then(|v| v.to_str().ok()),
+                Some("W/\"1\""),
+                "{what}"
+            );
+            assert!(
+                h.get("location").and_then(|v| v.to_str().ok()).is_some_and(
+                    |l| l.ends_with(&format!("/api/{version}/companies({c})/{}({id})", e.name))
+                ),
+                "{what}: {h:?}"
+            );
+            assert!(
+                created["@odata.context"]
+                    .as_str()
+                    .is_some_and(|x| x.contains(&format!("/api/{version}/"))
+                        && x.ends_with(&format!("/{}/$entity", e.name))),
+                "{what}: {created}"
+            );
+            let created_at = parse_time(&created["lastModifiedDateTime"]);
+            assert!(
+                (created_at - before).num_milliseconds().abs() < 1000,
+                "{what}: {created_at} vs clock {before}"
+            );
+            for (field, sent) in &body {
+                assert_eq!(&created[field], sent, "{what}.{field}");
+            }
+
+            let one = format!("{collection}({id})");
+            let (st, h, got) = s.send(Method::GET, &one, None, &[]).await;
+            assert_eq!(st, StatusCode::OK, "{what}: {got}");
+            assert_eq!(
+                (got["id"].clone(), got["@odata.etag"].clone()),
+                (json!(id), json!("W/\"1\"")),
+                "{what}"
+            );
+            assert_eq!(got["lastModifiedDateTime"], created["lastModifiedDateTime"]);
+            assert!(h.get("etag").is_some(), "{what}");
+            let (st, list) = s.get(&collection).await;
+            assert_eq!(st, StatusCode::OK, "{what}: {list}");
+            let listed: Vec<&Value> = list["value"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|r| r["id"] == json!(id))
+                .collect();
+            assert_eq!(listed.len(), 1, "{what}: {list}");
+            assert_eq!(listed[0]["@odata.etag"], "W/\"1\"", "{what}");
+
+            // PATCH: the first field gets a new value.
+            s.advance(chrono::Duration::seconds(5));
+            let (field, ty) = e.fields[0];
+            let new_value = sample_value(ty, 100);
+            let change = json!({ field: new_value });
+            for stale in ["W/\"9\"", "W/\"0\""] {
+                let (st, _, err) = s
+                    .send(
+                        Method::PATCH,
+                        &one,
+                        Some(change.clone()),
+                        &[("If-Match", stale)],
+                    )
+                    .await;
+                error_message(st, &err, StatusCode::PRECONDITION_FAILED);
+            }
+            let (st, _, err) = s.send(Method::PATCH, &one, Some(change.clone()), &[]).await;
+            error_message(st, &err, StatusCode::PRECONDITION_REQUIRED);
+            let (st, h, patched) = s
+                .send(
+                    Method::PATCH,
+                    &one,
+                    Some(change.clone()),
+                    &[("If-Match", "W/\"1\"")],
+                )
+                .await;
+            assert_eq!(st, StatusCode::OK, "{what}: {patched}");
+            assert_eq!(patched["id"], json!(id), "{what}");
+            assert_eq!(patched[field], new_value, "{what}");
+            assert_eq!(patched["@odata.etag"], "W/\"2\"", "{what}");
+            assert_eq!(
+                h.get("etag").and_then(|v| v.to_str().ok()),
+                Some("W/\"2\""),
+                "{what}"
+            );
+            let patched_at = parse_time(&patched["lastModifiedDateTime"]);
+            assert!(
+                patched_at - created_at >= chrono::Duration::seconds(5),
+                "{what}: {created_at} → {patched_at}"
+            );
+            let (_, got) = s.get(&one).await;
+            assert_eq!(
+                (got[field].clone(), got["@odata.etag"].clone()),
+                (new_value.clone(), json!("W/\"2\"")),
+                "{what}"
+            );
+
+            // DELETE: a stale etag is refused; the current one deletes.
+            let (st, _, err) = s
+                .send(Method::DELETE, &one, None, &[("If-Match", "W/\"1\"")])
+                .await;
+            error_message(st, &err, StatusCode::PRECONDITION_FAILED);
+            let (st, _, body) = s
+                .send(Method::DELETE, &one, None, &[("If-Match", "W/\"2\"")])
+                .await;
+            assert_eq!(st, StatusCode::NO_CONTENT, "{what}: {body}");
+            let (st, err) = s.get(&one).await;
+            error_message(st, &err, StatusCode::NOT_FOUND);
+            let (_, list) = s.get(&collection).await;
+            assert!(
+                list["value"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .all(|r| r["id"] != json!(id)),
+                "{what}: {list}"
+            );
+        }
+    }
+}
+
+/// A write through the Dataverse Web API (`bc_customers`) is a BC change
+/// like any other: created, updated and deleted reach a BC subscriber;
+/// another company's rows do not.
+async fn web_api_writes_reach_bc_subscribers(b: Backend) {
+    let Some(s) = Bc::start(b, "web_api_writes", |_| {}).await else {
+        return;
+    };
+    let rx = Receiver::start_with(Behavior::echo_validation_token()).await;
+    let sub = s.subscribe(&rx.url(), "customers", Some("dv")).await;
+    let c = s.company();
+    let other = uuid::Uuid::new_v4();
+    let (st, _, body) = s
+        .send(
+            Method::POST,
+            "/api/data/v9.2/bc_companies",
+            Some(json!({"bc_companyid": other, "name": "Other"})),
+            &[],
+        )
+        .await;
+    assert_eq!(st, StatusCode::NO_CONTENT, "{body}");
+
+    let dv_create = |company: String, name: &str| json!({"displayname": name, "city": "Leeds", "companyid@odata.bind": format!("/bc_companies({company})")});
+    let (st, h, body) = s
+        .send(
+            Method::POST,
+            "/api/data/v9.2/bc_customers",
+            Some(dv_create(c.clone(), "Via Dataverse")),
+            &[],
+        )
+        .await;
+    assert_eq!(st, StatusCode::NO_CONTENT, "{body}");
+    let entity_id = h
+        .get("odata-entityid")
+        .and_then(|v| v.to_str().ok())
+        .expect("OData-EntityId");
+    let id = entity_id
+        .rsplit('(')
+        .next()
+        .unwrap()
+        .trim_end_matches(')')
+        .to_string();
+    let (st, _, body) = s
+        .send(
+            Method::POST,
+            "/api/data/v9.2/bc_customers",
+            Some(dv_create(other.to_string(), "Elsewhere")),
+            &[],
+        )
+        .await;
+    assert_eq!(st, StatusCode::NO_CONTENT, "{body}");
+    // The BC API sees the Dataverse row.
+    let (st, one) = s.get(&format!("{}({id})", s.collection("customers"))).await;
+    assert_eq!(st, StatusCode::OK, "{one}");
+    assert_eq!(one["displayName"], "Via Dataverse");
+
+    let r = s.after_window().await;
+    assert_eq!(r.delivered, 1, "only the subscribed company: {r:?}");
+    let got = notifications(&rx);
+    assert_eq!(got.len(), 1);
+    let v = values(&got[0]);
+    assert_eq!(v.len(), 1, "{v:?}");
+    assert_eq!(v[0]["subscriptionId"], sub["subscriptionId"]);
+    assert_eq!(v[0]["clientState"], "dv");
+    assert_eq!(v[0]["changeType"], "created");
+    assert_eq!(
+        v[0]["resource"],
+        format!("api/v2.0/companies({c})/customers({id})")
+    );
+
+    let row = format!("/api/data/v9.2/bc_customers({id})");
+    let (st, _, body) = s
+        .send(Method::PATCH, &row, Some(json!({"city": "York"})), &[])
+        .await;
+    assert_eq!(st, StatusCode::NO_CONTENT, "{body}");
+    s.after_window().await;
+    let got = notifications(&rx);
+    assert_eq!(got.len(), 2);
+    assert_eq!(values(&got[1])[0]["changeType"], "updated");
+
+    let (st, _, body) = s.send(Method::DELETE, &row, None, &[]).await;
+    assert_eq!(st, StatusCode::NO_CONTENT, "{body}");
+    s.after_window().await;
+    let got = notifications(&rx);
+    assert_eq!(got.len(), 3);
+    let v = values(&got[2]);
+    assert_eq!(
+        (v[0]["changeType"].clone(), v[0]["resource"].clone()),
+        (
+            json!("deleted"),
+            json!(format!("api/v2.0/companies({c})/customers({id})"))
+        )
+    );
 }
 
 // ---------------------------------------------------------------- subscriptions
@@ -1065,6 +1344,96 @@ async fn other_failures_delete_the_subscription_at_once(b: Backend) {
     s.after_window().await;
     assert_eq!(notifications(&rx).len(), 1, "nothing more after the 404");
     assert_eq!(notifications(&keep).len(), 2);
+}
+
+/// A subscriber that never answers (`bc.notification_timeout` passes), or
+/// closes the connection without a status, is retried like a 5xx — the
+/// subscription stays — and gets the batch once it answers.
+async fn no_answer_is_retried_not_deleted(b: Backend) {
+    let Some(s) = Bc::start(b, "no_answer", |c| {
+        c.bc.notification_timeout = Duration::from_millis(300)
+    })
+    .await
+    else {
+        return;
+    };
+    let rx = Receiver::start_with(Behavior::echo_validation_token_or(Behavior::Hang)).await;
+    let sub = s.subscribe(&rx.url(), "customers", None).await;
+    let path = format!(
+        "subscriptions('{}')",
+        sub["subscriptionId"].as_str().unwrap()
+    );
+    s.create("customers", json!({"displayName": "A"})).await;
+    let started = Instant::now();
+    let r = s.after_window().await;
+    assert_eq!(
+        (r.posts, r.retrying, r.removed, r.delivered),
+        (1, 1, 0, 0),
+        "{r:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "the notification timeout bounds the wait"
+    );
+    assert_eq!(notifications(&rx).len(), 1, "the POST was made");
+    assert_eq!(s.get(&path).await.0, StatusCode::OK, "still subscribed");
+    assert_eq!(s.state.store.bc_pending_notifications().await.unwrap(), 1);
+
+    // A connection closed without an answer is no answer too.
+    rx.respond(Behavior::Close);
+    s.advance(chrono::Duration::minutes(1));
+    let r = s.tick().await;
+    assert_eq!((r.posts, r.retrying, r.removed), (1, 1, 0), "{r:?}");
+    assert_eq!(s.get(&path).await.0, StatusCode::OK, "still subscribed");
+
+    rx.respond(Behavior::status(200));
+    s.advance(chrono::Duration::minutes(10));
+    let r = s.tick().await;
+    assert_eq!((r.posts, r.delivered, r.removed), (1, 1, 0), "{r:?}");
+    let got = notifications(&rx);
+    assert_eq!(got.len(), 3);
+    assert_eq!(
+        values(&got[0]),
+        values(&got[2]),
+        "the same batch, delivered"
+    );
+    assert_eq!(s.get(&path).await.0, StatusCode::OK);
+    assert_eq!(s.state.store.bc_pending_notifications().await.unwrap(), 0);
+}
+
+/// A 302 to a notification is an answer that is not 2xx and not
+/// retryable: the redirect is not followed and the subscription is deleted.
+async fn a_redirect_deletes_the_subscription(b: Backend) {
+    let Some(s) = Bc::start(b, "redirect", |_| {}).await else {
+        return;
+    };
+    let elsewhere = Receiver::start().await;
+    let rx = Receiver::start_with(Behavior::echo_validation_token_or(Behavior::redirect(
+        elsewhere.url_for("/moved"),
+    )))
+    .await;
+    let sub = s.subscribe(&rx.url(), "customers", None).await;
+    let path = format!(
+        "subscriptions('{}')",
+        sub["subscriptionId"].as_str().unwrap()
+    );
+    s.create("customers", json!({"displayName": "A"})).await;
+    let r = s.after_window().await;
+    assert_eq!(
+        (r.posts, r.removed, r.retrying, r.delivered),
+        (1, 1, 0, 0),
+        "{r:?}"
+    );
+    assert_eq!(notifications(&rx).len(), 1);
+    assert!(
+        elsewhere.requests().is_empty(),
+        "the redirect was not followed"
+    );
+    let (st, e) = s.get(&path).await;
+    error_message(st, &e, StatusCode::NOT_FOUND);
+    assert_eq!(s.state.store.bc_pending_notifications().await.unwrap(), 0);
+    s.create("customers", json!({"displayName": "B"})).await;
+    assert_eq!(s.after_window().await.posts, 0, "nothing more is sent");
 }
 
 async fn subscription_is_deleted_after_36_hours_of_failures(b: Backend) {
