@@ -254,6 +254,7 @@ bc_backends!(
     a_redirect_deletes_the_subscription,
     subscription_is_deleted_after_36_hours_of_failures,
     expired_subscriptions_get_nothing_and_are_removed,
+    expired_subscriptions_are_hidden_and_not_counted,
     pending_notifications_survive_a_restart,
     cli_lists_shows_and_deletes_subscriptions,
 );
@@ -1526,6 +1527,92 @@ async fn expired_subscriptions_get_nothing_and_are_removed(b: Backend) {
     let r = s.tick().await;
     assert_eq!((r.expired, r.posts), (1, 0), "{r:?}");
     assert_eq!(s.state.store.bc_pending_notifications().await.unwrap(), 0);
+}
+
+/// A subscription whose expiry has passed is gone for the API at once —
+/// not listed, 404 by id, not renewable, not counted against
+/// `bc.max_subscriptions` — even before the notifier removes it.
+async fn expired_subscriptions_are_hidden_and_not_counted(b: Backend) {
+    let Some(s) = Bc::start(b, "expired_hidden", |c| c.bc.max_subscriptions = 2).await else {
+        return;
+    };
+    let rx = Receiver::start_with(Behavior::echo_validation_token()).await;
+    let old = s.subscribe(&rx.url(), "customers", None).await;
+    let old_path = format!(
+        "subscriptions('{}')",
+        old["subscriptionId"].as_str().unwrap()
+    );
+    s.advance(chrono::Duration::days(1));
+    let young = s.subscribe(&rx.url(), "vendors", None).await;
+    let (st, e) = s
+        .post(
+            "subscriptions",
+            json!({"notificationUrl": rx.url(), "resource": s.resource("items")}),
+        )
+        .await;
+    assert!(error_message(st, &e, StatusCode::BAD_REQUEST).contains("maximum"));
+
+    // Just before its expiry it is there; just after, it is not.
+    s.advance(chrono::Duration::days(2) - chrono::Duration::seconds(1));
+    assert_eq!(s.get(&old_path).await.0, StatusCode::OK);
+    let (_, list) = s.get("subscriptions").await;
+    assert_eq!(list["value"].as_array().unwrap().len(), 2);
+    s.advance(chrono::Duration::seconds(1));
+    let (st, e) = s.get(&old_path).await;
+    error_message(st, &e, StatusCode::NOT_FOUND);
+    let (st, list) = s.get("subscriptions").await;
+    assert_eq!(st, StatusCode::OK);
+    let ids: Vec<&Value> = list["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| &x["subscriptionId"])
+        .collect();
+    assert_eq!(ids, vec![&young["subscriptionId"]], "{list}");
+    let handshakes_before = handshakes(&rx).len();
+    let (st, _, e) = s
+        .send(Method::PATCH, &old_path, None, &[("If-Match", "*")])
+        .await;
+    error_message(st, &e, StatusCode::NOT_FOUND);
+    assert_eq!(
+        handshakes(&rx).len(),
+        handshakes_before,
+        "no handshake to renew an expired subscription"
+    );
+    let (st, _, e) = s
+        .send(Method::DELETE, &old_path, None, &[("If-Match", "*")])
+        .await;
+    error_message(st, &e, StatusCode::NOT_FOUND);
+
+    // The expired one no longer takes a place under the cap.
+    let third = s.subscribe(&rx.url(), "items", None).await;
+    let (_, list) = s.get("subscriptions").await;
+    assert_eq!(list["value"].as_array().unwrap().len(), 2, "{list}");
+    let (st, e) = s
+        .post(
+            "subscriptions",
+            json!({"notificationUrl": rx.url(), "resource": s.resource("employees")}),
+        )
+        .await;
+    assert!(error_message(st, &e, StatusCode::BAD_REQUEST)
+        .contains("maximum number of subscriptions (2)"));
+
+    // The notifier then removes the row; what the API shows does not change.
+    assert_eq!(s.tick().await.expired, 1);
+    let (_, list) = s.get("subscriptions").await;
+    let mut ids: Vec<String> = list["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["subscriptionId"].as_str().unwrap().to_string())
+        .collect();
+    ids.sort();
+    let mut want = vec![
+        young["subscriptionId"].as_str().unwrap().to_string(),
+        third["subscriptionId"].as_str().unwrap().to_string(),
+    ];
+    want.sort();
+    assert_eq!(ids, want);
 }
 
 async fn pending_notifications_survive_a_restart(b: Backend) {

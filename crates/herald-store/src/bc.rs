@@ -391,7 +391,8 @@ impl Store {
         }
     }
 
-    /// Store a new subscription unless `max` already exist; false when full.
+    /// Store a new subscription unless `max` unexpired ones (at
+    /// `sub.created_ms`) already exist; false when full.
     pub async fn bc_insert_subscription(
         &self,
         sub: &BcSubscription,
@@ -404,14 +405,12 @@ impl Store {
                 .execute_raw("SELECT pg_advisory_xact_lock(7368101)")
                 .await?;
         }
-        let count = tx
-            .conn()
-            .fetch_i64(&Sql {
-                text: "SELECT COUNT(*) FROM herald_bc_subscription".into(),
-                params: vec![],
-            })
-            .await?
-            .unwrap_or(0);
+        // Subscriptions already expired at the new one's creation do not
+        // count, even if the notifier has not removed them yet.
+        let mut live = Sql::default();
+        live.push("SELECT COUNT(*) FROM herald_bc_subscription WHERE expires > ")
+            .bind(int(sub.created_ms));
+        let count = tx.conn().fetch_i64(&live).await?.unwrap_or(0);
         if count >= max as i64 {
             return Ok(false);
         }
@@ -463,7 +462,60 @@ impl Store {
             .map(sub_from))
     }
 
-    /// Every subscription, oldest first.
+    /// The subscription `id` unless it expired at or before `now_ms`
+    /// (expired ones are gone for the API before the notifier removes them).
+    pub async fn bc_live_subscription(
+        &self,
+        id: &str,
+        now_ms: i64,
+    ) -> Result<Option<BcSubscription>, StoreError> {
+        let mut sql = Sql::default();
+        sql.push("SELECT ")
+            .push(SUB_COLUMNS)
+            .push(" FROM herald_bc_subscription s WHERE s.subscriptionid = ")
+            .bind(text(id))
+            .push(" AND s.expires > ")
+            .bind(int(now_ms));
+        Ok(self
+            .bc_read(&sql, &sub_columns())
+            .await?
+            .first()
+            .map(sub_from))
+    }
+
+    /// The subscriptions not expired at `now_ms`, oldest first.
+    pub async fn bc_live_subscriptions(
+        &self,
+        now_ms: i64,
+    ) -> Result<Vec<BcSubscription>, StoreError> {
+        let mut sql = Sql::default();
+        sql.push("SELECT ")
+            .push(SUB_COLUMNS)
+            .push(" FROM herald_bc_subscription s WHERE s.expires > ")
+            .bind(int(now_ms))
+            .push(" ORDER BY s.createdon, s.subscriptionid");
+        Ok(self
+            .bc_read(&sql, &sub_columns())
+            .await?
+            .iter()
+            .map(sub_from)
+            .collect())
+    }
+
+    /// How many subscriptions are not expired at `now_ms`.
+    pub async fn bc_count_live_subscriptions(&self, now_ms: i64) -> Result<i64, StoreError> {
+        let mut sql = Sql::default();
+        sql.push("SELECT COUNT(*) AS n FROM herald_bc_subscription WHERE expires > ")
+            .bind(int(now_ms));
+        Ok(self
+            .bc_read(&sql, &out(&[("n", true)]))
+            .await?
+            .first()
+            .map(|r| i(r, "n"))
+            .unwrap_or(0))
+    }
+
+    /// Every subscription, expired or not, oldest first.
     pub async fn bc_subscriptions(&self) -> Result<Vec<BcSubscription>, StoreError> {
         let mut sql = Sql::default();
         sql.push("SELECT ")
@@ -477,8 +529,9 @@ impl Store {
             .collect())
     }
 
-    /// Renew (PATCH): only if the subscription still has `expected_version`.
-    /// Returns the renewed subscription, or None when it is gone or changed.
+    /// Renew (PATCH): only if the subscription still has `expected_version`
+    /// and has not expired by `now_ms`. Returns the renewed subscription, or
+    /// None when it is gone, expired or changed.
     pub async fn bc_renew_subscription(
         &self,
         id: &str,
@@ -500,7 +553,9 @@ impl Store {
             .push(", version = version + 1 WHERE subscriptionid = ")
             .bind(text(id))
             .push(" AND version = ")
-            .bind(int(expected_version));
+            .bind(int(expected_version))
+            .push(" AND expires > ")
+            .bind(int(now_ms));
         let mut tx = self.begin().await?;
         let n = tx.conn().execute(&sql).await?;
         tx.commit().await?;

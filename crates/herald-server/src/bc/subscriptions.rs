@@ -173,7 +173,11 @@ pub async fn create(state: &AppState, req: &BcRequest, raw: &[u8]) -> ApiResult<
     let r = resource_of(state, &resource).await?;
     let client_state = body.client_state.flatten();
     let max = state.config.bc.max_subscriptions;
-    if state.store.bc_subscriptions().await?.len() >= max {
+    let live = state
+        .store
+        .bc_count_live_subscriptions(state.clock.now().timestamp_millis())
+        .await?;
+    if live >= max as i64 {
         return Err(full_message(max));
     }
     handshake(state, &url, client_state.as_deref())
@@ -207,12 +211,19 @@ pub async fn create(state: &AppState, req: &BcRequest, raw: &[u8]) -> ApiResult<
     Ok(resp)
 }
 
+/// The subscription `id`; an expired one is gone (404) even before the
+/// notifier removes it.
 async fn find(state: &AppState, id: &str) -> ApiResult<BcSubscription> {
-    state.store.bc_subscription(id).await?.ok_or_else(|| {
-        errors::not_found(format!(
-            "The subscription '{id}' does not exist (it may have expired)"
-        ))
-    })
+    let now = state.clock.now().timestamp_millis();
+    state
+        .store
+        .bc_live_subscription(id, now)
+        .await?
+        .ok_or_else(|| {
+            errors::not_found(format!(
+                "The subscription '{id}' does not exist (it may have expired)"
+            ))
+        })
 }
 
 /// The version If-Match allows: any for `*`, else exactly the given one.
@@ -228,7 +239,8 @@ fn check_if_match(req: &BcRequest, sub: &BcSubscription, what: &str) -> ApiResul
 }
 
 pub async fn list(state: &AppState, req: &BcRequest) -> ApiResult<Response> {
-    let subs = state.store.bc_subscriptions().await?;
+    let now = state.clock.now().timestamp_millis();
+    let subs = state.store.bc_live_subscriptions(now).await?;
     let value: Vec<Json> = subs
         .iter()
         .map(|s| Json::Object(subscription_json(s)))
@@ -293,9 +305,13 @@ pub async fn renew(state: &AppState, req: &BcRequest, id: &str, raw: &[u8]) -> A
         .await?;
     match renewed {
         Some(s) => Ok(one(req, &s, StatusCode::OK)),
-        None => match state.store.bc_subscription(&sub.id).await? {
+        None => match state
+            .store
+            .bc_live_subscription(&sub.id, now.timestamp_millis())
+            .await?
+        {
             Some(_) => Err(errors::entity_changed("The subscription was changed by another request during the handshake; read it again")),
-            None => Err(errors::not_found(format!("The subscription '{id}' was deleted during the handshake"))),
+            None => Err(errors::not_found(format!("The subscription '{id}' was deleted or expired during the handshake"))),
         },
     }
 }
