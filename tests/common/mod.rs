@@ -38,6 +38,22 @@ impl TestServer {
         test: &str,
         tweak: impl FnOnce(&mut Config),
     ) -> Option<TestServer> {
+        Self::start_with_clock(
+            backend,
+            test,
+            Arc::new(herald_core::clock::SystemClock),
+            tweak,
+        )
+        .await
+    }
+
+    /// Start on an injected clock (e.g. a `ManualClock` the test advances).
+    pub async fn start_with_clock(
+        backend: Backend,
+        test: &str,
+        clock: Arc<dyn herald_core::clock::Clock>,
+        tweak: impl FnOnce(&mut Config),
+    ) -> Option<TestServer> {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut config = Config::default();
         config.server.listen = "127.0.0.1:0".into();
@@ -50,7 +66,7 @@ impl TestServer {
             config.store.max_connections = 8;
         }
         tweak(&mut config);
-        let running = herald_server::server::start(config)
+        let running = herald_server::server::start_with_clock(config, clock)
             .await
             .expect("server starts");
         let base = format!("http://{}", running.addr);

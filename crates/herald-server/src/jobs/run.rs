@@ -71,7 +71,7 @@ async fn try_run(
     // The claim already marked it In Progress (statecode 2 / statuscode 20).
     let started = state.clock.now();
     let delivery_started = std::time::Instant::now();
-    let delivery = match endpoint.and_then(|e| prepare(state, row, &e)) {
+    let delivery = match endpoint.and_then(|e| prepare(state, job.asyncoperation_id, row, &e)) {
         Ok(req) => state.sender.deliver(&req).await,
         Err(message) => Delivery {
             attempts: Vec::new(),
@@ -152,7 +152,14 @@ fn technical_message(delivery: &Delivery, message: &str) -> String {
 }
 
 /// Build the request from the stored context and the current endpoint.
-fn prepare(state: &AppState, row: &JobRow, endpoint: &Endpoint) -> Result<WebhookRequest, String> {
+/// The Standard Webhooks `webhook-id` is `msg_<job id>`: the same message
+/// keeps its id across runs and retries, so receivers can deduplicate.
+fn prepare(
+    state: &AppState,
+    job_id: Uuid,
+    row: &JobRow,
+    endpoint: &Endpoint,
+) -> Result<WebhookRequest, String> {
     let auth = endpoint.auth.clone().map_err(|e| {
         format!(
             "the webhook '{}' has invalid authentication settings: {e}",
@@ -184,7 +191,7 @@ fn prepare(state: &AppState, row: &JobRow, endpoint: &Endpoint) -> Result<Webhoo
     headers.extend(crate::pipeline::dispatch::signature_headers(
         state,
         endpoint,
-        request_id,
+        job_id,
         body.as_bytes(),
     ));
     if let Some(c) = row.correlationid {
