@@ -2,9 +2,43 @@
 
 mod common;
 
-use common::{register, Backend, TestServer};
-use herald_testkit::Receiver;
+use std::sync::Arc;
+
+use common::{job_of, register, Backend, TestServer};
+use herald_core::clock::ManualClock;
+use herald_server::bc;
+use herald_testkit::{Behavior, Receiver};
+use reqwest::StatusCode;
 use serde_json::json;
+
+/// The `/metrics` text.
+async fn scrape(s: &TestServer) -> String {
+    let resp = s
+        .client
+        .get(format!("{}/metrics", s.base))
+        .send()
+        .await
+        .expect("GET /metrics");
+    assert!(resp.status().is_success());
+    resp.text().await.expect("metrics body")
+}
+
+/// The value of one series (`name` or `name{labels}`, exactly), if present.
+fn value(text: &str, series: &str) -> Option<f64> {
+    text.lines().find_map(|line| {
+        line.strip_prefix(series)?
+            .strip_prefix(' ')?
+            .split(' ')
+            .next()?
+            .parse()
+            .ok()
+    })
+}
+
+#[track_caller]
+fn assert_value(text: &str, series: &str, expected: f64) {
+    assert_eq!(value(text, series), Some(expected), "{series} in:\n{text}");
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_count_requests_and_deliveries() {
@@ -36,4 +70,149 @@ async fn metrics_count_requests_and_deliveries() {
     has("herald_jobs_oldest_waiting_seconds");
     has("herald_store_connections_in_use");
     has("# EOF");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_failed_deliveries() {
+    let s = TestServer::start(Backend::Sqlite, "metrics_failed")
+        .await
+        .unwrap();
+    let rx = Receiver::start_with(Behavior::status(400)).await;
+    let hook = register::webhook(&s, "refusing", &rx.url(), 4, "k").await;
+    let step = register::step(&s, &hook, "Create", "lead", 40, 1, json!({})).await;
+    register::step(&s, &hook, "Create", "account", 40, 0, json!({})).await;
+    s.create("leads", json!({"subject": "async"})).await;
+    job_of(&s, &step, 31).await;
+    let (st, _, body) = s.post("accounts", json!({"name": "sync"})).await;
+    assert_eq!(st, StatusCode::BAD_GATEWAY, "{body}");
+    let text = scrape(&s).await;
+    assert_value(
+        &text,
+        r#"herald_webhook_deliveries_total{mode="async",endpoint="refusing",outcome="failed"}"#,
+        1.0,
+    );
+    assert_value(
+        &text,
+        r#"herald_webhook_deliveries_total{mode="sync",endpoint="refusing",outcome="failed"}"#,
+        1.0,
+    );
+    assert_eq!(
+        value(
+            &text,
+            r#"herald_webhook_deliveries_total{mode="async",endpoint="refusing",outcome="succeeded"}"#
+        ),
+        None,
+        "{text}"
+    );
+    assert_value(&text, "herald_webhook_delivery_seconds_count", 2.0);
+}
+
+/// A job nobody has claimed yet (no workers on this server) waits; its age
+/// follows the server's clock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_show_the_oldest_waiting_job() {
+    let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+    let s = TestServer::start_api_only(Backend::Sqlite, "metrics_waiting", clock.clone(), |_| {})
+        .await
+        .unwrap();
+    let rx = Receiver::start().await;
+    let hook = register::webhook(&s, "idle", &rx.url(), 4, "k").await;
+    register::step(&s, &hook, "Create", "lead", 40, 1, json!({})).await;
+    let text = scrape(&s).await;
+    assert_value(&text, "herald_jobs_ready", 0.0);
+    assert_value(&text, "herald_jobs_oldest_waiting_seconds", 0.0);
+
+    s.create("leads", json!({"subject": "queued"})).await;
+    clock.advance(chrono::Duration::seconds(90));
+    s.create("leads", json!({"subject": "queued later"})).await;
+    let text = scrape(&s).await;
+    assert_value(&text, "herald_jobs_ready", 2.0);
+    assert_value(&text, "herald_jobs_oldest_waiting_seconds", 90.0);
+    clock.advance(chrono::Duration::seconds(30));
+    assert_value(
+        &scrape(&s).await,
+        "herald_jobs_oldest_waiting_seconds",
+        120.0,
+    );
+    assert!(rx.requests().is_empty(), "nothing ran the jobs");
+}
+
+/// Business Central: changes in their delay window, notifications waiting
+/// to be sent (also while they wait for a retry), and notification POSTs
+/// by outcome. The notifier is driven by `bc::tick` on a manual clock.
+async fn bc_notification_metrics(b: Backend) {
+    let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+    let Some(s) = TestServer::start_api_only(b, "metrics::bc", clock.clone(), |_| {}).await else {
+        return;
+    };
+    let rx = Receiver::start_with(Behavior::echo_validation_token_or(Behavior::status(503))).await;
+    let company = bc::default_company_id();
+    let bc_api = format!("{}/api/v2.0", s.base);
+    let (st, _, body) = s
+        .post(
+            &format!("{bc_api}/subscriptions"),
+            json!({"notificationUrl": rx.url(),
+                   "resource": format!("/api/v2.0/companies({company})/customers")}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "subscribe: {body}");
+    for name in ["A", "B"] {
+        let (st, _, body) = s
+            .post(
+                &format!("{bc_api}/companies({company})/customers"),
+                json!({"displayName": name}),
+            )
+            .await;
+        assert_eq!(st, StatusCode::CREATED, "create customer: {body}");
+    }
+    let text = scrape(&s).await;
+    assert_value(&text, "herald_bc_changes_waiting", 2.0);
+    assert_value(&text, "herald_bc_notifications_pending", 0.0);
+
+    // Past the delay window the endpoint answers 503: both notifications
+    // wait for their retry.
+    clock.advance(chrono::Duration::seconds(31));
+    let r = bc::tick(&s.state).await.expect("tick");
+    assert_eq!((r.posts, r.retrying), (1, 1), "{r:?}");
+    let text = scrape(&s).await;
+    assert_value(&text, "herald_bc_changes_waiting", 0.0);
+    assert_value(&text, "herald_bc_notifications_pending", 2.0);
+    assert_value(
+        &text,
+        r#"herald_bc_notifications_total{outcome="failed"}"#,
+        1.0,
+    );
+    assert_eq!(
+        value(&text, r#"herald_bc_notifications_total{outcome="sent"}"#),
+        None,
+        "{text}"
+    );
+
+    // The endpoint recovers; the retry delivers them.
+    rx.respond(Behavior::status(200));
+    clock.advance(chrono::Duration::minutes(2));
+    let r = bc::tick(&s.state).await.expect("tick");
+    assert_eq!(r.delivered, 2, "{r:?}");
+    let text = scrape(&s).await;
+    assert_value(&text, "herald_bc_notifications_pending", 0.0);
+    assert_value(
+        &text,
+        r#"herald_bc_notifications_total{outcome="sent"}"#,
+        1.0,
+    );
+    assert_value(
+        &text,
+        r#"herald_bc_notifications_total{outcome="failed"}"#,
+        1.0,
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bc_notification_metrics_on_sqlite() {
+    bc_notification_metrics(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bc_notification_metrics_on_postgres() {
+    bc_notification_metrics(Backend::Postgres).await;
 }

@@ -54,6 +54,29 @@ impl TestServer {
         clock: Arc<dyn herald_core::clock::Clock>,
         tweak: impl FnOnce(&mut Config),
     ) -> Option<TestServer> {
+        Self::launch(backend, test, clock, tweak, true).await
+    }
+
+    /// The HTTP API alone on a loopback port: no System Job workers, no
+    /// retention and no background BC notifier, so queued jobs stay Ready
+    /// and BC notifications move only when the test calls `bc::tick` — for
+    /// tests of what waits (with a manual clock).
+    pub async fn start_api_only(
+        backend: Backend,
+        test: &str,
+        clock: Arc<dyn herald_core::clock::Clock>,
+        tweak: impl FnOnce(&mut Config),
+    ) -> Option<TestServer> {
+        Self::launch(backend, test, clock, tweak, false).await
+    }
+
+    async fn launch(
+        backend: Backend,
+        test: &str,
+        clock: Arc<dyn herald_core::clock::Clock>,
+        tweak: impl FnOnce(&mut Config),
+        background: bool,
+    ) -> Option<TestServer> {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut config = Config::default();
         config.server.listen = "127.0.0.1:0".into();
@@ -69,13 +92,32 @@ impl TestServer {
         let running = herald_server::server::start_with_clock(config, clock)
             .await
             .expect("server starts");
-        let base = format!("http://{}", running.addr);
         let key = running.admin_key.clone();
         let state = running.state.clone();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(running.serve(async move {
-            let _ = rx.await;
-        }));
+        let addr = if background {
+            let addr = running.addr;
+            tokio::spawn(running.serve(async move {
+                let _ = rx.await;
+            }));
+            addr
+        } else {
+            drop(running);
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind a loopback port");
+            let addr = listener.local_addr().expect("local addr");
+            let app = herald_server::api::router(state.clone());
+            tokio::spawn(async move {
+                let _ = axum::serve(listener, app)
+                    .with_graceful_shutdown(async move {
+                        let _ = rx.await;
+                    })
+                    .await;
+            });
+            addr
+        };
+        let base = format!("http://{addr}");
         Some(TestServer {
             api: format!("{base}/api/data/v9.2"),
             base,

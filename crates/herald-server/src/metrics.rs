@@ -1,7 +1,8 @@
 //! Prometheus metrics at `GET /metrics` (text format): HTTP requests by
 //! route and status, webhook deliveries by outcome and endpoint, delivery
-//! latency, System Job queue depth and oldest-waiting age, and store pool
-//! usage. `prometheus-client` keeps one registry per server (no globals, so
+//! latency, System Job queue depth and oldest-waiting age, Business
+//! Central notifications (sent / failed, pending delivery, and changes still
+//! in their delay window), and store pool usage. `prometheus-client` keeps one registry per server (no globals, so
 //! tests with several servers in one process stay apart).
 
 use std::sync::Mutex;
@@ -41,7 +42,10 @@ pub struct Metrics {
     pub deliveries: Family<DeliveryLabels, Counter>,
     pub delivery_seconds: Histogram,
     pub bc_notifications: Family<OutcomeLabels, Counter>,
+    /// Notifications waiting to be sent (including those waiting for a retry).
     pub bc_pending: Gauge,
+    /// Changes still in their delay window (not yet notifications).
+    pub bc_changes_waiting: Gauge,
     queue_depth: Gauge,
     queue_oldest_seconds: Gauge,
     pool_in_use: Gauge,
@@ -78,8 +82,14 @@ impl Default for Metrics {
         let bc_pending = Gauge::default();
         registry.register(
             "bc_notifications_pending",
-            "Business Central changes waiting to be notified",
+            "Business Central notifications waiting to be sent, including those waiting for a retry",
             bc_pending.clone(),
+        );
+        let bc_changes_waiting = Gauge::default();
+        registry.register(
+            "bc_changes_waiting",
+            "Business Central changes still in their delay window (not yet notifications)",
+            bc_changes_waiting.clone(),
         );
         let queue_depth = Gauge::default();
         registry.register(
@@ -112,6 +122,7 @@ impl Default for Metrics {
             delivery_seconds,
             bc_notifications,
             bc_pending,
+            bc_changes_waiting,
             queue_depth,
             queue_oldest_seconds,
             pool_in_use,

@@ -79,6 +79,10 @@ async fn metrics(axum::extract::State(state): axum::extract::State<SharedState>)
     state
         .metrics
         .bc_pending
+        .set(state.store.bc_pending_notifications().await.unwrap_or(0));
+    state
+        .metrics
+        .bc_changes_waiting
         .set(state.store.bc_pending_changes().await.unwrap_or(0));
     let body = state.metrics.render(queue, now, state.store.pool_usage());
     (

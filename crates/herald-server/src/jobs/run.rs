@@ -71,6 +71,11 @@ async fn try_run(
     // The claim already marked it In Progress (statecode 2 / statuscode 20).
     let started = state.clock.now();
     let delivery_started = std::time::Instant::now();
+    // Metrics name the endpoint as sync and notify deliveries do.
+    let endpoint_label = match &endpoint {
+        Ok(e) => e.name.clone(),
+        Err(_) => job.endpoint_id.to_string(),
+    };
     let delivery = match endpoint.and_then(|e| prepare(state, job.asyncoperation_id, row, &e)) {
         Ok(req) => state.sender.deliver(&req).await,
         Err(message) => Delivery {
@@ -80,7 +85,7 @@ async fn try_run(
     };
     state.metrics.record_delivery(
         "async",
-        &job.endpoint_id.to_string(),
+        &endpoint_label,
         delivery.is_success(),
         delivery_started.elapsed(),
     );
