@@ -1,5 +1,6 @@
 //! `/openapi.json` describes herald's own routes, and each route it lists
-//! exists (answers with something other than 404 for the documented method).
+//! exists (answers with something other than 404 for the documented method);
+//! `$metadata` is a CSDL document OData tools can read.
 
 mod common;
 
@@ -57,5 +58,133 @@ async fn openapi_lists_routes_that_exist() {
                 "{method} {concrete} → {st} {body}"
             );
         }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metadata_is_csdl_with_tables_columns_and_lookups() {
+    let s = TestServer::start(Backend::Sqlite, "metadata")
+        .await
+        .unwrap();
+    let resp = s.request(Method::GET, "$metadata").send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(resp.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("application/xml"));
+    assert_eq!(resp.headers()["odata-version"], "4.0");
+    let xml = resp.text().await.unwrap();
+    let doc = roxmltree::Document::parse(&xml).unwrap_or_else(|e| panic!("not XML ({e}): {xml}"));
+    const EDM: &str = "http://docs.oasis-open.org/odata/ns/edm";
+    let root = doc.root_element();
+    assert_eq!(root.tag_name().name(), "Edmx");
+    assert_eq!(root.attribute("Version"), Some("4.0"));
+    let schema = doc
+        .descendants()
+        .find(|n| n.has_tag_name((EDM, "Schema")))
+        .expect("a Schema");
+    assert_eq!(
+        schema.attribute("Namespace"),
+        Some("Microsoft.Dynamics.CRM")
+    );
+    let entity_type = |name: &str| {
+        schema
+            .children()
+            .find(|n| n.has_tag_name((EDM, "EntityType")) && n.attribute("Name") == Some(name))
+            .unwrap_or_else(|| panic!("no EntityType {name}"))
+    };
+    let children = |node: roxmltree::Node<'_, '_>, tag: &str| -> Vec<(String, String)> {
+        node.children()
+            .filter(|n| n.has_tag_name((EDM, tag)))
+            .map(|n| {
+                (
+                    n.attribute("Name").unwrap_or_default().to_string(),
+                    n.attribute("Type").unwrap_or_default().to_string(),
+                )
+            })
+            .collect()
+    };
+    let has = |list: &[(String, String)], name: &str, ty: &str| {
+        list.iter().any(|(n, t)| n == name && t == ty)
+    };
+
+    // contact: its key, typed columns, and the parentcustomerid lookup.
+    let contact = entity_type("contact");
+    let key: Vec<&str> = contact
+        .descendants()
+        .filter(|n| n.has_tag_name((EDM, "PropertyRef")))
+        .filter_map(|n| n.attribute("Name"))
+        .collect();
+    assert_eq!(key, vec!["contactid"]);
+    let props = children(contact, "Property");
+    for (name, ty) in [
+        ("contactid", "Edm.Guid"),
+        ("firstname", "Edm.String"),
+        ("birthdate", "Edm.DateTimeOffset"),
+        ("creditlimit", "Edm.Decimal"),
+        ("donotemail", "Edm.Boolean"),
+        ("gendercode", "Edm.Int32"),
+        ("_parentcustomerid_value", "Edm.Guid"),
+    ] {
+        assert!(has(&props, name, ty), "contact.{name}: {ty} in {props:?}");
+    }
+    let firstname = contact
+        .children()
+        .find(|n| n.has_tag_name((EDM, "Property")) && n.attribute("Name") == Some("firstname"))
+        .unwrap();
+    assert_eq!(firstname.attribute("MaxLength"), Some("50"));
+    let navs = children(contact, "NavigationProperty");
+    assert!(
+        has(&navs, "parentcustomerid_account", "mscrm.account"),
+        "the lookup's navigation property: {navs:?}"
+    );
+    // …and its other side, a collection on account.
+    let account_navs = children(entity_type("account"), "NavigationProperty");
+    assert!(
+        has(
+            &account_navs,
+            "contact_customer_accounts",
+            "Collection(mscrm.contact)"
+        ),
+        "{account_navs:?}"
+    );
+
+    // Entity sets name the collections.
+    let container = schema
+        .children()
+        .find(|n| n.has_tag_name((EDM, "EntityContainer")))
+        .expect("an EntityContainer");
+    let sets: Vec<(&str, &str)> = container
+        .children()
+        .filter(|n| n.has_tag_name((EDM, "EntitySet")))
+        .map(|n| {
+            (
+                n.attribute("Name").unwrap_or_default(),
+                n.attribute("EntityType").unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert!(sets.contains(&("contacts", "mscrm.contact")), "{sets:?}");
+    assert!(sets.contains(&("serviceendpoints", "mscrm.serviceendpoint")));
+
+    // Write-only secrets are not described (the flags that say they are set are).
+    let endpoint_props = children(entity_type("serviceendpoint"), "Property");
+    assert!(
+        has(&endpoint_props, "isauthvalueset", "Edm.Boolean"),
+        "{endpoint_props:?}"
+    );
+    for secret in [
+        "authvalue",
+        "herald_signingsecret",
+        "herald_previoussigningsecret",
+    ] {
+        assert!(
+            !endpoint_props.iter().any(|(n, _)| n == secret),
+            "{secret} must not be in $metadata: {endpoint_props:?}"
+        );
+        assert!(
+            !xml.contains(&format!("Name=\"{secret}\"")),
+            "{secret} appears in $metadata"
+        );
     }
 }
