@@ -1185,6 +1185,23 @@ async fn many_changes_become_one_collection_notification(b: Backend) {
     let v = values(&notifications(&rx)[1]);
     assert_eq!(v.len(), 10);
     assert!(v.iter().all(|e| e["changeType"] == "created"));
+
+    // The threshold counts distinct records after coalescing, not changes:
+    // 1 record changed 16 times is 1 record.
+    let one = s.create("salesInvoices", json!({"number": "U-0"})).await;
+    let id = one["id"].as_str().unwrap().to_string();
+    for i in 0..15 {
+        s.patch("salesInvoices", &id, json!({"status": format!("S{i}")}))
+            .await;
+    }
+    s.after_window().await;
+    let v = values(&notifications(&rx)[2]);
+    assert_eq!(v.len(), 1, "{v:?}");
+    assert_eq!(v[0]["changeType"], "created");
+    assert!(v[0]["resource"]
+        .as_str()
+        .unwrap()
+        .ends_with(&format!("salesInvoices({id})")));
 }
 
 /// The default threshold (1000): 1 001 inserts give one `collection`.
@@ -1710,119 +1727,4 @@ async fn cli_lists_shows_and_deletes_subscriptions(b: Backend) {
     assert!(out.contains(&id) || err.contains(&id), "{out}{err}");
     let (_, list) = s.get("subscriptions").await;
     assert_eq!(list["value"], json!([]));
-}
-
-// ---------------------------------------------------------------- speed
-
-/// `bc` figure: notifications/s for 10 000 changed records spread over 100
-/// subscriptions (5 companies × 20 entities, 100 records each, 10 URLs).
-/// Run: `cargo test --release --test bc -- --ignored --nocapture bc_throughput`
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-#[ignore]
-async fn bc_throughput() {
-    use herald_server::pipeline::{execute, Message, Operation, Precondition};
-    let backend = if std::env::var(herald_store::testing::PG_ENV).is_ok_and(|v| !v.is_empty())
-        && std::env::var("BC_BENCH_PG").is_ok()
-    {
-        Backend::Postgres
-    } else {
-        Backend::Sqlite
-    };
-    let s = Bc::start(backend, "throughput", |c| c.bc.max_subscriptions = 1000)
-        .await
-        .unwrap();
-    let receivers: Vec<Receiver> = futures_receivers(10).await;
-    for i in 1..5 {
-        let (st, _, _) = s
-            .send(
-                Method::POST,
-                "/api/data/v9.2/bc_companies",
-                Some(json!({"bc_companyid": uuid::Uuid::new_v4(), "name": format!("C{i}")})),
-                &[],
-            )
-            .await;
-        assert_eq!(st, StatusCode::NO_CONTENT);
-    }
-    let (_, list) = s.get("companies").await;
-    let companies: Vec<String> = list["value"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["id"].as_str().unwrap().to_string())
-        .collect();
-    assert_eq!(companies.len(), 5);
-    let entities: Vec<&herald_core::builtin::BcEntity> =
-        herald_core::builtin::BC_ENTITIES.iter().take(20).collect();
-    let mut n = 0;
-    for c in &companies {
-        for e in &entities {
-            let (st, b) = s.post("subscriptions", json!({"notificationUrl": receivers[n % 10].url(), "resource": format!("/api/v2.0/companies({c})/{}", e.name)})).await;
-            assert_eq!(st, StatusCode::CREATED, "{b}");
-            n += 1;
-        }
-    }
-    let started = Instant::now();
-    let state = s.state.clone();
-    let mut tasks = tokio::task::JoinSet::new();
-    for (ci, c) in companies.iter().enumerate() {
-        for e in &entities {
-            let state = state.clone();
-            let company = uuid::Uuid::parse_str(c).unwrap();
-            let logical = e.logical.to_string();
-            let user = state.org.admin_user_id;
-            tasks.spawn(async move {
-                for _ in 0..100 {
-                    execute(
-                        &state,
-                        Operation {
-                            message: Message::Create,
-                            table: logical.clone(),
-                            id: None,
-                            values: vec![("companyid".into(), herald_core::Value::Guid(company))],
-                            caller: user,
-                            precondition: Precondition::None,
-                            upsert: false,
-                            correlation: None,
-                        },
-                    )
-                    .await
-                    .unwrap();
-                }
-                ci
-            });
-        }
-    }
-    while tasks.join_next().await.is_some() {}
-    let writes = started.elapsed();
-    s.advance(chrono::Duration::seconds(31));
-    let started = Instant::now();
-    let r = s.tick().await;
-    let took = started.elapsed();
-    assert_eq!(r.delivered, 10_000, "{r:?}");
-    let total: usize = receivers
-        .iter()
-        .map(|rx| {
-            notifications(rx)
-                .iter()
-                .map(|c| values(c).len())
-                .sum::<usize>()
-        })
-        .sum();
-    assert_eq!(total, 10_000);
-    println!(
-        "bc: 10000 changes / 100 subscriptions: writes {:.0}/s ({:.2?}); notifier {:.0} notifications/s ({:.2?}, {} POSTs)",
-        10_000.0 / writes.as_secs_f64(),
-        writes,
-        10_000.0 / took.as_secs_f64(),
-        took,
-        r.posts
-    );
-}
-
-async fn futures_receivers(n: usize) -> Vec<Receiver> {
-    let mut out = Vec::new();
-    for _ in 0..n {
-        out.push(Receiver::start_with(Behavior::echo_validation_token()).await);
-    }
-    out
 }

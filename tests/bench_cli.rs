@@ -71,3 +71,24 @@ fn create_and_async_report_positive_numbers() {
         "{a}"
     );
 }
+
+/// `bench bc`: 100 subscriptions over 10 URLs; every change is notified
+/// once, in one POST per URL, with notifications/s beside the ceiling.
+#[test]
+fn bc_reports_notifications_per_second() {
+    let doc = bench(&["bc", "--n", "300", "--concurrency", "4"]);
+    let bc = scenario(&doc, "bc");
+    assert_eq!(
+        (
+            bc["n"].clone(),
+            bc["subscriptions"].clone(),
+            bc["urls"].clone()
+        ),
+        (300.into(), 100.into(), 10.into()),
+        "{bc}"
+    );
+    positive(bc, "changes_per_s");
+    positive(bc, "notifications_per_s");
+    positive(bc, "notifications_per_s_vs_ceiling");
+    assert_eq!(bc["posts"], 10.0, "one POST per URL: {bc}");
+}

@@ -27,6 +27,9 @@
 //!   API router only (no workers), and the N creates run through the write
 //!   pipeline in-process (`pipeline::execute`, the path every HTTP write
 //!   takes). Then `Running::serve` starts the workers and the clock.
+//! - `bc`: Business Central notifications/s — N changed records over 100
+//!   subscriptions and 10 notification URLs, captured the same way before
+//!   the notifier runs, then delivered by it.
 //!
 //! Progress goes to stderr as one rewritten percentage line when stderr is
 //! a terminal (one plain line per phase otherwise) — that is all a
@@ -69,7 +72,7 @@ pub enum Format {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Scenario {
-    /// Every scenario below, in this order: ceiling, create, sync-step, async, async at --rate (default 1000/s), drain.
+    /// Every scenario below, in this order: ceiling, create, sync-step, async, async at --rate (default 1000/s), query, drain, bc.
     All,
     /// Raw loopback HTTP ceiling: 5 KB POSTs to a minimal hyper server over 16 keep-alive connections.
     Ceiling,
@@ -81,6 +84,8 @@ pub enum Scenario {
     Async,
     /// Delivery rate of a backlog of N ready System Jobs.
     Drain,
+    /// Business Central notifications/s: N (default 10 000) changed records over 100 subscriptions and 10 URLs.
+    Bc,
     /// A filtered, ordered, expanded list of 1 000 rows out of N (default 100 000) contacts, with the store's plan.
     Query,
 }
@@ -106,10 +111,10 @@ pub struct BenchArgs {
     /// Use the database of --database-url as it is (not created, not dropped).
     #[arg(long)]
     use_database: bool,
-    /// Operations per scenario (default: create 20000, sync-step 2000, async 10000 (paced too), drain 100000 — 20000 within `all`).
+    /// Operations per scenario (default: create 20000, sync-step 2000, async 10000 (paced too), drain 100000 — 20000 within `all`, bc 10000 changed records).
     #[arg(long)]
     n: Option<usize>,
-    /// Concurrent clients (keep-alive connections) for create and async (default 16); pipeline tasks building the drain backlog (default 8).
+    /// Concurrent clients (keep-alive connections) for create and async (default 16); pipeline tasks building the drain and bc backlogs (default 8).
     #[arg(long, short = 'c')]
     concurrency: Option<usize>,
     /// Pace async writes at R per second (open loop). With `all`, the paced run uses this (default 1000).
@@ -236,11 +241,24 @@ struct RxStats {
     last_ns: AtomicU64,
     /// Arrival time per sequence number (0 = not yet), when parsing.
     seq: Vec<AtomicU64>,
+    /// Business Central subscriber: answers the `validationToken` handshake
+    /// and counts the entries of each notification body (`{"value":[…]}`).
+    bc: bool,
+    /// Notification entries received (`bc` only).
+    entries: AtomicU64,
 }
 
 impl RxStats {
     fn record(&self, body: &[u8]) {
         let t = now_ns();
+        let entries = if self.bc {
+            serde_json::from_slice::<Value>(body)
+                .ok()
+                .and_then(|v| v["value"].as_array().map(Vec::len))
+                .unwrap_or(0) as u64
+        } else {
+            0
+        };
         if !self.seq.is_empty() {
             if let Some(i) = find_seq(body) {
                 if let Some(slot) = self.seq.get(i) {
@@ -249,6 +267,7 @@ impl RxStats {
             }
         }
         self.last_ns.fetch_max(t, Ordering::Relaxed);
+        self.entries.fetch_add(entries, Ordering::Release);
         self.count.fetch_add(1, Ordering::Release);
     }
 }
@@ -274,9 +293,26 @@ impl Drop for Receiver {
     }
 }
 
+/// The `validationToken` of a BC handshake, if this query carries one.
+fn validation_token(query: Option<&str>) -> Option<String> {
+    url::form_urlencoded::parse(query?.as_bytes())
+        .find(|(k, _)| k == "validationToken")
+        .map(|(_, v)| v.into_owned())
+}
+
 impl Receiver {
     /// `track`: how many sequence numbers to look for in bodies (0: none).
     async fn start(track: usize) -> anyhow::Result<Receiver> {
+        Receiver::start_with(track, false).await
+    }
+
+    /// A Business Central subscriber: echoes the handshake's token and
+    /// counts notification entries.
+    async fn start_bc() -> anyhow::Result<Receiver> {
+        Receiver::start_with(0, true).await
+    }
+
+    async fn start_with(track: usize, bc: bool) -> anyhow::Result<Receiver> {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .context("binding the receiver")?;
@@ -285,6 +321,8 @@ impl Receiver {
             count: AtomicU64::new(0),
             last_ns: AtomicU64::new(0),
             seq: (0..track).map(|_| AtomicU64::new(0)).collect(),
+            bc,
+            entries: AtomicU64::new(0),
         });
         let st = stats.clone();
         let task = tokio::spawn(async move {
@@ -300,6 +338,13 @@ impl Receiver {
                         hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
                             let st = st.clone();
                             async move {
+                                if st.bc {
+                                    if let Some(token) = validation_token(req.uri().query()) {
+                                        return Ok::<_, std::convert::Infallible>(Response::new(
+                                            Full::new(Bytes::from(token)),
+                                        ));
+                                    }
+                                }
                                 let body = req
                                     .into_body()
                                     .collect()
@@ -328,6 +373,30 @@ impl Receiver {
 
     fn count(&self) -> u64 {
         self.stats.count.load(Ordering::Acquire)
+    }
+
+    /// Wait until `n` BC notification entries arrived; returns the arrival
+    /// time of the last request.
+    async fn wait_for_entries(
+        &self,
+        n: u64,
+        within: Duration,
+        progress: Option<&ProgressHandle>,
+    ) -> anyhow::Result<u64> {
+        let deadline = Instant::now() + within;
+        loop {
+            let c = self.stats.entries.load(Ordering::Acquire);
+            if let Some(p) = progress {
+                p.set(c);
+            }
+            if c >= n {
+                return Ok(self.stats.last_ns.load(Ordering::Relaxed));
+            }
+            if Instant::now() > deadline {
+                bail!("the subscribers got {c} of {n} expected notifications within {within:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
     }
 
     /// Wait until `n` requests arrived; returns the arrival time of the last.
@@ -411,10 +480,14 @@ impl Api {
         })
     }
 
+    /// A request to `path`: relative to the Web API, or absolute (`/api/v2.0/…`).
     fn request(&self, method: Method, path: &str, body: Option<Bytes>) -> Request<Full<Bytes>> {
-        let mut b = Request::builder()
-            .method(method)
-            .uri(format!("{API}{path}"));
+        let uri = if path.starts_with('/') {
+            path.to_string()
+        } else {
+            format!("{API}{path}")
+        };
+        let mut b = Request::builder().method(method).uri(uri);
         let h = b.headers_mut().expect("request builder");
         h.insert(HOST, self.host.clone());
         h.insert(AUTHORIZATION, self.auth.clone());
@@ -685,6 +758,14 @@ struct Herald {
 impl Herald {
     /// Connect, migrate, bootstrap and bind — not serving yet.
     async fn start(target: &Target) -> anyhow::Result<Herald> {
+        Herald::start_with(target, |_| {}).await
+    }
+
+    /// [`Herald::start`] with the configuration adjusted by `tweak`.
+    async fn start_with(
+        target: &Target,
+        tweak: impl FnOnce(&mut Config),
+    ) -> anyhow::Result<Herald> {
         let dir =
             std::env::temp_dir().join(format!("herald-bench-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir)?;
@@ -707,6 +788,7 @@ impl Herald {
                 db = Some(d);
             }
         }
+        tweak(&mut config);
         let running = match herald_server::server::start(config).await {
             Ok(r) => r,
             Err(e) => {
@@ -1302,6 +1384,182 @@ async fn drain(target: &Target, n: usize, c: usize) -> anyhow::Result<Outcome> {
     result
 }
 
+// ---------------------------------------------------------------------------
+
+/// The `bc` scenario's subscriptions: companies × entities, one subscription
+/// each, spread over this many notification URLs.
+const BC_COMPANIES: usize = 5;
+const BC_ENTITIES_PER_COMPANY: usize = 20;
+const BC_URLS: usize = 10;
+
+/// Business Central notifications (issue #5): N records changed over 100
+/// subscriptions (5 companies × 20 entities, N/100 records each) whose
+/// notifications go to 10 URLs. The changes are captured by N creates
+/// through the write pipeline before the notifier runs (as in `drain`);
+/// once their delay window has passed the server is served, and the
+/// figure is N over the time from then until the subscribers hold every
+/// notification: closing the windows (coalescing, one notification row per
+/// record and subscription), batching per URL and the POSTs, as the
+/// background notifier does them.
+async fn bc(target: &Target, n: usize, c: usize) -> anyhow::Result<Outcome> {
+    let delay = Duration::from_millis(100);
+    let subscriptions = BC_COMPANIES * BC_ENTITIES_PER_COMPANY;
+    let mut h = Herald::start_with(target, |config| {
+        config.bc.notification_delay = delay;
+        // One notification per record (no `collection`), whatever N.
+        config.bc.collection_threshold = config.bc.collection_threshold.max(n);
+        config.bc.max_subscriptions = config.bc.max_subscriptions.max(subscriptions);
+    })
+    .await?;
+    let rx = Receiver::start_bc().await?;
+    let result = async {
+        // Companies and subscriptions over HTTP through a listener serving
+        // the API router only: no notifier yet.
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let reg_addr = listener.local_addr()?;
+        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        let reg = tokio::spawn(
+            axum::serve(listener, herald_server::api::router(h.state.clone()))
+                .with_graceful_shutdown(async move {
+                    let _ = stop_rx.await;
+                })
+                .into_future(),
+        );
+        let entities = &herald_core::builtin::BC_ENTITIES[..BC_ENTITIES_PER_COMPANY];
+        let mut streams = Vec::with_capacity(subscriptions);
+        {
+            let api = Api::new(reg_addr, &h.key)?;
+            let mut conn = HttpConn::open(reg_addr).await?;
+            let mut companies = vec![herald_server::bc::default_company_id()];
+            for i in 1..BC_COMPANIES {
+                let id = uuid::Uuid::new_v4();
+                api.call(
+                    &mut conn,
+                    Method::POST,
+                    "bc_companies",
+                    Some(&json!({"bc_companyid": id, "name": format!("Bench {i}")})),
+                )
+                .await?;
+                companies.push(id);
+            }
+            for company in &companies {
+                for entity in entities {
+                    let url = format!("http://{}/bc/{}", rx.addr, streams.len() % BC_URLS);
+                    api.call(
+                        &mut conn,
+                        Method::POST,
+                        "/api/v2.0/subscriptions",
+                        Some(&json!({
+                            "notificationUrl": url,
+                            "resource": format!("/api/v2.0/companies({company})/{}", entity.name),
+                        })),
+                    )
+                    .await?;
+                    streams.push((*company, entity.logical));
+                }
+            }
+        }
+        let _ = stop_tx.send(());
+        let _ = reg.await;
+
+        // The changes: N creates through the write pipeline, in-process,
+        // round-robin over the subscribed (company, entity) streams.
+        let state = h.state.clone();
+        let caller = state.org.admin_user_id;
+        let streams = Arc::new(streams);
+        let p = ProgressHandle::start(&format!("bc: {n} changes"), n as u64);
+        let next = Arc::new(AtomicUsize::new(0));
+        let b0 = now_ns();
+        let mut tasks = JoinSet::new();
+        for _ in 0..c.max(1) {
+            let (state, next, streams, pp) =
+                (state.clone(), next.clone(), streams.clone(), p.p.clone());
+            tasks.spawn(async move {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= n {
+                        return Ok::<_, anyhow::Error>(());
+                    }
+                    let (company, table) = streams[i % streams.len()];
+                    let op = Operation::new(
+                        Message::Create,
+                        table,
+                        None,
+                        vec![("companyid".into(), HValue::Guid(company))],
+                        caller,
+                    );
+                    pipeline::execute(&state, op)
+                        .await
+                        .map_err(|e| anyhow!("change {i}: {}", e.message))?;
+                    pp.done.fetch_add(1, Ordering::Relaxed);
+                }
+            });
+        }
+        while let Some(r) = tasks.join_next().await {
+            r??;
+        }
+        let b1 = now_ns();
+        p.finish();
+        let captured = state.store.bc_pending_changes().await?;
+        if captured != n as i64 {
+            bail!("expected {n} captured BC changes, found {captured}");
+        }
+        // Every window is due when the notifier starts.
+        tokio::time::sleep(delay).await;
+
+        let p = ProgressHandle::start(&format!("bc: delivering {n} notifications"), n as u64);
+        let t0 = now_ns();
+        h.serve();
+        let within = Duration::from_secs(120) + Duration::from_millis(n as u64 * 10);
+        let t_delivered = rx.wait_for_entries(n as u64, within, Some(&p)).await?;
+        p.finish();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if state.store.bc_pending_notifications().await? == 0
+                && state.store.bc_pending_changes().await? == 0
+            {
+                break;
+            }
+            if Instant::now() > deadline {
+                bail!("BC notifications were still pending 60 s after the last delivery");
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let entries = rx.stats.entries.load(Ordering::Acquire);
+        if entries != n as u64 {
+            bail!("the subscribers got {entries} notifications for {n} changes");
+        }
+        let posts = rx.count();
+        Ok::<_, anyhow::Error>(
+            Outcome::new(
+                "bc",
+                json!({"n": n, "subscriptions": subscriptions, "urls": BC_URLS}),
+            )
+            .m(
+                "changes_per_s",
+                "changes captured (in-process writes/s)",
+                per_s(n, b0, b1),
+                Unit::PerSec,
+            )
+            .m(
+                "notifications_per_s",
+                "notifications delivered/s",
+                per_s(n, t0, t_delivered),
+                Unit::PerSec,
+            )
+            .m(
+                "posts",
+                "POSTs to the subscribers",
+                posts as f64,
+                Unit::Count,
+            ),
+        )
+    }
+    .await;
+    h.stop().await;
+    result
+}
+
 /// The 1-minute load average (Linux), to warn about a busy machine.
 fn load_average() -> Option<f64> {
     std::fs::read_to_string("/proc/loadavg")
@@ -1540,6 +1798,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             )
             .await?,
         );
+    }
+    if all || s == Scenario::Bc {
+        outcomes.push(bc(&target, n(10_000), args.concurrency.unwrap_or(8).max(1)).await?);
     }
     print_report(args.output, store, ceiling_rps, &outcomes);
     Ok(())
