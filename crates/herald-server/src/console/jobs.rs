@@ -6,7 +6,10 @@
 //! asyncoperationid ASC` — served by the `asyncoperation` indexes on
 //! `(createdon)`, `(statuscode, createdon)`, `(owningextensionid,
 //! createdon)` and `(primaryentitytype, createdon)` (see herald-store's
-//! `ddl::indexes`). No total count is taken (it would scan every match).
+//! `ddl::indexes`). A status group of several statuses (Waiting, In
+//! progress) is read as one such walk per status, merged here: an `IN`
+//! over the statuses would make the store sort every match. No total count
+//! is taken (it would scan every match).
 
 use std::collections::HashMap;
 
@@ -125,21 +128,19 @@ impl Filters {
         ]
     }
 
-    fn conditions(&self) -> Vec<Condition> {
-        let mut c = Vec::new();
-        if let Some(group) = self
-            .status
+    /// The statuscodes of the status filter (empty: any status).
+    fn statuscodes(&self) -> &'static [i64] {
+        self.status
             .and_then(|s| STATUS_GROUPS.iter().find(|g| g.0 == s))
-        {
-            c.push(if group.2.len() == 1 {
-                cmp("statuscode", CompareOp::Eq, Value::Int(group.2[0]))
-            } else {
-                Condition::In {
-                    column: ColumnRef::new("statuscode"),
-                    values: group.2.iter().map(|v| Value::Int(*v)).collect(),
-                    negated: false,
-                }
-            });
+            .map(|g| g.2)
+            .unwrap_or(&[])
+    }
+
+    /// The filter's conditions, with `statuscode` = `status` when given.
+    fn conditions(&self, status: Option<i64>) -> Vec<Condition> {
+        let mut c = Vec::new();
+        if let Some(code) = status {
+            c.push(cmp("statuscode", CompareOp::Eq, Value::Int(code)));
         }
         if let Some(step) = self.step {
             c.push(cmp("owningextensionid", CompareOp::Eq, Value::Guid(step)));
@@ -185,6 +186,13 @@ impl Cursor {
         })
     }
 
+    /// The page order's key of a row without `createdon` (never on a page
+    /// of a cursor, last on the first page).
+    const NONE: Cursor = Cursor {
+        ms: i64::MIN,
+        id: Uuid::nil(),
+    };
+
     fn of(r: &Record) -> Option<Cursor> {
         let ms = match r.get("createdon") {
             Some(Value::DateTime(t)) => t.timestamp_millis(),
@@ -225,11 +233,23 @@ pub struct JobPage {
     pub older: Option<Cursor>,
 }
 
-/// The query for one page (`top + 1` rows are fetched to see whether more follow).
-pub fn page_query(filters: &Filters, dir: Direction) -> Query {
+/// The queries for one page (`top + 1` rows each, to see whether more
+/// follow): one, or one per status of a several-status group, each an
+/// index walk in the page's order.
+pub fn page_queries(filters: &Filters, dir: Direction) -> Vec<Query> {
+    match filters.statuscodes() {
+        [] => vec![page_query(filters, None, dir)],
+        codes => codes
+            .iter()
+            .map(|c| page_query(filters, Some(*c), dir))
+            .collect(),
+    }
+}
+
+fn page_query(filters: &Filters, status: Option<i64>, dir: Direction) -> Query {
     let mut q = Query::all("asyncoperation");
     q.select = COLUMNS.iter().map(|s| s.to_string()).collect();
-    let mut conds = filters.conditions();
+    let mut conds = filters.conditions(status);
     let id = |op, c: &Cursor| cmp("asyncoperationid", op, Value::Guid(c.id));
     let at = |op, c: &Cursor| cmp("createdon", op, Value::DateTime(c.time()));
     // (createdon, id) past the cursor in the page's order, written so the
@@ -274,8 +294,15 @@ pub fn page_query(filters: &Filters, dir: Direction) -> Query {
 }
 
 pub async fn fetch_page(c: &Console, filters: &Filters, dir: Direction) -> ConsoleResult<JobPage> {
-    let q = page_query(filters, dir);
-    let mut rows = c.app.store.fetch(&q, Some(filters.top + 1), 0).await?;
+    let queries = page_queries(filters, dir);
+    let mut rows = Vec::new();
+    for q in &queries {
+        rows.extend(c.app.store.fetch(q, Some(filters.top + 1), 0).await?);
+    }
+    if queries.len() > 1 {
+        merge_in_page_order(&mut rows, dir);
+        rows.truncate(filters.top as usize + 1);
+    }
     let more = rows.len() as u64 > filters.top;
     rows.truncate(filters.top as usize);
     if matches!(dir, Direction::Before(_)) {
@@ -289,6 +316,20 @@ pub async fn fetch_page(c: &Console, filters: &Filters, dir: Direction) -> Conso
         Direction::Before(_) => (if more { first } else { None }, last),
     };
     Ok(JobPage { rows, newer, older })
+}
+
+/// Sort rows read by several queries into the page's order: `createdon`
+/// descending then id ascending, or (going back, before a cursor) the
+/// reverse, as the store orders each query.
+fn merge_in_page_order(rows: &mut [Record], dir: Direction) {
+    let key = |r: &Record| Cursor::of(r).unwrap_or(Cursor::NONE);
+    rows.sort_by(|a, b| {
+        let (a, b) = (key(a), key(b));
+        match dir {
+            Direction::Before(_) => a.ms.cmp(&b.ms).then(b.id.cmp(&a.id)),
+            _ => b.ms.cmp(&a.ms).then(a.id.cmp(&b.id)),
+        }
+    });
 }
 
 async fn render(c: &Console, s: &Session, q: &Fields) -> ConsoleResult<Response> {
@@ -435,7 +476,14 @@ mod tests {
         assert_eq!(f.status, Some("failed"));
         assert_eq!(f.table.as_deref(), Some("contact"));
         assert_eq!(f.top, MAX_TOP);
-        assert_eq!(f.conditions().len(), 3);
+        assert_eq!(f.conditions(Some(31)).len(), 3);
+        assert_eq!(f.statuscodes(), &[31]);
+        let waiting = Filters::parse(&Fields::parse(b"status=waiting")).unwrap();
+        assert_eq!(
+            page_queries(&waiting, Direction::First).len(),
+            2,
+            "one walk per status"
+        );
     }
 
     #[test]
@@ -446,18 +494,26 @@ mod tests {
             ms: 5,
             id: Uuid::nil(),
         };
-        let sql =
-            herald_store::sql::select(&schema, &page_query(&f, Direction::After(c)), Some(51), 0)
-                .unwrap()
-                .sql
-                .text;
+        let sql = herald_store::sql::select(
+            &schema,
+            &page_query(&f, Some(31), Direction::After(c)),
+            Some(51),
+            0,
+        )
+        .unwrap()
+        .sql
+        .text;
         assert!(sql.contains("\"createdon\" <= $"), "{sql}");
         assert!(sql.contains("ORDER BY t0.\"createdon\" DESC"), "{sql}");
-        let sql =
-            herald_store::sql::select(&schema, &page_query(&f, Direction::Before(c)), Some(51), 0)
-                .unwrap()
-                .sql
-                .text;
+        let sql = herald_store::sql::select(
+            &schema,
+            &page_query(&f, Some(31), Direction::Before(c)),
+            Some(51),
+            0,
+        )
+        .unwrap()
+        .sql
+        .text;
         assert!(
             sql.contains("ORDER BY t0.\"createdon\" ASC NULLS FIRST, t0.\"asyncoperationid\" DESC"),
             "{sql}"

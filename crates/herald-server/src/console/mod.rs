@@ -50,6 +50,11 @@ use axum::Router;
 use crate::state::SharedState;
 use error::ConsoleError;
 use form::Fields;
+/// The System Jobs page's queries (for tests of their plans).
+pub use jobs::{
+    page_queries as jobs_page_queries, Cursor as JobsCursor, Direction as JobsDirection,
+    Filters as JobsFilters, DEFAULT_TOP as JOBS_DEFAULT_TOP,
+};
 use session::{Session, Sessions};
 
 /// What the console's handlers share: the server's state and the sessions.
