@@ -147,6 +147,53 @@ async fn bins_keep_only_the_newest_requests() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bodies_past_the_cap_are_truncated_and_their_size_recorded() {
+    let s = TestServer::start(Backend::Sqlite, "bins_cap")
+        .await
+        .unwrap();
+    let (_, _, bin) = s
+        .send(s.request(Method::POST, &format!("{}/api/herald/bins", s.base)))
+        .await;
+    let url = bin["url"].as_str().unwrap().to_string();
+    let cap = herald_server::api::BIN_BODY_CAP;
+    let plain = reqwest::Client::new();
+    for (fill, size) in [(b'a', cap), (b'b', cap + 1000)] {
+        let resp = plain
+            .post(&url)
+            .body(vec![fill; size])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK, "{size} bytes are taken");
+    }
+    let (st, shown) = s
+        .get(&format!(
+            "{}/api/herald/bins/{}",
+            s.base,
+            bin["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    let reqs = shown["requests"].as_array().unwrap();
+    assert_eq!(reqs.len(), 2);
+    // Newest first: the one past the cap.
+    let over = &reqs[0];
+    assert_eq!(over["truncated"], true);
+    assert_eq!(
+        over["bodysize"],
+        (cap + 1000) as u64,
+        "the size as received"
+    );
+    let kept = over["body"].as_str().unwrap();
+    assert_eq!(kept.len(), cap, "the body is kept up to the cap");
+    assert!(kept.bytes().all(|b| b == b'b'));
+    let at = &reqs[1];
+    assert_eq!(at["truncated"], false, "exactly the cap is kept whole");
+    assert_eq!(at["bodysize"], cap as u64);
+    assert_eq!(at["body"].as_str().unwrap().len(), cap);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cli_creates_and_shows_bins() {
     let s = TestServer::start(Backend::Sqlite, "bins_cli")
         .await

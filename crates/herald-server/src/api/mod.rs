@@ -23,6 +23,8 @@ use crate::error::ApiError;
 
 /// Requests a request bin keeps.
 pub const BIN_KEEP: i64 = bins::KEEP;
+/// Body bytes a request bin keeps per request.
+pub const BIN_BODY_CAP: usize = bins::BODY_CAP;
 use crate::state::SharedState;
 
 pub fn router(state: SharedState) -> Router {
