@@ -244,4 +244,23 @@ async fn the_cli_creates_and_shows_bins() {
     assert!(ok, "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v[0]["name"], "cli");
+
+    // Creating and removing speak JSON too.
+    let a = args(&["bin", "create", "--name", "scripted", "--output", "json"]);
+    let (ok, out, err) = tokio::task::spawn_blocking(move || run(a)).await.unwrap();
+    assert!(ok, "{err}");
+    let created: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(created["name"], "scripted", "{created}");
+    let new_id = created["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        created["url"].as_str().unwrap(),
+        format!("{}/bins/{new_id}", s.base)
+    );
+    let a = args(&["bin", "remove", &new_id, "--output", "json"]);
+    let (ok, out, err) = tokio::task::spawn_blocking(move || run(a)).await.unwrap();
+    assert!(ok, "{err}");
+    let removed: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(removed, json!({"id": new_id, "removed": true}));
+    let (st, _) = s.get(&format!("{}/api/herald/bins/{new_id}", s.base)).await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
 }

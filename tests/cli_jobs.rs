@@ -15,7 +15,8 @@ use serde_json::json;
 both_backends!(
     jobs_list_show_retry_cancel,
     bad_job_input_fails_clearly,
-    bulk_retry_of_failed_jobs
+    bulk_retry_of_failed_jobs,
+    job_changes_print_json_outcomes
 );
 
 const HEADERS: &str = r#"<settings><setting name="X-Key" value="k" /></settings>"#;
@@ -321,4 +322,109 @@ async fn bulk_retry_of_failed_jobs(s: TestServer) {
     herald(&s, &["job", "retry", "--step", &step])
         .await
         .failure(&["--failed"]);
+}
+
+/// `job retry` and `job cancel` (one and bulk) with `--output json`.
+async fn job_changes_print_json_outcomes(s: TestServer) {
+    let rx = Receiver::start_with(Behavior::status(500)).await;
+    let hook = register::webhook(&s, "jsonjobs", &rx.url(), 5, HEADERS).await;
+    let step = register::step(&s, &hook, "Create", "lead", 40, 1, json!({})).await;
+    for i in 0..2 {
+        s.create("leads", json!({"subject": format!("lead {i}")}))
+            .await;
+    }
+    let failed_ids = || async {
+        let (_, b) = s
+            .get(&format!(
+                "asyncoperations?$select=asyncoperationid&$filter=statuscode eq 31 and _owningextensionid_value eq {step}"
+            ))
+            .await;
+        let mut ids: Vec<String> = b["value"]
+            .as_array()
+            .map(|v| {
+                v.iter()
+                    .filter_map(|j| j["asyncoperationid"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        ids.sort();
+        ids
+    };
+    let ids = eventually(Duration::from_secs(15), "two failed jobs", || async {
+        let ids = failed_ids().await;
+        (ids.len() == 2).then_some(ids)
+    })
+    .await;
+
+    // Bulk: every failed job of the step, listed by id.
+    let out = herald(
+        &s,
+        &[
+            "job", "retry", "--failed", "--step", &step, "--output", "json",
+        ],
+    )
+    .await
+    .success()
+    .json();
+    assert_eq!(out["total"], 2, "{out}");
+    assert_eq!(out["failed"], json!([]));
+    let mut retried: Vec<String> = out["retried"]
+        .as_array()
+        .expect("retried")
+        .iter()
+        .filter_map(|v| v.as_str().map(str::to_string))
+        .collect();
+    retried.sort();
+    assert_eq!(retried, ids);
+    // They fail again (the endpoint still answers 500).
+    eventually(
+        Duration::from_secs(15),
+        "the jobs to fail again",
+        || async { (failed_ids().await.len() == 2).then_some(()) },
+    )
+    .await;
+
+    // One job: retried (Ready), then canceled.
+    let id = &ids[0];
+    rx.respond(Behavior::delay(Duration::from_secs(30), 200));
+    let out = herald(&s, &["job", "retry", id, "--output", "json"])
+        .await
+        .success()
+        .json();
+    assert_eq!(out["id"], id.as_str(), "{out}");
+    assert_eq!(out["statecode"], 0, "{out}");
+    assert_eq!(out["state"], "Ready");
+    let out = herald(&s, &["job", "cancel", id, "-o", "json"])
+        .await
+        .success()
+        .json();
+    assert_eq!(
+        (
+            out["id"].clone(),
+            out["statuscode"].clone(),
+            out["status"].clone()
+        ),
+        (json!(id), json!(32), json!("Canceled")),
+        "{out}"
+    );
+    let (_, row) = s
+        .get(&format!("asyncoperations({id})?$select=statuscode"))
+        .await;
+    assert_eq!(row["statuscode"], 32, "{row}");
+
+    // The other job, still failed, alone.
+    let out = herald(
+        &s,
+        &[
+            "job", "retry", "--failed", "--step", &step, "--output", "json",
+        ],
+    )
+    .await
+    .success()
+    .json();
+    assert_eq!(
+        out["total"].as_u64(),
+        Some(1),
+        "the other job is still failed: {out}"
+    );
 }

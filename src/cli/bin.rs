@@ -7,7 +7,7 @@ use clap::{Args, Subcommand};
 use serde_json::{json, Value};
 
 use super::client::Client;
-use super::output::{print_list, print_record, Format, OutputArgs};
+use super::output::{print_list, print_outcome, print_record, Format, OutputArgs};
 
 #[derive(Debug, Args)]
 pub struct BinArgs {
@@ -22,6 +22,8 @@ enum BinCommand {
         /// A name to recognise it by.
         #[arg(long, default_value = "bin")]
         name: String,
+        #[command(flatten)]
+        out: OutputArgs,
     },
     /// List bins.
     List {
@@ -38,22 +40,28 @@ enum BinCommand {
         out: OutputArgs,
     },
     /// Delete a bin and what it captured.
-    Remove { id: String },
+    Remove {
+        id: String,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
 }
 
 pub async fn run(client: &Client, args: BinArgs) -> Result<()> {
     let root = client.root();
     match args.command {
-        BinCommand::Create { name } => {
+        BinCommand::Create { name, out } => {
             let bin = client
                 .post(&format!("{root}/api/herald/bins"), &json!({"name": name}))
                 .await?;
-            println!("{}", bin["url"].as_str().unwrap_or_default());
-            eprintln!(
-                "bin {} created; see what arrives with: herald bin show {}",
-                bin["id"].as_str().unwrap_or_default(),
-                bin["id"].as_str().unwrap_or_default()
-            );
+            print_outcome(out.output, &bin, || {
+                println!("{}", bin["url"].as_str().unwrap_or_default());
+                eprintln!(
+                    "bin {} created; see what arrives with: herald bin show {}",
+                    bin["id"].as_str().unwrap_or_default(),
+                    bin["id"].as_str().unwrap_or_default()
+                );
+            });
         }
         BinCommand::List { out } => {
             let list = client.get(&format!("{root}/api/herald/bins"), &[]).await?;
@@ -77,11 +85,13 @@ pub async fn run(client: &Client, args: BinArgs) -> Result<()> {
                 Format::Table => print_requests(&bin),
             }
         }
-        BinCommand::Remove { id } => {
+        BinCommand::Remove { id, out } => {
             client
                 .delete(&format!("{root}/api/herald/bins/{id}"))
                 .await?;
-            eprintln!("bin {id} removed");
+            print_outcome(out.output, &json!({"id": id, "removed": true}), || {
+                eprintln!("bin {id} removed")
+            });
         }
     }
     Ok(())

@@ -13,7 +13,7 @@ use clap::{Args, Subcommand};
 use serde_json::{json, Map, Value};
 
 use super::client::{as_guid, literal, Client};
-use super::output::{print_list, print_record, Format, OutputArgs};
+use super::output::{print_list, print_outcome, print_record, Format, OutputArgs};
 
 #[derive(Debug, Args)]
 pub struct JobArgs {
@@ -74,6 +74,8 @@ struct RetryArgs {
     /// With --failed: only the failed jobs of this step (name or id).
     #[arg(long, value_name = "NAME|ID", requires = "failed")]
     step: Option<String>,
+    #[command(flatten)]
+    out: OutputArgs,
 }
 
 #[derive(Debug, Args)]
@@ -81,6 +83,8 @@ struct TargetArgs {
     /// The job's id (asyncoperationid).
     #[arg(value_name = "ID")]
     job: String,
+    #[command(flatten)]
+    out: OutputArgs,
 }
 
 pub async fn run(client: &Client, args: JobArgs) -> Result<()> {
@@ -88,10 +92,10 @@ pub async fn run(client: &Client, args: JobArgs) -> Result<()> {
         JobCommand::List(a) => list(client, a).await,
         JobCommand::Show(a) => show(client, a).await,
         JobCommand::Retry(a) => match (&a.job, a.failed) {
-            (Some(job), false) => retry(client, job).await,
-            _ => retry_failed(client, a.step.as_deref()).await,
+            (Some(job), false) => retry(client, job, a.out.output).await,
+            _ => retry_failed(client, a.step.as_deref(), a.out.output).await,
         },
-        JobCommand::Cancel(a) => cancel(client, &a.job).await,
+        JobCommand::Cancel(a) => cancel(client, &a.job, a.out.output).await,
     }
 }
 
@@ -340,7 +344,7 @@ async fn show(client: &Client, a: ShowArgs) -> Result<()> {
     Ok(())
 }
 
-async fn retry(client: &Client, job: &str) -> Result<()> {
+async fn retry(client: &Client, job: &str, format: Format) -> Result<()> {
     let id = job_id(job)?;
     let after = client
         .post(
@@ -349,15 +353,29 @@ async fn retry(client: &Client, job: &str) -> Result<()> {
         )
         .await
         .with_context(|| format!("retrying System Job {id}"))?;
-    eprintln!(
-        "System Job {id} is {} again; it runs as soon as a worker is free",
-        state_name(&after["statecode"])
+    print_outcome(
+        format,
+        &json!({
+            "id": id,
+            "state": state_name(&after["statecode"]),
+            "status": status_name(&after["statuscode"]),
+            "statecode": after["statecode"],
+            "statuscode": after["statuscode"],
+        }),
+        || {
+            eprintln!(
+                "System Job {id} is {} again; it runs as soon as a worker is free",
+                state_name(&after["statecode"])
+            )
+        },
     );
     Ok(())
 }
 
-/// Retry every failed job (of one step), showing progress on stderr.
-async fn retry_failed(client: &Client, step: Option<&str>) -> Result<()> {
+/// Retry every failed job (of one step), showing progress on stderr; with
+/// `--output json` the outcome is one object: `total`, `retried` (ids)
+/// and `failed` (id and error of each job that could not be retried).
+async fn retry_failed(client: &Client, step: Option<&str>, format: Format) -> Result<()> {
     let mut filter = "statuscode eq 31".to_string();
     if let Some(step) = step {
         filter.push_str(&format!(
@@ -373,16 +391,24 @@ async fn retry_failed(client: &Client, step: Option<&str>) -> Result<()> {
         .await?;
     let total = jobs.len();
     if total == 0 {
-        eprintln!("no failed System Jobs");
+        print_outcome(
+            format,
+            &json!({"total": 0, "retried": [], "failed": []}),
+            || eprintln!("no failed System Jobs"),
+        );
         return Ok(());
     }
-    let mut failures = 0;
+    let mut retried = Vec::new();
+    let mut failed = Vec::new();
     for (i, j) in jobs.iter().enumerate() {
         let id = j["asyncoperationid"].as_str().unwrap_or_default();
         let path = format!("asyncoperations({id})/Microsoft.Dynamics.CRM.herald_Retry");
-        if let Err(e) = client.post(&path, &json!({})).await {
-            failures += 1;
-            eprintln!("\r{id}: {e:#}");
+        match client.post(&path, &json!({})).await {
+            Ok(_) => retried.push(json!(id)),
+            Err(e) => {
+                eprintln!("\r{id}: {e:#}");
+                failed.push(json!({"id": id, "error": format!("{e:#}")}));
+            }
         }
         let done = i + 1;
         let width = 30;
@@ -394,16 +420,23 @@ async fn retry_failed(client: &Client, step: Option<&str>) -> Result<()> {
         );
     }
     eprintln!();
+    let failures = failed.len();
+    let record = json!({"total": total, "retried": retried, "failed": failed});
     if failures > 0 {
+        if format == Format::Json {
+            print_outcome(format, &record, || {});
+        }
         return Err(anyhow!(
             "{failures} of {total} System Jobs could not be retried"
         ));
     }
-    eprintln!("{total} System Jobs are Ready again");
+    print_outcome(format, &record, || {
+        eprintln!("{total} System Jobs are Ready again")
+    });
     Ok(())
 }
 
-async fn cancel(client: &Client, job: &str) -> Result<()> {
+async fn cancel(client: &Client, job: &str, format: Format) -> Result<()> {
     let id = job_id(job)?;
     client
         .patch(
@@ -412,7 +445,11 @@ async fn cancel(client: &Client, job: &str) -> Result<()> {
         )
         .await
         .with_context(|| format!("canceling System Job {id}"))?;
-    eprintln!("canceled System Job {id}");
+    print_outcome(
+        format,
+        &json!({"id": id, "state": "Completed", "status": "Canceled", "statecode": 3, "statuscode": 32}),
+        || eprintln!("canceled System Job {id}"),
+    );
     Ok(())
 }
 

@@ -6,8 +6,10 @@
 //! The file's JSON is POSTed to the bound action
 //! `serviceendpoints(<id>)/Microsoft.Dynamics.CRM.herald_Notify`; herald
 //! delivers it with the webhook's url and authentication and answers
-//! `{"value": "<the endpoint's response body>"}`, which is printed. A
-//! failed delivery comes back as an OData error ("Endpoint unavailable …").
+//! `{"value": "<the endpoint's response body>"}`, which is printed (with
+//! `--output json`: `{"webhook", "id", "response"}`, the response parsed
+//! when it is JSON). A failed delivery comes back as an OData error
+//! ("Endpoint unavailable …").
 
 use std::path::PathBuf;
 
@@ -16,6 +18,7 @@ use clap::Args;
 use serde_json::Value;
 
 use super::client::Client;
+use super::output::{print_outcome, OutputArgs};
 use super::webhook::{self, id_of};
 
 #[derive(Debug, Args)]
@@ -26,6 +29,8 @@ pub struct NotifyArgs {
     /// The execution context to send: a JSON file, or - for standard input.
     #[arg(long, value_name = "FILE.json")]
     context: PathBuf,
+    #[command(flatten)]
+    out: OutputArgs,
 }
 
 pub async fn run(client: &Client, args: NotifyArgs) -> Result<()> {
@@ -53,12 +58,22 @@ pub async fn run(client: &Client, args: NotifyArgs) -> Result<()> {
         )
         .await
         .with_context(|| format!("notifying webhook '{name}'"))?;
-    match answer.get("value") {
-        Some(Value::String(s)) => println!("{s}"),
-        Some(Value::Null) => {}
-        Some(v) => println!("{v}"),
-        None if answer.is_null() => {}
-        None => println!("{answer}"),
-    }
+    let response = match answer.get("value") {
+        Some(v) => v.clone(),
+        None => answer.clone(),
+    };
+    let parsed = match &response {
+        Value::String(s) => serde_json::from_str(s).unwrap_or_else(|_| response.clone()),
+        other => other.clone(),
+    };
+    print_outcome(
+        args.out.output,
+        &serde_json::json!({"webhook": name, "id": id, "response": parsed}),
+        || match &response {
+            Value::String(s) => println!("{s}"),
+            Value::Null => {}
+            v => println!("{v}"),
+        },
+    );
     Ok(())
 }

@@ -1,6 +1,8 @@
-//! How list and show commands print: `--output table` (the default) gives
-//! aligned plain-text columns for people, `--output json` gives the same
-//! rows as a JSON array (list) or object (show) for scripts.
+//! How commands print: `--output table` (the default) gives aligned
+//! plain-text columns for people, `--output json` gives the same rows as a
+//! JSON array (list) or object (show) for scripts. Commands that change
+//! something print, with `--output json`, one object saying what they did
+//! (and nothing else on stdout).
 //!
 //! Rows are JSON objects whose keys are the column names; the table uses
 //! the upper-cased keys as headers. Plain padding is all the table needs,
@@ -78,6 +80,16 @@ pub fn print_list(format: Format, columns: &[&str], rows: &[Value], empty: &str)
         Format::Json => println!("{}", pretty(&Value::Array(rows.to_vec()))),
         Format::Table if rows.is_empty() => eprintln!("{empty}"),
         Format::Table => print!("{}", table(columns, rows)),
+    }
+}
+
+/// What a changing command did. As a table, `text` prints the usual human
+/// output (an id or URL on stdout for scripts, a confirmation on stderr);
+/// as JSON, `record` (one object) is printed on stdout instead.
+pub fn print_outcome(format: Format, record: &Value, text: impl FnOnce()) {
+    match format {
+        Format::Json => println!("{}", pretty(record)),
+        Format::Table => text(),
     }
 }
 

@@ -16,7 +16,7 @@ use clap::{Args, Subcommand};
 use serde_json::{json, Value};
 
 use super::client::{as_guid, literal, Client};
-use super::output::{print_list, print_record, OutputArgs};
+use super::output::{print_list, print_outcome, print_record, Format, OutputArgs};
 use super::webhook::{self, id_of};
 
 #[derive(Debug, Args)]
@@ -85,6 +85,8 @@ struct AddArgs {
     /// Description.
     #[arg(long)]
     description: Option<String>,
+    #[command(flatten)]
+    out: OutputArgs,
 }
 
 #[derive(Debug, Args)]
@@ -110,6 +112,8 @@ struct TargetArgs {
     /// The step's id or name.
     #[arg(value_name = "ID|NAME")]
     step: String,
+    #[command(flatten)]
+    out: OutputArgs,
 }
 
 pub async fn run(client: &Client, args: StepArgs) -> Result<()> {
@@ -117,9 +121,9 @@ pub async fn run(client: &Client, args: StepArgs) -> Result<()> {
         StepCommand::Add(a) => add(client, *a).await,
         StepCommand::List(a) => list(client, a).await,
         StepCommand::Show(a) => show(client, a).await,
-        StepCommand::Enable(a) => set_state(client, &a.step, true).await,
-        StepCommand::Disable(a) => set_state(client, &a.step, false).await,
-        StepCommand::Remove(a) => remove(client, &a.step).await,
+        StepCommand::Enable(a) => set_state(client, &a.step, true, a.out.output).await,
+        StepCommand::Disable(a) => set_state(client, &a.step, false, a.out.output).await,
+        StepCommand::Remove(a) => remove(client, &a.step, a.out.output).await,
     }
 }
 
@@ -453,7 +457,14 @@ async fn add(client: &Client, a: AddArgs) -> Result<()> {
             });
         }
     }
-    println!("{step_id}");
+    match a.out.output {
+        Format::Table => println!("{step_id}"),
+        Format::Json => {
+            // The step as registered (the server fills in its defaults).
+            let row = resolve(client, &step_id).await?;
+            print_record(Format::Json, &record(client, &row).await?);
+        }
+    }
     Ok(())
 }
 
@@ -488,7 +499,13 @@ async fn list(client: &Client, a: ListArgs) -> Result<()> {
 
 async fn show(client: &Client, a: ShowArgs) -> Result<()> {
     let row = resolve(client, &a.step).await?;
-    let id = id_of(&row, "sdkmessageprocessingstepid")?;
+    print_record(a.out.output, &record(client, &row).await?);
+    Ok(())
+}
+
+/// One step (a [`resolve`]d row) with its images, as `show` prints it.
+async fn record(client: &Client, row: &Value) -> Result<Value> {
+    let id = id_of(row, "sdkmessageprocessingstepid")?;
     let filter = format!("_sdkmessageprocessingstepid_value eq {id}");
     let images = client
         .get_all(
@@ -519,17 +536,16 @@ async fn show(client: &Client, a: ShowArgs) -> Result<()> {
             json!({"name": i["name"], "id": i["sdkmessageprocessingstepimageid"], "type": kind, "entityalias": i["entityalias"], "attributes": attributes})
         })
         .collect();
-    let mut record = friendly(&row);
+    let mut record = friendly(row);
     record["webhookid"] = row["_eventhandler_value"].clone();
     record["deletejobonsuccess"] = row["asyncautodelete"].clone();
     record["runas"] = row["_impersonatinguserid_value"].clone();
     record["description"] = row["description"].clone();
     record["images"] = Value::Array(images);
-    print_record(a.out.output, &record);
-    Ok(())
+    Ok(record)
 }
 
-async fn set_state(client: &Client, step: &str, enable: bool) -> Result<()> {
+async fn set_state(client: &Client, step: &str, enable: bool, format: Format) -> Result<()> {
     let row = resolve(client, step).await?;
     let id = id_of(&row, "sdkmessageprocessingstepid")?;
     let name = row["name"].as_str().unwrap_or(&id).to_string();
@@ -543,11 +559,15 @@ async fn set_state(client: &Client, step: &str, enable: bool) -> Result<()> {
         .patch(&format!("sdkmessageprocessingsteps({id})"), &body)
         .await
         .with_context(|| format!("setting step '{name}' {verb}"))?;
-    eprintln!("{verb} step '{name}' ({id})");
+    print_outcome(
+        format,
+        &json!({"id": id, "name": name, "enabled": enable}),
+        || eprintln!("{verb} step '{name}' ({id})"),
+    );
     Ok(())
 }
 
-async fn remove(client: &Client, step: &str) -> Result<()> {
+async fn remove(client: &Client, step: &str, format: Format) -> Result<()> {
     let row = resolve(client, step).await?;
     let id = id_of(&row, "sdkmessageprocessingstepid")?;
     let name = row["name"].as_str().unwrap_or(&id).to_string();
@@ -555,7 +575,11 @@ async fn remove(client: &Client, step: &str) -> Result<()> {
         .delete(&format!("sdkmessageprocessingsteps({id})"))
         .await
         .with_context(|| format!("removing step '{name}'"))?;
-    eprintln!("removed step '{name}' ({id}) and its images");
+    print_outcome(
+        format,
+        &json!({"id": id, "name": name, "removed": true}),
+        || eprintln!("removed step '{name}' ({id}) and its images"),
+    );
     Ok(())
 }
 

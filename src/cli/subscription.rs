@@ -8,7 +8,7 @@ use clap::{Args, Subcommand};
 use serde_json::Value;
 
 use super::client::Client;
-use super::output::{print_list, print_record, Format, OutputArgs};
+use super::output::{print_list, print_outcome, print_record, Format, OutputArgs};
 
 #[derive(Debug, Args)]
 pub struct SubscriptionArgs {
@@ -34,6 +34,8 @@ enum SubscriptionCommand {
     Delete {
         /// The subscriptionId.
         id: String,
+        #[command(flatten)]
+        out: OutputArgs,
     },
 }
 
@@ -89,7 +91,7 @@ pub async fn run(client: &Client, args: SubscriptionArgs) -> Result<()> {
             }
             print_record(out.output, &sub);
         }
-        SubscriptionCommand::Delete { id } => {
+        SubscriptionCommand::Delete { id, out } => {
             if client.get_opt(&one(&root, &id), &[]).await?.is_none() {
                 anyhow::bail!("no subscription '{id}' (see herald subscription list)");
             }
@@ -97,7 +99,11 @@ pub async fn run(client: &Client, args: SubscriptionArgs) -> Result<()> {
                 .delete_any_version(&one(&root, &id))
                 .await
                 .with_context(|| format!("deleting subscription {id}"))?;
-            println!("deleted subscription {id}");
+            print_outcome(
+                out.output,
+                &serde_json::json!({"id": id, "deleted": true}),
+                || println!("deleted subscription {id}"),
+            );
         }
     }
     Ok(())

@@ -15,7 +15,7 @@ use herald_core::authvalue::{
 use serde_json::{json, Value};
 
 use super::client::{as_guid, literal, Client};
-use super::output::{print_list, print_record, OutputArgs};
+use super::output::{print_list, print_outcome, print_record, OutputArgs};
 
 #[derive(Debug, Args)]
 pub struct WebhookArgs {
@@ -56,9 +56,12 @@ struct AddArgs {
     description: Option<String>,
     /// Also sign every request the Standard Webhooks way (webhook-id,
     /// webhook-timestamp, webhook-signature). Give a `whsec_…` secret, or
-    /// `generate` to have one made (it is printed once, on stderr).
+    /// `generate` to have one made (it is printed once: on stderr, or as
+    /// `signingsecret` with --output json).
     #[arg(long, value_name = "whsec_…|generate")]
     signing_secret: Option<String>,
+    #[command(flatten)]
+    out: OutputArgs,
 }
 
 #[derive(Debug, Args)]
@@ -81,6 +84,8 @@ struct RemoveArgs {
     /// The webhook's name or id.
     #[arg(value_name = "NAME|ID")]
     webhook: String,
+    #[command(flatten)]
+    out: OutputArgs,
 }
 
 pub async fn run(client: &Client, args: WebhookArgs) -> Result<()> {
@@ -235,10 +240,11 @@ async fn add(client: &Client, a: AddArgs) -> Result<()> {
     if let Some(d) = &a.description {
         body["description"] = json!(d);
     }
+    let mut generated = None;
     if let Some(secret) = &a.signing_secret {
         let secret = if secret == "generate" {
             let s = herald_delivery::SigningSecret::generate();
-            eprintln!("signing secret (shown once; give it to the receiver): {s}");
+            generated = Some(s.clone());
             s
         } else {
             secret.clone()
@@ -249,7 +255,23 @@ async fn add(client: &Client, a: AddArgs) -> Result<()> {
         .create("serviceendpoints", &body)
         .await
         .with_context(|| format!("registering webhook '{}'", a.name.trim()))?;
-    println!("{id}");
+    let mut record = json!({
+        "id": id,
+        "name": a.name.trim(),
+        "url": a.url.trim(),
+        "authtype": authtype_name(&json!(authtype)),
+        "signing": a.signing_secret.is_some(),
+    });
+    if let Some(s) = &generated {
+        // Shown once: the server never returns it.
+        record["signingsecret"] = json!(s);
+    }
+    print_outcome(a.out.output, &record, || {
+        if let Some(s) = &generated {
+            eprintln!("signing secret (shown once; give it to the receiver): {s}");
+        }
+        println!("{id}");
+    });
     Ok(())
 }
 
@@ -320,7 +342,11 @@ async fn remove(client: &Client, a: RemoveArgs) -> Result<()> {
         .delete(&format!("serviceendpoints({id})"))
         .await
         .with_context(|| format!("removing webhook '{name}'"))?;
-    eprintln!("removed webhook '{name}' ({id})");
+    print_outcome(
+        a.out.output,
+        &json!({"id": id, "name": name, "removed": true}),
+        || eprintln!("removed webhook '{name}' ({id})"),
+    );
     Ok(())
 }
 
