@@ -77,16 +77,17 @@ pub fn webhook_request(
 }
 
 /// Standard Webhooks headers when the endpoint has a signing secret; the
-/// message id is the request id (`msg_<id>`), stable across the retry.
+/// message id is `msg_<id>`: the request id of a synchronous delivery (the
+/// same on its one retry), a System Job's id (the same on every run).
 pub fn signature_headers(
     state: &AppState,
     endpoint: &Endpoint,
-    request_id: Uuid,
+    message_id: Uuid,
     body: &[u8],
 ) -> Vec<(String, String)> {
     herald_delivery::signature_headers(
         &endpoint.signing,
-        &format!("msg_{}", request_id.simple()),
+        &format!("msg_{}", message_id.simple()),
         state.clock.now().timestamp(),
         body,
     )
