@@ -209,10 +209,7 @@ pub async fn execute(state: &AppState, op: Operation) -> ApiResult<Outcome> {
     };
     dispatch::run_stage(state, &mut tx, &event, &steps, 10).await?;
     let mut jobs = false;
-    let mut derived: Vec<(
-        event::Derived,
-        std::sync::Arc<Vec<herald_core::matching::StepDef>>,
-    )> = Vec::new();
+    let mut derived: Vec<(event::Derived, registrations::Steps)> = Vec::new();
     let record = match message {
         Message::Create => {
             let mut values = validate::checked_values(table, &op.values, true)?;

@@ -34,11 +34,17 @@ pub const REGISTRATION_TABLES: [&str; 3] = [
 
 const VERSION_SETTING: &str = "registrations";
 
+/// The enabled steps of one (message, table), shared by the writes that run them.
+pub type Steps = Arc<Vec<StepDef>>;
+
+/// (message, table) → (the version it was loaded under, its steps).
+type Entries = HashMap<(String, String), (String, Steps)>;
+
 /// The cache; one per node ([`crate::state::AppState::registrations`]).
 #[derive(Default)]
 pub struct StepCache {
     local: AtomicU64,
-    entries: Mutex<HashMap<(String, String), (String, Arc<Vec<StepDef>>)>>,
+    entries: Mutex<Entries>,
 }
 
 impl StepCache {
@@ -49,7 +55,7 @@ impl StepCache {
         tx: &mut Tx,
         message: &str,
         table: &str,
-    ) -> ApiResult<Arc<Vec<StepDef>>> {
+    ) -> ApiResult<Steps> {
         let version = self.version(tx).await?;
         let key = (message.to_string(), table.to_string());
         if let Some((v, steps)) = self.lock().get(&key) {
@@ -79,9 +85,7 @@ impl StepCache {
         })
     }
 
-    fn lock(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<(String, String), (String, Arc<Vec<StepDef>>)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
         self.entries.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
