@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{eventually, odata_error, register, TestServer};
+use common::{eventually, golden, odata_error, register, TestServer};
 use herald_testkit::{Behavior, Receiver};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -26,10 +26,6 @@ both_backends!(
 );
 
 const HEADERS: &str = r#"<settings><setting name="X-Test1" value="test1" /><setting name="X-Test2" value="test2" /></settings>"#;
-
-fn keys(v: &Value) -> Vec<String> {
-    v.as_object().unwrap().keys().cloned().collect()
-}
 
 async fn seed_scenario_async_update_matches_the_seed_shape(s: TestServer) {
     let rx = Receiver::start().await;
@@ -90,149 +86,79 @@ async fn seed_scenario_async_update_matches_the_seed_shape(s: TestServer) {
     assert!(raw.contains(r#"\/Date("#));
 
     let body = r.body_json();
-    let seed_keys = [
-        "BusinessUnitId",
-        "CorrelationId",
-        "Depth",
-        "InitiatingUserId",
-        "InputParameters",
-        "IsExecutingOffline",
-        "IsInTransaction",
-        "IsOfflinePlayback",
-        "IsolationMode",
-        "MessageName",
-        "Mode",
-        "OperationCreatedOn",
-        "OperationId",
-        "OrganizationId",
-        "OrganizationName",
-        "OutputParameters",
-        "OwningExtension",
-        "ParentContext",
-        "PostEntityImages",
-        "PreEntityImages",
-        "PrimaryEntityId",
-        "PrimaryEntityName",
-        "RequestId",
-        "SecondaryEntityName",
-        "SharedVariables",
-        "Stage",
-        "UserId",
-    ];
-    assert_eq!(keys(&body), seed_keys);
-    assert_eq!(keys(&body["ParentContext"]), seed_keys);
-    assert_eq!(body["MessageName"], "Update");
-    assert_eq!(body["Mode"], 1);
-    assert_eq!(body["Stage"], 40);
-    assert_eq!(body["Depth"], 1);
-    assert_eq!(body["IsolationMode"], 1);
-    assert_eq!(body["IsInTransaction"], false);
-    assert_eq!(body["PrimaryEntityName"], "contact");
+    // The whole body against the seed's, recursively and in key order, with
+    // only run-specific values blanked (see `expected_seed_000`).
+    let expected = expected_seed_000(&s);
+    golden::assert_same_ordered(
+        &golden::blank_run_values(&body),
+        &golden::blank_run_values(&expected),
+        "$",
+    );
+    // The blanked values, checked for what they must be in this run.
     assert_eq!(body["PrimaryEntityId"], contact);
-    assert_eq!(body["SecondaryEntityName"], "none");
-    assert_eq!(body["RequestId"], Value::Null);
-    assert_eq!(body["OrganizationName"], "herald");
+    assert_eq!(body["InputParameters"][0]["value"]["Id"], contact);
+    assert_eq!(body["OwningExtension"]["Id"], step);
     assert_eq!(body["UserId"], s.state.org.admin_user_id.to_string());
     assert_eq!(
         body["InitiatingUserId"],
         s.state.org.admin_user_id.to_string()
     );
-    assert_eq!(body["OwningExtension"]["Id"], step);
     assert_eq!(
-        body["OwningExtension"]["LogicalName"],
-        "sdkmessageprocessingstep"
+        body["BusinessUnitId"],
+        s.state.org.business_unit_id.to_string()
     );
     assert_eq!(
-        body["OperationCreatedOn"]
-            .as_str()
-            .map(|d| d.starts_with("/Date(") && d.ends_with("+0000)/")),
-        Some(true)
-    );
-    let target = &body["InputParameters"][0];
-    assert_eq!(target["key"], "Target");
-    assert_eq!(
-        target["value"]["__type"],
-        "Entity:http://schemas.microsoft.com/xrm/2011/Contracts"
+        body["OrganizationId"],
+        s.state.org.organization_id.to_string()
     );
     assert_eq!(
-        keys(&target["value"]),
-        [
-            "__type",
-            "Attributes",
-            "EntityState",
-            "FormattedValues",
-            "Id",
-            "KeyAttributes",
-            "LogicalName",
-            "RelatedEntities",
-            "RowVersion"
-        ]
-    );
-    let attrs: Vec<&str> = target["value"]["Attributes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["key"].as_str().unwrap())
-        .collect();
-    assert_eq!(
-        attrs,
-        [
-            "firstname",
-            "contactid",
-            "fullname",
-            "yomifullname",
-            "modifiedon",
-            "modifiedby",
-            "modifiedonbehalfby"
-        ]
-    );
-    assert_eq!(target["value"]["Attributes"][0]["value"], "James");
-    assert_eq!(
-        target["value"]["Attributes"][2]["value"],
-        "James Glynn (sample)"
+        body["CorrelationId"],
+        r.header("x-ms-correlation-request-id").unwrap_or_default()
     );
     assert_eq!(
-        target["value"]["Attributes"][5]["value"]["__type"],
-        "EntityReference:http://schemas.microsoft.com/xrm/2011/Contracts"
+        body["ParentContext"]["CorrelationId"],
+        body["CorrelationId"]
     );
-    assert_eq!(
-        target["value"]["Attributes"][5]["value"]["LogicalName"],
-        "systemuser"
-    );
-    let image = &body["PostEntityImages"][0];
-    assert_eq!(image["key"], "AsynchronousStepPrimaryName");
-    let image_attrs: Vec<&str> = image["value"]["Attributes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["key"].as_str().unwrap())
-        .collect();
-    assert_eq!(image_attrs.len(), 2);
-    assert!(image_attrs.contains(&"fullname") && image_attrs.contains(&"contactid"));
-    let parent = &body["ParentContext"];
-    assert_eq!(parent["Stage"], 30);
-    assert_eq!(parent["ParentContext"], Value::Null);
-    let parent_attrs: Vec<&str> = parent["InputParameters"][0]["value"]["Attributes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["key"].as_str().unwrap())
-        .collect();
-    assert_eq!(parent_attrs, ["firstname", "contactid"]);
-    assert_eq!(
-        parent["InputParameters"][1]["key"],
-        "SuppressDuplicateDetection"
-    );
-    assert_eq!(parent["SharedVariables"][0]["key"], "ChangedEntityTypes");
-
+    let modifiedon = body["InputParameters"][0]["value"]["Attributes"][4]["value"].clone();
+    let (_, row) = s
+        .get(&format!("contacts({contact})?$select=modifiedon"))
+        .await;
+    let stored = chrono::DateTime::parse_from_rfc3339(row["modifiedon"].as_str().unwrap_or(""))
+        .map(|t| format!("/Date({})/", t.timestamp_millis()));
+    assert_eq!(modifiedon.as_str(), stored.as_deref().ok(), "{row}");
     // The System Job succeeded and is queryable.
     let job = eventually(Duration::from_secs(10), "the job to succeed", || async {
-        let (_, b) = s.get(&format!("asyncoperations?$filter=_owningextensionid_value eq {step}&$select=statuscode,statecode,name,startedon,completedon")).await;
+        let (_, b) = s.get(&format!("asyncoperations?$filter=_owningextensionid_value eq {step}&$select=statuscode,statecode,name,createdon,startedon,completedon")).await;
         b["value"].as_array().and_then(|v| v.first().cloned()).filter(|j| j["statuscode"] == 30)
     })
     .await;
     assert_eq!(job["statecode"], 3);
     assert!(job["completedon"].is_string() && job["startedon"].is_string());
+    // An async step's OperationId is its System Job.
+    assert_eq!(body["OperationId"], job["asyncoperationid"]);
+    assert_eq!(
+        body["ParentContext"]["OperationId"],
+        job["asyncoperationid"]
+    );
+}
+
+/// Seed 000's body with herald's documented choices applied (README, "What a
+/// receiver gets"): the configured organization name at both levels (the
+/// seed's `OrgName` / `OneFarm` is an artefact of the docs), and as
+/// `ChangedEntityTypes` the tables this operation wrote — the contact — where
+/// Dataverse also lists tables its own plug-ins touched.
+fn expected_seed_000(s: &TestServer) -> Value {
+    let mut seed = golden::seed_000();
+    let org = Value::from(s.state.config.server.organization.clone());
+    seed["OrganizationName"] = org.clone();
+    seed["ParentContext"]["OrganizationName"] = org;
+    let changed = &mut seed["ParentContext"]["SharedVariables"][0]["value"];
+    let contact = changed
+        .as_array()
+        .and_then(|a| a.iter().find(|p| p["key"] == "contact").cloned())
+        .expect("the seed lists contact among ChangedEntityTypes");
+    *changed = Value::Array(vec![contact]);
+    seed
 }
 
 async fn each_authtype_is_applied(s: TestServer) {
@@ -824,4 +750,25 @@ async fn owner_and_state_changes_raise_assign_and_setstate(s: TestServer) {
     assert_eq!(b["InputParameters"][1]["value"]["Value"], 1);
     assert_eq!(b["InputParameters"][2]["value"]["Value"], 2);
     assert_eq!(b["PrimaryEntityId"], a);
+}
+
+#[test]
+fn golden_blanking_keeps_identity_and_date_style() {
+    let v: Value = serde_json::from_str(
+        r#"{"a":"6D81597F-0F9F-E711-8122-000D3AA2331C","b":"75c2dd85-e89e-e711-8122-000d3aa2331c","c":"6d81597f-0f9f-e711-8122-000d3aa2331c","d":"\/Date(1506384247000)\/","e":"\/Date(1506409448000-0700)\/","f":"James"}"#,
+    )
+    .expect("json");
+    assert_eq!(
+        golden::blank_run_values(&v).to_string(),
+        r#"{"a":"guid#1","b":"guid#2","c":"guid#1","d":"/Date(ms)/","e":"/Date(ms±offset)/","f":"James"}"#
+    );
+}
+
+#[test]
+#[should_panic(expected = "keys (in order) differ at $.x")]
+fn golden_comparison_sees_key_order() {
+    let a = json!({"x": {"a": 1, "b": 2}});
+    let b = json!({"x": {"b": 2, "a": 1}});
+    assert_eq!(a, b, "serde_json's == alone does not see the difference");
+    golden::assert_same_ordered(&a, &b, "$");
 }

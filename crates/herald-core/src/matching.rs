@@ -98,20 +98,30 @@ pub fn steps_for_stage<'a>(
     out
 }
 
-/// Keep only the listed columns of an image (all when `attributes` is empty);
-/// the primary id always stays.
+/// The columns of an image: all of the row's, in row order, when
+/// `attributes` is empty; else the listed ones in the order they are listed
+/// (as seed 000 shows `AsynchronousStepPrimaryName` = `fullname`, then
+/// `contactid`), with the primary id appended when it is not listed — it
+/// always stays. Listed names the row does not have are skipped.
 pub fn image_columns<T: Clone>(
     values: &[(String, T)],
     attributes: &[String],
     primary_id: &str,
 ) -> Vec<(String, T)> {
-    values
-        .iter()
-        .filter(|(k, _)| {
-            attributes.is_empty() || k == primary_id || attributes.iter().any(|a| a == k)
-        })
-        .cloned()
-        .collect()
+    if attributes.is_empty() {
+        return values.to_vec();
+    }
+    let find = |name: &str| values.iter().find(|(k, _)| k == name).cloned();
+    let mut out: Vec<(String, T)> = Vec::new();
+    for a in attributes {
+        if !out.iter().any(|(k, _)| k == a) {
+            out.extend(find(a));
+        }
+    }
+    if !out.iter().any(|(k, _)| k == primary_id) {
+        out.extend(find(primary_id));
+    }
+    out
 }
 
 #[cfg(test)]
@@ -175,5 +185,24 @@ mod tests {
             2
         );
         assert_eq!(image_columns(&values, &[], "contactid").len(), 3);
+        // Listed order, not row order; the primary id appended when unlisted.
+        let names = |cols: Vec<(String, i32)>| cols.into_iter().map(|(k, _)| k).collect::<Vec<_>>();
+        let list = |s: &str| comma_list(Some(s));
+        assert_eq!(
+            names(image_columns(
+                &values,
+                &list("lastname,contactid"),
+                "contactid"
+            )),
+            ["lastname", "contactid"]
+        );
+        assert_eq!(
+            names(image_columns(
+                &values,
+                &list("lastname,nosuch,firstname"),
+                "contactid"
+            )),
+            ["lastname", "firstname", "contactid"]
+        );
     }
 }

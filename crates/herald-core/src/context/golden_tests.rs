@@ -413,6 +413,15 @@ fn value_shapes() {
             AttributeValue::DateTime(Utc.timestamp_millis_opt(-1_000).unwrap()),
             r#""\/Date(-1000)\/""#,
         ),
+        // Whole seconds, as Dataverse keeps dates and the Web API shows them.
+        (
+            AttributeValue::DateTime(Utc.timestamp_millis_opt(1_506_384_247_986).unwrap()),
+            r#""\/Date(1506384247000)\/""#,
+        ),
+        (
+            AttributeValue::DateTime(Utc.timestamp_millis_opt(-1_500).unwrap()),
+            r#""\/Date(-2000)\/""#,
+        ),
         (
             AttributeValue::Guid(g("6D81597F-0F9F-E711-8122-000D3AA2331C")),
             r#""6d81597f-0f9f-e711-8122-000d3aa2331c""#,

@@ -28,15 +28,23 @@ pub fn to_wire_string(json: &Json) -> String {
         .replace('/', "\\/")
 }
 
-/// `/Date(<ms>)/` (the value of a UTC `DateTime`; `\/` once on the wire).
+/// Milliseconds since the epoch at Dataverse's date precision, whole
+/// seconds: every date in seed 000 ends in `000`, and the same column read
+/// through the Web API (`…T08:20:21Z`) shows the same instant.
+fn whole_second_millis(t: &DateTime<Utc>) -> i64 {
+    t.timestamp() * 1000
+}
+
+/// `/Date(<ms>)/` (the value of a UTC `DateTime`, whole seconds; `\/` once
+/// on the wire).
 pub fn date_json(t: &DateTime<Utc>) -> Json {
-    Json::String(format!("/Date({})/", t.timestamp_millis()))
+    Json::String(format!("/Date({})/", whole_second_millis(t)))
 }
 
 /// `/Date(<ms>+0000)/`: the offset style of `OperationCreatedOn`. Dataverse
 /// writes the server's local offset (seed: `-0700`); herald runs in UTC.
 pub fn offset_date_json(t: &DateTime<Utc>) -> Json {
-    Json::String(format!("/Date({}+0000)/", t.timestamp_millis()))
+    Json::String(format!("/Date({}+0000)/", whole_second_millis(t)))
 }
 
 /// A decimal as a JSON number: whole values without a fraction (`1500`, as
