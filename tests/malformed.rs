@@ -158,3 +158,159 @@ async fn malformed_requests_never_produce_5xx_on_postgres() {
         throw_garbage(s, 0x2545_F491_4F6C_DD1D).await;
     }
 }
+
+both_backends!(
+    nul_characters_are_rejected_with_400,
+    like_pattern_with_a_trailing_backslash_is_literal,
+    distinct_fetch_ordered_by_an_unselected_column,
+);
+
+/// Percent-encode a FetchXML document for the `fetchXml` query option.
+fn fetch(set: &str, xml: &str) -> String {
+    let mut out = format!("{set}?fetchXml=");
+    for b in xml.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// PostgreSQL text cannot hold U+0000: every way of sending one is a 400
+/// naming the problem, on both stores alike.
+async fn nul_characters_are_rejected_with_400(s: TestServer) {
+    // A JSON string escape in a body, on create and update.
+    for (method, path) in [
+        (Method::POST, "contacts"),
+        (
+            Method::PATCH,
+            "contacts(6d81597f-0f9f-e711-8122-000d3aa2331c)",
+        ),
+    ] {
+        let (st, _, body) = s
+            .send(
+                s.request(method.clone(), path)
+                    .header("Content-Type", "application/json")
+                    .body(r#"{"firstname":"a\u0000b"}"#),
+            )
+            .await;
+        let msg = common::odata_error(st, &body, reqwest::StatusCode::BAD_REQUEST);
+        assert!(
+            msg.contains("NUL") && msg.contains("firstname"),
+            "{method} {path}: {msg}"
+        );
+    }
+    // In a property name too.
+    let (st, _, body) = s
+        .send(
+            s.request(Method::POST, "contacts")
+                .body(r#"{"first\u0000name":"x"}"#),
+        )
+        .await;
+    assert!(common::odata_error(st, &body, reqwest::StatusCode::BAD_REQUEST).contains("NUL"));
+    // An OData string literal, directly and through a parameter alias.
+    for q in [
+        "contacts?$filter=firstname eq '%00'",
+        "contacts?$filter=firstname eq @p&@p='a%00'",
+        "contacts?$filter=contains(firstname,'%00')",
+    ] {
+        let (st, body) = s.get(q).await;
+        let msg = common::odata_error(st, &body, reqwest::StatusCode::BAD_REQUEST);
+        assert!(
+            msg.contains("NUL") && msg.contains("position"),
+            "{q}: {msg}"
+        );
+    }
+    // FetchXML: a raw NUL is not XML, and neither is a character reference to it.
+    for xml in [
+        "<fetch><entity name='contact'><filter><condition attribute='firstname' operator='eq' value='a\u{0}'/></filter></entity></fetch>",
+        "<fetch><entity name='contact'><filter><condition attribute='firstname' operator='eq' value='a&#0;'/></filter></entity></fetch>",
+        "<fetch><entity name='contact'><filter><condition attribute='firstname' operator='in'><value>a&#x0;</value></condition></filter></entity></fetch>",
+        "<fetch><entity name='contact'><filter><condition attribute='firstname' operator='like' value='%&#0;%'/></filter></entity></fetch>",
+    ] {
+        let (st, body) = s.get(&fetch("contacts", xml)).await;
+        let msg = common::odata_error(st, &body, reqwest::StatusCode::BAD_REQUEST);
+        assert!(msg.contains("position"), "{xml}: {msg}");
+    }
+    let (_, body) = s.get("contacts?$count=true").await;
+    assert_eq!(body["@odata.count"], 0, "nothing was written: {body}");
+}
+
+/// A FetchXML like / not-like value ending in a lone `\` (the escape
+/// character) matches a literal backslash, the same on both stores.
+async fn like_pattern_with_a_trailing_backslash_is_literal(s: TestServer) {
+    s.create("contacts", serde_json::json!({"firstname": "back\\"}))
+        .await;
+    s.create("contacts", serde_json::json!({"firstname": "backs"}))
+        .await;
+    for (op, value, expected) in [
+        ("like", "back\\", vec!["back\\"]),
+        ("like", "%\\", vec!["back\\"]),
+        ("like", "back\\\\", vec!["back\\"]),
+        ("not-like", "back\\", vec!["backs"]),
+        ("like", "%k\\_", vec![]),
+    ] {
+        let xml = format!(
+            "<fetch><entity name='contact'><attribute name='firstname'/><order attribute='firstname'/>\
+             <filter><condition attribute='firstname' operator='{op}' value='{value}'/></filter></entity></fetch>"
+        );
+        let (st, body) = s.get(&fetch("contacts", &xml)).await;
+        assert_eq!(st, reqwest::StatusCode::OK, "{op} {value}: {body}");
+        let names: Vec<&str> = body["value"]
+            .as_array()
+            .map(|v| v.iter().filter_map(|r| r["firstname"].as_str()).collect())
+            .unwrap_or_default();
+        assert_eq!(names, expected, "{op} {value}");
+    }
+}
+
+/// `<fetch distinct="true">` ordered by a column it does not select: the
+/// order column is added to the (distinct) select list and returned.
+async fn distinct_fetch_ordered_by_an_unselected_column(s: TestServer) {
+    let acc = s
+        .create("accounts", serde_json::json!({"name": "Contoso"}))
+        .await;
+    for (first, last) in [("Ann", "Zed"), ("Bob", "Abe"), ("Cid", "Abe")] {
+        s.create(
+            "contacts",
+            serde_json::json!({"firstname": first, "lastname": last,
+                "parentcustomerid_account@odata.bind": format!("/accounts({acc})")}),
+        )
+        .await;
+    }
+    let xml = "<fetch distinct='true'><entity name='account'><attribute name='name'/>\
+        <link-entity name='contact' from='parentcustomerid' to='accountid' alias='c'>\
+        <order attribute='lastname'/></link-entity></entity></fetch>";
+    let (st, body) = s.get(&fetch("accounts", xml)).await;
+    assert_eq!(st, reqwest::StatusCode::OK, "{body}");
+    let rows = body["value"].as_array().cloned().unwrap_or_default();
+    let got: Vec<(String, String)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["name"].as_str().unwrap_or("").to_string(),
+                r["c.lastname"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("Contoso".into(), "Abe".into()),
+            ("Contoso".into(), "Zed".into())
+        ],
+        "{body}"
+    );
+    // On the primary entity too, descending.
+    let xml = "<fetch distinct='true'><entity name='contact'><attribute name='firstname'/>\
+        <order attribute='lastname' descending='true'/><order attribute='firstname'/></entity></fetch>";
+    let (st, body) = s.get(&fetch("contacts", xml)).await;
+    assert_eq!(st, reqwest::StatusCode::OK, "{body}");
+    let firsts: Vec<&str> = body["value"]
+        .as_array()
+        .map(|v| v.iter().filter_map(|r| r["firstname"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(firsts, vec!["Ann", "Bob", "Cid"], "{body}");
+}

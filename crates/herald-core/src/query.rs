@@ -57,7 +57,8 @@ pub enum Condition {
         negated: bool,
     },
     /// Case-insensitive SQL LIKE; `pattern` uses `%` and `_` as wildcards
-    /// and `\` as the escape character.
+    /// and `\` as the escape character (a lone `\` at the very end, which
+    /// escapes nothing, is a literal backslash).
     Like {
         column: ColumnRef,
         pattern: String,

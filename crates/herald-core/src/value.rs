@@ -134,6 +134,12 @@ pub fn value_from_json(col: &Column, json: &Json) -> Result<Value, ValueError> {
     match &col.ty {
         ColumnType::String { max_length } | ColumnType::Memo { max_length } => {
             let s = json.as_str().ok_or_else(|| wrong("a string"))?;
+            if s.contains('\0') {
+                return Err(ValueError(format!(
+                    "Column '{}' cannot contain a NUL character (U+0000)",
+                    col.name
+                )));
+            }
             let len = s.chars().count();
             if len > *max_length {
                 return Err(ValueError(format!(
@@ -219,6 +225,8 @@ mod tests {
         );
         assert!(value_from_json(&c, &Json::from("James")).is_err());
         assert!(value_from_json(&c, &Json::from(3)).is_err());
+        let nul = value_from_json(&c, &Json::from("a\0")).unwrap_err();
+        assert!(nul.0.contains("NUL"), "{}", nul.0);
         let g = Column::new("x", ColumnType::UniqueIdentifier);
         assert!(value_from_json(&g, &Json::from("not-a-guid")).is_err());
         let d = Column::new("d", ColumnType::DateTime);

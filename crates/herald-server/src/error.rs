@@ -107,6 +107,11 @@ impl From<QueryError> for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
+        // A safety net: input the parsers let through but PostgreSQL
+        // refuses as data (SQLSTATE class 22) is the client's error.
+        if let Some(m) = e.data_exception() {
+            return ApiError::bad_request(format!("The store cannot accept a value: {m}"));
+        }
         match e {
             StoreError::Duplicate(id) => ApiError::new(
                 StatusCode::PRECONDITION_FAILED,

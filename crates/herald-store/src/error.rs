@@ -15,6 +15,19 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// The database's message when PostgreSQL refused a value with a data
+    /// exception (SQLSTATE class 22: text it cannot store, a number out of
+    /// range, a malformed LIKE pattern…). The input is at fault, not the
+    /// server, so the API answers 400; SQLite has no such class.
+    pub fn data_exception(&self) -> Option<&str> {
+        let StoreError::Database(sqlx::Error::Database(db)) = self else {
+            return None;
+        };
+        db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+            .filter(|pg| pg.code().starts_with("22"))
+            .map(|pg| pg.message())
+    }
+
     /// Map a unique-constraint violation to `Duplicate`.
     pub(crate) fn from_write(err: sqlx::Error, id: &str) -> StoreError {
         if let sqlx::Error::Database(db) = &err {

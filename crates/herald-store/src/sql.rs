@@ -179,6 +179,38 @@ pub fn select(
         columns.push(out);
     }
 
+    let mut orders: Vec<&Order> = query.order.iter().collect();
+    orders.extend(link_orders.iter());
+    let mut order_sql = Vec::new();
+    for o in orders {
+        let (expr, column) = scope.resolve(&o.column)?;
+        // SELECT DISTINCT can only sort by what it returns (PostgreSQL
+        // insists; SQLite would pick an arbitrary row's value): an order
+        // column that is not selected is selected, and returned.
+        if query.distinct && !select_list.contains(&expr) {
+            select_list.push(expr.clone());
+            columns.push(OutputColumn {
+                key: match &o.column.alias {
+                    Some(a) => format!("{a}.{}", column.name),
+                    None => column.name.clone(),
+                },
+                column: column.clone(),
+            });
+        }
+        // NULLs sort first ascending on both stores, like SQL Server.
+        order_sql.push(format!(
+            "{expr} {}",
+            if o.descending {
+                "DESC NULLS LAST"
+            } else {
+                "ASC NULLS FIRST"
+            }
+        ));
+    }
+    if !query.distinct {
+        order_sql.push(format!("t0.{} ASC", ident(&table.primary_id)));
+    }
+
     let mut sql = Sql::default();
     sql.push("SELECT ");
     if query.distinct {
@@ -207,24 +239,6 @@ pub fn select(
         }
     }
 
-    let mut orders: Vec<&Order> = query.order.iter().collect();
-    orders.extend(link_orders.iter());
-    let mut order_sql = Vec::new();
-    for o in orders {
-        let (expr, _) = scope.resolve(&o.column)?;
-        // NULLs sort first ascending on both stores, like SQL Server.
-        order_sql.push(format!(
-            "{expr} {}",
-            if o.descending {
-                "DESC NULLS LAST"
-            } else {
-                "ASC NULLS FIRST"
-            }
-        ));
-    }
-    if !query.distinct {
-        order_sql.push(format!("t0.{} ASC", ident(&table.primary_id)));
-    }
     if !order_sql.is_empty() {
         sql.push(" ORDER BY ").push(&order_sql.join(", "));
     }
@@ -462,13 +476,14 @@ fn condition(scope: &Scope<'_>, c: &Condition, sql: &mut Sql) -> Result<(), Stor
             negated,
         } => {
             let (expr, _) = scope.resolve(column)?;
+            let pattern = close_escape(pattern);
             if *negated {
                 sql.push(&format!("({expr} IS NULL OR LOWER({expr}) NOT LIKE LOWER("));
                 sql.bind(Param::Text(Some(pattern.clone())));
                 sql.push(") ESCAPE '\\')");
             } else {
                 sql.push(&format!("LOWER({expr}) LIKE LOWER("));
-                sql.bind(Param::Text(Some(pattern.clone())));
+                sql.bind(Param::Text(Some(pattern)));
                 sql.push(") ESCAPE '\\'");
             }
         }
@@ -499,10 +514,32 @@ fn condition(scope: &Scope<'_>, c: &Condition, sql: &mut Sql) -> Result<(), Stor
     Ok(())
 }
 
+/// A LIKE pattern whose last character is a lone escape (`\`) has nothing
+/// to escape: PostgreSQL refuses it and SQLite matches nothing. Both stores
+/// take that backslash literally instead (as SQL Server, which has no
+/// default escape character, does).
+fn close_escape(pattern: &str) -> String {
+    let trailing = pattern.chars().rev().take_while(|c| *c == '\\').count();
+    if trailing % 2 == 1 {
+        format!("{pattern}\\")
+    } else {
+        pattern.to_string()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use herald_core::query::Link;
+
+    #[test]
+    fn a_trailing_lone_escape_becomes_a_literal_backslash() {
+        assert_eq!(close_escape("a\\"), "a\\\\");
+        assert_eq!(close_escape("a\\\\"), "a\\\\");
+        assert_eq!(close_escape("a\\\\\\"), "a\\\\\\\\");
+        assert_eq!(close_escape("a\\%"), "a\\%");
+        assert_eq!(close_escape(""), "");
+    }
 
     #[test]
     fn renumbers_placeholders() {

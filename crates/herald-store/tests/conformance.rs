@@ -51,7 +51,8 @@ conformance!(
     duplicate_ids_are_reported,
     links_join_tables,
     rollback_discards_writes,
-    migrate_twice_is_harmless
+    migrate_twice_is_harmless,
+    unstorable_text_is_a_data_exception,
 );
 
 fn v(s: &str) -> Value {
@@ -300,4 +301,39 @@ async fn migrate_twice_is_harmless(store: Store) {
     tx.put_setting("k", "2").await.unwrap();
     assert_eq!(tx.setting("k").await.unwrap().as_deref(), Some("2"));
     tx.commit().await.unwrap();
+}
+
+/// PostgreSQL refuses U+0000 in text with SQLSTATE 22021 (class 22, a data
+/// exception, which the API answers with 400); SQLite stores it. The
+/// parsers refuse it before it gets here; this is the safety net's signal.
+async fn unstorable_text_is_a_data_exception(store: Store) {
+    let schema = store.schema().clone();
+    let t = schema.table("account").unwrap();
+    let mut tx = store.begin().await.unwrap();
+    let r = tx
+        .insert(
+            t,
+            &[
+                ("accountid".into(), Value::Guid(Uuid::new_v4())),
+                ("name".into(), v("a\0b")),
+            ],
+        )
+        .await;
+    match (store.dialect(), r) {
+        (herald_store::Dialect::Postgres, Err(e)) => {
+            assert!(e.data_exception().is_some(), "{e}")
+        }
+        (herald_store::Dialect::Sqlite, Ok(())) => {}
+        (d, r) => panic!("{d:?}: unexpected {r:?}"),
+    }
+    drop(tx);
+    let mut tx = store.begin().await.unwrap();
+    let dup = Uuid::new_v4();
+    let row = [("accountid".to_string(), Value::Guid(dup))];
+    tx.insert(t, &row).await.unwrap();
+    let e = tx.insert(t, &row).await.unwrap_err();
+    assert!(
+        e.data_exception().is_none(),
+        "a duplicate is not a data exception"
+    );
 }

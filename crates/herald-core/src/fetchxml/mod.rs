@@ -56,7 +56,8 @@ pub const MAX_FETCH_DEPTH: usize = 50;
 /// ends-with not-end-with`, `in not-in` (`<value>` children), `null
 /// not-null`, `between not-between` (two `<value>`s), and for date-times
 /// `on`, `on-or-after`, `on-or-before` (with a date-only value, `on-or-before`
-/// includes that whole day).
+/// includes that whole day). A `like`/`not-like` value ending in a lone `\`
+/// matches a literal backslash there. Values may not contain U+0000.
 pub fn parse_fetchxml(schema: &Schema, xml: &str) -> Result<Query, QueryError> {
     check_nesting(xml)?;
     let doc = Document::parse(xml).map_err(|e| {
@@ -516,6 +517,14 @@ impl<'s> Parser<'s> {
                 text: child.text().unwrap_or("").to_string(),
                 pos: self.node_pos(child),
             });
+        }
+        // XML cannot carry U+0000 (the XML parser refuses it), but check
+        // here too: no store can keep it in text.
+        if let Some(v) = values.iter().find(|v| v.text.contains('\0')) {
+            return Err(self.error(
+                v.pos,
+                "A condition value cannot contain a NUL character (U+0000)",
+            ));
         }
         let count_error = |wanted: &str| {
             self.error(

@@ -520,3 +520,16 @@ fn garbage_never_panics() {
         }
     }
 }
+
+#[test]
+fn nul_characters_are_refused_with_a_position() {
+    for c in [
+        "<condition attribute='name' operator='eq' value='a&#0;'/>",
+        "<condition attribute='name' operator='in'><value>a&#x0;</value></condition>",
+        "<condition attribute='name' operator='like' value='a\u{0}'/>",
+    ] {
+        let e = cond(c).unwrap_err();
+        assert!(e.position.is_some(), "{c}: {}", e.message);
+        assert!(e.message.contains("position"), "{c}: {}", e.message);
+    }
+}

@@ -417,6 +417,12 @@ impl<'a> Parser<'a> {
                 format!("The parameter alias '@{name}' has the value '{raw}', which is not a single literal value"),
             )
         };
+        if raw.contains('\0') {
+            return Err(self.ctx.error(
+                pos,
+                format!("The parameter alias '@{name}' contains a NUL character (U+0000, %00), which a value cannot contain"),
+            ));
+        }
         let chars: Vec<char> = raw.chars().collect();
         let tokens = tokenize(&chars, &Ctx::new("the alias")).map_err(|_| not_literal())?;
         match tokens.as_slice() {

@@ -99,6 +99,13 @@ pub(crate) fn tokenize(chars: &[char], ctx: &Ctx) -> Result<Vec<Token>, QueryErr
                                 i += 1;
                                 break;
                             }
+                            // No store can keep U+0000 in text (PostgreSQL refuses it).
+                            Some('\0') => {
+                                return Err(ctx.syntax(
+                                    i,
+                                    "a string literal cannot contain a NUL character (U+0000, %00)",
+                                ))
+                            }
                             Some(other) => {
                                 s.push(*other);
                                 i += 1;
@@ -192,5 +199,13 @@ mod tests {
             tokenize(&"a eq 'x".chars().collect::<Vec<_>>(), &Ctx::new("$filter")).unwrap_err();
         assert_eq!(err.position, Some(5));
         assert!(err.message.contains("not closed"), "{}", err.message);
+    }
+
+    #[test]
+    fn a_nul_in_a_string_literal_is_a_syntax_error_at_its_position() {
+        let chars: Vec<char> = "a eq 'x\0y'".chars().collect();
+        let err = tokenize(&chars, &Ctx::new("$filter")).unwrap_err();
+        assert_eq!(err.position, Some(7));
+        assert!(err.message.contains("NUL"), "{}", err.message);
     }
 }

@@ -21,10 +21,45 @@ pub fn json_object(body: &[u8]) -> ApiResult<serde_json::Map<String, Json>> {
             e.column()
         ))
     })?;
+    if let Some(place) = nul_in(&v) {
+        return Err(ApiError::payload(format!(
+            "The request body contains a NUL character (U+0000) in {place}: text cannot contain it"
+        )));
+    }
     match v {
         Json::Object(m) => Ok(m),
         _ => Err(ApiError::payload("The request body must be a JSON object")),
     }
+}
+
+/// Where a JSON value holds U+0000 (which PostgreSQL text cannot store):
+/// `'firstname'`, `'ctx.list[1]'`, or `the property name 'a\u0000'`.
+fn nul_in(v: &Json) -> Option<String> {
+    fn path(v: &Json, at: &str) -> Option<String> {
+        match v {
+            Json::String(s) if s.contains('\0') => Some(format!("'{at}'")),
+            Json::Array(items) => items
+                .iter()
+                .enumerate()
+                .find_map(|(i, v)| path(v, &format!("{at}[{i}]"))),
+            Json::Object(m) => m.iter().find_map(|(k, v)| {
+                if k.contains('\0') {
+                    return Some(format!(
+                        "the property name '{}'",
+                        k.replace('\0', "\\u0000")
+                    ));
+                }
+                let at = if at.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{at}.{k}")
+                };
+                path(v, &at)
+            }),
+            _ => None,
+        }
+    }
+    path(v, "")
 }
 
 /// Typed column values from a body for `table`.
@@ -127,4 +162,29 @@ fn parse_bind(schema: &Schema, target: &Table, s: &str) -> ApiResult<uuid::Uuid>
         )));
     }
     Ok(id)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn names_where_a_nul_is() {
+        let m = super::json_object(br#"{"a":1,"firstname":"x\u0000"}"#).unwrap_err();
+        assert!(
+            m.message.contains("NUL") && m.message.contains("'firstname'"),
+            "{}",
+            m.message
+        );
+        let m = super::json_object(br#"{"n\u0000":1}"#).unwrap_err();
+        assert!(
+            m.message.contains("property name 'n\\u0000'"),
+            "{}",
+            m.message
+        );
+        let m = super::json_object(br#"{"ctx":{"list":["ok","\u0000"]}}"#).unwrap_err();
+        assert!(m.message.contains("'ctx.list[1]'"), "{}", m.message);
+        assert!(
+            super::json_object(br#"{"a":"\\u0000"}"#).is_ok(),
+            "an escaped backslash is not a NUL"
+        );
+    }
 }
