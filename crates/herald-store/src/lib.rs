@@ -5,6 +5,27 @@
 //!
 //! Writes happen in a [`Tx`]; the pipeline keeps one open across the whole
 //! write (validation, sync steps, outbox rows) and commits once.
+//!
+//! ## One interface: a struct over an enum of backends, not a trait
+//!
+//! The store's one interface is the concrete [`Store`] / [`Tx`] / [`Conn`]
+//! API; each method matches on a private enum of the two backends. This is
+//! a deliberate choice over a `trait Store` with two implementations:
+//!
+//! - The backends differ in almost nothing but the sqlx connection type:
+//!   the SQL text is shared (`$N` placeholders, [`sql`]), so one method body
+//!   serves both and a trait would duplicate every query or need a generic
+//!   `sqlx::Database` bound that leaks into every caller.
+//! - The set of backends is closed (SQLite and PostgreSQL, chosen by the
+//!   URL at start). Callers never pick or extend it, so dynamic dispatch
+//!   (`dyn Store`, boxed futures for async methods) would buy nothing.
+//! - The conformance suite (`tests/conformance.rs`) runs every behaviour on
+//!   both variants, which is what "one interface, two backends" must
+//!   guarantee; a trait would not add a check the suite does not make.
+//!
+//! Where a backend really differs (DDL column types, `FOR UPDATE SKIP
+//! LOCKED`, LISTEN/NOTIFY, SQLite's single writer) the code says so in one
+//! `match` on [`Dialect`] or the backend, next to the shared path.
 
 pub mod bc;
 pub mod bins;

@@ -13,7 +13,7 @@ pub async fn fresh_postgres_url(test: &str) -> Option<String> {
     let base = match std::env::var(PG_ENV) {
         Ok(u) if !u.is_empty() => u,
         _ => {
-            eprintln!("SKIPPED (PostgreSQL): {test}: set {PG_ENV}=postgres://… to run it");
+            say_skipped(test);
             return None;
         }
     };
@@ -27,6 +27,17 @@ pub async fn fresh_postgres_url(test: &str) -> Option<String> {
         .unwrap_or_else(|e| panic!("cannot create test database: {e}"));
     let _ = conn.close().await;
     Some(replace_db_name(&base, &name))
+}
+
+/// Say that a PostgreSQL test was skipped where the person running the tests
+/// sees it: `cargo test` captures `eprintln!` of passing tests, but not
+/// writes to the process's stderr handle.
+fn say_skipped(test: &str) {
+    use std::io::Write;
+    let _ = writeln!(
+        std::io::stderr(),
+        "SKIPPED (PostgreSQL): {test}: set {PG_ENV}=postgres://… to run it"
+    );
 }
 
 /// `url` with its database name replaced by `name` (query string kept).
