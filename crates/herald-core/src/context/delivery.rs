@@ -13,14 +13,15 @@ pub const MAX_PAYLOAD_BYTES: usize = 262_144;
 /// The body to POST and whether it had to be trimmed (then send
 /// `x-ms-dynamics-msg-size-exceeded`).
 ///
-/// When the full body is over [`MAX_PAYLOAD_BYTES`], Dataverse "removes"
+/// When the full body is over [`MAX_PAYLOAD_BYTES`], the four properties
 /// `ParentContext`, `InputParameters`, `PreEntityImages` and
-/// `PostEntityImages`. Decision: herald keeps the keys (in place) and empties
-/// them — `ParentContext: null`, the three collections `[]` — rather than
-/// omitting them, so that receivers deserializing into
-/// `RemoteExecutionContext` (or any strict model of the seed's shape) keep
-/// working; an empty collection carries the same information as a missing
-/// one. The trimmed body is sent even if it is still over the limit.
+/// `PostEntityImages` are removed: the keys themselves are left out, every
+/// other key keeps its place. Decision: SPEC §4 says "drop" them and seeds
+/// 000–002 say they "will be removed" (and "Some operations do not include
+/// these properties"), so a receiver must tell a trimmed body from one that
+/// merely had empty collections by their absence (and the header); emptying
+/// them in place (`null` / `[]`) would not be what Dataverse sends. The
+/// trimmed body is sent even if it is still over the limit.
 pub fn serialize_for_delivery(ctx: &ExecutionContext) -> (String, bool) {
     let mut json = ctx.to_json();
     let full = to_wire_string(&json);
@@ -31,13 +32,20 @@ pub fn serialize_for_delivery(ctx: &ExecutionContext) -> (String, bool) {
     (to_wire_string(&json), true)
 }
 
+/// The properties Dataverse removes from an over-limit body.
+pub const TRIMMED_PROPERTIES: [&str; 4] = [
+    "ParentContext",
+    "InputParameters",
+    "PreEntityImages",
+    "PostEntityImages",
+];
+
 fn trim(json: &mut Json) {
     if let Json::Object(m) = json {
-        // `insert` on an existing key keeps its position (preserve_order).
-        m.insert("InputParameters".into(), Json::Array(vec![]));
-        m.insert("ParentContext".into(), Json::Null);
-        m.insert("PostEntityImages".into(), Json::Array(vec![]));
-        m.insert("PreEntityImages".into(), Json::Array(vec![]));
+        for key in TRIMMED_PROPERTIES {
+            // `shift_remove` keeps the order of the remaining keys.
+            m.shift_remove(key);
+        }
     }
 }
 

@@ -666,34 +666,44 @@ fn payload_over_256_kb_is_trimmed_and_flagged() {
     assert!(exceeded);
     assert!(body.len() < 4096, "trimmed body is small: {}", body.len());
     let json: Json = serde_json::from_str(&body).unwrap();
-    // Same keys, same order; the four properties emptied in place.
-    assert_same_ordered(
-        &Json::Array(
-            json.as_object()
-                .unwrap()
-                .keys()
-                .map(|k| Json::from(k.as_str()))
-                .collect(),
-        ),
-        &Json::Array(
-            ctx.to_json()
-                .as_object()
-                .unwrap()
-                .keys()
-                .map(|k| Json::from(k.as_str()))
-                .collect(),
-        ),
-        "keys",
-    );
-    assert_eq!(json["ParentContext"], Json::Null);
-    assert_eq!(json["InputParameters"], Json::Array(vec![]));
-    assert_eq!(json["PreEntityImages"], Json::Array(vec![]));
-    assert_eq!(json["PostEntityImages"], Json::Array(vec![]));
+    // The four properties are removed (keys and all); the rest keep their order.
+    let kept: Vec<Json> = ctx
+        .to_json()
+        .as_object()
+        .unwrap()
+        .keys()
+        .filter(|k| !TRIMMED_PROPERTIES.contains(&k.as_str()))
+        .map(|k| Json::from(k.as_str()))
+        .collect();
+    assert_eq!(kept.len(), 27 - 4);
+    let got: Vec<Json> = json
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(|k| Json::from(k.as_str()))
+        .collect();
+    assert_same_ordered(&Json::Array(got), &Json::Array(kept), "keys");
+    for key in TRIMMED_PROPERTIES {
+        assert!(json.get(key).is_none(), "{key} is removed");
+    }
+    // Everything else is the untrimmed body's.
+    let mut full = ctx.to_json();
+    if let Json::Object(m) = &mut full {
+        m.retain(|k, _| !TRIMMED_PROPERTIES.contains(&k.as_str()));
+    }
+    assert_same_ordered(&json, &full, "$");
     assert_eq!(json["MessageName"], "Update");
     assert_eq!(json["PrimaryEntityId"], CONTACT);
 
     let headers = webhook_headers(&ctx, "OrgName", exceeded, Uuid::from_u128(1));
     assert!(headers.contains(&("x-ms-dynamics-msg-size-exceeded".into(), "true".into())));
+
+    // The same rule on a context already serialized (System Jobs, notify).
+    let (again, exceeded) = trim_serialized(&ctx.to_json_string());
+    assert!(exceeded);
+    assert_eq!(again, body);
+    let small = seed_context().to_json_string();
+    assert_eq!(trim_serialized(&small), (small.clone(), false));
 }
 
 #[test]

@@ -27,7 +27,8 @@ mod golden_tests;
 pub use builder::{ContextBuilder, Target};
 pub use convert::{attribute_value, entity_from_values, image_from_values};
 pub use delivery::{
-    headers_from_parts, serialize_for_delivery, trim_serialized, webhook_headers, MAX_PAYLOAD_BYTES,
+    headers_from_parts, serialize_for_delivery, trim_serialized, webhook_headers,
+    MAX_PAYLOAD_BYTES, TRIMMED_PROPERTIES,
 };
 pub use execution::{
     ExecutionContext, ISOLATION_MODE, MODE_ASYNCHRONOUS, MODE_SYNCHRONOUS, STAGE_MAIN_OPERATION,
