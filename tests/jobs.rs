@@ -13,7 +13,8 @@ both_backends!(
     failed_jobs_can_be_retried_and_show_their_attempts,
     jobs_can_be_postponed_paused_resumed_and_canceled,
     only_job_state_can_be_written,
-    succeeded_jobs_are_purged_after_retention
+    succeeded_jobs_are_purged_after_retention,
+    slow_deliveries_show_in_progress_and_every_job_gets_startedon
 );
 
 const HEADERS: &str = r#"<settings><setting name="X-Key" value="k" /></settings>"#;
@@ -276,4 +277,31 @@ async fn fairness_on_postgres() {
         "jobs::fairness_on_postgres",
     )
     .await;
+}
+
+/// A delivery still running after a moment shows as In Progress (2 / 20)
+/// with its startedon; a quick one goes from Waiting to Succeeded, and
+/// both end with startedon ≤ completedon.
+async fn slow_deliveries_show_in_progress_and_every_job_gets_startedon(s: TestServer) {
+    let slow = Receiver::start_with(Behavior::delay(Duration::from_secs(3), 200)).await;
+    let fast = Receiver::start().await;
+    let slow_hook = register::webhook(&s, "slow", &slow.url(), 5, HEADERS).await;
+    let fast_hook = register::webhook(&s, "fast", &fast.url(), 5, HEADERS).await;
+    let slow_step = register::step(&s, &slow_hook, "Create", "account", 40, 1, json!({})).await;
+    let fast_step = register::step(&s, &fast_hook, "Create", "lead", 40, 1, json!({})).await;
+    s.create("accounts", json!({"name": "A"})).await;
+    s.create("leads", json!({"lastname": "L"})).await;
+
+    let running = job_of(&s, &slow_step, 20).await;
+    assert_eq!(running["statecode"], 2, "{running}");
+    assert!(running["startedon"].is_string(), "{running}");
+    assert!(running["completedon"].is_null(), "{running}");
+
+    for step in [&fast_step, &slow_step] {
+        let done = job_of(&s, step, 30).await;
+        let started = done["startedon"].as_str().expect("startedon").to_string();
+        let completed = done["completedon"].as_str().expect("completedon").to_string();
+        let parse = |t: &str| chrono::DateTime::parse_from_rfc3339(t).expect("a date");
+        assert!(parse(&started) <= parse(&completed), "{done}");
+    }
 }

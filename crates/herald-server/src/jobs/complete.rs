@@ -20,10 +20,12 @@ const BATCH: usize = 256;
 #[derive(Clone)]
 pub struct Completer {
     tx: mpsc::Sender<JobOutcome>,
+    owner: std::sync::Arc<str>,
 }
 
 impl Completer {
     pub fn spawn(state: SharedState, owner: String) -> Completer {
+        let lease_owner: std::sync::Arc<str> = owner.as_str().into();
         let (tx, mut rx) = mpsc::channel::<JobOutcome>(4 * BATCH);
         tokio::spawn(async move {
             while let Some(first) = rx.recv().await {
@@ -39,7 +41,15 @@ impl Completer {
                 }
             }
         });
-        Completer { tx }
+        Completer {
+            tx,
+            owner: lease_owner,
+        }
+    }
+
+    /// The lease owner (this node) whose outcomes it writes.
+    pub fn owner(&self) -> &str {
+        &self.owner
     }
 
     /// Hand over an outcome to be written with the next batch. Waits only

@@ -1,7 +1,13 @@
-//! Running one claimed System Job: In Progress → deliver → Succeeded (30) or
-//! Failed (31), with startedon, completedon, executiontimespan, message,
+//! Running one claimed System Job: deliver → Succeeded (30) or Failed (31),
+//! with startedon, completedon, executiontimespan, message,
 //! friendlymessage, errorcode and retrycount, and every attempt logged.
 //! The outcome is written only while this node still holds the lease.
+//!
+//! In Progress (statecode 2 / statuscode 20) is written only for a
+//! delivery still running after [`IN_PROGRESS_AFTER`]: most endpoints
+//! answer in milliseconds, and every write of the asyncoperation row
+//! rewrites its serialized context, so a job that succeeds at once goes
+//! from Waiting straight to Succeeded with its startedon filled in.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -29,6 +35,9 @@ pub const IN_PROGRESS: (i64, i64) = (2, 20);
 pub const SUCCEEDED: (i64, i64) = (3, 30);
 pub const FAILED: (i64, i64) = (3, 31);
 pub const CANCELED: (i64, i64) = (3, 32);
+
+/// How long a delivery runs before its job is marked In Progress.
+pub const IN_PROGRESS_AFTER: Duration = Duration::from_millis(500);
 
 /// The webhook a job calls, as looked up for its claim batch: the endpoint,
 /// or why there is none.
@@ -68,7 +77,6 @@ async fn try_run(
         }
         return tx.commit().await;
     }
-    // The claim already marked it In Progress (statecode 2 / statuscode 20).
     let started = state.clock.now();
     let delivery_started = std::time::Instant::now();
     // Metrics name the endpoint as sync and notify deliveries do.
@@ -77,7 +85,17 @@ async fn try_run(
         Err(_) => job.endpoint_id.to_string(),
     };
     let delivery = match endpoint.and_then(|e| prepare(state, job.asyncoperation_id, row, &e)) {
-        Ok(req) => state.sender.deliver(&req).await,
+        Ok(req) => {
+            let deliver = state.sender.deliver(&req);
+            tokio::pin!(deliver);
+            tokio::select! {
+                d = &mut deliver => d,
+                _ = tokio::time::sleep(IN_PROGRESS_AFTER) => {
+                    mark_in_progress(state, completer.owner(), job.asyncoperation_id, started).await;
+                    deliver.await
+                }
+            }
+        }
         Err(message) => Delivery {
             attempts: Vec::new(),
             outcome: Outcome::Failed(Failure::new(FailureKind::InvalidUrl, message)),
@@ -119,6 +137,7 @@ async fn try_run(
         OutcomeRow::Update {
             statecode: state_status.0,
             statuscode: state_status.1,
+            started_ms: started.timestamp_millis(),
             completed_ms: completed.timestamp_millis(),
             executiontimespan: (completed - started).num_milliseconds().max(0),
             retries: delivery.attempts.len().saturating_sub(1) as i64,
@@ -135,6 +154,26 @@ async fn try_run(
         })
         .await;
     Ok(())
+}
+
+/// Show a delivery that is taking a while as In Progress. A failure here
+/// only costs the display: the outcome is written either way.
+async fn mark_in_progress(
+    state: &AppState,
+    owner: &str,
+    id: Uuid,
+    started: chrono::DateTime<chrono::Utc>,
+) {
+    let marked = async {
+        let mut tx = state.store.begin().await?;
+        tx.mark_in_progress(id, owner, started.timestamp_millis())
+            .await?;
+        tx.commit().await
+    }
+    .await;
+    if let Err(e) = marked {
+        warn!(job = %id, error = %e, "marking a System Job In Progress failed");
+    }
 }
 
 fn technical_message(delivery: &Delivery, message: &str) -> String {
