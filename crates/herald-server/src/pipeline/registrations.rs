@@ -50,12 +50,7 @@ pub struct StepCache {
 impl StepCache {
     /// The enabled steps for `message` on `table`, from the cache when it
     /// is current, else loaded in `tx` (and cached).
-    pub async fn steps(
-        &self,
-        tx: &mut Tx,
-        message: &str,
-        table: &str,
-    ) -> ApiResult<Steps> {
+    pub async fn steps(&self, tx: &mut Tx, message: &str, table: &str) -> ApiResult<Steps> {
         let version = self.version(tx).await?;
         let key = (message.to_string(), table.to_string());
         if let Some((v, steps)) = self.lock().get(&key) {
