@@ -16,6 +16,8 @@ both_backends!(
     filtering_attributes_decide_whether_a_step_fires,
     stages_and_ranks_run_in_order_with_images_and_impersonation,
     sync_failure_rolls_the_write_back,
+    delete_steps_end_to_end,
+    prevalidation_failure_stops_the_write,
     retry_only_on_502_503_504,
     payload_over_256kb_is_trimmed,
     async_payload_over_256kb_is_trimmed,
@@ -357,6 +359,199 @@ async fn sync_failure_rolls_the_write_back(s: TestServer) {
     );
     let (_, list) = s.get("incidents?$count=true").await;
     assert_eq!(list["@odata.count"], 0);
+}
+
+async fn delete_steps_end_to_end(s: TestServer) {
+    let rx = Receiver::start_with(Behavior::status(500)).await;
+    let hook = register::webhook(&s, "h", &rx.url(), 5, HEADERS).await;
+    let step = register::step(&s, &hook, "Delete", "account", 40, 0, json!({})).await;
+    register::image(&s, &step, 0, "before", "name,telephone1").await;
+    // No post-image on Delete (alone or as Both): the row is gone afterwards.
+    for imagetype in [1, 2] {
+        let (st, _, body) = s
+            .post(
+                "sdkmessageprocessingstepimages",
+                json!({"sdkmessageprocessingstepid@odata.bind": format!("/sdkmessageprocessingsteps({step})"),
+                       "imagetype": imagetype, "entityalias": "after", "name": "after"}),
+            )
+            .await;
+        let msg = odata_error(st, &body, StatusCode::BAD_REQUEST);
+        assert!(msg.contains("post-image"), "{msg}");
+    }
+    let a = s
+        .create(
+            "accounts",
+            json!({"name": "Doomed", "telephone1": "555", "description": "not in the image"}),
+        )
+        .await;
+
+    // The endpoint fails: the delete is rolled back.
+    let (st, _, body) = s
+        .send(s.request(Method::DELETE, &format!("accounts({a})")))
+        .await;
+    let msg = odata_error(st, &body, StatusCode::BAD_GATEWAY);
+    assert!(
+        msg.starts_with("Endpoint unavailable") && msg.contains("500"),
+        "{msg}"
+    );
+    let (st, row) = s.get(&format!("accounts({a})?$select=name")).await;
+    assert_eq!(st, StatusCode::OK, "the record still exists: {row}");
+    assert_eq!(row["name"], "Doomed");
+    assert_eq!(rx.requests().len(), 1, "500 is not retried");
+
+    // The endpoint accepts: the row is deleted and the receiver got a reference and the pre-image.
+    rx.clear();
+    rx.respond(Behavior::status(200));
+    assert_eq!(
+        s.delete(&format!("accounts({a})")).await,
+        StatusCode::NO_CONTENT
+    );
+    let (st, _) = s.get(&format!("accounts({a})")).await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+    let got = rx.wait_for(1, Duration::from_secs(5)).await;
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].header("x-ms-dynamics-request-name"), Some("delete"));
+    assert_eq!(got[0].header("x-ms-dynamics-entity-name"), Some("account"));
+    let b = got[0].body_json();
+    assert_eq!(b["MessageName"], "Delete");
+    assert_eq!(b["Stage"], 40);
+    assert_eq!(b["Mode"], 0);
+    assert_eq!(b["IsInTransaction"], true);
+    assert_eq!(b["PrimaryEntityId"], a);
+    assert_eq!(b["OwningExtension"]["Id"], step);
+    let target = &b["InputParameters"][0];
+    assert_eq!(target["key"], "Target");
+    golden::assert_same_ordered(
+        &target["value"],
+        &json!({
+            "__type": "EntityReference:http://schemas.microsoft.com/xrm/2011/Contracts",
+            "Id": a,
+            "KeyAttributes": [],
+            "LogicalName": "account",
+            "Name": null,
+            "RowVersion": null
+        }),
+        "$.InputParameters[0].value",
+    );
+    assert_eq!(b["InputParameters"].as_array().map(Vec::len), Some(1));
+    assert_eq!(b["PostEntityImages"], json!([]));
+    let image = &b["PreEntityImages"][0];
+    assert_eq!(image["key"], "before");
+    assert!(image["value"].get("__type").is_none());
+    assert_eq!(image["value"]["LogicalName"], "account");
+    assert_eq!(image["value"]["Id"], a);
+    golden::assert_same_ordered(
+        &image["value"]["Attributes"],
+        &json!([
+            {"key": "name", "value": "Doomed"},
+            {"key": "telephone1", "value": "555"},
+            {"key": "accountid", "value": a}
+        ]),
+        "$.PreEntityImages[0].value.Attributes",
+    );
+    let parent = &b["ParentContext"];
+    assert_eq!(parent["Stage"], 30);
+    assert_eq!(parent["InputParameters"][0]["value"]["Id"], a);
+    assert_eq!(parent["PreEntityImages"], json!([]));
+}
+
+async fn prevalidation_failure_stops_the_write(s: TestServer) {
+    let rx = Receiver::start_with(Behavior::status(503)).await;
+    let hook = register::webhook(&s, "validate", &rx.url_for("/stage10"), 5, HEADERS).await;
+    let later = register::webhook(&s, "later", &rx.url_for("/stage40"), 5, HEADERS).await;
+    register::step(&s, &hook, "Create", "lead", 10, 0, json!({})).await;
+    register::step(&s, &later, "Create", "lead", 40, 0, json!({})).await;
+    let (st, _, body) = s.post("leads", json!({"subject": "stopped at 10"})).await;
+    let msg = odata_error(st, &body, StatusCode::BAD_GATEWAY);
+    assert!(
+        msg.starts_with("Endpoint unavailable") && msg.contains("503"),
+        "{msg}"
+    );
+    let (_, list) = s.get("leads?$count=true").await;
+    assert_eq!(list["@odata.count"], 0, "no record was written");
+    let got = rx.requests();
+    assert!(
+        got.iter().all(|r| r.path == "/stage10"),
+        "stage 40 never ran"
+    );
+    assert_eq!(got.len(), 2, "503 got exactly one more attempt");
+    let b = got[0].body_json();
+    assert_eq!(b["Stage"], 10);
+    assert_eq!(
+        b["IsInTransaction"], false,
+        "PreValidation runs outside the transaction"
+    );
+    assert_eq!(b["OutputParameters"], json!([]));
+
+    // Once the endpoint accepts, the same write goes through both stages.
+    rx.clear();
+    rx.respond(Behavior::status(200));
+    let id = s.create("leads", json!({"subject": "passes"})).await;
+    let got = rx.wait_for(2, Duration::from_secs(5)).await;
+    let paths: Vec<&str> = got.iter().map(|r| r.path.as_str()).collect();
+    assert_eq!(paths, ["/stage10", "/stage40"]);
+    assert_eq!(got[1].body_json()["PrimaryEntityId"], id);
+}
+
+/// A synchronous step whose endpoint never answers, with the delivery
+/// timeout configured to 300 ms: the write fails with a message naming the
+/// timeout, after about that long, and is rolled back (Create and Update).
+async fn sync_timeout_rolls_the_write_back(s: TestServer) {
+    let rx = Receiver::start_with(Behavior::Hang).await;
+    let hook = register::webhook(&s, "slow", &rx.url(), 5, HEADERS).await;
+    let c = s.create("contacts", json!({"lastname": "Before"})).await;
+    register::step(&s, &hook, "Create", "contact", 40, 0, json!({})).await;
+    register::step(&s, &hook, "Update", "contact", 20, 0, json!({})).await;
+
+    let started = std::time::Instant::now();
+    let (st, _, body) = s.post("contacts", json!({"lastname": "Never"})).await;
+    let took = started.elapsed();
+    let msg = odata_error(st, &body, StatusCode::BAD_GATEWAY);
+    assert!(msg.starts_with("Endpoint unavailable"), "{msg}");
+    assert!(msg.contains("timeout") && msg.contains("300"), "{msg}");
+    assert!(took >= Duration::from_millis(300), "gave up after {took:?}");
+    assert!(
+        took < Duration::from_secs(10),
+        "the configured timeout applies: {took:?}"
+    );
+    assert_eq!(rx.requests().len(), 1, "a timeout is not retried");
+    let (_, list) = s
+        .get("contacts?$filter=lastname eq 'Never'&$count=true")
+        .await;
+    assert_eq!(list["@odata.count"], 0, "the create was rolled back");
+
+    let (st, body) = s
+        .patch(&format!("contacts({c})"), json!({"lastname": "After"}))
+        .await;
+    let msg = odata_error(st, &body, StatusCode::BAD_GATEWAY);
+    assert!(msg.contains("timeout"), "{msg}");
+    let (_, row) = s.get(&format!("contacts({c})?$select=lastname")).await;
+    assert_eq!(row["lastname"], "Before", "the update was rolled back");
+}
+
+fn short_timeout(c: &mut herald_server::config::Config) {
+    c.delivery.timeout = Duration::from_millis(300);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_timeout_rolls_the_write_back_on_sqlite() {
+    let s = TestServer::start_with(common::Backend::Sqlite, "sync_timeout", short_timeout)
+        .await
+        .expect("server");
+    sync_timeout_rolls_the_write_back(s).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_timeout_rolls_the_write_back_on_postgres() {
+    if let Some(s) = TestServer::start_with(
+        common::Backend::Postgres,
+        "webhooks::sync_timeout",
+        short_timeout,
+    )
+    .await
+    {
+        sync_timeout_rolls_the_write_back(s).await;
+    }
 }
 
 async fn retry_only_on_502_503_504(s: TestServer) {
