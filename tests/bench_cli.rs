@@ -92,3 +92,40 @@ fn bc_reports_notifications_per_second() {
     positive(bc, "notifications_per_s_vs_ceiling");
     assert_eq!(bc["posts"], 10.0, "one POST per URL: {bc}");
 }
+
+/// `bench sync-step`: the latency one synchronous step adds to an update,
+/// measured in alternating blocks without and with the step.
+#[test]
+fn sync_step_reports_the_added_latency() {
+    let doc = bench(&["sync-step", "--n", "50"]);
+    let s = scenario(&doc, "sync-step");
+    assert_eq!(s["n"], 50, "--n is honoured: {s}");
+    let without = positive(s, "without_p50_ms");
+    let with = positive(s, "with_p50_ms");
+    positive(s, "without_p99_ms");
+    positive(s, "with_p99_ms");
+    // The difference may come out negative on a noisy machine: present and
+    // consistent with the two sides, not necessarily positive.
+    let added = s["added_p50_ms"]
+        .as_f64()
+        .unwrap_or_else(|| panic!("added_p50_ms missing in {s}"));
+    // (Each figure is rounded to 0.001 ms in the JSON.)
+    assert!((added - (with - without)).abs() <= 0.0015, "{s}");
+    assert!(s["added_p99_ms"].as_f64().is_some(), "{s}");
+}
+
+/// `bench query` with a small N: the option sets how many contacts are
+/// loaded, and the run reports the rows, the store's plan and latencies.
+#[test]
+fn query_honours_n() {
+    let doc = bench(&["query", "--n", "300"]);
+    let q = scenario(&doc, "query");
+    assert_eq!(q["n"], 300, "--n is honoured: {q}");
+    assert_eq!(q["rows"], 300, "every contact of the one account: {q}");
+    assert!(
+        q["plan"].as_array().is_some_and(|p| !p.is_empty()),
+        "the store's plan: {q}"
+    );
+    let p50 = positive(q, "query_p50_ms");
+    assert!(positive(q, "query_p99_ms") >= p50);
+}
