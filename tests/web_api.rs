@@ -15,6 +15,12 @@ both_backends!(
     bad_input_gets_clear_errors,
     whoami_and_versions,
     expand_and_navigation,
+    in_operator_filters_a_list,
+    nested_top_in_a_collection_expand,
+    single_valued_navigation_in_the_path,
+    fetchxml_results_and_errors,
+    odata_headers_and_annotations,
+    conditional_create_and_delete,
 );
 
 async fn contact_lifecycle(s: TestServer) {
@@ -329,6 +335,231 @@ async fn expand_and_navigation(s: TestServer) {
         body["value"][0]["parentcustomerid_account"]["name"],
         "Contoso"
     );
+}
+
+/// Percent-encode a query option value.
+fn enc(v: &str) -> String {
+    let mut out = String::new();
+    for b in v.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn names<'a>(rows: &'a serde_json::Value, key: &str) -> Vec<&'a str> {
+    rows.as_array()
+        .map(|v| v.iter().filter_map(|r| r[key].as_str()).collect())
+        .unwrap_or_default()
+}
+
+async fn in_operator_filters_a_list(s: TestServer) {
+    for n in ["Ann", "Bob", "Cid", "O'Neil"] {
+        s.create("contacts", json!({"firstname": n})).await;
+    }
+    let (st, body) = s
+        .get("contacts?$select=firstname&$filter=firstname in ('Cid','Ann','Zed','O''Neil')&$orderby=firstname")
+        .await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    assert_eq!(
+        names(&body["value"], "firstname"),
+        vec!["Ann", "Cid", "O'Neil"]
+    );
+    // Negated, and through a parameter alias per value.
+    let (st, body) = s
+        .get("contacts?$select=firstname&$filter=not (firstname in (@a,@b))&$orderby=firstname&@a='Ann'&@b='Bob'")
+        .await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    assert_eq!(names(&body["value"], "firstname"), vec!["Cid", "O'Neil"]);
+}
+
+async fn nested_top_in_a_collection_expand(s: TestServer) {
+    let mut accounts = Vec::new();
+    for a in ["A", "B"] {
+        let id = s.create("accounts", json!({"name": a})).await;
+        for n in ["Ann", "Bob", "Cid"] {
+            s.create(
+                "contacts",
+                json!({"firstname": format!("{a}-{n}"), "parentcustomerid_account@odata.bind": format!("/accounts({id})")}),
+            )
+            .await;
+        }
+        accounts.push(id);
+    }
+    // On one record.
+    let (st, body) = s
+        .get(&format!(
+            "accounts({})?$select=name&$expand=contact_customer_accounts($select=firstname;$orderby=firstname desc;$top=2)",
+            accounts[0]
+        ))
+        .await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    assert_eq!(
+        names(&body["contact_customer_accounts"], "firstname"),
+        vec!["A-Cid", "A-Bob"]
+    );
+    // On a list: the $top applies to each parent's collection.
+    let (st, body) = s
+        .get("accounts?$select=name&$orderby=name&$expand=contact_customer_accounts($select=firstname;$orderby=firstname;$top=1)")
+        .await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    let rows = body["value"].as_array().cloned().unwrap_or_default();
+    assert_eq!(rows.len(), 2, "{body}");
+    assert_eq!(
+        names(&rows[0]["contact_customer_accounts"], "firstname"),
+        vec!["A-Ann"]
+    );
+    assert_eq!(
+        names(&rows[1]["contact_customer_accounts"], "firstname"),
+        vec!["B-Ann"]
+    );
+}
+
+async fn single_valued_navigation_in_the_path(s: TestServer) {
+    let account = s.create("accounts", json!({"name": "Contoso"})).await;
+    let contact = s
+        .create(
+            "contacts",
+            json!({"firstname": "Jim", "parentcustomerid_account@odata.bind": format!("/accounts({account})")}),
+        )
+        .await;
+    let (st, body) = s
+        .get(&format!(
+            "contacts({contact})/parentcustomerid_account?$select=name"
+        ))
+        .await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    assert_eq!(body["accountid"], account);
+    assert_eq!(body["name"], "Contoso");
+    assert!(body["@odata.context"].as_str().is_some(), "{body}");
+    // A contact without an account: nothing to navigate to.
+    let lonely = s.create("contacts", json!({"firstname": "Solo"})).await;
+    let (st, body) = s
+        .get(&format!("contacts({lonely})/parentcustomerid_account"))
+        .await;
+    assert_eq!(st, StatusCode::NO_CONTENT, "no related row: {body}");
+    // An unknown navigation property is a 400 naming it.
+    let (st, body) = s.get(&format!("contacts({contact})/nosuchnav")).await;
+    let msg = odata_error(st, &body, StatusCode::BAD_REQUEST);
+    assert!(msg.contains("nosuchnav"), "{msg}");
+}
+
+async fn fetchxml_results_and_errors(s: TestServer) {
+    s.create("contacts", json!({"firstname": "Jim", "lastname": "Glynn"}))
+        .await;
+    let xml = "<fetch><entity name='contact'><attribute name='firstname'/></entity></fetch>";
+    let (st, body) = s.get(&format!("contacts?fetchXml={}", enc(xml))).await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    let context = body["@odata.context"].as_str().unwrap_or("");
+    assert!(
+        context.starts_with(&format!("{}/$metadata#contacts", s.api)),
+        "{body}"
+    );
+    assert_eq!(body["value"][0]["firstname"], "Jim");
+    // An unknown attribute: the token and its position in the XML.
+    let bad = "<fetch><entity name='contact'><attribute name='nosuch'/></entity></fetch>";
+    let (st, body) = s.get(&format!("contacts?fetchXml={}", enc(bad))).await;
+    let msg = odata_error(st, &body, StatusCode::BAD_REQUEST);
+    let pos = bad.find("nosuch").unwrap_or(0);
+    assert!(
+        msg.contains("'nosuch'") && msg.contains(&format!("position {pos}")),
+        "{msg}"
+    );
+    // Malformed XML: where it broke.
+    let (st, body) = s
+        .get(&format!(
+            "contacts?fetchXml={}",
+            enc("<fetch><entity name='contact'></fetch>")
+        ))
+        .await;
+    let msg = odata_error(st, &body, StatusCode::BAD_REQUEST);
+    assert!(msg.contains("position"), "{msg}");
+    // An unknown operator names it.
+    let op = "<fetch><entity name='contact'><filter><condition attribute='firstname' operator='sounds-like' value='x'/></filter></entity></fetch>";
+    let (st, body) = s.get(&format!("contacts?fetchXml={}", enc(op))).await;
+    let msg = odata_error(st, &body, StatusCode::BAD_REQUEST);
+    assert!(
+        msg.contains("'sounds-like'")
+            && msg.contains(&format!("position {}", op.find("sounds-like").unwrap_or(0))),
+        "{msg}"
+    );
+}
+
+async fn odata_headers_and_annotations(s: TestServer) {
+    let id = s.create("accounts", json!({"name": "Fabrikam"})).await;
+    s.patch(&format!("accounts({id})"), json!({"name": "Fabrikam 2"}))
+        .await;
+    for path in [
+        "accounts?$select=name".to_string(),
+        format!("accounts({id})"),
+        "WhoAmI".to_string(),
+        "accounts(not-a-guid)".to_string(),
+    ] {
+        let (_, headers, _) = s.send(s.request(Method::GET, &path)).await;
+        assert_eq!(
+            headers.get("odata-version").and_then(|v| v.to_str().ok()),
+            Some("4.0"),
+            "{path}"
+        );
+    }
+    let (st, headers, _) = s.post("accounts", json!({"name": "B"})).await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    assert_eq!(
+        headers.get("odata-version").and_then(|v| v.to_str().ok()),
+        Some("4.0")
+    );
+    // List rows carry their etag, which is the row's version.
+    let (_, body) = s.get("accounts?$select=name&$orderby=name").await;
+    assert_eq!(body["value"][0]["name"], "B");
+    assert_eq!(body["value"][0]["@odata.etag"], "W/\"1\"");
+    assert_eq!(body["value"][1]["@odata.etag"], "W/\"2\"");
+    let xml = "<fetch><entity name='account'><attribute name='name'/><order attribute='name'/></entity></fetch>";
+    let (st, body) = s.get(&format!("accounts?fetchXml={}", enc(xml))).await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    assert!(body["@odata.context"].as_str().is_some(), "{body}");
+    assert_eq!(body["value"][1]["@odata.etag"], "W/\"2\"", "{body}");
+}
+
+async fn conditional_create_and_delete(s: TestServer) {
+    // If-None-Match: * on a missing row creates it.
+    let id = uuid::Uuid::new_v4();
+    let (st, _, body) = s
+        .send(
+            s.request(Method::PATCH, &format!("accounts({id})"))
+                .header("If-None-Match", "*")
+                .json(&json!({"name": "Created"})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::NO_CONTENT, "{body}");
+    let (st, body) = s.get(&format!("accounts({id})?$select=name")).await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(body["name"], "Created");
+    assert_eq!(body["@odata.etag"], "W/\"1\"");
+    s.patch(&format!("accounts({id})"), json!({"name": "Changed"}))
+        .await;
+    // DELETE with a stale If-Match is refused and deletes nothing.
+    let (st, _, body) = s
+        .send(
+            s.request(Method::DELETE, &format!("accounts({id})"))
+                .header("If-Match", "W/\"1\""),
+        )
+        .await;
+    odata_error(st, &body, StatusCode::PRECONDITION_FAILED);
+    let (st, _) = s.get(&format!("accounts({id})")).await;
+    assert_eq!(st, StatusCode::OK, "still there");
+    // With the current etag it goes.
+    let (st, _, body) = s
+        .send(
+            s.request(Method::DELETE, &format!("accounts({id})"))
+                .header("If-Match", "W/\"2\""),
+        )
+        .await;
+    assert_eq!(st, StatusCode::NO_CONTENT, "{body}");
+    let (st, _) = s.get(&format!("accounts({id})")).await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
 }
 
 /// A user table declared in the TOML config behaves like a built-in one.
