@@ -18,6 +18,7 @@ both_backends!(
     sync_failure_rolls_the_write_back,
     delete_steps_end_to_end,
     prevalidation_failure_stops_the_write,
+    patching_a_webhook_changes_the_next_delivery,
     retry_only_on_502_503_504,
     payload_over_256kb_is_trimmed,
     async_payload_over_256kb_is_trimmed,
@@ -552,6 +553,247 @@ async fn sync_timeout_rolls_the_write_back_on_postgres() {
     {
         sync_timeout_rolls_the_write_back(s).await;
     }
+}
+
+/// A table from the TOML configuration is an event source like the built-in
+/// ones: it gets its sdkmessagefilter rows, and a Create step on it fires
+/// with its columns in their Dataverse shapes.
+fn ticket_table() -> herald_core::schema::UserTableConfig {
+    toml::from_str(
+        r#"
+        logical_name = "new_ticket"
+        primary_name = "new_name"
+        [columns]
+        new_name = "string(100)"
+        new_amount = "money"
+        new_priority = "choice(1:Low,2:High)"
+        new_accountid = "lookup(account)"
+        "#,
+    )
+    .expect("the ticket table's TOML")
+}
+
+async fn user_table_steps_fire(s: TestServer) {
+    let table = s
+        .state
+        .schema
+        .table("new_ticket")
+        .expect("configured table");
+    let mut expected: Vec<&str> = vec!["Create", "Delete", "Update"];
+    if table.column("ownerid").is_some() {
+        expected.push("Assign");
+    }
+    if table.column("statecode").is_some() {
+        expected.push("SetState");
+    }
+    expected.sort_unstable();
+    let (st, body) = s
+        .get("sdkmessagefilters?$select=primaryobjecttypecode,secondaryobjecttypecode&$filter=primaryobjecttypecode eq 'new_ticket'&$expand=sdkmessageid($select=name)")
+        .await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    let rows = body["value"].as_array().cloned().unwrap_or_default();
+    let mut messages: Vec<&str> = rows
+        .iter()
+        .filter_map(|r| r["sdkmessageid"]["name"].as_str())
+        .collect();
+    messages.sort_unstable();
+    assert_eq!(messages, expected, "{body}");
+    assert!(rows.iter().all(|r| r["secondaryobjecttypecode"] == "none"));
+
+    let rx = Receiver::start().await;
+    let hook = register::webhook(&s, "tickets", &rx.url(), 5, HEADERS).await;
+    let step = register::step(&s, &hook, "Create", "new_ticket", 40, 0, json!({})).await;
+    register::image(&s, &step, 1, "created", "new_name,new_priority").await;
+    let account = s.create("accounts", json!({"name": "Contoso"})).await;
+    let id = s
+        .create(
+            "new_tickets",
+            json!({"new_name": "Printer on fire", "new_amount": 12.5, "new_priority": 2,
+                   "new_accountid@odata.bind": format!("/accounts({account})")}),
+        )
+        .await;
+    let got = rx.wait_for(1, Duration::from_secs(5)).await;
+    assert_eq!(got.len(), 1);
+    assert_eq!(
+        got[0].header("x-ms-dynamics-entity-name"),
+        Some("new_ticket")
+    );
+    assert_eq!(got[0].header("x-ms-dynamics-request-name"), Some("create"));
+    let b = got[0].body_json();
+    assert_eq!(b["MessageName"], "Create");
+    assert_eq!(b["PrimaryEntityName"], "new_ticket");
+    assert_eq!(b["PrimaryEntityId"], id);
+    assert_eq!(b["OwningExtension"]["Id"], step);
+    assert_eq!(b["OutputParameters"][0]["value"], id);
+    let target = &b["InputParameters"][0]["value"];
+    assert_eq!(target["LogicalName"], "new_ticket");
+    let attr = |k: &str| {
+        target["Attributes"]
+            .as_array()
+            .and_then(|a| a.iter().find(|x| x["key"] == k))
+            .map(|x| x["value"].clone())
+            .unwrap_or_else(|| panic!("no {k} in {target}"))
+    };
+    assert_eq!(attr("new_name"), "Printer on fire");
+    assert_eq!(
+        attr("new_amount"),
+        json!({"__type": "Money:http://schemas.microsoft.com/xrm/2011/Contracts", "Value": 12.5})
+    );
+    assert_eq!(
+        attr("new_priority"),
+        json!({"__type": "OptionSetValue:http://schemas.microsoft.com/xrm/2011/Contracts", "Value": 2})
+    );
+    assert_eq!(attr("new_accountid")["LogicalName"], "account");
+    assert_eq!(attr("new_accountid")["Id"], account);
+    assert_eq!(attr("new_ticketid"), id);
+    let image = &b["PostEntityImages"][0]["value"];
+    assert_eq!(
+        image["FormattedValues"],
+        json!([{"key": "new_priority", "value": "High"}])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_table_steps_fire_on_sqlite() {
+    let s = TestServer::start_with(common::Backend::Sqlite, "user_table_steps", |c| {
+        c.tables = vec![ticket_table()]
+    })
+    .await
+    .expect("server");
+    user_table_steps_fire(s).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_table_steps_fire_on_postgres() {
+    if let Some(s) = TestServer::start_with(
+        common::Backend::Postgres,
+        "webhooks::user_table_steps",
+        |c| c.tables = vec![ticket_table()],
+    )
+    .await
+    {
+        user_table_steps_fire(s).await;
+    }
+}
+
+/// Changing a webhook through the Web API (PATCH serviceendpoints) changes
+/// what the next delivery does: the new url, the new authentication, for
+/// synchronous steps and System Jobs alike; the write-only authvalue is
+/// never read back, `isauthvalueset` says whether one is set.
+async fn patching_a_webhook_changes_the_next_delivery(s: TestServer) {
+    let old = Receiver::start().await;
+    let new = Receiver::start().await;
+    let hook = register::webhook(&s, "moving", &old.url_for("/old"), 5, HEADERS).await;
+    register::step(&s, &hook, "Create", "account", 40, 0, json!({})).await;
+    let job_step = register::step(&s, &hook, "Update", "account", 40, 1, json!({})).await;
+    let isauthvalueset = || async {
+        let (st, body) = s
+            .get(&format!(
+                "serviceendpoints({hook})?$select=isauthvalueset,url,authtype"
+            ))
+            .await;
+        assert_eq!(st, StatusCode::OK, "{body}");
+        assert!(
+            body.get("authvalue").is_none(),
+            "authvalue is write-only: {body}"
+        );
+        body["isauthvalueset"].clone()
+    };
+    assert_eq!(isauthvalueset().await, true);
+    s.create("accounts", json!({"name": "first"})).await;
+    let got = old.wait_for(1, Duration::from_secs(5)).await;
+    assert_eq!(got[0].header("x-test1"), Some("test1"));
+
+    // The url alone: the next delivery goes there, with the authvalue kept.
+    old.clear();
+    let (st, body) = s
+        .patch(
+            &format!("serviceendpoints({hook})"),
+            json!({"url": new.url_for("/new?fixed=1")}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::NO_CONTENT, "{body}");
+    assert_eq!(isauthvalueset().await, true, "the authvalue is kept");
+    s.create("accounts", json!({"name": "second"})).await;
+    let got = new.wait_for(1, Duration::from_secs(5)).await;
+    assert_eq!(got[0].path, "/new");
+    assert_eq!(got[0].query_param("fixed").as_deref(), Some("1"));
+    assert_eq!(got[0].header("x-test2"), Some("test2"));
+    assert!(old.requests().is_empty(), "nothing goes to the old url");
+
+    // authtype + authvalue: WebhookKey replaces the headers.
+    new.clear();
+    let (st, body) = s
+        .patch(
+            &format!("serviceendpoints({hook})"),
+            json!({"authtype": 4, "authvalue": "new-key"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::NO_CONTENT, "{body}");
+    assert_eq!(isauthvalueset().await, true);
+    let (_, body) = s
+        .get(&format!("serviceendpoints({hook})?$select=authtype"))
+        .await;
+    assert_eq!(body["authtype"], 4);
+    let a = s.create("accounts", json!({"name": "third"})).await;
+    let got = new.wait_for(1, Duration::from_secs(5)).await;
+    assert_eq!(got[0].query_param("code").as_deref(), Some("new-key"));
+    assert_eq!(got[0].query_param("fixed").as_deref(), Some("1"));
+    assert!(
+        got[0].header("x-test1").is_none(),
+        "the old headers are gone"
+    );
+    // A System Job created now is delivered the same way.
+    new.clear();
+    s.patch(&format!("accounts({a})"), json!({"name": "third, renamed"}))
+        .await;
+    common::job_of(&s, &job_step, 30).await;
+    let got = new.wait_for(1, Duration::from_secs(5)).await;
+    assert_eq!(got[0].body_json()["MessageName"], "Update");
+    assert_eq!(got[0].query_param("code").as_deref(), Some("new-key"));
+    assert!(old.requests().is_empty());
+
+    // An invalid authvalue is refused and changes nothing.
+    new.clear();
+    let (st, body) = s
+        .patch(
+            &format!("serviceendpoints({hook})"),
+            json!({"authtype": 5, "authvalue": "X-Test1: no settings"}),
+        )
+        .await;
+    assert!(odata_error(st, &body, StatusCode::BAD_REQUEST).contains("settings"));
+    s.create("accounts", json!({"name": "fourth"})).await;
+    let got = new.wait_for(1, Duration::from_secs(5)).await;
+    assert_eq!(got[0].query_param("code").as_deref(), Some("new-key"));
+
+    // isauthvalueset is the server's to say, and authvalue cannot be read.
+    let (st, body) = s
+        .patch(
+            &format!("serviceendpoints({hook})"),
+            json!({"isauthvalueset": false}),
+        )
+        .await;
+    assert!(odata_error(st, &body, StatusCode::BAD_REQUEST).contains("isauthvalueset"));
+    assert_eq!(isauthvalueset().await, true);
+    for query in [
+        format!("serviceendpoints({hook})?$select=authvalue"),
+        "serviceendpoints?$filter=authvalue eq 'new-key'".to_string(),
+    ] {
+        let (st, body) = s.get(&query).await;
+        assert!(
+            odata_error(st, &body, StatusCode::BAD_REQUEST).contains("authvalue"),
+            "{query}"
+        );
+    }
+    // Clearing the authvalue would leave the webhook without its key: refused.
+    let (st, body) = s
+        .patch(
+            &format!("serviceendpoints({hook})"),
+            json!({"authvalue": null}),
+        )
+        .await;
+    assert!(odata_error(st, &body, StatusCode::BAD_REQUEST).contains("authvalue"));
+    assert_eq!(isauthvalueset().await, true);
 }
 
 async fn retry_only_on_502_503_504(s: TestServer) {
