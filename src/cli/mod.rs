@@ -6,6 +6,7 @@ mod bin;
 mod client;
 mod doctor;
 mod job;
+mod key;
 mod notify;
 mod output;
 mod serve;
@@ -61,6 +62,8 @@ pub enum Command {
     Subscription(subscription::SubscriptionArgs),
     /// Check the configuration, store, listen address and registered webhooks.
     Doctor(doctor::DoctorArgs),
+    /// Add and list API keys that act as other systemusers (needs the admin key).
+    Key(key::KeyArgs),
     /// Print herald's version.
     Version,
 }
@@ -86,6 +89,7 @@ pub fn parse() -> Cli {
                         || a == "job"
                         || a == "bin"
                         || a == "subscription"
+                        || a == "key"
                 });
             let _ = e.print();
             if misplaced {
@@ -109,6 +113,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             subscription::run(&client::Client::connect(&cli.connect)?, args).await
         }
         Command::Doctor(args) => doctor::run(args).await,
+        Command::Key(args) => key::run(&client::Client::connect(&cli.connect)?, args).await,
         Command::Version => {
             println!("herald {}", env!("CARGO_PKG_VERSION"));
             Ok(())

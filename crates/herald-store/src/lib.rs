@@ -33,6 +33,7 @@ mod conn;
 pub mod ddl;
 mod error;
 pub mod jobs;
+pub mod keys;
 mod record;
 pub mod sql;
 pub mod testing;

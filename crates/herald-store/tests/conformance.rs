@@ -54,6 +54,7 @@ conformance!(
     migrate_twice_is_harmless,
     unstorable_text_is_a_data_exception,
     fetchxml_queries_give_the_expected_rows,
+    api_keys_are_listed_without_the_key,
 );
 
 fn v(s: &str) -> Value {
@@ -559,4 +560,24 @@ async fn fetchxml_queries_give_the_expected_rows(store: Store) {
             }
         }
     }
+}
+
+async fn api_keys_are_listed_without_the_key(store: Store) {
+    let (admin, dana) = (Uuid::new_v4(), Uuid::new_v4());
+    let mut tx = store.begin().await.unwrap();
+    tx.put_api_key("hash-a", admin, "admin", 1_000)
+        .await
+        .unwrap();
+    tx.put_api_key("hash-b", dana, "ci", 2_000).await.unwrap();
+    tx.put_api_key("hash-b", admin, "again", 3_000)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let keys = store.api_keys().await.unwrap();
+    let got: Vec<(&str, Uuid, i64)> = keys
+        .iter()
+        .map(|k| (k.name.as_str(), k.user, k.created_ms))
+        .collect();
+    assert_eq!(got, vec![("admin", admin, 1_000), ("ci", dana, 2_000)]);
+    assert_eq!(store.api_key_user("hash-b").await.unwrap(), Some(dana));
 }

@@ -3,6 +3,7 @@
 
 mod bins;
 mod jobs;
+mod keys;
 mod metadata;
 mod notify;
 mod odata;
@@ -44,6 +45,10 @@ pub fn router(state: SharedState) -> Router {
         .route(
             "/api/herald/bins/{id}",
             get(bins::show).delete(bins::delete),
+        )
+        .route(
+            "/api/herald/keys",
+            axum::routing::post(keys::create).get(keys::list),
         )
         .route("/api/data/{version}/{*rest}", any(odata::handle))
         .merge(crate::bc::routes())

@@ -1,5 +1,5 @@
 //! `GET /openapi.json`: an OpenAPI 3.1 description of herald's own routes —
-//! health, metrics, request bins, the herald actions bound to OData
+//! health, metrics, request bins, API keys, the herald actions bound to OData
 //! entities, and the Business Central subscription API. The OData tables
 //! themselves are described by `$metadata` (CSDL), which OData tools read.
 
@@ -23,6 +23,7 @@ pub fn document() -> Value {
             "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer", "description": "An herald API key (the admin key is printed at first start and kept in <data-dir>/admin.key)."}},
             "schemas": {
                 "ODataError": {"type": "object", "required": ["error"], "properties": {"error": {"type": "object", "required": ["code", "message"], "properties": {"code": {"type": "string", "examples": ["0x80040217"]}, "message": {"type": "string"}}}}},
+                "ApiKey": {"type": "object", "properties": {"name": {"type": "string"}, "systemuserid": guid, "domainname": {"type": ["string", "null"]}, "fullname": {"type": ["string", "null"]}, "createdon": {"type": "string", "format": "date-time"}}},
                 "Bin": {"type": "object", "properties": {"id": guid, "name": {"type": "string"}, "url": {"type": "string", "format": "uri"}, "createdon": {"type": "string", "format": "date-time"}}},
                 "CapturedRequest": {"type": "object", "properties": {
                     "id": guid, "receivedon": {"type": "string", "format": "date-time"}, "method": {"type": "string"}, "path": {"type": "string"},
@@ -46,6 +47,11 @@ pub fn document() -> Value {
                 "parameters": [id_param("id", "Bin id")],
                 "get": {"summary": "A bin with its captured requests, newest first", "responses": {"200": {"description": "The bin", "content": {"application/json": {"schema": {"allOf": [{"$ref": "#/components/schemas/Bin"}, {"type": "object", "properties": {"requests": {"type": "array", "items": {"$ref": "#/components/schemas/CapturedRequest"}}}}]}}}}, "404": error_response("No such bin")}},
                 "delete": {"summary": "Delete a bin", "responses": {"204": {"description": "Deleted"}, "404": error_response("No such bin")}}
+            },
+            "/api/herald/keys": {
+                "get": {"summary": "List API keys (admin key only): name, user, created on; never the key", "responses": {"200": {"description": "Keys", "content": {"application/json": {"schema": {"type": "object", "properties": {"value": {"type": "array", "items": {"$ref": "#/components/schemas/ApiKey"}}}}}}}, "403": error_response("Not the admin key")}},
+                "post": {"summary": "Add an API key acting as a systemuser (admin key only); the key is in the answer, once", "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["user"], "properties": {"user": {"type": "string", "description": "systemuserid or domainname"}, "name": {"type": "string", "maxLength": 100}}}}}},
+                         "responses": {"201": {"description": "The key", "content": {"application/json": {"schema": {"allOf": [{"$ref": "#/components/schemas/ApiKey"}, {"type": "object", "properties": {"key": {"type": "string"}}}]}}}}, "400": error_response("No such user, or a bad body"), "403": error_response("Not the admin key")}}
             },
             "/bins/{id}": {
                 "parameters": [id_param("id", "Bin id")],

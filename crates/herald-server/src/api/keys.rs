@@ -1,0 +1,179 @@
+//! API keys beyond the admin's: `POST /api/herald/keys` `{"user", "name"?}`
+//! makes a key that acts as that systemuser (given by `systemuserid` or
+//! `domainname`) and returns it once; `GET /api/herald/keys` lists the keys
+//! (name, user, created on — never the key, which herald keeps only as a
+//! hash). Only the admin key may call either: a key is a user's identity.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use herald_core::query::{escape_like, ColumnRef, CompareOp, Condition};
+use herald_core::value::{datetime_from_millis, parse_guid};
+use herald_core::{Query, Value};
+use herald_store::Record;
+use serde_json::{json, Value as Json};
+use uuid::Uuid;
+
+use super::payload::json_object;
+use crate::auth::{authenticate, generate_key, hash_key};
+use crate::error::{codes, ApiError, ApiResult};
+use crate::state::{AppState, SharedState};
+
+/// Longest key name accepted.
+const NAME_MAX: usize = 100;
+
+async fn require_admin(state: &AppState, headers: &HeaderMap) -> ApiResult<()> {
+    let caller = authenticate(state, headers).await?;
+    if caller.user_id != state.org.admin_user_id {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            codes::FORBIDDEN,
+            "Only the admin key can manage API keys",
+        ));
+    }
+    Ok(())
+}
+
+fn user_query(filter: Condition) -> Query {
+    let mut q = Query::all("systemuser");
+    q.select = ["systemuserid", "domainname", "fullname", "isdisabled"]
+        .map(String::from)
+        .to_vec();
+    q.filter = Some(filter);
+    q
+}
+
+/// The systemuser a `user` value names: its id, or its domainname
+/// (case-insensitive, as in Dataverse).
+async fn find_user(state: &AppState, user: &str) -> ApiResult<Record> {
+    let filter = match parse_guid(user) {
+        Some(id) => Condition::Compare {
+            column: ColumnRef::new("systemuserid"),
+            op: CompareOp::Eq,
+            value: Value::Guid(id),
+        },
+        None => Condition::Like {
+            column: ColumnRef::new("domainname"),
+            pattern: escape_like(user),
+            negated: false,
+        },
+    };
+    let mut rows = state.store.fetch(&user_query(filter), Some(2), 0).await?;
+    match rows.len() {
+        0 => Err(ApiError::payload(format!(
+            "No systemuser has the id or domainname '{user}': create the user first (POST /api/data/v9.2/systemusers)"
+        ))),
+        1 => Ok(rows.remove(0)),
+        _ => Err(ApiError::payload(format!(
+            "Several systemusers have the domainname '{user}': give the systemuserid instead"
+        ))),
+    }
+}
+
+fn user_json(user: Uuid, record: Option<&Record>) -> Json {
+    json!({
+        "systemuserid": user,
+        "domainname": record.and_then(|r| r.string("domainname")),
+        "fullname": record.and_then(|r| r.string("fullname")),
+    })
+}
+
+fn text_field<'a>(
+    body: &'a serde_json::Map<String, Json>,
+    field: &str,
+) -> ApiResult<Option<&'a str>> {
+    match body.get(field) {
+        None | Some(Json::Null) => Ok(None),
+        Some(Json::String(s)) => Ok(Some(s.trim())),
+        Some(_) => Err(ApiError::payload(format!("'{field}' must be a string"))),
+    }
+}
+
+/// `POST /api/herald/keys` → 201 with the new key (shown only here).
+pub async fn create(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let result: ApiResult<Response> = async {
+        require_admin(&state, &headers).await?;
+        let body = json_object(&body)?;
+        if let Some(k) = body.keys().find(|k| *k != "user" && *k != "name") {
+            return Err(ApiError::payload(format!(
+                "Unknown property '{k}': send {{\"user\": \"<systemuserid or domainname>\", \"name\": \"…\"}}"
+            )));
+        }
+        let user = text_field(&body, "user")?
+            .filter(|u| !u.is_empty())
+            .ok_or_else(|| {
+                ApiError::payload("'user' is required: a systemuserid or a domainname")
+            })?;
+        let name = text_field(&body, "name")?.filter(|n| !n.is_empty()).unwrap_or("key");
+        if name.chars().count() > NAME_MAX {
+            return Err(ApiError::payload(format!(
+                "'name' is limited to {NAME_MAX} characters"
+            )));
+        }
+        let record = find_user(&state, user).await?;
+        let user_id = record
+            .guid("systemuserid")
+            .ok_or_else(|| ApiError::internal("a systemuser without an id"))?;
+        if record.get("isdisabled") == Some(&Value::Bool(true)) {
+            return Err(ApiError::payload(format!(
+                "The systemuser '{user}' is disabled"
+            )));
+        }
+        let key = generate_key();
+        let now = state.clock.now().timestamp_millis();
+        let mut tx = state.store.begin().await?;
+        tx.put_api_key(&hash_key(&key), user_id, name, now).await?;
+        tx.commit().await?;
+        let mut out = user_json(user_id, Some(&record));
+        out["name"] = json!(name);
+        out["createdon"] = datetime_from_millis(now).to_json();
+        out["key"] = json!(key);
+        Ok((StatusCode::CREATED, axum::Json(out)).into_response())
+    }
+    .await;
+    result.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// `GET /api/herald/keys` → `{"value": [{name, systemuserid, domainname,
+/// fullname, createdon}]}`, oldest first.
+pub async fn list(State(state): State<SharedState>, headers: HeaderMap) -> Response {
+    let result: ApiResult<Response> = async {
+        require_admin(&state, &headers).await?;
+        let keys = state.store.api_keys().await?;
+        let mut ids: Vec<Value> = keys.iter().map(|k| Value::Guid(k.user)).collect();
+        ids.sort_by_key(|v| v.as_guid());
+        ids.dedup();
+        let users = if ids.is_empty() {
+            Vec::new()
+        } else {
+            let q = user_query(Condition::In {
+                column: ColumnRef::new("systemuserid"),
+                values: ids,
+                negated: false,
+            });
+            state.store.fetch(&q, None, 0).await?
+        };
+        let value: Vec<Json> = keys
+            .iter()
+            .map(|k| {
+                let record = users
+                    .iter()
+                    .find(|u| u.guid("systemuserid") == Some(k.user));
+                let mut out = json!({"name": k.name});
+                if let (Some(o), Json::Object(u)) = (out.as_object_mut(), user_json(k.user, record))
+                {
+                    o.extend(u);
+                }
+                out["createdon"] = datetime_from_millis(k.created_ms).to_json();
+                out
+            })
+            .collect();
+        Ok(axum::Json(json!({"value": value})).into_response())
+    }
+    .await;
+    result.unwrap_or_else(IntoResponse::into_response)
+}
