@@ -96,6 +96,7 @@ pub async fn bootstrap(
     let mut tx = store.begin().await?;
     if store.dialect() == herald_store::Dialect::Postgres {
         tx.conn()
+            .await?
             .execute_raw("SELECT pg_advisory_xact_lock(7368002)")
             .await?;
     }

@@ -265,7 +265,7 @@ impl Tx {
             .bind(text(table))
             .push(" AND companyid = ")
             .bind(text(company));
-        Ok(self.conn().fetch_i64(&sql).await?.unwrap_or(0) > 0)
+        Ok(self.conn().await?.fetch_i64(&sql).await?.unwrap_or(0) > 0)
     }
 
     pub async fn bc_add_change(&mut self, c: &BcChange) -> Result<(), StoreError> {
@@ -285,7 +285,7 @@ impl Tx {
             .push(", ")
             .bind(int(c.version))
             .push(")");
-        self.conn().execute(&sql).await.map(|_| ())
+        self.conn().await?.execute(&sql).await.map(|_| ())
     }
 
     /// Remove and return the changes of one stream made at or before `upto_ms`.
@@ -309,7 +309,7 @@ impl Tx {
             ("at", true),
             ("version", true),
         ]);
-        let rows = self.conn().fetch_columns(&sql, &cols).await?;
+        let rows = self.conn().await?.fetch_columns(&sql, &cols).await?;
         Ok(rows
             .iter()
             .map(|r| BcChange {
@@ -337,7 +337,7 @@ impl Tx {
             .push(" AND s.companyid = ")
             .bind(text(company))
             .push(" ORDER BY s.createdon, s.subscriptionid");
-        self.conn().bc_subscriptions_where(&sql).await
+        self.conn().await?.bc_subscriptions_where(&sql).await
     }
 
     pub async fn bc_add_notifications(
@@ -367,7 +367,7 @@ impl Tx {
                     .bind(int(it.seq))
                     .push(")");
             }
-            self.conn().execute(&sql).await?;
+            self.conn().await?.execute(&sql).await?;
         }
         Ok(())
     }
@@ -402,6 +402,7 @@ impl Store {
         if self.dialect() == crate::Dialect::Postgres {
             // Nodes creating subscriptions at once must not overshoot the cap.
             tx.conn()
+                .await?
                 .execute_raw("SELECT pg_advisory_xact_lock(7368101)")
                 .await?;
         }
@@ -410,7 +411,7 @@ impl Store {
         let mut live = Sql::default();
         live.push("SELECT COUNT(*) FROM herald_bc_subscription WHERE expires > ")
             .bind(int(sub.created_ms));
-        let count = tx.conn().fetch_i64(&live).await?.unwrap_or(0);
+        let count = tx.conn().await?.fetch_i64(&live).await?.unwrap_or(0);
         if count >= max as i64 {
             return Ok(false);
         }
@@ -440,7 +441,7 @@ impl Store {
             .push(", ")
             .bind(int(sub.version))
             .push(")");
-        match tx.conn().execute(&sql).await {
+        match tx.conn().await?.execute(&sql).await {
             Ok(_) => {}
             Err(StoreError::Database(e)) => return Err(StoreError::from_write(e, &sub.id)),
             Err(e) => return Err(e),
@@ -557,7 +558,7 @@ impl Store {
             .push(" AND expires > ")
             .bind(int(now_ms));
         let mut tx = self.begin().await?;
-        let n = tx.conn().execute(&sql).await?;
+        let n = tx.conn().await?.execute(&sql).await?;
         tx.commit().await?;
         if n == 0 {
             return Ok(None);
@@ -571,7 +572,7 @@ impl Store {
             return Ok(0);
         }
         let mut tx = self.begin().await?;
-        let n = tx.conn().bc_delete_subscriptions(ids).await?;
+        let n = tx.conn().await?.bc_delete_subscriptions(ids).await?;
         tx.commit().await?;
         Ok(n)
     }
@@ -657,7 +658,7 @@ impl Store {
             .bind(int(now_ms))
             .push(", CAST(NULL AS BIGINT), 0, CAST(NULL AS TEXT), CAST(NULL AS BIGINT) FROM herald_bc_notification n JOIN herald_bc_subscription s ON s.subscriptionid = n.subscriptionid WHERE NOT EXISTS (SELECT 1 FROM herald_bc_target t WHERE t.url = s.notificationurl) ON CONFLICT (url) DO NOTHING");
         let mut tx = self.begin().await?;
-        let n = tx.conn().execute(&sql).await?;
+        let n = tx.conn().await?.execute(&sql).await?;
         tx.commit().await?;
         Ok(n)
     }
@@ -705,6 +706,7 @@ impl Store {
         let mut tx = self.begin().await?;
         let rows = tx
             .conn()
+            .await?
             .fetch_columns(
                 &sql,
                 &out(&[("url", false), ("attempts", true), ("first_failure", true)]),
@@ -780,7 +782,7 @@ impl Store {
             let mut sql = Sql::default();
             sql.push("DELETE FROM herald_bc_notification WHERE notificationid IN ");
             in_list(&mut sql, chunk);
-            tx.conn().execute(&sql).await?;
+            tx.conn().await?.execute(&sql).await?;
         }
         let mut sql = Sql::default();
         sql.push("UPDATE herald_bc_target SET attempts = 0, first_failure = NULL, next_attempt = ")
@@ -789,7 +791,7 @@ impl Store {
             .bind(text(url))
             .push(" AND lease_owner = ")
             .bind(text(owner));
-        tx.conn().execute(&sql).await?;
+        tx.conn().await?.execute(&sql).await?;
         tx.commit().await
     }
 
@@ -814,7 +816,7 @@ impl Store {
             .push(" AND lease_owner = ")
             .bind(text(owner));
         let mut tx = self.begin().await?;
-        tx.conn().execute(&sql).await?;
+        tx.conn().await?.execute(&sql).await?;
         tx.commit().await
     }
 
@@ -829,7 +831,7 @@ impl Store {
             .bind(text(url))
             .push(")");
         let mut tx = self.begin().await?;
-        tx.conn().execute(&sql).await?;
+        tx.conn().await?.execute(&sql).await?;
         tx.commit().await
     }
 
@@ -837,11 +839,15 @@ impl Store {
     /// they still had pending) and the URL's delivery state.
     pub async fn bc_give_up(&self, url: &str, subscriptions: &[String]) -> Result<u64, StoreError> {
         let mut tx = self.begin().await?;
-        let n = tx.conn().bc_delete_subscriptions(subscriptions).await?;
+        let n = tx
+            .conn()
+            .await?
+            .bc_delete_subscriptions(subscriptions)
+            .await?;
         let mut sql = Sql::default();
         sql.push("DELETE FROM herald_bc_target WHERE url = ")
             .bind(text(url));
-        tx.conn().execute(&sql).await?;
+        tx.conn().await?.execute(&sql).await?;
         tx.commit().await?;
         Ok(n)
     }

@@ -93,7 +93,7 @@ impl Store {
             .bind(Param::Int(Some(now_ms)))
             .push(")");
         let mut tx = self.begin().await?;
-        tx.conn().execute(&sql).await?;
+        tx.conn().await?.execute(&sql).await?;
         tx.commit().await?;
         Ok(Bin {
             id,
@@ -132,11 +132,11 @@ impl Store {
         let mut sql = Sql::default();
         sql.push("DELETE FROM herald_bin_request WHERE binid = ")
             .bind(text(id));
-        tx.conn().execute(&sql).await?;
+        tx.conn().await?.execute(&sql).await?;
         let mut sql = Sql::default();
         sql.push("DELETE FROM herald_bin WHERE binid = ")
             .bind(text(id));
-        let n = tx.conn().execute(&sql).await?;
+        let n = tx.conn().await?.execute(&sql).await?;
         tx.commit().await?;
         Ok(n > 0)
     }
@@ -148,7 +148,7 @@ impl Store {
         seq_sql
             .push("SELECT COALESCE(MAX(seq), 0) FROM herald_bin_request WHERE binid = ")
             .bind(text(bin));
-        let seq = tx.conn().fetch_i64(&seq_sql).await?.unwrap_or(0) + 1;
+        let seq = tx.conn().await?.fetch_i64(&seq_sql).await?.unwrap_or(0) + 1;
         let mut sql = Sql::default();
         sql.push("INSERT INTO herald_bin_request (requestid, binid, receivedon, seq, method, path, query, headers, body, bodysize, truncated) VALUES (")
             .bind(text(req.id))
@@ -173,14 +173,14 @@ impl Store {
             .push(", ")
             .bind(Param::Bool(Some(req.truncated)))
             .push(")");
-        tx.conn().execute(&sql).await?;
+        tx.conn().await?.execute(&sql).await?;
         let mut prune = Sql::default();
         prune
             .push("DELETE FROM herald_bin_request WHERE binid = ")
             .bind(text(bin))
             .push(" AND seq <= ")
             .bind(Param::Int(Some(seq - keep)));
-        tx.conn().execute(&prune).await?;
+        tx.conn().await?.execute(&prune).await?;
         tx.commit().await
     }
 

@@ -214,32 +214,7 @@ impl Conn<'_> {
         values: &[(String, Value)],
     ) -> Result<(), StoreError> {
         let mut sql = Sql::default();
-        let mut names = Vec::new();
-        for (name, _) in values {
-            names.push(ident(name));
-        }
-        sql.push("INSERT INTO ")
-            .push(&ident(&table.logical_name))
-            .push(" (")
-            .push(&names.join(", "))
-            .push(") VALUES (");
-        let mut id = String::new();
-        for (i, (name, v)) in values.iter().enumerate() {
-            let col = table.column(name).ok_or_else(|| {
-                StoreError::Invalid(format!(
-                    "table '{}' has no column '{}'",
-                    table.logical_name, name
-                ))
-            })?;
-            if name == &table.primary_id {
-                id = v.as_guid().map(|g| g.to_string()).unwrap_or_default();
-            }
-            if i > 0 {
-                sql.push(", ");
-            }
-            sql.bind(Param::encode(col.ty.storage(), v));
-        }
-        sql.push(")");
+        let id = insert_sql(&mut sql, table, values)?;
         match self.execute(&sql).await {
             Ok(_) => Ok(()),
             Err(StoreError::Database(e)) => Err(StoreError::from_write(e, &id)),
@@ -344,4 +319,37 @@ impl Conn<'_> {
             .push(") ON CONFLICT (name) DO UPDATE SET value = excluded.value");
         self.execute(&sql).await.map(|_| ())
     }
+}
+
+/// Append an `INSERT` of one row to `sql` (parameters numbered after those
+/// already in it); returns the row's primary id as text, for errors.
+pub(crate) fn insert_sql(
+    sql: &mut Sql,
+    table: &Table,
+    values: &[(String, Value)],
+) -> Result<String, StoreError> {
+    let names: Vec<String> = values.iter().map(|(name, _)| ident(name)).collect();
+    sql.push("INSERT INTO ")
+        .push(&ident(&table.logical_name))
+        .push(" (")
+        .push(&names.join(", "))
+        .push(") VALUES (");
+    let mut id = String::new();
+    for (i, (name, v)) in values.iter().enumerate() {
+        let col = table.column(name).ok_or_else(|| {
+            StoreError::Invalid(format!(
+                "table '{}' has no column '{}'",
+                table.logical_name, name
+            ))
+        })?;
+        if name == &table.primary_id {
+            id = v.as_guid().map(|g| g.to_string()).unwrap_or_default();
+        }
+        if i > 0 {
+            sql.push(", ");
+        }
+        sql.bind(Param::encode(col.ty.storage(), v));
+    }
+    sql.push(")");
+    Ok(id)
 }

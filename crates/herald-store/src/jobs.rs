@@ -216,24 +216,30 @@ fn text(s: impl ToString) -> Param {
 
 impl Tx {
     pub async fn enqueue_job(&mut self, job: &NewJob) -> Result<(), StoreError> {
-        let mut sql = Sql::default();
-        sql.push("INSERT INTO herald_job (asyncoperationid, endpointid, ready_at, lease_owner, lease_until, autodelete, attempts) VALUES (")
-            .bind(text(job.asyncoperation_id))
-            .push(", ")
-            .bind(text(job.endpoint_id))
-            .push(", ")
-            .bind(Param::Int(Some(job.ready_at_ms)))
-            .push(", NULL, NULL, ")
-            .bind(Param::Bool(Some(job.autodelete)))
-            .push(", 0)");
-        self.conn().execute(&sql).await?;
-        let pg = matches!(self.conn(), Conn::Pg(_));
-        if pg {
-            // Delivered to every listening node at commit, dropped on rollback.
-            self.conn()
-                .execute_raw(&format!("NOTIFY {JOBS_CHANNEL}"))
-                .await?;
+        let insert = |sql: &mut Sql| {
+            sql.push("INSERT INTO herald_job (asyncoperationid, endpointid, ready_at, lease_owner, lease_until, autodelete, attempts) VALUES (")
+                .bind(text(job.asyncoperation_id))
+                .push(", ")
+                .bind(text(job.endpoint_id))
+                .push(", ")
+                .bind(Param::Int(Some(job.ready_at_ms)))
+                .push(", NULL, NULL, ")
+                .bind(Param::Bool(Some(job.autodelete)))
+                .push(", 0)");
+        };
+        if self.dialect() == crate::Dialect::Sqlite {
+            // Sent with the job's asyncoperation row (see `Tx`).
+            self.batch(insert);
+            return Ok(());
         }
+        let mut sql = Sql::default();
+        insert(&mut sql);
+        self.conn().await?.execute(&sql).await?;
+        // Delivered to every listening node at commit, dropped on rollback.
+        self.conn()
+            .await?
+            .execute_raw(&format!("NOTIFY {JOBS_CHANNEL}"))
+            .await?;
         Ok(())
     }
 
@@ -242,7 +248,7 @@ impl Tx {
         let mut sql = Sql::default();
         sql.push("DELETE FROM herald_job WHERE asyncoperationid = ")
             .bind(text(id));
-        self.conn().execute(&sql).await
+        self.conn().await?.execute(&sql).await
     }
 
     /// Remove a job from the queue only if `owner` still holds its lease;
@@ -253,7 +259,7 @@ impl Tx {
             .bind(text(id))
             .push(" AND lease_owner = ")
             .bind(text(owner));
-        Ok(self.conn().execute(&sql).await? > 0)
+        Ok(self.conn().await?.execute(&sql).await? > 0)
     }
 
     /// Put a job back in the queue, ready at `ready_at_ms` (retry, resume).
@@ -289,7 +295,7 @@ impl Tx {
             .bind(text(id))
             .push(" AND lease_owner = ")
             .bind(text(owner));
-        Ok(self.conn().execute(&sql).await? > 0)
+        Ok(self.conn().await?.execute(&sql).await? > 0)
     }
 
     /// Give back claimed jobs that did not run (a stopping node's
@@ -315,7 +321,7 @@ impl Tx {
             .push(" AND j.lease_owner = ")
             .bind(text(owner))
             .push(")");
-        Ok(self.conn().execute(&sql).await? > 0)
+        Ok(self.conn().await?.execute(&sql).await? > 0)
     }
 
     pub async fn release_jobs(&mut self, owner: &str, ids: &[Uuid]) -> Result<u64, StoreError> {
@@ -327,7 +333,7 @@ impl Tx {
                 .push(" AND asyncoperationid IN (");
             push_ids(&mut sql, chunk.iter().copied());
             sql.push(")");
-            released += self.conn().execute(&sql).await?;
+            released += self.conn().await?.execute(&sql).await?;
         }
         Ok(released)
     }
@@ -337,14 +343,14 @@ impl Tx {
         let mut sql = Sql::default();
         sql.push("SELECT COUNT(*) FROM herald_attempt WHERE asyncoperationid = ")
             .bind(text(id));
-        Ok(self.conn().fetch_i64(&sql).await?.unwrap_or(0))
+        Ok(self.conn().await?.fetch_i64(&sql).await?.unwrap_or(0))
     }
 
     /// Drop every lease (SQLite at start-up: one process owns a SQLite
     /// file, so leases left in it belong to a process that died). Their
     /// jobs run again at once instead of after the lease expires.
     pub async fn release_all_leases(&mut self) -> Result<u64, StoreError> {
-        self.conn()
+        self.conn().await?
             .execute_raw("UPDATE herald_job SET lease_owner = NULL, lease_until = NULL WHERE lease_owner IS NOT NULL")
             .await
     }
@@ -356,18 +362,18 @@ impl Tx {
             .bind(text(id))
             .push(" AND lease_owner = ")
             .bind(text(owner));
-        Ok(self.conn().fetch_i64(&sql).await?.unwrap_or(0) > 0)
+        Ok(self.conn().await?.fetch_i64(&sql).await?.unwrap_or(0) > 0)
     }
 
     pub async fn delete_attempts(&mut self, id: Uuid) -> Result<u64, StoreError> {
         let mut sql = Sql::default();
         sql.push("DELETE FROM herald_attempt WHERE asyncoperationid = ")
             .bind(text(id));
-        self.conn().execute(&sql).await
+        self.conn().await?.execute(&sql).await
     }
 
     pub async fn record_attempt(&mut self, a: &AttemptRow) -> Result<(), StoreError> {
-        self.conn().record_attempt(a).await
+        self.conn().await?.record_attempt(a).await
     }
 
     /// Write the outcomes of finished jobs that `owner` still holds, a few
@@ -401,8 +407,13 @@ impl Tx {
             .push(" AND asyncoperationid IN (");
         push_ids(&mut sql, outcomes.iter().map(|o| o.asyncoperation_id));
         sql.push(") RETURNING asyncoperationid");
-        let held: std::collections::HashSet<Uuid> =
-            self.conn().fetch_ids(&sql).await?.into_iter().collect();
+        let held: std::collections::HashSet<Uuid> = self
+            .conn()
+            .await?
+            .fetch_ids(&sql)
+            .await?
+            .into_iter()
+            .collect();
         let mine: Vec<&JobOutcome> = outcomes
             .iter()
             .filter(|o| held.contains(&o.asyncoperation_id))
@@ -419,7 +430,7 @@ impl Tx {
                     .push(" WHERE asyncoperationid IN (");
                 push_ids(&mut sql, deleted.iter().map(|o| o.asyncoperation_id));
                 sql.push(")");
-                self.conn().execute(&sql).await?;
+                self.conn().await?.execute(&sql).await?;
             }
         }
 
@@ -432,7 +443,7 @@ impl Tx {
             );
             push_ids(&mut sql, with_attempts.iter().map(|o| o.asyncoperation_id));
             sql.push(") GROUP BY asyncoperationid");
-            let earlier: HashMap<Uuid, i64> = self.conn().id_counts(&sql).await?;
+            let earlier: HashMap<Uuid, i64> = self.conn().await?.id_counts(&sql).await?;
             let mut sql = Sql::default();
             sql.push("INSERT INTO herald_attempt (attemptid, asyncoperationid, attempt, startedon, duration_ms, status, error, response) VALUES ");
             let mut first = true;
@@ -446,7 +457,7 @@ impl Tx {
                     push_attempt(&mut sql, a, offset);
                 }
             }
-            self.conn().execute(&sql).await?;
+            self.conn().await?.execute(&sql).await?;
         }
 
         if !updated.is_empty() {
@@ -495,7 +506,7 @@ impl Tx {
                     .push(")");
             }
             sql.push(") AS v WHERE \"asyncoperation\".\"asyncoperationid\" = v.column1");
-            self.conn().execute(&sql).await?;
+            self.conn().await?.execute(&sql).await?;
         }
         Ok(mine.iter().map(|o| o.asyncoperation_id).collect())
     }
@@ -596,7 +607,7 @@ impl Store {
             sql.push(" FOR UPDATE SKIP LOCKED");
         }
         let mut tx = self.begin().await?;
-        let candidates = tx.conn().candidate_rows(&sql).await?;
+        let candidates = tx.conn().await?.candidate_rows(&sql).await?;
         let exhausted = (candidates.len() as i64) < limits.limit;
         let chosen = limits.pick(&candidates);
         if chosen.is_empty() {
@@ -617,7 +628,7 @@ impl Store {
         sql.push(") AND (lease_until IS NULL OR lease_until < ")
             .bind(Param::Int(Some(now_ms)))
             .push(") RETURNING asyncoperationid, endpointid, autodelete, attempts");
-        let mut rows = tx.conn().claim_rows(&sql).await?;
+        let mut rows = tx.conn().await?.claim_rows(&sql).await?;
         if !rows.is_empty() {
             // The claim does not rewrite the asyncoperation rows: a job is
             // marked In Progress only when its delivery takes a while
@@ -627,7 +638,7 @@ impl Store {
             // And what their deliveries need, in the same round trip for
             // the batch instead of one read per job.
             let ids: Vec<Uuid> = rows.iter().map(|r| r.asyncoperation_id).collect();
-            let mut found = tx.conn().job_rows(&ids).await?;
+            let mut found = tx.conn().await?.job_rows(&ids).await?;
             for r in &mut rows {
                 r.row = found.remove(&r.asyncoperation_id);
             }
@@ -648,9 +659,9 @@ impl Store {
         let mut sql = Sql::default();
         sql.push("DELETE FROM \"asyncoperation\" WHERE \"statuscode\" = 30 AND \"completedon\" < ")
             .bind(Param::Int(Some(before_ms)));
-        let n = tx.conn().execute(&sql).await?;
+        let n = tx.conn().await?.execute(&sql).await?;
         if n > 0 {
-            tx.conn()
+            tx.conn().await?
                 .execute_raw("DELETE FROM herald_attempt WHERE NOT EXISTS (SELECT 1 FROM \"asyncoperation\" a WHERE a.\"asyncoperationid\" = herald_attempt.asyncoperationid)")
                 .await?;
         }

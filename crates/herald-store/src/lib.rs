@@ -42,6 +42,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::sql::Sql;
 use herald_core::{Query, Schema, Table, Value};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -174,26 +175,28 @@ impl Store {
         if dialect == Dialect::Postgres {
             // Several nodes may start at once: serialise their migrations.
             tx.conn()
+                .await?
                 .execute_raw("SELECT pg_advisory_xact_lock(7368001)")
                 .await?;
         }
         for stmt in ddl::internal_tables() {
-            tx.conn().execute_raw(stmt).await?;
+            tx.conn().await?.execute_raw(stmt).await?;
         }
         for table in self.schema.tables() {
             tx.conn()
+                .await?
                 .execute_raw(&ddl::create_table(dialect, table))
                 .await?;
-            let existing = tx.conn().column_names(&table.logical_name).await?;
+            let existing = tx.conn().await?.column_names(&table.logical_name).await?;
             for c in &table.columns {
                 if !existing.iter().any(|e| e == &c.name) {
                     if let Some(stmt) = ddl::add_column(dialect, table, &c.name) {
-                        tx.conn().execute_raw(&stmt).await?;
+                        tx.conn().await?.execute_raw(&stmt).await?;
                     }
                 }
             }
             for stmt in ddl::indexes(dialect, table) {
-                tx.conn().execute_raw(&stmt).await?;
+                tx.conn().await?.execute_raw(&stmt).await?;
             }
         }
         tx.commit().await
@@ -208,6 +211,8 @@ impl Store {
         Ok(Tx {
             inner,
             schema: self.schema.clone(),
+            pending: Sql::default(),
+            pending_id: None,
         })
     }
 
@@ -310,9 +315,25 @@ pub fn by_id(table: &Table, id: Uuid) -> Query {
 }
 
 /// A write transaction. Dropping it without `commit` rolls back.
+///
+/// On SQLite, row inserts ([`Tx::insert`], [`Tx::enqueue_job`]) are not
+/// sent at once but gathered into one multi-statement batch, sent before
+/// anything else runs on the transaction (a read, an update, [`Tx::flush`])
+/// or at commit. sqlx runs every SQLite statement on the connection's
+/// worker thread, and each hand-off there and back costs two thread
+/// wake-ups, more than the insert itself: a create with an async step
+/// (its row, the System Job, the queue entry) thus takes one hand-off
+/// instead of three. Errors of a batched insert (say a duplicate key)
+/// surface at the next flush or commit, still before the transaction
+/// commits. PostgreSQL sends each statement at once (its extended protocol
+/// takes one statement per message).
 pub struct Tx {
     inner: TxInner,
     schema: Arc<Schema>,
+    /// Batched SQLite inserts not yet sent, and the first one's row id
+    /// (named in a duplicate-key error).
+    pending: Sql,
+    pending_id: Option<String>,
 }
 
 enum TxInner {
@@ -321,11 +342,59 @@ enum TxInner {
 }
 
 impl Tx {
-    pub fn conn(&mut self) -> Conn<'_> {
+    /// The transaction's connection, after sending any batched inserts.
+    pub async fn conn(&mut self) -> Result<Conn<'_>, StoreError> {
+        self.flush().await?;
+        Ok(self.raw_conn())
+    }
+
+    fn raw_conn(&mut self) -> Conn<'_> {
         match &mut self.inner {
             TxInner::Sqlite(t) => Conn::Sqlite(t),
             TxInner::Pg(t) => Conn::Pg(t),
         }
+    }
+
+    /// Send the batched inserts (see [`Tx`]).
+    pub async fn flush(&mut self) -> Result<(), StoreError> {
+        if self.pending.text.is_empty() {
+            return Ok(());
+        }
+        let sql = std::mem::take(&mut self.pending);
+        let id = self.pending_id.take().unwrap_or_default();
+        match self.raw_conn().execute(&sql).await {
+            Ok(_) => Ok(()),
+            Err(StoreError::Database(e)) => Err(StoreError::from_write(e, &id)),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Insert a row: batched on SQLite (see [`Tx`]), sent at once on
+    /// PostgreSQL.
+    async fn insert_row(
+        &mut self,
+        table: &Table,
+        values: &[(String, Value)],
+    ) -> Result<(), StoreError> {
+        match self.inner {
+            TxInner::Sqlite(_) => {
+                let id = conn::insert_sql(&mut self.pending, table, values)?;
+                self.pending.push(";\n");
+                self.pending_id.get_or_insert(id);
+                Ok(())
+            }
+            TxInner::Pg(_) => {
+                let schema = self.schema.clone();
+                self.raw_conn().insert(&schema, table, values).await
+            }
+        }
+    }
+
+    /// Append a statement to the SQLite batch (see [`Tx`]); `build` numbers
+    /// its parameters after those already batched.
+    pub(crate) fn batch(&mut self, build: impl FnOnce(&mut Sql)) {
+        build(&mut self.pending);
+        self.pending.push(";\n");
     }
 
     pub fn schema(&self) -> &Arc<Schema> {
@@ -339,7 +408,8 @@ impl Tx {
         }
     }
 
-    pub async fn commit(self) -> Result<(), StoreError> {
+    pub async fn commit(mut self) -> Result<(), StoreError> {
+        self.flush().await?;
         match self.inner {
             TxInner::Sqlite(t) => t.commit().await?,
             TxInner::Pg(t) => t.commit().await?,
@@ -360,8 +430,7 @@ impl Tx {
         table: &Table,
         values: &[(String, Value)],
     ) -> Result<(), StoreError> {
-        let schema = self.schema.clone();
-        self.conn().insert(&schema, table, values).await
+        self.insert_row(table, values).await
     }
 
     pub async fn update(
@@ -370,11 +439,11 @@ impl Tx {
         id: Uuid,
         values: &[(String, Value)],
     ) -> Result<u64, StoreError> {
-        self.conn().update(table, id, values).await
+        self.conn().await?.update(table, id, values).await
     }
 
     pub async fn delete(&mut self, table: &Table, id: Uuid) -> Result<u64, StoreError> {
-        self.conn().delete(table, id).await
+        self.conn().await?.delete(table, id).await
     }
 
     pub async fn fetch(
@@ -384,7 +453,10 @@ impl Tx {
         offset: u64,
     ) -> Result<Vec<Record>, StoreError> {
         let schema = self.schema.clone();
-        self.conn().fetch(&schema, query, limit, offset).await
+        self.conn()
+            .await?
+            .fetch(&schema, query, limit, offset)
+            .await
     }
 
     /// Read one row (all columns) inside the transaction.
@@ -400,14 +472,17 @@ impl Tx {
         name: &str,
         now_ms: i64,
     ) -> Result<(), StoreError> {
-        self.conn().put_api_key(keyhash, user, name, now_ms).await
+        self.conn()
+            .await?
+            .put_api_key(keyhash, user, name, now_ms)
+            .await
     }
 
     pub async fn setting(&mut self, name: &str) -> Result<Option<String>, StoreError> {
-        self.conn().setting(name).await
+        self.conn().await?.setting(name).await
     }
 
     pub async fn put_setting(&mut self, name: &str, value: &str) -> Result<(), StoreError> {
-        self.conn().put_setting(name, value).await
+        self.conn().await?.put_setting(name, value).await
     }
 }

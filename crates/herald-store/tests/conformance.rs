@@ -221,7 +221,12 @@ async fn duplicate_ids_are_reported(store: Store) {
     tx.insert(t, &row).await.unwrap();
     tx.commit().await.unwrap();
     let mut tx = store.begin().await.unwrap();
-    match tx.insert(t, &row).await {
+    // On SQLite inserts are batched: the error surfaces at the next flush.
+    let inserted = match tx.insert(t, &row).await {
+        Ok(()) => tx.flush().await,
+        e => e,
+    };
+    match inserted {
         Err(StoreError::Duplicate(d)) => assert_eq!(d, id.to_string()),
         other => panic!("expected Duplicate, got {other:?}"),
     }
@@ -333,7 +338,10 @@ async fn unstorable_text_is_a_data_exception(store: Store) {
     let dup = Uuid::new_v4();
     let row = [("accountid".to_string(), Value::Guid(dup))];
     tx.insert(t, &row).await.unwrap();
-    let e = tx.insert(t, &row).await.unwrap_err();
+    let e = match tx.insert(t, &row).await {
+        Ok(()) => tx.flush().await.unwrap_err(),
+        Err(e) => e,
+    };
     assert!(
         e.data_exception().is_none(),
         "a duplicate is not a data exception"
