@@ -300,7 +300,10 @@ async fn slow_deliveries_show_in_progress_and_every_job_gets_startedon(s: TestSe
     for step in [&fast_step, &slow_step] {
         let done = job_of(&s, step, 30).await;
         let started = done["startedon"].as_str().expect("startedon").to_string();
-        let completed = done["completedon"].as_str().expect("completedon").to_string();
+        let completed = done["completedon"]
+            .as_str()
+            .expect("completedon")
+            .to_string();
         let parse = |t: &str| chrono::DateTime::parse_from_rfc3339(t).expect("a date");
         assert!(parse(&started) <= parse(&completed), "{done}");
     }
