@@ -106,13 +106,18 @@ impl Store {
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(30))
                 .foreign_keys(false);
+            // No ping before each acquire (sqlx's default): a SQLite file
+            // cannot hang up, and on the single writer connection the ping
+            // is one more thread hand-off at the head of every transaction.
             let writer = SqlitePoolOptions::new()
                 .max_connections(1)
+                .test_before_acquire(false)
                 .acquire_timeout(opts.acquire_timeout)
                 .connect_with(base.clone())
                 .await?;
             let reader = SqlitePoolOptions::new()
                 .max_connections(opts.max_connections.clamp(1, 8))
+                .test_before_acquire(false)
                 .acquire_timeout(opts.acquire_timeout)
                 .connect_with(base.read_only(true))
                 .await?;
