@@ -17,6 +17,28 @@ both_backends!(
     slow_deliveries_show_in_progress_and_every_job_gets_startedon
 );
 
+/// A 2 s delivery timeout gives a 5 s lease (see `lease_for`).
+async fn short_lease(backend: common::Backend, test: &str) -> Option<TestServer> {
+    TestServer::start_with(backend, test, |c| {
+        c.delivery.timeout = Duration::from_secs(2);
+        c.jobs.lease = Duration::from_secs(1);
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn canceled_running_job_retried_on_sqlite() {
+    let s = short_lease(common::Backend::Sqlite, "canceled_running_sqlite").await;
+    a_canceled_running_job_retried_at_once_never_runs_twice_at_once(s.expect("sqlite")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn canceled_running_job_retried_on_postgres() {
+    if let Some(s) = short_lease(common::Backend::Postgres, "web_api::canceled_running_pg").await {
+        a_canceled_running_job_retried_at_once_never_runs_twice_at_once(s).await;
+    }
+}
+
 const HEADERS: &str = r#"<settings><setting name="X-Key" value="k" /></settings>"#;
 
 async fn failed_jobs_can_be_retried_and_show_their_attempts(s: TestServer) {
@@ -307,4 +329,46 @@ async fn slow_deliveries_show_in_progress_and_every_job_gets_startedon(s: TestSe
         let parse = |t: &str| chrono::DateTime::parse_from_rfc3339(t).expect("a date");
         assert!(parse(&started) <= parse(&completed), "{done}");
     }
+}
+
+/// Cancel a job while its delivery runs, then retry it at once: the retry
+/// waits for the running delivery's lease, so the receiver never has two
+/// deliveries of the job at the same time, and the job ends Succeeded.
+async fn a_canceled_running_job_retried_at_once_never_runs_twice_at_once(s: TestServer) {
+    let rx = Receiver::start_with(Behavior::delay(Duration::from_millis(1500), 200)).await;
+    let hook = register::webhook(&s, "h", &rx.url(), 5, HEADERS).await;
+    let step = register::step(&s, &hook, "Create", "account", 40, 1, json!({})).await;
+    s.create("accounts", json!({"name": "A"})).await;
+    let first = rx.wait_for(1, Duration::from_secs(10)).await;
+    let (_, b) = s
+        .get(&format!(
+            "asyncoperations?$filter=_owningextensionid_value eq {step}"
+        ))
+        .await;
+    let id = b["value"][0]["asyncoperationid"]
+        .as_str()
+        .expect("a job")
+        .to_string();
+    let (st, body) = s
+        .patch(
+            &format!("asyncoperations({id})"),
+            json!({"statecode": 3, "statuscode": 32}),
+        )
+        .await;
+    assert!(st.is_success(), "{st} {body}");
+    let (st, _, body) = s
+        .post(
+            &format!("asyncoperations({id})/Microsoft.Dynamics.CRM.herald_Retry"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    let done = job_of(&s, &step, 30).await;
+    assert_eq!(done["asyncoperationid"], id);
+    let all = rx.wait_for(2, Duration::from_secs(15)).await;
+    assert!(
+        all[1].received_at >= first[0].received_at + Duration::from_millis(1500),
+        "the retry started {:?} after the first delivery, which took 1.5 s",
+        all[1].received_at - first[0].received_at
+    );
 }

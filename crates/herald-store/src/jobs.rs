@@ -23,6 +23,9 @@ use crate::{Backend, Store, Tx};
 /// The PostgreSQL LISTEN/NOTIFY channel that announces committed jobs.
 pub const JOBS_CHANNEL: &str = "herald_jobs";
 
+/// The lease owner of a stopped job's queue entry (see [`Tx::stop_job`]).
+pub const STOPPED: &str = "herald:stopped";
+
 /// How many jobs one claim may take, and how a node shares what it holds
 /// among endpoints (fairness).
 ///
@@ -262,22 +265,56 @@ impl Tx {
         Ok(self.conn().await?.execute(&sql).await? > 0)
     }
 
-    /// Put a job back in the queue, ready at `ready_at_ms` (retry, resume).
+    /// Put a job (back) in the queue, ready at `ready_at_ms` — but never
+    /// before a lease on its old queue entry ends: a delivery of it may
+    /// still be running (canceled or paused meanwhile), and one job never
+    /// runs twice at once.
     pub async fn requeue_job(
         &mut self,
         id: Uuid,
         endpoint: Uuid,
         ready_at_ms: i64,
         autodelete: bool,
+        now_ms: i64,
     ) -> Result<(), StoreError> {
+        let mut sql = Sql::default();
+        sql.push("SELECT lease_until FROM herald_job WHERE asyncoperationid = ")
+            .bind(text(id))
+            .push(" AND lease_until >= ")
+            .bind(Param::Int(Some(now_ms)));
+        let leased_until = self.conn().await?.fetch_i64(&sql).await?;
         self.dequeue_job(id).await?;
         self.enqueue_job(&NewJob {
             asyncoperation_id: id,
             endpoint_id: endpoint,
-            ready_at_ms,
+            ready_at_ms: leased_until.map_or(ready_at_ms, |l| ready_at_ms.max(l + 1)),
             autodelete,
         })
         .await
+    }
+
+    /// Take a job out of the queue (canceled or paused). If a node holds
+    /// its lease (a delivery may be running), the entry stays, owned by
+    /// nobody ([`STOPPED`]) until that lease ends: the running delivery can
+    /// no longer write its outcome, and a retry or resume meanwhile waits
+    /// for the lease (see [`Tx::requeue_job`]). An expired entry is
+    /// claimed once more and dropped, its row being no longer Ready.
+    pub async fn stop_job(&mut self, id: Uuid, now_ms: i64) -> Result<(), StoreError> {
+        let mut sql = Sql::default();
+        sql.push("DELETE FROM herald_job WHERE asyncoperationid = ")
+            .bind(text(id))
+            .push(" AND (lease_until IS NULL OR lease_until < ")
+            .bind(Param::Int(Some(now_ms)))
+            .push(")");
+        if self.conn().await?.execute(&sql).await? == 0 {
+            let mut sql = Sql::default();
+            sql.push("UPDATE herald_job SET lease_owner = ")
+                .bind(text(STOPPED))
+                .push(" WHERE asyncoperationid = ")
+                .bind(text(id));
+            self.conn().await?.execute(&sql).await?;
+        }
+        Ok(())
     }
 
     /// Extend `owner`'s lease of a job to `until_ms`; false when the lease

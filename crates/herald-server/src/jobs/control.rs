@@ -154,11 +154,12 @@ pub async fn apply(
         Value::Int(current.int("versionnumber").unwrap_or(1) + 1),
     ));
     if dequeue {
-        tx.dequeue_job(id).await?;
+        tx.stop_job(id, now.timestamp_millis()).await?;
     }
     if let Some(at) = requeue_at {
         let (endpoint, autodelete) = step_target(&mut tx, state, &current).await?;
-        tx.requeue_job(id, endpoint, at, autodelete).await?;
+        tx.requeue_job(id, endpoint, at, autodelete, now.timestamp_millis())
+            .await?;
     }
     tx.update(t, id, &values).await?;
     tx.commit().await?;

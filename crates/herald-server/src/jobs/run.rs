@@ -70,11 +70,10 @@ async fn try_run(
         return tx.commit().await;
     };
     if row.statecode == 3 || row.statecode == 1 {
-        // Completed, canceled or suspended meanwhile.
+        // Completed, canceled or suspended meanwhile (a resume or retry
+        // queues it again).
         let mut tx = store.begin().await?;
-        if row.statecode == 3 {
-            tx.dequeue_job(job.asyncoperation_id).await?;
-        }
+        tx.dequeue_job(job.asyncoperation_id).await?;
         return tx.commit().await;
     }
     let started = state.clock.now();

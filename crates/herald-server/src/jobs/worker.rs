@@ -14,9 +14,9 @@
 //! Batches: claiming is a store transaction, so the loop claims many jobs
 //! at once (up to [`PREFETCH`] × `jobs.concurrency`) and keeps them leased
 //! in memory until a slot is free, instead of one claim per finished
-//! delivery. A claimed job that waited in the buffer for more than a
-//! quarter of its lease has its lease renewed before it starts, so that no
-//! other node takes it over while it runs. A stopping node gives its
+//! delivery. A claimed job that waited in the buffer so long that its
+//! lease might end before its delivery could has its lease renewed before
+//! it starts, so that no other node takes it over while it runs. A stopping node gives its
 //! waiting jobs back.
 //!
 //! Fairness: the slots are shared among endpoints. An endpoint may run at
@@ -176,6 +176,9 @@ struct Worker {
     hold: usize,
     hold_per_endpoint: i64,
     lease_ms: i64,
+    /// The longest one delivery can take: two attempts of up to the
+    /// timeout, the pause between them, and a second for the store.
+    longest_run_ms: i64,
     /// What the claims since the last wake-up (or poll) found out: no
     /// endpoint outside this set has ready jobs. None: not known. Claims
     /// then ask only for these endpoints (and only when one of them may
@@ -328,11 +331,13 @@ impl Worker {
         started
     }
 
-    /// A job that waited long in the buffer gets its lease renewed first;
-    /// false if it was lost meanwhile (then it is dropped here).
+    /// A job whose lease might run out before its delivery ends (it waited
+    /// in the buffer for more than the lease's slack over the longest
+    /// delivery) gets its lease renewed first; false if it was lost
+    /// meanwhile (then it is dropped here).
     async fn still_ours(&self, w: &Waiting) -> bool {
         let waited = w.claimed.elapsed().as_millis() as i64;
-        if waited < self.lease_ms / 4 {
+        if waited + self.longest_run_ms < self.lease_ms {
             return true;
         }
         let until = self.state.clock.now().timestamp_millis() + self.lease_ms;
@@ -396,6 +401,10 @@ pub fn spawn_workers(state: SharedState) -> WorkerHandle {
             hold: concurrency * PREFETCH,
             hold_per_endpoint: per_endpoint * PREFETCH as i64,
             lease_ms: lease_for(&state.config).as_millis() as i64,
+            longest_run_ms: (state.config.delivery.timeout * 2
+                + herald_delivery::RETRY_PAUSE
+                + std::time::Duration::from_secs(1))
+            .as_millis() as i64,
             maybe_ready: None,
             state,
         };
