@@ -119,6 +119,10 @@ pub struct JobsConfig {
     /// Succeeded jobs older than this are purged.
     #[serde(deserialize_with = "duration")]
     pub retention: Duration,
+    /// How often the purge runs; default (None): `retention / 10`, between
+    /// 1 min and 1 h. See [`JobsConfig::retention_every`].
+    #[serde(deserialize_with = "opt_duration")]
+    pub retention_interval: Option<Duration>,
     /// Fairness: the percentage (1–100) of `concurrency` that the jobs of
     /// one endpoint may occupy on a node, so that a slow or hanging endpoint
     /// never starves the others (50: at most 16 of 32 slots).
@@ -132,6 +136,7 @@ impl Default for JobsConfig {
             lease: Duration::from_secs(180),
             poll_interval: Duration::from_secs(1),
             retention: Duration::from_secs(7 * 86_400),
+            retention_interval: None,
             endpoint_share: 50,
         }
     }
@@ -142,6 +147,15 @@ impl JobsConfig {
     pub fn per_endpoint(&self) -> usize {
         let share = self.endpoint_share.clamp(1, 100) as usize;
         (self.concurrency.max(1) * share).div_ceil(100).max(1)
+    }
+
+    /// How often the retention purge runs: `retention_interval` when set
+    /// (at least 10 ms), else `retention / 10` between 1 min and 1 h.
+    pub fn retention_every(&self) -> Duration {
+        match self.retention_interval {
+            Some(every) => every.max(Duration::from_millis(10)),
+            None => (self.retention / 10).clamp(Duration::from_secs(60), Duration::from_secs(3600)),
+        }
     }
 }
 
@@ -176,6 +190,10 @@ impl Default for BcConfig {
 fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     let s = String::deserialize(d)?;
     parse_duration(&s).map_err(serde::de::Error::custom)
+}
+
+fn opt_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    duration(d).map(Some)
 }
 
 const SECTIONS: [&str; 5] = ["server", "store", "delivery", "jobs", "bc"];
@@ -276,6 +294,36 @@ mod tests {
         let err = Config::load(Some(&path), &[]).unwrap_err().to_string();
         assert!(err.contains("notification_dely"), "{err}");
         let env = vec![("HERALD_DELIVERY__TIMEOUT".to_string(), "soon".to_string())];
+        assert!(Config::load(None, &env).is_err());
+    }
+
+    #[test]
+    fn retention_interval_defaults_to_a_tenth_of_retention_and_can_be_set() {
+        let c = Config::load(None, &[]).unwrap();
+        assert_eq!(c.jobs.retention_interval, None);
+        assert_eq!(
+            c.jobs.retention_every(),
+            Duration::from_secs(3600),
+            "7 d / 10, at most 1 h"
+        );
+        let env = vec![("HERALD_JOBS__RETENTION".to_string(), "2m".to_string())];
+        let c = Config::load(None, &env).unwrap();
+        assert_eq!(
+            c.jobs.retention_every(),
+            Duration::from_secs(60),
+            "at least 1 min"
+        );
+        let env = vec![(
+            "HERALD_JOBS__RETENTION_INTERVAL".to_string(),
+            "250ms".to_string(),
+        )];
+        let c = Config::load(None, &env).unwrap();
+        assert_eq!(c.jobs.retention_interval, Some(Duration::from_millis(250)));
+        assert_eq!(c.jobs.retention_every(), Duration::from_millis(250));
+        let env = vec![(
+            "HERALD_JOBS__RETENTION_INTERVAL".to_string(),
+            "often".to_string(),
+        )];
         assert!(Config::load(None, &env).is_err());
     }
 }

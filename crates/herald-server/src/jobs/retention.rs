@@ -2,8 +2,6 @@
 //! `jobs.retention` are purged in the background so the tables stay
 //! bounded. Failed and canceled jobs stay until someone deletes them.
 
-use std::time::Duration;
-
 use tracing::{info, warn};
 
 use crate::state::SharedState;
@@ -26,11 +24,12 @@ pub async fn purge_once_before(
         .await
 }
 
-/// Purge every `min(retention / 10, 1 h)` (at least every minute).
+/// Purge now and then every `jobs.retention_interval` (default
+/// `retention / 10`, between 1 min and 1 h; see
+/// [`crate::config::JobsConfig::retention_every`]).
 pub fn spawn_retention(state: SharedState) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let every = (state.config.jobs.retention / 10)
-            .clamp(Duration::from_secs(60), Duration::from_secs(3600));
+        let every = state.config.jobs.retention_every();
         loop {
             match purge_once(&state).await {
                 Ok(0) => {}
