@@ -129,3 +129,20 @@ fn query_honours_n() {
     let p50 = positive(q, "query_p50_ms");
     assert!(positive(q, "query_p99_ms") >= p50);
 }
+
+/// `bench drain`: a backlog of N ready System Jobs written first, then
+/// delivered by the workers; reports jobs delivered/s beside the ceiling.
+#[test]
+fn drain_reports_delivered_per_second() {
+    let doc = bench(&["drain", "--n", "200"]);
+    let d = scenario(&doc, "drain");
+    assert_eq!(d["n"], 200, "--n is honoured: {d}");
+    positive(d, "backlog_writes_per_s");
+    let delivered = positive(d, "delivered_per_s");
+    positive(d, "delivered_per_s_vs_ceiling");
+    let completed = positive(d, "completed_per_s");
+    assert!(
+        completed <= delivered * 1.001,
+        "the queue empties after the last delivery: {d}"
+    );
+}
