@@ -110,6 +110,7 @@ pub async fn start_with_clock(
         depths: Default::default(),
         sender,
         jobs_wake: tokio::sync::Notify::new(),
+        handoff: Default::default(),
         registrations: Default::default(),
         metrics: Default::default(),
         bins,

@@ -28,6 +28,8 @@ pub struct AppState {
     pub sender: herald_delivery::Sender,
     /// Wakes the System Job workers when a write enqueued jobs.
     pub jobs_wake: tokio::sync::Notify,
+    /// This node's writes hand their System Jobs to its workers here.
+    pub handoff: crate::jobs::handoff::Handoff,
     /// The registered steps, cached per (message, table).
     pub registrations: crate::pipeline::registrations::StepCache,
     pub metrics: crate::metrics::Metrics,

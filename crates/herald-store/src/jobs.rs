@@ -130,6 +130,9 @@ pub struct NewJob {
     pub endpoint_id: Uuid,
     pub ready_at_ms: i64,
     pub autodelete: bool,
+    /// Leased from the start (owner, until in ms): the writing node hands
+    /// the job to its own workers without a claim. None: Ready for any node.
+    pub lease: Option<(String, i64)>,
 }
 
 /// A job a worker now holds.
@@ -226,9 +229,17 @@ impl Tx {
                 .bind(text(job.endpoint_id))
                 .push(", ")
                 .bind(Param::Int(Some(job.ready_at_ms)))
-                .push(", NULL, NULL, ")
-                .bind(Param::Bool(Some(job.autodelete)))
-                .push(", 0)");
+                .push(", ");
+            match &job.lease {
+                Some((owner, until)) => sql
+                    .bind(text(owner))
+                    .push(", ")
+                    .bind(Param::Int(Some(*until)))
+                    .push(", "),
+                None => sql.push("NULL, NULL, "),
+            };
+            sql.bind(Param::Bool(Some(job.autodelete)))
+                .push(if job.lease.is_some() { ", 1)" } else { ", 0)" });
         };
         if self.dialect() == crate::Dialect::Sqlite {
             // Sent with the job's asyncoperation row (see `Tx`).
@@ -238,6 +249,10 @@ impl Tx {
         let mut sql = Sql::default();
         insert(&mut sql);
         self.conn().await?.execute(&sql).await?;
+        if job.lease.is_some() {
+            // Already this node's: no other node needs waking.
+            return Ok(());
+        }
         // Delivered to every listening node at commit, dropped on rollback.
         self.conn()
             .await?
@@ -289,6 +304,7 @@ impl Tx {
             endpoint_id: endpoint,
             ready_at_ms: leased_until.map_or(ready_at_ms, |l| ready_at_ms.max(l + 1)),
             autodelete,
+            lease: None,
         })
         .await
     }

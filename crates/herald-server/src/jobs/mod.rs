@@ -5,6 +5,7 @@
 
 pub mod complete;
 pub mod control;
+pub mod handoff;
 pub mod retention;
 pub mod run;
 pub mod wake;

@@ -285,6 +285,38 @@ impl Worker {
         n
     }
 
+    /// Move the jobs this node's writes handed over (already leased to
+    /// it, see [`super::handoff`]) into the buffer; how many.
+    async fn take_handed_over(&mut self) -> usize {
+        let jobs = self.state.handoff.take();
+        if jobs.is_empty() {
+            return 0;
+        }
+        let endpoints = endpoints_for(&self.state, jobs.iter().map(|(j, _)| j.endpoint_id)).await;
+        let n = jobs.len();
+        for (job, claimed) in jobs {
+            let id = job.endpoint_id;
+            let endpoint = endpoints
+                .get(&id)
+                .cloned()
+                .unwrap_or_else(|| Err(format!("The webhook {id} could not be read")));
+            self.waiting.push_back(Waiting {
+                job,
+                endpoint,
+                claimed,
+            });
+        }
+        n
+    }
+
+    /// Tell the handoff how many jobs this node holds (running and waiting).
+    fn publish_held(&self) {
+        let running: i64 = self.running.snapshot().values().map(|(r, _)| *r).sum();
+        self.state
+            .handoff
+            .set_held(self.waiting.len() + running.max(0) as usize);
+    }
+
     /// Start waiting jobs into free slots, oldest first, skipping endpoints
     /// at their share; how many started.
     async fn start(&mut self) -> usize {
@@ -359,16 +391,24 @@ impl Worker {
         }
     }
 
-    /// Give the waiting jobs back (the node stops).
+    /// Give the waiting jobs back (the node stops), with those handed over
+    /// and not taken yet.
     async fn release_waiting(&mut self) {
-        if self.waiting.is_empty() {
-            return;
-        }
-        let ids: Vec<Uuid> = self
+        let mut ids: Vec<Uuid> = self
             .waiting
             .drain(..)
             .map(|w| w.job.asyncoperation_id)
             .collect();
+        ids.extend(
+            self.state
+                .handoff
+                .close()
+                .into_iter()
+                .map(|j| j.asyncoperation_id),
+        );
+        if ids.is_empty() {
+            return;
+        }
         let released = async {
             let mut tx = self.state.store.begin().await?;
             tx.release_jobs(&self.owner, &ids).await?;
@@ -408,12 +448,18 @@ pub fn spawn_workers(state: SharedState) -> WorkerHandle {
             maybe_ready: None,
             state,
         };
+        // Jobs this node's writes hand over directly: only while a delivery
+        // slot is free (held jobs below `concurrency`); a busy node leaves
+        // them Ready for any node to claim within the per-endpoint shares.
+        w.state.handoff.open(&w.owner, w.lease_ms, concurrency);
         loop {
             if *stopped.borrow() {
                 w.release_waiting().await;
                 break;
             }
+            w.take_handed_over().await;
             let started = w.start().await;
+            w.publish_held();
             let claimed = w.claim().await;
             if claimed > 0 {
                 // Start them, and possibly claim more.
@@ -425,6 +471,7 @@ pub fn spawn_workers(state: SharedState) -> WorkerHandle {
             let (state, finished) = (w.state.clone(), w.finished.clone());
             tokio::select! {
                 _ = state.jobs_wake.notified() => w.maybe_ready = None,
+                _ = state.handoff.handed_over() => {}
                 _ = finished.notified() => {}
                 _ = tokio::time::sleep(state.config.jobs.poll_interval) => w.maybe_ready = None,
                 _ = stopped.changed() => {}

@@ -7,21 +7,47 @@ use herald_core::context::{serialize_for_delivery, webhook_headers, ExecutionCon
 use herald_core::matching::{steps_for_stage, StepDef};
 use herald_core::Value;
 use herald_delivery::{Outcome, WebhookRequest};
-use herald_store::{NewJob, Tx};
+use herald_store::{ClaimedJob, JobRow, NewJob, Tx};
 use uuid::Uuid;
 
 use super::event::Event;
 use super::steps::{self, Endpoint};
 use crate::error::{codes, ApiError, ApiResult};
+use crate::jobs::handoff::Reservations;
 use crate::state::AppState;
 
-/// Run the steps of `stage` for this event.
+/// Run the steps of a stage before the write (10 or 20): synchronous
+/// steps only (async steps run at stage 40 alone).
 pub async fn run_stage(
     state: &AppState,
     tx: &mut Tx,
     event: &Event<'_>,
     steps: &[StepDef],
     stage: i64,
+) -> ApiResult<()> {
+    run(state, tx, event, steps, stage, None).await
+}
+
+/// Run the PostOperation (stage 40) steps: sync steps are delivered, async
+/// steps become System Jobs, leased to this node's workers when
+/// `direct` has room (see `jobs::handoff`).
+pub async fn run_post_operation(
+    state: &AppState,
+    tx: &mut Tx,
+    event: &Event<'_>,
+    steps: &[StepDef],
+    direct: &mut Reservations<'_>,
+) -> ApiResult<()> {
+    run(state, tx, event, steps, 40, Some(direct)).await
+}
+
+async fn run(
+    state: &AppState,
+    tx: &mut Tx,
+    event: &Event<'_>,
+    steps: &[StepDef],
+    stage: i64,
+    mut direct: Option<&mut Reservations<'_>>,
 ) -> ApiResult<()> {
     let changed = event.changed_columns();
     for step in steps_for_stage(
@@ -32,8 +58,8 @@ pub async fn run_stage(
         &changed,
     ) {
         if step.is_async() {
-            if stage == 40 {
-                enqueue(state, tx, event, step).await?;
+            if let (40, Some(direct)) = (stage, direct.as_deref_mut()) {
+                enqueue(state, tx, event, step, direct).await?;
             }
             continue;
         }
@@ -134,9 +160,11 @@ async fn enqueue(
     tx: &mut Tx,
     event: &Event<'_>,
     step: &StepDef,
+    direct: &mut Reservations<'_>,
 ) -> ApiResult<()> {
     let job_id = Uuid::new_v4();
     let ctx = event.context(state, step, job_id, None);
+    let data = ctx.to_json_string();
     let table = state
         .schema
         .table("asyncoperation")
@@ -165,7 +193,7 @@ async fn enqueue(
         ("depth".to_string(), Value::Int(event.depth)),
         ("retrycount".to_string(), Value::Int(0)),
         ("errorcode".to_string(), Value::Null),
-        ("data".to_string(), Value::String(ctx.to_json_string())),
+        ("data".to_string(), Value::String(data.clone())),
         ("createdon".to_string(), now.clone()),
         ("modifiedon".to_string(), now),
         ("createdby".to_string(), Value::Guid(event.caller)),
@@ -173,12 +201,31 @@ async fn enqueue(
         ("versionnumber".to_string(), Value::Int(1)),
     ];
     tx.insert(table, &row).await?;
+    let lease = direct.reserve(state.clock.now().timestamp_millis());
+    let leased = lease.is_some();
     tx.enqueue_job(&NewJob {
         asyncoperation_id: job_id,
         endpoint_id: step.endpoint_id,
         ready_at_ms: event.now.timestamp_millis(),
         autodelete: step.async_auto_delete,
+        lease,
     })
     .await?;
+    if leased {
+        direct.add(ClaimedJob {
+            asyncoperation_id: job_id,
+            endpoint_id: step.endpoint_id,
+            autodelete: step.async_auto_delete,
+            claims: 1,
+            row: Some(JobRow {
+                statecode: 0,
+                data,
+                primaryentitytype: event.table.logical_name.clone(),
+                messagename: Some(event.message_name().to_string()),
+                correlationid: Some(event.correlation_id),
+                depth: event.depth,
+            }),
+        });
+    }
     Ok(())
 }

@@ -275,17 +275,19 @@ pub async fn execute(state: &AppState, op: Operation) -> ApiResult<Outcome> {
         }
     };
     event.after = record.clone().map(|values| Record { values });
+    let mut direct = state.handoff.reservations();
     if !steps.is_empty() {
-        dispatch::run_stage(state, &mut tx, &event, &steps, 40).await?;
+        dispatch::run_post_operation(state, &mut tx, &event, &steps, &mut direct).await?;
         jobs = steps.iter().any(|s| s.is_async());
     }
     for (d, d_steps) in &derived {
-        dispatch::run_stage(state, &mut tx, &event.as_derived(*d), d_steps, 40).await?;
+        let view = event.as_derived(*d);
+        dispatch::run_post_operation(state, &mut tx, &view, d_steps, &mut direct).await?;
         jobs |= d_steps.iter().any(|s| s.is_async());
     }
     crate::bc::capture::capture(&mut tx, &event).await?;
     tx.commit().await?;
-    if jobs {
+    if direct.hand_over() && jobs {
         state.jobs_wake.notify_one();
     }
     Ok(Outcome {
