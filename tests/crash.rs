@@ -4,6 +4,13 @@
 //! before the kill must be delivered at least once (at-least-once:
 //! duplicates are allowed and counted, losses are not).
 //!
+//! The receiver answers slowly (1 s per request) until the kill, so the
+//! node delivers at most its endpoint share (16) per second while the
+//! writes commit hundreds per second: at the kill, thousands of committed
+//! events have not been delivered (asserted: at least 1 000), and the
+//! restarted node must deliver them from the store alone. After the
+//! restart the receiver answers at once.
+//!
 //! Runs on SQLite always and on PostgreSQL when HERALD_TEST_DATABASE_URL is
 //! set.
 
@@ -15,20 +22,25 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use herald_testkit::Receiver;
+use herald_testkit::{Behavior, Receiver};
 use node::{record_of, until, Node};
 use reqwest::StatusCode;
 use serde_json::json;
 use uuid::Uuid;
 
-const WRITES: usize = 3000;
-const KILL_AFTER: usize = 1500;
+const WRITES: usize = 4000;
+const KILL_AFTER: usize = 2000;
 const PARALLEL: usize = 32;
+/// Committed but not yet delivered at the kill, at least.
+const IN_FLIGHT: usize = 1000;
+/// How long the receiver takes to answer until the kill (well within the
+/// delivery timeout, so no delivery fails).
+const SLOW: Duration = Duration::from_secs(1);
 
-/// Lease = max(1 s, 2 × 2 s + 1 s) = 5 s: the dead node's claimed jobs are
-/// taken over 5 s after their claim.
+/// Lease = max(1 s, 2 × 3 s + 1.5 s) = 7.5 s: the dead node's claimed jobs
+/// are taken over 7.5 s after their claim.
 const ENV: [(&str, &str); 3] = [
-    ("HERALD_DELIVERY__TIMEOUT", "2s"),
+    ("HERALD_DELIVERY__TIMEOUT", "3s"),
     ("HERALD_JOBS__LEASE", "1s"),
     ("HERALD_JOBS__POLL_INTERVAL", "200ms"),
 ];
@@ -45,7 +57,7 @@ struct Outcomes {
 async fn crash_and_restart(label: &str, data_dir: &std::path::Path, database_url: Option<&str>) {
     let mut first = Node::start("first", data_dir, database_url, &ENV);
     let api = first.client();
-    let rx = Receiver::start().await;
+    let rx = Receiver::start_with(Behavior::delay(SLOW, 200)).await;
     api.async_step("crash", &rx.url_for("/hook"), "account")
         .await;
 
@@ -92,16 +104,27 @@ async fn crash_and_restart(label: &str, data_dir: &std::path::Path, database_url
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     first.kill();
+    // Every request that reached the receiver so far, answered or not.
+    let delivered_before_kill = rx.requests().len();
     let write_time = started.elapsed();
+    rx.respond(Behavior::status(200));
     for w in writers {
         w.await.expect("writer");
     }
     let committed: Vec<Uuid> = out.committed.lock().unwrap().clone();
     let uncertain: Vec<Uuid> = out.uncertain.lock().unwrap().clone();
-    let delivered_before_restart = rx.requests().len();
+    let in_flight = committed.len().saturating_sub(delivered_before_kill);
+    assert!(
+        in_flight >= IN_FLIGHT,
+        "{label}: only {in_flight} committed events were undelivered at the kill \
+         ({} committed, {delivered_before_kill} requests received)",
+        committed.len()
+    );
 
     let second = Node::start("second", data_dir, database_url, &ENV);
     let api = second.client();
+    // Requests received from here on are the restarted node's (the dead
+    // one's last bytes were read long before: starting takes a while).
     let restarted = Instant::now();
 
     // Count deliveries per record incrementally (bodies are parsed once).
@@ -140,14 +163,25 @@ async fn crash_and_restart(label: &str, data_dir: &std::path::Path, database_url
     let failed = api.jobs_with_status(31).await;
 
     let duplicates: Vec<(&String, &usize)> = counts.iter().filter(|(_, n)| **n > 1).collect();
+    // Per record, the deliveries by the restarted node.
+    let mut after_restart: HashMap<String, usize> = HashMap::new();
+    for c in rx.requests().iter().filter(|c| c.received_at >= restarted) {
+        *after_restart.entry(record_of(c)).or_insert(0) += 1;
+    }
+    let delivered_before_restart = rx
+        .requests()
+        .iter()
+        .filter(|c| c.received_at < restarted)
+        .count();
     let uncertain_delivered = uncertain
         .iter()
         .filter(|id| counts.contains_key(&id.to_string()))
         .count();
     eprintln!(
         "crash[{label}]: killed after {} of {WRITES} writes were acknowledged ({write_time:?}); {} committed, {} uncertain ({} of them committed and delivered); \
+         {delivered_before_kill} requests received before the kill, so {in_flight} committed events in flight; \
          {delivered_before_restart} deliveries before the restart, all committed delivered {all_delivered:?} after it; \
-         jobs: {succeeded} succeeded, {failed} failed; {} deliveries in all, {} records delivered more than once",
+         jobs: {succeeded} succeeded, {failed} failed; {} deliveries in all, duplicates: {} records delivered more than once",
         KILL_AFTER,
         committed.len(),
         uncertain.len(),
@@ -158,6 +192,18 @@ async fn crash_and_restart(label: &str, data_dir: &std::path::Path, database_url
     for (id, n) in &duplicates {
         eprintln!("crash[{label}]: duplicate: record {id} delivered {n} times");
     }
+    // Duplicates are what the kill interrupted: the dead node's deliveries
+    // whose outcome it never wrote. The restarted node repeats none.
+    let repeated: Vec<(&String, &usize)> = after_restart.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(
+        repeated.is_empty(),
+        "{label}: the restarted node delivered these more than once: {repeated:?}"
+    );
+    assert!(
+        duplicates.len() <= delivered_before_restart,
+        "{label}: {} duplicates but only {delivered_before_restart} deliveries before the restart",
+        duplicates.len()
+    );
     assert!(
         committed.len() >= KILL_AFTER - PARALLEL,
         "{label}: {} committed",
