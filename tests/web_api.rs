@@ -21,6 +21,7 @@ both_backends!(
     fetchxml_results_and_errors,
     odata_headers_and_annotations,
     conditional_create_and_delete,
+    strings_compare_case_insensitively,
 );
 
 async fn contact_lifecycle(s: TestServer) {
@@ -615,4 +616,68 @@ async fn user_tables_from_the_config_on_postgres() {
     {
         user_table_round_trip(s).await;
     }
+}
+
+/// Text compares as in Dataverse (SQL Server's case-insensitive collation):
+/// `$filter`, `$orderby` and FetchXML ignore ASCII case on string columns,
+/// and so do webhook names' uniqueness and the lookups by name.
+async fn strings_compare_case_insensitively(s: TestServer) {
+    for (first, last) in [
+        ("Jim", "Glynn"),
+        ("Tim", "glynn"),
+        ("Ann", "apple"),
+        ("Bob", "Gladstone"),
+        ("Zoe", "Zed"),
+    ] {
+        s.create("contacts", json!({"firstname": first, "lastname": last}))
+            .await;
+    }
+    let (st, body) = s
+        .get("contacts?$select=firstname&$filter=lastname eq 'glynn'&$orderby=firstname")
+        .await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    assert_eq!(names(&body["value"], "firstname"), vec!["Jim", "Tim"]);
+    let (st, body) = s
+        .get("contacts?$select=firstname&$filter=startswith(lastname,'GL') and lastname ne 'GLYNN'")
+        .await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    assert_eq!(names(&body["value"], "firstname"), vec!["Bob"]);
+    // Case-sensitively 'Zed' and 'Gladstone' would come before 'apple'.
+    let (st, body) = s
+        .get("contacts?$select=lastname&$orderby=lastname,firstname")
+        .await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    assert_eq!(
+        names(&body["value"], "lastname"),
+        vec!["apple", "Gladstone", "Glynn", "glynn", "Zed"]
+    );
+    let xml = "<fetch><entity name='contact'><attribute name='firstname'/><filter><condition attribute='lastname' operator='in'><value>GLYNN</value><value>zed</value></condition></filter><order attribute='firstname'/></entity></fetch>";
+    let (st, body) = s.get(&format!("contacts?fetchXml={}", enc(xml))).await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    assert_eq!(
+        names(&body["value"], "firstname"),
+        vec!["Jim", "Tim", "Zoe"]
+    );
+
+    // Webhook names: unique regardless of case, found regardless of case.
+    let hook = json!({"name": "RequestBin", "url": "http://x", "authtype": 4, "authvalue": "k"});
+    s.create("serviceendpoints", hook).await;
+    let (st, _, body) = s
+        .post(
+            "serviceendpoints",
+            json!({"name": "requestbin", "url": "http://y", "authtype": 4, "authvalue": "k"}),
+        )
+        .await;
+    let msg = odata_error(st, &body, StatusCode::PRECONDITION_FAILED);
+    assert!(msg.contains("already exists"), "{msg}");
+    let (st, body) = s
+        .get("serviceendpoints?$select=name&$filter=name eq 'REQUESTBIN'")
+        .await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    assert_eq!(names(&body["value"], "name"), vec!["RequestBin"]);
+    // herald's own rows by name, as `herald step add --message` looks them up.
+    let (_, body) = s
+        .get("sdkmessages?$select=name&$filter=name eq 'create'")
+        .await;
+    assert_eq!(names(&body["value"], "name"), vec!["Create"]);
 }

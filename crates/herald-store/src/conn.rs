@@ -97,6 +97,13 @@ macro_rules! decode {
 }
 
 impl Conn<'_> {
+    pub fn dialect(&self) -> crate::ddl::Dialect {
+        match self {
+            Conn::Sqlite(_) => crate::ddl::Dialect::Sqlite,
+            Conn::Pg(_) => crate::ddl::Dialect::Postgres,
+        }
+    }
+
     pub async fn execute(&mut self, sql: &Sql) -> Result<u64, StoreError> {
         Ok(match self {
             Conn::Sqlite(c) => bound!(sql).execute(&mut **c).await?.rows_affected(),
@@ -181,12 +188,12 @@ impl Conn<'_> {
         limit: Option<u64>,
         offset: u64,
     ) -> Result<Vec<Record>, StoreError> {
-        let select = sql::select(schema, query, limit, offset)?;
+        let select = sql::select(self.dialect(), schema, query, limit, offset)?;
         self.fetch_columns(&select.sql, &select.columns).await
     }
 
     pub async fn count(&mut self, schema: &Schema, query: &Query) -> Result<i64, StoreError> {
-        let sql = sql::count(schema, query)?;
+        let sql = sql::count(self.dialect(), schema, query)?;
         Ok(self.fetch_i64(&sql).await?.unwrap_or(0))
     }
 

@@ -5,7 +5,7 @@
 use herald_core::schema::Storage;
 use herald_core::{Schema, Table};
 
-use crate::sql::ident;
+use crate::sql::{fold, ident};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dialect {
@@ -108,33 +108,68 @@ pub fn indexes(dialect: Dialect, table: &Table) -> Vec<String> {
             ));
         }
     }
-    match table.logical_name.as_str() {
-        "serviceendpoint" => out.push(
-            "CREATE UNIQUE INDEX IF NOT EXISTS ux_serviceendpoint_name ON \"serviceendpoint\" (\"name\")"
-                .to_string(),
-        ),
-        "asyncoperation" => {
-            out.push("CREATE INDEX IF NOT EXISTS ix_asyncoperation_status ON \"asyncoperation\" (\"statuscode\", \"completedon\")".to_string());
-            // The console's System Jobs list: newest first (`createdon DESC
-            // NULLS LAST`, keyset-paged), optionally filtered on status, step
-            // or table. PostgreSQL can walk an index backwards for that order
-            // only if it sorts NULLs first; SQLite's ascending order already does.
-            let createdon = match dialect {
-                Dialect::Sqlite => "\"createdon\"",
-                Dialect::Postgres => "\"createdon\" NULLS FIRST",
-            };
-            for (name, prefix) in [
-                ("ix_asyncoperation_createdon", ""),
-                ("ix_asyncoperation_status_createdon", "\"statuscode\", "),
-                ("ix_asyncoperation_step_createdon", "\"owningextensionid\", "),
-                ("ix_asyncoperation_table_createdon", "\"primaryentitytype\", "),
-            ] {
-                out.push(format!("CREATE INDEX IF NOT EXISTS {name} ON \"asyncoperation\" ({prefix}{createdon})"));
-            }
+    // serviceendpoint's name has its own: see `endpoint_name_indexes`.
+    if table.logical_name == "asyncoperation" {
+        out.push("CREATE INDEX IF NOT EXISTS ix_asyncoperation_status ON \"asyncoperation\" (\"statuscode\", \"completedon\")".to_string());
+        // The console's System Jobs list: newest first (`createdon DESC
+        // NULLS LAST`, keyset-paged), optionally filtered on status, step
+        // or table. PostgreSQL can walk an index backwards for that order
+        // only if it sorts NULLs first; SQLite's ascending order already does.
+        let createdon = match dialect {
+            Dialect::Sqlite => "\"createdon\"",
+            Dialect::Postgres => "\"createdon\" NULLS FIRST",
+        };
+        // The table filter compares case-insensitively, on the folded
+        // column (`sql::fold`); the index on the bare column it replaces
+        // is dropped.
+        let by_table = format!("{}, ", fold(dialect, "\"primaryentitytype\""));
+        for (name, prefix) in [
+            ("ix_asyncoperation_createdon", ""),
+            ("ix_asyncoperation_status_createdon", "\"statuscode\", "),
+            (
+                "ix_asyncoperation_step_createdon",
+                "\"owningextensionid\", ",
+            ),
+            ("ix_asyncoperation_tablefold_createdon", by_table.as_str()),
+        ] {
+            out.push(format!(
+                "CREATE INDEX IF NOT EXISTS {name} ON \"asyncoperation\" ({prefix}{createdon})"
+            ));
         }
-        _ => {}
+        out.push("DROP INDEX IF EXISTS ix_asyncoperation_table_createdon".to_string());
     }
     out
+}
+
+/// How many folded serviceendpoint names (`sql::fold`) more than one row
+/// shares: rows from before names compared case-insensitively.
+pub fn endpoint_name_case_duplicates(dialect: Dialect) -> String {
+    format!(
+        "SELECT COUNT(*) FROM (SELECT 1 FROM \"serviceendpoint\" GROUP BY {} HAVING COUNT(*) > 1) d",
+        fold(dialect, "\"name\"")
+    )
+}
+
+/// serviceendpoint names are unique regardless of ASCII case, as the API
+/// checks them and as lookups by name compare them: a unique index on the
+/// folded name, which also serves those lookups. A database holding names
+/// that differ only in case (`case_duplicates`, from before) keeps the
+/// unique index on the exact name plus a plain one on the folded name,
+/// until they are renamed.
+pub fn endpoint_name_indexes(dialect: Dialect, case_duplicates: bool) -> Vec<String> {
+    let folded = fold(dialect, "\"name\"");
+    if case_duplicates {
+        vec![
+            "CREATE UNIQUE INDEX IF NOT EXISTS ux_serviceendpoint_name ON \"serviceendpoint\" (\"name\")".to_string(),
+            format!("CREATE INDEX IF NOT EXISTS ix_serviceendpoint_name_fold ON \"serviceendpoint\" ({folded})"),
+        ]
+    } else {
+        vec![
+            format!("CREATE UNIQUE INDEX IF NOT EXISTS ux_serviceendpoint_name_fold ON \"serviceendpoint\" ({folded})"),
+            "DROP INDEX IF EXISTS ux_serviceendpoint_name".to_string(),
+            "DROP INDEX IF EXISTS ix_serviceendpoint_name_fold".to_string(),
+        ]
+    }
 }
 
 pub fn all_tables(schema: &Schema) -> impl Iterator<Item = &Table> {

@@ -174,7 +174,9 @@ impl Store {
         }
     }
 
-    async fn migrate(&self) -> Result<(), StoreError> {
+    /// Bring the schema up to date: what [`Store::connect`] does after
+    /// connecting. Idempotent.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
         let dialect = self.dialect();
         let mut tx = self.begin().await?;
         if dialect == Dialect::Postgres {
@@ -201,6 +203,22 @@ impl Store {
                 }
             }
             for stmt in ddl::indexes(dialect, table) {
+                tx.conn().await?.execute_raw(&stmt).await?;
+            }
+        }
+        if self.schema.table("serviceendpoint").is_some() {
+            let count = Sql {
+                text: ddl::endpoint_name_case_duplicates(dialect),
+                params: vec![],
+            };
+            let duplicates = tx.conn().await?.fetch_i64(&count).await?.unwrap_or(0);
+            if duplicates > 0 {
+                tracing::warn!(
+                    names = duplicates,
+                    "some webhook (serviceendpoint) names differ only in case: rename them so that names are unique regardless of case"
+                );
+            }
+            for stmt in ddl::endpoint_name_indexes(dialect, duplicates > 0) {
                 tx.conn().await?.execute_raw(&stmt).await?;
             }
         }
@@ -272,7 +290,7 @@ impl Store {
         limit: Option<u64>,
     ) -> Result<Vec<String>, StoreError> {
         use sqlx::Row;
-        let select = sql::select(&self.schema, query, limit, 0)?;
+        let select = sql::select(self.dialect(), &self.schema, query, limit, 0)?;
         let mut stmt = select.sql;
         let mut out = Vec::new();
         match &self.backend {

@@ -1,11 +1,30 @@
 //! Translation of the bound query model into SQL text with `$N`
 //! placeholders and typed parameters. The same text runs on SQLite and
-//! PostgreSQL; values are always bound, never spliced into the text.
+//! PostgreSQL but for one expression, [`fold`]; values are always bound,
+//! never spliced into the text.
+//!
+//! ## Strings compare case-insensitively
+//!
+//! Dataverse compares text under SQL Server's default, case-insensitive
+//! collation, so `lastname eq 'glynn'` finds 'Glynn'. Every comparison on a
+//! string or memo column (`eq`, `ne`, `lt`…`ge`, `in`, LIKE for
+//! contains/startswith/endswith and FetchXML's like/begins-with/ends-with)
+//! and every ordering by one compares the column's [`fold`]ed form with the
+//! value lower-cased the same way in Rust before it is bound. Folding
+//! lower-cases the ASCII letters A–Z only, on both stores (SQLite's `lower`
+//! does exactly that; PostgreSQL's `lower` under the "C" collation too,
+//! whatever the database's locale), so both stores return the same rows in
+//! the same order. Other letters keep their case: 'É' and 'é' differ, unlike
+//! in Dataverse; ordering is by code point after folding. GUIDs, lookups,
+//! numbers, choices and dates compare as before. The indexes herald's own
+//! lookups need on text columns are built on the same expression
+//! ([`crate::ddl`]).
 
 use herald_core::query::{ColumnRef, CompareOp, Condition, Link, Order, Query};
-use herald_core::schema::{Column, Storage};
+use herald_core::schema::{Column, ColumnType, Storage};
 use herald_core::{Schema, Table, Value};
 
+use crate::ddl::Dialect;
 use crate::error::StoreError;
 
 /// A parameter with its storage type, so that NULLs are typed for PostgreSQL.
@@ -36,6 +55,36 @@ impl Param {
             // them as text so that a bug shows as "no rows", not a crash.
             (_, other) => Param::Text(Some(format!("{other:?}"))),
         }
+    }
+
+    /// The parameter with its text folded as [`fold`] folds a column.
+    fn folded(self) -> Param {
+        match self {
+            Param::Text(Some(s)) => Param::Text(Some(s.to_ascii_lowercase())),
+            other => other,
+        }
+    }
+}
+
+/// Whether a column compares and sorts case-insensitively: string and memo
+/// columns (not GUIDs, lookups, numbers, choices or dates).
+pub fn folds(column: &Column) -> bool {
+    matches!(
+        column.ty,
+        ColumnType::String { .. } | ColumnType::Memo { .. }
+    )
+}
+
+/// A text expression with its ASCII letters lower-cased, the same on both
+/// stores (see the module documentation). An index on a text column that
+/// case-insensitive lookups should use is built on this expression of the
+/// bare column name.
+pub fn fold(dialect: Dialect, expr: &str) -> String {
+    match dialect {
+        Dialect::Sqlite => format!("lower({expr})"),
+        // Under "C", lower() maps A–Z only, as SQLite's does; under the
+        // database's collation it would follow the locale.
+        Dialect::Postgres => format!("lower(({expr}) COLLATE \"C\")"),
     }
 }
 
@@ -81,6 +130,7 @@ pub struct Select {
 }
 
 struct Scope<'a> {
+    dialect: Dialect,
     schema: &'a Schema,
     /// (alias, sql alias, table) for the primary table (alias None) and links.
     tables: Vec<(Option<String>, String, &'a Table)>,
@@ -106,12 +156,33 @@ impl<'a> Scope<'a> {
         })?;
         Ok((format!("{}.{}", sql_alias, ident(&column.name)), column))
     }
+
+    /// The expression a comparison or an ordering uses for a column: its
+    /// [`fold`] for string and memo columns, the column itself otherwise.
+    fn operand(&self, expr: &str, column: &Column) -> String {
+        if folds(column) {
+            fold(self.dialect, expr)
+        } else {
+            expr.to_string()
+        }
+    }
+}
+
+/// A value bound for comparison with [`Scope::operand`] of `column`.
+fn operand_param(column: &Column, value: &Value) -> Param {
+    let p = Param::encode(column.ty.storage(), value);
+    if folds(column) {
+        p.folded()
+    } else {
+        p
+    }
 }
 
 /// Build the SELECT for a query. `limit`/`offset` implement paging and are
 /// applied after ordering; the primary key is always the last sort key so
 /// pages are stable.
 pub fn select(
+    dialect: Dialect,
     schema: &Schema,
     query: &Query,
     limit: Option<u64>,
@@ -119,6 +190,7 @@ pub fn select(
 ) -> Result<Select, StoreError> {
     let table = table_of(schema, &query.table)?;
     let mut scope = Scope {
+        dialect,
         schema,
         tables: vec![(None, "t0".to_string(), table)],
     };
@@ -182,6 +254,9 @@ pub fn select(
     let mut orders: Vec<&Order> = query.order.iter().collect();
     orders.extend(link_orders.iter());
     let mut order_sql = Vec::new();
+    // Folded order expressions a SELECT DISTINCT must also return: after
+    // every decoded column, so they are never read back.
+    let mut hidden: Vec<String> = Vec::new();
     for o in orders {
         let (expr, column) = scope.resolve(&o.column)?;
         // SELECT DISTINCT can only sort by what it returns (PostgreSQL
@@ -197,9 +272,13 @@ pub fn select(
                 column: column.clone(),
             });
         }
+        let sort = scope.operand(&expr, column);
+        if query.distinct && sort != expr && !hidden.contains(&sort) {
+            hidden.push(sort.clone());
+        }
         // NULLs sort first ascending on both stores, like SQL Server.
         order_sql.push(format!(
-            "{expr} {}",
+            "{sort} {}",
             if o.descending {
                 "DESC NULLS LAST"
             } else {
@@ -207,6 +286,7 @@ pub fn select(
             }
         ));
     }
+    select_list.extend(hidden);
     if !query.distinct {
         order_sql.push(format!("t0.{} ASC", ident(&table.primary_id)));
     }
@@ -253,14 +333,14 @@ pub fn select(
 }
 
 /// `SELECT COUNT(*)` with the same joins and filters as `select`.
-pub fn count(schema: &Schema, query: &Query) -> Result<Sql, StoreError> {
+pub fn count(dialect: Dialect, schema: &Schema, query: &Query) -> Result<Sql, StoreError> {
     let mut q = query.clone();
     q.select = vec![table_of(schema, &query.table)?.primary_id.clone()];
     q.order.clear();
     for l in q.links.iter_mut() {
         clear_link_output(l);
     }
-    let inner = select(schema, &q, None, 0)?;
+    let inner = select(dialect, schema, &q, None, 0)?;
     let mut sql = Sql::default();
     sql.push("SELECT COUNT(*) FROM (");
     sql.push(&inner.sql.text);
@@ -444,8 +524,9 @@ fn condition(scope: &Scope<'_>, c: &Condition, sql: &mut Sql) -> Result<(), Stor
             sql.push(")");
         }
         Condition::Compare { column, op, value } => {
-            let (expr, col) = scope.resolve(column)?;
-            let p = Param::encode(col.ty.storage(), value);
+            let (column_expr, col) = scope.resolve(column)?;
+            let expr = scope.operand(&column_expr, col);
+            let p = operand_param(col, value);
             let sym = match op {
                 CompareOp::Eq => "=",
                 CompareOp::Ne => "<>",
@@ -455,7 +536,7 @@ fn condition(scope: &Scope<'_>, c: &Condition, sql: &mut Sql) -> Result<(), Stor
                 CompareOp::Ge => ">=",
             };
             if *op == CompareOp::Ne {
-                sql.push(&format!("({expr} IS NULL OR {expr} <> "));
+                sql.push(&format!("({column_expr} IS NULL OR {expr} <> "));
                 sql.bind(p);
                 sql.push(")");
             } else {
@@ -475,9 +556,23 @@ fn condition(scope: &Scope<'_>, c: &Condition, sql: &mut Sql) -> Result<(), Stor
             pattern,
             negated,
         } => {
-            let (expr, _) = scope.resolve(column)?;
+            let (expr, col) = scope.resolve(column)?;
             let pattern = close_escape(pattern);
-            if *negated {
+            if folds(col) {
+                // The pattern is folded like the column (its wildcards and
+                // escapes are ASCII punctuation, which folding keeps).
+                let folded = fold(scope.dialect, &expr);
+                let p = Param::Text(Some(pattern)).folded();
+                if *negated {
+                    sql.push(&format!("({expr} IS NULL OR {folded} NOT LIKE "));
+                    sql.bind(p);
+                    sql.push(" ESCAPE '\\')");
+                } else {
+                    sql.push(&format!("{folded} LIKE "));
+                    sql.bind(p);
+                    sql.push(" ESCAPE '\\'");
+                }
+            } else if *negated {
                 sql.push(&format!("({expr} IS NULL OR LOWER({expr}) NOT LIKE LOWER("));
                 sql.bind(Param::Text(Some(pattern.clone())));
                 sql.push(") ESCAPE '\\')");
@@ -492,13 +587,14 @@ fn condition(scope: &Scope<'_>, c: &Condition, sql: &mut Sql) -> Result<(), Stor
             values,
             negated,
         } => {
-            let (expr, col) = scope.resolve(column)?;
+            let (column_expr, col) = scope.resolve(column)?;
             if values.is_empty() {
                 sql.push(if *negated { "1=1" } else { "1=0" });
                 return Ok(());
             }
+            let expr = scope.operand(&column_expr, col);
             if *negated {
-                sql.push(&format!("({expr} IS NULL OR {expr} NOT IN ("));
+                sql.push(&format!("({column_expr} IS NULL OR {expr} NOT IN ("));
             } else {
                 sql.push(&format!("{expr} IN ("));
             }
@@ -506,7 +602,7 @@ fn condition(scope: &Scope<'_>, c: &Condition, sql: &mut Sql) -> Result<(), Stor
                 if i > 0 {
                     sql.push(", ");
                 }
-                sql.bind(Param::encode(col.ty.storage(), v));
+                sql.bind(operand_param(col, v));
             }
             sql.push(if *negated { "))" } else { ")" });
         }
@@ -567,10 +663,84 @@ mod tests {
             order: vec![],
             links: vec![],
         });
-        let s = select(&schema, &q, Some(10), 0).unwrap();
-        assert!(s.sql.text.contains("LIKE LOWER($1)"), "{}", s.sql.text);
+        let s = select(Dialect::Sqlite, &schema, &q, Some(10), 0).unwrap();
+        assert!(
+            s.sql.text.contains("lower(t0.\"lastname\") LIKE $1"),
+            "{}",
+            s.sql.text
+        );
         assert!(!s.sql.text.contains("Gl%"));
+        assert_eq!(s.sql.params[0], Param::Text(Some("gl%".into())));
         assert_eq!(s.columns.last().unwrap().key, "a.name");
         assert_eq!(s.sql.params.len(), 3);
+    }
+
+    #[test]
+    fn only_text_columns_compare_folded() {
+        let schema = Schema::build(&[]).unwrap();
+        let mut q = Query::all("contact");
+        q.select = vec!["fullname".into()];
+        q.filter = Some(Condition::And(vec![
+            Condition::Compare {
+                column: ColumnRef::new("lastname"),
+                op: CompareOp::Ne,
+                value: Value::String("Glynn".into()),
+            },
+            Condition::Compare {
+                column: ColumnRef::new("parentcustomerid"),
+                op: CompareOp::Eq,
+                value: Value::Guid(uuid::Uuid::nil()),
+            },
+            Condition::In {
+                column: ColumnRef::new("firstname"),
+                values: vec![Value::String("Jim".into())],
+                negated: false,
+            },
+        ]));
+        q.order = vec![
+            Order {
+                column: ColumnRef::new("lastname"),
+                descending: false,
+            },
+            Order {
+                column: ColumnRef::new("createdon"),
+                descending: true,
+            },
+        ];
+        let pg = select(Dialect::Postgres, &schema, &q, None, 0).unwrap().sql;
+        assert_eq!(
+            pg.text,
+            "SELECT t0.\"fullname\", t0.\"contactid\" FROM \"contact\" t0 WHERE \
+             ((t0.\"lastname\" IS NULL OR lower((t0.\"lastname\") COLLATE \"C\") <> $1) \
+             AND t0.\"parentcustomerid\" = $2 \
+             AND lower((t0.\"firstname\") COLLATE \"C\") IN ($3)) \
+             ORDER BY lower((t0.\"lastname\") COLLATE \"C\") ASC NULLS FIRST, \
+             t0.\"createdon\" DESC NULLS LAST, t0.\"contactid\" ASC"
+        );
+        assert_eq!(pg.params[0], Param::Text(Some("glynn".into())));
+        assert_eq!(
+            pg.params[1],
+            Param::Text(Some(uuid::Uuid::nil().to_string()))
+        );
+        assert_eq!(pg.params[2], Param::Text(Some("jim".into())));
+        let lite = select(Dialect::Sqlite, &schema, &q, None, 0).unwrap().sql;
+        assert!(
+            lite.text
+                .contains("ORDER BY lower(t0.\"lastname\") ASC NULLS FIRST"),
+            "{}",
+            lite.text
+        );
+        // DISTINCT returns what it sorts by, after the decoded columns.
+        q.distinct = true;
+        let s = select(Dialect::Postgres, &schema, &q, None, 0).unwrap();
+        assert!(
+            s.sql.text.starts_with(
+                "SELECT DISTINCT t0.\"fullname\", t0.\"contactid\", t0.\"lastname\", \
+                 t0.\"createdon\", lower((t0.\"lastname\") COLLATE \"C\") FROM"
+            ),
+            "{}",
+            s.sql.text
+        );
+        assert_eq!(s.columns.len(), 4);
     }
 }

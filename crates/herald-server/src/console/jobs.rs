@@ -495,6 +495,7 @@ mod tests {
             id: Uuid::nil(),
         };
         let sql = herald_store::sql::select(
+            herald_store::Dialect::Sqlite,
             &schema,
             &page_query(&f, Some(31), Direction::After(c)),
             Some(51),
@@ -506,6 +507,7 @@ mod tests {
         assert!(sql.contains("\"createdon\" <= $"), "{sql}");
         assert!(sql.contains("ORDER BY t0.\"createdon\" DESC"), "{sql}");
         let sql = herald_store::sql::select(
+            herald_store::Dialect::Sqlite,
             &schema,
             &page_query(&f, Some(31), Direction::Before(c)),
             Some(51),

@@ -218,7 +218,9 @@ async fn service_endpoint(
         return Err(ApiError::new(
             axum::http::StatusCode::PRECONDITION_FAILED,
             crate::error::codes::DUPLICATE,
-            format!("A webhook named '{name}' already exists; names are unique"),
+            format!(
+                "A webhook named '{name}' already exists; names are unique (regardless of case)"
+            ),
         ));
     }
     let _ = state;
