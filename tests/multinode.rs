@@ -125,13 +125,18 @@ async fn every_job_is_delivered_once_across_three_nodes() {
     .await;
 
     let (counts, overlaps) = tally(&rx.requests(), hold);
+    // Who delivered: each node's own count of its deliveries.
+    let mut per_node = Vec::new();
+    for n in &nodes {
+        per_node.push((n.name.clone(), n.async_deliveries("counter").await));
+    }
     let missing: Vec<&Uuid> = ids
         .iter()
         .filter(|id| !counts.contains_key(&id.to_string()))
         .collect();
     let duplicates: Vec<(&String, &usize)> = counts.iter().filter(|(_, n)| **n > 1).collect();
     eprintln!(
-        "multinode: {N} writes over 3 nodes in {written:?}, all delivered after {delivered:?}; {} requests, {} duplicates, {} overlaps",
+        "multinode: {N} writes over 3 nodes in {written:?}, all delivered after {delivered:?}; {} requests, {} duplicates, {} overlaps; per node {per_node:?}",
         rx.requests().len(),
         duplicates.len(),
         overlaps.len()
@@ -143,6 +148,17 @@ async fn every_job_is_delivered_once_across_three_nodes() {
     );
     assert!(overlaps.is_empty(), "delivered concurrently: {overlaps:?}");
     assert_eq!(counts.len(), N);
+    assert_eq!(rx.requests().len(), N, "exactly N requests");
+    assert_eq!(
+        per_node.iter().map(|(_, n)| n).sum::<u64>(),
+        N as u64,
+        "the nodes' delivery counts add up to N: {per_node:?}"
+    );
+    let busy = per_node.iter().filter(|(_, n)| *n > 0).count();
+    assert!(
+        busy >= 2,
+        "the jobs were shared: more than one node delivered: {per_node:?}"
+    );
     drop(nodes);
 }
 
@@ -206,17 +222,20 @@ async fn a_write_on_one_node_wakes_another() {
 }
 
 /// A node dies (SIGKILL) while its deliveries hang at the receiver; the
-/// surviving nodes take its jobs over once the lease expires and deliver
-/// each exactly once more.
+/// other nodes, already running beside it, take its jobs over once the
+/// lease expires and deliver each exactly once more.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_nodes_jobs_are_taken_over() {
     let Some(url) = pg("multinode::a_killed_nodes_jobs_are_taken_over").await else {
         return;
     };
     let dir = tempfile::tempdir().expect("tempdir");
-    // Lease = max(1 s, 2 × 3 s + 1.5 s) = 7.5 s.
+    // Lease = max(1 s, 2 × 5 s + 2.5 s) = 12.5 s. The 5 s timeout leaves
+    // time to start B and C while A's deliveries hang, before they fail.
+    const TIMEOUT: Duration = Duration::from_secs(5);
+    const LEASE: Duration = Duration::from_millis(12_500);
     let env = [
-        ("HERALD_DELIVERY__TIMEOUT", "3s"),
+        ("HERALD_DELIVERY__TIMEOUT", "5s"),
         ("HERALD_JOBS__LEASE", "1s"),
         ("HERALD_JOBS__POLL_INTERVAL", "200ms"),
     ];
@@ -231,19 +250,37 @@ async fn a_killed_nodes_jobs_are_taken_over() {
     let ids: Vec<Uuid> = (0..N).map(|_| Uuid::new_v4()).collect();
     write_accounts(std::slice::from_ref(&api_a), &ids, 4).await;
     rx.wait_for(N, Duration::from_secs(15)).await;
-    // A holds all N leases. Kill it before its 3 s delivery timeout.
-    let killed = Instant::now();
-    a.kill();
     let claimed_at = rx
         .requests()
         .iter()
         .map(|c| c.received_at)
         .min()
         .expect("requests");
+    // A holds all N leases. B and C start now, beside it: they find every
+    // job leased and deliver nothing while A lives.
     rx.respond(Behavior::delay(Duration::from_millis(50), 200));
-    let b = Node::start("b", &dir.path().join("b"), Some(&url), &env);
-    let c = Node::start("c", &dir.path().join("c"), Some(&url), &env);
-    let api_b = b.client();
+    let survivors: Vec<Node> = ["b", "c"]
+        .into_iter()
+        .map(|n| {
+            let (dir, url) = (dir.path().join(n), url.clone());
+            std::thread::spawn(move || Node::start(n, &dir, Some(&url), &env))
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|t| t.join().expect("node start"))
+        .collect();
+    let api_b = survivors[0].client();
+    api_b.get("WhoAmI").await;
+    survivors[1].client().get("WhoAmI").await;
+    assert_eq!(rx.requests().len(), N, "B and C took nothing from A");
+    // Kill A before its deliveries time out (they would fail, not be taken over).
+    let killed = Instant::now();
+    assert!(
+        killed.duration_since(claimed_at) < TIMEOUT,
+        "B and C took {:?} to start: A's deliveries timed out first",
+        killed.duration_since(claimed_at)
+    );
+    a.kill();
 
     let got = rx.wait_for(2 * N, Duration::from_secs(30)).await;
     let after: Vec<Captured> = got
@@ -267,9 +304,13 @@ async fn a_killed_nodes_jobs_are_taken_over() {
         || async { (api_b.jobs_with_status(30).await == N as i64).then_some(()) },
     )
     .await;
+    let mut per_node = Vec::new();
+    for n in &survivors {
+        per_node.push((n.name.clone(), n.async_deliveries("takeover").await));
+    }
     let (counts, overlaps) = tally(&after, Duration::from_millis(50));
     eprintln!(
-        "multinode: node A killed {:?} after claiming; takeover delivered the first job {:?} and all {N} {:?} after the kill (lease 7.5 s)",
+        "multinode: node A killed {:?} after claiming, B and C already running; takeover delivered the first job {:?} and all {N} {:?} after the kill (lease 12.5 s); per survivor {per_node:?}",
         killed.duration_since(claimed_at),
         first.duration_since(killed),
         last.duration_since(killed)
@@ -281,12 +322,18 @@ async fn a_killed_nodes_jobs_are_taken_over() {
             "record {id}: taken over and delivered exactly once"
         );
     }
+    assert_eq!(rx.requests().len(), 2 * N, "{per_node:?}");
     assert!(overlaps.is_empty(), "{overlaps:?}");
+    assert_eq!(
+        per_node.iter().map(|(_, n)| n).sum::<u64>(),
+        N as u64,
+        "the survivors delivered them: {per_node:?}"
+    );
     // Not before the lease (taken at claim time) ran out.
     assert!(
-        first.duration_since(claimed_at) >= Duration::from_millis(7000),
+        first.duration_since(claimed_at) >= LEASE - Duration::from_millis(500),
         "taken over too early: {:?}",
         first.duration_since(claimed_at)
     );
-    drop((b, c));
+    drop(survivors);
 }

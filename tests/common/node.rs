@@ -118,6 +118,29 @@ impl Node {
         all[all.len().saturating_sub(lines)..].join("\n")
     }
 
+    /// This node's `/metrics` count of async (System Job) deliveries to the
+    /// webhook named `endpoint` that succeeded; 0 before the first one.
+    pub async fn async_deliveries(&self, endpoint: &str) -> u64 {
+        let text = reqwest::get(format!("{}/metrics", self.base))
+            .await
+            .unwrap_or_else(|e| panic!("GET /metrics of node {}: {e}", self.name))
+            .text()
+            .await
+            .expect("metrics body");
+        let series = format!(
+            r#"herald_webhook_deliveries_total{{mode="async",endpoint="{endpoint}",outcome="succeeded"}} "#
+        );
+        text.lines()
+            .find_map(|l| {
+                l.strip_prefix(&series)?
+                    .split(' ')
+                    .next()?
+                    .parse::<f64>()
+                    .ok()
+            })
+            .map_or(0, |v| v as u64)
+    }
+
     pub fn client(&self) -> Api {
         Api {
             api: self.api.clone(),
