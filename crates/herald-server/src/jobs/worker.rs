@@ -263,32 +263,14 @@ impl Worker {
                 (Some(_), None) => {}
             }
         }
-        let jobs = claim.jobs;
-        if jobs.is_empty() {
-            return 0;
-        }
-        let endpoints = endpoints_for(&self.state, jobs.iter().map(|j| j.endpoint_id)).await;
         let claimed = Instant::now();
-        let n = jobs.len();
-        for job in jobs {
-            let id = job.endpoint_id;
-            let endpoint = endpoints
-                .get(&id)
-                .cloned()
-                .unwrap_or_else(|| Err(format!("The webhook {id} could not be read")));
-            self.waiting.push_back(Waiting {
-                job,
-                endpoint,
-                claimed,
-            });
-        }
-        n
+        self.buffer(claim.jobs.into_iter().map(|j| (j, claimed)).collect())
+            .await
     }
 
-    /// Move the jobs this node's writes handed over (already leased to
-    /// it, see [`super::handoff`]) into the buffer; how many.
-    async fn take_handed_over(&mut self) -> usize {
-        let jobs = self.state.handoff.take();
+    /// Put leased jobs (with when they were leased) in the buffer, with
+    /// their webhooks read in one query; how many.
+    async fn buffer(&mut self, jobs: Vec<(ClaimedJob, Instant)>) -> usize {
         if jobs.is_empty() {
             return 0;
         }
@@ -307,6 +289,13 @@ impl Worker {
             });
         }
         n
+    }
+
+    /// Move the jobs this node's writes handed over (already leased to
+    /// it, see [`super::handoff`]) into the buffer; how many.
+    async fn take_handed_over(&mut self) -> usize {
+        let jobs = self.state.handoff.take();
+        self.buffer(jobs).await
     }
 
     /// Tell the handoff how many jobs this node holds (running and waiting).
