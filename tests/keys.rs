@@ -1,7 +1,8 @@
 //! More than one API key: `herald key add --user <systemuserid|domainname>`
 //! makes a key that acts as that user — its writes carry it as createdby /
 //! modifiedby, WhoAmI answers with it — and `herald key list` lists the
-//! keys without revealing them. Only the admin key manages keys.
+//! keys without revealing them, and `herald key remove <id|name>` revokes
+//! one at once. Only the admin key manages keys.
 
 mod common;
 
@@ -10,7 +11,10 @@ use common::{odata_error, TestServer};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-both_backends!(a_second_user_calls_the_api_with_its_own_key);
+both_backends!(
+    a_second_user_calls_the_api_with_its_own_key,
+    a_removed_key_is_refused_at_once
+);
 
 /// A request with another key.
 async fn as_key(
@@ -144,7 +148,7 @@ async fn a_second_user_calls_the_api_with_its_own_key(s: TestServer) {
     );
     let run = herald(&s, &["key", "list"]).await.success();
     assert!(
-        run.stdout.starts_with("NAME") && run.stdout.contains("dana@example.com"),
+        run.stdout.starts_with("ID") && run.stdout.contains("dana@example.com"),
         "{}",
         run.stdout
     );
@@ -189,4 +193,179 @@ async fn a_second_user_calls_the_api_with_its_own_key(s: TestServer) {
     herald(&s, &["key", "add", "--user", &off])
         .await
         .failure(&["disabled"]);
+}
+
+fn keys_url(s: &TestServer, which: &str) -> String {
+    format!("{}/api/herald/keys/{which}", s.base)
+}
+
+/// The `-o json` key list as (id, name) pairs.
+async fn listed(s: &TestServer) -> Vec<(String, String)> {
+    let run = herald(s, &["key", "list", "-o", "json"]).await.success();
+    run.json()
+        .as_array()
+        .map(|v| {
+            v.iter()
+                .map(|k| {
+                    (
+                        k["id"].as_str().unwrap_or_default().to_string(),
+                        k["name"].as_str().unwrap_or_default().to_string(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+async fn add_key(s: &TestServer, user: &str, name: &str) -> (String, String) {
+    let run = herald(
+        s,
+        &["key", "add", "--user", user, "--name", name, "-o", "json"],
+    )
+    .await
+    .success();
+    let added = run.json();
+    (
+        added["key"].as_str().unwrap_or_default().to_string(),
+        added["id"].as_str().unwrap_or_default().to_string(),
+    )
+}
+
+/// WhoAmI with `key`: 200, or the OData 401 a refused key gets.
+async fn whoami(s: &TestServer, key: &str) -> StatusCode {
+    let (st, body) = as_key(s, key, Method::GET, "WhoAmI", None).await;
+    if st != StatusCode::OK {
+        let msg = odata_error(st, &body, StatusCode::UNAUTHORIZED);
+        assert!(msg.contains("not valid"), "{msg}");
+    }
+    st
+}
+
+async fn a_removed_key_is_refused_at_once(s: TestServer) {
+    let dana = s
+        .create(
+            "systemusers",
+            json!({"firstname": "Dana", "lastname": "Scully", "domainname": "dana@example.com"}),
+        )
+        .await;
+    let (first, first_id) = add_key(&s, &dana, "ci").await;
+    let (second, second_id) = add_key(&s, &dana, "ci").await;
+    let (deploy, _) = add_key(&s, &dana, "deploy").await;
+    let (other, _) = add_key(&s, &dana, "other").await;
+    let keys = listed(&s).await;
+    for id in [&first_id, &second_id] {
+        assert!(
+            id.len() == 12 && id.chars().all(|c| c.is_ascii_hexdigit()),
+            "{id}"
+        );
+        assert!(keys.contains(&(id.clone(), "ci".to_string())), "{keys:?}");
+    }
+    let admin_id = keys
+        .iter()
+        .find(|(_, n)| n == "admin")
+        .map(|(id, _)| id.clone())
+        .unwrap_or_default();
+
+    // On PostgreSQL, a second node on the same database: it caches no key
+    // either, so a removal holds there at once too.
+    let second_node = if s.state.store.dialect() == herald_store::Dialect::Postgres {
+        let url = s.state.config.database_url();
+        common::TestServer::start_with(common::Backend::Sqlite, "keys::node-b", |c| {
+            c.store.database_url = Some(url);
+        })
+        .await
+    } else {
+        None
+    };
+    let nodes: Vec<&TestServer> = std::iter::once(&s).chain(second_node.as_ref()).collect();
+
+    // A console session signed in with a key ends with the key.
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let console = |path: &str| {
+        let (b, url) = (browser.clone(), format!("{}{path}", s.base));
+        async move { b.get(url).send().await.map(|r| r.status()).ok() }
+    };
+    let signed_in = browser
+        .post(format!("{}/console/login", s.base))
+        .form(&[("key", deploy.as_str())])
+        .send()
+        .await
+        .map(|r| r.status())
+        .ok();
+    assert_eq!(signed_in, Some(StatusCode::SEE_OTHER));
+    assert_eq!(console("/console/jobs").await, Some(StatusCode::OK));
+
+    // A name two keys share is ambiguous: remove by id.
+    herald(&s, &["key", "remove", "ci"])
+        .await
+        .failure(&["409", "2 API keys are named 'ci'", "id"]);
+    let run = herald(&s, &["key", "remove", &first_id, "-o", "json"])
+        .await
+        .success();
+    let removed = run.json();
+    assert_eq!(removed["id"], first_id.as_str(), "{removed}");
+    assert_eq!(removed["name"], "ci");
+    assert_eq!(removed["systemuserid"], dana.as_str());
+    assert_eq!(removed["removed"], true);
+    for node in &nodes {
+        assert_eq!(whoami(node, &first).await, StatusCode::UNAUTHORIZED);
+        assert_eq!(whoami(node, &second).await, StatusCode::OK);
+    }
+    // Now the name is the one key's; as text, said on stderr.
+    let run = herald(&s, &["key", "remove", "ci"]).await.success();
+    assert!(
+        run.stderr.contains("removed key 'ci'") && run.stderr.contains(&second_id),
+        "{}",
+        run.stderr
+    );
+    for node in &nodes {
+        assert_eq!(whoami(node, &second).await, StatusCode::UNAUTHORIZED);
+        // Every route refuses it, with an OData error.
+        let (st, body) = as_key(node, &second, Method::GET, "contacts", None).await;
+        odata_error(st, &body, StatusCode::UNAUTHORIZED);
+    }
+
+    // Over HTTP, by name ignoring case; the console session ends with it.
+    let (st, body) = as_key(&s, &s.key, Method::DELETE, &keys_url(&s, "DEPLOY"), None).await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    assert_eq!(body["name"], "deploy");
+    assert_eq!(whoami(&s, &deploy).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(console("/console/jobs").await, Some(StatusCode::SEE_OTHER));
+
+    // Unknown: 404, over HTTP and from the CLI.
+    let (st, body) = as_key(&s, &s.key, Method::DELETE, &keys_url(&s, "deploy"), None).await;
+    assert!(odata_error(st, &body, StatusCode::NOT_FOUND).contains("'deploy'"));
+    herald(&s, &["key", "remove", "no such key"])
+        .await
+        .failure(&["404", "no such key"]);
+
+    // The admin key herald started with stays, by name or id.
+    herald(&s, &["key", "remove", "admin"])
+        .await
+        .failure(&["409", "cannot be removed"]);
+    let (st, body) = as_key(&s, &s.key, Method::DELETE, &keys_url(&s, &admin_id), None).await;
+    assert!(odata_error(st, &body, StatusCode::CONFLICT).contains("admin key"));
+    assert_eq!(whoami(&s, &s.key).await, StatusCode::OK);
+
+    // Another admin key can be removed, but not with itself.
+    let admin = s.state.org.admin_user_id.to_string();
+    let (spare, spare_id) = add_key(&s, &admin, "spare").await;
+    let (st, body) = as_key(&s, &spare, Method::DELETE, &keys_url(&s, &spare_id), None).await;
+    assert!(odata_error(st, &body, StatusCode::CONFLICT).contains("this request"));
+    let (st, body) = as_key(&s, &s.key, Method::DELETE, &keys_url(&s, &spare_id), None).await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    assert_eq!(whoami(&s, &spare).await, StatusCode::UNAUTHORIZED);
+
+    // Only the admin key removes keys; no key, no removal.
+    let (st, body) = as_key(&s, &other, Method::DELETE, &keys_url(&s, "other"), None).await;
+    odata_error(st, &body, StatusCode::FORBIDDEN);
+    let (st, _, body) = s.send(s.client.delete(keys_url(&s, "other"))).await;
+    odata_error(st, &body, StatusCode::UNAUTHORIZED);
+    assert_eq!(whoami(&s, &other).await, StatusCode::OK);
+    let names: Vec<String> = listed(&s).await.into_iter().map(|(_, n)| n).collect();
+    assert_eq!(names, vec!["admin", "other"]);
 }

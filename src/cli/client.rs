@@ -275,6 +275,11 @@ impl Client {
         Ok(())
     }
 
+    /// DELETE, returning the body herald answers with.
+    pub async fn delete_json(&self, path: &str) -> Result<Value> {
+        Ok(self.send(self.request(Method::DELETE, path)).await?.1)
+    }
+
     /// DELETE with `If-Match: *`, for APIs that require a precondition
     /// (Business Central subscriptions).
     pub async fn delete_any_version(&self, path: &str) -> Result<()> {

@@ -1,10 +1,11 @@
-//! `herald key add|list`: API keys beyond the admin's, each acting as one
-//! systemuser (so its writes carry that user as createdby / modifiedby and
-//! WhoAmI answers with it). Needs the admin key; talks to
+//! `herald key add|list|remove`: API keys beyond the admin's, each acting
+//! as one systemuser (so its writes carry that user as createdby /
+//! modifiedby and WhoAmI answers with it). Needs the admin key; talks to
 //! `/api/herald/keys`. The new key is printed once and never again: herald
-//! keeps only its hash.
+//! keeps only its hash (a key's id is the start of that hash). A removed
+//! key is refused from the next request on.
 
-use anyhow::Result;
+use anyhow::{anyhow, Result};
 use clap::{Args, Subcommand};
 use serde_json::json;
 
@@ -33,8 +34,19 @@ enum KeyCommand {
         #[command(flatten)]
         out: OutputArgs,
     },
-    /// List the API keys: name, user, created on (never the keys themselves).
+    /// List the API keys: id, name, user, created on (never the keys themselves).
     List {
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+    /// Remove an API key: it is refused from the next request on. The admin
+    /// key herald was started with cannot be removed.
+    ///
+    /// Example: herald key remove ci
+    Remove {
+        /// The key's id (from `herald key list`) or name.
+        #[arg(value_name = "ID|NAME")]
+        key: String,
         #[command(flatten)]
         out: OutputArgs,
     },
@@ -65,10 +77,26 @@ pub async fn run(client: &Client, args: KeyArgs) -> Result<()> {
             let rows = list["value"].as_array().cloned().unwrap_or_default();
             print_list(
                 out.output,
-                &["name", "systemuserid", "domainname", "createdon"],
+                &["id", "name", "systemuserid", "domainname", "createdon"],
                 &rows,
                 "no keys",
             );
+        }
+        KeyCommand::Remove { key, out } => {
+            let mut target = url::Url::parse(&url)?;
+            target
+                .path_segments_mut()
+                .map_err(|()| anyhow!("cannot address keys under {url}"))?
+                .push(key.trim());
+            let removed = client.delete_json(target.as_str()).await?;
+            print_outcome(out.output, &removed, || {
+                eprintln!(
+                    "removed key '{}' ({}) of systemuser {}",
+                    removed["name"].as_str().unwrap_or_default(),
+                    removed["id"].as_str().unwrap_or_default(),
+                    removed["systemuserid"].as_str().unwrap_or_default(),
+                );
+            });
         }
     }
     Ok(())

@@ -220,6 +220,20 @@ pub enum KeySource {
     Generated,
 }
 
+/// The admin key a server so configured starts with, if there is one yet:
+/// the configured key (config/env), else the one in `<data_dir>/admin.key`.
+pub fn existing_admin_key(
+    configured: Option<&str>,
+    data_dir: &Path,
+) -> Option<(String, KeySource)> {
+    if let Some(k) = configured.filter(|k| !k.is_empty()) {
+        return Some((k.to_string(), KeySource::Configured));
+    }
+    std::fs::read_to_string(data_dir.join("admin.key"))
+        .ok()
+        .map(|k| (k.trim().to_string(), KeySource::File))
+}
+
 /// Resolve the admin key (config/env, else `<data_dir>/admin.key`, else a new
 /// one written there with mode 0600) and register its hash.
 pub async fn admin_key(
@@ -229,16 +243,14 @@ pub async fn admin_key(
     data_dir: &Path,
     now_ms: i64,
 ) -> Result<(String, KeySource), std::io::Error> {
-    let path = data_dir.join("admin.key");
-    let (key, source) = if let Some(k) = configured.filter(|k| !k.is_empty()) {
-        (k.to_string(), KeySource::Configured)
-    } else if let Ok(k) = std::fs::read_to_string(&path) {
-        (k.trim().to_string(), KeySource::File)
-    } else {
-        let k = generate_key();
-        std::fs::create_dir_all(data_dir)?;
-        write_private(&path, &k)?;
-        (k, KeySource::Generated)
+    let (key, source) = match existing_admin_key(configured, data_dir) {
+        Some(found) => found,
+        None => {
+            let k = generate_key();
+            std::fs::create_dir_all(data_dir)?;
+            write_private(&data_dir.join("admin.key"), &k)?;
+            (k, KeySource::Generated)
+        }
     };
     let mut tx = store.begin().await.map_err(std::io::Error::other)?;
     tx.put_api_key(&hash_key(&key), org.admin_user_id, "admin", now_ms)

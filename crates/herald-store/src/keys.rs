@@ -1,24 +1,48 @@
 //! API keys: each key (kept only as its SHA-256 hash) acts as one
 //! systemuser. The admin key is created at first start; more are added with
-//! `herald key add` (`POST /api/herald/keys`).
+//! `herald key add` (`POST /api/herald/keys`) and removed with `herald key
+//! remove` (`DELETE /api/herald/keys/<id|name>`).
+//!
+//! Nothing caches a key: every request (and every console page) looks its
+//! hash up in the store, so a removed key is refused at once, by every node
+//! of a PostgreSQL deployment.
 
 use sqlx::Row;
 use uuid::Uuid;
 
 use crate::error::StoreError;
-use crate::sql::Sql;
+use crate::sql::{Param, Sql};
 use crate::{Backend, Store};
+
+/// Hex digits of the hash that make a key's id.
+pub const ID_LEN: usize = 12;
 
 /// One registered key, without the key itself (herald never keeps it).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApiKey {
+    /// The key's SHA-256 hash (hex), what the store keeps.
+    pub keyhash: String,
     pub name: String,
     pub user: Uuid,
     pub created_ms: i64,
 }
 
-fn key_of(name: String, user: String, created_ms: i64) -> Result<ApiKey, StoreError> {
+impl ApiKey {
+    /// The id the key is listed and removed by: the first [`ID_LEN`] hex
+    /// digits of its hash (which tell nothing about the key itself).
+    pub fn id(&self) -> &str {
+        self.keyhash.get(..ID_LEN).unwrap_or(&self.keyhash)
+    }
+}
+
+fn key_of(
+    keyhash: String,
+    name: String,
+    user: String,
+    created_ms: i64,
+) -> Result<ApiKey, StoreError> {
     Ok(ApiKey {
+        keyhash,
         name,
         user: Uuid::parse_str(&user).map_err(|e| StoreError::Invalid(e.to_string()))?,
         created_ms,
@@ -30,7 +54,7 @@ impl Store {
     pub async fn api_keys(&self) -> Result<Vec<ApiKey>, StoreError> {
         let sql = Sql {
             text:
-                "SELECT name, systemuserid, createdon FROM herald_apikey ORDER BY createdon, name"
+                "SELECT keyhash, name, systemuserid, createdon FROM herald_apikey ORDER BY createdon, name, keyhash"
                     .into(),
             params: vec![],
         };
@@ -38,15 +62,36 @@ impl Store {
         match &self.backend {
             Backend::Sqlite { reader, .. } => {
                 for r in crate::conn::bound_query(&sql).fetch_all(reader).await? {
-                    out.push(key_of(r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)?);
+                    out.push(key_of(
+                        r.try_get(0)?,
+                        r.try_get(1)?,
+                        r.try_get(2)?,
+                        r.try_get(3)?,
+                    )?);
                 }
             }
             Backend::Postgres(p) => {
                 for r in crate::conn::bound_query(&sql).fetch_all(p).await? {
-                    out.push(key_of(r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)?);
+                    out.push(key_of(
+                        r.try_get(0)?,
+                        r.try_get(1)?,
+                        r.try_get(2)?,
+                        r.try_get(3)?,
+                    )?);
                 }
             }
         }
         Ok(out)
+    }
+    /// Remove the key with this hash; whether there was one. The key is
+    /// refused from the next request on.
+    pub async fn remove_api_key(&self, keyhash: &str) -> Result<bool, StoreError> {
+        let mut sql = Sql::default();
+        sql.push("DELETE FROM herald_apikey WHERE keyhash = ")
+            .bind(Param::Text(Some(keyhash.to_string())));
+        let mut tx = self.begin().await?;
+        let n = tx.conn().await?.execute(&sql).await?;
+        tx.commit().await?;
+        Ok(n > 0)
     }
 }

@@ -55,6 +55,7 @@ conformance!(
     unstorable_text_is_a_data_exception,
     fetchxml_queries_give_the_expected_rows,
     api_keys_are_listed_without_the_key,
+    api_keys_can_be_removed,
     strings_compare_case_insensitively,
     case_insensitive_lookups_keep_their_indexes,
     endpoint_names_are_unique_regardless_of_case,
@@ -592,6 +593,42 @@ async fn api_keys_are_listed_without_the_key(store: Store) {
         .collect();
     assert_eq!(got, vec![("admin", admin, 1_000), ("ci", dana, 2_000)]);
     assert_eq!(store.api_key_user("hash-b").await.unwrap(), Some(dana));
+}
+
+async fn api_keys_can_be_removed(store: Store) {
+    let (admin, dana) = (Uuid::new_v4(), Uuid::new_v4());
+    let a = "a".repeat(64);
+    let b = format!("{}{}", "b".repeat(12), "c".repeat(52));
+    let mut tx = store.begin().await.unwrap();
+    tx.put_api_key(&a, admin, "admin", 1_000).await.unwrap();
+    tx.put_api_key(&b, dana, "ci", 2_000).await.unwrap();
+    tx.commit().await.unwrap();
+    let ids: Vec<String> = store
+        .api_keys()
+        .await
+        .unwrap()
+        .iter()
+        .map(|k| k.id().to_string())
+        .collect();
+    assert_eq!(ids, vec!["a".repeat(12), "b".repeat(12)]);
+
+    assert!(store.remove_api_key(&b).await.unwrap());
+    assert_eq!(
+        store.api_key_user(&b).await.unwrap(),
+        None,
+        "refused at once"
+    );
+    assert!(!store.remove_api_key(&b).await.unwrap(), "already gone");
+    assert!(!store.remove_api_key("unknown").await.unwrap());
+    let left: Vec<String> = store
+        .api_keys()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|k| k.name)
+        .collect();
+    assert_eq!(left, vec!["admin"]);
+    assert_eq!(store.api_key_user(&a).await.unwrap(), Some(admin));
 }
 
 /// Labels (first names) of the contacts an OData query string returns, in

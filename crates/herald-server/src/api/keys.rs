@@ -1,21 +1,25 @@
 //! API keys beyond the admin's: `POST /api/herald/keys` `{"user", "name"?}`
 //! makes a key that acts as that systemuser (given by `systemuserid` or
 //! `domainname`) and returns it once; `GET /api/herald/keys` lists the keys
-//! (name, user, created on — never the key, which herald keeps only as a
-//! hash). Only the admin key may call either: a key is a user's identity.
+//! (id, name, user, created on — never the key, which herald keeps only as a
+//! hash; the id is the start of that hash); `DELETE /api/herald/keys/<id or
+//! name>` removes one, refused from the next request on (nothing caches
+//! keys: see `herald_store::keys`). Only the admin key may call these: a
+//! key is a user's identity.
 
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use herald_core::query::{escape_like, ColumnRef, CompareOp, Condition};
 use herald_core::value::{datetime_from_millis, parse_guid};
 use herald_core::{Query, Value};
+use herald_store::keys::ApiKey;
 use herald_store::Record;
 use serde_json::{json, Value as Json};
 use uuid::Uuid;
 
 use super::payload::json_object;
-use crate::auth::{authenticate, generate_key, hash_key};
+use crate::auth::{authenticate, bearer, generate_key, hash_key};
 use crate::error::{codes, ApiError, ApiResult};
 use crate::state::{AppState, SharedState};
 
@@ -124,11 +128,15 @@ pub async fn create(
             )));
         }
         let key = generate_key();
+        let keyhash = hash_key(&key);
         let now = state.clock.now().timestamp_millis();
         let mut tx = state.store.begin().await?;
-        tx.put_api_key(&hash_key(&key), user_id, name, now).await?;
+        tx.put_api_key(&keyhash, user_id, name, now).await?;
         tx.commit().await?;
-        let mut out = user_json(user_id, Some(&record));
+        let mut out = json!({"id": keyhash.get(..herald_store::keys::ID_LEN)});
+        if let (Some(o), Json::Object(u)) = (out.as_object_mut(), user_json(user_id, Some(&record))) {
+            o.extend(u);
+        }
         out["name"] = json!(name);
         out["createdon"] = datetime_from_millis(now).to_json();
         out["key"] = json!(key);
@@ -163,7 +171,7 @@ pub async fn list(State(state): State<SharedState>, headers: HeaderMap) -> Respo
                 let record = users
                     .iter()
                     .find(|u| u.guid("systemuserid") == Some(k.user));
-                let mut out = json!({"name": k.name});
+                let mut out = json!({"id": k.id(), "name": k.name});
                 if let (Some(o), Json::Object(u)) = (out.as_object_mut(), user_json(k.user, record))
                 {
                     o.extend(u);
@@ -173,6 +181,94 @@ pub async fn list(State(state): State<SharedState>, headers: HeaderMap) -> Respo
             })
             .collect();
         Ok(axum::Json(json!({"value": value})).into_response())
+    }
+    .await;
+    result.unwrap_or_else(IntoResponse::into_response)
+}
+
+fn conflict(message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::CONFLICT, codes::INVALID_ARGUMENT, message)
+}
+
+/// The one key `which` names: an id from the list (or the whole hash),
+/// else a name (exact, else ignoring ASCII case).
+fn pick<'a>(keys: &'a [ApiKey], which: &str) -> ApiResult<&'a ApiKey> {
+    let by_id: Vec<&ApiKey> = keys
+        .iter()
+        .filter(|k| k.id().eq_ignore_ascii_case(which) || k.keyhash.eq_ignore_ascii_case(which))
+        .collect();
+    let mut named: Vec<&ApiKey> = keys.iter().filter(|k| k.name == which).collect();
+    if named.is_empty() {
+        named = keys
+            .iter()
+            .filter(|k| k.name.eq_ignore_ascii_case(which))
+            .collect();
+    }
+    let found = if by_id.is_empty() { named } else { by_id };
+    match found.as_slice() {
+        [] => Err(ApiError::not_found(format!(
+            "No API key has the id or name '{which}' (herald key list shows them)"
+        ))),
+        [one] => Ok(one),
+        several => Err(conflict(format!(
+            "{} API keys are named '{which}': remove one by its id (herald key list shows them)",
+            several.len()
+        ))),
+    }
+}
+
+/// `DELETE /api/herald/keys/{key}` (an id or a name) → 200 with the removed
+/// key. 404 when no key matches; 409 when a name is ambiguous, or for the
+/// admin key this server was started with (HERALD_ADMIN_KEY or
+/// `<data-dir>/admin.key`, registered again at every start) and for the key
+/// making the request.
+pub async fn remove(
+    State(state): State<SharedState>,
+    Path(which): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let result: ApiResult<Response> = async {
+        require_admin(&state, &headers).await?;
+        let which = which.trim();
+        let keys = state.store.api_keys().await?;
+        let key = pick(&keys, which)?;
+        let started_with = crate::bootstrap::existing_admin_key(
+            state.config.server.admin_key.as_deref(),
+            &state.config.server.data_dir,
+        )
+        .map(|(k, _)| hash_key(&k));
+        if started_with.as_deref() == Some(key.keyhash.as_str()) {
+            return Err(conflict(format!(
+                "The key '{}' ({}) is the admin key herald was started with (HERALD_ADMIN_KEY or <data-dir>/admin.key) and cannot be removed: start herald with another admin key first",
+                key.name,
+                key.id()
+            )));
+        }
+        if bearer(&headers).map(hash_key).as_deref() == Some(key.keyhash.as_str()) {
+            return Err(conflict(format!(
+                "The key '{}' ({}) is the one this request is made with: remove it with another admin key",
+                key.name,
+                key.id()
+            )));
+        }
+        if !state.store.remove_api_key(&key.keyhash).await? {
+            return Err(ApiError::not_found(format!(
+                "No API key has the id or name '{which}' (herald key list shows them)"
+            )));
+        }
+        let q = user_query(Condition::Compare {
+            column: ColumnRef::new("systemuserid"),
+            op: CompareOp::Eq,
+            value: Value::Guid(key.user),
+        });
+        let user = state.store.fetch(&q, Some(1), 0).await?;
+        let mut out = json!({"id": key.id(), "name": key.name});
+        if let (Some(o), Json::Object(u)) = (out.as_object_mut(), user_json(key.user, user.first())) {
+            o.extend(u);
+        }
+        out["createdon"] = datetime_from_millis(key.created_ms).to_json();
+        out["removed"] = json!(true);
+        Ok(axum::Json(out).into_response())
     }
     .await;
     result.unwrap_or_else(IntoResponse::into_response)

@@ -50,6 +50,10 @@ pub fn router(state: SharedState) -> Router {
             "/api/herald/keys",
             axum::routing::post(keys::create).get(keys::list),
         )
+        .route(
+            "/api/herald/keys/{key}",
+            axum::routing::delete(keys::remove),
+        )
         .route("/api/data/{version}/{*rest}", any(odata::handle))
         .merge(crate::bc::routes())
         .merge(crate::console::router(state.clone()))

@@ -23,7 +23,7 @@ pub fn document() -> Value {
             "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer", "description": "An herald API key (the admin key is printed at first start and kept in <data-dir>/admin.key)."}},
             "schemas": {
                 "ODataError": {"type": "object", "required": ["error"], "properties": {"error": {"type": "object", "required": ["code", "message"], "properties": {"code": {"type": "string", "examples": ["0x80040217"]}, "message": {"type": "string"}}}}},
-                "ApiKey": {"type": "object", "properties": {"name": {"type": "string"}, "systemuserid": guid, "domainname": {"type": ["string", "null"]}, "fullname": {"type": ["string", "null"]}, "createdon": {"type": "string", "format": "date-time"}}},
+                "ApiKey": {"type": "object", "properties": {"id": {"type": "string", "description": "The first 12 hex digits of the key's SHA-256 hash"}, "name": {"type": "string"}, "systemuserid": guid, "domainname": {"type": ["string", "null"]}, "fullname": {"type": ["string", "null"]}, "createdon": {"type": "string", "format": "date-time"}}},
                 "Bin": {"type": "object", "properties": {"id": guid, "name": {"type": "string"}, "url": {"type": "string", "format": "uri"}, "createdon": {"type": "string", "format": "date-time"}}},
                 "CapturedRequest": {"type": "object", "properties": {
                     "id": guid, "receivedon": {"type": "string", "format": "date-time"}, "method": {"type": "string"}, "path": {"type": "string"},
@@ -49,9 +49,13 @@ pub fn document() -> Value {
                 "delete": {"summary": "Delete a bin", "responses": {"204": {"description": "Deleted"}, "404": error_response("No such bin")}}
             },
             "/api/herald/keys": {
-                "get": {"summary": "List API keys (admin key only): name, user, created on; never the key", "responses": {"200": {"description": "Keys", "content": {"application/json": {"schema": {"type": "object", "properties": {"value": {"type": "array", "items": {"$ref": "#/components/schemas/ApiKey"}}}}}}}, "403": error_response("Not the admin key")}},
+                "get": {"summary": "List API keys (admin key only): id, name, user, created on; never the key", "responses": {"200": {"description": "Keys", "content": {"application/json": {"schema": {"type": "object", "properties": {"value": {"type": "array", "items": {"$ref": "#/components/schemas/ApiKey"}}}}}}}, "403": error_response("Not the admin key")}},
                 "post": {"summary": "Add an API key acting as a systemuser (admin key only); the key is in the answer, once", "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["user"], "properties": {"user": {"type": "string", "description": "systemuserid or domainname"}, "name": {"type": "string", "maxLength": 100}}}}}},
                          "responses": {"201": {"description": "The key", "content": {"application/json": {"schema": {"allOf": [{"$ref": "#/components/schemas/ApiKey"}, {"type": "object", "properties": {"key": {"type": "string"}}}]}}}}, "400": error_response("No such user, or a bad body"), "403": error_response("Not the admin key")}}
+            },
+            "/api/herald/keys/{key}": {
+                "parameters": [{"name": "key", "in": "path", "required": true, "description": "The key's id (from the list) or name", "schema": {"type": "string"}}],
+                "delete": {"summary": "Remove an API key (admin key only): refused (401) from the next request on, on every node", "responses": {"200": {"description": "The removed key", "content": {"application/json": {"schema": {"allOf": [{"$ref": "#/components/schemas/ApiKey"}, {"type": "object", "properties": {"removed": {"type": "boolean"}}}]}}}}, "403": error_response("Not the admin key"), "404": error_response("No key has that id or name"), "409": error_response("A name several keys share, the admin key herald was started with, or the key making the request")}}
             },
             "/bins/{id}": {
                 "parameters": [id_param("id", "Bin id")],
