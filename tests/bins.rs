@@ -118,6 +118,18 @@ async fn a_webhook_pointed_at_a_bin_is_captured() {
     register::step(&s, &other, "Create", "lead", 40, 0, json!({})).await;
     let (st, _, body) = s.post("leads", json!({"subject": "x"})).await;
     assert!(odata_error(st, &body, StatusCode::BAD_GATEWAY).contains("loopback"));
+    // So is herald's own address outside its bins (its API, console, metrics).
+    let api = register::webhook(
+        &s,
+        "own-api",
+        &format!("{}/api/data/v9.2/WhoAmI", s.base),
+        4,
+        "k",
+    )
+    .await;
+    register::step(&s, &api, "Create", "incident", 40, 0, json!({})).await;
+    let (st, _, body) = s.post("incidents", json!({"title": "x"})).await;
+    assert!(odata_error(st, &body, StatusCode::BAD_GATEWAY).contains("loopback"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

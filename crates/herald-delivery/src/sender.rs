@@ -163,7 +163,13 @@ impl Sender {
         }
     }
 
+    /// Whether `url` is one of herald's own request bins (`/bins/…` on
+    /// its own listen address): only those are exempt from the outbound
+    /// rules, not the rest of herald's API.
     fn is_own(&self, url: &Url) -> bool {
+        if !url.path().starts_with("/bins/") {
+            return false;
+        }
         let ip: Option<std::net::IpAddr> = match url.host() {
             Some(url::Host::Ipv4(ip)) => Some(ip.into()),
             Some(url::Host::Ipv6(ip)) => Some(ip.into()),
