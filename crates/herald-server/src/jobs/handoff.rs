@@ -20,7 +20,11 @@
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use herald_store::ClaimedJob;
+use herald_store::{ClaimedJob, Record};
+
+/// A job handed over: the job, when it was leased, and its webhook's row
+/// when the write had it at hand (else the worker reads it).
+pub type HandedOver = (ClaimedJob, Instant, Option<Arc<Record>>);
 
 /// The handoff of one node ([`crate::state::AppState::handoff`]).
 #[derive(Default)]
@@ -42,7 +46,7 @@ struct Inner {
     /// Reserved by writes not yet committed.
     reserved: usize,
     /// Committed, waiting for the worker to take them.
-    queue: Vec<(ClaimedJob, Instant)>,
+    queue: Vec<HandedOver>,
 }
 
 /// A lease for a job written by this node: (owner, until in ms).
@@ -67,7 +71,7 @@ impl Handoff {
     pub fn close(&self) -> Vec<ClaimedJob> {
         let mut i = self.lock();
         i.worker = None;
-        i.queue.drain(..).map(|(j, _)| j).collect()
+        i.queue.drain(..).map(|(j, _, _)| j).collect()
     }
 
     /// How many jobs the worker holds now.
@@ -81,7 +85,7 @@ impl Handoff {
     }
 
     /// Committed jobs for the worker, with when they were leased.
-    pub fn take(&self) -> Vec<(ClaimedJob, Instant)> {
+    pub fn take(&self) -> Vec<HandedOver> {
         std::mem::take(&mut self.lock().queue)
     }
 
@@ -99,7 +103,7 @@ impl Handoff {
 /// The jobs one write leases to this node (see [`Handoff`]).
 pub struct Reservations<'a> {
     handoff: &'a Handoff,
-    jobs: Vec<(ClaimedJob, Instant)>,
+    jobs: Vec<HandedOver>,
     reserved: usize,
     /// Jobs written Ready (no room): the workers must claim them.
     unleased: usize,
@@ -120,9 +124,10 @@ impl Reservations<'_> {
         Some((owner.to_string(), now_ms + lease_ms))
     }
 
-    /// The job written under the last reservation.
-    pub fn add(&mut self, job: ClaimedJob) {
-        self.jobs.push((job, Instant::now()));
+    /// The job written under the last reservation, with its webhook's row
+    /// if at hand.
+    pub fn add(&mut self, job: ClaimedJob, endpoint: Option<Arc<Record>>) {
+        self.jobs.push((job, Instant::now(), endpoint));
     }
 
     /// The write committed: hand the leased jobs to the worker (and wake
@@ -177,12 +182,12 @@ mod tests {
         h.open("node", 1_000, 2);
         let mut r = h.reservations();
         assert_eq!(r.reserve(5), Some(("node".to_string(), 1_005)));
-        r.add(job());
+        r.add(job(), None);
         drop(r);
         assert!(h.take().is_empty(), "a dropped write hands nothing over");
         let mut r = h.reservations();
         assert!(r.reserve(5).is_some());
-        r.add(job());
+        r.add(job(), None);
         assert!(!r.hand_over(), "nothing left for a claim");
         assert_eq!(h.take().len(), 1);
         assert!(h.take().is_empty());
@@ -195,7 +200,7 @@ mod tests {
         h.set_held(1);
         let mut a = h.reservations();
         assert!(a.reserve(0).is_some());
-        a.add(job());
+        a.add(job(), None);
         assert!(!a.hand_over());
         let mut b = h.reservations();
         assert!(b.reserve(0).is_some(), "1 held + 1 queued + this one");

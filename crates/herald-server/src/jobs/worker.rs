@@ -40,7 +40,9 @@ use tracing::warn;
 use uuid::Uuid;
 
 use super::complete::Completer;
+use super::handoff::HandedOver;
 use super::run::{endpoints_for, lease_for, run_job, EndpointLookup};
+use crate::pipeline::steps::endpoint_from_row;
 use crate::state::SharedState;
 
 /// How many jobs a node holds (running and waiting), as a multiple of its
@@ -264,24 +266,38 @@ impl Worker {
             }
         }
         let claimed = Instant::now();
-        self.buffer(claim.jobs.into_iter().map(|j| (j, claimed)).collect())
+        self.buffer(claim.jobs.into_iter().map(|j| (j, claimed, None)).collect())
             .await
     }
 
-    /// Put leased jobs (with when they were leased) in the buffer, with
-    /// their webhooks read in one query; how many.
-    async fn buffer(&mut self, jobs: Vec<(ClaimedJob, Instant)>) -> usize {
+    /// Put leased jobs (with when they were leased, and their webhook's
+    /// row when known) in the buffer; the other webhooks are read in one
+    /// query. How many.
+    async fn buffer(&mut self, jobs: Vec<HandedOver>) -> usize {
         if jobs.is_empty() {
             return 0;
         }
-        let endpoints = endpoints_for(&self.state, jobs.iter().map(|(j, _)| j.endpoint_id)).await;
+        let unknown: Vec<Uuid> = jobs
+            .iter()
+            .filter(|(_, _, row)| row.is_none())
+            .map(|(j, _, _)| j.endpoint_id)
+            .collect();
+        let endpoints = if unknown.is_empty() {
+            HashMap::new()
+        } else {
+            endpoints_for(&self.state, unknown).await
+        };
+        let now = self.state.clock.now();
         let n = jobs.len();
-        for (job, claimed) in jobs {
+        for (job, claimed, row) in jobs {
             let id = job.endpoint_id;
-            let endpoint = endpoints
-                .get(&id)
-                .cloned()
-                .unwrap_or_else(|| Err(format!("The webhook {id} could not be read")));
+            let endpoint = match row {
+                Some(row) => Ok(Arc::new(endpoint_from_row(id, &row, now))),
+                None => endpoints
+                    .get(&id)
+                    .cloned()
+                    .unwrap_or_else(|| Err(format!("The webhook {id} could not be read"))),
+            };
             self.waiting.push_back(Waiting {
                 job,
                 endpoint,

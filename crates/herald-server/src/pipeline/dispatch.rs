@@ -11,6 +11,7 @@ use herald_store::{ClaimedJob, JobRow, NewJob, Tx};
 use uuid::Uuid;
 
 use super::event::Event;
+use super::registrations::StepSet;
 use super::steps::{self, Endpoint};
 use crate::error::{codes, ApiError, ApiResult};
 use crate::jobs::handoff::Reservations;
@@ -35,10 +36,10 @@ pub async fn run_post_operation(
     state: &AppState,
     tx: &mut Tx,
     event: &Event<'_>,
-    steps: &[StepDef],
+    steps: &StepSet,
     direct: &mut Reservations<'_>,
 ) -> ApiResult<()> {
-    run(state, tx, event, steps, 40, Some(direct)).await
+    run(state, tx, event, steps, 40, Some((direct, steps))).await
 }
 
 async fn run(
@@ -47,7 +48,7 @@ async fn run(
     event: &Event<'_>,
     steps: &[StepDef],
     stage: i64,
-    mut direct: Option<&mut Reservations<'_>>,
+    mut direct: Option<(&mut Reservations<'_>, &StepSet)>,
 ) -> ApiResult<()> {
     let changed = event.changed_columns();
     for step in steps_for_stage(
@@ -58,8 +59,9 @@ async fn run(
         &changed,
     ) {
         if step.is_async() {
-            if let (40, Some(direct)) = (stage, direct.as_deref_mut()) {
-                enqueue(state, tx, event, step, direct).await?;
+            if let (40, Some((direct, set))) = (stage, direct.as_mut()) {
+                let endpoint = set.endpoints.get(&step.endpoint_id).cloned();
+                enqueue(state, tx, event, step, direct, endpoint).await?;
             }
             continue;
         }
@@ -161,6 +163,7 @@ async fn enqueue(
     event: &Event<'_>,
     step: &StepDef,
     direct: &mut Reservations<'_>,
+    endpoint: Option<std::sync::Arc<herald_store::Record>>,
 ) -> ApiResult<()> {
     let job_id = Uuid::new_v4();
     let ctx = event.context(state, step, job_id, None);
@@ -212,20 +215,23 @@ async fn enqueue(
     })
     .await?;
     if leased {
-        direct.add(ClaimedJob {
-            asyncoperation_id: job_id,
-            endpoint_id: step.endpoint_id,
-            autodelete: step.async_auto_delete,
-            claims: 1,
-            row: Some(JobRow {
-                statecode: 0,
-                data,
-                primaryentitytype: event.table.logical_name.clone(),
-                messagename: Some(event.message_name().to_string()),
-                correlationid: Some(event.correlation_id),
-                depth: event.depth,
-            }),
-        });
+        direct.add(
+            ClaimedJob {
+                asyncoperation_id: job_id,
+                endpoint_id: step.endpoint_id,
+                autodelete: step.async_auto_delete,
+                claims: 1,
+                row: Some(JobRow {
+                    statecode: 0,
+                    data,
+                    primaryentitytype: event.table.logical_name.clone(),
+                    messagename: Some(event.message_name().to_string()),
+                    correlationid: Some(event.correlation_id),
+                    depth: event.depth,
+                }),
+            },
+            endpoint,
+        );
     }
     Ok(())
 }

@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use herald_core::matching::StepDef;
-use herald_store::{Dialect, Tx};
+use herald_store::{Dialect, Record, Tx};
 
 use crate::error::ApiResult;
 
@@ -34,8 +34,24 @@ pub const REGISTRATION_TABLES: [&str; 3] = [
 
 const VERSION_SETTING: &str = "registrations";
 
-/// The enabled steps of one (message, table), shared by the writes that run them.
-pub type Steps = Arc<Vec<StepDef>>;
+/// The enabled steps of one (message, table), with the rows of the
+/// webhooks they call (read under the same registrations version, so a
+/// System Job handed to this node's workers needs no read of its webhook).
+#[derive(Debug, Default)]
+pub struct StepSet {
+    pub defs: Vec<StepDef>,
+    pub endpoints: HashMap<uuid::Uuid, Arc<Record>>,
+}
+
+impl std::ops::Deref for StepSet {
+    type Target = [StepDef];
+    fn deref(&self) -> &[StepDef] {
+        &self.defs
+    }
+}
+
+/// Shared by the writes that run them.
+pub type Steps = Arc<StepSet>;
 
 /// (message, table) → (the version it was loaded under, its steps).
 type Entries = HashMap<(String, String), (String, Steps)>;
@@ -58,7 +74,13 @@ impl StepCache {
                 return Ok(steps.clone());
             }
         }
-        let steps = Arc::new(super::steps::load(tx, message, table).await?);
+        let defs = super::steps::load(tx, message, table).await?;
+        let endpoints = super::steps::endpoint_rows(tx, defs.iter().map(|d| d.endpoint_id))
+            .await?
+            .into_iter()
+            .map(|(id, row)| (id, Arc::new(row)))
+            .collect();
+        let steps = Arc::new(StepSet { defs, endpoints });
         self.lock().insert(key, (version, steps.clone()));
         Ok(steps)
     }

@@ -109,6 +109,36 @@ pub async fn load(tx: &mut Tx, message: &str, table: &str) -> ApiResult<Vec<Step
     Ok(out)
 }
 
+/// Read webhook rows (with their write-only authvalue) by id, in one query.
+pub async fn endpoint_rows(
+    tx: &mut Tx,
+    ids: impl Iterator<Item = Uuid>,
+) -> ApiResult<Vec<(Uuid, herald_store::Record)>> {
+    let mut ids: Vec<Uuid> = ids.collect();
+    ids.sort();
+    ids.dedup();
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let schema = tx.schema().clone();
+    let table = schema
+        .table("serviceendpoint")
+        .ok_or_else(|| ApiError::internal("no serviceendpoint table"))?;
+    let mut q = Query::all("serviceendpoint");
+    q.select = table.columns.iter().map(|c| c.name.clone()).collect();
+    q.filter = Some(Condition::In {
+        column: ColumnRef::new("serviceendpointid"),
+        values: ids.iter().map(|id| Value::Guid(*id)).collect(),
+        negated: false,
+    });
+    Ok(tx
+        .fetch(&q, None, 0)
+        .await?
+        .into_iter()
+        .filter_map(|r| r.guid("serviceendpointid").map(|id| (id, r)))
+        .collect())
+}
+
 /// Read a webhook (with its write-only authvalue).
 pub async fn endpoint(
     tx: &mut Tx,
