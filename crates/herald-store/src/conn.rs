@@ -106,7 +106,10 @@ impl Conn<'_> {
 
     pub async fn execute(&mut self, sql: &Sql) -> Result<u64, StoreError> {
         Ok(match self {
-            Conn::Sqlite(c) => bound!(sql).execute(&mut **c).await?.rows_affected(),
+            Conn::Sqlite(c) => {
+                let sql = &sql.for_sqlite();
+                bound!(sql).execute(&mut **c).await?.rows_affected()
+            }
             Conn::Pg(c) => bound!(sql).execute(&mut **c).await?.rows_affected(),
         })
     }
@@ -128,6 +131,7 @@ impl Conn<'_> {
         let mut out = Vec::new();
         match self {
             Conn::Sqlite(c) => {
+                let sql = &sql.for_sqlite();
                 for row in bound!(sql).fetch_all(&mut **c).await? {
                     let mut r = Record::default();
                     for (i, col) in columns.iter().enumerate() {
@@ -151,11 +155,14 @@ impl Conn<'_> {
 
     pub(crate) async fn fetch_i64(&mut self, sql: &Sql) -> Result<Option<i64>, StoreError> {
         Ok(match self {
-            Conn::Sqlite(c) => bound!(sql)
-                .fetch_optional(&mut **c)
-                .await?
-                .map(|r| r.try_get::<i64, _>(0))
-                .transpose()?,
+            Conn::Sqlite(c) => {
+                let sql = &sql.for_sqlite();
+                bound!(sql)
+                    .fetch_optional(&mut **c)
+                    .await?
+                    .map(|r| r.try_get::<i64, _>(0))
+                    .transpose()?
+            }
             Conn::Pg(c) => bound!(sql)
                 .fetch_optional(&mut **c)
                 .await?
@@ -168,6 +175,7 @@ impl Conn<'_> {
         let mut out = Vec::new();
         match self {
             Conn::Sqlite(c) => {
+                let sql = &sql.for_sqlite();
                 for r in bound!(sql).fetch_all(&mut **c).await? {
                     out.push(r.try_get::<String, _>(0)?);
                 }

@@ -96,6 +96,43 @@ pub struct Sql {
 }
 
 impl Sql {
+    /// This statement for SQLite: when its placeholders are `$1, $2, …`
+    /// each once and in order (as [`Sql::bind`] writes them), they become
+    /// anonymous `?`, bound in the same order. sqlx finds a named SQLite
+    /// parameter by walking the statement's parameter names, so binding n
+    /// of them costs n²; anonymous ones cost nothing to find. Anything else
+    /// (a placeholder reused or out of order) is left as it is.
+    pub fn for_sqlite(&self) -> std::borrow::Cow<'_, Sql> {
+        let mut text = String::with_capacity(self.text.len());
+        let mut next = 1usize;
+        let mut chars = self.text.char_indices().peekable();
+        while let Some((_, c)) = chars.next() {
+            if c == '$' && chars.peek().is_some_and(|(_, d)| d.is_ascii_digit()) {
+                let mut n = 0usize;
+                while let Some((_, d)) = chars.peek().copied().filter(|(_, d)| d.is_ascii_digit()) {
+                    n = n
+                        .saturating_mul(10)
+                        .saturating_add(d as usize - '0' as usize);
+                    chars.next();
+                }
+                if n != next {
+                    return std::borrow::Cow::Borrowed(self);
+                }
+                next += 1;
+                text.push('?');
+            } else {
+                text.push(c);
+            }
+        }
+        if next != self.params.len() + 1 {
+            return std::borrow::Cow::Borrowed(self);
+        }
+        std::borrow::Cow::Owned(Sql {
+            text,
+            params: self.params.clone(),
+        })
+    }
+
     pub fn push(&mut self, s: &str) -> &mut Self {
         self.text.push_str(s);
         self
@@ -635,6 +672,28 @@ mod tests {
         assert_eq!(close_escape("a\\\\\\"), "a\\\\\\\\");
         assert_eq!(close_escape("a\\%"), "a\\%");
         assert_eq!(close_escape(""), "");
+    }
+
+    #[test]
+    fn sqlite_placeholders_become_anonymous_only_when_in_order() {
+        let mut sql = Sql::default();
+        sql.push("a = ").bind(Param::Int(Some(1))).push("; b IN (");
+        sql.bind(Param::Int(Some(2)))
+            .push(", ")
+            .bind(Param::Int(Some(3)))
+            .push(")");
+        assert_eq!(sql.for_sqlite().text, "a = ?; b IN (?, ?)");
+        assert_eq!(sql.for_sqlite().params.len(), 3);
+        let reused = Sql {
+            text: "a = $1 OR b = $1".into(),
+            params: vec![Param::Int(Some(1))],
+        };
+        assert_eq!(reused.for_sqlite().text, "a = $1 OR b = $1");
+        let swapped = Sql {
+            text: "a = $2 OR b = $1".into(),
+            params: vec![Param::Int(Some(1)), Param::Int(Some(2))],
+        };
+        assert_eq!(swapped.for_sqlite().text, "a = $2 OR b = $1");
     }
 
     #[test]
