@@ -451,16 +451,11 @@ impl Store {
     }
 
     pub async fn bc_subscription(&self, id: &str) -> Result<Option<BcSubscription>, StoreError> {
-        let mut sql = Sql::default();
-        sql.push("SELECT ")
-            .push(SUB_COLUMNS)
-            .push(" FROM herald_bc_subscription s WHERE s.subscriptionid = ")
-            .bind(text(id));
         Ok(self
-            .bc_read(&sql, &sub_columns())
+            .read_subscriptions(Some(id), None)
             .await?
-            .first()
-            .map(sub_from))
+            .into_iter()
+            .next())
     }
 
     /// The subscription `id` unless it expired at or before `now_ms`
@@ -470,18 +465,11 @@ impl Store {
         id: &str,
         now_ms: i64,
     ) -> Result<Option<BcSubscription>, StoreError> {
-        let mut sql = Sql::default();
-        sql.push("SELECT ")
-            .push(SUB_COLUMNS)
-            .push(" FROM herald_bc_subscription s WHERE s.subscriptionid = ")
-            .bind(text(id))
-            .push(" AND s.expires > ")
-            .bind(int(now_ms));
         Ok(self
-            .bc_read(&sql, &sub_columns())
+            .read_subscriptions(Some(id), Some(now_ms))
             .await?
-            .first()
-            .map(sub_from))
+            .into_iter()
+            .next())
     }
 
     /// The subscriptions not expired at `now_ms`, oldest first.
@@ -489,12 +477,27 @@ impl Store {
         &self,
         now_ms: i64,
     ) -> Result<Vec<BcSubscription>, StoreError> {
+        self.read_subscriptions(None, Some(now_ms)).await
+    }
+
+    /// Subscriptions, oldest first: only `id` when given, only those not
+    /// expired at `live_at` when given.
+    async fn read_subscriptions(
+        &self,
+        id: Option<&str>,
+        live_at: Option<i64>,
+    ) -> Result<Vec<BcSubscription>, StoreError> {
         let mut sql = Sql::default();
         sql.push("SELECT ")
             .push(SUB_COLUMNS)
-            .push(" FROM herald_bc_subscription s WHERE s.expires > ")
-            .bind(int(now_ms))
-            .push(" ORDER BY s.createdon, s.subscriptionid");
+            .push(" FROM herald_bc_subscription s WHERE 1 = 1");
+        if let Some(id) = id {
+            sql.push(" AND s.subscriptionid = ").bind(text(id));
+        }
+        if let Some(now_ms) = live_at {
+            sql.push(" AND s.expires > ").bind(int(now_ms));
+        }
+        sql.push(" ORDER BY s.createdon, s.subscriptionid");
         Ok(self
             .bc_read(&sql, &sub_columns())
             .await?
@@ -518,16 +521,7 @@ impl Store {
 
     /// Every subscription, expired or not, oldest first.
     pub async fn bc_subscriptions(&self) -> Result<Vec<BcSubscription>, StoreError> {
-        let mut sql = Sql::default();
-        sql.push("SELECT ")
-            .push(SUB_COLUMNS)
-            .push(" FROM herald_bc_subscription s ORDER BY s.createdon, s.subscriptionid");
-        Ok(self
-            .bc_read(&sql, &sub_columns())
-            .await?
-            .iter()
-            .map(sub_from)
-            .collect())
+        self.read_subscriptions(None, None).await
     }
 
     /// Renew (PATCH): only if the subscription still has `expected_version`
