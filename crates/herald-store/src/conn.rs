@@ -19,8 +19,11 @@ pub enum Conn<'c> {
 
 /// Bind every parameter of `$sql` onto a `sqlx::query`.
 macro_rules! bound {
-    ($sql:expr) => {{
-        let mut q = sqlx::query(&$sql.text);
+    ($sql:expr) => {
+        bound!(&$sql.text, $sql)
+    };
+    ($text:expr, $sql:expr) => {{
+        let mut q = sqlx::query($text);
         for p in &$sql.params {
             q = match p {
                 Param::Text(v) => q.bind(v.clone()),
@@ -44,7 +47,23 @@ where
     Option<f64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     Option<bool>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
 {
-    let mut q = sqlx::query::<DB>(&sql.text);
+    bound_query_text(&sql.text, sql)
+}
+
+/// [`bound_query`] with other text for the same parameters (SQLite's
+/// anonymous placeholders, [`Sql::sqlite_text`]).
+pub(crate) fn bound_query_text<'q, DB>(
+    text: &'q str,
+    sql: &'q Sql,
+) -> sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>
+where
+    DB: sqlx::Database,
+    Option<String>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<i64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<f64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<bool>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    let mut q = sqlx::query::<DB>(text);
     for p in &sql.params {
         q = match p {
             Param::Text(v) => q.bind(v.clone()),
@@ -107,8 +126,8 @@ impl Conn<'_> {
     pub async fn execute(&mut self, sql: &Sql) -> Result<u64, StoreError> {
         Ok(match self {
             Conn::Sqlite(c) => {
-                let sql = &sql.for_sqlite();
-                bound!(sql).execute(&mut **c).await?.rows_affected()
+                let text = sql.sqlite_text();
+                bound!(&text, sql).execute(&mut **c).await?.rows_affected()
             }
             Conn::Pg(c) => bound!(sql).execute(&mut **c).await?.rows_affected(),
         })
@@ -131,8 +150,8 @@ impl Conn<'_> {
         let mut out = Vec::new();
         match self {
             Conn::Sqlite(c) => {
-                let sql = &sql.for_sqlite();
-                for row in bound!(sql).fetch_all(&mut **c).await? {
+                let text = sql.sqlite_text();
+                for row in bound!(&text, sql).fetch_all(&mut **c).await? {
                     let mut r = Record::default();
                     for (i, col) in columns.iter().enumerate() {
                         r.values.push((col.key.clone(), decode!(row, i, col)));
@@ -156,8 +175,8 @@ impl Conn<'_> {
     pub(crate) async fn fetch_i64(&mut self, sql: &Sql) -> Result<Option<i64>, StoreError> {
         Ok(match self {
             Conn::Sqlite(c) => {
-                let sql = &sql.for_sqlite();
-                bound!(sql)
+                let text = sql.sqlite_text();
+                bound!(&text, sql)
                     .fetch_optional(&mut **c)
                     .await?
                     .map(|r| r.try_get::<i64, _>(0))
@@ -175,8 +194,8 @@ impl Conn<'_> {
         let mut out = Vec::new();
         match self {
             Conn::Sqlite(c) => {
-                let sql = &sql.for_sqlite();
-                for r in bound!(sql).fetch_all(&mut **c).await? {
+                let text = sql.sqlite_text();
+                for r in bound!(&text, sql).fetch_all(&mut **c).await? {
                     out.push(r.try_get::<String, _>(0)?);
                 }
             }

@@ -802,7 +802,7 @@ impl Conn<'_> {
         let mut out = HashMap::new();
         match self {
             Conn::Sqlite(c) => {
-                for r in crate::conn::bound_query(&sql.for_sqlite())
+                for r in crate::conn::bound_query_text(&sql.sqlite_text(), &sql)
                     .fetch_all(&mut **c)
                     .await?
                 {
@@ -847,7 +847,7 @@ impl Conn<'_> {
         let mut out = Vec::new();
         match self {
             Conn::Sqlite(c) => {
-                for r in crate::conn::bound_query(&sql.for_sqlite())
+                for r in crate::conn::bound_query_text(&sql.sqlite_text(), sql)
                     .fetch_all(&mut **c)
                     .await?
                 {
@@ -870,7 +870,7 @@ impl Conn<'_> {
         let mut out = Vec::new();
         match self {
             Conn::Sqlite(c) => {
-                for r in crate::conn::bound_query(&sql.for_sqlite())
+                for r in crate::conn::bound_query_text(&sql.sqlite_text(), sql)
                     .fetch_all(&mut **c)
                     .await?
                 {
@@ -890,7 +890,7 @@ impl Conn<'_> {
         let mut out = Vec::new();
         match self {
             Conn::Sqlite(c) => {
-                for r in crate::conn::bound_query(&sql.for_sqlite())
+                for r in crate::conn::bound_query_text(&sql.sqlite_text(), sql)
                     .fetch_all(&mut **c)
                     .await?
                 {

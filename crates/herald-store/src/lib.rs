@@ -401,10 +401,20 @@ impl Tx {
     ) -> Result<(), StoreError> {
         match self.inner {
             TxInner::Sqlite(_) => {
-                let id = conn::insert_sql(&mut self.pending, table, values)?;
-                self.pending.push(";\n");
-                self.pending_id.get_or_insert(id);
-                Ok(())
+                let (text, params) = (self.pending.text.len(), self.pending.params.len());
+                match conn::insert_sql(&mut self.pending, table, values) {
+                    Ok(id) => {
+                        self.pending.push(";\n");
+                        self.pending_id.get_or_insert(id);
+                        Ok(())
+                    }
+                    Err(e) => {
+                        // Leave the batch as it was, without the half-built insert.
+                        self.pending.text.truncate(text);
+                        self.pending.params.truncate(params);
+                        Err(e)
+                    }
+                }
             }
             TxInner::Pg(_) => {
                 let schema = self.schema.clone();

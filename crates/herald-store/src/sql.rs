@@ -96,27 +96,25 @@ pub struct Sql {
 }
 
 impl Sql {
-    /// This statement for SQLite: when its placeholders are `$1, $2, …`
-    /// each once and in order (as [`Sql::bind`] writes them), they become
-    /// anonymous `?`, bound in the same order. sqlx finds a named SQLite
-    /// parameter by walking the statement's parameter names, so binding n
-    /// of them costs n²; anonymous ones cost nothing to find. Anything else
-    /// (a placeholder reused or out of order) is left as it is.
-    pub fn for_sqlite(&self) -> std::borrow::Cow<'_, Sql> {
+    /// This statement's text for SQLite: when its placeholders are `$1,
+    /// $2, …` each once and in order (as [`Sql::bind`] writes them), they
+    /// become anonymous `?`, bound in the same order. sqlx finds a named
+    /// SQLite parameter by walking the statement's parameter names, so
+    /// binding n of them costs n²; anonymous ones cost nothing to find.
+    /// Anything else (a placeholder reused or out of order) is left as it is.
+    pub fn sqlite_text(&self) -> std::borrow::Cow<'_, str> {
         let mut text = String::with_capacity(self.text.len());
         let mut next = 1usize;
-        let mut chars = self.text.char_indices().peekable();
-        while let Some((_, c)) = chars.next() {
-            if c == '$' && chars.peek().is_some_and(|(_, d)| d.is_ascii_digit()) {
+        let mut chars = self.text.chars().peekable();
+        while let Some(c) = chars.next() {
+            if c == '$' && chars.peek().is_some_and(|d| d.is_ascii_digit()) {
                 let mut n = 0usize;
-                while let Some((_, d)) = chars.peek().copied().filter(|(_, d)| d.is_ascii_digit()) {
-                    n = n
-                        .saturating_mul(10)
-                        .saturating_add(d as usize - '0' as usize);
+                while let Some(d) = chars.peek().and_then(|d| d.to_digit(10)) {
+                    n = n.saturating_mul(10).saturating_add(d as usize);
                     chars.next();
                 }
                 if n != next {
-                    return std::borrow::Cow::Borrowed(self);
+                    return std::borrow::Cow::Borrowed(&self.text);
                 }
                 next += 1;
                 text.push('?');
@@ -125,12 +123,9 @@ impl Sql {
             }
         }
         if next != self.params.len() + 1 {
-            return std::borrow::Cow::Borrowed(self);
+            return std::borrow::Cow::Borrowed(&self.text);
         }
-        std::borrow::Cow::Owned(Sql {
-            text,
-            params: self.params.clone(),
-        })
+        std::borrow::Cow::Owned(text)
     }
 
     pub fn push(&mut self, s: &str) -> &mut Self {
@@ -682,18 +677,17 @@ mod tests {
             .push(", ")
             .bind(Param::Int(Some(3)))
             .push(")");
-        assert_eq!(sql.for_sqlite().text, "a = ?; b IN (?, ?)");
-        assert_eq!(sql.for_sqlite().params.len(), 3);
+        assert_eq!(sql.sqlite_text(), "a = ?; b IN (?, ?)");
         let reused = Sql {
             text: "a = $1 OR b = $1".into(),
             params: vec![Param::Int(Some(1))],
         };
-        assert_eq!(reused.for_sqlite().text, "a = $1 OR b = $1");
+        assert_eq!(reused.sqlite_text(), "a = $1 OR b = $1");
         let swapped = Sql {
             text: "a = $2 OR b = $1".into(),
             params: vec![Param::Int(Some(1)), Param::Int(Some(2))],
         };
-        assert_eq!(swapped.for_sqlite().text, "a = $2 OR b = $1");
+        assert_eq!(swapped.sqlite_text(), "a = $2 OR b = $1");
     }
 
     #[test]

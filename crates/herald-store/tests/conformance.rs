@@ -49,6 +49,7 @@ conformance!(
     insert_get_update_delete,
     filters_and_orders,
     duplicate_ids_are_reported,
+    a_refused_insert_leaves_the_transaction_usable,
     links_join_tables,
     rollback_discards_writes,
     migrate_twice_is_harmless,
@@ -972,4 +973,35 @@ async fn endpoint_names_are_unique_regardless_of_case(store: Store) {
         "upgraded to the folded unique index"
     );
     add_endpoint(&store, "bin 3").await.unwrap();
+}
+
+/// An insert naming an unknown column is refused and leaves nothing behind
+/// in the transaction (on SQLite, nothing half-built in its batch): the
+/// next insert and the commit go through.
+async fn a_refused_insert_leaves_the_transaction_usable(store: Store) {
+    let schema = store.schema().clone();
+    let t = schema.table("account").unwrap();
+    let mut tx = store.begin().await.unwrap();
+    let bad = tx
+        .insert(
+            t,
+            &[
+                ("accountid".to_string(), Value::Guid(Uuid::new_v4())),
+                ("no_such_column".to_string(), v("x")),
+            ],
+        )
+        .await;
+    assert!(matches!(bad, Err(StoreError::Invalid(_))), "{bad:?}");
+    let id = Uuid::new_v4();
+    tx.insert(
+        t,
+        &[
+            ("accountid".to_string(), Value::Guid(id)),
+            ("name".to_string(), v("ok")),
+        ],
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    assert!(store.get(t, id).await.unwrap().is_some());
 }
