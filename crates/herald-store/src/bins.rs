@@ -58,7 +58,7 @@ fn text(s: impl ToString) -> Param {
     Param::Text(Some(s.to_string()))
 }
 
-fn uuid(s: String) -> Result<Uuid, StoreError> {
+pub(crate) fn uuid(s: String) -> Result<Uuid, StoreError> {
     Uuid::parse_str(&s).map_err(|e| StoreError::Invalid(e.to_string()))
 }
 
@@ -80,6 +80,7 @@ macro_rules! rows {
         out
     }};
 }
+pub(crate) use rows;
 
 impl Store {
     pub async fn create_bin(&self, name: &str, now_ms: i64) -> Result<Bin, StoreError> {

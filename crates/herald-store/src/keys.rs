@@ -10,6 +10,7 @@
 use sqlx::Row;
 use uuid::Uuid;
 
+use crate::bins::{rows, uuid};
 use crate::error::StoreError;
 use crate::sql::{Param, Sql};
 use crate::{Backend, Store};
@@ -35,20 +36,6 @@ impl ApiKey {
     }
 }
 
-fn key_of(
-    keyhash: String,
-    name: String,
-    user: String,
-    created_ms: i64,
-) -> Result<ApiKey, StoreError> {
-    Ok(ApiKey {
-        keyhash,
-        name,
-        user: Uuid::parse_str(&user).map_err(|e| StoreError::Invalid(e.to_string()))?,
-        created_ms,
-    })
-}
-
 impl Store {
     /// Every API key, oldest first.
     pub async fn api_keys(&self) -> Result<Vec<ApiKey>, StoreError> {
@@ -58,31 +45,14 @@ impl Store {
                     .into(),
             params: vec![],
         };
-        let mut out = Vec::new();
-        match &self.backend {
-            Backend::Sqlite { reader, .. } => {
-                for r in crate::conn::bound_query(&sql).fetch_all(reader).await? {
-                    out.push(key_of(
-                        r.try_get(0)?,
-                        r.try_get(1)?,
-                        r.try_get(2)?,
-                        r.try_get(3)?,
-                    )?);
-                }
-            }
-            Backend::Postgres(p) => {
-                for r in crate::conn::bound_query(&sql).fetch_all(p).await? {
-                    out.push(key_of(
-                        r.try_get(0)?,
-                        r.try_get(1)?,
-                        r.try_get(2)?,
-                        r.try_get(3)?,
-                    )?);
-                }
-            }
-        }
-        Ok(out)
+        Ok(rows!(self, &sql, |r| ApiKey {
+            keyhash: r.try_get(0)?,
+            name: r.try_get(1)?,
+            user: uuid(r.try_get(2)?)?,
+            created_ms: r.try_get(3)?,
+        }))
     }
+
     /// Remove the key with this hash; whether there was one. The key is
     /// refused from the next request on.
     pub async fn remove_api_key(&self, keyhash: &str) -> Result<bool, StoreError> {
