@@ -16,7 +16,6 @@ use herald_core::{Query, Value};
 use herald_store::keys::ApiKey;
 use herald_store::Record;
 use serde_json::{json, Value as Json};
-use uuid::Uuid;
 
 use super::payload::json_object;
 use crate::auth::{authenticate, bearer, generate_key, hash_key};
@@ -74,11 +73,16 @@ async fn find_user(state: &AppState, user: &str) -> ApiResult<Record> {
     }
 }
 
-fn user_json(user: Uuid, record: Option<&Record>) -> Json {
+/// A key as the API shows it (never the key itself): id, name, its user
+/// (`record`, the systemuser when found), created on.
+fn key_json(key: &ApiKey, record: Option<&Record>) -> Json {
     json!({
-        "systemuserid": user,
+        "id": key.id(),
+        "name": key.name,
+        "systemuserid": key.user,
         "domainname": record.and_then(|r| r.string("domainname")),
         "fullname": record.and_then(|r| r.string("fullname")),
+        "createdon": datetime_from_millis(key.created_ms).to_json(),
     })
 }
 
@@ -128,17 +132,17 @@ pub async fn create(
             )));
         }
         let key = generate_key();
-        let keyhash = hash_key(&key);
-        let now = state.clock.now().timestamp_millis();
+        let added = ApiKey {
+            keyhash: hash_key(&key),
+            name: name.to_string(),
+            user: user_id,
+            created_ms: state.clock.now().timestamp_millis(),
+        };
         let mut tx = state.store.begin().await?;
-        tx.put_api_key(&keyhash, user_id, name, now).await?;
+        tx.put_api_key(&added.keyhash, user_id, name, added.created_ms)
+            .await?;
         tx.commit().await?;
-        let mut out = json!({"id": keyhash.get(..herald_store::keys::ID_LEN)});
-        if let (Some(o), Json::Object(u)) = (out.as_object_mut(), user_json(user_id, Some(&record))) {
-            o.extend(u);
-        }
-        out["name"] = json!(name);
-        out["createdon"] = datetime_from_millis(now).to_json();
+        let mut out = key_json(&added, Some(&record));
         out["key"] = json!(key);
         Ok((StatusCode::CREATED, axum::Json(out)).into_response())
     }
@@ -171,13 +175,7 @@ pub async fn list(State(state): State<SharedState>, headers: HeaderMap) -> Respo
                 let record = users
                     .iter()
                     .find(|u| u.guid("systemuserid") == Some(k.user));
-                let mut out = json!({"id": k.id(), "name": k.name});
-                if let (Some(o), Json::Object(u)) = (out.as_object_mut(), user_json(k.user, record))
-                {
-                    o.extend(u);
-                }
-                out["createdon"] = datetime_from_millis(k.created_ms).to_json();
-                out
+                key_json(k, record)
             })
             .collect();
         Ok(axum::Json(json!({"value": value})).into_response())
@@ -188,6 +186,12 @@ pub async fn list(State(state): State<SharedState>, headers: HeaderMap) -> Respo
 
 fn conflict(message: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::CONFLICT, codes::INVALID_ARGUMENT, message)
+}
+
+fn no_key(which: &str) -> ApiError {
+    ApiError::not_found(format!(
+        "No API key has the id or name '{which}' (herald key list shows them)"
+    ))
 }
 
 /// The one key `which` names: an id from the list (or the whole hash),
@@ -206,9 +210,7 @@ fn pick<'a>(keys: &'a [ApiKey], which: &str) -> ApiResult<&'a ApiKey> {
     }
     let found = if by_id.is_empty() { named } else { by_id };
     match found.as_slice() {
-        [] => Err(ApiError::not_found(format!(
-            "No API key has the id or name '{which}' (herald key list shows them)"
-        ))),
+        [] => Err(no_key(which)),
         [one] => Ok(one),
         several => Err(conflict(format!(
             "{} API keys are named '{which}': remove one by its id (herald key list shows them)",
@@ -252,9 +254,7 @@ pub async fn remove(
             )));
         }
         if !state.store.remove_api_key(&key.keyhash).await? {
-            return Err(ApiError::not_found(format!(
-                "No API key has the id or name '{which}' (herald key list shows them)"
-            )));
+            return Err(no_key(which));
         }
         let q = user_query(Condition::Compare {
             column: ColumnRef::new("systemuserid"),
@@ -262,11 +262,7 @@ pub async fn remove(
             value: Value::Guid(key.user),
         });
         let user = state.store.fetch(&q, Some(1), 0).await?;
-        let mut out = json!({"id": key.id(), "name": key.name});
-        if let (Some(o), Json::Object(u)) = (out.as_object_mut(), user_json(key.user, user.first())) {
-            o.extend(u);
-        }
-        out["createdon"] = datetime_from_millis(key.created_ms).to_json();
+        let mut out = key_json(key, user.first());
         out["removed"] = json!(true);
         Ok(axum::Json(out).into_response())
     }
