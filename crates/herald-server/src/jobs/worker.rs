@@ -140,6 +140,11 @@ impl Running {
             .collect()
     }
 
+    /// Deliveries running now, over all endpoints.
+    fn total(&self) -> i64 {
+        self.lock().values().map(|p| p.running).sum()
+    }
+
     fn add(&self, endpoint: Uuid) {
         self.lock()
             .entry(endpoint)
@@ -316,7 +321,7 @@ impl Worker {
 
     /// Tell the handoff how many jobs this node holds (running and waiting).
     fn publish_held(&self) {
-        let running: i64 = self.running.snapshot().values().map(|(r, _)| *r).sum();
+        let running = self.running.total();
         self.state
             .handoff
             .set_held(self.waiting.len() + running.max(0) as usize);

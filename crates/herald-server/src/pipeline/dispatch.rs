@@ -168,6 +168,9 @@ async fn enqueue(
     let job_id = Uuid::new_v4();
     let ctx = event.context(state, step, job_id, None);
     let data = ctx.to_json_string();
+    let lease = direct.reserve(state.clock.now().timestamp_millis());
+    // The context goes into the row, and (leased) to the worker too.
+    let handed_data = lease.as_ref().map(|_| data.clone());
     let table = state
         .schema
         .table("asyncoperation")
@@ -196,7 +199,7 @@ async fn enqueue(
         ("depth".to_string(), Value::Int(event.depth)),
         ("retrycount".to_string(), Value::Int(0)),
         ("errorcode".to_string(), Value::Null),
-        ("data".to_string(), Value::String(data.clone())),
+        ("data".to_string(), Value::String(data)),
         ("createdon".to_string(), now.clone()),
         ("modifiedon".to_string(), now),
         ("createdby".to_string(), Value::Guid(event.caller)),
@@ -204,8 +207,6 @@ async fn enqueue(
         ("versionnumber".to_string(), Value::Int(1)),
     ];
     tx.insert(table, &row).await?;
-    let lease = direct.reserve(state.clock.now().timestamp_millis());
-    let leased = lease.is_some();
     tx.enqueue_job(&NewJob {
         asyncoperation_id: job_id,
         endpoint_id: step.endpoint_id,
@@ -214,7 +215,7 @@ async fn enqueue(
         lease,
     })
     .await?;
-    if leased {
+    if let Some(data) = handed_data {
         direct.add(
             ClaimedJob {
                 asyncoperation_id: job_id,
