@@ -383,20 +383,11 @@ impl Receiver {
         within: Duration,
         progress: Option<&ProgressHandle>,
     ) -> anyhow::Result<u64> {
-        let deadline = Instant::now() + within;
-        loop {
-            let c = self.stats.entries.load(Ordering::Acquire);
-            if let Some(p) = progress {
-                p.set(c);
-            }
-            if c >= n {
-                return Ok(self.stats.last_ns.load(Ordering::Relaxed));
-            }
-            if Instant::now() > deadline {
-                bail!("the subscribers got {c} of {n} expected notifications within {within:?}");
-            }
-            tokio::time::sleep(Duration::from_millis(2)).await;
-        }
+        self.wait_until(&self.stats.entries, n, within, progress)
+            .await
+            .map_err(|c| {
+                anyhow!("the subscribers got {c} of {n} expected notifications within {within:?}")
+            })
     }
 
     /// Wait until `n` requests arrived; returns the arrival time of the last.
@@ -406,9 +397,25 @@ impl Receiver {
         within: Duration,
         progress: Option<&ProgressHandle>,
     ) -> anyhow::Result<u64> {
+        self.wait_until(&self.stats.count, n, within, progress)
+            .await
+            .map_err(|c| {
+                anyhow!("the receiver got {c} of {n} expected webhook requests within {within:?}")
+            })
+    }
+
+    /// Wait until `counter` reaches `n`: the arrival time of the last
+    /// request, or the count reached by the deadline.
+    async fn wait_until(
+        &self,
+        counter: &AtomicU64,
+        n: u64,
+        within: Duration,
+        progress: Option<&ProgressHandle>,
+    ) -> Result<u64, u64> {
         let deadline = Instant::now() + within;
         loop {
-            let c = self.count();
+            let c = counter.load(Ordering::Acquire);
             if let Some(p) = progress {
                 p.set(c);
             }
@@ -416,7 +423,7 @@ impl Receiver {
                 return Ok(self.stats.last_ns.load(Ordering::Relaxed));
             }
             if Instant::now() > deadline {
-                bail!("the receiver got {c} of {n} expected webhook requests within {within:?}");
+                return Err(c);
             }
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
@@ -755,6 +762,20 @@ struct Herald {
     task: Option<JoinHandle<std::io::Result<()>>>,
 }
 
+/// [`Herald::api_only`]'s listener.
+struct ApiOnly {
+    addr: SocketAddr,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl ApiOnly {
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = self.task.await;
+    }
+}
+
 impl Herald {
     /// Connect, migrate, bootstrap and bind — not serving yet.
     async fn start(target: &Target) -> anyhow::Result<Herald> {
@@ -809,6 +830,22 @@ impl Herald {
             shutdown: None,
             task: None,
         })
+    }
+
+    /// The API router alone on a loopback port (no workers, no notifier),
+    /// to register through over HTTP before [`Herald::serve`].
+    async fn api_only(&self) -> anyhow::Result<ApiOnly> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let (stop, stop_rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(
+            axum::serve(listener, herald_server::api::router(self.state.clone()))
+                .with_graceful_shutdown(async move {
+                    let _ = stop_rx.await;
+                })
+                .into_future(),
+        );
+        Ok(ApiOnly { addr, stop, task })
     }
 
     /// Serve (Web API and System Job workers).
@@ -1271,68 +1308,79 @@ async fn async_step(
     result
 }
 
+/// `n` creates through the write pipeline, in-process (the path every HTTP
+/// write takes), on `c` concurrent tasks: the `i`th is `make(i)`, counted
+/// by `progress`; a failure is reported as `"{what} {i}: …"`.
+async fn pipeline_creates(
+    state: &SharedState,
+    n: usize,
+    c: usize,
+    progress: &ProgressHandle,
+    what: &'static str,
+    make: impl Fn(usize) -> Operation + Send + Sync + 'static,
+) -> anyhow::Result<()> {
+    let make = Arc::new(make);
+    let next = Arc::new(AtomicUsize::new(0));
+    let mut tasks = JoinSet::new();
+    for _ in 0..c.max(1) {
+        let (state, next, make, pp) = (
+            state.clone(),
+            next.clone(),
+            make.clone(),
+            progress.p.clone(),
+        );
+        tasks.spawn(async move {
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= n {
+                    return Ok::<_, anyhow::Error>(());
+                }
+                pipeline::execute(&state, make(i))
+                    .await
+                    .map_err(|e| anyhow!("{what} {i}: {}", e.message))?;
+                pp.done.fetch_add(1, Ordering::Relaxed);
+            }
+        });
+    }
+    while let Some(r) = tasks.join_next().await {
+        r??;
+    }
+    Ok(())
+}
+
 async fn drain(target: &Target, n: usize, c: usize) -> anyhow::Result<Outcome> {
     let mut h = Herald::start(target).await?;
     let rx = Receiver::start(0).await?;
     let result = async {
         // Register over HTTP through a listener serving the API router only: no workers yet.
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
-        let reg_addr = listener.local_addr()?;
-        let (stop_tx, stop_rx) = oneshot::channel::<()>();
-        let reg = tokio::spawn(
-            axum::serve(listener, herald_server::api::router(h.state.clone()))
-                .with_graceful_shutdown(async move {
-                    let _ = stop_rx.await;
-                })
-                .into_future(),
-        );
+        let reg = h.api_only().await?;
         {
-            let api = Api::new(reg_addr, &h.key)?;
-            let mut conn = HttpConn::open(reg_addr).await?;
+            let api = Api::new(reg.addr, &h.key)?;
+            let mut conn = HttpConn::open(reg.addr).await?;
             api.register_step(&mut conn, &rx.url(), "Create", "contact", 1)
                 .await?;
         }
-        let _ = stop_tx.send(());
-        let _ = reg.await;
+        reg.stop().await;
 
         // The backlog: N creates through the write pipeline, in-process.
         let state = h.state.clone();
         let caller = state.org.admin_user_id;
         let p = ProgressHandle::start(&format!("drain: building a backlog of {n} jobs"), n as u64);
-        let next = Arc::new(AtomicUsize::new(0));
         let b0 = now_ns();
-        let mut tasks = JoinSet::new();
-        for _ in 0..c.max(1) {
-            let (state, next, pp) = (state.clone(), next.clone(), p.p.clone());
-            tasks.spawn(async move {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= n {
-                        return Ok::<_, anyhow::Error>(());
-                    }
-                    let op = Operation {
-                        message: Message::Create,
-                        table: "contact".into(),
-                        id: None,
-                        values: vec![
-                            ("firstname".into(), HValue::String("Bench".into())),
-                            ("lastname".into(), HValue::String(format!("benchseq-{i}-"))),
-                        ],
-                        caller,
-                        precondition: Precondition::None,
-                        upsert: false,
-                        correlation: None,
-                    };
-                    pipeline::execute(&state, op)
-                        .await
-                        .map_err(|e| anyhow!("backlog write {i}: {}", e.message))?;
-                    pp.done.fetch_add(1, Ordering::Relaxed);
-                }
-            });
-        }
-        while let Some(r) = tasks.join_next().await {
-            r??;
-        }
+        pipeline_creates(&state, n, c, &p, "backlog write", move |i| Operation {
+            message: Message::Create,
+            table: "contact".into(),
+            id: None,
+            values: vec![
+                ("firstname".into(), HValue::String("Bench".into())),
+                ("lastname".into(), HValue::String(format!("benchseq-{i}-"))),
+            ],
+            caller,
+            precondition: Precondition::None,
+            upsert: false,
+            correlation: None,
+        })
+        .await?;
         let b1 = now_ns();
         p.finish();
         let now = state.clock.now().timestamp_millis() + 1;
@@ -1415,21 +1463,12 @@ async fn bc(target: &Target, n: usize, c: usize) -> anyhow::Result<Outcome> {
     let result = async {
         // Companies and subscriptions over HTTP through a listener serving
         // the API router only: no notifier yet.
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
-        let reg_addr = listener.local_addr()?;
-        let (stop_tx, stop_rx) = oneshot::channel::<()>();
-        let reg = tokio::spawn(
-            axum::serve(listener, herald_server::api::router(h.state.clone()))
-                .with_graceful_shutdown(async move {
-                    let _ = stop_rx.await;
-                })
-                .into_future(),
-        );
+        let reg = h.api_only().await?;
         let entities = &herald_core::builtin::BC_ENTITIES[..BC_ENTITIES_PER_COMPANY];
         let mut streams = Vec::with_capacity(subscriptions);
         {
-            let api = Api::new(reg_addr, &h.key)?;
-            let mut conn = HttpConn::open(reg_addr).await?;
+            let api = Api::new(reg.addr, &h.key)?;
+            let mut conn = HttpConn::open(reg.addr).await?;
             let mut companies = vec![herald_server::bc::default_company_id()];
             for i in 1..BC_COMPANIES {
                 let id = uuid::Uuid::new_v4();
@@ -1459,45 +1498,25 @@ async fn bc(target: &Target, n: usize, c: usize) -> anyhow::Result<Outcome> {
                 }
             }
         }
-        let _ = stop_tx.send(());
-        let _ = reg.await;
+        reg.stop().await;
 
         // The changes: N creates through the write pipeline, in-process,
         // round-robin over the subscribed (company, entity) streams.
         let state = h.state.clone();
         let caller = state.org.admin_user_id;
-        let streams = Arc::new(streams);
         let p = ProgressHandle::start(&format!("bc: {n} changes"), n as u64);
-        let next = Arc::new(AtomicUsize::new(0));
         let b0 = now_ns();
-        let mut tasks = JoinSet::new();
-        for _ in 0..c.max(1) {
-            let (state, next, streams, pp) =
-                (state.clone(), next.clone(), streams.clone(), p.p.clone());
-            tasks.spawn(async move {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= n {
-                        return Ok::<_, anyhow::Error>(());
-                    }
-                    let (company, table) = streams[i % streams.len()];
-                    let op = Operation::new(
-                        Message::Create,
-                        table,
-                        None,
-                        vec![("companyid".into(), HValue::Guid(company))],
-                        caller,
-                    );
-                    pipeline::execute(&state, op)
-                        .await
-                        .map_err(|e| anyhow!("change {i}: {}", e.message))?;
-                    pp.done.fetch_add(1, Ordering::Relaxed);
-                }
-            });
-        }
-        while let Some(r) = tasks.join_next().await {
-            r??;
-        }
+        pipeline_creates(&state, n, c, &p, "change", move |i| {
+            let (company, table) = streams[i % streams.len()];
+            Operation::new(
+                Message::Create,
+                table,
+                None,
+                vec![("companyid".into(), HValue::Guid(company))],
+                caller,
+            )
+        })
+        .await?;
         let b1 = now_ns();
         p.finish();
         let captured = state.store.bc_pending_changes().await?;
