@@ -31,18 +31,13 @@ async fn short_lease(backend: common::Backend, test: &str) -> Option<TestServer>
     .await
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn canceled_running_job_retried_on_sqlite() {
-    let s = short_lease(common::Backend::Sqlite, "canceled_running_sqlite").await;
-    a_canceled_running_job_retried_at_once_never_runs_twice_at_once(s.expect("sqlite")).await;
-}
+both_backends!(start = short_lease; a_canceled_running_job_retried_at_once_never_runs_twice_at_once);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn canceled_running_job_retried_on_postgres() {
-    if let Some(s) = short_lease(common::Backend::Postgres, "web_api::canceled_running_pg").await {
-        a_canceled_running_job_retried_at_once_never_runs_twice_at_once(s).await;
-    }
-}
+both_backends!(
+    starts_own: a_hanging_endpoint_does_not_starve_the_others,
+    the_retention_loop_purges_old_succeeded_jobs,
+    a_write_wakes_the_workers_without_the_poll,
+);
 
 const HEADERS: &str = r#"<settings><setting name="X-Key" value="k" /></settings>"#;
 
@@ -286,24 +281,6 @@ async fn a_hanging_endpoint_does_not_starve_the_others(backend: common::Backend,
         2,
         "the hanging webhook holds exactly its share (2 of 4 slots)"
     );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn fairness_on_sqlite() {
-    a_hanging_endpoint_does_not_starve_the_others(
-        common::Backend::Sqlite,
-        "jobs::fairness_on_sqlite",
-    )
-    .await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn fairness_on_postgres() {
-    a_hanging_endpoint_does_not_starve_the_others(
-        common::Backend::Postgres,
-        "jobs::fairness_on_postgres",
-    )
-    .await;
 }
 
 /// A delivery still running after a moment shows as In Progress (2 / 20)
@@ -692,24 +669,6 @@ async fn the_retention_loop_purges_old_succeeded_jobs(backend: common::Backend, 
     assert_eq!(b["@odata.count"], 3, "two failed and the young one: {b}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn retention_loop_on_sqlite() {
-    the_retention_loop_purges_old_succeeded_jobs(
-        common::Backend::Sqlite,
-        "jobs::retention_loop_on_sqlite",
-    )
-    .await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn retention_loop_on_postgres() {
-    the_retention_loop_purges_old_succeeded_jobs(
-        common::Backend::Postgres,
-        "jobs::retention_loop_on_postgres",
-    )
-    .await;
-}
-
 /// With a poll interval of a minute, a job is still delivered at once: the
 /// write wakes this node's workers in-process (on PostgreSQL NOTIFY would
 /// too). Each job is written once the previous one was delivered, so the
@@ -737,22 +696,4 @@ async fn a_write_wakes_the_workers_without_the_poll(backend: common::Backend, te
             "job {i} took {latency:?}: the poll ran it, not the wake-up"
         );
     }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn wake_up_without_polling_on_sqlite() {
-    a_write_wakes_the_workers_without_the_poll(
-        common::Backend::Sqlite,
-        "jobs::wake_up_without_polling_on_sqlite",
-    )
-    .await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn wake_up_without_polling_on_postgres() {
-    a_write_wakes_the_workers_without_the_poll(
-        common::Backend::Postgres,
-        "jobs::wake_up_without_polling_on_postgres",
-    )
-    .await;
 }

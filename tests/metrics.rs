@@ -140,9 +140,9 @@ async fn metrics_show_the_oldest_waiting_job() {
 /// Business Central: changes in their delay window, notifications waiting
 /// to be sent (also while they wait for a retry), and notification POSTs
 /// by outcome. The notifier is driven by `bc::tick` on a manual clock.
-async fn bc_notification_metrics(b: Backend) {
+async fn bc_notification_metrics(b: Backend, test: &str) {
     let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
-    let Some(s) = TestServer::start_api_only(b, "metrics::bc", clock.clone(), |_| {}).await else {
+    let Some(s) = TestServer::start_api_only(b, test, clock.clone(), |_| {}).await else {
         return;
     };
     let rx = Receiver::start_with(Behavior::echo_validation_token_or(Behavior::status(503))).await;
@@ -207,12 +207,4 @@ async fn bc_notification_metrics(b: Backend) {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bc_notification_metrics_on_sqlite() {
-    bc_notification_metrics(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bc_notification_metrics_on_postgres() {
-    bc_notification_metrics(Backend::Postgres).await;
-}
+both_backends!(starts_own: bc_notification_metrics);

@@ -534,26 +534,7 @@ fn short_timeout(c: &mut herald_server::config::Config) {
     c.delivery.timeout = Duration::from_millis(300);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sync_timeout_rolls_the_write_back_on_sqlite() {
-    let s = TestServer::start_with(common::Backend::Sqlite, "sync_timeout", short_timeout)
-        .await
-        .expect("server");
-    sync_timeout_rolls_the_write_back(s).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sync_timeout_rolls_the_write_back_on_postgres() {
-    if let Some(s) = TestServer::start_with(
-        common::Backend::Postgres,
-        "webhooks::sync_timeout",
-        short_timeout,
-    )
-    .await
-    {
-        sync_timeout_rolls_the_write_back(s).await;
-    }
-}
+both_backends!(tweak = short_timeout; sync_timeout_rolls_the_write_back);
 
 /// A table from the TOML configuration is an event source like the built-in
 /// ones: it gets its sdkmessagefilter rows, and a Create step on it fires
@@ -653,28 +634,7 @@ async fn user_table_steps_fire(s: TestServer) {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn user_table_steps_fire_on_sqlite() {
-    let s = TestServer::start_with(common::Backend::Sqlite, "user_table_steps", |c| {
-        c.tables = vec![ticket_table()]
-    })
-    .await
-    .expect("server");
-    user_table_steps_fire(s).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn user_table_steps_fire_on_postgres() {
-    if let Some(s) = TestServer::start_with(
-        common::Backend::Postgres,
-        "webhooks::user_table_steps",
-        |c| c.tables = vec![ticket_table()],
-    )
-    .await
-    {
-        user_table_steps_fire(s).await;
-    }
-}
+both_backends!(tweak = |c| c.tables = vec![ticket_table()]; user_table_steps_fire);
 
 /// Changing a webhook through the Web API (PATCH serviceendpoints) changes
 /// what the next delivery does: the new url, the new authentication, for

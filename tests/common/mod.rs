@@ -223,8 +223,55 @@ pub fn odata_error(status: StatusCode, body: &Value, expected: StatusCode) -> St
 
 /// Generate one `#[tokio::test]` per backend for each listed async fn
 /// taking a `TestServer`.
+///
+/// For tests that need their own start, each listed fn gets `mod <name>`
+/// holding a `sqlite` and a `postgres` test (a PostgreSQL one passes
+/// without running when `HERALD_TEST_DATABASE_URL` is unset):
+/// - `both_backends!(starts_own: f, …)`: `async fn f(Backend, &str)` starts
+///   its own server (the `&str` names the test) and returns when the start
+///   gives `None`;
+/// - `both_backends!(tweak = |c| …; f, …)`: `async fn f(TestServer)` on a
+///   server started with that config tweak;
+/// - `both_backends!(start = starter; f, …)`: `async fn f(TestServer)` on a
+///   server from `async fn starter(Backend, &str) -> Option<TestServer>`.
 #[macro_export]
 macro_rules! both_backends {
+    (starts_own: $($name:ident),* $(,)?) => {
+        $(mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name($crate::common::Backend::Sqlite, concat!(module_path!(), "::sqlite")).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$name($crate::common::Backend::Postgres, concat!(module_path!(), "::postgres")).await;
+            }
+        })*
+    };
+    (tweak = $tweak:expr; $($name:ident),* $(,)?) => {
+        $crate::both_backends!(start = |backend, test| {
+            $crate::common::TestServer::start_with(backend, test, $tweak)
+        }; $($name),*);
+    };
+    (start = $start:expr; $($name:ident),* $(,)?) => {
+        $(mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let s = ($start)($crate::common::Backend::Sqlite, concat!(module_path!(), "::sqlite"))
+                    .await
+                    .expect("server");
+                super::$name(s).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(s) = ($start)($crate::common::Backend::Postgres, concat!(module_path!(), "::postgres")).await {
+                    super::$name(s).await;
+                }
+            }
+        })*
+    };
     ($($name:ident),* $(,)?) => {
         mod on_sqlite {
             $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
