@@ -597,26 +597,7 @@ fn project_table() -> herald_core::schema::UserTableConfig {
     .unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn user_tables_from_the_config_on_sqlite() {
-    let s = TestServer::start_with(common::Backend::Sqlite, "user_tables", |c| {
-        c.tables = vec![project_table()]
-    })
-    .await
-    .unwrap();
-    user_table_round_trip(s).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn user_tables_from_the_config_on_postgres() {
-    if let Some(s) = TestServer::start_with(common::Backend::Postgres, "user_tables", |c| {
-        c.tables = vec![project_table()]
-    })
-    .await
-    {
-        user_table_round_trip(s).await;
-    }
-}
+both_backends!(tweak = |c| c.tables = vec![project_table()]; user_table_round_trip);
 
 /// Text compares as in Dataverse (SQL Server's case-insensitive collation):
 /// `$filter`, `$orderby` and FetchXML ignore ASCII case on string columns,
