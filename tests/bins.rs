@@ -8,6 +8,19 @@ use common::{odata_error, register, Backend, TestServer};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
+/// Create an unnamed bin; its JSON (`id`, `url`, …).
+async fn create_bin(s: &TestServer) -> serde_json::Value {
+    let (_, _, bin) = s
+        .send(s.request(Method::POST, &format!("{}/api/herald/bins", s.base)))
+        .await;
+    bin
+}
+
+/// `GET /api/herald/bins/{id}`: the bin with its requests, newest first.
+async fn show_bin(s: &TestServer, id: &str) -> (StatusCode, serde_json::Value) {
+    s.get(&format!("{}/api/herald/bins/{id}", s.base)).await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_webhook_pointed_at_a_bin_is_captured() {
     let s = TestServer::start_with(Backend::Sqlite, "bins", |c| {
@@ -43,13 +56,7 @@ async fn a_webhook_pointed_at_a_bin_is_captured() {
         .await;
     assert_eq!(st, StatusCode::NO_CONTENT);
 
-    let (st, shown) = s
-        .get(&format!(
-            "{}/api/herald/bins/{}",
-            s.base,
-            bin["id"].as_str().unwrap()
-        ))
-        .await;
+    let (st, shown) = show_bin(&s, bin["id"].as_str().unwrap()).await;
     assert_eq!(st, StatusCode::OK, "{shown}");
     let reqs = shown["requests"].as_array().unwrap();
     assert_eq!(reqs.len(), 1, "{shown}");
@@ -86,13 +93,7 @@ async fn a_webhook_pointed_at_a_bin_is_captured() {
         .await
         .unwrap();
     assert_eq!(resp.text().await.unwrap(), "abc 123");
-    let (_, shown) = s
-        .get(&format!(
-            "{}/api/herald/bins/{}",
-            s.base,
-            bin["id"].as_str().unwrap()
-        ))
-        .await;
+    let (_, shown) = show_bin(&s, bin["id"].as_str().unwrap()).await;
     let reqs = shown["requests"].as_array().unwrap();
     assert_eq!(reqs.len(), 3);
     assert_eq!(reqs[1]["method"], "PUT");
@@ -137,22 +138,14 @@ async fn bins_keep_only_the_newest_requests() {
     let s = TestServer::start(Backend::Sqlite, "bins_bound")
         .await
         .unwrap();
-    let (_, _, bin) = s
-        .send(s.request(Method::POST, &format!("{}/api/herald/bins", s.base)))
-        .await;
+    let bin = create_bin(&s).await;
     let url = bin["url"].as_str().unwrap().to_string();
     let plain = reqwest::Client::new();
     let total = herald_server::api::BIN_KEEP + 5;
     for i in 0..total {
         plain.post(&url).body(format!("{i}")).send().await.unwrap();
     }
-    let (_, shown) = s
-        .get(&format!(
-            "{}/api/herald/bins/{}",
-            s.base,
-            bin["id"].as_str().unwrap()
-        ))
-        .await;
+    let (_, shown) = show_bin(&s, bin["id"].as_str().unwrap()).await;
     let reqs = shown["requests"].as_array().unwrap();
     assert_eq!(reqs.len() as i64, herald_server::api::BIN_KEEP);
     assert_eq!(reqs[0]["body"], format!("{}", total - 1));
@@ -163,9 +156,7 @@ async fn bodies_past_the_cap_are_truncated_and_their_size_recorded() {
     let s = TestServer::start(Backend::Sqlite, "bins_cap")
         .await
         .unwrap();
-    let (_, _, bin) = s
-        .send(s.request(Method::POST, &format!("{}/api/herald/bins", s.base)))
-        .await;
+    let bin = create_bin(&s).await;
     let url = bin["url"].as_str().unwrap().to_string();
     let cap = herald_server::api::BIN_BODY_CAP;
     let plain = reqwest::Client::new();
@@ -178,13 +169,7 @@ async fn bodies_past_the_cap_are_truncated_and_their_size_recorded() {
             .unwrap();
         assert_eq!(resp.status(), StatusCode::OK, "{size} bytes are taken");
     }
-    let (st, shown) = s
-        .get(&format!(
-            "{}/api/herald/bins/{}",
-            s.base,
-            bin["id"].as_str().unwrap()
-        ))
-        .await;
+    let (st, shown) = show_bin(&s, bin["id"].as_str().unwrap()).await;
     assert_eq!(st, StatusCode::OK);
     let reqs = shown["requests"].as_array().unwrap();
     assert_eq!(reqs.len(), 2);
@@ -233,8 +218,11 @@ async fn the_cli_creates_and_shows_bins() {
             .chain(rest.iter().map(|x| x.to_string()))
             .collect::<Vec<_>>()
     };
-    let a = args(&["bin", "create", "--name", "cli"]);
-    let (ok, url, err) = tokio::task::spawn_blocking(move || run(a)).await.unwrap();
+    let cli = |rest: &[&str]| {
+        let a = args(rest);
+        async move { tokio::task::spawn_blocking(move || run(a)).await.unwrap() }
+    };
+    let (ok, url, err) = cli(&["bin", "create", "--name", "cli"]).await;
     assert!(ok, "{err}");
     let url = url.trim().to_string();
     reqwest::Client::new()
@@ -244,22 +232,19 @@ async fn the_cli_creates_and_shows_bins() {
         .await
         .unwrap();
     let id = url.rsplit('/').next().unwrap().to_string();
-    let a = args(&["bin", "show", &id]);
-    let (ok, out, err) = tokio::task::spawn_blocking(move || run(a)).await.unwrap();
+    let (ok, out, err) = cli(&["bin", "show", &id]).await;
     assert!(ok, "{err}");
     assert!(
         out.contains("POST") && out.contains("\"hello\": \"bin\""),
         "{out}"
     );
-    let a = args(&["bin", "list", "--output", "json"]);
-    let (ok, out, err) = tokio::task::spawn_blocking(move || run(a)).await.unwrap();
+    let (ok, out, err) = cli(&["bin", "list", "--output", "json"]).await;
     assert!(ok, "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v[0]["name"], "cli");
 
     // Creating and removing speak JSON too.
-    let a = args(&["bin", "create", "--name", "scripted", "--output", "json"]);
-    let (ok, out, err) = tokio::task::spawn_blocking(move || run(a)).await.unwrap();
+    let (ok, out, err) = cli(&["bin", "create", "--name", "scripted", "--output", "json"]).await;
     assert!(ok, "{err}");
     let created: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(created["name"], "scripted", "{created}");
@@ -268,11 +253,10 @@ async fn the_cli_creates_and_shows_bins() {
         created["url"].as_str().unwrap(),
         format!("{}/bins/{new_id}", s.base)
     );
-    let a = args(&["bin", "remove", &new_id, "--output", "json"]);
-    let (ok, out, err) = tokio::task::spawn_blocking(move || run(a)).await.unwrap();
+    let (ok, out, err) = cli(&["bin", "remove", &new_id, "--output", "json"]).await;
     assert!(ok, "{err}");
     let removed: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(removed, json!({"id": new_id, "removed": true}));
-    let (st, _) = s.get(&format!("{}/api/herald/bins/{new_id}", s.base)).await;
+    let (st, _) = show_bin(&s, &new_id).await;
     assert_eq!(st, StatusCode::NOT_FOUND);
 }
