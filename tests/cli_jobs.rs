@@ -293,14 +293,21 @@ fn help_lists_the_job_commands() {
     }
 }
 
-async fn bulk_retry_of_failed_jobs(s: TestServer) {
+/// A webhook `name` answering 500, an async step on Create of lead for it,
+/// and `leads` leads created: the receiver and the step.
+async fn leads_failing_with_500(s: &TestServer, name: &str, leads: usize) -> (Receiver, String) {
     let rx = Receiver::start_with(Behavior::status(500)).await;
-    let hook = register::webhook(&s, "bulk", &rx.url(), 5, HEADERS).await;
-    let step = register::step(&s, &hook, "Create", "lead", 40, 1, json!({})).await;
-    for i in 0..3 {
+    let hook = register::webhook(s, name, &rx.url(), 5, HEADERS).await;
+    let step = register::step(s, &hook, "Create", "lead", 40, 1, json!({})).await;
+    for i in 0..leads {
         s.create("leads", json!({"subject": format!("lead {i}")}))
             .await;
     }
+    (rx, step)
+}
+
+async fn bulk_retry_of_failed_jobs(s: TestServer) {
+    let (rx, step) = leads_failing_with_500(&s, "bulk", 3).await;
     let failed_count = || async {
         let (_, b) = s.get(&format!("asyncoperations?$filter=statuscode eq 31 and _owningextensionid_value eq {step}&$count=true")).await;
         b["@odata.count"].as_i64().unwrap_or(0)
@@ -326,13 +333,7 @@ async fn bulk_retry_of_failed_jobs(s: TestServer) {
 
 /// `job retry` and `job cancel` (one and bulk) with `--output json`.
 async fn job_changes_print_json_outcomes(s: TestServer) {
-    let rx = Receiver::start_with(Behavior::status(500)).await;
-    let hook = register::webhook(&s, "jsonjobs", &rx.url(), 5, HEADERS).await;
-    let step = register::step(&s, &hook, "Create", "lead", 40, 1, json!({})).await;
-    for i in 0..2 {
-        s.create("leads", json!({"subject": format!("lead {i}")}))
-            .await;
-    }
+    let (rx, step) = leads_failing_with_500(&s, "jsonjobs", 2).await;
     let failed_ids = || async {
         let (_, b) = s
             .get(&format!(
