@@ -7,11 +7,14 @@
 //! each test moves the clock and calls `bc::tick` itself, so hours and days
 //! pass in milliseconds and every step is deterministic.
 
+mod common;
+
 use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use common::Backend;
 use herald_core::clock::{Clock, ManualClock};
 use herald_server::bc::{self, TickReport};
 use herald_server::config::Config;
@@ -21,11 +24,6 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 // ---------------------------------------------------------------- harness
-
-enum Backend {
-    Sqlite,
-    Postgres,
-}
 
 /// A herald on a manual clock, driven over HTTP and by `tick`.
 struct Bc {
@@ -219,26 +217,8 @@ impl Drop for Bc {
     }
 }
 
-/// One test per backend for each listed `async fn(Backend)`.
-macro_rules! bc_backends {
-    ($($name:ident),* $(,)?) => {
-        mod on_sqlite {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() {
-                super::$name(super::Backend::Sqlite).await;
-            })*
-        }
-        mod on_postgres {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() {
-                super::$name(super::Backend::Postgres).await;
-            })*
-        }
-    };
-}
-
-bc_backends!(
-    data_api_reads_and_writes_through_the_pipeline,
+both_backends!(
+    backend: data_api_reads_and_writes_through_the_pipeline,
     every_entity_creates_reads_updates_and_deletes,
     web_api_writes_reach_bc_subscribers,
     subscription_handshake_and_fields,

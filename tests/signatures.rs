@@ -14,27 +14,8 @@ use serde_json::json;
 
 both_backends!(requests_are_signed_and_rotation_keeps_the_old_secret);
 
-/// One test per backend for each listed `async fn(Backend)` (for tests
-/// that start their own server, e.g. on a manual clock).
-macro_rules! per_backend {
-    ($($name:ident),* $(,)?) => {
-        mod per_backend_sqlite {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() {
-                super::$name(super::Backend::Sqlite).await;
-            })*
-        }
-        mod per_backend_postgres {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() {
-                super::$name(super::Backend::Postgres).await;
-            })*
-        }
-    };
-}
-
-per_backend!(
-    async_deliveries_are_signed_with_one_webhook_id_across_retries,
+both_backends!(
+    backend: async_deliveries_are_signed_with_one_webhook_id_across_retries,
     after_the_grace_period_only_the_new_secret_signs,
 );
 

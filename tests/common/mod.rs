@@ -230,6 +230,7 @@ pub fn odata_error(status: StatusCode, body: &Value, expected: StatusCode) -> St
 /// - `both_backends!(starts_own: f, …)`: `async fn f(Backend, &str)` starts
 ///   its own server (the `&str` names the test) and returns when the start
 ///   gives `None`;
+/// - `both_backends!(backend: f, …)`: the same for `async fn f(Backend)`;
 /// - `both_backends!(tweak = |c| …; f, …)`: `async fn f(TestServer)` on a
 ///   server started with that config tweak;
 /// - `both_backends!(start = starter; f, …)`: `async fn f(TestServer)` on a
@@ -245,6 +246,18 @@ macro_rules! both_backends {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
                 super::$name($crate::common::Backend::Postgres, concat!(module_path!(), "::postgres")).await;
+            }
+        })*
+    };
+    (backend: $($name:ident),* $(,)?) => {
+        $(mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name($crate::common::Backend::Sqlite).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$name($crate::common::Backend::Postgres).await;
             }
         })*
     };
