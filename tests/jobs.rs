@@ -63,12 +63,7 @@ async fn failed_jobs_can_be_retried_and_show_their_attempts(s: TestServer) {
     assert!(attempts["value"][0]["durationms"].is_i64());
 
     rx.respond(Behavior::status(200));
-    let (st, _, body) = s
-        .post(
-            &format!("asyncoperations({id})/Microsoft.Dynamics.CRM.herald_Retry"),
-            json!({}),
-        )
-        .await;
+    let (st, _, body) = retry_job(&s, &id).await;
     assert_eq!(st, StatusCode::OK, "{body}");
     let done = job_of(&s, &step, 30).await;
     assert_eq!(done["asyncoperationid"], id);
@@ -101,68 +96,37 @@ async fn jobs_can_be_postponed_paused_resumed_and_canceled(s: TestServer) {
         .unwrap()
         .to_string();
     // Postpone, then retry: it waits (Ready) instead of running.
-    let (st, body) = s
-        .patch(
-            &format!("asyncoperations({id})"),
-            json!({"postponeuntil": "2999-01-01T00:00:00Z"}),
-        )
-        .await;
+    let (st, body) = patch_job(&s, &id, json!({"postponeuntil": "2999-01-01T00:00:00Z"})).await;
     assert_eq!(st, StatusCode::OK, "{body}");
-    let (st, body) = s
-        .patch(
-            &format!("asyncoperations({id})"),
-            json!({"statecode": 0, "statuscode": 0}),
-        )
-        .await;
+    let (st, body) = patch_job(&s, &id, json!({"statecode": 0, "statuscode": 0})).await;
     assert_eq!(st, StatusCode::OK, "{body}");
     assert_eq!(
         (body["statecode"].clone(), body["statuscode"].clone()),
         (json!(0), json!(0))
     );
-    let (st, body) = s
-        .patch(&format!("asyncoperations({id})"), json!({"statecode": 1}))
-        .await;
+    let (st, body) = patch_job(&s, &id, json!({"statecode": 1})).await;
     assert_eq!(
         (st, body["statecode"].clone()),
         (StatusCode::OK, json!(1)),
         "{body}"
     );
-    let (st, body) = s
-        .patch(
-            &format!("asyncoperations({id})"),
-            json!({"statecode": 0, "statuscode": 0}),
-        )
-        .await;
+    let (st, body) = patch_job(&s, &id, json!({"statecode": 0, "statuscode": 0})).await;
     assert_eq!(
         (st, body["statecode"].clone()),
         (StatusCode::OK, json!(0)),
         "{body}"
     );
-    let (st, body) = s
-        .patch(
-            &format!("asyncoperations({id})"),
-            json!({"statecode": 3, "statuscode": 32}),
-        )
-        .await;
+    let (st, body) = patch_job(&s, &id, json!({"statecode": 3, "statuscode": 32})).await;
     assert_eq!(
         (st, body["statuscode"].clone()),
         (StatusCode::OK, json!(32)),
         "{body}"
     );
     assert_eq!(rx.requests().len(), 1, "the postponed job never ran again");
-    let (st, body) = s
-        .patch(
-            &format!("asyncoperations({id})"),
-            json!({"statecode": 3, "statuscode": 32}),
-        )
-        .await;
+    let (st, body) = patch_job(&s, &id, json!({"statecode": 3, "statuscode": 32})).await;
     odata_error(st, &body, StatusCode::BAD_REQUEST);
     // A canceled job can be retried; with the postponement cleared it runs.
-    s.patch(
-        &format!("asyncoperations({id})"),
-        json!({"postponeuntil": null}),
-    )
-    .await;
+    patch_job(&s, &id, json!({"postponeuntil": null})).await;
     rx.respond(Behavior::status(200));
     let (st, body) = s
         .post(&format!("asyncoperations({id})/herald_Retry"), json!({}))
@@ -190,19 +154,9 @@ async fn only_job_state_can_be_written(s: TestServer) {
         .as_str()
         .unwrap()
         .to_string();
-    let (st, body) = s
-        .patch(
-            &format!("asyncoperations({id})"),
-            json!({"name": "renamed"}),
-        )
-        .await;
+    let (st, body) = patch_job(&s, &id, json!({"name": "renamed"})).await;
     odata_error(st, &body, StatusCode::FORBIDDEN);
-    let (st, body) = s
-        .patch(
-            &format!("asyncoperations({id})"),
-            json!({"statecode": 3, "statuscode": 31}),
-        )
-        .await;
+    let (st, body) = patch_job(&s, &id, json!({"statecode": 3, "statuscode": 31})).await;
     odata_error(st, &body, StatusCode::BAD_REQUEST);
     let (st, _, body) = s.post("asyncoperations", json!({"name": "mine"})).await;
     odata_error(st, &body, StatusCode::FORBIDDEN);
@@ -331,19 +285,9 @@ async fn a_canceled_running_job_retried_at_once_never_runs_twice_at_once(s: Test
         .as_str()
         .expect("a job")
         .to_string();
-    let (st, body) = s
-        .patch(
-            &format!("asyncoperations({id})"),
-            json!({"statecode": 3, "statuscode": 32}),
-        )
-        .await;
+    let (st, body) = patch_job(&s, &id, json!({"statecode": 3, "statuscode": 32})).await;
     assert!(st.is_success(), "{st} {body}");
-    let (st, _, body) = s
-        .post(
-            &format!("asyncoperations({id})/Microsoft.Dynamics.CRM.herald_Retry"),
-            json!({}),
-        )
-        .await;
+    let (st, _, body) = retry_job(&s, &id).await;
     assert_eq!(st, StatusCode::OK, "{body}");
     let done = job_of(&s, &step, 30).await;
     assert_eq!(done["asyncoperationid"], id);
@@ -356,6 +300,20 @@ async fn a_canceled_running_job_retried_at_once_never_runs_twice_at_once(s: Test
 }
 
 /// The asyncoperation id of a job as read over the Web API.
+/// PATCH a System Job (what may be written: its state and postponement).
+async fn patch_job(s: &TestServer, id: &str, body: Value) -> (StatusCode, Value) {
+    s.patch(&format!("asyncoperations({id})"), body).await
+}
+
+/// The bound `herald_Retry` action on a System Job.
+async fn retry_job(s: &TestServer, id: &str) -> (StatusCode, reqwest::header::HeaderMap, Value) {
+    s.post(
+        &format!("asyncoperations({id})/Microsoft.Dynamics.CRM.herald_Retry"),
+        json!({}),
+    )
+    .await
+}
+
 fn id_of(job: &Value) -> String {
     job["asyncoperationid"]
         .as_str()
@@ -466,12 +424,7 @@ async fn autodelete_deletes_succeeded_jobs_and_keeps_failed_ones(s: TestServer) 
 
     // Retried, the failed job succeeds and goes too, attempts and all.
     let id = uuid::Uuid::parse_str(&failed_id).expect("a job id");
-    let (st, _, body) = s
-        .post(
-            &format!("asyncoperations({failed_id})/Microsoft.Dynamics.CRM.herald_Retry"),
-            json!({}),
-        )
-        .await;
+    let (st, _, body) = retry_job(&s, &failed_id).await;
     assert_eq!(st, StatusCode::OK, "{body}");
     rx.wait_for(3, Duration::from_secs(10)).await;
     eventually(
