@@ -865,17 +865,25 @@ async fn async_payload_over_256kb_is_trimmed(s: TestServer) {
     assert_eq!(data["PostEntityImages"][0]["key"], "both");
 }
 
+/// The bound `herald_Notify` action: invoke the webhook with `ctx`.
+async fn notify(
+    s: &TestServer,
+    hook: &str,
+    ctx: Value,
+) -> (StatusCode, reqwest::header::HeaderMap, Value) {
+    s.post(
+        &format!("serviceendpoints({hook})/Microsoft.Dynamics.CRM.herald_Notify"),
+        ctx,
+    )
+    .await
+}
+
 async fn notify_payload_over_256kb_is_trimmed(s: TestServer) {
     let rx = Receiver::start().await;
     let hook = register::webhook(&s, "fn", &rx.url(), 4, "k").await;
     let mut ctx = golden::seed_000();
     ctx["InputParameters"][0]["value"]["Attributes"][0]["value"] = json!("z".repeat(300_000));
-    let (st, _, body) = s
-        .post(
-            &format!("serviceendpoints({hook})/Microsoft.Dynamics.CRM.herald_Notify"),
-            ctx.clone(),
-        )
-        .await;
+    let (st, _, body) = notify(&s, &hook, ctx.clone()).await;
     assert_eq!(st, StatusCode::OK, "{body}");
     let got = rx.wait_for(1, Duration::from_secs(5)).await;
     assert_trimmed(&got[0], "Update");
@@ -1135,12 +1143,7 @@ async fn notify_invokes_a_webhook_without_a_step(s: TestServer) {
     let rx = Receiver::start_with(Behavior::status_with_body(200, "handled: 42")).await;
     let hook = register::webhook(&s, "fn", &rx.url_for("/api/fn"), 4, "secret-key").await;
     let ctx = json!({"CorrelationId": "b374239d-4233-41a9-8b17-a86cb4f737b5", "MessageName": "Update", "PrimaryEntityName": "contact", "Depth": 1});
-    let (st, _, body) = s
-        .post(
-            &format!("serviceendpoints({hook})/Microsoft.Dynamics.CRM.herald_Notify"),
-            ctx.clone(),
-        )
-        .await;
+    let (st, _, body) = notify(&s, &hook, ctx.clone()).await;
     assert_eq!(st, StatusCode::OK, "{body}");
     assert_eq!(body["value"], "handled: 42");
     let got = rx.wait_for(1, Duration::from_secs(5)).await;
