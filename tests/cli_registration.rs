@@ -33,6 +33,26 @@ async fn count(s: &TestServer, set: &str) -> usize {
     body["value"].as_array().expect("value").len()
 }
 
+/// `webhook add` of "hook" (header auth); its id.
+async fn add_hook(s: &TestServer) -> String {
+    herald(
+        s,
+        &[
+            "webhook",
+            "add",
+            "--name",
+            "hook",
+            "--url",
+            "https://example.com/hook",
+            "--auth",
+            "header",
+            "X-Key: k",
+        ],
+    )
+    .await
+    .printed()
+}
+
 async fn webhooks_add_list_show_remove(s: TestServer) {
     let id = herald(
         &s,
@@ -54,10 +74,7 @@ async fn webhooks_add_list_show_remove(s: TestServer) {
         ],
     )
     .await
-    .success()
-    .stdout
-    .trim()
-    .to_string();
+    .printed();
     let (st, row) = s.get(&format!("serviceendpoints({id})")).await;
     assert_eq!(st, StatusCode::OK, "{row}");
     assert_eq!(row["name"], "requestbin");
@@ -87,10 +104,7 @@ async fn webhooks_add_list_show_remove(s: TestServer) {
         ],
     )
     .await
-    .success()
-    .stdout
-    .trim()
-    .to_string();
+    .printed();
     let row = only(&s, "serviceendpoints", "name eq 'azure-fn'").await;
     assert_eq!(
         (
@@ -215,25 +229,7 @@ async fn webhooks_add_list_show_remove(s: TestServer) {
 }
 
 async fn steps_add_list_enable_disable_remove(s: TestServer) {
-    let hook = herald(
-        &s,
-        &[
-            "webhook",
-            "add",
-            "--name",
-            "hook",
-            "--url",
-            "https://example.com/hook",
-            "--auth",
-            "header",
-            "X-Key: k",
-        ],
-    )
-    .await
-    .success()
-    .stdout
-    .trim()
-    .to_string();
+    let hook = add_hook(&s).await;
     let step = herald(
         &s,
         &[
@@ -265,10 +261,7 @@ async fn steps_add_list_enable_disable_remove(s: TestServer) {
         ],
     )
     .await
-    .success()
-    .stdout
-    .trim()
-    .to_string();
+    .printed();
 
     // The ids the CLI had to discover, looked up the same way.
     let update = only(&s, "sdkmessages", "name eq 'Update'").await["sdkmessageid"]
@@ -370,10 +363,7 @@ async fn steps_add_list_enable_disable_remove(s: TestServer) {
         ],
     )
     .await
-    .success()
-    .stdout
-    .trim()
-    .to_string();
+    .printed();
     let (_, row) = s.get(&format!("sdkmessageprocessingsteps({create})")).await;
     assert_eq!(
         (
@@ -517,22 +507,7 @@ async fn steps_add_list_enable_disable_remove(s: TestServer) {
 }
 
 async fn bad_input_fails_clearly(s: TestServer) {
-    herald(
-        &s,
-        &[
-            "webhook",
-            "add",
-            "--name",
-            "hook",
-            "--url",
-            "https://example.com/hook",
-            "--auth",
-            "header",
-            "X-Key: k",
-        ],
-    )
-    .await
-    .success();
+    add_hook(&s).await;
     let steps_before = count(&s, "sdkmessageprocessingsteps").await;
     let add = |extra: &'static [&'static str]| {
         let mut a = vec!["step", "add"];

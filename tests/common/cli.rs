@@ -33,6 +33,12 @@ impl Run {
         self
     }
 
+    /// Must succeed; its stdout trimmed (e.g. the id an `add` prints).
+    #[track_caller]
+    pub fn printed(self) -> String {
+        self.success().stdout.trim().to_string()
+    }
+
     /// Must fail with an `error:` line containing every needle.
     #[track_caller]
     pub fn failure(self, needles: &[&str]) -> Run {
