@@ -12,6 +12,7 @@
 
 use std::collections::HashMap;
 
+use herald_core::job::{JobPhase, JobState, JobStatus};
 use sqlx::Row;
 use uuid::Uuid;
 
@@ -354,7 +355,7 @@ impl Tx {
     /// Give back claimed jobs that did not run (a stopping node's
     /// prefetched jobs): ready again at once for any node, the claim not
     /// counted.
-    /// Mark a job In Progress (statecode 2 / statuscode 20) from
+    /// Mark a job In Progress ([`JobPhase::IN_PROGRESS`]) from
     /// `started_ms`, if it is still Waiting and `owner` holds its lease.
     /// Used for deliveries that have not finished after a moment (see
     /// `claim_jobs`); false if nothing was marked.
@@ -365,9 +366,15 @@ impl Tx {
         started_ms: i64,
     ) -> Result<bool, StoreError> {
         let mut sql = Sql::default();
-        sql.push("UPDATE \"asyncoperation\" SET \"statecode\" = 2, \"statuscode\" = 20, \"startedon\" = ")
+        sql.push("UPDATE \"asyncoperation\" SET \"statecode\" = ")
+            .bind(JobPhase::IN_PROGRESS.state.into())
+            .push(", \"statuscode\" = ")
+            .bind(JobPhase::IN_PROGRESS.status.into())
+            .push(", \"startedon\" = ")
             .bind(Param::Int(Some(started_ms)))
-            .push(" WHERE \"statecode\" = 0 AND \"asyncoperationid\" = ")
+            .push(" WHERE \"statecode\" = ")
+            .bind(JobState::Ready.into())
+            .push(" AND \"asyncoperationid\" = ")
             .bind(text(id))
             .push(" AND EXISTS (SELECT 1 FROM herald_job j WHERE j.asyncoperationid = ")
             .bind(text(id))
@@ -709,7 +716,9 @@ impl Store {
     pub async fn purge_succeeded_jobs(&self, before_ms: i64) -> Result<u64, StoreError> {
         let mut tx = self.begin().await?;
         let mut sql = Sql::default();
-        sql.push("DELETE FROM \"asyncoperation\" WHERE \"statuscode\" = 30 AND \"completedon\" < ")
+        sql.push("DELETE FROM \"asyncoperation\" WHERE \"statuscode\" = ")
+            .bind(JobStatus::Succeeded.into())
+            .push(" AND \"completedon\" < ")
             .bind(Param::Int(Some(before_ms)));
         let n = tx.conn().await?.execute(&sql).await?;
         if n > 0 {

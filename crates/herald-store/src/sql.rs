@@ -20,6 +20,7 @@
 //! lookups need on text columns are built on the same expression
 //! ([`crate::ddl`]).
 
+use herald_core::job::{JobState, JobStatus};
 use herald_core::query::{ColumnRef, CompareOp, Condition, Link, Order, Query};
 use herald_core::schema::{Column, ColumnType, Storage};
 use herald_core::{Schema, Table, Value};
@@ -63,6 +64,20 @@ impl Param {
             Param::Text(Some(s)) => Param::Text(Some(s.to_ascii_lowercase())),
             other => other,
         }
+    }
+}
+
+/// A System Job's state or status is bound by its Dataverse code: the
+/// numbers are written only in `herald_core::job`.
+impl From<JobState> for Param {
+    fn from(state: JobState) -> Param {
+        Param::Int(Some(state.code()))
+    }
+}
+
+impl From<JobStatus> for Param {
+    fn from(status: JobStatus) -> Param {
+        Param::Int(Some(status.code()))
     }
 }
 
