@@ -14,16 +14,13 @@
 //! Runs on SQLite always and on PostgreSQL when HERALD_TEST_DATABASE_URL is
 //! set.
 
-#[path = "common/node.rs"]
-mod node;
-
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::common::node::{record_of, until, Node};
 use herald_testkit::{Behavior, Receiver};
-use node::{record_of, until, Node};
 use reqwest::StatusCode;
 use serde_json::json;
 use uuid::Uuid;

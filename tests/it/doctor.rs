@@ -1,8 +1,6 @@
 //! `herald doctor` checks the store and every registered webhook.
 
-mod common;
-
-use common::{register, Backend, TestServer};
+use crate::common::{register, Backend, TestServer};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn doctor_reports_refused_and_broken_webhooks() {

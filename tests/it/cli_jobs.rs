@@ -1,13 +1,11 @@
 //! `herald job list|show|retry|cancel` run as the real binary against a
 //! real herald, checked through the Web API, on SQLite and PostgreSQL.
 
-mod common;
-
-use common::cli::{herald, herald_command, Run};
+use crate::common::cli::{herald, herald_command, Run};
 
 use std::time::Duration;
 
-use common::{eventually, job_of, register, TestServer};
+use crate::common::{eventually, job_of, register, TestServer};
 use herald_testkit::{Behavior, Receiver};
 use reqwest::StatusCode;
 use serde_json::json;

@@ -1,10 +1,8 @@
 //! `/metrics` in Prometheus text format reflects what the server did.
 
-mod common;
-
 use std::sync::Arc;
 
-use common::{job_of, register, Backend, TestServer};
+use crate::common::{job_of, register, Backend, TestServer};
 use herald_core::clock::ManualClock;
 use herald_server::bc;
 use herald_testkit::{Behavior, Receiver};

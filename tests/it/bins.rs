@@ -2,9 +2,7 @@
 //! herald — even with private targets refused, a webhook may point at
 //! herald's own bin.
 
-mod common;
-
-use common::{odata_error, register, Backend, TestServer};
+use crate::common::{odata_error, register, Backend, TestServer};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 

@@ -2,9 +2,7 @@
 //! exists (answers with something other than 404 for the documented method);
 //! `$metadata` is a CSDL document OData tools can read.
 
-mod common;
-
-use common::{Backend, TestServer};
+use crate::common::{self, Backend, TestServer};
 use reqwest::{Method, StatusCode};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

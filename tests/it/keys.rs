@@ -4,10 +4,8 @@
 //! keys without revealing them, and `herald key remove <id|name>` revokes
 //! one at once. Only the admin key manages keys.
 
-mod common;
-
-use common::cli::herald;
-use common::{odata_error, TestServer};
+use crate::common::cli::herald;
+use crate::common::{self, odata_error, TestServer};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 

@@ -1,12 +1,10 @@
 //! Standard Webhooks signatures, verified by the `standardwebhooks` crate
 //! (an independent implementation of the spec), including secret rotation.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{job_of, odata_error, register, Backend, TestServer};
+use crate::common::{job_of, odata_error, register, Backend, TestServer};
 use herald_core::clock::ManualClock;
 use herald_testkit::{Behavior, Captured, Receiver};
 use reqwest::StatusCode;

@@ -1,11 +1,9 @@
 //! Webhook registrations, the event pipeline and delivery, against a real
 //! loopback receiver, on SQLite and PostgreSQL.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{eventually, golden, odata_error, register, TestServer};
+use crate::common::{self, eventually, golden, odata_error, register, TestServer};
 use herald_testkit::{Behavior, Receiver};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};

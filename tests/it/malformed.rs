@@ -1,9 +1,7 @@
 //! Hundreds of malformed requests: every answer is a 4xx with an OData
 //! error body (or a success), never a 5xx, and the server stays up.
 
-mod common;
-
-use common::{Backend, TestServer};
+use crate::common::{self, Backend, TestServer};
 use reqwest::Method;
 
 /// A small deterministic generator (xorshift), so failures reproduce.

@@ -2,11 +2,9 @@
 //! a cookie store signs in, reads the pages, and submits the forms with
 //! (and without) the CSRF token.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{eventually, register, Backend, TestServer};
+use crate::common::{eventually, register, Backend, TestServer};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 

@@ -1,9 +1,13 @@
 //! Test harness: a real herald server on a free loopback port, against a
-//! temp SQLite file or a fresh PostgreSQL database, driven over HTTP.
-#![allow(dead_code)]
+//! temp SQLite file or a fresh PostgreSQL database, driven over HTTP; the
+//! `both_backends!` macro that makes one test per store. Beside it:
+//! [`cli`] runs the real binary against such a server, [`node`] runs real
+//! `herald serve` processes (multi-node, crash, config-file tests), and
+//! [`golden`] compares bodies with seed 000's.
 
 pub mod cli;
 pub mod golden;
+pub mod node;
 
 use std::sync::Arc;
 
@@ -235,7 +239,6 @@ pub fn odata_error(status: StatusCode, body: &Value, expected: StatusCode) -> St
 ///   server started with that config tweak;
 /// - `both_backends!(start = starter; f, …)`: `async fn f(TestServer)` on a
 ///   server from `async fn starter(Backend, &str) -> Option<TestServer>`.
-#[macro_export]
 macro_rules! both_backends {
     (starts_own: $($name:ident),* $(,)?) => {
         $(mod $name {
@@ -262,7 +265,7 @@ macro_rules! both_backends {
         })*
     };
     (tweak = $tweak:expr; $($name:ident),* $(,)?) => {
-        $crate::both_backends!(start = |backend, test| {
+        both_backends!(start = |backend, test| {
             $crate::common::TestServer::start_with(backend, test, $tweak)
         }; $($name),*);
     };
@@ -289,23 +292,19 @@ macro_rules! both_backends {
         mod on_sqlite {
             $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $name() {
-                let s = $crate::common::TestServer::start($crate::common::Backend::Sqlite, stringify!($name)).await.unwrap();
+                let s = $crate::common::TestServer::start($crate::common::Backend::Sqlite, concat!(module_path!(), "::", stringify!($name))).await.unwrap();
                 super::$name(s).await;
             })*
         }
         mod on_postgres {
             $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $name() {
-                if let Some(s) = $crate::common::TestServer::start($crate::common::Backend::Postgres, concat!("web_api::", stringify!($name))).await {
+                if let Some(s) = $crate::common::TestServer::start($crate::common::Backend::Postgres, concat!(module_path!(), "::", stringify!($name))).await {
                     super::$name(s).await;
                 }
             })*
         }
     };
-}
-
-pub fn arc<T>(t: T) -> Arc<T> {
-    Arc::new(t)
 }
 
 /// Registration helpers over the Web API (what the Plug-in Registration

@@ -1,8 +1,6 @@
 //! The Dataverse-dialect Web API over HTTP, on SQLite and PostgreSQL.
 
-mod common;
-
-use common::{odata_error, TestServer};
+use crate::common::{odata_error, TestServer};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 

@@ -2,10 +2,7 @@
 //! --config`: every column type round-trips through the Web API (create,
 //! read, filter, order, update, clear) on SQLite and PostgreSQL.
 
-#[path = "common/node.rs"]
-mod node;
-
-use node::{Api, Node, ADMIN_KEY};
+use crate::common::node::{Api, Node, ADMIN_KEY};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 

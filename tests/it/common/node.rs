@@ -3,7 +3,6 @@
 //! A [`Node`] kills its process when dropped (so a failing test leaves no
 //! server behind) and, when the test is panicking, prints the tail of the
 //! node's log.
-#![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -98,10 +97,6 @@ impl Node {
                 node.log_tail(40)
             ),
         }
-    }
-
-    pub fn pid(&self) -> u32 {
-        self.child.as_ref().map(|c| c.id()).unwrap_or(0)
     }
 
     /// SIGKILL the process and reap it.

@@ -7,16 +7,13 @@
 //! Needs HERALD_TEST_DATABASE_URL; without it each test prints SKIPPED and
 //! passes.
 
-#[path = "common/node.rs"]
-mod node;
-
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::common::node::{record_of, until, Api, Node};
 use herald_testkit::{Behavior, Captured, Receiver};
-use node::{record_of, until, Api, Node};
 use reqwest::StatusCode;
 use serde_json::json;
 use uuid::Uuid;

@@ -1,11 +1,9 @@
 //! System Jobs: attempts, retry, cancel, pause/resume, postpone, retention.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{eventually, job_of, odata_error, register, TestServer};
+use crate::common::{self, eventually, job_of, odata_error, register, TestServer};
 use herald_core::clock::ManualClock;
 use herald_testkit::{Behavior, Receiver};
 use reqwest::StatusCode;

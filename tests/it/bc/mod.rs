@@ -7,14 +7,12 @@
 //! each test moves the clock and calls `bc::tick` itself, so hours and days
 //! pass in milliseconds and every step is deterministic.
 
-mod common;
-
 use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use common::Backend;
+use crate::common::Backend;
 use herald_core::clock::{Clock, ManualClock};
 use herald_server::bc::{self, TickReport};
 use herald_server::config::Config;

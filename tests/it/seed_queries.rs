@@ -2,11 +2,9 @@
 //! `[organization URI]` and the `<id>` placeholders are substituted — on
 //! SQLite and PostgreSQL, with the same answers on both.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{eventually, register, TestServer};
+use crate::common::{eventually, register, TestServer};
 use herald_testkit::{Behavior, Receiver};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};

@@ -2,11 +2,9 @@
 //! `herald notify`) run as the real binary against a real herald, checked
 //! through the Web API, on SQLite and PostgreSQL.
 
-mod common;
+use crate::common::cli::{herald, herald_command, Run};
 
-use common::cli::{herald, herald_command, Run};
-
-use common::TestServer;
+use crate::common::TestServer;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
