@@ -270,17 +270,6 @@ impl Tx {
         self.conn().await?.execute(&sql).await
     }
 
-    /// Remove a job from the queue only if `owner` still holds its lease;
-    /// whether it did. A node that lost the lease must not write an outcome.
-    pub async fn release_job(&mut self, id: Uuid, owner: &str) -> Result<bool, StoreError> {
-        let mut sql = Sql::default();
-        sql.push("DELETE FROM herald_job WHERE asyncoperationid = ")
-            .bind(text(id))
-            .push(" AND lease_owner = ")
-            .bind(text(owner));
-        Ok(self.conn().await?.execute(&sql).await? > 0)
-    }
-
     /// Put a job (back) in the queue, ready at `ready_at_ms` — but never
     /// before a lease on its old queue entry ends: a delivery of it may
     /// still be running (canceled or paused meanwhile), and one job never
@@ -352,9 +341,6 @@ impl Tx {
         Ok(self.conn().await?.execute(&sql).await? > 0)
     }
 
-    /// Give back claimed jobs that did not run (a stopping node's
-    /// prefetched jobs): ready again at once for any node, the claim not
-    /// counted.
     /// Mark a job In Progress ([`JobPhase::IN_PROGRESS`]) from
     /// `started_ms`, if it is still Waiting and `owner` holds its lease.
     /// Used for deliveries that have not finished after a moment (see
@@ -384,6 +370,9 @@ impl Tx {
         Ok(self.conn().await?.execute(&sql).await? > 0)
     }
 
+    /// Give back claimed jobs that did not run (a stopping node's
+    /// prefetched jobs): ready again at once for any node, the claim not
+    /// counted.
     pub async fn release_jobs(&mut self, owner: &str, ids: &[Uuid]) -> Result<u64, StoreError> {
         let mut released = 0;
         for chunk in ids.chunks(COMPLETE_CHUNK) {
@@ -398,14 +387,6 @@ impl Tx {
         Ok(released)
     }
 
-    /// How many attempts a job has recorded so far.
-    pub async fn attempt_count(&mut self, id: Uuid) -> Result<i64, StoreError> {
-        let mut sql = Sql::default();
-        sql.push("SELECT COUNT(*) FROM herald_attempt WHERE asyncoperationid = ")
-            .bind(text(id));
-        Ok(self.conn().await?.fetch_i64(&sql).await?.unwrap_or(0))
-    }
-
     /// Drop every lease (SQLite at start-up: one process owns a SQLite
     /// file, so leases left in it belong to a process that died). Their
     /// jobs run again at once instead of after the lease expires.
@@ -413,27 +394,6 @@ impl Tx {
         self.conn().await?
             .execute_raw("UPDATE herald_job SET lease_owner = NULL, lease_until = NULL WHERE lease_owner IS NOT NULL")
             .await
-    }
-
-    /// Whether `owner` still holds the lease of a queued job.
-    pub async fn job_held_by(&mut self, id: Uuid, owner: &str) -> Result<bool, StoreError> {
-        let mut sql = Sql::default();
-        sql.push("SELECT COUNT(*) FROM herald_job WHERE asyncoperationid = ")
-            .bind(text(id))
-            .push(" AND lease_owner = ")
-            .bind(text(owner));
-        Ok(self.conn().await?.fetch_i64(&sql).await?.unwrap_or(0) > 0)
-    }
-
-    pub async fn delete_attempts(&mut self, id: Uuid) -> Result<u64, StoreError> {
-        let mut sql = Sql::default();
-        sql.push("DELETE FROM herald_attempt WHERE asyncoperationid = ")
-            .bind(text(id));
-        self.conn().await?.execute(&sql).await
-    }
-
-    pub async fn record_attempt(&mut self, a: &AttemptRow) -> Result<(), StoreError> {
-        self.conn().await?.record_attempt(a).await
     }
 
     /// Write the outcomes of finished jobs that `owner` still holds, a few
@@ -605,15 +565,6 @@ fn push_attempt(sql: &mut Sql, a: &AttemptRow, offset: i64) {
         .push(", ")
         .bind(Param::Text(a.response.clone()))
         .push(")");
-}
-
-impl Conn<'_> {
-    pub async fn record_attempt(&mut self, a: &AttemptRow) -> Result<(), StoreError> {
-        let mut sql = Sql::default();
-        sql.push("INSERT INTO herald_attempt (attemptid, asyncoperationid, attempt, startedon, duration_ms, status, error, response) VALUES ");
-        push_attempt(&mut sql, a, 0);
-        self.execute(&sql).await.map(|_| ())
-    }
 }
 
 impl Store {
