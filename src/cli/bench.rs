@@ -1337,7 +1337,7 @@ async fn pipeline_creates(
                 }
                 pipeline::execute(&state, make(i))
                     .await
-                    .map_err(|e| anyhow!("{what} {i}: {}", e.message))?;
+                    .map_err(|e| anyhow!("{what} {i}: {e}"))?;
                 pp.done.fetch_add(1, Ordering::Relaxed);
             }
         });

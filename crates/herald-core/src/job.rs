@@ -139,6 +139,28 @@ pub enum JobTransition {
 }
 
 impl JobTransition {
+    /// The transition's name as the console and CLI spell it.
+    pub const fn name(self) -> &'static str {
+        match self {
+            JobTransition::Cancel => "cancel",
+            JobTransition::Pause => "pause",
+            JobTransition::Resume => "resume",
+            JobTransition::Retry => "retry",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<JobTransition> {
+        [
+            JobTransition::Cancel,
+            JobTransition::Pause,
+            JobTransition::Resume,
+            JobTransition::Retry,
+        ]
+        .into_iter()
+        .find(|t| t.name() == name)
+    }
+
+    /// The past participle ("canceled", …).
     pub const fn verb(self) -> &'static str {
         match self {
             JobTransition::Cancel => "canceled",

@@ -9,6 +9,7 @@ pub mod context;
 pub mod duration;
 pub mod error;
 pub mod fetchxml;
+pub mod fixed_ids;
 pub mod job;
 pub mod matching;
 pub mod odata;

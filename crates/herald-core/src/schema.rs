@@ -223,6 +223,21 @@ impl Table {
     pub fn is_event_source(&self) -> bool {
         self.kind == TableKind::Data
     }
+
+    /// Whether a step can be registered for `message` on this table (it has
+    /// an `sdkmessagefilter` row): Create, Update and Delete on every data
+    /// table, Assign where it has an owner, SetState where it has a state.
+    pub fn supports_message(&self, message: &str) -> bool {
+        if !self.is_event_source() {
+            return false;
+        }
+        match message {
+            "Create" | "Update" | "Delete" => true,
+            "Assign" => self.column("ownerid").is_some(),
+            "SetState" => self.column("statecode").is_some(),
+            _ => false,
+        }
+    }
 }
 
 /// A one-to-many relationship: rows of `many_table` point at `one_table`

@@ -10,56 +10,13 @@ use herald_core::{Schema, Table, Value};
 use herald_store::{Store, StoreError, Tx};
 use uuid::Uuid;
 
+use herald_core::fixed_ids::{
+    admin_user_id, message_filter_id, message_id, organization_id, plugin_type_id,
+    root_business_unit_id, MESSAGES, SERVICE_ENDPOINT_PLUGIN,
+};
+
 use crate::auth::{generate_key, hash_key};
 use crate::state::Org;
-
-/// The messages herald knows (SPEC §3).
-pub const MESSAGES: [&str; 9] = [
-    "Create",
-    "Update",
-    "Delete",
-    "Retrieve",
-    "RetrieveMultiple",
-    "Assign",
-    "SetState",
-    "Associate",
-    "Disassociate",
-];
-
-/// The built-in plug-in type that runs service-endpoint (webhook) steps.
-pub const SERVICE_ENDPOINT_PLUGIN: &str = "Microsoft.Crm.ServiceBus.ServiceBusPlugin";
-
-const NAMESPACE: Uuid = Uuid::from_u128(0x6865_7261_6c64_4000_8000_0000_0000_0001);
-
-/// Stable id of a fixed row, derived from a name.
-pub fn fixed_id(kind: &str, name: &str) -> Uuid {
-    Uuid::new_v5(&NAMESPACE, format!("{kind}:{name}").as_bytes())
-}
-
-pub fn message_id(message: &str) -> Uuid {
-    fixed_id("sdkmessage", message)
-}
-
-pub fn message_filter_id(message: &str, table: &str) -> Uuid {
-    fixed_id("sdkmessagefilter", &format!("{message}:{table}"))
-}
-
-pub fn plugin_type_id() -> Uuid {
-    fixed_id("plugintype", SERVICE_ENDPOINT_PLUGIN)
-}
-
-/// Whether a message can be registered on a table.
-pub fn message_supported(message: &str, table: &Table) -> bool {
-    if !table.is_event_source() {
-        return false;
-    }
-    match message {
-        "Create" | "Update" | "Delete" => true,
-        "Assign" => table.column("ownerid").is_some(),
-        "SetState" => table.column("statecode").is_some(),
-        _ => false,
-    }
-}
 
 async fn ensure(
     tx: &mut Tx,
@@ -101,9 +58,9 @@ pub async fn bootstrap(
             .await?;
     }
     let org = Org {
-        organization_id: fixed_id("organization", "default"),
-        business_unit_id: fixed_id("businessunit", "root"),
-        admin_user_id: fixed_id("systemuser", "admin"),
+        organization_id: organization_id(),
+        business_unit_id: root_business_unit_id(),
+        admin_user_id: admin_user_id(),
     };
     let admin = org.admin_user_id;
     let t = |n: &str| {
@@ -162,7 +119,7 @@ pub async fn bootstrap(
     ensure(
         &mut tx,
         t(herald_core::builtin::BC_COMPANY)?,
-        crate::bc::default_company_id(),
+        herald_core::fixed_ids::default_company_id(),
         vec![
             ("name".into(), s(organization)),
             ("displayname".into(), s(organization)),
@@ -188,7 +145,7 @@ pub async fn bootstrap(
         )
         .await?;
         for table in schema.tables() {
-            if message_supported(m, table) {
+            if table.supports_message(m) {
                 ensure(
                     &mut tx,
                     filter_table,

@@ -14,8 +14,8 @@ use herald_store::bins::{Bin, BinRequest};
 use serde_json::{json, Value as Json};
 use uuid::Uuid;
 
+use crate::api::error::{ApiError, ApiResult};
 use crate::auth::authenticate;
-use crate::error::{ApiError, ApiResult};
 use crate::state::SharedState;
 
 /// Requests kept per bin.
@@ -87,7 +87,7 @@ pub async fn capture(
             .map_err(|_| {
                 ApiError::new(
                     StatusCode::PAYLOAD_TOO_LARGE,
-                    crate::error::codes::TOO_LARGE,
+                    crate::api::error::codes::TOO_LARGE,
                     "The request body is larger than the limit",
                 )
             })?;

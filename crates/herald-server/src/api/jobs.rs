@@ -9,7 +9,9 @@ use serde_json::{json, Value as Json};
 use uuid::Uuid;
 
 use super::payload::{json_object, values_from_body};
-use crate::error::{ApiError, ApiResult};
+use crate::api::error::{ApiError, ApiResult};
+use herald_core::job::JobTransition;
+
 use crate::jobs::control::{apply, change_from_values, JobChange};
 use crate::state::AppState;
 
@@ -68,20 +70,7 @@ pub async fn patch(
 }
 
 pub async fn retry(state: &AppState, base: &str, id: Uuid, caller: Uuid) -> ApiResult<Json> {
-    let t = state
-        .schema
-        .table("asyncoperation")
-        .ok_or_else(|| ApiError::internal("no asyncoperation table"))?;
-    let current = state
-        .store
-        .get(t, id)
-        .await?
-        .ok_or_else(|| ApiError::record_not_found("asyncoperation", id))?;
-    let status = current.int("statuscode").unwrap_or(0);
-    if status != 31 && status != 32 {
-        return Err(ApiError::invalid(format!("Only a failed (31) or canceled (32) System Job can be retried; this one has statuscode {status}")));
-    }
-    let after = apply(state, id, &[JobChange::Retry], caller).await?;
+    let after = apply(state, id, &[JobChange::Move(JobTransition::Retry)], caller).await?;
     job_json(state, base, &after)
 }
 

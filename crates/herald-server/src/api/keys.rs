@@ -18,8 +18,8 @@ use herald_store::Record;
 use serde_json::{json, Value as Json};
 
 use super::payload::json_object;
+use crate::api::error::{codes, ApiError, ApiResult};
 use crate::auth::{authenticate, bearer, generate_key, hash_key};
-use crate::error::{codes, ApiError, ApiResult};
 use crate::state::{AppState, SharedState};
 
 /// Longest key name accepted.

@@ -2,6 +2,7 @@
 //! OData-shaped fallbacks for unknown routes and panics.
 
 mod bins;
+pub mod error;
 mod jobs;
 mod keys;
 mod metadata;
@@ -20,7 +21,7 @@ use axum::routing::{any, get};
 use axum::Router;
 use tower_http::catch_panic::CatchPanicLayer;
 
-use crate::error::ApiError;
+use crate::api::error::ApiError;
 
 /// Requests a request bin keeps.
 pub const BIN_KEEP: i64 = bins::KEEP;
@@ -78,7 +79,7 @@ async fn not_found(uri: axum::http::Uri) -> Response {
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     ApiError::new(
         StatusCode::INTERNAL_SERVER_ERROR,
-        crate::error::codes::INTERNAL,
+        crate::api::error::codes::INTERNAL,
         "Internal error (this is a bug in herald; see the server log)",
     )
     .into_response()

@@ -6,16 +6,15 @@
 //! response body is returned as the action's string value.
 
 use axum::http::StatusCode;
-use herald_core::context::{headers_from_parts, trim_serialized};
 use herald_core::value::parse_guid;
-use herald_delivery::{Outcome, WebhookRequest};
+use herald_delivery::Outcome;
 use serde_json::{json, Value as Json};
 use uuid::Uuid;
 
 use super::payload::json_object;
-use crate::error::{codes, ApiError, ApiResult};
-use crate::pipeline::steps;
+use crate::api::error::{codes, ApiError, ApiResult};
 use crate::state::AppState;
+use crate::webhook::{self, Payload, WebhookCall};
 
 pub const ACTION: &str = "herald_Notify";
 
@@ -34,15 +33,9 @@ pub async fn notify(
     let text =
         std::str::from_utf8(body).map_err(|_| ApiError::payload("The body must be UTF-8 JSON"))?;
     let mut tx = state.store.begin().await?;
-    let endpoint = steps::endpoint(&mut tx, endpoint_id, state.clock.now())
-        .await
-        .map_err(|e| {
-            if e.status == StatusCode::BAD_REQUEST {
-                ApiError::record_not_found("serviceendpoint", endpoint_id)
-            } else {
-                e
-            }
-        })?;
+    let endpoint = webhook::load(&mut tx, endpoint_id, state.clock.now())
+        .await?
+        .ok_or_else(|| ApiError::record_not_found("serviceendpoint", endpoint_id))?;
     drop(tx);
     let unavailable = |why: String| {
         ApiError::new(
@@ -54,42 +47,24 @@ pub async fn notify(
             ),
         )
     };
-    let auth = endpoint
-        .auth
-        .clone()
-        .map_err(|e| unavailable(format!("has invalid authentication settings: {e}")))?;
     let field = |k: &str| ctx.get(k).and_then(Json::as_str).unwrap_or("").to_string();
     let correlation = parse_guid(&field("CorrelationId")).unwrap_or_else(Uuid::new_v4);
-    let (wire, exceeded) = trim_serialized(text.trim());
     let request_id = Uuid::new_v4();
-    let mut headers = headers_from_parts(
-        &field("PrimaryEntityName"),
-        &field("MessageName"),
-        correlation,
-        &state.config.server.organization,
-        exceeded,
+    let call = WebhookCall {
+        endpoint: &endpoint,
+        payload: Payload::serialized(
+            text.trim(),
+            &field("PrimaryEntityName"),
+            &field("MessageName"),
+            correlation,
+        ),
         request_id,
-    );
-    headers.extend(crate::pipeline::dispatch::signature_headers(
-        state,
-        &endpoint,
-        request_id,
-        wire.as_bytes(),
-    ));
-    let request = WebhookRequest {
-        url: endpoint.url.clone(),
-        auth,
-        headers,
-        body: wire.into(),
+        message_id: request_id,
     };
-    let started = std::time::Instant::now();
-    let (delivery, response) = state.sender.invoke(&request).await;
-    state.metrics.record_delivery(
-        "notify",
-        &endpoint.name,
-        delivery.is_success(),
-        started.elapsed(),
-    );
+    let request = call
+        .request(&state.config.server.organization, state.clock.now())
+        .map_err(|e| unavailable(e.to_string()))?;
+    let (delivery, response) = webhook::invoke(state, &endpoint.name, &request).await;
     match delivery.outcome {
         Outcome::Succeeded { .. } => {
             let text = response

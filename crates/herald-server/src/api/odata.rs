@@ -21,8 +21,8 @@ use super::path::{self, Key, Resource};
 use super::payload::{json_object, values_from_body};
 use super::prefer::{Prefer, MAX_PAGE_SIZE};
 use super::representation::{etag, lookup_names, record_json};
+use crate::api::error::{ApiError, ApiResult};
 use crate::auth::{authenticate, Caller};
-use crate::error::{ApiError, ApiResult};
 use crate::pipeline::{self, Message, Operation, Precondition};
 use crate::state::{AppState, SharedState};
 
@@ -208,7 +208,7 @@ async fn dispatch(
         ) => delete(state, &req, &set, k).await,
         (m, _) => Err(ApiError::new(
             StatusCode::METHOD_NOT_ALLOWED,
-            crate::error::codes::UNSUPPORTED,
+            crate::api::error::codes::UNSUPPORTED,
             format!("{m} is not supported on this resource"),
         )),
     }?;
@@ -220,7 +220,7 @@ async fn read_body(state: &AppState, body: Body) -> ApiResult<Bytes> {
     axum::body::to_bytes(body, limit).await.map_err(|_| {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            crate::error::codes::TOO_LARGE,
+            crate::api::error::codes::TOO_LARGE,
             format!("The request body is larger than the limit of {limit} bytes"),
         )
     })
@@ -742,7 +742,7 @@ fn correlation(state: &AppState, headers: &HeaderMap) -> Option<(Uuid, i64)> {
         .to_str()
         .ok()
         .and_then(parse_guid)?;
-    let depth = crate::pipeline::depth_of(state, id);
+    let depth = state.depths.depth(id);
     Some((id, depth + 1))
 }
 

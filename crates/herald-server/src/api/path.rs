@@ -4,7 +4,7 @@
 use herald_core::value::parse_guid;
 use uuid::Uuid;
 
-use crate::error::{ApiError, ApiResult};
+use crate::api::error::{ApiError, ApiResult};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Resource {

@@ -5,7 +5,7 @@ use herald_core::value::{parse_guid, value_from_json};
 use herald_core::{Schema, Table, Value};
 use serde_json::Value as Json;
 
-use crate::error::{ApiError, ApiResult};
+use crate::api::error::{ApiError, ApiResult};
 
 /// Parse raw body bytes into a JSON object.
 pub fn json_object(body: &[u8]) -> ApiResult<serde_json::Map<String, Json>> {

@@ -10,7 +10,7 @@ use herald_store::{Record, Store};
 use serde_json::{Map, Value as Json};
 use uuid::Uuid;
 
-use crate::error::ApiResult;
+use crate::api::error::ApiResult;
 
 const FORMATTED: &str = "@OData.Community.Display.V1.FormattedValue";
 const LOOKUP_LOGICAL_NAME: &str = "@Microsoft.Dynamics.CRM.lookuplogicalname";

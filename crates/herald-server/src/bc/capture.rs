@@ -7,64 +7,59 @@
 //! Writes to unwatched tables cost one indexed COUNT on the subscription
 //! table and write nothing; writes to non-BC tables cost nothing.
 
+use chrono::{DateTime, Utc};
 use herald_core::builtin::bc_entity_of;
 use herald_store::bc::BcChange;
-use herald_store::Tx;
+use herald_store::{Record, StoreError, Tx};
+use uuid::Uuid;
 
 use super::coalesce::ChangeType;
 use super::entity::company_of;
-use crate::error::ApiResult;
-use crate::pipeline::event::Event;
-use crate::pipeline::Message;
 
-/// Record the write of `event` for the BC notifier, if anyone listens.
-pub async fn capture(tx: &mut Tx, event: &Event<'_>) -> ApiResult<()> {
-    if bc_entity_of(&event.table.logical_name).is_none() {
+/// What a write did to its row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowChange {
+    Created,
+    Updated,
+    Deleted,
+}
+
+/// One committed-to-be write, as change capture needs it.
+pub struct Write<'a> {
+    pub table: &'a str,
+    pub id: Uuid,
+    pub change: RowChange,
+    pub before: Option<&'a Record>,
+    pub after: Option<&'a Record>,
+    pub at: DateTime<Utc>,
+}
+
+/// Record `write` for the BC notifier, if anyone listens.
+pub async fn capture(tx: &mut Tx, write: Write<'_>) -> Result<(), StoreError> {
+    if bc_entity_of(write.table).is_none() {
         return Ok(());
     }
-    let row = event.after.as_ref().or(event.before.as_ref());
-    let Some(company) = row.and_then(company_of) else {
+    let Some(company) = write.after.or(write.before).and_then(company_of) else {
         return Ok(());
     };
-    if !tx
-        .bc_stream_subscribed(&event.table.logical_name, company)
-        .await?
-    {
+    if !tx.bc_stream_subscribed(write.table, company).await? {
         return Ok(());
     }
-    let (change_type, version) = match event.message {
-        Message::Create => (
-            ChangeType::Created,
-            event
-                .after
-                .as_ref()
-                .and_then(|r| r.int("versionnumber"))
-                .unwrap_or(1),
-        ),
-        Message::Update => (
-            ChangeType::Updated,
-            event
-                .after
-                .as_ref()
-                .and_then(|r| r.int("versionnumber"))
-                .unwrap_or(0),
-        ),
-        Message::Delete => (
+    let version_of = |r: Option<&Record>| r.and_then(|r| r.int("versionnumber"));
+    let (change_type, version) = match write.change {
+        RowChange::Created => (ChangeType::Created, version_of(write.after).unwrap_or(1)),
+        RowChange::Updated => (ChangeType::Updated, version_of(write.after).unwrap_or(0)),
+        RowChange::Deleted => (
             ChangeType::Deleted,
-            event
-                .before
-                .as_ref()
-                .and_then(|r| r.int("versionnumber"))
-                .unwrap_or(0)
-                + 1,
+            version_of(write.before).unwrap_or(0) + 1,
         ),
     };
     tx.bc_add_change(&BcChange {
-        table: event.table.logical_name.clone(),
+        table: write.table.to_string(),
         company_id: company,
-        record_id: event.id,
+        record_id: write.id,
         change_type: change_type.as_str().to_string(),
-        at_ms: event.now.timestamp_millis(),
+        at_ms: write.at.timestamp_millis(),
         version,
     })
     .await?;

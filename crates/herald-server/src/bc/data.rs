@@ -18,8 +18,8 @@ use uuid::Uuid;
 
 use super::entity::{self, column_of, record_json, rename_fields, timestamp, values_from_json};
 use super::{errors, json_response, BcRequest};
-use crate::error::ApiResult;
-use crate::pipeline::{self, Message, Operation, Precondition};
+use crate::api::error::{ApiError, ApiResult};
+use crate::pipeline::{self, Message, Operation, PipelineError, Precondition};
 use crate::state::AppState;
 
 /// Rows a list returns at most per page (BC's server page size).
@@ -424,14 +424,15 @@ pub async fn delete(
     Ok(super::no_content())
 }
 
-/// The pipeline's 412 in BC's words.
-fn bc_precondition(e: crate::error::ApiError) -> crate::error::ApiError {
-    if e.status == StatusCode::PRECONDITION_FAILED {
+/// The pipeline's conflicts (stale `If-Match`, duplicate key) in BC's
+/// words; everything else as the Web API says it.
+fn bc_precondition(e: PipelineError) -> ApiError {
+    if e.is_conflict() {
         errors::entity_changed(format!(
             "Another user has already changed the record: {}",
-            e.message
+            ApiError::from(e).message
         ))
     } else {
-        e
+        ApiError::from(e)
     }
 }

@@ -13,7 +13,7 @@ use serde_json::{Map, Value as Json};
 use uuid::Uuid;
 
 use super::errors;
-use crate::error::ApiResult;
+use crate::api::error::ApiResult;
 
 /// The fields every entity has besides its own.
 pub const ID: &str = "id";

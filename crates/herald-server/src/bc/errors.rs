@@ -4,7 +4,7 @@
 
 use axum::http::StatusCode;
 
-use crate::error::ApiError;
+use crate::api::error::ApiError;
 
 pub fn bad_request(message: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, "BadRequest", message)

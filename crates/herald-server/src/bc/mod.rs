@@ -35,19 +35,15 @@ use axum::routing::any;
 use axum::Router;
 use herald_core::odata::{percent_decode, split_query_string};
 use serde_json::Value as Json;
-use uuid::Uuid;
 
+use crate::api::error::ApiResult;
 use crate::auth::{authenticate, Caller};
-use crate::error::ApiResult;
 use crate::state::SharedState;
 use path::BcPath;
 
 pub use notifier::{spawn_notifier, tick, TickReport};
 
-/// The default company created at first start.
-pub fn default_company_id() -> Uuid {
-    crate::bootstrap::fixed_id("bc_company", "default")
-}
+pub use herald_core::fixed_ids::default_company_id;
 
 /// The routes `/api/v1.0/…` and `/api/v2.0/…`.
 pub fn routes() -> Router<SharedState> {
@@ -148,7 +144,7 @@ async fn dispatch(
     };
     let limit = state.config.server.max_body_size;
     let body = axum::body::to_bytes(body, limit).await.map_err(|_| {
-        crate::error::ApiError::new(
+        crate::api::error::ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "BadRequest",
             format!("The request body is larger than the limit of {limit} bytes"),

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::entity::entity_named;
 use super::errors;
-use crate::error::ApiResult;
+use crate::api::error::ApiResult;
 
 /// The API versions herald serves.
 pub const VERSIONS: [&str; 2] = ["v1.0", "v2.0"];
@@ -63,7 +63,7 @@ fn guid_key(key: &str, what: &str) -> ApiResult<Uuid> {
     })
 }
 
-fn unknown_entity(name: &str) -> crate::error::ApiError {
+fn unknown_entity(name: &str) -> crate::api::error::ApiError {
     errors::not_found(format!(
         "No entity set '{name}' here: the supported entities are {}",
         herald_core::builtin::BC_ENTITIES

@@ -16,7 +16,7 @@ use super::entity::timestamp;
 use super::handshake::handshake;
 use super::path::{parse_resource, ResourceRef};
 use super::{errors, json_object, json_response, BcRequest};
-use crate::error::ApiResult;
+use crate::api::error::ApiResult;
 use crate::pipeline::Precondition;
 use crate::state::AppState;
 
@@ -155,7 +155,7 @@ async fn resource_of(state: &AppState, resource: &str) -> ApiResult<ResourceRef>
     Ok(r)
 }
 
-fn full_message(max: usize) -> crate::error::ApiError {
+fn full_message(max: usize) -> crate::api::error::ApiError {
     errors::bad_request(format!(
         "The maximum number of subscriptions ({max}) has been reached: delete or let expire some, or raise bc.max_subscriptions"
     ))

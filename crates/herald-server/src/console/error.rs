@@ -7,7 +7,7 @@ use maud::html;
 
 use super::layout::{page, respond, Nav};
 use super::session::Session;
-use crate::error::ApiError;
+use crate::api::error::ApiError;
 
 /// A failed console request.
 #[derive(Debug)]
@@ -49,6 +49,18 @@ impl From<ApiError> for ConsoleError {
             tracing::error!(status = %e.status, message = %e.message, "console request failed");
         }
         ConsoleError::new(e.status, e.message)
+    }
+}
+
+impl From<crate::pipeline::PipelineError> for ConsoleError {
+    fn from(e: crate::pipeline::PipelineError) -> Self {
+        ApiError::from(e).into()
+    }
+}
+
+impl From<crate::jobs::ControlError> for ConsoleError {
+    fn from(e: crate::jobs::ControlError) -> Self {
+        ApiError::from(e).into()
     }
 }
 

@@ -10,6 +10,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
+use herald_core::job::JobTransition;
 use maud::html;
 use uuid::Uuid;
 
@@ -21,25 +22,7 @@ use super::layout::{
 };
 use super::session::Session;
 use super::{checked_post, signed_in, Console, ConsoleState};
-use crate::jobs::control::{apply, JobChange};
-
-/// What the console can do to a job in this state (statecode, statuscode).
-pub fn allowed(statecode: i64, statuscode: i64) -> Vec<&'static str> {
-    let mut v = Vec::new();
-    if statecode == 3 && (statuscode == 31 || statuscode == 32) {
-        v.push("retry");
-    }
-    if statecode == 1 {
-        v.push("resume");
-    }
-    if statecode == 0 || statecode == 2 {
-        v.push("pause");
-    }
-    if statecode != 3 {
-        v.push("cancel");
-    }
-    v
-}
+use crate::jobs::control::{apply, phase_of, JobChange};
 
 fn parse_id(id: &str) -> ConsoleResult<Uuid> {
     Uuid::parse_str(id).map_err(|_| ConsoleError::not_found(format!("No System Job '{id}'")))
@@ -58,15 +41,14 @@ async fn render(c: &Console, s: &Session, id: &str, q: &Fields) -> ConsoleResult
     let id = parse_id(id).ctx(s)?;
     let job = load(c, id).await.ctx(s)?;
     let attempts = c.app.store.attempts(id).await.ctx(s)?;
-    let state = job.int("statecode").unwrap_or(0);
-    let status = job.int("statuscode").unwrap_or(0);
+    let phase = phase_of(&job);
     let step = job.guid("owningextensionid");
     let errorcode = job.int("errorcode");
     let data = job.string("data").map(pretty_json);
     let row = |label: &'static str, value: String| html! { tr { th { (label) } td { (value) } } };
     let body = html! {
         p { a href="/console/jobs" { "← System Jobs" } }
-        h1 { (job.string("name").unwrap_or("System Job")) " " (job_badge(state, status)) }
+        h1 { (job.string("name").unwrap_or("System Job")) " " (job_badge(phase)) }
         p.sub.mono { (id) }
         @match q.get("done") {
             Some("retry") => (notice("Retry requested: the job is waiting to run again.")),
@@ -76,18 +58,17 @@ async fn render(c: &Console, s: &Session, id: &str, q: &Fields) -> ConsoleResult
             _ => {}
         }
         div.actions {
-            @for a in allowed(state, status) {
+            @for a in phase.allowed() {
                 @match a {
-                    "retry" => (post_button(s, &format!("/console/jobs/{id}/retry"), "Retry", "primary", None)),
-                    "cancel" => (post_button(s, &format!("/console/jobs/{id}/cancel"), "Cancel", "danger", Some("Cancel this System Job?"))),
-                    "pause" => (post_button(s, &format!("/console/jobs/{id}/pause"), "Pause", "", None)),
-                    "resume" => (post_button(s, &format!("/console/jobs/{id}/resume"), "Resume", "primary", None)),
-                    _ => {}
+                    JobTransition::Retry => (post_button(s, &format!("/console/jobs/{id}/retry"), "Retry", "primary", None)),
+                    JobTransition::Cancel => (post_button(s, &format!("/console/jobs/{id}/cancel"), "Cancel", "danger", Some("Cancel this System Job?"))),
+                    JobTransition::Pause => (post_button(s, &format!("/console/jobs/{id}/pause"), "Pause", "", None)),
+                    JobTransition::Resume => (post_button(s, &format!("/console/jobs/{id}/resume"), "Resume", "primary", None)),
                 }
             }
         }
         table.kv {
-            (row("Status", format!("{} (statecode {state}, statuscode {status})", layout::job_status_label(state, status))))
+            (row("Status", phase.to_string()))
             tr { th { "Step" } td {
                 @if let Some(st) = step { a href={ "/console/jobs?step=" (st) } { (job.string("name").unwrap_or("step")) } " " span.muted.mono { (st) } } @else { "—" }
             } }
@@ -166,37 +147,28 @@ pub async fn act(
     };
     let result: ConsoleResult<Response> = async {
         let id = parse_id(&id)?;
-        let change = match action.as_str() {
-            "retry" => JobChange::Retry,
-            "cancel" => JobChange::Cancel,
-            "pause" => JobChange::Pause,
-            "resume" => JobChange::Resume,
-            _ => {
-                return Err(ConsoleError::not_found(format!(
-                    "No System Job action '{action}'"
-                )))
-            }
+        let Some(transition) = JobTransition::from_name(&action) else {
+            return Err(ConsoleError::not_found(format!(
+                "No System Job action '{action}'"
+            )));
         };
-        let job = load(&c, id).await?;
-        let (state, status) = (
-            job.int("statecode").unwrap_or(0),
-            job.int("statuscode").unwrap_or(0),
-        );
-        if !allowed(state, status).contains(&action.as_str()) {
+        let phase = phase_of(&load(&c, id).await?);
+        if !phase.allowed().contains(&transition) {
             return Err(ConsoleError::new(
                 StatusCode::CONFLICT,
                 format!(
                     "A System Job that is {} cannot be {}.",
-                    layout::job_status_label(state, status).to_lowercase(),
-                    match action.as_str() {
-                        "retry" => "retried (only failed or canceled ones can)",
-                        "cancel" => "canceled (it already completed)",
-                        "pause" => "paused (only waiting or running ones can)",
-                        _ => "resumed (only paused ones can)",
+                    phase.label().to_lowercase(),
+                    match transition {
+                        JobTransition::Retry => "retried (only failed or canceled ones can)",
+                        JobTransition::Cancel => "canceled (it already completed)",
+                        JobTransition::Pause => "paused (only waiting or running ones can)",
+                        JobTransition::Resume => "resumed (only paused ones can)",
                     }
                 ),
             ));
         }
+        let change = JobChange::Move(transition);
         apply(&c.app, id, &[change], s.user_id).await?;
         Ok(see_other(&format!("/console/jobs/{id}?done={action}")))
     }
@@ -204,19 +176,4 @@ pub async fn act(
     result
         .map_err(|e| e.with(&s))
         .unwrap_or_else(IntoResponse::into_response)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::allowed;
-
-    #[test]
-    fn buttons_follow_the_state() {
-        assert_eq!(allowed(3, 31), vec!["retry"]);
-        assert_eq!(allowed(3, 32), vec!["retry"]);
-        assert!(allowed(3, 30).is_empty());
-        assert_eq!(allowed(0, 0), vec!["pause", "cancel"]);
-        assert_eq!(allowed(1, 10), vec!["resume", "cancel"]);
-        assert_eq!(allowed(2, 20), vec!["pause", "cancel"]);
-    }
 }

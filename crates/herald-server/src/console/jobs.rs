@@ -30,6 +30,7 @@ use super::layout::{self, excerpt, job_badge, respond, time_value, Nav};
 use super::registration::steps;
 use super::session::Session;
 use super::{signed_in, Console, ConsoleState};
+use crate::jobs::control::phase_of;
 
 /// Rows per page unless `top` says otherwise.
 pub const DEFAULT_TOP: u64 = 50;
@@ -408,7 +409,7 @@ async fn render(c: &Console, s: &Session, q: &Fields) -> ConsoleResult<Response>
                         @let step = r.guid("owningextensionid");
                         tr {
                             td.nowrap { a href={ "/console/jobs/" (id) } { (time_value(r.get("createdon"))) } }
-                            td { (job_badge(r.int("statecode").unwrap_or(0), r.int("statuscode").unwrap_or(0))) }
+                            td { (job_badge(phase_of(r))) }
                             td {
                                 a href={ "/console/jobs/" (id) } {
                                     (step.and_then(|st| step_names.get(&st).copied()).or(r.string("name")).unwrap_or("—"))

@@ -5,6 +5,7 @@
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use chrono::{DateTime, TimeZone, Utc};
+use herald_core::job::{JobPhase, JobState, JobStatus};
 use herald_core::Value;
 use maud::{html, Markup, DOCTYPE};
 
@@ -98,33 +99,17 @@ pub fn post_button(
     }
 }
 
-/// Dataverse's label of an asyncoperation statuscode.
-pub fn job_status_label(statecode: i64, statuscode: i64) -> &'static str {
-    match (statecode, statuscode) {
-        (1, _) => "Paused",
-        (_, 0) => "Waiting For Resources",
-        (_, 10) => "Waiting",
-        (_, 20) => "In Progress",
-        (_, 21) => "Pausing",
-        (_, 22) => "Canceling",
-        (_, 30) => "Succeeded",
-        (_, 31) => "Failed",
-        (_, 32) => "Canceled",
-        _ => "Unknown",
-    }
-}
-
 /// A coloured badge for a job's status.
-pub fn job_badge(statecode: i64, statuscode: i64) -> Markup {
-    let class = match (statecode, statuscode) {
-        (1, _) => "cancel",
-        (_, 0 | 10) => "wait",
-        (_, 20..=22) => "run",
-        (_, 30) => "ok",
-        (_, 31) => "fail",
-        _ => "cancel",
+pub fn job_badge(phase: JobPhase) -> Markup {
+    let class = match (phase.state, phase.status) {
+        (JobState::Suspended, _) => "cancel",
+        (_, JobStatus::WaitingForResources | JobStatus::Waiting) => "wait",
+        (_, JobStatus::InProgress | JobStatus::Pausing | JobStatus::Canceling) => "run",
+        (_, JobStatus::Succeeded) => "ok",
+        (_, JobStatus::Failed) => "fail",
+        (_, JobStatus::Canceled) => "cancel",
     };
-    html! { span class={ "badge " (class) } title={ "statecode " (statecode) ", statuscode " (statuscode) } { (job_status_label(statecode, statuscode)) } }
+    html! { span class={ "badge " (class) } title={ "statecode " (phase.state.code()) ", statuscode " (phase.status.code()) } { (phase.label()) } }
 }
 
 /// A badge for an HTTP status of a delivery attempt (none = no answer).
@@ -217,6 +202,8 @@ mod tests {
         assert_eq!(pretty_json("{\"a\":1}"), "{\n  \"a\": 1\n}");
         assert_eq!(pretty_json("not json"), "not json");
         assert_eq!(time_ms(0), "1970-01-01 00:00:00 UTC");
-        assert_eq!(job_status_label(3, 31), "Failed");
+        assert!(job_badge(JobPhase::FAILED)
+            .into_string()
+            .contains("Failed</span>"));
     }
 }

@@ -9,7 +9,7 @@ use herald_core::query::Order;
 use herald_core::{query::ColumnRef, Query, Value};
 use uuid::Uuid;
 
-use crate::error::ApiResult;
+use crate::api::error::ApiResult;
 use crate::state::AppState;
 
 #[derive(Debug, Clone)]

@@ -1,34 +1,68 @@
-//! What a client may do to a System Job (SPEC §3): cancel (Ready, Suspended
-//! or Locked → Completed/Canceled), pause (Ready or Locked → Suspended),
+//! What a client may do to a System Job: cancel (Ready, Suspended or
+//! Locked → Completed/Canceled), pause (Ready or Locked → Suspended),
 //! resume (Suspended → Ready), herald's retry of a failed or canceled job
 //! (→ Ready), and postponing (`postponeuntil`). Nothing else of a job can be
-//! written; jobs are created only by the server.
+//! written; jobs are created only by the server. Which transition may
+//! follow which state is `herald_core::job::JobPhase`'s rule; this module
+//! applies it to the row and the queue in one transaction.
 
-use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
+use herald_core::job::{JobPhase, JobState, JobStatus, JobTransition, TransitionRefused};
 use herald_core::{Table, Value};
-use herald_store::Record;
+use herald_store::{Record, StoreError};
 use uuid::Uuid;
 
-use super::run::{CANCELED, READY};
-use crate::error::{codes, ApiError, ApiResult};
 use crate::state::AppState;
+
+/// Why a change of a System Job was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    /// Only the state and `postponeuntil` of a job can be written.
+    #[error(
+        "'{0}' of a System Job cannot be changed: only statecode, statuscode and postponeuntil can"
+    )]
+    NotWritable(String),
+    /// The codes asked for name no transition.
+    #[error("A System Job in statecode {from}/statuscode {from_status} cannot move to statecode {to}/statuscode {to_status}: allowed are cancel (3/32 from Ready, Suspended or Locked), pause (1 from Ready or Locked), resume (0 from Suspended) and retry (0 from Failed or Canceled)")]
+    NoSuchTransition {
+        from: i64,
+        from_status: i64,
+        to: String,
+        to_status: String,
+    },
+    /// The transition is impossible from the job's state.
+    #[error(transparent)]
+    Refused(#[from] TransitionRefused),
+    #[error("asyncoperation With Id = {0} Does Not Exist")]
+    NotFound(Uuid),
+    /// The job cannot run again (its step or webhook is gone).
+    #[error("{0}")]
+    CannotRun(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Internal(String),
+}
+
+pub type ControlResult<T> = Result<T, ControlError>;
 
 /// The change a client asked for.
 #[derive(Debug, Clone, PartialEq)]
 pub enum JobChange {
-    Cancel,
-    Pause,
-    Resume,
-    Retry,
+    Move(JobTransition),
     Postpone(Option<DateTime<Utc>>),
+}
+
+/// The phase of a job's row.
+pub fn phase_of(job: &Record) -> JobPhase {
+    JobPhase::from_row_codes(job.int("statecode"), job.int("statuscode"))
 }
 
 /// Interpret a PATCH body of `asyncoperations(<id>)`.
 pub fn change_from_values(
     values: &[(String, Value)],
     current: &Record,
-) -> ApiResult<Vec<JobChange>> {
+) -> ControlResult<Vec<JobChange>> {
     let mut state = None;
     let mut status = None;
     let mut changes = Vec::new();
@@ -40,39 +74,56 @@ pub fn change_from_values(
                 Value::DateTime(t) => Some(*t),
                 _ => None,
             })),
-            other => {
-                return Err(ApiError::new(
-                    StatusCode::FORBIDDEN,
-                    codes::FORBIDDEN,
-                    format!("'{other}' of a System Job cannot be changed: only statecode, statuscode and postponeuntil can"),
-                ))
-            }
+            other => return Err(ControlError::NotWritable(other.to_string())),
         }
     }
-    let now_state = current.int("statecode").unwrap_or(0);
-    let now_status = current.int("statuscode").unwrap_or(0);
-    match (state, status) {
-        (None, None) => {}
-        (Some(3), Some(32)) | (None, Some(32)) => changes.push(JobChange::Cancel),
-        (Some(1), _) => changes.push(JobChange::Pause),
-        (Some(0), _) | (None, Some(0)) if now_state == 1 => changes.push(JobChange::Resume),
-        (Some(0), _) | (None, Some(0)) if now_state == 3 && (now_status == 31 || now_status == 32) => changes.push(JobChange::Retry),
-        (s, st) => {
-            return Err(ApiError::invalid(format!(
-                "A System Job in statecode {now_state}/statuscode {now_status} cannot move to statecode {}/statuscode {}: allowed are cancel (3/32 from Ready, Suspended or Locked), pause (1 from Ready or Locked), resume (0 from Suspended) and retry (0 from Failed or Canceled)",
-                s.map(|x| x.to_string()).unwrap_or_else(|| "-".into()),
-                st.map(|x| x.to_string()).unwrap_or_else(|| "-".into())
-            )))
+    let now = phase_of(current);
+    let asked = (
+        state.and_then(JobState::from_code),
+        status.and_then(JobStatus::from_code),
+    );
+    let transition = match asked {
+        _ if state.is_none() && status.is_none() => None,
+        (Some(JobState::Completed) | None, Some(JobStatus::Canceled)) => {
+            Some(JobTransition::Cancel)
         }
-    }
+        (Some(JobState::Suspended), _) => Some(JobTransition::Pause),
+        (Some(JobState::Ready), _) | (None, Some(JobStatus::WaitingForResources))
+            if now.state == JobState::Suspended =>
+        {
+            Some(JobTransition::Resume)
+        }
+        (Some(JobState::Ready), _) | (None, Some(JobStatus::WaitingForResources))
+            if now.is_retryable() =>
+        {
+            Some(JobTransition::Retry)
+        }
+        _ => {
+            let code = |c: Option<i64>| c.map(|x| x.to_string()).unwrap_or_else(|| "-".into());
+            return Err(ControlError::NoSuchTransition {
+                from: now.state.code(),
+                from_status: now.status.code(),
+                to: code(state),
+                to_status: code(status),
+            });
+        }
+    };
+    changes.extend(transition.map(JobChange::Move));
     Ok(changes)
 }
 
-fn table(state: &AppState) -> ApiResult<&Table> {
+fn table(state: &AppState) -> ControlResult<&Table> {
     state
         .schema
         .table("asyncoperation")
-        .ok_or_else(|| ApiError::internal("no asyncoperation table"))
+        .ok_or_else(|| ControlError::Internal("no asyncoperation table".into()))
+}
+
+fn phase_values(phase: JobPhase) -> [(String, Value); 2] {
+    [
+        ("statecode".into(), Value::Int(phase.state.code())),
+        ("statuscode".into(), Value::Int(phase.status.code())),
+    ]
 }
 
 /// Apply changes to a job in one transaction.
@@ -81,64 +132,51 @@ pub async fn apply(
     id: Uuid,
     changes: &[JobChange],
     caller: Uuid,
-) -> ApiResult<Record> {
+) -> ControlResult<Record> {
     let t = table(state)?;
     let mut tx = state.store.begin().await?;
-    let current = tx
-        .get(t, id)
-        .await?
-        .ok_or_else(|| ApiError::record_not_found("asyncoperation", id))?;
+    let current = tx.get(t, id).await?.ok_or(ControlError::NotFound(id))?;
     let now = state.clock.now();
-    let now_state = current.int("statecode").unwrap_or(0);
     let mut values: Vec<(String, Value)> = Vec::new();
     let mut requeue_at: Option<i64> = None;
     let mut dequeue = false;
+    let mut phase = phase_of(&current);
     for c in changes {
         match c {
-            JobChange::Cancel => {
-                if now_state == 3 {
-                    return Err(ApiError::invalid("The System Job is already completed; only a failed or canceled job can be retried"));
+            JobChange::Move(transition) => {
+                phase = phase.apply(*transition)?;
+                values.extend(phase_values(phase));
+                match transition {
+                    JobTransition::Cancel => {
+                        values.push(("completedon".into(), Value::DateTime(now)));
+                        dequeue = true;
+                    }
+                    JobTransition::Pause => dequeue = true,
+                    JobTransition::Resume | JobTransition::Retry => {
+                        if *transition == JobTransition::Retry {
+                            for column in ["completedon", "message", "friendlymessage", "errorcode"]
+                            {
+                                values.push((column.into(), Value::Null));
+                            }
+                        }
+                        let postponed = current.get("postponeuntil").and_then(|v| match v {
+                            Value::DateTime(t) => Some(t.timestamp_millis()),
+                            _ => None,
+                        });
+                        requeue_at = Some(
+                            postponed
+                                .unwrap_or(now.timestamp_millis())
+                                .max(now.timestamp_millis()),
+                        );
+                    }
                 }
-                values.push(("statecode".into(), Value::Int(CANCELED.0)));
-                values.push(("statuscode".into(), Value::Int(CANCELED.1)));
-                values.push(("completedon".into(), Value::DateTime(now)));
-                dequeue = true;
-            }
-            JobChange::Pause => {
-                if now_state != 0 && now_state != 2 {
-                    return Err(ApiError::invalid(
-                        "Only a Ready or Locked System Job can be paused",
-                    ));
-                }
-                values.push(("statecode".into(), Value::Int(1)));
-                values.push(("statuscode".into(), Value::Int(10)));
-                dequeue = true;
-            }
-            JobChange::Resume | JobChange::Retry => {
-                values.push(("statecode".into(), Value::Int(READY.0)));
-                values.push(("statuscode".into(), Value::Int(READY.1)));
-                if *c == JobChange::Retry {
-                    values.push(("completedon".into(), Value::Null));
-                    values.push(("message".into(), Value::Null));
-                    values.push(("friendlymessage".into(), Value::Null));
-                    values.push(("errorcode".into(), Value::Null));
-                }
-                let postponed = current.get("postponeuntil").and_then(|v| match v {
-                    Value::DateTime(t) => Some(t.timestamp_millis()),
-                    _ => None,
-                });
-                requeue_at = Some(
-                    postponed
-                        .unwrap_or(now.timestamp_millis())
-                        .max(now.timestamp_millis()),
-                );
             }
             JobChange::Postpone(when) => {
                 values.push((
                     "postponeuntil".into(),
                     when.map(Value::DateTime).unwrap_or(Value::Null),
                 ));
-                if now_state == 0 {
+                if phase.state == JobState::Ready {
                     requeue_at = Some(
                         when.map(|t| t.timestamp_millis())
                             .unwrap_or(now.timestamp_millis()),
@@ -178,22 +216,22 @@ async fn step_target(
     tx: &mut herald_store::Tx,
     state: &AppState,
     job: &Record,
-) -> ApiResult<(Uuid, bool)> {
+) -> ControlResult<(Uuid, bool)> {
     let step_id = job
         .guid("owningextensionid")
-        .ok_or_else(|| ApiError::invalid("The System Job has no step"))?;
+        .ok_or_else(|| ControlError::CannotRun("The System Job has no step".into()))?;
     let steps = state
         .schema
         .table("sdkmessageprocessingstep")
-        .ok_or_else(|| ApiError::internal("no step table"))?;
+        .ok_or_else(|| ControlError::Internal("no step table".into()))?;
     let step = tx.get(steps, step_id).await?.ok_or_else(|| {
-        ApiError::invalid(format!(
+        ControlError::CannotRun(format!(
             "The step {step_id} of this System Job was deleted; the job cannot run again"
         ))
     })?;
     let endpoint = step
         .guid("eventhandler")
-        .ok_or_else(|| ApiError::invalid("The job's step has no webhook"))?;
+        .ok_or_else(|| ControlError::CannotRun("The job's step has no webhook".into()))?;
     Ok((
         endpoint,
         step.get("asyncautodelete")

@@ -11,4 +11,5 @@ pub mod run;
 pub mod wake;
 pub mod worker;
 
+pub use control::{ControlError, JobChange};
 pub use worker::{spawn_workers, WorkerHandle};

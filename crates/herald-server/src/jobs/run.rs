@@ -9,22 +9,17 @@
 //! rewrites its serialized context, so a job that succeeds at once goes
 //! from Waiting straight to Succeeded with its startedon filled in.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use herald_core::context::{headers_from_parts, trim_serialized};
-use herald_core::query::{ColumnRef, Condition};
-use herald_core::value::parse_guid;
-use herald_core::Value;
 use herald_delivery::{Delivery, Failure, FailureKind, Outcome, WebhookRequest};
 use herald_store::{AttemptRow, ClaimedJob, JobOutcome, JobRow, OutcomeRow};
 use tracing::warn;
 use uuid::Uuid;
 
 use super::complete::Completer;
-use crate::pipeline::steps::{self, Endpoint};
 use crate::state::AppState;
+use crate::webhook::{self, CallKind, Endpoint, EndpointLookup, Payload, WebhookCall};
 
 /// Dataverse's error code for an unavailable endpoint, as a signed int.
 pub const ERRORCODE_ENDPOINT_UNAVAILABLE: i64 = 0x8005_0203_u32 as i32 as i64;
@@ -38,10 +33,6 @@ pub const CANCELED: (i64, i64) = (3, 32);
 
 /// How long a delivery runs before its job is marked In Progress.
 pub const IN_PROGRESS_AFTER: Duration = Duration::from_millis(500);
-
-/// The webhook a job calls, as looked up for its claim batch: the endpoint,
-/// or why there is none.
-pub type EndpointLookup = Result<Arc<Endpoint>, String>;
 
 /// Run one job to completion. Errors from the store are logged; the lease
 /// then expires and the job is taken over.
@@ -78,14 +69,13 @@ async fn try_run(
     }
     let started = state.clock.now();
     let delivery_started = std::time::Instant::now();
-    // Metrics name the endpoint as sync and notify deliveries do.
-    let endpoint_label = match &endpoint {
-        Ok(e) => e.name.clone(),
-        Err(_) => job.endpoint_id.to_string(),
+    let prepared = match endpoint {
+        Ok(e) => prepare(state, job.asyncoperation_id, row, &e).map_err(|m| (m, e.name.clone())),
+        Err(m) => Err((m, job.endpoint_id.to_string())),
     };
-    let delivery = match endpoint.and_then(|e| prepare(state, job.asyncoperation_id, row, &e)) {
-        Ok(req) => {
-            let deliver = state.sender.deliver(&req);
+    let delivery = match prepared {
+        Ok((endpoint, req)) => {
+            let deliver = webhook::send(state, CallKind::Async, &endpoint.name, &req);
             tokio::pin!(deliver);
             tokio::select! {
                 d = &mut deliver => d,
@@ -95,17 +85,17 @@ async fn try_run(
                 }
             }
         }
-        Err(message) => Delivery {
-            attempts: Vec::new(),
-            outcome: Outcome::Failed(Failure::new(FailureKind::InvalidUrl, message)),
-        },
+        // Metrics name the endpoint as sync and notify calls do (by its
+        // id when it cannot be read).
+        Err((message, label)) => {
+            let failed = Delivery {
+                attempts: Vec::new(),
+                outcome: Outcome::Failed(Failure::new(FailureKind::InvalidUrl, message)),
+            };
+            webhook::record(state, CallKind::Async, &label, &failed, delivery_started);
+            failed
+        }
     };
-    state.metrics.record_delivery(
-        "async",
-        &endpoint_label,
-        delivery.is_success(),
-        delivery_started.elapsed(),
-    );
     let completed = state.clock.now();
     let attempts: Vec<AttemptRow> = delivery
         .attempts
@@ -201,15 +191,8 @@ fn prepare(
     state: &AppState,
     job_id: Uuid,
     row: &JobRow,
-    endpoint: &Endpoint,
-) -> Result<WebhookRequest, String> {
-    let auth = endpoint.auth.clone().map_err(|e| {
-        format!(
-            "the webhook '{}' has invalid authentication settings: {e}",
-            endpoint.name
-        )
-    })?;
-    let (body, exceeded) = trim_serialized(&row.data);
+    endpoint: &Arc<Endpoint>,
+) -> Result<(Arc<Endpoint>, WebhookRequest), String> {
     let message = match &row.messagename {
         Some(m) => m.clone(),
         // Rows written before `messagename` existed: read it from the context.
@@ -222,73 +205,24 @@ fn prepare(
             })
             .unwrap_or_default(),
     };
-    let request_id = Uuid::new_v4();
-    let mut headers = headers_from_parts(
-        &row.primaryentitytype,
-        &message,
-        row.correlationid.unwrap_or_default(),
-        &state.config.server.organization,
-        exceeded,
-        request_id,
-    );
-    headers.extend(crate::pipeline::dispatch::signature_headers(
-        state,
+    let call = WebhookCall {
         endpoint,
-        job_id,
-        body.as_bytes(),
-    ));
+        payload: Payload::serialized(
+            &row.data,
+            &row.primaryentitytype,
+            &message,
+            row.correlationid.unwrap_or_default(),
+        ),
+        request_id: Uuid::new_v4(),
+        message_id: job_id,
+    };
+    let request = call
+        .request(&state.config.server.organization, state.clock.now())
+        .map_err(|e| format!("the webhook '{}' {e}", endpoint.name))?;
     if let Some(c) = row.correlationid {
         state.depths.record(c, row.depth);
     }
-    Ok(WebhookRequest {
-        url: endpoint.url.clone(),
-        auth,
-        headers,
-        body: body.into(),
-    })
-}
-
-/// The webhooks of a claim batch, read in one query: each endpoint id
-/// mapped to its endpoint, or to why the job cannot be delivered.
-pub async fn endpoints_for(
-    state: &AppState,
-    ids: impl IntoIterator<Item = Uuid>,
-) -> HashMap<Uuid, EndpointLookup> {
-    let ids: Vec<Uuid> = {
-        let mut v: Vec<Uuid> = ids.into_iter().collect();
-        v.sort();
-        v.dedup();
-        v
-    };
-    let now = state.clock.now();
-    let mut query = herald_core::Query::all("serviceendpoint");
-    if let Some(table) = state.schema.table("serviceendpoint") {
-        query.select = table.columns.iter().map(|c| c.name.clone()).collect();
-    }
-    query.filter = Some(Condition::In {
-        column: ColumnRef::new("serviceendpointid"),
-        values: ids.iter().map(|id| Value::Guid(*id)).collect(),
-        negated: false,
-    });
-    let rows = state.store.fetch(&query, None, 0).await;
-    ids.into_iter()
-        .map(|id| {
-            let found = match &rows {
-                Ok(rows) => rows
-                    .iter()
-                    .find(|r| r.guid("serviceendpointid") == Some(id))
-                    .map(|r| Arc::new(steps::endpoint_from_row(id, r, now)))
-                    .ok_or_else(|| format!("The webhook {id} of this job's step no longer exists")),
-                Err(e) => Err(e.to_string()),
-            };
-            (id, found)
-        })
-        .collect()
-}
-
-/// Parse a GUID from a job id string (CLI/API helpers).
-pub fn job_id(s: &str) -> Option<Uuid> {
-    parse_guid(s)
+    Ok((endpoint.clone(), request))
 }
 
 /// The lease a claim takes: `jobs.lease`, but never shorter than one

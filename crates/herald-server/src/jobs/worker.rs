@@ -41,9 +41,9 @@ use uuid::Uuid;
 
 use super::complete::Completer;
 use super::handoff::HandedOver;
-use super::run::{endpoints_for, lease_for, run_job, EndpointLookup};
-use crate::pipeline::steps::endpoint_from_row;
+use super::run::{lease_for, run_job};
 use crate::state::SharedState;
+use crate::webhook::{self, Endpoint, EndpointLookup};
 
 /// How many jobs a node holds (running and waiting), as a multiple of its
 /// delivery slots; the same multiple caps each endpoint.
@@ -290,14 +290,15 @@ impl Worker {
         let endpoints = if unknown.is_empty() {
             HashMap::new()
         } else {
-            endpoints_for(&self.state, unknown).await
+            let now = self.state.clock.now();
+            webhook::lookup(&self.state.store, &self.state.schema, unknown, now).await
         };
         let now = self.state.clock.now();
         let n = jobs.len();
         for (job, claimed, row) in jobs {
             let id = job.endpoint_id;
             let endpoint = match row {
-                Some(row) => Ok(Arc::new(endpoint_from_row(id, &row, now))),
+                Some(row) => Ok(Arc::new(Endpoint::from_row(id, &row, now))),
                 None => endpoints
                     .get(&id)
                     .cloned()

@@ -3,19 +3,19 @@
 //! asynchronous steps (stage 40 only) become System Jobs in the same
 //! transaction (the outbox).
 
-use herald_core::context::{serialize_for_delivery, webhook_headers, ExecutionContext};
+use herald_core::context::ExecutionContext;
 use herald_core::matching::{steps_for_stage, StepDef};
 use herald_core::Value;
-use herald_delivery::{Outcome, WebhookRequest};
+use herald_delivery::Outcome;
 use herald_store::{ClaimedJob, JobRow, NewJob, Tx};
 use uuid::Uuid;
 
+use super::error::{PipelineError, PipelineResult};
 use super::event::Event;
 use super::registrations::StepSet;
-use super::steps::{self, Endpoint};
-use crate::error::{codes, ApiError, ApiResult};
 use crate::jobs::handoff::Reservations;
 use crate::state::AppState;
+use crate::webhook::{self, CallKind, Endpoint, Payload, WebhookCall};
 
 /// Run the steps of a stage before the write (10 or 20): synchronous
 /// steps only (async steps run at stage 40 alone).
@@ -25,7 +25,7 @@ pub async fn run_stage(
     event: &Event<'_>,
     steps: &[StepDef],
     stage: i64,
-) -> ApiResult<()> {
+) -> PipelineResult<()> {
     run(state, tx, event, steps, stage, None).await
 }
 
@@ -38,7 +38,7 @@ pub async fn run_post_operation(
     event: &Event<'_>,
     steps: &StepSet,
     direct: &mut Reservations<'_>,
-) -> ApiResult<()> {
+) -> PipelineResult<()> {
     run(state, tx, event, steps, 40, Some((direct, steps))).await
 }
 
@@ -49,7 +49,7 @@ async fn run(
     steps: &[StepDef],
     stage: i64,
     mut direct: Option<(&mut Reservations<'_>, &StepSet)>,
-) -> ApiResult<()> {
+) -> PipelineResult<()> {
     let changed = event.changed_columns();
     for step in steps_for_stage(
         steps,
@@ -65,7 +65,14 @@ async fn run(
             }
             continue;
         }
-        let endpoint = steps::endpoint(tx, step.endpoint_id, state.clock.now()).await?;
+        let endpoint = webhook::load(tx, step.endpoint_id, state.clock.now())
+            .await?
+            .ok_or_else(|| {
+                PipelineError::invalid(format!(
+                    "The webhook {} of a registered step does not exist",
+                    step.endpoint_id
+                ))
+            })?;
         let request_id = Uuid::new_v4();
         let ctx = event.context(state, step, Uuid::new_v4(), Some(request_id));
         state.depths.record(event.correlation_id, event.depth);
@@ -74,78 +81,28 @@ async fn run(
     Ok(())
 }
 
-/// Build the HTTP request for a context: body (trimmed over 256 KB),
-/// Dataverse's headers and the endpoint's auth.
-pub fn webhook_request(
-    state: &AppState,
-    endpoint: &Endpoint,
-    ctx: &ExecutionContext,
-    request_id: Uuid,
-) -> Result<WebhookRequest, String> {
-    let auth = endpoint.auth.clone().map_err(|e| {
-        format!(
-            "the webhook '{}' has invalid authentication settings: {e}",
-            endpoint.name
-        )
-    })?;
-    let (body, exceeded) = serialize_for_delivery(ctx);
-    let mut headers = webhook_headers(ctx, &state.config.server.organization, exceeded, request_id);
-    headers.extend(signature_headers(
-        state,
-        endpoint,
-        request_id,
-        body.as_bytes(),
-    ));
-    Ok(WebhookRequest {
-        url: endpoint.url.clone(),
-        auth,
-        headers,
-        body: body.into(),
-    })
-}
-
-/// Standard Webhooks headers when the endpoint has a signing secret; the
-/// message id is `msg_<id>`: the request id of a synchronous delivery (the
-/// same on its one retry), a System Job's id (the same on every run).
-pub fn signature_headers(
-    state: &AppState,
-    endpoint: &Endpoint,
-    message_id: Uuid,
-    body: &[u8],
-) -> Vec<(String, String)> {
-    herald_delivery::signature_headers(
-        &endpoint.signing,
-        &format!("msg_{}", message_id.simple()),
-        state.clock.now().timestamp(),
-        body,
-    )
-}
-
+/// Deliver a synchronous step's context now; any failure is the write's.
 async fn deliver_sync(
     state: &AppState,
     endpoint: &Endpoint,
     ctx: &ExecutionContext,
     request_id: Uuid,
-) -> ApiResult<()> {
-    let unavailable = |why: String| {
-        ApiError::new(
-            axum::http::StatusCode::BAD_GATEWAY,
-            codes::ENDPOINT_UNAVAILABLE,
-            format!(
-                "Endpoint unavailable: the webhook '{}' ({}) {why}. The operation was rolled back.",
-                endpoint.name, endpoint.url
-            ),
-        )
+) -> PipelineResult<()> {
+    let unavailable = |why: String| PipelineError::EndpointUnavailable {
+        name: endpoint.name.clone(),
+        url: endpoint.url.clone(),
+        why,
     };
-    let request = webhook_request(state, endpoint, ctx, request_id).map_err(unavailable)?;
-    let started = std::time::Instant::now();
-    let delivery = state.sender.deliver(&request).await;
-    state.metrics.record_delivery(
-        "sync",
-        &endpoint.name,
-        delivery.is_success(),
-        started.elapsed(),
-    );
+    let call = WebhookCall {
+        endpoint,
+        payload: Payload::of_context(ctx),
+        request_id,
+        message_id: request_id,
+    };
+    let request = call
+        .request(&state.config.server.organization, state.clock.now())
+        .map_err(|e| unavailable(format!("the webhook '{}' {e}", endpoint.name)))?;
+    let delivery = webhook::send(state, CallKind::Sync, &endpoint.name, &request).await;
     match delivery.outcome {
         Outcome::Succeeded { .. } => Ok(()),
         Outcome::Failed(f) => Err(unavailable(format!(
@@ -164,7 +121,7 @@ async fn enqueue(
     step: &StepDef,
     direct: &mut Reservations<'_>,
     endpoint: Option<std::sync::Arc<herald_store::Record>>,
-) -> ApiResult<()> {
+) -> PipelineResult<()> {
     let job_id = Uuid::new_v4();
     let ctx = event.context(state, step, job_id, None);
     let data = ctx.to_json_string();
@@ -174,7 +131,7 @@ async fn enqueue(
     let table = state
         .schema
         .table("asyncoperation")
-        .ok_or_else(|| ApiError::internal("no asyncoperation table"))?;
+        .ok_or_else(|| PipelineError::internal("no asyncoperation table"))?;
     let now = Value::DateTime(event.now);
     let row = vec![
         ("asyncoperationid".to_string(), Value::Guid(job_id)),

@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex};
 use herald_core::matching::StepDef;
 use herald_store::{Dialect, Record, Tx};
 
-use crate::error::ApiResult;
+use super::error::PipelineResult;
 
 /// The tables whose changes change which steps run or how.
 pub const REGISTRATION_TABLES: [&str; 3] = [
@@ -66,7 +66,7 @@ pub struct StepCache {
 impl StepCache {
     /// The enabled steps for `message` on `table`, from the cache when it
     /// is current, else loaded in `tx` (and cached).
-    pub async fn steps(&self, tx: &mut Tx, message: &str, table: &str) -> ApiResult<Steps> {
+    pub async fn steps(&self, tx: &mut Tx, message: &str, table: &str) -> PipelineResult<Steps> {
         let version = self.version(tx).await?;
         let key = (message.to_string(), table.to_string());
         if let Some((v, steps)) = self.lock().get(&key) {
@@ -75,7 +75,7 @@ impl StepCache {
             }
         }
         let defs = super::steps::load(tx, message, table).await?;
-        let endpoints = super::steps::endpoint_rows(tx, defs.iter().map(|d| d.endpoint_id))
+        let endpoints = crate::webhook::rows_by_id(tx, defs.iter().map(|d| d.endpoint_id))
             .await?
             .into_iter()
             .map(|(id, row)| (id, Arc::new(row)))
@@ -86,7 +86,7 @@ impl StepCache {
     }
 
     /// Record, inside `tx`, that it changes registrations.
-    pub async fn changed(&self, tx: &mut Tx) -> ApiResult<()> {
+    pub async fn changed(&self, tx: &mut Tx) -> PipelineResult<()> {
         let n = self.local.fetch_add(1, Ordering::SeqCst) + 1;
         if tx.dialect() == Dialect::Postgres {
             let version = format!("{}-{n}", uuid::Uuid::new_v4().simple());
@@ -95,7 +95,7 @@ impl StepCache {
         Ok(())
     }
 
-    async fn version(&self, tx: &mut Tx) -> ApiResult<String> {
+    async fn version(&self, tx: &mut Tx) -> PipelineResult<String> {
         Ok(match tx.dialect() {
             Dialect::Postgres => tx.setting(VERSION_SETTING).await?.unwrap_or_default(),
             Dialect::Sqlite => self.local.load(Ordering::SeqCst).to_string(),

@@ -1,31 +1,16 @@
-//! Loading the registered steps (with their images) and the webhook
-//! endpoints they call, inside the write's transaction so a step registered
-//! a moment ago is seen by the next write.
+//! Loading the registered steps (with their images) inside the write's
+//! transaction, so a step registered a moment ago is seen by the next write.
 
-use herald_core::authvalue::{webhook_auth, WebhookAuth};
 use herald_core::matching::{comma_list, ImageDef, StepDef};
 use herald_core::query::{ColumnRef, CompareOp, Condition};
 use herald_core::{Query, Value};
 use herald_store::Tx;
-use uuid::Uuid;
 
-use crate::bootstrap::{message_filter_id, message_id};
-use crate::error::{ApiError, ApiResult};
-
-/// A webhook as the sender needs it.
-#[derive(Debug, Clone)]
-pub struct Endpoint {
-    pub id: Uuid,
-    pub name: String,
-    pub url: String,
-    pub auth: Result<WebhookAuth, String>,
-    /// Standard Webhooks secrets to sign with (current, then the previous
-    /// one while its grace period lasts).
-    pub signing: Vec<herald_delivery::SigningSecret>,
-}
+use super::error::PipelineResult;
+use herald_core::fixed_ids::{message_filter_id, message_id};
 
 /// Enabled steps registered for `message` on `table` (or on any table).
-pub async fn load(tx: &mut Tx, message: &str, table: &str) -> ApiResult<Vec<StepDef>> {
+pub async fn load(tx: &mut Tx, message: &str, table: &str) -> PipelineResult<Vec<StepDef>> {
     let mut q = Query::all("sdkmessageprocessingstep");
     let col = |c: &str| ColumnRef::new(c);
     q.filter = Some(Condition::And(vec![
@@ -107,87 +92,4 @@ pub async fn load(tx: &mut Tx, message: &str, table: &str) -> ApiResult<Vec<Step
         });
     }
     Ok(out)
-}
-
-/// Read webhook rows (with their write-only authvalue) by id, in one query.
-pub async fn endpoint_rows(
-    tx: &mut Tx,
-    ids: impl Iterator<Item = Uuid>,
-) -> ApiResult<Vec<(Uuid, herald_store::Record)>> {
-    let mut ids: Vec<Uuid> = ids.collect();
-    ids.sort();
-    ids.dedup();
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let schema = tx.schema().clone();
-    let table = schema
-        .table("serviceendpoint")
-        .ok_or_else(|| ApiError::internal("no serviceendpoint table"))?;
-    let mut q = Query::all("serviceendpoint");
-    q.select = table.columns.iter().map(|c| c.name.clone()).collect();
-    q.filter = Some(Condition::In {
-        column: ColumnRef::new("serviceendpointid"),
-        values: ids.iter().map(|id| Value::Guid(*id)).collect(),
-        negated: false,
-    });
-    Ok(tx
-        .fetch(&q, None, 0)
-        .await?
-        .into_iter()
-        .filter_map(|r| r.guid("serviceendpointid").map(|id| (id, r)))
-        .collect())
-}
-
-/// Read a webhook (with its write-only authvalue).
-pub async fn endpoint(
-    tx: &mut Tx,
-    id: Uuid,
-    now: chrono::DateTime<chrono::Utc>,
-) -> ApiResult<Endpoint> {
-    let schema = tx.schema().clone();
-    let table = schema
-        .table("serviceendpoint")
-        .ok_or_else(|| ApiError::internal("no serviceendpoint table"))?;
-    let row = tx.get(table, id).await?.ok_or_else(|| {
-        ApiError::invalid(format!(
-            "The webhook {id} of a registered step does not exist"
-        ))
-    })?;
-    Ok(endpoint_from_row(id, &row, now))
-}
-
-/// A webhook from its row; `now` decides whether a rotated-out signing
-/// secret is still within its grace period.
-pub fn endpoint_from_row(
-    id: Uuid,
-    row: &herald_store::Record,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Endpoint {
-    let mut signing = Vec::new();
-    if let Some(s) = row
-        .string("herald_signingsecret")
-        .and_then(|s| herald_delivery::SigningSecret::parse(s).ok())
-    {
-        signing.push(s);
-    }
-    let previous_valid = match row.get("herald_previoussecretexpireson") {
-        Some(Value::DateTime(t)) => *t > now,
-        _ => false,
-    };
-    if previous_valid {
-        if let Some(s) = row
-            .string("herald_previoussigningsecret")
-            .and_then(|s| herald_delivery::SigningSecret::parse(s).ok())
-        {
-            signing.push(s);
-        }
-    }
-    Endpoint {
-        signing,
-        id,
-        name: row.string("name").unwrap_or("").to_string(),
-        url: row.string("url").unwrap_or("").to_string(),
-        auth: webhook_auth(row.int("authtype").unwrap_or(0), row.string("authvalue")),
-    }
 }

@@ -9,26 +9,26 @@ use herald_core::{Query, Schema, Table, Value};
 use herald_store::{Record, Tx};
 use uuid::Uuid;
 
-use crate::bootstrap::{message_supported, plugin_type_id};
-use crate::error::{ApiError, ApiResult};
+use super::error::{PipelineError, PipelineResult};
 use crate::state::AppState;
+use herald_core::fixed_ids::plugin_type_id;
 
 /// Refuse server-maintained columns and primary-key changes; keep the rest.
 pub fn checked_values(
     table: &Table,
     values: &[(String, Value)],
     create: bool,
-) -> ApiResult<Vec<(String, Value)>> {
+) -> PipelineResult<Vec<(String, Value)>> {
     let mut out: Vec<(String, Value)> = Vec::new();
     for (name, v) in values {
         let col = table.column(name).ok_or_else(|| {
-            ApiError::payload(format!(
+            PipelineError::payload(format!(
                 "The property '{name}' does not exist on type '{}'",
                 table.logical_name
             ))
         })?;
         if col.access == Access::ReadOnly {
-            return Err(ApiError::payload(format!(
+            return Err(PipelineError::payload(format!(
                 "The column '{name}' of '{}' is maintained by the server and cannot be set",
                 table.logical_name
             )));
@@ -37,7 +37,7 @@ pub fn checked_values(
             continue;
         }
         if col.required && v.is_null() {
-            return Err(ApiError::payload(format!(
+            return Err(PipelineError::payload(format!(
                 "The column '{name}' of '{}' is required",
                 table.logical_name
             )));
@@ -48,7 +48,7 @@ pub fn checked_values(
     if create {
         for c in table.columns.iter().filter(|c| c.required) {
             if !out.iter().any(|(n, v)| n == &c.name && !v.is_null()) {
-                return Err(ApiError::payload(format!(
+                return Err(PipelineError::payload(format!(
                     "The column '{}' of '{}' is required",
                     c.name, table.logical_name
                 )));
@@ -64,7 +64,7 @@ pub async fn lookups_exist(
     schema: &Schema,
     table: &Table,
     values: &[(String, Value)],
-) -> ApiResult<()> {
+) -> PipelineResult<()> {
     for (name, v) in values {
         let (Some(col), Some(id)) = (table.column(name), v.as_guid()) else {
             continue;
@@ -73,7 +73,7 @@ pub async fn lookups_exist(
             continue;
         };
         if tx.get(target, id).await?.is_none() {
-            return Err(ApiError::payload(format!(
+            return Err(PipelineError::payload(format!(
                 "{} With Id = {id} Does Not Exist (column '{name}' of '{}')",
                 target.logical_name, table.logical_name
             )));
@@ -83,11 +83,16 @@ pub async fn lookups_exist(
 }
 
 /// A row of a system table by id, inside the write's transaction.
-async fn row_of(tx: &mut Tx, state: &AppState, table: &str, id: Uuid) -> ApiResult<Option<Record>> {
+async fn row_of(
+    tx: &mut Tx,
+    state: &AppState,
+    table: &str,
+    id: Uuid,
+) -> PipelineResult<Option<Record>> {
     let t = state
         .schema
         .table(table)
-        .ok_or_else(|| ApiError::internal(format!("no {table} table")))?;
+        .ok_or_else(|| PipelineError::internal(format!("no {table} table")))?;
     Ok(tx.get(t, id).await?)
 }
 
@@ -98,12 +103,12 @@ fn set_column_list(
     column: &str,
     list: &str,
     table: &Table,
-) -> ApiResult<()> {
+) -> PipelineResult<()> {
     let mut normalized = Vec::new();
     for a in list.split(',').map(str::trim).filter(|a| !a.is_empty()) {
         let a = a.to_ascii_lowercase();
         if table.column(&a).is_none() {
-            return Err(ApiError::invalid(format!(
+            return Err(PipelineError::invalid(format!(
                 "{column}: '{a}' is not a column of '{}'",
                 table.logical_name
             )));
@@ -141,7 +146,7 @@ pub async fn registration_rules(
     table: &Table,
     before: Option<&Record>,
     values: &mut Vec<(String, Value)>,
-) -> ApiResult<()> {
+) -> PipelineResult<()> {
     match table.logical_name.as_str() {
         "serviceendpoint" => service_endpoint(tx, state, table, before, values).await,
         "sdkmessageprocessingstep" => step(tx, state, before, values).await,
@@ -156,13 +161,13 @@ async fn service_endpoint(
     table: &Table,
     before: Option<&Record>,
     values: &mut Vec<(String, Value)>,
-) -> ApiResult<()> {
+) -> PipelineResult<()> {
     set_default(values, before, "contract", Value::Int(8));
     set_default(values, before, "messageformat", Value::Int(2));
     set_default(values, before, "userclaim", Value::Int(1));
     let row = merged(before, values);
     if row.int("contract") != Some(8) {
-        return Err(ApiError::invalid(format!(
+        return Err(PipelineError::invalid(format!(
             "contract {} is not supported: herald only hosts webhooks (contract 8)",
             row.int("contract")
                 .map(|c| c.to_string())
@@ -170,7 +175,7 @@ async fn service_endpoint(
         )));
     }
     if row.int("messageformat") != Some(2) {
-        return Err(ApiError::invalid(
+        return Err(PipelineError::invalid(
             "messageformat must be 2 (Json) for webhooks",
         ));
     }
@@ -178,20 +183,20 @@ async fn service_endpoint(
     match url::Url::parse(url) {
         Ok(u) if (u.scheme() == "http" || u.scheme() == "https") && u.host().is_some() => {}
         _ => {
-            return Err(ApiError::invalid(format!(
+            return Err(PipelineError::invalid(format!(
                 "url '{url}' must be an absolute http:// or https:// URL"
             )))
         }
     }
     let authtype = row.int("authtype").ok_or_else(|| {
-        ApiError::invalid(
+        PipelineError::invalid(
             "authtype is required: 4 (WebhookKey), 5 (HttpHeader) or 6 (HttpQueryString)",
         )
     })?;
     let authvalue_written = values.iter().any(|(c, _)| c == "authvalue");
     if authvalue_written || before.is_none() || values.iter().any(|(c, _)| c == "authtype") {
         let authvalue = row.string("authvalue");
-        webhook_auth(authtype, authvalue).map_err(ApiError::invalid)?;
+        webhook_auth(authtype, authvalue).map_err(PipelineError::invalid)?;
         values.retain(|(c, _)| c != "isauthvalueset");
         values.push((
             "isauthvalueset".into(),
@@ -215,13 +220,9 @@ async fn service_endpoint(
         .any(|r| r.guid("serviceendpointid") != me || me.is_none())
         && before.is_none_or(|b| b.string("name") != Some(&name))
     {
-        return Err(ApiError::new(
-            axum::http::StatusCode::PRECONDITION_FAILED,
-            crate::error::codes::DUPLICATE,
-            format!(
-                "A webhook named '{name}' already exists; names are unique (regardless of case)"
-            ),
-        ));
+        return Err(PipelineError::Duplicate(format!(
+            "A webhook named '{name}' already exists; names are unique (regardless of case)"
+        )));
     }
     let _ = state;
     Ok(())
@@ -232,12 +233,12 @@ fn signing_secret(
     state: &AppState,
     before: Option<&Record>,
     values: &mut Vec<(String, Value)>,
-) -> ApiResult<()> {
+) -> PipelineResult<()> {
     if values
         .iter()
         .any(|(c, _)| c == "herald_previoussigningsecret")
     {
-        return Err(ApiError::payload(
+        return Err(PipelineError::payload(
             "herald_previoussigningsecret is maintained by herald during secret rotation",
         ));
     }
@@ -251,7 +252,7 @@ fn signing_secret(
     let new = new.as_str().filter(|s| !s.is_empty()).map(str::to_string);
     if let Some(secret) = &new {
         herald_delivery::SigningSecret::parse(secret)
-            .map_err(|e| ApiError::invalid(format!("herald_signingsecret: {e}")))?;
+            .map_err(|e| PipelineError::invalid(format!("herald_signingsecret: {e}")))?;
     }
     values.retain(|(c, _)| c != "herald_issigningsecretset" && c != "herald_signingsecret");
     values.push((
@@ -289,7 +290,7 @@ async fn step(
     state: &AppState,
     before: Option<&Record>,
     values: &mut Vec<(String, Value)>,
-) -> ApiResult<()> {
+) -> PipelineResult<()> {
     set_default(values, before, "rank", Value::Int(1));
     set_default(values, before, "mode", Value::Int(0));
     set_default(values, before, "supporteddeployment", Value::Int(0));
@@ -306,26 +307,28 @@ async fn step(
     let schema = state.schema.clone();
     let message_id = row
         .guid("sdkmessageid")
-        .ok_or_else(|| ApiError::invalid("sdkmessageid is required: bind it with \"sdkmessageid@odata.bind\": \"/sdkmessages(<id>)\""))?;
+        .ok_or_else(|| PipelineError::invalid("sdkmessageid is required: bind it with \"sdkmessageid@odata.bind\": \"/sdkmessages(<id>)\""))?;
     let message = row_of(tx, state, "sdkmessage", message_id)
         .await?
         .and_then(|r| r.string("name").map(str::to_string))
-        .ok_or_else(|| ApiError::invalid(format!("sdkmessage {message_id} does not exist")))?;
+        .ok_or_else(|| PipelineError::invalid(format!("sdkmessage {message_id} does not exist")))?;
     let handler = row
         .guid("eventhandler")
-        .ok_or_else(|| ApiError::invalid("eventhandler is required: bind it with \"eventhandler_serviceendpoint@odata.bind\": \"/serviceendpoints(<id>)\""))?;
+        .ok_or_else(|| PipelineError::invalid("eventhandler is required: bind it with \"eventhandler_serviceendpoint@odata.bind\": \"/serviceendpoints(<id>)\""))?;
     let endpoint = row_of(tx, state, "serviceendpoint", handler)
         .await?
-        .ok_or_else(|| ApiError::invalid(format!("serviceendpoint {handler} does not exist")))?;
+        .ok_or_else(|| {
+            PipelineError::invalid(format!("serviceendpoint {handler} does not exist"))
+        })?;
     let entity = match row.guid("sdkmessagefilterid") {
         Some(fid) => {
             let f = row_of(tx, state, "sdkmessagefilter", fid)
                 .await?
                 .ok_or_else(|| {
-                    ApiError::invalid(format!("sdkmessagefilter {fid} does not exist"))
+                    PipelineError::invalid(format!("sdkmessagefilter {fid} does not exist"))
                 })?;
             if f.guid("sdkmessageid") != Some(message_id) {
-                return Err(ApiError::invalid(format!(
+                return Err(PipelineError::invalid(format!(
                     "sdkmessagefilter {fid} belongs to another message than {message}"
                 )));
             }
@@ -334,16 +337,16 @@ async fn step(
         None => None,
     };
     let stage = row.int("stage").ok_or_else(|| {
-        ApiError::invalid(
+        PipelineError::invalid(
             "stage is required: 10 (PreValidation), 20 (PreOperation) or 40 (PostOperation)",
         )
     })?;
     if ![10, 20, 40].contains(&stage) {
-        return Err(ApiError::invalid(format!("stage {stage} is not valid: use 10 (PreValidation), 20 (PreOperation) or 40 (PostOperation)")));
+        return Err(PipelineError::invalid(format!("stage {stage} is not valid: use 10 (PreValidation), 20 (PreOperation) or 40 (PostOperation)")));
     }
     let mode = row.int("mode").unwrap_or(0);
     if mode == 1 && stage != 40 {
-        return Err(ApiError::invalid(
+        return Err(PipelineError::invalid(
             "Asynchronous steps (mode 1) are only allowed at stage 40 (PostOperation)",
         ));
     }
@@ -352,7 +355,7 @@ async fn step(
         .filter(|a| !a.trim().is_empty())
     {
         if message != "Update" {
-            return Err(ApiError::invalid(format!(
+            return Err(PipelineError::invalid(format!(
                 "filteringattributes are only allowed on Update steps, not {message}"
             )));
         }
@@ -360,14 +363,14 @@ async fn step(
             .as_deref()
             .and_then(|e| schema.table(e))
             .ok_or_else(|| {
-                ApiError::invalid("filteringattributes need a table: bind sdkmessagefilterid")
+                PipelineError::invalid("filteringattributes need a table: bind sdkmessagefilterid")
             })?;
         set_column_list(values, "filteringattributes", attrs, table)?;
     }
     if let Some(e) = &entity {
         if let Some(t) = schema.table(e) {
-            if !message_supported(&message, t) {
-                return Err(ApiError::invalid(format!(
+            if !t.supports_message(&message) {
+                return Err(PipelineError::invalid(format!(
                     "The message {message} cannot be registered on '{e}'"
                 )));
             }
@@ -393,16 +396,16 @@ async fn image(
     state: &AppState,
     before: Option<&Record>,
     values: &mut Vec<(String, Value)>,
-) -> ApiResult<()> {
+) -> PipelineResult<()> {
     let row = merged(before, values);
     let schema = state.schema.clone();
     let step_id = row
         .guid("sdkmessageprocessingstepid")
-        .ok_or_else(|| ApiError::invalid("sdkmessageprocessingstepid is required: bind it with \"sdkmessageprocessingstepid@odata.bind\": \"/sdkmessageprocessingsteps(<id>)\""))?;
+        .ok_or_else(|| PipelineError::invalid("sdkmessageprocessingstepid is required: bind it with \"sdkmessageprocessingstepid@odata.bind\": \"/sdkmessageprocessingsteps(<id>)\""))?;
     let step = row_of(tx, state, "sdkmessageprocessingstep", step_id)
         .await?
         .ok_or_else(|| {
-            ApiError::invalid(format!("sdkmessageprocessingstep {step_id} does not exist"))
+            PipelineError::invalid(format!("sdkmessageprocessingstep {step_id} does not exist"))
         })?;
     let message = match step.guid("sdkmessageid") {
         Some(m) => row_of(tx, state, "sdkmessage", m)
@@ -412,15 +415,15 @@ async fn image(
         None => String::new(),
     };
     let imagetype = row.int("imagetype").ok_or_else(|| {
-        ApiError::invalid("imagetype is required: 0 (PreImage), 1 (PostImage) or 2 (Both)")
+        PipelineError::invalid("imagetype is required: 0 (PreImage), 1 (PostImage) or 2 (Both)")
     })?;
     if message == "Create" && (imagetype == 0 || imagetype == 2) {
-        return Err(ApiError::invalid(
+        return Err(PipelineError::invalid(
             "A Create step cannot have a pre-image: the row does not exist before Create",
         ));
     }
     if message == "Delete" && (imagetype == 1 || imagetype == 2) {
-        return Err(ApiError::invalid(
+        return Err(PipelineError::invalid(
             "A Delete step cannot have a post-image: the row no longer exists after Delete",
         ));
     }
@@ -460,16 +463,12 @@ pub async fn before_delete(
     state: &AppState,
     table: &Table,
     id: Uuid,
-) -> ApiResult<()> {
+) -> PipelineResult<()> {
     match table.logical_name.as_str() {
         "serviceendpoint" => {
-            let q = crate::pipeline::rows_where(
-                "sdkmessageprocessingstep",
-                "eventhandler",
-                Value::Guid(id),
-            );
+            let q = rows_where("sdkmessageprocessingstep", "eventhandler", Value::Guid(id));
             if !tx.fetch(&q, Some(1), 0).await?.is_empty() {
-                return Err(ApiError::invalid(format!(
+                return Err(PipelineError::invalid(format!(
                     "The serviceendpoint {id} cannot be deleted while steps are registered on it; delete the steps first"
                 )));
             }
@@ -478,8 +477,8 @@ pub async fn before_delete(
             let images = state
                 .schema
                 .table("sdkmessageprocessingstepimage")
-                .ok_or_else(|| ApiError::internal("no image table"))?;
-            let q = crate::pipeline::rows_where(
+                .ok_or_else(|| PipelineError::internal("no image table"))?;
+            let q = rows_where(
                 &images.logical_name,
                 "sdkmessageprocessingstepid",
                 Value::Guid(id),
@@ -493,4 +492,15 @@ pub async fn before_delete(
         _ => {}
     }
     Ok(())
+}
+
+/// A query for the rows of `table` whose `column` equals `value`.
+fn rows_where(table: &str, column: &str, value: Value) -> Query {
+    let mut q = Query::all(table);
+    q.filter = Some(Condition::Compare {
+        column: ColumnRef::new(column),
+        op: CompareOp::Eq,
+        value,
+    });
+    q
 }

@@ -1,11 +1,16 @@
 //! The API's error: an HTTP status plus Dataverse's OData error body
 //! `{"error":{"code":"0x…","message":"…"}}`. Every failure a client can
 //! cause maps to a 4xx here; a 5xx means a bug or an unavailable store.
+//! The pipeline's and the System Jobs' own errors are mapped to HTTP here,
+//! at the edge, and nowhere below it.
 
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use herald_core::QueryError;
 use herald_store::StoreError;
+
+use crate::jobs::ControlError;
+use crate::pipeline::PipelineError;
 use serde_json::json;
 
 /// Dataverse error codes herald uses (hex strings as Dataverse sends them).
@@ -125,6 +130,52 @@ impl From<StoreError> for ApiError {
                 "The store is busy; try again",
             ),
             other => ApiError::internal(format!("store error: {other}")),
+        }
+    }
+}
+
+impl From<PipelineError> for ApiError {
+    fn from(e: PipelineError) -> Self {
+        let message = e.to_string();
+        match e {
+            PipelineError::Unknown(_) => ApiError::bad_request(message),
+            PipelineError::Invalid(_) => ApiError::invalid(message),
+            PipelineError::InvalidPayload(_) => ApiError::payload(message),
+            PipelineError::NotFound { .. } => ApiError::not_found(message),
+            PipelineError::Duplicate(_) => {
+                ApiError::new(StatusCode::PRECONDITION_FAILED, codes::DUPLICATE, message)
+            }
+            PipelineError::Precondition(_) => ApiError::precondition(message),
+            PipelineError::LoopDetected { .. } => {
+                ApiError::new(StatusCode::BAD_REQUEST, codes::LOOP_DETECTED, message)
+            }
+            PipelineError::EndpointUnavailable { .. } => ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                codes::ENDPOINT_UNAVAILABLE,
+                message,
+            ),
+            PipelineError::Forbidden(_) => {
+                ApiError::new(StatusCode::FORBIDDEN, codes::FORBIDDEN, message)
+            }
+            PipelineError::Store(e) => ApiError::from(e),
+            PipelineError::Internal(_) => ApiError::internal(message),
+        }
+    }
+}
+
+impl From<ControlError> for ApiError {
+    fn from(e: ControlError) -> Self {
+        let message = e.to_string();
+        match e {
+            ControlError::NotWritable(_) => {
+                ApiError::new(StatusCode::FORBIDDEN, codes::FORBIDDEN, message)
+            }
+            ControlError::NoSuchTransition { .. }
+            | ControlError::Refused(_)
+            | ControlError::CannotRun(_) => ApiError::invalid(message),
+            ControlError::NotFound(_) => ApiError::not_found(message),
+            ControlError::Store(e) => ApiError::from(e),
+            ControlError::Internal(_) => ApiError::internal(message),
         }
     }
 }
