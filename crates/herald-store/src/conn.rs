@@ -116,10 +116,10 @@ macro_rules! decode {
 }
 
 impl Conn<'_> {
-    pub fn dialect(&self) -> crate::ddl::Dialect {
+    pub fn dialect(&self) -> crate::dialect::Dialect {
         match self {
-            Conn::Sqlite(_) => crate::ddl::Dialect::Sqlite,
-            Conn::Pg(_) => crate::ddl::Dialect::Postgres,
+            Conn::Sqlite(_) => crate::dialect::Dialect::Sqlite,
+            Conn::Pg(_) => crate::dialect::Dialect::Postgres,
         }
     }
 

@@ -5,13 +5,8 @@
 use herald_core::schema::Storage;
 use herald_core::{Schema, Table};
 
+use crate::dialect::Dialect;
 use crate::sql::{fold, ident};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dialect {
-    Sqlite,
-    Postgres,
-}
 
 pub fn storage_type(dialect: Dialect, storage: Storage) -> &'static str {
     match (dialect, storage) {

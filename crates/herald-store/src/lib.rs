@@ -31,6 +31,7 @@ pub mod bc;
 pub mod bins;
 mod conn;
 pub mod ddl;
+mod dialect;
 mod error;
 pub mod jobs;
 pub mod keys;
@@ -50,7 +51,7 @@ use sqlx::{PgPool, Postgres, Sqlite, SqlitePool};
 use uuid::Uuid;
 
 pub use conn::Conn;
-pub use ddl::Dialect;
+pub use dialect::Dialect;
 pub use error::StoreError;
 pub use jobs::{
     AttemptRow, Claim, ClaimLimits, ClaimedJob, EndpointCap, JobOutcome, JobRow, NewJob, OutcomeRow,

@@ -25,7 +25,7 @@ use herald_core::query::{ColumnRef, CompareOp, Condition, Link, Order, Query};
 use herald_core::schema::{Column, ColumnType, Storage};
 use herald_core::{Schema, Table, Value};
 
-use crate::ddl::Dialect;
+use crate::dialect::Dialect;
 use crate::error::StoreError;
 
 /// A parameter with its storage type, so that NULLs are typed for PostgreSQL.
