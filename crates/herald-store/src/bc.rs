@@ -21,55 +21,53 @@ use crate::record::Record;
 use crate::sql::{OutputColumn, Param, Sql};
 use crate::{Backend, Store, Tx};
 
-/// The DDL of the tables above (appended to [`crate::ddl::internal_tables`]).
-pub fn internal_tables() -> Vec<&'static str> {
-    vec![
-        "CREATE TABLE IF NOT EXISTS herald_bc_subscription (
-            subscriptionid TEXT PRIMARY KEY,
-            notificationurl TEXT NOT NULL,
-            resource TEXT NOT NULL,
-            tablename TEXT NOT NULL,
-            companyid TEXT NOT NULL,
-            apiversion TEXT NOT NULL,
-            userid TEXT NOT NULL,
-            clientstate TEXT,
-            expires BIGINT NOT NULL,
-            createdon BIGINT NOT NULL,
-            modifiedon BIGINT NOT NULL,
-            version BIGINT NOT NULL
-        )",
-        "CREATE INDEX IF NOT EXISTS ix_herald_bc_subscription_stream ON herald_bc_subscription (tablename, companyid)",
-        "CREATE INDEX IF NOT EXISTS ix_herald_bc_subscription_url ON herald_bc_subscription (notificationurl)",
-        "CREATE TABLE IF NOT EXISTS herald_bc_change (
-            changeid TEXT PRIMARY KEY,
-            tablename TEXT NOT NULL,
-            companyid TEXT NOT NULL,
-            recordid TEXT NOT NULL,
-            changetype TEXT NOT NULL,
-            at BIGINT NOT NULL,
-            version BIGINT NOT NULL
-        )",
-        "CREATE INDEX IF NOT EXISTS ix_herald_bc_change_stream ON herald_bc_change (tablename, companyid, at)",
-        "CREATE TABLE IF NOT EXISTS herald_bc_notification (
-            notificationid TEXT PRIMARY KEY,
-            subscriptionid TEXT NOT NULL,
-            resource TEXT NOT NULL,
-            changetype TEXT NOT NULL,
-            lastmodified BIGINT NOT NULL,
-            createdon BIGINT NOT NULL,
-            seq BIGINT NOT NULL
-        )",
-        "CREATE INDEX IF NOT EXISTS ix_herald_bc_notification_sub ON herald_bc_notification (subscriptionid, createdon, seq)",
-        "CREATE TABLE IF NOT EXISTS herald_bc_target (
-            url TEXT PRIMARY KEY,
-            next_attempt BIGINT NOT NULL,
-            first_failure BIGINT,
-            attempts BIGINT NOT NULL,
-            lease_owner TEXT,
-            lease_until BIGINT
-        )",
-    ]
-}
+/// The DDL of the tables above, run by `migrate.rs`.
+pub(crate) const DDL: &[&str] = &[
+    "CREATE TABLE IF NOT EXISTS herald_bc_subscription (
+        subscriptionid TEXT PRIMARY KEY,
+        notificationurl TEXT NOT NULL,
+        resource TEXT NOT NULL,
+        tablename TEXT NOT NULL,
+        companyid TEXT NOT NULL,
+        apiversion TEXT NOT NULL,
+        userid TEXT NOT NULL,
+        clientstate TEXT,
+        expires BIGINT NOT NULL,
+        createdon BIGINT NOT NULL,
+        modifiedon BIGINT NOT NULL,
+        version BIGINT NOT NULL
+    )",
+    "CREATE INDEX IF NOT EXISTS ix_herald_bc_subscription_stream ON herald_bc_subscription (tablename, companyid)",
+    "CREATE INDEX IF NOT EXISTS ix_herald_bc_subscription_url ON herald_bc_subscription (notificationurl)",
+    "CREATE TABLE IF NOT EXISTS herald_bc_change (
+        changeid TEXT PRIMARY KEY,
+        tablename TEXT NOT NULL,
+        companyid TEXT NOT NULL,
+        recordid TEXT NOT NULL,
+        changetype TEXT NOT NULL,
+        at BIGINT NOT NULL,
+        version BIGINT NOT NULL
+    )",
+    "CREATE INDEX IF NOT EXISTS ix_herald_bc_change_stream ON herald_bc_change (tablename, companyid, at)",
+    "CREATE TABLE IF NOT EXISTS herald_bc_notification (
+        notificationid TEXT PRIMARY KEY,
+        subscriptionid TEXT NOT NULL,
+        resource TEXT NOT NULL,
+        changetype TEXT NOT NULL,
+        lastmodified BIGINT NOT NULL,
+        createdon BIGINT NOT NULL,
+        seq BIGINT NOT NULL
+    )",
+    "CREATE INDEX IF NOT EXISTS ix_herald_bc_notification_sub ON herald_bc_notification (subscriptionid, createdon, seq)",
+    "CREATE TABLE IF NOT EXISTS herald_bc_target (
+        url TEXT PRIMARY KEY,
+        next_attempt BIGINT NOT NULL,
+        first_failure BIGINT,
+        attempts BIGINT NOT NULL,
+        lease_owner TEXT,
+        lease_until BIGINT
+    )",
+];
 
 /// A webhook subscription.
 #[derive(Debug, Clone, PartialEq)]

@@ -5,32 +5,32 @@ use sqlx::Row;
 use uuid::Uuid;
 
 use crate::error::StoreError;
+use crate::read::{rows, uuid};
 use crate::sql::{Param, Sql};
 use crate::{Backend, Store};
 
-pub fn internal_tables() -> Vec<&'static str> {
-    vec![
-        "CREATE TABLE IF NOT EXISTS herald_bin (
-            binid TEXT PRIMARY KEY,
-            name TEXT NOT NULL,
-            createdon BIGINT NOT NULL
-        )",
-        "CREATE TABLE IF NOT EXISTS herald_bin_request (
-            requestid TEXT PRIMARY KEY,
-            binid TEXT NOT NULL,
-            receivedon BIGINT NOT NULL,
-            seq BIGINT NOT NULL,
-            method TEXT NOT NULL,
-            path TEXT NOT NULL,
-            query TEXT,
-            headers TEXT NOT NULL,
-            body TEXT NOT NULL,
-            bodysize BIGINT NOT NULL,
-            truncated BOOLEAN NOT NULL
-        )",
-        "CREATE INDEX IF NOT EXISTS ix_herald_bin_request ON herald_bin_request (binid, seq)",
-    ]
-}
+/// The bins and their captured requests.
+pub(crate) const DDL: &[&str] = &[
+    "CREATE TABLE IF NOT EXISTS herald_bin (
+        binid TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        createdon BIGINT NOT NULL
+    )",
+    "CREATE TABLE IF NOT EXISTS herald_bin_request (
+        requestid TEXT PRIMARY KEY,
+        binid TEXT NOT NULL,
+        receivedon BIGINT NOT NULL,
+        seq BIGINT NOT NULL,
+        method TEXT NOT NULL,
+        path TEXT NOT NULL,
+        query TEXT,
+        headers TEXT NOT NULL,
+        body TEXT NOT NULL,
+        bodysize BIGINT NOT NULL,
+        truncated BOOLEAN NOT NULL
+    )",
+    "CREATE INDEX IF NOT EXISTS ix_herald_bin_request ON herald_bin_request (binid, seq)",
+];
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Bin {
@@ -57,30 +57,6 @@ pub struct BinRequest {
 fn text(s: impl ToString) -> Param {
     Param::Text(Some(s.to_string()))
 }
-
-pub(crate) fn uuid(s: String) -> Result<Uuid, StoreError> {
-    Uuid::parse_str(&s).map_err(|e| StoreError::Invalid(e.to_string()))
-}
-
-macro_rules! rows {
-    ($self:expr, $sql:expr, |$r:ident| $make:expr) => {{
-        let mut out = Vec::new();
-        match &$self.backend {
-            Backend::Sqlite { reader, .. } => {
-                for $r in crate::conn::bound_query($sql).fetch_all(reader).await? {
-                    out.push($make);
-                }
-            }
-            Backend::Postgres(p) => {
-                for $r in crate::conn::bound_query($sql).fetch_all(p).await? {
-                    out.push($make);
-                }
-            }
-        }
-        out
-    }};
-}
-pub(crate) use rows;
 
 impl Store {
     pub async fn create_bin(&self, name: &str, now_ms: i64) -> Result<Bin, StoreError> {

@@ -190,7 +190,7 @@ impl Conn<'_> {
         })
     }
 
-    async fn fetch_strings(&mut self, sql: &Sql) -> Result<Vec<String>, StoreError> {
+    pub(crate) async fn fetch_strings(&mut self, sql: &Sql) -> Result<Vec<String>, StoreError> {
         let mut out = Vec::new();
         match self {
             Conn::Sqlite(c) => {
@@ -303,55 +303,6 @@ impl Conn<'_> {
             .push(" = ")
             .bind(Param::Text(Some(id.to_string())));
         self.execute(&sql).await
-    }
-
-    pub async fn api_key_user(&mut self, keyhash: &str) -> Result<Option<Uuid>, StoreError> {
-        let mut sql = Sql::default();
-        sql.push("SELECT systemuserid FROM herald_apikey WHERE keyhash = ")
-            .bind(Param::Text(Some(keyhash.to_string())));
-        Ok(self
-            .fetch_strings(&sql)
-            .await?
-            .into_iter()
-            .next()
-            .and_then(|s| Uuid::parse_str(&s).ok()))
-    }
-
-    pub async fn put_api_key(
-        &mut self,
-        keyhash: &str,
-        user: Uuid,
-        name: &str,
-        now_ms: i64,
-    ) -> Result<(), StoreError> {
-        let mut sql = Sql::default();
-        sql.push("INSERT INTO herald_apikey (keyhash, systemuserid, name, createdon) VALUES (")
-            .bind(Param::Text(Some(keyhash.to_string())))
-            .push(", ")
-            .bind(Param::Text(Some(user.to_string())))
-            .push(", ")
-            .bind(Param::Text(Some(name.to_string())))
-            .push(", ")
-            .bind(Param::Int(Some(now_ms)))
-            .push(") ON CONFLICT (keyhash) DO NOTHING");
-        self.execute(&sql).await.map(|_| ())
-    }
-
-    pub async fn setting(&mut self, name: &str) -> Result<Option<String>, StoreError> {
-        let mut sql = Sql::default();
-        sql.push("SELECT value FROM herald_setting WHERE name = ")
-            .bind(Param::Text(Some(name.to_string())));
-        Ok(self.fetch_strings(&sql).await?.into_iter().next())
-    }
-
-    pub async fn put_setting(&mut self, name: &str, value: &str) -> Result<(), StoreError> {
-        let mut sql = Sql::default();
-        sql.push("INSERT INTO herald_setting (name, value) VALUES (")
-            .bind(Param::Text(Some(name.to_string())))
-            .push(", ")
-            .bind(Param::Text(Some(value.to_string())))
-            .push(") ON CONFLICT (name) DO UPDATE SET value = excluded.value");
-        self.execute(&sql).await.map(|_| ())
     }
 }
 

@@ -1,9 +1,10 @@
-//! Schema synchronisation ("migrations"): creates herald's own tables and one
-//! SQL table per schema table, adds columns that a newer config declares,
-//! and creates the indexes queries rely on. Idempotent; runs at every start.
+//! The DDL of the schema's tables: one SQL table per schema table, the
+//! columns a newer config adds, and the indexes queries rely on. herald's
+//! own bookkeeping tables are not here: each module that owns one declares
+//! its `DDL` next to its queries, and `migrate.rs` runs them all.
 
 use herald_core::schema::Storage;
-use herald_core::{Schema, Table};
+use herald_core::Table;
 
 use crate::dialect::Dialect;
 use crate::sql::{fold, ident};
@@ -17,49 +18,6 @@ pub fn storage_type(dialect: Dialect, storage: Storage) -> &'static str {
         (Dialect::Postgres, Storage::Real) => "DOUBLE PRECISION",
         (_, Storage::Boolean) => "BOOLEAN",
     }
-}
-
-/// herald's own bookkeeping tables (not visible through the Web API).
-pub fn internal_tables() -> Vec<&'static str> {
-    let mut out = vec![
-        "CREATE TABLE IF NOT EXISTS herald_apikey (
-            keyhash TEXT PRIMARY KEY,
-            systemuserid TEXT NOT NULL,
-            name TEXT NOT NULL,
-            createdon BIGINT NOT NULL
-        )",
-        // The queue of System Jobs still to run (asyncoperation holds the
-        // history); a row leaves the queue when its job completes.
-        "CREATE TABLE IF NOT EXISTS herald_job (
-            asyncoperationid TEXT PRIMARY KEY,
-            endpointid TEXT NOT NULL,
-            ready_at BIGINT NOT NULL,
-            lease_owner TEXT,
-            lease_until BIGINT,
-            autodelete BOOLEAN NOT NULL,
-            attempts BIGINT NOT NULL
-        )",
-        "CREATE INDEX IF NOT EXISTS ix_herald_job_ready ON herald_job (ready_at)",
-        // Every HTTP attempt of every job.
-        "CREATE TABLE IF NOT EXISTS herald_attempt (
-            attemptid TEXT PRIMARY KEY,
-            asyncoperationid TEXT NOT NULL,
-            attempt BIGINT NOT NULL,
-            startedon BIGINT NOT NULL,
-            duration_ms BIGINT NOT NULL,
-            status BIGINT,
-            error TEXT,
-            response TEXT
-        )",
-        "CREATE INDEX IF NOT EXISTS ix_herald_attempt_job ON herald_attempt (asyncoperationid, attempt)",
-        "CREATE TABLE IF NOT EXISTS herald_setting (
-            name TEXT PRIMARY KEY,
-            value TEXT NOT NULL
-        )",
-    ];
-    out.extend(crate::bc::internal_tables());
-    out.extend(crate::bins::internal_tables());
-    out
 }
 
 pub fn create_table(dialect: Dialect, table: &Table) -> String {
@@ -165,8 +123,4 @@ pub fn endpoint_name_indexes(dialect: Dialect, case_duplicates: bool) -> Vec<Str
             "DROP INDEX IF EXISTS ix_serviceendpoint_name_fold".to_string(),
         ]
     }
-}
-
-pub fn all_tables(schema: &Schema) -> impl Iterator<Item = &Table> {
-    schema.tables()
 }

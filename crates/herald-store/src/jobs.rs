@@ -24,6 +24,34 @@ use crate::{Backend, Store, Tx};
 /// The PostgreSQL LISTEN/NOTIFY channel that announces committed jobs.
 pub const JOBS_CHANNEL: &str = "herald_jobs";
 
+/// The queue of jobs still to run and the log of every HTTP attempt.
+pub(crate) const DDL: &[&str] = &[
+    // The queue of System Jobs still to run (asyncoperation holds the
+    // history); a row leaves the queue when its job completes.
+    "CREATE TABLE IF NOT EXISTS herald_job (
+        asyncoperationid TEXT PRIMARY KEY,
+        endpointid TEXT NOT NULL,
+        ready_at BIGINT NOT NULL,
+        lease_owner TEXT,
+        lease_until BIGINT,
+        autodelete BOOLEAN NOT NULL,
+        attempts BIGINT NOT NULL
+    )",
+    "CREATE INDEX IF NOT EXISTS ix_herald_job_ready ON herald_job (ready_at)",
+    // Every HTTP attempt of every job.
+    "CREATE TABLE IF NOT EXISTS herald_attempt (
+        attemptid TEXT PRIMARY KEY,
+        asyncoperationid TEXT NOT NULL,
+        attempt BIGINT NOT NULL,
+        startedon BIGINT NOT NULL,
+        duration_ms BIGINT NOT NULL,
+        status BIGINT,
+        error TEXT,
+        response TEXT
+    )",
+    "CREATE INDEX IF NOT EXISTS ix_herald_attempt_job ON herald_attempt (asyncoperationid, attempt)",
+];
+
 /// The lease owner of a stopped job's queue entry (see [`Tx::stop_job`]).
 pub const STOPPED: &str = "herald:stopped";
 

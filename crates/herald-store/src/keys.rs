@@ -10,10 +10,19 @@
 use sqlx::Row;
 use uuid::Uuid;
 
-use crate::bins::{rows, uuid};
+use crate::conn::Conn;
 use crate::error::StoreError;
+use crate::read::{rows, uuid};
 use crate::sql::{Param, Sql};
-use crate::{Backend, Store};
+use crate::{Backend, Store, Tx};
+
+/// The keys table: each key's hash and the systemuser it acts as.
+pub(crate) const DDL: &[&str] = &["CREATE TABLE IF NOT EXISTS herald_apikey (
+        keyhash TEXT PRIMARY KEY,
+        systemuserid TEXT NOT NULL,
+        name TEXT NOT NULL,
+        createdon BIGINT NOT NULL
+    )"];
 
 /// Hex digits of the hash that make a key's id.
 pub const ID_LEN: usize = 12;
@@ -37,6 +46,20 @@ impl ApiKey {
 }
 
 impl Store {
+    /// The systemuser behind an API key hash, if any.
+    pub async fn api_key_user(&self, keyhash: &str) -> Result<Option<Uuid>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite { reader, .. } => {
+                let mut c = reader.acquire().await?;
+                Conn::Sqlite(&mut c).api_key_user(keyhash).await
+            }
+            Backend::Postgres(p) => {
+                let mut c = p.acquire().await?;
+                Conn::Pg(&mut c).api_key_user(keyhash).await
+            }
+        }
+    }
+
     /// Every API key, oldest first.
     pub async fn api_keys(&self) -> Result<Vec<ApiKey>, StoreError> {
         let sql = Sql {
@@ -63,5 +86,54 @@ impl Store {
         let n = tx.conn().await?.execute(&sql).await?;
         tx.commit().await?;
         Ok(n > 0)
+    }
+}
+
+impl Tx {
+    pub async fn put_api_key(
+        &mut self,
+        keyhash: &str,
+        user: Uuid,
+        name: &str,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        self.conn()
+            .await?
+            .put_api_key(keyhash, user, name, now_ms)
+            .await
+    }
+}
+
+impl Conn<'_> {
+    pub async fn api_key_user(&mut self, keyhash: &str) -> Result<Option<Uuid>, StoreError> {
+        let mut sql = Sql::default();
+        sql.push("SELECT systemuserid FROM herald_apikey WHERE keyhash = ")
+            .bind(Param::Text(Some(keyhash.to_string())));
+        Ok(self
+            .fetch_strings(&sql)
+            .await?
+            .into_iter()
+            .next()
+            .and_then(|s| Uuid::parse_str(&s).ok()))
+    }
+
+    pub async fn put_api_key(
+        &mut self,
+        keyhash: &str,
+        user: Uuid,
+        name: &str,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        let mut sql = Sql::default();
+        sql.push("INSERT INTO herald_apikey (keyhash, systemuserid, name, createdon) VALUES (")
+            .bind(Param::Text(Some(keyhash.to_string())))
+            .push(", ")
+            .bind(Param::Text(Some(user.to_string())))
+            .push(", ")
+            .bind(Param::Text(Some(name.to_string())))
+            .push(", ")
+            .bind(Param::Int(Some(now_ms)))
+            .push(") ON CONFLICT (keyhash) DO NOTHING");
+        self.execute(&sql).await.map(|_| ())
     }
 }

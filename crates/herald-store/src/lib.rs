@@ -35,7 +35,10 @@ mod dialect;
 mod error;
 pub mod jobs;
 pub mod keys;
+mod migrate;
+mod read;
 mod record;
+mod settings;
 pub mod sql;
 pub mod testing;
 
@@ -175,57 +178,6 @@ impl Store {
         }
     }
 
-    /// Bring the schema up to date: what [`Store::connect`] does after
-    /// connecting. Idempotent.
-    pub async fn migrate(&self) -> Result<(), StoreError> {
-        let dialect = self.dialect();
-        let mut tx = self.begin().await?;
-        if dialect == Dialect::Postgres {
-            // Several nodes may start at once: serialise their migrations.
-            tx.conn()
-                .await?
-                .execute_raw("SELECT pg_advisory_xact_lock(7368001)")
-                .await?;
-        }
-        for stmt in ddl::internal_tables() {
-            tx.conn().await?.execute_raw(stmt).await?;
-        }
-        for table in self.schema.tables() {
-            tx.conn()
-                .await?
-                .execute_raw(&ddl::create_table(dialect, table))
-                .await?;
-            let existing = tx.conn().await?.column_names(&table.logical_name).await?;
-            for c in &table.columns {
-                if !existing.iter().any(|e| e == &c.name) {
-                    if let Some(stmt) = ddl::add_column(dialect, table, &c.name) {
-                        tx.conn().await?.execute_raw(&stmt).await?;
-                    }
-                }
-            }
-            for stmt in ddl::indexes(dialect, table) {
-                tx.conn().await?.execute_raw(&stmt).await?;
-            }
-        }
-        if self.schema.table("serviceendpoint").is_some() {
-            let count = Sql {
-                text: ddl::endpoint_name_case_duplicates(dialect),
-                params: vec![],
-            };
-            let duplicates = tx.conn().await?.fetch_i64(&count).await?.unwrap_or(0);
-            if duplicates > 0 {
-                tracing::warn!(
-                    names = duplicates,
-                    "some webhook (serviceendpoint) names differ only in case: rename them so that names are unique regardless of case"
-                );
-            }
-            for stmt in ddl::endpoint_name_indexes(dialect, duplicates > 0) {
-                tx.conn().await?.execute_raw(&stmt).await?;
-            }
-        }
-        tx.commit().await
-    }
-
     /// Start a write transaction.
     pub async fn begin(&self) -> Result<Tx, StoreError> {
         let inner = match &self.backend {
@@ -309,20 +261,6 @@ impl Store {
             }
         }
         Ok(out)
-    }
-
-    /// The systemuser behind an API key hash, if any.
-    pub async fn api_key_user(&self, keyhash: &str) -> Result<Option<Uuid>, StoreError> {
-        match &self.backend {
-            Backend::Sqlite { reader, .. } => {
-                let mut c = reader.acquire().await?;
-                Conn::Sqlite(&mut c).api_key_user(keyhash).await
-            }
-            Backend::Postgres(p) => {
-                let mut c = p.acquire().await?;
-                Conn::Pg(&mut c).api_key_user(keyhash).await
-            }
-        }
     }
 }
 
@@ -497,26 +435,5 @@ impl Tx {
     pub async fn get(&mut self, table: &Table, id: Uuid) -> Result<Option<Record>, StoreError> {
         let q = by_id(table, id);
         Ok(self.fetch(&q, Some(1), 0).await?.into_iter().next())
-    }
-
-    pub async fn put_api_key(
-        &mut self,
-        keyhash: &str,
-        user: Uuid,
-        name: &str,
-        now_ms: i64,
-    ) -> Result<(), StoreError> {
-        self.conn()
-            .await?
-            .put_api_key(keyhash, user, name, now_ms)
-            .await
-    }
-
-    pub async fn setting(&mut self, name: &str) -> Result<Option<String>, StoreError> {
-        self.conn().await?.setting(name).await
-    }
-
-    pub async fn put_setting(&mut self, name: &str, value: &str) -> Result<(), StoreError> {
-        self.conn().await?.put_setting(name, value).await
     }
 }
