@@ -1,12 +1,10 @@
 //! Test harness: a real herald server on a free loopback port, against a
 //! temp SQLite file or a fresh PostgreSQL database, driven over HTTP; the
 //! `both_backends!` macro that makes one test per store. Beside it:
-//! [`cli`] runs the real binary against such a server, [`node`] runs real
-//! `herald serve` processes (multi-node, crash, config-file tests), and
-//! [`golden`] compares bodies with seed 000's.
+//! [`cli`] runs the real binary against such a server, and [`node`] runs
+//! real `herald serve` processes (multi-node, crash, config-file tests).
 
 pub mod cli;
-pub mod golden;
 pub mod node;
 
 use std::sync::Arc;

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
 /// The request body printed in seed 000 ("Use webhooks…", Request Body),
 /// verbatim (seed 002 prints the same one).
@@ -103,4 +103,25 @@ fn date_style(s: &str) -> Option<&'static str> {
         }
         _ => None,
     }
+}
+
+#[test]
+fn golden_blanking_keeps_identity_and_date_style() {
+    let v: Value = serde_json::from_str(
+        r#"{"a":"6D81597F-0F9F-E711-8122-000D3AA2331C","b":"75c2dd85-e89e-e711-8122-000d3aa2331c","c":"6d81597f-0f9f-e711-8122-000d3aa2331c","d":"\/Date(1506384247000)\/","e":"\/Date(1506409448000-0700)\/","f":"James"}"#,
+    )
+    .expect("json");
+    assert_eq!(
+        blank_run_values(&v).to_string(),
+        r#"{"a":"guid#1","b":"guid#2","c":"guid#1","d":"/Date(ms)/","e":"/Date(ms±offset)/","f":"James"}"#
+    );
+}
+
+#[test]
+#[should_panic(expected = "keys (in order) differ at $.x")]
+fn golden_comparison_sees_key_order() {
+    let a = json!({"x": {"a": 1, "b": 2}});
+    let b = json!({"x": {"b": 2, "a": 1}});
+    assert_eq!(a, b, "serde_json's == alone does not see the difference");
+    assert_same_ordered(&a, &b, "$");
 }
