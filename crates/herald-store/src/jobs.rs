@@ -190,7 +190,8 @@ pub struct Claim {
 /// The parts of a claimed job's asyncoperation row that its delivery needs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct JobRow {
-    pub statecode: i64,
+    /// `statecode` (Ready when missing or unknown, as a row still to run).
+    pub state: JobState,
     /// The serialized RemoteExecutionContext.
     pub data: String,
     pub primaryentitytype: String,
@@ -220,8 +221,8 @@ pub enum OutcomeRow {
     /// `versionnumber` goes up by one, `retrycount` by `retries`, and
     /// `modifiedon` becomes `completed_ms`.
     Update {
-        statecode: i64,
-        statuscode: i64,
+        /// The completed `statecode` / `statuscode`.
+        phase: JobPhase,
         /// When this run started (`startedon`).
         started_ms: i64,
         completed_ms: i64,
@@ -515,8 +516,7 @@ impl Tx {
             sql.push("UPDATE \"asyncoperation\" SET \"statecode\" = v.column2, \"statuscode\" = v.column3, \"completedon\" = v.column4, \"modifiedon\" = v.column4, \"executiontimespan\" = v.column5, \"retrycount\" = COALESCE(\"retrycount\", 0) + v.column6, \"message\" = v.column7, \"friendlymessage\" = v.column8, \"errorcode\" = v.column9, \"startedon\" = v.column10, \"versionnumber\" = COALESCE(\"versionnumber\", 0) + 1 FROM (VALUES ");
             for (i, o) in updated.iter().enumerate() {
                 let OutcomeRow::Update {
-                    statecode,
-                    statuscode,
+                    phase,
                     started_ms,
                     completed_ms,
                     executiontimespan,
@@ -534,9 +534,9 @@ impl Tx {
                 sql.push("(")
                     .bind(text(o.asyncoperation_id))
                     .push(", ")
-                    .bind(Param::Int(Some(*statecode)))
+                    .bind(phase.state.into())
                     .push(", ")
-                    .bind(Param::Int(Some(*statuscode)))
+                    .bind(phase.status.into())
                     .push(", ")
                     .bind(Param::Int(Some(*completed_ms)))
                     .push(", ")
@@ -765,7 +765,10 @@ macro_rules! job_row {
         (
             parse_uuid(&id)?,
             JobRow {
-                statecode: $r.try_get::<Option<i64>, _>(1)?.unwrap_or(0),
+                state: $r
+                    .try_get::<Option<i64>, _>(1)?
+                    .and_then(JobState::from_code)
+                    .unwrap_or(JobState::Ready),
                 data: $r.try_get::<Option<String>, _>(2)?.unwrap_or_default(),
                 primaryentitytype: $r.try_get::<Option<String>, _>(3)?.unwrap_or_default(),
                 messagename: $r.try_get(4)?,

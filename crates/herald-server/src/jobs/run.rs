@@ -12,6 +12,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use herald_core::job::JobPhase;
 use herald_delivery::{Delivery, Failure, FailureKind, Outcome, WebhookRequest};
 use herald_store::{AttemptRow, ClaimedJob, JobOutcome, JobRow, OutcomeRow};
 use tracing::warn;
@@ -60,7 +61,7 @@ async fn try_run(
         tx.dequeue_job(job.asyncoperation_id).await?;
         return tx.commit().await;
     };
-    if row.statecode == 3 || row.statecode == 1 {
+    if !row.state.is_runnable() {
         // Completed, canceled or suspended meanwhile (a resume or retry
         // queues it again).
         let mut tx = store.begin().await?;
@@ -115,17 +116,16 @@ async fn try_run(
         OutcomeRow::Delete
     } else {
         let (state_status, message, friendlymessage, errorcode) = match &delivery.outcome {
-            Outcome::Succeeded { .. } => (SUCCEEDED, None, None, None),
+            Outcome::Succeeded { .. } => (JobPhase::SUCCEEDED, None, None, None),
             Outcome::Failed(f) => (
-                FAILED,
+                JobPhase::FAILED,
                 Some(technical_message(&delivery, &f.message)),
                 Some(format!("The webhook call failed: {}", f.message)),
                 Some(ERRORCODE_ENDPOINT_UNAVAILABLE),
             ),
         };
         OutcomeRow::Update {
-            statecode: state_status.0,
-            statuscode: state_status.1,
+            phase: state_status,
             started_ms: started.timestamp_millis(),
             completed_ms: completed.timestamp_millis(),
             executiontimespan: (completed - started).num_milliseconds().max(0),

@@ -180,7 +180,7 @@ async fn enqueue(
                 autodelete: step.async_auto_delete,
                 claims: 1,
                 row: Some(JobRow {
-                    statecode: 0,
+                    state: herald_core::job::JobState::Ready,
                     data,
                     primaryentitytype: event.table.logical_name.clone(),
                     messagename: Some(event.message_name().to_string()),
