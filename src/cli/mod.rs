@@ -9,6 +9,7 @@ mod job;
 mod key;
 mod notify;
 mod output;
+mod registration;
 mod serve;
 mod step;
 mod subscription;

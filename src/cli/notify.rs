@@ -19,7 +19,7 @@ use serde_json::Value;
 
 use super::client::Client;
 use super::output::{print_outcome, OutputArgs};
-use super::webhook::{self, id_of};
+use super::registration::{id_and_name, resolve_webhook};
 
 #[derive(Debug, Args)]
 pub struct NotifyArgs {
@@ -48,9 +48,8 @@ pub async fn run(client: &Client, args: NotifyArgs) -> Result<()> {
                 args.context.display()
             )
         })?;
-    let endpoint = webhook::resolve(client, &args.webhook).await?;
-    let id = id_of(&endpoint, "serviceendpointid")?;
-    let name = endpoint["name"].as_str().unwrap_or(&id).to_string();
+    let endpoint = resolve_webhook(client, &args.webhook).await?;
+    let (id, name) = id_and_name(&endpoint, "serviceendpointid")?;
     let answer = client
         .post(
             &format!("serviceendpoints({id})/Microsoft.Dynamics.CRM.herald_Notify"),

@@ -14,8 +14,9 @@ use herald_core::authvalue::{
 };
 use serde_json::{json, Value};
 
-use super::client::{as_guid, literal, Client};
+use super::client::Client;
 use super::output::{print_list, print_outcome, print_record, OutputArgs};
+use super::registration::{id_and_name, id_of, resolve_webhook, step_rows, webhook_rows};
 
 #[derive(Debug, Args)]
 pub struct WebhookArgs {
@@ -143,22 +144,13 @@ fn auth_value(raw: &[String]) -> Result<(i64, String)> {
         kind = Some(this);
         match this {
             AuthKind::Header => {
-                let (name, value) = v
-                    .split_once(':')
-                    .ok_or_else(|| anyhow!("--auth header '{v}': expected 'Name: Value'"))?;
-                if name.trim().is_empty() {
-                    bail!("--auth header '{v}': the header name is empty");
-                }
-                pairs.push((name.trim().to_string(), value.trim().to_string()));
+                let (name, value) = auth_pair(this, v, ':', "'Name: Value'", "header")?;
+                pairs.push((name.to_string(), value.trim().to_string()));
             }
             AuthKind::Query => {
-                let (name, value) = v
-                    .split_once('=')
-                    .ok_or_else(|| anyhow!("--auth query '{v}': expected Name=Value"))?;
-                if name.trim().is_empty() {
-                    bail!("--auth query '{v}': the parameter name is empty");
-                }
-                pairs.push((name.trim().to_string(), value.to_string()));
+                // A query value is sent as given, spaces and all.
+                let (name, value) = auth_pair(this, v, '=', "Name=Value", "parameter")?;
+                pairs.push((name.to_string(), value.to_string()));
             }
             AuthKind::WebhookKey => {
                 if key.is_some() {
@@ -179,6 +171,25 @@ fn auth_value(raw: &[String]) -> Result<(i64, String)> {
     }
 }
 
+/// `--auth KIND 'NAME<separator>VALUE'` → (the trimmed name, the value
+/// as given); `shape` and `named` word the errors.
+fn auth_pair<'a>(
+    kind: AuthKind,
+    v: &'a str,
+    separator: char,
+    shape: &str,
+    named: &str,
+) -> Result<(&'a str, &'a str)> {
+    let flag = kind.flag();
+    let (name, value) = v
+        .split_once(separator)
+        .ok_or_else(|| anyhow!("--auth {flag} '{v}': expected {shape}"))?;
+    if name.trim().is_empty() {
+        bail!("--auth {flag} '{v}': the {named} name is empty");
+    }
+    Ok((name.trim(), value))
+}
+
 /// Dataverse's name for an authtype value.
 pub fn authtype_name(v: &Value) -> Value {
     match v.as_i64() {
@@ -188,39 +199,6 @@ pub fn authtype_name(v: &Value) -> Value {
         Some(n) => json!(n.to_string()),
         None => Value::Null,
     }
-}
-
-const SELECT: &str =
-    "serviceendpointid,name,url,authtype,isauthvalueset,description,contract,createdon,modifiedon";
-
-/// Find a webhook by id or name; the row has the columns of [`SELECT`].
-pub async fn resolve(client: &Client, name_or_id: &str) -> Result<Value> {
-    if let Some(id) = as_guid(name_or_id) {
-        if let Some(row) = client
-            .get_opt(&format!("serviceendpoints({id})"), &[("$select", SELECT)])
-            .await?
-        {
-            return Ok(row);
-        }
-    }
-    let filter = format!("name eq {}", literal(name_or_id));
-    let rows = client
-        .get_all(
-            "serviceendpoints",
-            &[("$select", SELECT), ("$filter", &filter)],
-        )
-        .await
-        .with_context(|| format!("looking up webhook '{name_or_id}'"))?;
-    rows.into_iter()
-        .next()
-        .ok_or_else(|| anyhow!("unknown webhook '{name_or_id}': no webhook has that name or id (see `herald webhook list`)"))
-}
-
-pub fn id_of(row: &Value, column: &str) -> Result<String> {
-    row[column]
-        .as_str()
-        .map(str::to_string)
-        .ok_or_else(|| anyhow!("unexpected answer from herald: the row has no {column}"))
 }
 
 async fn add(client: &Client, a: AddArgs) -> Result<()> {
@@ -276,16 +254,7 @@ async fn add(client: &Client, a: AddArgs) -> Result<()> {
 }
 
 async fn list(client: &Client, a: ListArgs) -> Result<()> {
-    let rows = client
-        .get_all(
-            "serviceendpoints",
-            &[
-                ("$select", SELECT),
-                ("$filter", "contract eq 8"),
-                ("$orderby", "name"),
-            ],
-        )
-        .await?;
+    let rows = webhook_rows(client).await?;
     let rows: Vec<Value> = rows
         .iter()
         .map(|r| json!({"name": r["name"], "id": r["serviceendpointid"], "authtype": authtype_name(&r["authtype"]), "url": r["url"]}))
@@ -300,9 +269,9 @@ async fn list(client: &Client, a: ListArgs) -> Result<()> {
 }
 
 async fn show(client: &Client, a: ShowArgs) -> Result<()> {
-    let row = resolve(client, &a.webhook).await?;
+    let row = resolve_webhook(client, &a.webhook).await?;
     let id = id_of(&row, "serviceendpointid")?;
-    let steps = super::step::rows(client, Some(&id)).await?;
+    let steps = step_rows(client, Some(&id)).await?;
     let steps: Vec<Value> = steps
         .into_iter()
         .map(|s| json!({"name": s["name"], "id": s["id"], "message": s["message"], "table": s["table"], "stage": s["stage"], "mode": s["mode"], "enabled": s["enabled"]}))
@@ -323,10 +292,9 @@ async fn show(client: &Client, a: ShowArgs) -> Result<()> {
 }
 
 async fn remove(client: &Client, a: RemoveArgs) -> Result<()> {
-    let row = resolve(client, &a.webhook).await?;
-    let id = id_of(&row, "serviceendpointid")?;
-    let name = row["name"].as_str().unwrap_or(&id).to_string();
-    let steps = super::step::rows(client, Some(&id)).await?;
+    let row = resolve_webhook(client, &a.webhook).await?;
+    let (id, name) = id_and_name(&row, "serviceendpointid")?;
+    let steps = step_rows(client, Some(&id)).await?;
     if !steps.is_empty() {
         let names: Vec<String> = steps
             .iter()

@@ -1,51 +1,25 @@
-//! `herald step add|list|show|enable|disable|remove`: the Plug-in
-//! Registration tool's "Register New Step" for a webhook, over the Web API.
+//! `herald step add`: the Plug-in Registration tool's "Register New Step".
 //!
-//! A step is a `sdkmessageprocessingsteps` row bound to a message
-//! (`sdkmessages`, found by name), optionally a message filter (the
-//! message + table pair in `sdkmessagefilters`), and the webhook as its
-//! event handler; its images are `sdkmessageprocessingstepimages` rows.
-//! Names are resolved over the API, never assumed; the server checks the
-//! registration rules (async only at PostOperation, filtering attributes
-//! only on Update, no pre-image on Create …) and its message is shown as is.
-//! A step whose image is refused is deleted again, so nothing is left
-//! half-registered.
+//! The local input (stage, mode, image specs) is checked before the server
+//! is asked anything; then every name is resolved over the API, never
+//! assumed — the webhook, the message (`sdkmessages`, exactly or ignoring
+//! case), the message filter (message + table in `sdkmessagefilters`), the
+//! `--run-as` user. The server checks the registration rules (async only
+//! at PostOperation, filtering attributes only on Update, no pre-image on
+//! Create …) and its message is shown as is. A step whose image is refused
+//! is deleted again, so nothing is left half-registered.
 
 use anyhow::{bail, Context, Result};
-use clap::{Args, Subcommand};
-use serde_json::{json, Value};
+use clap::Args;
+use serde_json::json;
 
-use super::client::{as_guid, literal, Client};
-use super::output::{print_list, print_outcome, print_record, Format, OutputArgs};
-use super::webhook::{self, id_of};
+use crate::cli::client::{as_guid, literal, Client};
+use crate::cli::output::{print_record, Format, OutputArgs};
+use crate::cli::registration::{id_of, resolve_step, resolve_webhook, step_record};
 
+/// `herald step add`'s options.
 #[derive(Debug, Args)]
-pub struct StepArgs {
-    #[command(subcommand)]
-    command: StepCommand,
-}
-
-#[derive(Debug, Subcommand)]
-enum StepCommand {
-    /// Register a step that sends a message's events to a webhook; prints the step id.
-    ///
-    /// Example: herald step add --webhook requestbin --message Update --table contact
-    ///          --filter firstname,lastname --stage post --mode async --pre-image before:firstname
-    Add(Box<AddArgs>),
-    /// List the registered steps.
-    List(ListArgs),
-    /// Show one step and its images.
-    Show(ShowArgs),
-    /// Enable a step (statecode 0, statuscode 1).
-    Enable(TargetArgs),
-    /// Disable a step (statecode 1, statuscode 2): its events are no longer sent.
-    Disable(TargetArgs),
-    /// Delete a step and its images.
-    Remove(TargetArgs),
-}
-
-#[derive(Debug, Args)]
-struct AddArgs {
+pub struct AddArgs {
     /// The webhook (name or id) that receives the events.
     #[arg(long, value_name = "NAME|ID")]
     webhook: String,
@@ -89,44 +63,6 @@ struct AddArgs {
     out: OutputArgs,
 }
 
-#[derive(Debug, Args)]
-struct ListArgs {
-    /// Only the steps of this webhook (name or id).
-    #[arg(long, value_name = "NAME|ID")]
-    webhook: Option<String>,
-    #[command(flatten)]
-    out: OutputArgs,
-}
-
-#[derive(Debug, Args)]
-struct ShowArgs {
-    /// The step's id or name.
-    #[arg(value_name = "ID|NAME")]
-    step: String,
-    #[command(flatten)]
-    out: OutputArgs,
-}
-
-#[derive(Debug, Args)]
-struct TargetArgs {
-    /// The step's id or name.
-    #[arg(value_name = "ID|NAME")]
-    step: String,
-    #[command(flatten)]
-    out: OutputArgs,
-}
-
-pub async fn run(client: &Client, args: StepArgs) -> Result<()> {
-    match args.command {
-        StepCommand::Add(a) => add(client, *a).await,
-        StepCommand::List(a) => list(client, a).await,
-        StepCommand::Show(a) => show(client, a).await,
-        StepCommand::Enable(a) => set_state(client, &a.step, true, a.out.output).await,
-        StepCommand::Disable(a) => set_state(client, &a.step, false, a.out.output).await,
-        StepCommand::Remove(a) => remove(client, &a.step, a.out.output).await,
-    }
-}
-
 fn parse_stage(s: &str) -> Result<i64, String> {
     match s.to_ascii_lowercase().replace(['-', '_', ' '], "").as_str() {
         "prevalidation" | "10" => Ok(10),
@@ -146,25 +82,6 @@ fn parse_mode(s: &str) -> Result<i64, String> {
     }
 }
 
-fn stage_name(v: &Value) -> Value {
-    match v.as_i64() {
-        Some(10) => json!("PreValidation"),
-        Some(20) => json!("PreOperation"),
-        Some(40) => json!("PostOperation"),
-        Some(n) => json!(n.to_string()),
-        None => Value::Null,
-    }
-}
-
-fn mode_name(v: &Value) -> Value {
-    match v.as_i64() {
-        Some(0) => json!("sync"),
-        Some(1) => json!("async"),
-        Some(n) => json!(n.to_string()),
-        None => Value::Null,
-    }
-}
-
 /// `NAME[:col,col]` → (name, attributes or "" for all).
 fn parse_image(spec: &str, flag: &str) -> Result<(String, String)> {
     let (name, attrs) = spec.split_once(':').unwrap_or((spec, ""));
@@ -178,83 +95,6 @@ fn parse_image(spec: &str, flag: &str) -> Result<(String, String)> {
         .filter(|a| !a.is_empty())
         .collect();
     Ok((name.to_string(), attrs.join(",")))
-}
-
-const SELECT: &str =
-    "sdkmessageprocessingstepid,name,description,stage,mode,rank,statecode,filteringattributes,asyncautodelete,_eventhandler_value,_impersonatinguserid_value";
-const EXPAND: &str =
-    "sdkmessageid($select=name),sdkmessagefilterid($select=primaryobjecttypecode),eventhandler_serviceendpoint($select=name)";
-
-/// A server row (with [`SELECT`] and [`EXPAND`]) as the CLI shows it.
-fn friendly(r: &Value) -> Value {
-    json!({
-        "name": r["name"],
-        "id": r["sdkmessageprocessingstepid"],
-        "webhook": r["eventhandler_serviceendpoint"]["name"],
-        "message": r["sdkmessageid"]["name"],
-        "table": r["sdkmessagefilterid"]["primaryobjecttypecode"],
-        "stage": stage_name(&r["stage"]),
-        "mode": mode_name(&r["mode"]),
-        "rank": r["rank"],
-        "enabled": r["statecode"].as_i64().map(|s| s == 0),
-        "filteringattributes": r["filteringattributes"],
-    })
-}
-
-/// The steps (of one webhook, or all), as the CLI shows them.
-pub async fn rows(client: &Client, webhook_id: Option<&str>) -> Result<Vec<Value>> {
-    let filter = webhook_id.map(|id| format!("_eventhandler_value eq {id}"));
-    let mut query = vec![
-        ("$select", SELECT),
-        ("$expand", EXPAND),
-        ("$orderby", "name"),
-    ];
-    if let Some(f) = &filter {
-        query.push(("$filter", f));
-    }
-    let rows = client.get_all("sdkmessageprocessingsteps", &query).await?;
-    Ok(rows.iter().map(friendly).collect())
-}
-
-/// Find a step by id or (unique) name; the row has [`SELECT`] and [`EXPAND`].
-async fn resolve(client: &Client, id_or_name: &str) -> Result<Value> {
-    if let Some(id) = as_guid(id_or_name) {
-        let path = format!("sdkmessageprocessingsteps({id})");
-        if let Some(row) = client
-            .get_opt(&path, &[("$select", SELECT), ("$expand", EXPAND)])
-            .await?
-        {
-            return Ok(row);
-        }
-    }
-    let filter = format!("name eq {}", literal(id_or_name));
-    let mut rows = client
-        .get_all(
-            "sdkmessageprocessingsteps",
-            &[
-                ("$select", SELECT),
-                ("$expand", EXPAND),
-                ("$filter", &filter),
-            ],
-        )
-        .await
-        .with_context(|| format!("looking up step '{id_or_name}'"))?;
-    match rows.len() {
-        0 => bail!(
-            "unknown step '{id_or_name}': no step has that id or name (see `herald step list`)"
-        ),
-        1 => Ok(rows.remove(0)),
-        n => {
-            let ids: Vec<&str> = rows
-                .iter()
-                .filter_map(|r| r["sdkmessageprocessingstepid"].as_str())
-                .collect();
-            bail!(
-                "{n} steps are named '{id_or_name}'; use the id: {}",
-                ids.join(", ")
-            )
-        }
-    }
 }
 
 /// The sdkmessage named `name` (exactly, else ignoring case): (id, name).
@@ -368,7 +208,7 @@ async fn resolve_user(client: &Client, user: &str) -> Result<String> {
     }
 }
 
-async fn add(client: &Client, a: AddArgs) -> Result<()> {
+pub async fn add(client: &Client, a: AddArgs) -> Result<()> {
     // Check the local input before asking the server anything.
     let mut images = Vec::new();
     for spec in &a.pre_image {
@@ -380,7 +220,7 @@ async fn add(client: &Client, a: AddArgs) -> Result<()> {
     if a.delete_job_on_success && a.mode != 1 {
         bail!("--delete-job-on-success only applies to async steps (--mode async): a sync step has no System Job");
     }
-    let endpoint = webhook::resolve(client, &a.webhook).await?;
+    let endpoint = resolve_webhook(client, &a.webhook).await?;
     let endpoint_id = id_of(&endpoint, "serviceendpointid")?;
     let message = resolve_message(client, &a.message).await?;
     let filter_id = match &a.table {
@@ -461,125 +301,10 @@ async fn add(client: &Client, a: AddArgs) -> Result<()> {
         Format::Table => println!("{step_id}"),
         Format::Json => {
             // The step as registered (the server fills in its defaults).
-            let row = resolve(client, &step_id).await?;
-            print_record(Format::Json, &record(client, &row).await?);
+            let row = resolve_step(client, &step_id).await?;
+            print_record(Format::Json, &step_record(client, &row).await?);
         }
     }
-    Ok(())
-}
-
-async fn list(client: &Client, a: ListArgs) -> Result<()> {
-    let webhook_id = match &a.webhook {
-        Some(w) => Some(id_of(
-            &webhook::resolve(client, w).await?,
-            "serviceendpointid",
-        )?),
-        None => None,
-    };
-    let rows = rows(client, webhook_id.as_deref()).await?;
-    print_list(
-        a.out.output,
-        &[
-            "name",
-            "id",
-            "webhook",
-            "message",
-            "table",
-            "stage",
-            "mode",
-            "rank",
-            "enabled",
-            "filteringattributes",
-        ],
-        &rows,
-        "no steps registered",
-    );
-    Ok(())
-}
-
-async fn show(client: &Client, a: ShowArgs) -> Result<()> {
-    let row = resolve(client, &a.step).await?;
-    print_record(a.out.output, &record(client, &row).await?);
-    Ok(())
-}
-
-/// One step (a [`resolve`]d row) with its images, as `show` prints it.
-async fn record(client: &Client, row: &Value) -> Result<Value> {
-    let id = id_of(row, "sdkmessageprocessingstepid")?;
-    let filter = format!("_sdkmessageprocessingstepid_value eq {id}");
-    let images = client
-        .get_all(
-            "sdkmessageprocessingstepimages",
-            &[
-                (
-                    "$select",
-                    "sdkmessageprocessingstepimageid,name,entityalias,imagetype,attributes",
-                ),
-                ("$filter", &filter),
-                ("$orderby", "name"),
-            ],
-        )
-        .await?;
-    let images: Vec<Value> = images
-        .iter()
-        .map(|i| {
-            let kind = match i["imagetype"].as_i64() {
-                Some(0) => json!("PreImage"),
-                Some(1) => json!("PostImage"),
-                Some(2) => json!("Both"),
-                _ => i["imagetype"].clone(),
-            };
-            let attributes = match i["attributes"].as_str() {
-                Some(a) if !a.is_empty() => json!(a),
-                _ => json!("(all)"),
-            };
-            json!({"name": i["name"], "id": i["sdkmessageprocessingstepimageid"], "type": kind, "entityalias": i["entityalias"], "attributes": attributes})
-        })
-        .collect();
-    let mut record = friendly(row);
-    record["webhookid"] = row["_eventhandler_value"].clone();
-    record["deletejobonsuccess"] = row["asyncautodelete"].clone();
-    record["runas"] = row["_impersonatinguserid_value"].clone();
-    record["description"] = row["description"].clone();
-    record["images"] = Value::Array(images);
-    Ok(record)
-}
-
-async fn set_state(client: &Client, step: &str, enable: bool, format: Format) -> Result<()> {
-    let row = resolve(client, step).await?;
-    let id = id_of(&row, "sdkmessageprocessingstepid")?;
-    let name = row["name"].as_str().unwrap_or(&id).to_string();
-    let body = if enable {
-        json!({"statecode": 0, "statuscode": 1})
-    } else {
-        json!({"statecode": 1, "statuscode": 2})
-    };
-    let verb = if enable { "enabled" } else { "disabled" };
-    client
-        .patch(&format!("sdkmessageprocessingsteps({id})"), &body)
-        .await
-        .with_context(|| format!("setting step '{name}' {verb}"))?;
-    print_outcome(
-        format,
-        &json!({"id": id, "name": name, "enabled": enable}),
-        || eprintln!("{verb} step '{name}' ({id})"),
-    );
-    Ok(())
-}
-
-async fn remove(client: &Client, step: &str, format: Format) -> Result<()> {
-    let row = resolve(client, step).await?;
-    let id = id_of(&row, "sdkmessageprocessingstepid")?;
-    let name = row["name"].as_str().unwrap_or(&id).to_string();
-    client
-        .delete(&format!("sdkmessageprocessingsteps({id})"))
-        .await
-        .with_context(|| format!("removing step '{name}'"))?;
-    print_outcome(
-        format,
-        &json!({"id": id, "name": name, "removed": true}),
-        || eprintln!("removed step '{name}' ({id}) and its images"),
-    );
     Ok(())
 }
 
