@@ -9,6 +9,7 @@ pub mod config;
 pub mod console;
 pub mod jobs;
 pub mod metrics;
+pub mod node;
 pub mod pipeline;
 pub mod server;
 pub mod state;

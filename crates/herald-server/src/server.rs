@@ -114,6 +114,7 @@ pub async fn start_with_clock(
         registrations: Default::default(),
         metrics: Default::default(),
         bins,
+        bc_notifier: Default::default(),
     });
     Ok(Running {
         addr,

@@ -37,6 +37,8 @@ pub struct AppState {
     /// separate file, so a sync webhook aimed at a bin (captured while the
     /// write holds SQLite's single writer) does not wait on itself.
     pub bins: Store,
+    /// The Business Central notifier's lease owner and tick lock.
+    pub bc_notifier: crate::bc::notifier_state::NotifierState,
 }
 
 pub type SharedState = Arc<AppState>;

@@ -15,18 +15,6 @@ use herald_core::job::JobTransition;
 use crate::jobs::control::{apply, change_from_values, JobChange};
 use crate::state::AppState;
 
-fn matches_action(nav: &str, name: &str) -> bool {
-    nav == name || nav == format!("Microsoft.Dynamics.CRM.{name}")
-}
-
-pub fn is_retry(nav: &str) -> bool {
-    matches_action(nav, "herald_Retry")
-}
-
-pub fn is_attempts(nav: &str) -> bool {
-    matches_action(nav, "herald_Attempts")
-}
-
 fn job_json(state: &AppState, base: &str, record: &herald_store::Record) -> ApiResult<Json> {
     let t = state
         .schema

@@ -18,10 +18,6 @@ use crate::webhook::{self, Payload, WebhookCall};
 
 pub const ACTION: &str = "herald_Notify";
 
-pub fn is_notify(navigation: &str) -> bool {
-    navigation == ACTION || navigation == format!("Microsoft.Dynamics.CRM.{ACTION}")
-}
-
 /// Post `body` to the endpoint and return the endpoint's answer.
 pub async fn notify(
     state: &AppState,

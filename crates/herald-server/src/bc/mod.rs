@@ -23,6 +23,7 @@ pub mod entity;
 pub mod errors;
 pub mod handshake;
 pub mod notifier;
+pub mod notifier_state;
 pub mod path;
 pub mod schedule;
 pub mod subscriptions;

@@ -21,8 +21,6 @@
 //!    the batch's subscriptions.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -79,40 +77,10 @@ impl TickReport {
     }
 }
 
-#[derive(Clone)]
-struct Slot {
-    lock: Arc<tokio::sync::Mutex<()>>,
-    owner: String,
-    held: Arc<AtomicBool>,
-}
-
-/// Per server: one tick at a time (the background task and a test's call
-/// queue up), the lease owner name, and whether the background task is held.
-fn slot(state: &AppState) -> Slot {
-    static SLOTS: OnceLock<Mutex<HashMap<usize, Slot>>> = OnceLock::new();
-    let key = state as *const AppState as usize;
-    let mut map = SLOTS
-        .get_or_init(Default::default)
-        .lock()
-        .unwrap_or_else(|p| p.into_inner());
-    map.entry(key)
-        .or_insert_with(|| Slot {
-            lock: Arc::new(tokio::sync::Mutex::new(())),
-            owner: format!(
-                "bc-{}-{}-{}",
-                std::env::var("HOSTNAME").unwrap_or_else(|_| "node".into()),
-                std::process::id(),
-                &Uuid::new_v4().simple().to_string()[..8]
-            ),
-            held: Arc::new(AtomicBool::new(false)),
-        })
-        .clone()
-}
-
 /// Stop the background task from ticking this server: tests that drive
 /// [`tick`] themselves with a manual clock call this right after start.
 pub fn hold_background(state: &AppState) {
-    slot(state).held.store(true, Ordering::SeqCst);
+    state.bc_notifier.hold();
 }
 
 fn chrono_of(d: Duration) -> chrono::Duration {
@@ -125,8 +93,9 @@ fn millis(ms: i64) -> DateTime<Utc> {
 
 /// Process everything due at `state.clock.now()`.
 pub async fn tick(state: &SharedState) -> Result<TickReport, StoreError> {
-    let Slot { lock, owner, .. } = slot(state);
-    let _guard = lock.lock().await;
+    let notifier = &state.bc_notifier;
+    let _one_tick_at_a_time = notifier.tick.lock().await;
+    let owner = &notifier.owner;
     let now = state.clock.now();
     let mut report = TickReport::default();
     let expired = state.store.bc_expire(now.timestamp_millis()).await?;
@@ -386,9 +355,8 @@ pub fn spawn_notifier(state: SharedState) -> JoinHandle<()> {
     tokio::spawn(async move {
         let every = (state.config.bc.notification_delay / 4)
             .clamp(Duration::from_millis(50), Duration::from_secs(1));
-        let held = slot(&state).held;
         loop {
-            if held.load(Ordering::SeqCst) {
+            if state.bc_notifier.is_held() {
                 tokio::time::sleep(every).await;
                 continue;
             }

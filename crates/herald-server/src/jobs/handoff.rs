@@ -22,9 +22,15 @@ use std::time::Instant;
 
 use herald_store::{ClaimedJob, Record};
 
-/// A job handed over: the job, when it was leased, and its webhook's row
-/// when the write had it at hand (else the worker reads it).
-pub type HandedOver = (ClaimedJob, Instant, Option<Arc<Record>>);
+/// A job handed over to the worker (or claimed by it).
+pub struct HandedOver {
+    pub job: ClaimedJob,
+    /// When its lease was taken.
+    pub leased_at: Instant,
+    /// Its webhook's row, when the write had it at hand (else the worker
+    /// reads it).
+    pub endpoint: Option<Arc<Record>>,
+}
 
 /// The handoff of one node ([`crate::state::AppState::handoff`]).
 #[derive(Default)]
@@ -71,7 +77,7 @@ impl Handoff {
     pub fn close(&self) -> Vec<ClaimedJob> {
         let mut i = self.lock();
         i.worker = None;
-        i.queue.drain(..).map(|(j, _, _)| j).collect()
+        i.queue.drain(..).map(|h| h.job).collect()
     }
 
     /// How many jobs the worker holds now.
@@ -127,7 +133,11 @@ impl Reservations<'_> {
     /// The job written under the last reservation, with its webhook's row
     /// if at hand.
     pub fn add(&mut self, job: ClaimedJob, endpoint: Option<Arc<Record>>) {
-        self.jobs.push((job, Instant::now(), endpoint));
+        self.jobs.push(HandedOver {
+            job,
+            leased_at: Instant::now(),
+            endpoint,
+        });
     }
 
     /// The write committed: hand the leased jobs to the worker (and wake

@@ -68,15 +68,6 @@ impl WorkerHandle {
     }
 }
 
-pub fn node_id() -> String {
-    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "node".into());
-    format!(
-        "{host}-{}-{}",
-        std::process::id(),
-        &uuid::Uuid::new_v4().simple().to_string()[..8]
-    )
-}
-
 /// This node's deliveries per endpoint: how many run now, and how many
 /// finished lately (the endpoint's pace, which sizes its prefetch).
 #[derive(Default)]
@@ -271,8 +262,12 @@ impl Worker {
             }
         }
         let claimed = Instant::now();
-        self.buffer(claim.jobs.into_iter().map(|j| (j, claimed, None)).collect())
-            .await
+        let jobs = claim.jobs.into_iter().map(|job| HandedOver {
+            job,
+            leased_at: claimed,
+            endpoint: None,
+        });
+        self.buffer(jobs.collect()).await
     }
 
     /// Put leased jobs (with when they were leased, and their webhook's
@@ -284,8 +279,8 @@ impl Worker {
         }
         let unknown: Vec<Uuid> = jobs
             .iter()
-            .filter(|(_, _, row)| row.is_none())
-            .map(|(j, _, _)| j.endpoint_id)
+            .filter(|h| h.endpoint.is_none())
+            .map(|h| h.job.endpoint_id)
             .collect();
         let endpoints = if unknown.is_empty() {
             HashMap::new()
@@ -295,9 +290,14 @@ impl Worker {
         };
         let now = self.state.clock.now();
         let n = jobs.len();
-        for (job, claimed, row) in jobs {
+        for HandedOver {
+            job,
+            leased_at: claimed,
+            endpoint,
+        } in jobs
+        {
             let id = job.endpoint_id;
-            let endpoint = match row {
+            let endpoint = match endpoint {
                 Some(row) => Ok(Arc::new(Endpoint::from_row(id, &row, now))),
                 None => endpoints
                     .get(&id)
@@ -433,7 +433,7 @@ impl Worker {
 }
 
 pub fn spawn_workers(state: SharedState) -> WorkerHandle {
-    let node = node_id();
+    let node = crate::node::node_name(None);
     let (stop, mut stopped) = watch::channel(false);
     let owner = node.clone();
     let listener = super::wake::spawn_listener(state.clone(), stopped.clone());

@@ -1,262 +1,26 @@
-//! The Dataverse-dialect OData Web API: `/api/data/v9.x/<set>…` — list,
-//! retrieve, navigation, create, update/upsert, delete, WhoAmI. Writes go
-//! through the pipeline.
+//! Reads: lists (with paging, counts and `$expand`), single records,
+//! navigation to related records, `WhoAmI` and the service document. All
+//! go through the store's one query path.
 
-use std::sync::Arc;
-
-use axum::body::{Body, Bytes};
-use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
-use herald_core::odata::{parameter_aliases, parse_options, resolve_alias, split_query_string};
+use herald_core::odata::parse_options;
 use herald_core::query::{ColumnRef, CompareOp, Condition, ExpandKind};
-use herald_core::value::parse_guid;
 use herald_core::{Query, Table, Value};
 use herald_store::Record;
 use serde_json::{json, Map, Value as Json};
 use uuid::Uuid;
 
-use super::path::{self, Key, Resource};
-use super::payload::{json_object, values_from_body};
-use super::prefer::{Prefer, MAX_PAGE_SIZE};
-use super::representation::{etag, lookup_names, record_json};
 use crate::api::error::{ApiError, ApiResult};
-use crate::auth::{authenticate, Caller};
-use crate::pipeline::{self, Message, Operation, Precondition};
-use crate::state::{AppState, SharedState};
+use crate::api::path::Key;
+use crate::api::prefer::MAX_PAGE_SIZE;
+use crate::api::representation::{lookup_names, record_json};
+use crate::state::AppState;
 
-const VERSIONS: [&str; 3] = ["v9.0", "v9.1", "v9.2"];
+use super::{odata_json, resolve_key, table_for, Request};
 
-/// Everything a handler needs about the request.
-struct Request {
-    origin: String,
-    base: String,
-    options: Vec<(String, String)>,
-    prefer: Prefer,
-    headers: HeaderMap,
-    caller: Caller,
-    uri: Uri,
-}
-
-pub async fn handle(
-    State(state): State<SharedState>,
-    method: Method,
-    Path((version, rest)): Path<(String, String)>,
-    RawQuery(raw_query): RawQuery,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    match dispatch(
-        &state, method, &version, &rest, raw_query, uri, headers, body,
-    )
-    .await
-    {
-        Ok(r) => r,
-        Err(e) => {
-            let too_large = e.status == StatusCode::PAYLOAD_TOO_LARGE;
-            let mut r = e.into_response();
-            if too_large {
-                // The rest of the body was not read: the connection cannot be reused.
-                r.headers_mut().insert(
-                    axum::http::header::CONNECTION,
-                    HeaderValue::from_static("close"),
-                );
-            }
-            r
-        }
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn dispatch(
-    state: &Arc<AppState>,
-    method: Method,
-    version: &str,
-    rest: &str,
-    raw_query: Option<String>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
-) -> ApiResult<Response> {
-    if !VERSIONS.contains(&version) {
-        return Err(ApiError::not_found(format!(
-            "Unknown API version '{version}': use v9.0, v9.1 or v9.2"
-        )));
-    }
-    let caller = authenticate(state, &headers).await?;
-    let resource = path::parse(&herald_core::odata::percent_decode(rest))?;
-    let host = headers
-        .get(axum::http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("localhost");
-    let req = Request {
-        origin: format!("http://{host}"),
-        base: format!("http://{host}/api/data/{version}/"),
-        options: split_query_string(raw_query.as_deref().unwrap_or("")),
-        prefer: Prefer::from_headers(&headers),
-        headers,
-        caller,
-        uri,
-    };
-    let body = read_body(state, body).await?;
-    let resp = match (method, resource) {
-        (Method::GET, Resource::WhoAmI) => who_am_i(state, &req),
-        (Method::GET, Resource::Service) => service_document(state, &req),
-        (Method::GET, Resource::Metadata) => {
-            let mut r = (StatusCode::OK, super::metadata::csdl(&state.schema)).into_response();
-            r.headers_mut().insert(
-                axum::http::header::CONTENT_TYPE,
-                HeaderValue::from_static("application/xml"),
-            );
-            r.headers_mut()
-                .insert("OData-Version", HeaderValue::from_static("4.0"));
-            Ok(r)
-        }
-        (Method::GET, Resource::Set { set, key: None, .. }) => list(state, &req, &set).await,
-        (
-            Method::GET,
-            Resource::Set {
-                set,
-                key: Some(k),
-                navigation: None,
-            },
-        ) => retrieve(state, &req, &set, k).await,
-        (
-            Method::GET,
-            Resource::Set {
-                set,
-                key: Some(k),
-                navigation: Some(nav),
-            },
-        ) if set == "asyncoperations" && super::jobs::is_attempts(&nav) => {
-            let id = resolve_key(&req, k)?;
-            super::jobs::attempts(state, &req.base, id)
-                .await
-                .map(|v| odata_json(StatusCode::OK, v))
-        }
-        (
-            Method::GET,
-            Resource::Set {
-                set,
-                key: Some(k),
-                navigation: Some(nav),
-            },
-        ) => navigate(state, &req, &set, k, &nav).await,
-        (
-            Method::POST,
-            Resource::Set {
-                set,
-                key: None,
-                navigation: None,
-            },
-        ) => create(state, &req, &set, &body).await,
-        (
-            Method::POST,
-            Resource::Set {
-                set,
-                key: Some(k),
-                navigation: Some(nav),
-            },
-        ) if set == "serviceendpoints" && super::notify::is_notify(&nav) => {
-            let id = resolve_key(&req, k)?;
-            let value = super::notify::notify(state, &req.base, id, &body).await?;
-            Ok(odata_json(StatusCode::OK, value))
-        }
-        (
-            Method::PATCH,
-            Resource::Set {
-                set,
-                key: Some(k),
-                navigation: None,
-            },
-        ) if set == "asyncoperations" => {
-            let id = resolve_key(&req, k)?;
-            super::jobs::patch(state, &req.base, id, &body, req.caller.user_id)
-                .await
-                .map(|v| odata_json(StatusCode::OK, v))
-        }
-        (
-            Method::PATCH,
-            Resource::Set {
-                set,
-                key: Some(k),
-                navigation: None,
-            },
-        ) => update(state, &req, &set, k, &body).await,
-        (
-            Method::POST,
-            Resource::Set {
-                set,
-                key: Some(k),
-                navigation: Some(nav),
-            },
-        ) if set == "asyncoperations" && super::jobs::is_retry(&nav) => {
-            let id = resolve_key(&req, k)?;
-            super::jobs::retry(state, &req.base, id, req.caller.user_id)
-                .await
-                .map(|v| odata_json(StatusCode::OK, v))
-        }
-        (
-            Method::DELETE,
-            Resource::Set {
-                set,
-                key: Some(k),
-                navigation: None,
-            },
-        ) => delete(state, &req, &set, k).await,
-        (m, _) => Err(ApiError::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            crate::api::error::codes::UNSUPPORTED,
-            format!("{m} is not supported on this resource"),
-        )),
-    }?;
-    Ok(resp)
-}
-
-async fn read_body(state: &AppState, body: Body) -> ApiResult<Bytes> {
-    let limit = state.config.server.max_body_size;
-    axum::body::to_bytes(body, limit).await.map_err(|_| {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            crate::api::error::codes::TOO_LARGE,
-            format!("The request body is larger than the limit of {limit} bytes"),
-        )
-    })
-}
-
-fn odata_json(status: StatusCode, body: Json) -> Response {
-    let mut resp = (status, axum::Json(body)).into_response();
-    resp.headers_mut()
-        .insert("OData-Version", HeaderValue::from_static("4.0"));
-    resp
-}
-
-fn table_for<'a>(state: &'a AppState, set: &str) -> ApiResult<&'a Table> {
-    state
-        .schema
-        .table_by_set(set)
-        .ok_or_else(|| ApiError::not_found(format!("Resource not found for the segment '{set}'")))
-}
-
-fn resolve_key(req: &Request, key: Key) -> ApiResult<Uuid> {
-    match key {
-        Key::Id(id) => Ok(id),
-        Key::Alias(name) => {
-            let aliases = parameter_aliases(&req.options);
-            let reference = format!("@{name}");
-            let raw = resolve_alias(&reference, &aliases)?;
-            parse_guid(raw.trim_matches('\'')).ok_or_else(|| {
-                ApiError::bad_request(format!(
-                    "The value '{raw}' of parameter alias '@{name}' is not a valid GUID"
-                ))
-            })
-        }
-    }
-}
-
-fn who_am_i(state: &AppState, req: &Request) -> ApiResult<Response> {
+pub(super) fn who_am_i(state: &AppState, req: &Request) -> ApiResult<Response> {
     Ok(odata_json(
         StatusCode::OK,
         json!({
@@ -268,7 +32,7 @@ fn who_am_i(state: &AppState, req: &Request) -> ApiResult<Response> {
     ))
 }
 
-fn service_document(state: &AppState, req: &Request) -> ApiResult<Response> {
+pub(super) fn service_document(state: &AppState, req: &Request) -> ApiResult<Response> {
     let value: Vec<Json> = state
         .schema
         .tables()
@@ -280,7 +44,7 @@ fn service_document(state: &AppState, req: &Request) -> ApiResult<Response> {
     ))
 }
 
-fn context_url(req: &Request, table: &Table, query: &Query, entity: bool) -> String {
+pub(super) fn context_url(req: &Request, table: &Table, query: &Query, entity: bool) -> String {
     let mut s = format!("{}$metadata#{}", req.base, table.entity_set);
     if !query.select.is_empty() {
         let names: Vec<String> = query
@@ -302,7 +66,7 @@ fn context_url(req: &Request, table: &Table, query: &Query, entity: bool) -> Str
 }
 
 /// Parse the query options (or `fetchXml`) for a table.
-fn bind_query(state: &AppState, req: &Request, table: &Table) -> ApiResult<Query> {
+pub(super) fn bind_query(state: &AppState, req: &Request, table: &Table) -> ApiResult<Query> {
     if let Some((_, xml)) = req.options.iter().find(|(k, _)| k == "fetchXml") {
         let q = herald_core::fetchxml::parse_fetchxml(&state.schema, xml)?;
         if q.table != table.logical_name {
@@ -316,7 +80,7 @@ fn bind_query(state: &AppState, req: &Request, table: &Table) -> ApiResult<Query
     Ok(parse_options(&state.schema, table, &req.options)?)
 }
 
-fn skiptoken(req: &Request) -> ApiResult<u64> {
+pub(super) fn skiptoken(req: &Request) -> ApiResult<u64> {
     match req.options.iter().find(|(k, _)| k == "$skiptoken") {
         None => Ok(0),
         Some((_, t)) => base64::engine::general_purpose::URL_SAFE_NO_PAD
@@ -332,7 +96,7 @@ fn skiptoken(req: &Request) -> ApiResult<u64> {
     }
 }
 
-fn next_link(req: &Request, offset: u64) -> String {
+pub(super) fn next_link(req: &Request, offset: u64) -> String {
     let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("offset:{offset}"));
     let mut query: Vec<&str> = req
         .uri
@@ -348,14 +112,14 @@ fn next_link(req: &Request, offset: u64) -> String {
     format!("{}{}?{}", req.origin, req.uri.path(), query.join("&"))
 }
 
-async fn list(state: &AppState, req: &Request, set: &str) -> ApiResult<Response> {
+pub(super) async fn list(state: &AppState, req: &Request, set: &str) -> ApiResult<Response> {
     let table = table_for(state, set)?;
     let query = bind_query(state, req, table)?;
     list_query(state, req, table, query, None).await
 }
 
 /// Run a list query with paging, counting and expansion.
-async fn list_query(
+pub(super) async fn list_query(
     state: &AppState,
     req: &Request,
     table: &Table,
@@ -438,7 +202,7 @@ const EXPANDED: &str = "\u{0}expanded:";
 
 /// Fetch `$expand`ed rows and attach them to each record (as JSON, under a
 /// private key that `with_expansions` turns into the navigation property).
-async fn expand(
+pub(super) async fn expand(
     state: &AppState,
     table: &Table,
     query: &Query,
@@ -521,7 +285,7 @@ async fn expand(
 /// Columns the response needs but the client did not select (the etag's
 /// versionnumber, lookups followed by `$expand`): added to the query and
 /// returned so they can be left out of the JSON.
-fn add_hidden_columns(table: &Table, query: &mut Query) -> Vec<String> {
+pub(super) fn add_hidden_columns(table: &Table, query: &mut Query) -> Vec<String> {
     let mut hidden = Vec::new();
     if query.select.is_empty() {
         return hidden;
@@ -547,18 +311,18 @@ fn add_hidden_columns(table: &Table, query: &mut Query) -> Vec<String> {
     hidden
 }
 
-fn dedup(mut v: Vec<Value>) -> Vec<Value> {
+pub(super) fn dedup(mut v: Vec<Value>) -> Vec<Value> {
     v.sort_by_key(|x| x.as_guid());
     v.dedup();
     v
 }
 
-fn with_expansions(
+pub(super) fn with_expansions(
     state: &AppState,
     table: &Table,
     query: &Query,
     record: &Record,
-    names: Option<&super::representation::LookupNames>,
+    names: Option<&crate::api::representation::LookupNames>,
     hidden: &[String],
 ) -> Map<String, Json> {
     let plain = Record {
@@ -591,7 +355,7 @@ fn with_expansions(
     out
 }
 
-fn by_id_query(table: &Table, mut q: Query, id: Uuid) -> Query {
+pub(super) fn by_id_query(table: &Table, mut q: Query, id: Uuid) -> Query {
     let pk = Condition::Compare {
         column: ColumnRef::new(table.primary_id.clone()),
         op: CompareOp::Eq,
@@ -604,7 +368,12 @@ fn by_id_query(table: &Table, mut q: Query, id: Uuid) -> Query {
     q
 }
 
-async fn retrieve(state: &AppState, req: &Request, set: &str, key: Key) -> ApiResult<Response> {
+pub(super) async fn retrieve(
+    state: &AppState,
+    req: &Request,
+    set: &str,
+    key: Key,
+) -> ApiResult<Response> {
     let table = table_for(state, set)?;
     let id = resolve_key(req, key)?;
     let query = by_id_query(
@@ -615,7 +384,7 @@ async fn retrieve(state: &AppState, req: &Request, set: &str, key: Key) -> ApiRe
     single(state, req, table, query, id).await
 }
 
-async fn single(
+pub(super) async fn single(
     state: &AppState,
     req: &Request,
     table: &Table,
@@ -653,7 +422,7 @@ async fn single(
     Ok(resp)
 }
 
-async fn navigate(
+pub(super) async fn navigate(
     state: &AppState,
     req: &Request,
     set: &str,
@@ -704,181 +473,4 @@ async fn navigate(
         "'{nav}' is not a navigation property of '{}'",
         table.logical_name
     )))
-}
-
-fn precondition(headers: &HeaderMap) -> ApiResult<Precondition> {
-    if let Some(v) = headers.get("if-none-match") {
-        let v = v.to_str().unwrap_or("");
-        return if v.trim() == "*" {
-            Ok(Precondition::MustNotExist)
-        } else {
-            Err(ApiError::bad_request(
-                "If-None-Match only supports '*' on writes",
-            ))
-        };
-    }
-    if let Some(v) = headers.get("if-match") {
-        let v = v.to_str().unwrap_or("").trim();
-        if v == "*" {
-            return Ok(Precondition::MustExist);
-        }
-        let n = v
-            .trim_start_matches("W/")
-            .trim_matches('"')
-            .parse::<i64>()
-            .map_err(|_| {
-                ApiError::bad_request(format!("If-Match '{v}' is not an ETag like W/\"3\" or *"))
-            })?;
-        return Ok(Precondition::Version(n));
-    }
-    Ok(Precondition::None)
-}
-
-/// Correlation id and depth from `x-ms-correlation-request-id` (echoed back
-/// by a receiver that writes while handling a webhook).
-fn correlation(state: &AppState, headers: &HeaderMap) -> Option<(Uuid, i64)> {
-    let id = headers
-        .get("x-ms-correlation-request-id")?
-        .to_str()
-        .ok()
-        .and_then(parse_guid)?;
-    let depth = state.depths.depth(id);
-    Some((id, depth + 1))
-}
-
-async fn write_response(
-    state: &AppState,
-    req: &Request,
-    table: &Table,
-    outcome: pipeline::Outcome,
-    created: bool,
-) -> ApiResult<Response> {
-    let entity_id = format!("{}{}({})", req.base, table.entity_set, outcome.id);
-    let mut resp = if req.prefer.return_representation {
-        let query = by_id_query(
-            table,
-            parse_options(&state.schema, table, &req.options)?,
-            outcome.id,
-        );
-        let mut r = single(state, req, table, query, outcome.id).await?;
-        *r.status_mut() = if created {
-            StatusCode::CREATED
-        } else {
-            StatusCode::OK
-        };
-        r.headers_mut().insert(
-            "Preference-Applied",
-            HeaderValue::from_static("return=representation"),
-        );
-        r
-    } else {
-        let mut r = StatusCode::NO_CONTENT.into_response();
-        r.headers_mut()
-            .insert("OData-Version", HeaderValue::from_static("4.0"));
-        r
-    };
-    if let Ok(v) = HeaderValue::from_str(&entity_id) {
-        resp.headers_mut().insert("OData-EntityId", v.clone());
-        if created {
-            resp.headers_mut().insert(axum::http::header::LOCATION, v);
-        }
-    }
-    if let Some(tag) = outcome.record.as_ref().and_then(etag) {
-        if let Ok(v) = HeaderValue::from_str(&tag) {
-            resp.headers_mut().insert("ETag", v);
-        }
-    }
-    Ok(resp)
-}
-
-async fn create(state: &AppState, req: &Request, set: &str, body: &[u8]) -> ApiResult<Response> {
-    let table = table_for(state, set)?;
-    let obj = json_object(body)?;
-    let values = values_from_body(&state.schema, table, &obj)?;
-    let id = values
-        .iter()
-        .find(|(c, _)| c == &table.primary_id)
-        .and_then(|(_, v)| v.as_guid());
-    let outcome = pipeline::execute(
-        state,
-        Operation::new(
-            Message::Create,
-            &table.logical_name,
-            id,
-            values,
-            req.caller.user_id,
-        )
-        .with_correlation(correlation(state, &req.headers)),
-    )
-    .await?;
-    write_response(state, req, table, outcome, true).await
-}
-
-async fn update(
-    state: &AppState,
-    req: &Request,
-    set: &str,
-    key: Key,
-    body: &[u8],
-) -> ApiResult<Response> {
-    let table = table_for(state, set)?;
-    let id = resolve_key(req, key)?;
-    let obj = json_object(body)?;
-    let values = values_from_body(&state.schema, table, &obj)?;
-    if let Some(other) = values
-        .iter()
-        .find(|(c, _)| c == &table.primary_id)
-        .and_then(|(_, v)| v.as_guid())
-    {
-        if other != id {
-            return Err(ApiError::payload(format!(
-                "The body's {} {other} does not match the key {id} in the URL",
-                table.primary_id
-            )));
-        }
-    }
-    let outcome = pipeline::execute(
-        state,
-        Operation::new(
-            Message::Update,
-            &table.logical_name,
-            Some(id),
-            values,
-            req.caller.user_id,
-        )
-        .with_precondition(precondition(&req.headers)?)
-        .upsert()
-        .with_correlation(correlation(state, &req.headers)),
-    )
-    .await?;
-    let created = outcome.message == Message::Create;
-    write_response(state, req, table, outcome, created).await
-}
-
-async fn delete(state: &AppState, req: &Request, set: &str, key: Key) -> ApiResult<Response> {
-    let table = table_for(state, set)?;
-    let id = resolve_key(req, key)?;
-    let pre = precondition(&req.headers)?;
-    if pre == Precondition::MustNotExist {
-        return Err(ApiError::bad_request(
-            "If-None-Match is not allowed on DELETE",
-        ));
-    }
-    pipeline::execute(
-        state,
-        Operation::new(
-            Message::Delete,
-            &table.logical_name,
-            Some(id),
-            vec![],
-            req.caller.user_id,
-        )
-        .with_precondition(pre)
-        .with_correlation(correlation(state, &req.headers)),
-    )
-    .await?;
-    let mut r = StatusCode::NO_CONTENT.into_response();
-    r.headers_mut()
-        .insert("OData-Version", HeaderValue::from_static("4.0"));
-    Ok(r)
 }

@@ -1,0 +1,104 @@
+//! herald's bound functions and actions — `<set>(<id>)/<name>` — in one
+//! table: which entity set, which method, which name (with or without the
+//! `Microsoft.Dynamics.CRM.` namespace, as Dataverse accepts), and what runs.
+//! A new bound operation is one row here and one arm in [`run`].
+
+use axum::http::{Method, StatusCode};
+use axum::response::Response;
+use uuid::Uuid;
+
+use super::{odata_json, Request};
+use crate::api::error::ApiResult;
+use crate::api::{jobs, notify};
+use crate::state::AppState;
+
+/// What a bound operation does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Bound {
+    /// `GET asyncoperations(<id>)/herald_Attempts`: a System Job's HTTP
+    /// attempts.
+    Attempts,
+    /// `POST asyncoperations(<id>)/herald_Retry`: run a failed or canceled
+    /// System Job again.
+    Retry,
+    /// `POST serviceendpoints(<id>)/herald_Notify`: invoke a webhook
+    /// without a step.
+    Notify,
+}
+
+/// The set of System Jobs, whose PATCH is their control (cancel, pause,
+/// resume, retry, postpone), not a pipeline Update.
+pub(super) const SYSTEM_JOBS: &str = "asyncoperations";
+
+const NAMESPACE: &str = "Microsoft.Dynamics.CRM.";
+
+/// (entity set, method, name, operation).
+const TABLE: [(&str, Method, &str, Bound); 3] = [
+    (SYSTEM_JOBS, Method::GET, "herald_Attempts", Bound::Attempts),
+    (SYSTEM_JOBS, Method::POST, "herald_Retry", Bound::Retry),
+    (
+        "serviceendpoints",
+        Method::POST,
+        notify::ACTION,
+        Bound::Notify,
+    ),
+];
+
+/// The bound operation `method` `set(<id>)/navigation` names, if any.
+pub(super) fn find(method: &Method, set: &str, navigation: &str) -> Option<Bound> {
+    let name = navigation.strip_prefix(NAMESPACE).unwrap_or(navigation);
+    TABLE
+        .iter()
+        .find(|(s, m, n, _)| *s == set && m == method && *n == name)
+        .map(|(_, _, _, op)| *op)
+}
+
+/// Run a bound operation on the record `id`.
+pub(super) async fn run(
+    op: Bound,
+    state: &AppState,
+    req: &Request,
+    id: Uuid,
+    body: &[u8],
+) -> ApiResult<Response> {
+    let value = match op {
+        Bound::Attempts => jobs::attempts(state, &req.base, id).await?,
+        Bound::Retry => jobs::retry(state, &req.base, id, req.caller.user_id).await?,
+        Bound::Notify => notify::notify(state, &req.base, id, body).await?,
+    };
+    Ok(odata_json(StatusCode::OK, value))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_with_or_without_the_namespace() {
+        let get = Method::GET;
+        let post = Method::POST;
+        assert_eq!(
+            find(&get, "asyncoperations", "herald_Attempts"),
+            Some(Bound::Attempts)
+        );
+        assert_eq!(
+            find(
+                &post,
+                "asyncoperations",
+                "Microsoft.Dynamics.CRM.herald_Retry"
+            ),
+            Some(Bound::Retry)
+        );
+        assert_eq!(
+            find(&post, "serviceendpoints", "herald_Notify"),
+            Some(Bound::Notify)
+        );
+        assert_eq!(
+            find(&get, "serviceendpoints", "herald_Notify"),
+            None,
+            "wrong method"
+        );
+        assert_eq!(find(&post, "accounts", "herald_Retry"), None, "wrong set");
+        assert_eq!(find(&get, "accounts", "contact_customer_accounts"), None);
+    }
+}

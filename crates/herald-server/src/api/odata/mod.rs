@@ -1,0 +1,111 @@
+//! The Dataverse-dialect OData Web API: `/api/data/v9.x/<set>…`. This
+//! module takes the request apart (version, caller, path, options, body);
+//! `route` sends it to a read (`read`: list, retrieve, navigation, WhoAmI,
+//! the service document), a write (`write`: create, update/upsert, delete,
+//! all through the pipeline) or a bound function or action (`bound`, one
+//! table of them).
+
+mod bound;
+mod read;
+mod route;
+mod write;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use herald_core::odata::{parameter_aliases, resolve_alias};
+use herald_core::value::parse_guid;
+use herald_core::Table;
+use serde_json::Value as Json;
+use uuid::Uuid;
+
+use crate::api::error::{ApiError, ApiResult};
+use crate::api::path::Key;
+use crate::api::prefer::Prefer;
+use crate::auth::Caller;
+use crate::state::{AppState, SharedState};
+
+const VERSIONS: [&str; 3] = ["v9.0", "v9.1", "v9.2"];
+
+/// Everything a handler needs about the request.
+pub(super) struct Request {
+    pub(super) origin: String,
+    pub(super) base: String,
+    pub(super) options: Vec<(String, String)>,
+    pub(super) prefer: Prefer,
+    pub(super) headers: HeaderMap,
+    pub(super) caller: Caller,
+    pub(super) uri: Uri,
+}
+
+pub async fn handle(
+    State(state): State<SharedState>,
+    method: Method,
+    Path((version, rest)): Path<(String, String)>,
+    RawQuery(raw_query): RawQuery,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    match route::route(
+        &state, method, &version, &rest, raw_query, uri, headers, body,
+    )
+    .await
+    {
+        Ok(r) => r,
+        Err(e) => {
+            let too_large = e.status == StatusCode::PAYLOAD_TOO_LARGE;
+            let mut r = e.into_response();
+            if too_large {
+                // The rest of the body was not read: the connection cannot be reused.
+                r.headers_mut().insert(
+                    axum::http::header::CONNECTION,
+                    HeaderValue::from_static("close"),
+                );
+            }
+            r
+        }
+    }
+}
+
+pub(super) async fn read_body(state: &AppState, body: Body) -> ApiResult<Bytes> {
+    let limit = state.config.server.max_body_size;
+    axum::body::to_bytes(body, limit).await.map_err(|_| {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            crate::api::error::codes::TOO_LARGE,
+            format!("The request body is larger than the limit of {limit} bytes"),
+        )
+    })
+}
+
+pub(super) fn odata_json(status: StatusCode, body: Json) -> Response {
+    let mut resp = (status, axum::Json(body)).into_response();
+    resp.headers_mut()
+        .insert("OData-Version", HeaderValue::from_static("4.0"));
+    resp
+}
+
+pub(super) fn table_for<'a>(state: &'a AppState, set: &str) -> ApiResult<&'a Table> {
+    state
+        .schema
+        .table_by_set(set)
+        .ok_or_else(|| ApiError::not_found(format!("Resource not found for the segment '{set}'")))
+}
+
+pub(super) fn resolve_key(req: &Request, key: Key) -> ApiResult<Uuid> {
+    match key {
+        Key::Id(id) => Ok(id),
+        Key::Alias(name) => {
+            let aliases = parameter_aliases(&req.options);
+            let reference = format!("@{name}");
+            let raw = resolve_alias(&reference, &aliases)?;
+            parse_guid(raw.trim_matches('\'')).ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "The value '{raw}' of parameter alias '@{name}' is not a valid GUID"
+                ))
+            })
+        }
+    }
+}

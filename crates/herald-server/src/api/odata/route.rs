@@ -1,0 +1,139 @@
+//! Which handler answers a request: the method and the parsed path
+//! (`path::Resource`) decide; bound functions and actions come from the
+//! one table in `bound`.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use herald_core::odata::split_query_string;
+
+use crate::api::error::{ApiError, ApiResult};
+use crate::api::path::{self, Resource};
+use crate::api::prefer::Prefer;
+use crate::auth::authenticate;
+use crate::state::AppState;
+
+use super::{bound, odata_json, read, read_body, resolve_key, write, Request, VERSIONS};
+
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn route(
+    state: &Arc<AppState>,
+    method: Method,
+    version: &str,
+    rest: &str,
+    raw_query: Option<String>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Response> {
+    if !VERSIONS.contains(&version) {
+        return Err(ApiError::not_found(format!(
+            "Unknown API version '{version}': use v9.0, v9.1 or v9.2"
+        )));
+    }
+    let caller = authenticate(state, &headers).await?;
+    let resource = path::parse(&herald_core::odata::percent_decode(rest))?;
+    let host = headers
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost");
+    let req = Request {
+        origin: format!("http://{host}"),
+        base: format!("http://{host}/api/data/{version}/"),
+        options: split_query_string(raw_query.as_deref().unwrap_or("")),
+        prefer: Prefer::from_headers(&headers),
+        headers,
+        caller,
+        uri,
+    };
+    let body = read_body(state, body).await?;
+    if let Resource::Set {
+        set,
+        key: Some(k),
+        navigation: Some(nav),
+    } = &resource
+    {
+        if let Some(op) = bound::find(&method, set, nav) {
+            let id = resolve_key(&req, k.clone())?;
+            return bound::run(op, state, &req, id, &body).await;
+        }
+    }
+    match (method, resource) {
+        (Method::GET, Resource::WhoAmI) => read::who_am_i(state, &req),
+        (Method::GET, Resource::Service) => read::service_document(state, &req),
+        (Method::GET, Resource::Metadata) => Ok(metadata_document(state)),
+        (Method::GET, Resource::Set { set, key: None, .. }) => read::list(state, &req, &set).await,
+        (
+            Method::GET,
+            Resource::Set {
+                set,
+                key: Some(k),
+                navigation: None,
+            },
+        ) => read::retrieve(state, &req, &set, k).await,
+        (
+            Method::GET,
+            Resource::Set {
+                set,
+                key: Some(k),
+                navigation: Some(nav),
+            },
+        ) => read::navigate(state, &req, &set, k, &nav).await,
+        (
+            Method::POST,
+            Resource::Set {
+                set,
+                key: None,
+                navigation: None,
+            },
+        ) => write::create(state, &req, &set, &body).await,
+        (
+            Method::PATCH,
+            Resource::Set {
+                set,
+                key: Some(k),
+                navigation: None,
+            },
+        ) if set == bound::SYSTEM_JOBS => {
+            let id = resolve_key(&req, k)?;
+            crate::api::jobs::patch(state, &req.base, id, &body, req.caller.user_id)
+                .await
+                .map(|v| odata_json(StatusCode::OK, v))
+        }
+        (
+            Method::PATCH,
+            Resource::Set {
+                set,
+                key: Some(k),
+                navigation: None,
+            },
+        ) => write::update(state, &req, &set, k, &body).await,
+        (
+            Method::DELETE,
+            Resource::Set {
+                set,
+                key: Some(k),
+                navigation: None,
+            },
+        ) => write::delete(state, &req, &set, k).await,
+        (m, _) => Err(ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            crate::api::error::codes::UNSUPPORTED,
+            format!("{m} is not supported on this resource"),
+        )),
+    }
+}
+
+/// `$metadata`: the CSDL of every table.
+fn metadata_document(state: &AppState) -> Response {
+    let mut r = (StatusCode::OK, crate::api::metadata::csdl(&state.schema)).into_response();
+    r.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/xml"),
+    );
+    r.headers_mut()
+        .insert("OData-Version", HeaderValue::from_static("4.0"));
+    r
+}
