@@ -7,6 +7,7 @@ mod client;
 mod doctor;
 mod job;
 mod key;
+mod logging;
 mod notify;
 mod output;
 mod registration;

@@ -56,13 +56,7 @@ pub fn load_config(args: &ServeArgs) -> anyhow::Result<Config> {
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,sqlx=warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    crate::cli::logging::to_stderr("info,sqlx=warn");
     let config = load_config(&args)?;
     let data_dir = config.server.data_dir.clone();
     let db = redact(&config.database_url());

@@ -90,13 +90,7 @@ pub struct BenchArgs {
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "warn,sqlx=error".into()),
-        )
-        .with_writer(std::io::stderr)
-        .try_init();
+    crate::cli::logging::to_stderr("warn,sqlx=error");
     stats::epoch();
     let kind = match (args.store, &args.database_url) {
         (Some(k), _) => k,
