@@ -12,6 +12,7 @@ pub mod fetchxml;
 pub mod fixed_ids;
 pub mod job;
 pub mod matching;
+pub mod new_job;
 pub mod odata;
 pub mod query;
 pub mod schema;

@@ -49,11 +49,6 @@ impl Delivery {
             Outcome::Succeeded { .. } => None,
         }
     }
-
-    /// The status of the last answer received, if any.
-    pub fn last_status(&self) -> Option<u16> {
-        self.attempts.last().and_then(|a| a.status)
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

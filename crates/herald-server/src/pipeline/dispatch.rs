@@ -5,7 +5,7 @@
 
 use herald_core::context::ExecutionContext;
 use herald_core::matching::{steps_for_stage, StepDef};
-use herald_core::Value;
+use herald_core::new_job::NewSystemJob;
 use herald_delivery::Outcome;
 use herald_store::{ClaimedJob, JobRow, NewJob, Tx};
 use uuid::Uuid;
@@ -132,38 +132,20 @@ async fn enqueue(
         .schema
         .table("asyncoperation")
         .ok_or_else(|| PipelineError::internal("no asyncoperation table"))?;
-    let now = Value::DateTime(event.now);
-    let row = vec![
-        ("asyncoperationid".to_string(), Value::Guid(job_id)),
-        ("name".to_string(), Value::String(step.name.clone())),
-        ("operationtype".to_string(), Value::Int(1)),
-        ("statecode".to_string(), Value::Int(0)),
-        ("statuscode".to_string(), Value::Int(0)),
-        ("owningextensionid".to_string(), Value::Guid(step.id)),
-        (
-            "primaryentitytype".to_string(),
-            Value::String(event.table.logical_name.clone()),
-        ),
-        (
-            "messagename".to_string(),
-            Value::String(event.message_name().to_string()),
-        ),
-        ("regardingobjectid".to_string(), Value::Guid(event.id)),
-        (
-            "correlationid".to_string(),
-            Value::Guid(event.correlation_id),
-        ),
-        ("depth".to_string(), Value::Int(event.depth)),
-        ("retrycount".to_string(), Value::Int(0)),
-        ("errorcode".to_string(), Value::Null),
-        ("data".to_string(), Value::String(data)),
-        ("createdon".to_string(), now.clone()),
-        ("modifiedon".to_string(), now),
-        ("createdby".to_string(), Value::Guid(event.caller)),
-        ("modifiedby".to_string(), Value::Guid(event.caller)),
-        ("versionnumber".to_string(), Value::Int(1)),
-    ];
-    tx.insert(table, &row).await?;
+    let job = NewSystemJob {
+        id: job_id,
+        name: &step.name,
+        step_id: step.id,
+        table: &event.table.logical_name,
+        message: event.message_name(),
+        regarding: event.id,
+        correlation_id: event.correlation_id,
+        depth: event.depth,
+        data,
+        caller: event.caller,
+        at: event.now,
+    };
+    tx.insert(table, &job.into_row()).await?;
     tx.enqueue_job(&NewJob {
         asyncoperation_id: job_id,
         endpoint_id: step.endpoint_id,
