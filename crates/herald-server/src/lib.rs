@@ -2,6 +2,7 @@
 //! bootstrap of first-start rows, configuration, and the server lifecycle.
 
 pub mod api;
+pub mod app;
 pub mod auth;
 pub mod bc;
 pub mod bootstrap;

@@ -135,7 +135,7 @@ impl Running {
         let workers = crate::jobs::spawn_workers(self.state.clone());
         let retention = crate::jobs::retention::spawn_retention(self.state.clone());
         let bc_notifier = crate::bc::spawn_notifier(self.state.clone());
-        let app = crate::api::router(self.state.clone());
+        let app = crate::app::router(self.state.clone());
         let result = axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown)
             .await;

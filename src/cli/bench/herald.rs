@@ -181,7 +181,7 @@ impl Herald {
         let api = Api::new(addr, &self.key)?;
         let (stop, stop_rx) = oneshot::channel::<()>();
         let task = tokio::spawn(
-            axum::serve(listener, herald_server::api::router(self.state.clone()))
+            axum::serve(listener, herald_server::app::router(self.state.clone()))
                 .with_graceful_shutdown(async move {
                     let _ = stop_rx.await;
                 })

@@ -110,7 +110,7 @@ impl TestServer {
                 .await
                 .expect("bind a loopback port");
             let addr = listener.local_addr().expect("local addr");
-            let app = herald_server::api::router(state.clone());
+            let app = herald_server::app::router(state.clone());
             tokio::spawn(async move {
                 let _ = axum::serve(listener, app)
                     .with_graceful_shutdown(async move {

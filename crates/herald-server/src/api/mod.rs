@@ -14,12 +14,10 @@ mod payload;
 mod prefer;
 mod representation;
 
-use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::Router;
-use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::api::error::ApiError;
 
@@ -29,7 +27,10 @@ pub const BIN_KEEP: i64 = bins::KEEP;
 pub const BIN_BODY_CAP: usize = bins::BODY_CAP;
 use crate::state::SharedState;
 
-pub fn router(state: SharedState) -> Router {
+/// herald's own routes: health, metrics, the OpenAPI document, request
+/// bins, API keys and the OData Web API (`crate::app` adds the Business
+/// Central API, the console and the layers every route shares).
+pub fn routes() -> Router<SharedState> {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(metrics))
@@ -56,19 +57,10 @@ pub fn router(state: SharedState) -> Router {
             axum::routing::delete(keys::remove),
         )
         .route("/api/data/{version}/{*rest}", any(odata::handle))
-        .merge(crate::bc::routes())
-        .merge(crate::console::router(state.clone()))
-        .fallback(not_found)
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            count_requests,
-        ))
-        .layer(DefaultBodyLimit::disable())
-        .layer(CatchPanicLayer::custom(panic_response))
-        .with_state(state)
 }
 
-async fn not_found(uri: axum::http::Uri) -> Response {
+/// Unknown routes: an OData 404.
+pub async fn not_found(uri: axum::http::Uri) -> Response {
     ApiError::not_found(format!(
         "No resource at '{}': the data API lives under /api/data/v9.2/",
         uri.path()
@@ -76,7 +68,8 @@ async fn not_found(uri: axum::http::Uri) -> Response {
     .into_response()
 }
 
-fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+/// A panic in a handler: an OData 500 (and the panic in the log).
+pub fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     ApiError::new(
         StatusCode::INTERNAL_SERVER_ERROR,
         crate::api::error::codes::INTERNAL,
@@ -105,29 +98,4 @@ async fn metrics(axum::extract::State(state): axum::extract::State<SharedState>)
         body,
     )
         .into_response()
-}
-
-/// Count every request by matched route, method and status.
-async fn count_requests(
-    axum::extract::State(state): axum::extract::State<SharedState>,
-    req: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
-    let route = req
-        .extensions()
-        .get::<axum::extract::MatchedPath>()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| "unmatched".to_string());
-    let method = req.method().to_string();
-    let resp = next.run(req).await;
-    state
-        .metrics
-        .http_requests
-        .get_or_create(&crate::metrics::HttpLabels {
-            route,
-            method,
-            status: resp.status().as_u16(),
-        })
-        .inc();
-    resp
 }
