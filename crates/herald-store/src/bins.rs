@@ -7,7 +7,7 @@ use uuid::Uuid;
 use crate::error::StoreError;
 use crate::read::{rows, uuid};
 use crate::sql::{Param, Sql};
-use crate::{Backend, Store};
+use crate::Store;
 
 /// The bins and their captured requests.
 pub(crate) const DDL: &[&str] = &[

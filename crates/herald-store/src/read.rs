@@ -1,7 +1,10 @@
 //! Reading rows on either backend, with the SQLite and PostgreSQL arms
-//! written once: [`rows!`] runs a statement on the store's read pool and
-//! builds a value from each row (sqlx's rows have a type per backend, so the
-//! building expression is expanded once per arm).
+//! written once: [`rows!`] runs a statement on the store's read pool,
+//! [`conn_rows!`] on a [`Conn`](crate::conn::Conn) (a transaction's or a
+//! pooled connection), and both build a value from each row. sqlx's rows
+//! have a type per backend, so the building expression is expanded once
+//! per arm; a generic function would need a `sqlx::Database` bound for
+//! every column type it decodes.
 
 use uuid::Uuid;
 
@@ -18,12 +21,12 @@ macro_rules! rows {
     ($self:expr, $sql:expr, |$r:ident| $make:expr) => {{
         let mut out = Vec::new();
         match &$self.backend {
-            Backend::Sqlite { reader, .. } => {
+            $crate::Backend::Sqlite { reader, .. } => {
                 for $r in crate::conn::bound_query($sql).fetch_all(reader).await? {
                     out.push($make);
                 }
             }
-            Backend::Postgres(p) => {
+            $crate::Backend::Postgres(p) => {
                 for $r in crate::conn::bound_query($sql).fetch_all(p).await? {
                     out.push($make);
                 }
@@ -33,3 +36,31 @@ macro_rules! rows {
     }};
 }
 pub(crate) use rows;
+
+/// The rows of `$sql` on the connection `$conn`, each built by `$make` from
+/// `$r`. On SQLite the statement runs with anonymous placeholders
+/// ([`Sql::sqlite_text`](crate::sql::Sql::sqlite_text)).
+macro_rules! conn_rows {
+    ($conn:expr, $sql:expr, |$r:ident| $make:expr) => {{
+        let sql: &$crate::sql::Sql = $sql;
+        let mut out = Vec::new();
+        match $conn {
+            $crate::conn::Conn::Sqlite(c) => {
+                let text = sql.sqlite_text();
+                for $r in $crate::conn::bound_query_text(&text, sql)
+                    .fetch_all(&mut **c)
+                    .await?
+                {
+                    out.push($make);
+                }
+            }
+            $crate::conn::Conn::Pg(c) => {
+                for $r in $crate::conn::bound_query(sql).fetch_all(&mut **c).await? {
+                    out.push($make);
+                }
+            }
+        }
+        out
+    }};
+}
+pub(crate) use conn_rows;

@@ -58,6 +58,16 @@ impl Param {
         }
     }
 
+    /// A text parameter: an id, a name, a URL.
+    pub fn text(s: impl ToString) -> Param {
+        Param::Text(Some(s.to_string()))
+    }
+
+    /// An integer parameter: a time in ms, a count, a limit.
+    pub fn int(i: i64) -> Param {
+        Param::Int(Some(i))
+    }
+
     /// The parameter with its text folded as [`fold`] folds a column.
     fn folded(self) -> Param {
         match self {
@@ -152,6 +162,18 @@ impl Sql {
         self.params.push(p);
         self.text.push('$');
         self.text.push_str(&self.params.len().to_string());
+        self
+    }
+
+    /// Bind each of `params`, separated by commas: the inside of an
+    /// `IN (…)` list or of a `VALUES (…)` row.
+    pub fn bind_list(&mut self, params: impl IntoIterator<Item = Param>) -> &mut Self {
+        for (i, p) in params.into_iter().enumerate() {
+            if i > 0 {
+                self.push(", ");
+            }
+            self.bind(p);
+        }
         self
     }
 }

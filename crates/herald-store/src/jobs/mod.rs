@@ -1,0 +1,79 @@
+//! The System Jobs queue (`herald_job`) and the attempt log
+//! (`herald_attempt`). Jobs are enqueued in the write's transaction (the
+//! outbox) and claimed with a lease: `FOR UPDATE SKIP LOCKED` on
+//! PostgreSQL, the single writer connection on SQLite.
+//!
+//! On PostgreSQL every enqueue also issues `NOTIFY herald_jobs` in the same
+//! transaction; PostgreSQL delivers it only when (and if) the transaction
+//! commits, and folds repeated notifications of one transaction into one.
+//! Every node LISTENs on [`JOBS_CHANNEL`] and claims at once, so a job
+//! written on one node is picked up by any idle node without waiting for the
+//! poll interval (which stays the safety net).
+//!
+//! One file per step of a job's life in the queue:
+//! - `queue`: enqueue, requeue, stop, leases, In Progress, queue depth;
+//! - `claim`: a node taking ready jobs within its per-endpoint caps;
+//! - `outcome`: writing what a run did (the row, the attempts), purging;
+//! - `rows`: what is read back of the asyncoperation and attempt rows.
+
+mod claim;
+mod outcome;
+mod queue;
+mod rows;
+
+pub use claim::{Claim, ClaimLimits, ClaimedJob, EndpointCap};
+pub use outcome::{JobOutcome, OutcomeRow};
+pub use queue::NewJob;
+pub use rows::{AttemptRow, JobRow};
+
+use uuid::Uuid;
+
+use crate::sql::{Param, Sql};
+
+/// The PostgreSQL LISTEN/NOTIFY channel that announces committed jobs.
+pub const JOBS_CHANNEL: &str = "herald_jobs";
+
+/// The lease owner of a stopped job's queue entry (see
+/// [`Tx::stop_job`](crate::Tx::stop_job)).
+pub const STOPPED: &str = "herald:stopped";
+
+/// The queue of jobs still to run and the log of every HTTP attempt.
+pub(crate) const DDL: &[&str] = &[
+    // The queue of System Jobs still to run (asyncoperation holds the
+    // history); a row leaves the queue when its job completes.
+    "CREATE TABLE IF NOT EXISTS herald_job (
+        asyncoperationid TEXT PRIMARY KEY,
+        endpointid TEXT NOT NULL,
+        ready_at BIGINT NOT NULL,
+        lease_owner TEXT,
+        lease_until BIGINT,
+        autodelete BOOLEAN NOT NULL,
+        attempts BIGINT NOT NULL
+    )",
+    "CREATE INDEX IF NOT EXISTS ix_herald_job_ready ON herald_job (ready_at)",
+    // Every HTTP attempt of every job.
+    "CREATE TABLE IF NOT EXISTS herald_attempt (
+        attemptid TEXT PRIMARY KEY,
+        asyncoperationid TEXT NOT NULL,
+        attempt BIGINT NOT NULL,
+        startedon BIGINT NOT NULL,
+        duration_ms BIGINT NOT NULL,
+        status BIGINT,
+        error TEXT,
+        response TEXT
+    )",
+    "CREATE INDEX IF NOT EXISTS ix_herald_attempt_job ON herald_attempt (asyncoperationid, attempt)",
+];
+
+/// Jobs per round of statements when many are written at once
+/// ([`Tx::complete_jobs`](crate::Tx::complete_jobs),
+/// [`Tx::release_jobs`](crate::Tx::release_jobs)): 10 parameters per row
+/// updated and 8 per attempt (two per job), well under SQLite's 32 766 and
+/// PostgreSQL's 65 535 bound parameters. (On SQLite they are bound as
+/// anonymous `?`, see [`Sql::sqlite_text`].)
+const CHUNK: usize = 250;
+
+/// Bind `ids` as a comma-separated list (the inside of an `IN (…)`).
+fn push_ids(sql: &mut Sql, ids: impl Iterator<Item = Uuid>) {
+    sql.bind_list(ids.map(Param::text));
+}

@@ -1,0 +1,235 @@
+//! Writing what a run of a job did: its asyncoperation row (completed, or
+//! deleted for an autodelete step that succeeded) and its HTTP attempts,
+//! for a whole batch of finished jobs in a few statements, and only where
+//! the writing node still holds the lease. Also the purge of old succeeded
+//! jobs.
+
+use std::collections::{HashMap, HashSet};
+
+use herald_core::job::{JobPhase, JobStatus};
+use sqlx::Row;
+use uuid::Uuid;
+
+use super::rows::AttemptRow;
+use super::{push_ids, CHUNK};
+use crate::conn::Conn;
+use crate::error::StoreError;
+use crate::read::{conn_rows, uuid};
+use crate::sql::{Param, Sql};
+use crate::{Store, Tx};
+
+/// The outcome of one run of a job, written by [`Tx::complete_jobs`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobOutcome {
+    pub asyncoperation_id: Uuid,
+    /// The HTTP attempts of this run, numbered from 1 (renumbered after
+    /// the attempts of earlier runs when written).
+    pub attempts: Vec<AttemptRow>,
+    pub row: OutcomeRow,
+}
+
+/// What happens to the asyncoperation row.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OutcomeRow {
+    /// A succeeded job of an asyncautodelete step: the row and its
+    /// attempts go.
+    Delete,
+    /// Completed: the state and the fields Dataverse fills in.
+    /// `versionnumber` goes up by one, `retrycount` by `retries`, and
+    /// `modifiedon` becomes `completed_ms`.
+    Update {
+        /// The completed `statecode` / `statuscode`.
+        phase: JobPhase,
+        /// When this run started (`startedon`).
+        started_ms: i64,
+        completed_ms: i64,
+        executiontimespan: i64,
+        retries: i64,
+        message: Option<String>,
+        friendlymessage: Option<String>,
+        errorcode: Option<i64>,
+    },
+}
+
+impl Tx {
+    /// Write the outcomes of finished jobs that `owner` still holds, a few
+    /// statements for the whole batch: leave the queue (only where the
+    /// lease is still ours), append the attempts after any earlier ones,
+    /// update or delete the asyncoperation rows. Returns the jobs written;
+    /// an outcome whose lease was lost is left to the new owner.
+    pub async fn complete_jobs(
+        &mut self,
+        owner: &str,
+        outcomes: &[JobOutcome],
+    ) -> Result<Vec<Uuid>, StoreError> {
+        let mut held = Vec::new();
+        for chunk in outcomes.chunks(CHUNK) {
+            held.extend(self.complete_chunk(owner, chunk).await?);
+        }
+        Ok(held)
+    }
+
+    async fn complete_chunk(
+        &mut self,
+        owner: &str,
+        outcomes: &[JobOutcome],
+    ) -> Result<Vec<Uuid>, StoreError> {
+        if outcomes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut sql = Sql::default();
+        sql.push("DELETE FROM herald_job WHERE lease_owner = ")
+            .bind(Param::text(owner))
+            .push(" AND asyncoperationid IN (");
+        push_ids(&mut sql, outcomes.iter().map(|o| o.asyncoperation_id));
+        sql.push(") RETURNING asyncoperationid");
+        let held: HashSet<Uuid> = self
+            .conn()
+            .await?
+            .fetch_ids(&sql)
+            .await?
+            .into_iter()
+            .collect();
+        let mine: Vec<&JobOutcome> = outcomes
+            .iter()
+            .filter(|o| held.contains(&o.asyncoperation_id))
+            .collect();
+        let (deleted, updated): (Vec<&JobOutcome>, Vec<&JobOutcome>) = mine
+            .iter()
+            .partition(|o| matches!(o.row, OutcomeRow::Delete));
+
+        if !deleted.is_empty() {
+            for table in ["\"asyncoperation\"", "herald_attempt"] {
+                let mut sql = Sql::default();
+                sql.push("DELETE FROM ")
+                    .push(table)
+                    .push(" WHERE asyncoperationid IN (");
+                push_ids(&mut sql, deleted.iter().map(|o| o.asyncoperation_id));
+                sql.push(")");
+                self.conn().await?.execute(&sql).await?;
+            }
+        }
+
+        let with_attempts: Vec<&&JobOutcome> =
+            updated.iter().filter(|o| !o.attempts.is_empty()).collect();
+        if !with_attempts.is_empty() {
+            let mut sql = Sql::default();
+            sql.push(
+                "SELECT asyncoperationid, COUNT(*) FROM herald_attempt WHERE asyncoperationid IN (",
+            );
+            push_ids(&mut sql, with_attempts.iter().map(|o| o.asyncoperation_id));
+            sql.push(") GROUP BY asyncoperationid");
+            let earlier: HashMap<Uuid, i64> = self.conn().await?.id_counts(&sql).await?;
+            let mut sql = Sql::default();
+            sql.push("INSERT INTO herald_attempt (attemptid, asyncoperationid, attempt, startedon, duration_ms, status, error, response) VALUES ");
+            let mut first = true;
+            for o in &with_attempts {
+                let offset = earlier.get(&o.asyncoperation_id).copied().unwrap_or(0);
+                for a in &o.attempts {
+                    if !first {
+                        sql.push(", ");
+                    }
+                    first = false;
+                    push_attempt(&mut sql, a, offset);
+                }
+            }
+            self.conn().await?.execute(&sql).await?;
+        }
+
+        if !updated.is_empty() {
+            // One UPDATE … FROM (VALUES …) for the batch; VALUES columns are
+            // column1…column10 on both SQLite and PostgreSQL.
+            let mut sql = Sql::default();
+            sql.push("UPDATE \"asyncoperation\" SET \"statecode\" = v.column2, \"statuscode\" = v.column3, \"completedon\" = v.column4, \"modifiedon\" = v.column4, \"executiontimespan\" = v.column5, \"retrycount\" = COALESCE(\"retrycount\", 0) + v.column6, \"message\" = v.column7, \"friendlymessage\" = v.column8, \"errorcode\" = v.column9, \"startedon\" = v.column10, \"versionnumber\" = COALESCE(\"versionnumber\", 0) + 1 FROM (VALUES ");
+            for (i, o) in updated.iter().enumerate() {
+                let OutcomeRow::Update {
+                    phase,
+                    started_ms,
+                    completed_ms,
+                    executiontimespan,
+                    retries,
+                    message,
+                    friendlymessage,
+                    errorcode,
+                } = &o.row
+                else {
+                    continue;
+                };
+                if i > 0 {
+                    sql.push(", ");
+                }
+                sql.push("(")
+                    .bind_list([
+                        Param::text(o.asyncoperation_id),
+                        phase.state.into(),
+                        phase.status.into(),
+                        Param::int(*completed_ms),
+                        Param::int(*executiontimespan),
+                        Param::int(*retries),
+                        Param::Text(message.clone()),
+                        Param::Text(friendlymessage.clone()),
+                        Param::Int(*errorcode),
+                        Param::int(*started_ms),
+                    ])
+                    .push(")");
+            }
+            sql.push(") AS v WHERE \"asyncoperation\".\"asyncoperationid\" = v.column1");
+            self.conn().await?.execute(&sql).await?;
+        }
+        Ok(mine.iter().map(|o| o.asyncoperation_id).collect())
+    }
+}
+
+/// One attempt as a `VALUES` row, numbered after `offset` earlier ones.
+fn push_attempt(sql: &mut Sql, a: &AttemptRow, offset: i64) {
+    sql.push("(")
+        .bind_list([
+            Param::text(Uuid::new_v4()),
+            Param::text(a.asyncoperation_id),
+            Param::int(a.attempt + offset),
+            Param::int(a.started_ms),
+            Param::int(a.duration_ms),
+            Param::Int(a.status),
+            Param::Text(a.error.clone()),
+            Param::Text(a.response.clone()),
+        ])
+        .push(")");
+}
+
+impl Store {
+    /// Delete succeeded System Jobs completed before `before_ms`, and the
+    /// attempts of jobs that no longer exist. Returns the jobs deleted.
+    pub async fn purge_succeeded_jobs(&self, before_ms: i64) -> Result<u64, StoreError> {
+        let mut tx = self.begin().await?;
+        let mut sql = Sql::default();
+        sql.push("DELETE FROM \"asyncoperation\" WHERE \"statuscode\" = ")
+            .bind(JobStatus::Succeeded.into())
+            .push(" AND \"completedon\" < ")
+            .bind(Param::int(before_ms));
+        let n = tx.conn().await?.execute(&sql).await?;
+        if n > 0 {
+            tx.conn().await?
+                .execute_raw("DELETE FROM herald_attempt WHERE NOT EXISTS (SELECT 1 FROM \"asyncoperation\" a WHERE a.\"asyncoperationid\" = herald_attempt.asyncoperationid)")
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(n)
+    }
+}
+
+impl Conn<'_> {
+    /// The ids a statement returns in its first column.
+    async fn fetch_ids(&mut self, sql: &Sql) -> Result<Vec<Uuid>, StoreError> {
+        Ok(conn_rows!(self, sql, |r| uuid(r.try_get(0)?)?))
+    }
+
+    /// `(id, count)` pairs of a grouped count.
+    async fn id_counts(&mut self, sql: &Sql) -> Result<HashMap<Uuid, i64>, StoreError> {
+        Ok(conn_rows!(self, sql, |r| (
+            uuid(r.try_get(0)?)?,
+            r.try_get::<i64, _>(1)?
+        ))
+        .into_iter()
+        .collect())
+    }
+}
