@@ -223,9 +223,10 @@ async fn committed_writes_survive_a_kill_on_sqlite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn committed_writes_survive_a_kill_on_postgres() {
-    let Some(url) = herald_store::testing::fresh_postgres_url(
-        "crash::committed_writes_survive_a_kill_on_postgres",
-    )
+    let Some(url) = herald_store::testing::fresh_postgres_url(concat!(
+        module_path!(),
+        "::committed_writes_survive_a_kill_on_postgres"
+    ))
     .await
     else {
         return;

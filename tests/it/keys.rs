@@ -5,7 +5,7 @@
 //! one at once. Only the admin key manages keys.
 
 use crate::common::cli::herald;
-use crate::common::{self, odata_error, TestServer};
+use crate::common::{odata_error, Backend, TestServer};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
@@ -268,7 +268,7 @@ async fn a_removed_key_is_refused_at_once(s: TestServer) {
     // either, so a removal holds there at once too.
     let second_node = if s.state.store.dialect() == herald_store::Dialect::Postgres {
         let url = s.state.config.database_url();
-        common::TestServer::start_with(common::Backend::Sqlite, "keys::node-b", |c| {
+        TestServer::start_with(Backend::Sqlite, concat!(module_path!(), "::node-b"), |c| {
             c.store.database_url = Some(url);
         })
         .await

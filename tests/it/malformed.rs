@@ -1,7 +1,7 @@
 //! Hundreds of malformed requests: every answer is a 4xx with an OData
 //! error body (or a success), never a 5xx, and the server stays up.
 
-use crate::common::{self, Backend, TestServer};
+use crate::common::{odata_error, Backend, TestServer};
 use reqwest::Method;
 
 /// A small deterministic generator (xorshift), so failures reproduce.
@@ -194,7 +194,7 @@ async fn nul_characters_are_rejected_with_400(s: TestServer) {
                     .body(r#"{"firstname":"a\u0000b"}"#),
             )
             .await;
-        let msg = common::odata_error(st, &body, reqwest::StatusCode::BAD_REQUEST);
+        let msg = odata_error(st, &body, reqwest::StatusCode::BAD_REQUEST);
         assert!(
             msg.contains("NUL") && msg.contains("firstname"),
             "{method} {path}: {msg}"
@@ -207,7 +207,7 @@ async fn nul_characters_are_rejected_with_400(s: TestServer) {
                 .body(r#"{"first\u0000name":"x"}"#),
         )
         .await;
-    assert!(common::odata_error(st, &body, reqwest::StatusCode::BAD_REQUEST).contains("NUL"));
+    assert!(odata_error(st, &body, reqwest::StatusCode::BAD_REQUEST).contains("NUL"));
     // An OData string literal, directly and through a parameter alias.
     for q in [
         "contacts?$filter=firstname eq '%00'",
@@ -215,7 +215,7 @@ async fn nul_characters_are_rejected_with_400(s: TestServer) {
         "contacts?$filter=contains(firstname,'%00')",
     ] {
         let (st, body) = s.get(q).await;
-        let msg = common::odata_error(st, &body, reqwest::StatusCode::BAD_REQUEST);
+        let msg = odata_error(st, &body, reqwest::StatusCode::BAD_REQUEST);
         assert!(
             msg.contains("NUL") && msg.contains("position"),
             "{q}: {msg}"
@@ -229,7 +229,7 @@ async fn nul_characters_are_rejected_with_400(s: TestServer) {
         "<fetch><entity name='contact'><filter><condition attribute='firstname' operator='like' value='%&#0;%'/></filter></entity></fetch>",
     ] {
         let (st, body) = s.get(&fetch("contacts", xml)).await;
-        let msg = common::odata_error(st, &body, reqwest::StatusCode::BAD_REQUEST);
+        let msg = odata_error(st, &body, reqwest::StatusCode::BAD_REQUEST);
         assert!(msg.contains("position"), "{xml}: {msg}");
     }
     let (_, body) = s.get("contacts?$count=true").await;

@@ -74,7 +74,12 @@ async fn pg(test: &str) -> Option<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_job_is_delivered_once_across_three_nodes() {
-    let Some(url) = pg("multinode::every_job_is_delivered_once_across_three_nodes").await else {
+    let Some(url) = pg(concat!(
+        module_path!(),
+        "::every_job_is_delivered_once_across_three_nodes"
+    ))
+    .await
+    else {
         return;
     };
     let dir = tempfile::tempdir().expect("tempdir");
@@ -164,7 +169,12 @@ async fn every_job_is_delivered_once_across_three_nodes() {
 /// minute: it must be woken by PostgreSQL's NOTIFY.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_write_on_one_node_wakes_another() {
-    let Some(url) = pg("multinode::a_write_on_one_node_wakes_another").await else {
+    let Some(url) = pg(concat!(
+        module_path!(),
+        "::a_write_on_one_node_wakes_another"
+    ))
+    .await
+    else {
         return;
     };
     let dir = tempfile::tempdir().expect("tempdir");
@@ -223,7 +233,12 @@ async fn a_write_on_one_node_wakes_another() {
 /// lease expires and deliver each exactly once more.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_nodes_jobs_are_taken_over() {
-    let Some(url) = pg("multinode::a_killed_nodes_jobs_are_taken_over").await else {
+    let Some(url) = pg(concat!(
+        module_path!(),
+        "::a_killed_nodes_jobs_are_taken_over"
+    ))
+    .await
+    else {
         return;
     };
     let dir = tempfile::tempdir().expect("tempdir");

@@ -2,7 +2,7 @@
 //! exists (answers with something other than 404 for the documented method);
 //! `$metadata` is a CSDL document OData tools can read.
 
-use crate::common::{self, Backend, TestServer};
+use crate::common::{register, Backend, TestServer};
 use reqwest::{Method, StatusCode};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -21,7 +21,7 @@ async fn openapi_lists_routes_that_exist() {
         .send(s.request(Method::POST, &format!("{}/api/herald/bins", s.base)))
         .await;
     let bin_id = bin["id"].as_str().unwrap().to_string();
-    let hook = common::register::webhook(&s, "h", "http://127.0.0.1:9/", 4, "k").await;
+    let hook = register::webhook(&s, "h", "http://127.0.0.1:9/", 4, "k").await;
     for (path, item) in paths {
         for (method, _) in item
             .as_object()

@@ -13,7 +13,7 @@ use serde_json::json;
 both_backends!(requests_are_signed_and_rotation_keeps_the_old_secret);
 
 both_backends!(
-    backend: async_deliveries_are_signed_with_one_webhook_id_across_retries,
+    starts_own: async_deliveries_are_signed_with_one_webhook_id_across_retries,
     after_the_grace_period_only_the_new_secret_signs,
 );
 
@@ -111,8 +111,8 @@ fn signatures(r: &Captured) -> Vec<String> {
         .collect()
 }
 
-async fn async_deliveries_are_signed_with_one_webhook_id_across_retries(b: Backend) {
-    let Some(s) = TestServer::start(b, "signatures::async_retries").await else {
+async fn async_deliveries_are_signed_with_one_webhook_id_across_retries(b: Backend, test: &str) {
+    let Some(s) = TestServer::start(b, test).await else {
         return;
     };
     // Two 503s: the job's one in-run retry fails too, so the job fails;
@@ -162,11 +162,11 @@ async fn async_deliveries_are_signed_with_one_webhook_id_across_retries(b: Backe
     );
 }
 
-async fn after_the_grace_period_only_the_new_secret_signs(b: Backend) {
+async fn after_the_grace_period_only_the_new_secret_signs(b: Backend, test: &str) {
     let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
     // A short grace so the advanced clock stays within the verifier's
     // ±5 min timestamp tolerance.
-    let Some(s) = TestServer::start_with_clock(b, "signatures::grace", clock.clone(), |c| {
+    let Some(s) = TestServer::start_with_clock(b, test, clock.clone(), |c| {
         c.delivery.secret_rotation_grace = Duration::from_secs(60)
     })
     .await

@@ -238,9 +238,10 @@ async fn every_column_type_from_a_toml_config_file_on_sqlite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_column_type_from_a_toml_config_file_on_postgres() {
-    let Some(url) = herald_store::testing::fresh_postgres_url(
-        "user_tables::every_column_type_from_a_toml_config_file",
-    )
+    let Some(url) = herald_store::testing::fresh_postgres_url(concat!(
+        module_path!(),
+        "::every_column_type_from_a_toml_config_file_on_postgres"
+    ))
     .await
     else {
         return;

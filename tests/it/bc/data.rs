@@ -14,13 +14,13 @@ use super::harness::{error_message, notifications, values, Bc};
 use crate::common::Backend;
 
 both_backends!(
-    backend: data_api_reads_and_writes_through_the_pipeline,
+    starts_own: data_api_reads_and_writes_through_the_pipeline,
     every_entity_creates_reads_updates_and_deletes,
     web_api_writes_reach_bc_subscribers,
 );
 
-async fn data_api_reads_and_writes_through_the_pipeline(b: Backend) {
-    let Some(s) = Bc::start(b, "data_api", |_| {}).await else {
+async fn data_api_reads_and_writes_through_the_pipeline(b: Backend, test: &str) {
+    let Some(s) = Bc::start(b, test, |_| {}).await else {
         return;
     };
     // A Dataverse-style webhook step on the BC table sees BC API writes.
@@ -207,8 +207,8 @@ fn parse_time(v: &Value) -> DateTime<Utc> {
 /// list, PATCH with a stale and a current If-Match (412, then 200 with
 /// etag 2 and a later lastModifiedDateTime), DELETE with a stale and a
 /// current If-Match (412, then 204), then 404.
-async fn every_entity_creates_reads_updates_and_deletes(b: Backend) {
-    let Some(s) = Bc::start(b, "every_entity", |_| {}).await else {
+async fn every_entity_creates_reads_updates_and_deletes(b: Backend, test: &str) {
+    let Some(s) = Bc::start(b, test, |_| {}).await else {
         return;
     };
     let c = s.company();
@@ -359,8 +359,8 @@ async fn every_entity_creates_reads_updates_and_deletes(b: Backend) {
 /// A write through the Dataverse Web API (`bc_customers`) is a BC change
 /// like any other: created, updated and deleted reach a BC subscriber;
 /// another company's rows do not.
-async fn web_api_writes_reach_bc_subscribers(b: Backend) {
-    let Some(s) = Bc::start(b, "web_api_writes", |_| {}).await else {
+async fn web_api_writes_reach_bc_subscribers(b: Backend, test: &str) {
+    let Some(s) = Bc::start(b, test, |_| {}).await else {
         return;
     };
     let rx = Receiver::start_with(Behavior::echo_validation_token()).await;

@@ -10,12 +10,12 @@ use super::harness::{error_message, handshakes, notifications, values, Bc};
 use crate::common::Backend;
 
 both_backends!(
-    backend: expired_subscriptions_get_nothing_and_are_removed,
+    starts_own: expired_subscriptions_get_nothing_and_are_removed,
     expired_subscriptions_are_hidden_and_not_counted,
 );
 
-async fn expired_subscriptions_get_nothing_and_are_removed(b: Backend) {
-    let Some(s) = Bc::start(b, "expiry", |_| {}).await else {
+async fn expired_subscriptions_get_nothing_and_are_removed(b: Backend, test: &str) {
+    let Some(s) = Bc::start(b, test, |_| {}).await else {
         return;
     };
     let rx = Receiver::start_with(Behavior::echo_validation_token()).await;
@@ -62,8 +62,8 @@ async fn expired_subscriptions_get_nothing_and_are_removed(b: Backend) {
 /// A subscription whose expiry has passed is gone for the API at once —
 /// not listed, 404 by id, not renewable, not counted against
 /// `bc.max_subscriptions` — even before the notifier removes it.
-async fn expired_subscriptions_are_hidden_and_not_counted(b: Backend) {
-    let Some(s) = Bc::start(b, "expired_hidden", |c| c.bc.max_subscriptions = 2).await else {
+async fn expired_subscriptions_are_hidden_and_not_counted(b: Backend, test: &str) {
+    let Some(s) = Bc::start(b, test, |c| c.bc.max_subscriptions = 2).await else {
         return;
     };
     let rx = Receiver::start_with(Behavior::echo_validation_token()).await;

@@ -13,15 +13,15 @@ use super::harness::{error_message, notifications, values, Bc};
 use crate::common::Backend;
 
 both_backends!(
-    backend: retryable_failures_are_retried_until_delivered,
+    starts_own: retryable_failures_are_retried_until_delivered,
     other_failures_delete_the_subscription_at_once,
     no_answer_is_retried_not_deleted,
     a_redirect_deletes_the_subscription,
     subscription_is_deleted_after_36_hours_of_failures,
 );
 
-async fn retryable_failures_are_retried_until_delivered(b: Backend) {
-    let Some(s) = Bc::start(b, "retry", |_| {}).await else {
+async fn retryable_failures_are_retried_until_delivered(b: Backend, test: &str) {
+    let Some(s) = Bc::start(b, test, |_| {}).await else {
         return;
     };
     let rx = Receiver::start_with(Behavior::echo_validation_token_or(Behavior::statuses(
@@ -81,8 +81,8 @@ async fn retryable_failures_are_retried_until_delivered(b: Backend) {
     assert_eq!(s.tick().await.delivered, 1);
 }
 
-async fn other_failures_delete_the_subscription_at_once(b: Backend) {
-    let Some(s) = Bc::start(b, "gone", |_| {}).await else {
+async fn other_failures_delete_the_subscription_at_once(b: Backend, test: &str) {
+    let Some(s) = Bc::start(b, test, |_| {}).await else {
         return;
     };
     let rx = Receiver::start_with(Behavior::echo_validation_token_or(Behavior::status(404))).await;
@@ -108,8 +108,8 @@ async fn other_failures_delete_the_subscription_at_once(b: Backend) {
 /// A subscriber that never answers (`bc.notification_timeout` passes), or
 /// closes the connection without a status, is retried like a 5xx — the
 /// subscription stays — and gets the batch once it answers.
-async fn no_answer_is_retried_not_deleted(b: Backend) {
-    let Some(s) = Bc::start(b, "no_answer", |c| {
+async fn no_answer_is_retried_not_deleted(b: Backend, test: &str) {
+    let Some(s) = Bc::start(b, test, |c| {
         c.bc.notification_timeout = Duration::from_millis(300)
     })
     .await
@@ -162,8 +162,8 @@ async fn no_answer_is_retried_not_deleted(b: Backend) {
 
 /// A 302 to a notification is an answer that is not 2xx and not
 /// retryable: the redirect is not followed and the subscription is deleted.
-async fn a_redirect_deletes_the_subscription(b: Backend) {
-    let Some(s) = Bc::start(b, "redirect", |_| {}).await else {
+async fn a_redirect_deletes_the_subscription(b: Backend, test: &str) {
+    let Some(s) = Bc::start(b, test, |_| {}).await else {
         return;
     };
     let elsewhere = Receiver::start().await;
@@ -195,8 +195,8 @@ async fn a_redirect_deletes_the_subscription(b: Backend) {
     assert_eq!(s.after_window().await.posts, 0, "nothing more is sent");
 }
 
-async fn subscription_is_deleted_after_36_hours_of_failures(b: Backend) {
-    let Some(s) = Bc::start(b, "give_up", |_| {}).await else {
+async fn subscription_is_deleted_after_36_hours_of_failures(b: Backend, test: &str) {
+    let Some(s) = Bc::start(b, test, |_| {}).await else {
         return;
     };
     let rx = Receiver::start_with(Behavior::echo_validation_token_or(Behavior::status(503))).await;

@@ -45,7 +45,7 @@ impl Bc {
         config.server.admin_key = Some("test-admin-key".into());
         if let Backend::Postgres = backend {
             config.store.database_url =
-                Some(herald_store::testing::fresh_postgres_url(&format!("bc::{test}")).await?);
+                Some(herald_store::testing::fresh_postgres_url(test).await?);
             config.store.max_connections = 8;
         }
         tweak(&mut config);

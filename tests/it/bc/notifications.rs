@@ -16,14 +16,14 @@ use super::harness::{notifications, values, Bc};
 use crate::common::Backend;
 
 both_backends!(
-    backend: changes_are_held_and_coalesced,
+    starts_own: changes_are_held_and_coalesced,
     subscriptions_sharing_a_url_share_a_request,
     many_changes_become_one_collection_notification,
     pending_notifications_survive_a_restart,
 );
 
-async fn changes_are_held_and_coalesced(b: Backend) {
-    let Some(s) = Bc::start(b, "coalesce", |_| {}).await else {
+async fn changes_are_held_and_coalesced(b: Backend, test: &str) {
+    let Some(s) = Bc::start(b, test, |_| {}).await else {
         return;
     };
     let rx = Receiver::start_with(Behavior::echo_validation_token()).await;
@@ -121,8 +121,8 @@ async fn changes_are_held_and_coalesced(b: Backend) {
     assert_eq!(values(&got[1])[0]["changeType"], "updated");
 }
 
-async fn subscriptions_sharing_a_url_share_a_request(b: Backend) {
-    let Some(s) = Bc::start(b, "share_url", |_| {}).await else {
+async fn subscriptions_sharing_a_url_share_a_request(b: Backend, test: &str) {
+    let Some(s) = Bc::start(b, test, |_| {}).await else {
         return;
     };
     let rx = Receiver::start_with(Behavior::echo_validation_token()).await;
@@ -153,8 +153,8 @@ async fn subscriptions_sharing_a_url_share_a_request(b: Backend) {
     assert_eq!(values(&notifications(&other)[0]).len(), 1);
 }
 
-async fn many_changes_become_one_collection_notification(b: Backend) {
-    let Some(s) = Bc::start(b, "collection", |c| c.bc.collection_threshold = 10).await else {
+async fn many_changes_become_one_collection_notification(b: Backend, test: &str) {
+    let Some(s) = Bc::start(b, test, |c| c.bc.collection_threshold = 10).await else {
         return;
     };
     let rx = Receiver::start_with(Behavior::echo_validation_token()).await;
@@ -293,8 +293,8 @@ async fn background_notifier_delivers_on_its_own() {
     let _ = tx.send(());
 }
 
-async fn pending_notifications_survive_a_restart(b: Backend) {
-    let Some(s) = Bc::start(b, "restart", |_| {}).await else {
+async fn pending_notifications_survive_a_restart(b: Backend, test: &str) {
+    let Some(s) = Bc::start(b, test, |_| {}).await else {
         return;
     };
     let rx = Receiver::start_with(Behavior::echo_validation_token()).await;

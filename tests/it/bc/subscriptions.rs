@@ -15,15 +15,15 @@ use crate::common::cli::herald_command;
 use crate::common::Backend;
 
 both_backends!(
-    backend: subscription_handshake_and_fields,
+    starts_own: subscription_handshake_and_fields,
     failed_handshakes_store_nothing,
     subscription_input_is_checked,
     renew_and_delete_need_if_match,
     cli_lists_shows_and_deletes_subscriptions,
 );
 
-async fn subscription_handshake_and_fields(b: Backend) {
-    let Some(s) = Bc::start(b, "handshake", |_| {}).await else {
+async fn subscription_handshake_and_fields(b: Backend, test: &str) {
+    let Some(s) = Bc::start(b, test, |_| {}).await else {
         return;
     };
     let rx = Receiver::start_with(Behavior::echo_validation_token()).await;
@@ -117,8 +117,8 @@ async fn subscription_handshake_and_fields(b: Backend) {
     assert_eq!(st, StatusCode::CREATED, "{body}");
 }
 
-async fn failed_handshakes_store_nothing(b: Backend) {
-    let Some(s) = Bc::start(b, "bad_handshake", |c| {
+async fn failed_handshakes_store_nothing(b: Backend, test: &str) {
+    let Some(s) = Bc::start(b, test, |c| {
         c.bc.handshake_timeout = Duration::from_millis(300)
     })
     .await
@@ -169,8 +169,8 @@ async fn failed_handshakes_store_nothing(b: Backend) {
     );
 }
 
-async fn subscription_input_is_checked(b: Backend) {
-    let Some(s) = Bc::start(b, "input", |c| c.bc.max_subscriptions = 2).await else {
+async fn subscription_input_is_checked(b: Backend, test: &str) {
+    let Some(s) = Bc::start(b, test, |c| c.bc.max_subscriptions = 2).await else {
         return;
     };
     let rx = Receiver::start_with(Behavior::echo_validation_token()).await;
@@ -232,8 +232,8 @@ async fn subscription_input_is_checked(b: Backend) {
     assert_eq!(handshakes(&rx).len(), 2);
 }
 
-async fn renew_and_delete_need_if_match(b: Backend) {
-    let Some(s) = Bc::start(b, "renew", |_| {}).await else {
+async fn renew_and_delete_need_if_match(b: Backend, test: &str) {
+    let Some(s) = Bc::start(b, test, |_| {}).await else {
         return;
     };
     let rx = Receiver::start_with(Behavior::echo_validation_token()).await;
@@ -303,8 +303,8 @@ async fn renew_and_delete_need_if_match(b: Backend) {
     error_message(st, &e, StatusCode::NOT_FOUND);
 }
 
-async fn cli_lists_shows_and_deletes_subscriptions(b: Backend) {
-    let Some(s) = Bc::start(b, "cli", |_| {}).await else {
+async fn cli_lists_shows_and_deletes_subscriptions(b: Backend, test: &str) {
+    let Some(s) = Bc::start(b, test, |_| {}).await else {
         return;
     };
     let rx = Receiver::start_with(Behavior::echo_validation_token()).await;

@@ -224,7 +224,11 @@ pub fn odata_error(status: StatusCode, body: &Value, expected: StatusCode) -> St
 }
 
 /// Generate one `#[tokio::test]` per backend for each listed async fn
-/// taking a `TestServer`.
+/// taking a `TestServer` (in `mod on_sqlite` and `mod on_postgres`).
+///
+/// Every arm names the test it starts a server for by its own path,
+/// `module_path!()` plus the test (e.g. `it::web_api::queries::on_postgres::
+/// paging_count_and_top`), so a SKIPPED line names the test that skipped.
 ///
 /// For tests that need their own start, each listed fn gets `mod <name>`
 /// holding a `sqlite` and a `postgres` test (a PostgreSQL one passes
@@ -232,7 +236,6 @@ pub fn odata_error(status: StatusCode, body: &Value, expected: StatusCode) -> St
 /// - `both_backends!(starts_own: f, …)`: `async fn f(Backend, &str)` starts
 ///   its own server (the `&str` names the test) and returns when the start
 ///   gives `None`;
-/// - `both_backends!(backend: f, …)`: the same for `async fn f(Backend)`;
 /// - `both_backends!(tweak = |c| …; f, …)`: `async fn f(TestServer)` on a
 ///   server started with that config tweak;
 /// - `both_backends!(start = starter; f, …)`: `async fn f(TestServer)` on a
@@ -247,18 +250,6 @@ macro_rules! both_backends {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
                 super::$name($crate::common::Backend::Postgres, concat!(module_path!(), "::postgres")).await;
-            }
-        })*
-    };
-    (backend: $($name:ident),* $(,)?) => {
-        $(mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$name($crate::common::Backend::Sqlite).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                super::$name($crate::common::Backend::Postgres).await;
             }
         })*
     };

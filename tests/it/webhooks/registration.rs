@@ -10,7 +10,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use super::HEADERS;
-use crate::common::{self, odata_error, register, TestServer};
+use crate::common::{job_of, odata_error, register, Backend, TestServer};
 
 both_backends!(
     each_authtype_is_applied,
@@ -132,7 +132,7 @@ async fn patching_a_webhook_changes_the_next_delivery(s: TestServer) {
     new.clear();
     s.patch(&format!("accounts({a})"), json!({"name": "third, renamed"}))
         .await;
-    common::job_of(&s, &job_step, 30).await;
+    job_of(&s, &job_step, 30).await;
     let got = new.wait_for(1, Duration::from_secs(5)).await;
     assert_eq!(got[0].body_json()["MessageName"], "Update");
     assert_eq!(got[0].query_param("code").as_deref(), Some("new-key"));
@@ -308,7 +308,7 @@ async fn registration_validation_and_seed_queries(s: TestServer) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn private_targets_are_refused_unless_allowed() {
-    let s = TestServer::start_with(common::Backend::Sqlite, "ssrf", |c| {
+    let s = TestServer::start_with(Backend::Sqlite, "ssrf", |c| {
         c.server.allow_private_targets = false
     })
     .await

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use super::golden;
 use super::notify::notify;
 use super::HEADERS;
-use crate::common::{self, register, TestServer};
+use crate::common::{job_of, register, TestServer};
 
 both_backends!(
     payload_over_256kb_is_trimmed,
@@ -89,7 +89,7 @@ async fn async_payload_over_256kb_is_trimmed(s: TestServer) {
     assert_trimmed(&got[0], "Update");
     assert_eq!(got[0].body_json()["Mode"], 1);
     // The System Job succeeded; its stored context is the whole one.
-    let job = common::job_of(&s, &step, 30).await;
+    let job = job_of(&s, &step, 30).await;
     let id = job["asyncoperationid"].as_str().unwrap_or_default();
     let (_, row) = s.get(&format!("asyncoperations({id})?$select=data")).await;
     let data: Value =
