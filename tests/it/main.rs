@@ -27,6 +27,7 @@ mod malformed;
 mod metrics;
 mod multinode;
 mod openapi;
+mod readme;
 mod seed_queries;
 mod signatures;
 mod user_tables;
