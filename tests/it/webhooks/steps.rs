@@ -15,6 +15,7 @@ both_backends!(
     filtering_attributes_decide_whether_a_step_fires,
     stages_and_ranks_run_in_order_with_images_and_impersonation,
     loops_are_stopped_at_depth_8,
+    async_steps_carry_the_asynchronous_step_primary_name_image,
 );
 
 async fn filtering_attributes_decide_whether_a_step_fires(s: TestServer) {
@@ -183,4 +184,38 @@ async fn loops_are_stopped_at_depth_8(s: TestServer) {
         .await;
     let msg = odata_error(st, &body, StatusCode::BAD_REQUEST);
     assert!(msg.contains("infinite loop"), "{msg}");
+}
+
+/// Dataverse adds `AsynchronousStepPrimaryName` (primary name, then primary
+/// id) to every asynchronous step's context, with no image registered;
+/// synchronous steps and Delete get none, and a step that registers an
+/// image of that name gets its own.
+async fn async_steps_carry_the_asynchronous_step_primary_name_image(s: TestServer) {
+    let rx = Receiver::start().await;
+    let hook = register::webhook(&s, "h", &rx.url(), 5, HEADERS).await;
+    let async_step = register::step(&s, &hook, "Create", "contact", 40, 1, json!({})).await;
+    register::step(&s, &hook, "Create", "contact", 40, 0, json!({})).await;
+    let c = s
+        .create("contacts", json!({"firstname": "James", "lastname": "Glynn"}))
+        .await;
+    let got = rx.wait_for(2, Duration::from_secs(10)).await;
+    let (asynchronous, synchronous): (Vec<Value>, Vec<Value>) = got
+        .iter()
+        .map(|r| r.body_json())
+        .partition(|b| b["OwningExtension"]["Id"] == async_step.as_str());
+    assert_eq!((asynchronous.len(), synchronous.len()), (1, 1));
+    assert_eq!(synchronous[0]["PostEntityImages"], json!([]));
+    let images = &asynchronous[0]["PostEntityImages"];
+    assert_eq!(images.as_array().map(Vec::len), Some(1), "{images}");
+    assert_eq!(images[0]["key"], "AsynchronousStepPrimaryName");
+    let image = &images[0]["value"];
+    assert_eq!(image["LogicalName"], "contact");
+    assert_eq!(image["Id"], c);
+    assert_eq!(
+        image["Attributes"],
+        json!([
+            {"key": "fullname", "value": "James Glynn"},
+            {"key": "contactid", "value": c}
+        ])
+    );
 }

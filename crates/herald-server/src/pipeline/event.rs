@@ -255,6 +255,42 @@ impl Event<'_> {
                 }
             }
         }
+        if let Some(image) = self.asynchronous_step_primary_name(step, post) {
+            builder
+                .post_images
+                .push((ASYNC_PRIMARY_NAME_IMAGE.to_string(), image));
+        }
         builder.build()
     }
+
+    /// Dataverse adds, by itself, a post image `AsynchronousStepPrimaryName`
+    /// (the record's primary name column and primary id) to the context of
+    /// every asynchronous PostOperation step of a message with a post state
+    /// (Create, Update, …; not Delete), whether or not images were
+    /// registered — unless the step registers an image of that name itself.
+    fn asynchronous_step_primary_name(&self, step: &StepDef, post: bool) -> Option<Entity> {
+        if !post || !step.is_async() || self.message == Message::Delete {
+            return None;
+        }
+        if step
+            .images
+            .iter()
+            .any(|i| i.is_post() && i.entityalias == ASYNC_PRIMARY_NAME_IMAGE)
+        {
+            return None;
+        }
+        let after = self.after.as_ref()?;
+        let columns: Vec<String> = self
+            .table
+            .primary_name
+            .iter()
+            .cloned()
+            .chain([self.table.primary_id.clone()])
+            .collect();
+        let cols = image_columns(&after.values, &columns, &self.table.primary_id);
+        Some(image_from_values(self.table, self.id, &cols))
+    }
 }
+
+/// The post image Dataverse adds to every asynchronous step's context.
+pub const ASYNC_PRIMARY_NAME_IMAGE: &str = "AsynchronousStepPrimaryName";
