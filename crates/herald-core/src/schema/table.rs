@@ -1,0 +1,126 @@
+//! Tables: [`Table`] (a named set of columns with its primary key and kind),
+//! [`TableKind`], one-to-many [`Relationship`]s, and the system columns
+//! every table gets ([`add_system_columns`]). Built-in and user tables are
+//! the same type, so a user table behaves exactly like a built-in one.
+
+use super::column::{Column, ColumnType};
+
+/// Whether a table holds business data or herald's own registrations/jobs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TableKind {
+    /// Business data: its writes are server events.
+    Data,
+    /// Registration tables (serviceendpoint, steps, images): writable via the
+    /// Web API, but not themselves sources of webhook events.
+    Registration,
+    /// Tables only the server writes (asyncoperation, sdkmessage, …).
+    System,
+}
+
+#[derive(Debug, Clone)]
+pub struct Table {
+    pub logical_name: String,
+    pub entity_set: String,
+    pub primary_id: String,
+    pub primary_name: Option<String>,
+    pub kind: TableKind,
+    pub columns: Vec<Column>,
+    /// Object type code (Dataverse's numeric table id) for sdkmessagefilter.
+    pub object_type_code: i64,
+}
+
+impl Table {
+    pub fn column(&self, name: &str) -> Option<&Column> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+
+    /// Resolve the name a client uses for a column: the plain name, or
+    /// `_<lookup>_value` for lookups. Write-only columns are invisible.
+    pub fn readable_column(&self, property: &str) -> Option<&Column> {
+        let col = if let Some(inner) = property
+            .strip_prefix('_')
+            .and_then(|p| p.strip_suffix("_value"))
+        {
+            self.column(inner).filter(|c| c.is_lookup())
+        } else {
+            self.column(property)
+                .filter(|c| !c.is_lookup() || c.name == self.primary_id)
+        };
+        col.filter(|c| c.readable())
+    }
+
+    /// Find a lookup column by its navigation property (or its bare name).
+    pub fn lookup_by_navigation(&self, nav: &str) -> Option<&Column> {
+        self.columns
+            .iter()
+            .find(|c| c.is_lookup() && (c.navigation_name() == nav || c.name == nav))
+    }
+
+    pub fn readable_columns(&self) -> impl Iterator<Item = &Column> {
+        self.columns.iter().filter(|c| c.readable())
+    }
+
+    pub fn is_event_source(&self) -> bool {
+        self.kind == TableKind::Data
+    }
+
+    /// Whether a step can be registered for `message` on this table (it has
+    /// an `sdkmessagefilter` row): Create, Update and Delete on every data
+    /// table, Assign where it has an owner, SetState where it has a state.
+    pub fn supports_message(&self, message: &str) -> bool {
+        if !self.is_event_source() {
+            return false;
+        }
+        match message {
+            "Create" | "Update" | "Delete" => true,
+            "Assign" => self.column("ownerid").is_some(),
+            "SetState" => self.column("statecode").is_some(),
+            _ => false,
+        }
+    }
+}
+
+/// A one-to-many relationship: rows of `many_table` point at `one_table`
+/// through the lookup `lookup_column`.
+#[derive(Debug, Clone)]
+pub struct Relationship {
+    pub name: String,
+    pub one_table: String,
+    pub many_table: String,
+    pub lookup_column: String,
+}
+
+/// The columns every table has, maintained by the server. Business tables
+/// also get an owner and a state/status pair (for Assign and SetState).
+pub fn add_system_columns(columns: &mut Vec<Column>, with_state: bool) {
+    let system_user = || ColumnType::Lookup {
+        target: "systemuser".to_string(),
+    };
+    let choice = |options: [(i64, &str); 2]| ColumnType::Choice {
+        options: options.map(|(v, l)| (v, l.to_string())).to_vec(),
+    };
+    columns.push(Column::new("createdon", ColumnType::DateTime).read_only());
+    columns.push(Column::new("modifiedon", ColumnType::DateTime).read_only());
+    columns.push(
+        Column::new("createdby", system_user())
+            .read_only()
+            .relationship("lk_createdby"),
+    );
+    columns.push(
+        Column::new("modifiedby", system_user())
+            .read_only()
+            .relationship("lk_modifiedby"),
+    );
+    columns.push(Column::new("versionnumber", ColumnType::Integer).read_only());
+    if with_state {
+        columns.push(Column::new("ownerid", system_user()).relationship("lk_owner"));
+        columns.push(Column::new(
+            "statecode",
+            choice([(0, "Active"), (1, "Inactive")]),
+        ));
+        columns.push(Column::new(
+            "statuscode",
+            choice([(1, "Active"), (2, "Inactive")]),
+        ));
+    }
+}
