@@ -2,7 +2,10 @@
 //! commands (`webhook`, `step`, `notify`).
 //!
 //! Where the server is and which key to use come from the connection
-//! options given before the command (`herald --url … --key … webhook list`):
+//! options, given before or after the command (`herald --key K webhook
+//! list` = `herald webhook list --key K`; `--key` and `--data-dir` are clap
+//! `global` options, `--url` is moved before the command by
+//! [`super::argv`] because `webhook add --url` is the endpoint):
 //! `--url` / `HERALD_URL` (default `http://127.0.0.1:5080`, either the
 //! server root or the Web API base `…/api/data/v9.2`), and `--key` /
 //! `HERALD_KEY`, else `HERALD_ADMIN_KEY`, else the `admin.key` file in
@@ -29,14 +32,22 @@ const API_PATH: &str = "/api/data/v9.2";
 #[derive(Debug, Clone, Args)]
 pub struct ConnectArgs {
     /// URL of the running herald (server root, or the Web API base …/api/data/v9.2).
-    /// Used by webhook, step and notify; give it before the command.
+    /// Used by webhook, step, notify, job, bin, subscription and key; before or after
+    /// the command, except after `webhook add|update`, where --url is the endpoint.
     #[arg(long = "url", env = "HERALD_URL", value_name = "URL", default_value = DEFAULT_URL)]
     pub url: String,
     /// API key for the running herald [default: HERALD_ADMIN_KEY, else <data-dir>/admin.key].
-    #[arg(long, env = "HERALD_KEY", value_name = "KEY", hide_env_values = true)]
+    /// Used by webhook, step, notify, job, bin, subscription and key.
+    #[arg(
+        long,
+        env = "HERALD_KEY",
+        value_name = "KEY",
+        hide_env_values = true,
+        global = true
+    )]
     pub key: Option<String>,
     /// Data directory whose admin.key is used when no key is given [default: ./herald-data].
-    #[arg(long, env = "HERALD_DATA_DIR", value_name = "DIR")]
+    #[arg(long, env = "HERALD_DATA_DIR", value_name = "DIR", global = true)]
     pub data_dir: Option<PathBuf>,
 }
 

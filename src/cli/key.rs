@@ -45,7 +45,8 @@ enum KeyCommand {
     /// Example: herald key remove ci
     Remove {
         /// The key's id (from `herald key list`) or name.
-        #[arg(value_name = "ID|NAME")]
+        // Its own id: `key` is the global --key (the API key to call with).
+        #[arg(id = "key_to_remove", value_name = "ID|NAME")]
         key: String,
         #[command(flatten)]
         out: OutputArgs,

@@ -1,6 +1,7 @@
 //! Command-line interface: `herald serve` runs the server; the other
 //! commands are tools that talk to a running server over its Web API.
 
+mod argv;
 mod bench;
 mod bin;
 mod client;
@@ -28,13 +29,14 @@ use clap::{Parser, Subcommand};
 /// Start here:  herald serve      (SQLite in ./herald-data, http://127.0.0.1:5080)
 ///
 /// Then register, like the Plug-in Registration tool does (connection
-/// options go before the command; HERALD_URL / HERALD_KEY work too):
+/// options --url and --key go before or after the command; HERALD_URL /
+/// HERALD_KEY work too):
 ///
 ///   herald webhook add --name bin --url https://example.com/hook --auth header 'X-Key: secret'
 ///
 ///   herald step add --webhook bin --message Update --table contact --stage post --mode async
 ///
-///   herald --url http://host:5080 --key KEY step list
+///   herald step list --url http://host:5080 --key KEY
 #[derive(Debug, Parser)]
 #[command(name = "herald", version, about, long_about, propagate_version = true)]
 pub struct Cli {
@@ -70,35 +72,13 @@ pub enum Command {
     Version,
 }
 
-/// Parse the command line; a connection option given after a client
-/// command gets a hint that it belongs before the command.
+/// Parse the command line (connection options may follow the command:
+/// see [`argv`]).
 pub fn parse() -> Cli {
-    match Cli::try_parse() {
+    let args = argv::hoist_server_url(std::env::args_os().collect());
+    match Cli::try_parse_from(args) {
         Ok(cli) => cli,
-        Err(e) => {
-            let misplaced = e.kind() == clap::error::ErrorKind::UnknownArgument
-                && e.get(clap::error::ContextKind::InvalidArg)
-                    .is_some_and(|a| {
-                        let a = a.to_string();
-                        ["--url", "--key", "--data-dir"]
-                            .iter()
-                            .any(|o| a == *o || a.starts_with(&format!("{o}=")))
-                    })
-                && std::env::args().skip(1).any(|a| {
-                    a == "webhook"
-                        || a == "step"
-                        || a == "notify"
-                        || a == "job"
-                        || a == "bin"
-                        || a == "subscription"
-                        || a == "key"
-                });
-            let _ = e.print();
-            if misplaced {
-                eprintln!("\nhint: connection options go before the command: herald --url URL --key KEY <webhook|step|notify|job> …");
-            }
-            std::process::exit(e.exit_code());
-        }
+        Err(e) => e.exit(),
     }
 }
 

@@ -89,7 +89,9 @@ fn clean(cmd: &mut Command, dir: &Path, path: &str, listen: &str) {
 /// (the listener is bound by then).
 fn start_server(dir: &Path, path: &str, listen: &str) -> Server {
     let mut cmd = Command::new("herald");
-    cmd.arg("serve").stdout(Stdio::piped()).stderr(Stdio::null());
+    cmd.arg("serve")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
     clean(&mut cmd, dir, path, listen);
     let mut child = cmd.spawn().expect("start `herald serve` from the PATH");
     let stdout = child.stdout.take().expect("piped stdout");
@@ -173,7 +175,9 @@ fn every_readme_shell_block_runs_as_pasted() {
 
 #[test]
 fn blocks_are_found_with_their_markers() {
-    let blocks = sh_blocks("x\n<!-- readme-test: skip (why) -->\n```sh\na\n```\n\n```sh\nb\nc\n```\n```toml\nd\n```\n");
+    let blocks = sh_blocks(
+        "x\n<!-- readme-test: skip (why) -->\n```sh\na\n```\n\n```sh\nb\nc\n```\n```toml\nd\n```\n",
+    );
     assert_eq!(blocks.len(), 2);
     assert!(blocks[0].skipped);
     assert_eq!(blocks[0].text, "a\n");

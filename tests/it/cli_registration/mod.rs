@@ -5,6 +5,7 @@
 
 mod json;
 mod notify;
+mod options_after;
 mod steps;
 mod usage;
 mod webhooks;
