@@ -4,7 +4,8 @@
 
 use crate::error::QueryError;
 
-use super::MAX_FETCH_DEPTH;
+/// How deeply `<filter>` and `<link-entity>` elements may nest.
+pub const MAX_FETCH_DEPTH: usize = 50;
 
 /// How deeply XML elements may nest at all.
 pub(super) const MAX_XML_DEPTH: usize = 4 * MAX_FETCH_DEPTH;

@@ -4,7 +4,8 @@
 use uuid::Uuid;
 
 use super::*;
-use crate::value::parse_datetime;
+use crate::query::{ColumnRef, CompareOp, Condition, Order};
+use crate::value::{parse_datetime, Value};
 
 const ID: &str = "6d81597f-0f9f-e711-8122-000d3aa2331c";
 
