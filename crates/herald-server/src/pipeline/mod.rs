@@ -22,4 +22,4 @@ mod write;
 
 pub use error::{PipelineError, PipelineResult};
 pub use operation::{Message, Operation, Outcome, Precondition};
-pub use write::execute;
+pub use write::{execute, WriteSession};

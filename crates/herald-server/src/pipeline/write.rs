@@ -1,21 +1,96 @@
-//! The single write path: one [`Operation`] run to commit in one
-//! transaction — resolve the row and preconditions → stage 10 → validate →
-//! stage 20 → write → stage 40 (sync steps delivered, async steps written as
-//! System Jobs) → Business Central change rows → commit.
+//! The single write path: an [`Operation`] run inside a store transaction —
+//! resolve the row and preconditions → stage 10 → validate → stage 20 →
+//! write → stage 40 (sync steps delivered, async steps written as System
+//! Jobs) → Business Central change rows — then commit. [`execute`] is one
+//! write in its own transaction; a [`WriteSession`] holds several (a
+//! `$batch` change set, a bulk message) that commit together or not at all.
 
-use herald_core::Table;
-use herald_store::{Record, StoreError};
+use herald_core::{Schema, Table};
+use herald_store::{Record, StoreError, Tx};
 use uuid::Uuid;
 
 use super::error::{PipelineError, PipelineResult};
 use super::operation::{Message, Operation, Outcome, Precondition};
 use super::{computed, dispatch, event, registrations, validate};
 use crate::bc::capture::{self as bc_capture, RowChange};
+use crate::jobs::handoff::Reservations;
 use crate::state::AppState;
 
-/// Run one operation to commit.
+/// Run one operation to commit, in its own transaction.
 pub async fn execute(state: &AppState, op: Operation) -> PipelineResult<Outcome> {
-    let schema = state.schema.clone();
+    // Refusals that need no row are answered before the store is touched.
+    table_of(state, &state.schema, &op)?;
+    let mut session = WriteSession::begin(state).await?;
+    let outcome = session.execute(op).await?;
+    session.commit().await?;
+    Ok(outcome)
+}
+
+/// One store transaction holding one or more writes — a single write, a
+/// `$batch` change set, a bulk message: all of them commit together, or
+/// none does (dropping the session rolls it back). Each write runs its
+/// steps exactly as a single write does; sync steps are delivered inside
+/// the shared transaction, and the System Jobs of all of them are handed
+/// to this node's workers once the whole session commits.
+pub struct WriteSession<'a> {
+    state: &'a AppState,
+    tx: Tx,
+    direct: Reservations<'a>,
+    /// Whether any write enqueued System Jobs.
+    jobs: bool,
+    /// A write failed: its partial work is in the transaction, which may
+    /// only be rolled back.
+    failed: bool,
+}
+
+impl<'a> WriteSession<'a> {
+    pub async fn begin(state: &'a AppState) -> PipelineResult<WriteSession<'a>> {
+        Ok(WriteSession {
+            state,
+            tx: state.store.begin().await?,
+            direct: state.handoff.reservations(),
+            jobs: false,
+            failed: false,
+        })
+    }
+
+    /// Run one more write inside the session. After an error the session
+    /// can only be dropped (rolled back): `commit` refuses.
+    pub async fn execute(&mut self, op: Operation) -> PipelineResult<Outcome> {
+        if self.failed {
+            return Err(PipelineError::internal(
+                "a write of this transaction already failed; it can only be rolled back",
+            ));
+        }
+        let result = run(
+            self.state,
+            &mut self.tx,
+            &mut self.direct,
+            &mut self.jobs,
+            op,
+        )
+        .await;
+        self.failed = result.is_err();
+        result
+    }
+
+    /// Commit every write of the session, then hand their System Jobs over.
+    pub async fn commit(self) -> PipelineResult<()> {
+        if self.failed {
+            return Err(PipelineError::internal(
+                "a write of this transaction failed; it was rolled back",
+            ));
+        }
+        self.tx.commit().await?;
+        if self.direct.hand_over() && self.jobs {
+            self.state.jobs_wake.notify_one();
+        }
+        Ok(())
+    }
+}
+
+/// The table `op` writes, or why it cannot be written at all.
+fn table_of<'s>(state: &AppState, schema: &'s Schema, op: &Operation) -> PipelineResult<&'s Table> {
     let table = schema
         .table(&op.table)
         .ok_or_else(|| PipelineError::Unknown(format!("Unknown table '{}'", op.table)))?;
@@ -33,7 +108,20 @@ pub async fn execute(state: &AppState, op: Operation) -> PipelineResult<Outcome>
             });
         }
     }
-    let mut tx = state.store.begin().await?;
+    Ok(table)
+}
+
+/// One write inside `tx`: resolve the row and preconditions → stage 10 →
+/// validate → stage 20 → write → stage 40 → BC change rows.
+async fn run(
+    state: &AppState,
+    tx: &mut Tx,
+    direct: &mut Reservations<'_>,
+    jobs: &mut bool,
+    op: Operation,
+) -> PipelineResult<Outcome> {
+    let schema = state.schema.clone();
+    let table = table_of(state, &schema, &op)?;
     let existing = match op.id {
         Some(id) => tx.get(table, id).await?,
         None => None,
@@ -67,13 +155,13 @@ pub async fn execute(state: &AppState, op: Operation) -> PipelineResult<Outcome>
     let steps = if table.is_event_source() {
         state
             .registrations
-            .steps(&mut tx, message.name(), &table.logical_name)
+            .steps(tx, message.name(), &table.logical_name)
             .await?
     } else {
         Default::default()
     };
     if registrations::REGISTRATION_TABLES.contains(&table.logical_name.as_str()) {
-        state.registrations.changed(&mut tx).await?;
+        state.registrations.changed(tx).await?;
     }
     let mut event = event::Event {
         message,
@@ -94,20 +182,19 @@ pub async fn execute(state: &AppState, op: Operation) -> PipelineResult<Outcome>
         depth,
         now,
     };
-    dispatch::run_stage(state, &mut tx, &event, &steps, 10).await?;
-    let mut jobs = false;
+    dispatch::run_stage(state, tx, &event, &steps, 10).await?;
     let mut derived: Vec<(event::Derived, registrations::Steps)> = Vec::new();
     let record = match message {
         Message::Create => {
             let mut values = validate::checked_values(table, &op.values, true)?;
-            validate::lookups_exist(&mut tx, &state.schema, table, &values).await?;
-            validate::registration_rules(&mut tx, state, table, None, &mut values).await?;
+            validate::lookups_exist(tx, &state.schema, table, &values).await?;
+            validate::registration_rules(tx, state, table, None, &mut values).await?;
             event.request = values
                 .iter()
                 .filter(|(c, _)| c != &table.primary_id)
                 .cloned()
                 .collect();
-            dispatch::run_stage(state, &mut tx, &event, &steps, 20).await?;
+            dispatch::run_stage(state, tx, &event, &steps, 20).await?;
             let row = computed::for_create(table, id, values, op.caller, now);
             tx.insert(table, &row).await?;
             event.completed = row.clone();
@@ -118,26 +205,26 @@ pub async fn execute(state: &AppState, op: Operation) -> PipelineResult<Outcome>
                 return Err(PipelineError::not_found(&table.logical_name, id));
             };
             let mut values = validate::checked_values(table, &op.values, false)?;
-            validate::lookups_exist(&mut tx, &state.schema, table, &values).await?;
-            validate::registration_rules(&mut tx, state, table, Some(before), &mut values).await?;
+            validate::lookups_exist(tx, &state.schema, table, &values).await?;
+            validate::registration_rules(tx, state, table, Some(before), &mut values).await?;
             event.request = values
                 .iter()
                 .filter(|(c, _)| c != &table.primary_id)
                 .cloned()
                 .collect();
-            dispatch::run_stage(state, &mut tx, &event, &steps, 20).await?;
+            dispatch::run_stage(state, tx, &event, &steps, 20).await?;
             // An owner change is also an Assign, a state change a SetState:
             // their stage 10 and 20 steps run here, after the Update's.
             if table.is_event_source() {
                 for d in event::Derived::of_update(&values, Some(before)) {
                     let d_steps = state
                         .registrations
-                        .steps(&mut tx, d.name(), &table.logical_name)
+                        .steps(tx, d.name(), &table.logical_name)
                         .await?;
                     if !d_steps.is_empty() {
                         let view = event.as_derived(d);
-                        dispatch::run_stage(state, &mut tx, &view, &d_steps, 10).await?;
-                        dispatch::run_stage(state, &mut tx, &view, &d_steps, 20).await?;
+                        dispatch::run_stage(state, tx, &view, &d_steps, 10).await?;
+                        dispatch::run_stage(state, tx, &view, &d_steps, 20).await?;
                         derived.push((d, d_steps));
                     }
                 }
@@ -155,25 +242,24 @@ pub async fn execute(state: &AppState, op: Operation) -> PipelineResult<Outcome>
             Some(after)
         }
         Message::Delete => {
-            dispatch::run_stage(state, &mut tx, &event, &steps, 20).await?;
-            validate::before_delete(&mut tx, state, table, id).await?;
+            dispatch::run_stage(state, tx, &event, &steps, 20).await?;
+            validate::before_delete(tx, state, table, id).await?;
             tx.delete(table, id).await?;
             None
         }
     };
     event.after = record.clone().map(|values| Record { values });
-    let mut direct = state.handoff.reservations();
     if !steps.is_empty() {
-        dispatch::run_post_operation(state, &mut tx, &event, &steps, &mut direct).await?;
-        jobs = steps.iter().any(|s| s.is_async());
+        dispatch::run_post_operation(state, tx, &event, &steps, direct).await?;
+        *jobs |= steps.iter().any(|s| s.is_async());
     }
     for (d, d_steps) in &derived {
         let view = event.as_derived(*d);
-        dispatch::run_post_operation(state, &mut tx, &view, d_steps, &mut direct).await?;
-        jobs |= d_steps.iter().any(|s| s.is_async());
+        dispatch::run_post_operation(state, tx, &view, d_steps, direct).await?;
+        *jobs |= d_steps.iter().any(|s| s.is_async());
     }
     bc_capture::capture(
-        &mut tx,
+        tx,
         bc_capture::Write {
             table: &table.logical_name,
             id,
@@ -188,10 +274,6 @@ pub async fn execute(state: &AppState, op: Operation) -> PipelineResult<Outcome>
         },
     )
     .await?;
-    tx.commit().await?;
-    if direct.hand_over() && jobs {
-        state.jobs_wake.notify_one();
-    }
     Ok(Outcome {
         id,
         message,
