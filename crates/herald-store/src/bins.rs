@@ -54,20 +54,12 @@ pub struct BinRequest {
     pub truncated: bool,
 }
 
-fn text(s: impl ToString) -> Param {
-    Param::Text(Some(s.to_string()))
-}
-
 impl Store {
     pub async fn create_bin(&self, name: &str, now_ms: i64) -> Result<Bin, StoreError> {
         let id = Uuid::new_v4();
         let mut sql = Sql::default();
         sql.push("INSERT INTO herald_bin (binid, name, createdon) VALUES (")
-            .bind(text(id))
-            .push(", ")
-            .bind(text(name))
-            .push(", ")
-            .bind(Param::Int(Some(now_ms)))
+            .bind_list([Param::text(id), Param::text(name), Param::int(now_ms)])
             .push(")");
         let mut tx = self.begin().await?;
         tx.conn().await?.execute(&sql).await?;
@@ -94,7 +86,7 @@ impl Store {
     pub async fn bin(&self, id: Uuid) -> Result<Option<Bin>, StoreError> {
         let mut sql = Sql::default();
         sql.push("SELECT binid, name, createdon FROM herald_bin WHERE binid = ")
-            .bind(text(id));
+            .bind(Param::text(id));
         Ok(rows!(self, &sql, |r| Bin {
             id: uuid(r.try_get(0)?)?,
             name: r.try_get(1)?,
@@ -108,11 +100,11 @@ impl Store {
         let mut tx = self.begin().await?;
         let mut sql = Sql::default();
         sql.push("DELETE FROM herald_bin_request WHERE binid = ")
-            .bind(text(id));
+            .bind(Param::text(id));
         tx.conn().await?.execute(&sql).await?;
         let mut sql = Sql::default();
         sql.push("DELETE FROM herald_bin WHERE binid = ")
-            .bind(text(id));
+            .bind(Param::text(id));
         let n = tx.conn().await?.execute(&sql).await?;
         tx.commit().await?;
         Ok(n > 0)
@@ -124,39 +116,31 @@ impl Store {
         let mut seq_sql = Sql::default();
         seq_sql
             .push("SELECT COALESCE(MAX(seq), 0) FROM herald_bin_request WHERE binid = ")
-            .bind(text(bin));
+            .bind(Param::text(bin));
         let seq = tx.conn().await?.fetch_i64(&seq_sql).await?.unwrap_or(0) + 1;
         let mut sql = Sql::default();
         sql.push("INSERT INTO herald_bin_request (requestid, binid, receivedon, seq, method, path, query, headers, body, bodysize, truncated) VALUES (")
-            .bind(text(req.id))
-            .push(", ")
-            .bind(text(bin))
-            .push(", ")
-            .bind(Param::Int(Some(req.received_ms)))
-            .push(", ")
-            .bind(Param::Int(Some(seq)))
-            .push(", ")
-            .bind(text(&req.method))
-            .push(", ")
-            .bind(text(&req.path))
-            .push(", ")
-            .bind(Param::Text(req.query.clone()))
-            .push(", ")
-            .bind(text(&req.headers))
-            .push(", ")
-            .bind(text(&req.body))
-            .push(", ")
-            .bind(Param::Int(Some(req.body_size)))
-            .push(", ")
-            .bind(Param::Bool(Some(req.truncated)))
+            .bind_list([
+                Param::text(req.id),
+                Param::text(bin),
+                Param::int(req.received_ms),
+                Param::int(seq),
+                Param::text(&req.method),
+                Param::text(&req.path),
+                Param::Text(req.query.clone()),
+                Param::text(&req.headers),
+                Param::text(&req.body),
+                Param::int(req.body_size),
+                Param::Bool(Some(req.truncated)),
+            ])
             .push(")");
         tx.conn().await?.execute(&sql).await?;
         let mut prune = Sql::default();
         prune
             .push("DELETE FROM herald_bin_request WHERE binid = ")
-            .bind(text(bin))
+            .bind(Param::text(bin))
             .push(" AND seq <= ")
-            .bind(Param::Int(Some(seq - keep)));
+            .bind(Param::int(seq - keep));
         tx.conn().await?.execute(&prune).await?;
         tx.commit().await
     }
@@ -165,9 +149,9 @@ impl Store {
     pub async fn bin_requests(&self, bin: Uuid, limit: i64) -> Result<Vec<BinRequest>, StoreError> {
         let mut sql = Sql::default();
         sql.push("SELECT requestid, receivedon, method, path, query, headers, body, bodysize, truncated FROM herald_bin_request WHERE binid = ")
-            .bind(text(bin))
+            .bind(Param::text(bin))
             .push(" ORDER BY seq DESC LIMIT ")
-            .bind(Param::Int(Some(limit)));
+            .bind(Param::int(limit));
         Ok(rows!(self, &sql, |r| BinRequest {
             id: uuid(r.try_get(0)?)?,
             received_ms: r.try_get(1)?,

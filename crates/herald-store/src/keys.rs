@@ -12,9 +12,9 @@ use uuid::Uuid;
 
 use crate::conn::Conn;
 use crate::error::StoreError;
-use crate::read::{rows, uuid};
+use crate::read::{on_reader, rows, uuid};
 use crate::sql::{Param, Sql};
-use crate::{Backend, Store, Tx};
+use crate::{Store, Tx};
 
 /// The keys table: each key's hash and the systemuser it acts as.
 pub(crate) const DDL: &[&str] = &["CREATE TABLE IF NOT EXISTS herald_apikey (
@@ -48,16 +48,7 @@ impl ApiKey {
 impl Store {
     /// The systemuser behind an API key hash, if any.
     pub async fn api_key_user(&self, keyhash: &str) -> Result<Option<Uuid>, StoreError> {
-        match &self.backend {
-            Backend::Sqlite { reader, .. } => {
-                let mut c = reader.acquire().await?;
-                Conn::Sqlite(&mut c).api_key_user(keyhash).await
-            }
-            Backend::Postgres(p) => {
-                let mut c = p.acquire().await?;
-                Conn::Pg(&mut c).api_key_user(keyhash).await
-            }
-        }
+        on_reader!(self, |c| c.api_key_user(keyhash).await)
     }
 
     /// Every API key, oldest first.

@@ -199,33 +199,11 @@ impl Store {
         limit: Option<u64>,
         offset: u64,
     ) -> Result<Vec<Record>, StoreError> {
-        match &self.backend {
-            Backend::Sqlite { reader, .. } => {
-                let mut c = reader.acquire().await?;
-                Conn::Sqlite(&mut c)
-                    .fetch(&self.schema, query, limit, offset)
-                    .await
-            }
-            Backend::Postgres(p) => {
-                let mut c = p.acquire().await?;
-                Conn::Pg(&mut c)
-                    .fetch(&self.schema, query, limit, offset)
-                    .await
-            }
-        }
+        read::on_reader!(self, |c| c.fetch(&self.schema, query, limit, offset).await)
     }
 
     pub async fn count(&self, query: &Query) -> Result<i64, StoreError> {
-        match &self.backend {
-            Backend::Sqlite { reader, .. } => {
-                let mut c = reader.acquire().await?;
-                Conn::Sqlite(&mut c).count(&self.schema, query).await
-            }
-            Backend::Postgres(p) => {
-                let mut c = p.acquire().await?;
-                Conn::Pg(&mut c).count(&self.schema, query).await
-            }
-        }
+        read::on_reader!(self, |c| c.count(&self.schema, query).await)
     }
 
     /// Read one row with every column, write-only ones included (for the

@@ -1,5 +1,6 @@
 //! Reading rows on either backend, with the SQLite and PostgreSQL arms
-//! written once: [`rows!`] runs a statement on the store's read pool,
+//! written once: [`on_reader!`] runs code on a [`Conn`](crate::conn::Conn)
+//! of the store's read pool, [`rows!`] runs a statement on that pool,
 //! [`conn_rows!`] on a [`Conn`](crate::conn::Conn) (a transaction's or a
 //! pooled connection), and both build a value from each row. sqlx's rows
 //! have a type per backend, so the building expression is expanded once
@@ -64,3 +65,23 @@ macro_rules! conn_rows {
     }};
 }
 pub(crate) use conn_rows;
+
+/// `$body` with `$c` bound to a [`Conn`](crate::conn::Conn) on a connection
+/// of the store's read pool (SQLite's readers, PostgreSQL's one pool).
+macro_rules! on_reader {
+    ($store:expr, |$c:ident| $body:expr) => {
+        match &$store.backend {
+            $crate::Backend::Sqlite { reader, .. } => {
+                let mut pooled = reader.acquire().await?;
+                let mut $c = $crate::conn::Conn::Sqlite(&mut pooled);
+                $body
+            }
+            $crate::Backend::Postgres(p) => {
+                let mut pooled = p.acquire().await?;
+                let mut $c = $crate::conn::Conn::Pg(&mut pooled);
+                $body
+            }
+        }
+    };
+}
+pub(crate) use on_reader;
