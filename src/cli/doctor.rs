@@ -2,6 +2,10 @@
 //! the data directory, the store (connect and migrate), the listen address,
 //! and that every registered webhook's URL is valid, resolves, is allowed by
 //! the outbound rules, and has usable auth settings. Exit code 1 on failure.
+//!
+//! The outbound rule is the sender's, exemption included: a webhook to
+//! herald's own request bins (`/bins/…` on the configured listen address)
+//! is OK even when private targets are refused, as it is at delivery.
 
 use std::sync::Arc;
 
@@ -9,7 +13,7 @@ use anyhow::Result;
 use clap::Args;
 use herald_core::authvalue::webhook_auth;
 use herald_core::{Query, Schema};
-use herald_delivery::guard::check_url_host;
+use herald_delivery::guard::{check_url_host, is_own_request_bin};
 use herald_delivery::GuardedResolver;
 use herald_store::{Store, StoreOptions};
 use serde_json::{json, Value};
@@ -150,6 +154,7 @@ async fn check_environment(r: &mut Report, config: &herald_server::config::Confi
         r.add("webhooks", "OK", "none registered");
     }
     let resolver = GuardedResolver::new(config.server.allow_private_targets);
+    let own = own_addresses(&config.server.listen).await;
     for row in rows {
         let name = format!("webhook '{}'", row.string("name").unwrap_or("?"));
         let Some(id) = row.guid("serviceendpointid") else {
@@ -171,6 +176,10 @@ async fn check_environment(r: &mut Report, config: &herald_server::config::Confi
         };
         if let Err(e) = webhook_auth(row.int("authtype").unwrap_or(0), row.string("authvalue")) {
             r.add(&name, "FAIL", format!("auth: {e}"));
+            continue;
+        }
+        if is_own_request_bin(&parsed, &own) {
+            r.add(&name, "OK", format!("{raw} (herald's own request bin)"));
             continue;
         }
         if let Err(e) = check_url_host(&parsed, config.server.allow_private_targets) {
@@ -195,6 +204,15 @@ async fn check_environment(r: &mut Report, config: &herald_server::config::Confi
             },
             _ => r.add(&name, "OK", raw.to_string()),
         }
+    }
+}
+
+/// The addresses `herald serve` would listen on (what the sender exempts
+/// for request bins); none when the listen address does not resolve.
+async fn own_addresses(listen: &str) -> Vec<std::net::SocketAddr> {
+    match tokio::net::lookup_host(listen).await {
+        Ok(addrs) => addrs.collect(),
+        Err(_) => Vec::new(),
     }
 }
 

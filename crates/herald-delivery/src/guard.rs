@@ -64,6 +64,28 @@ pub fn check_url_host(url: &Url, allow_private: bool) -> Result<(), String> {
     }
 }
 
+/// Whether `url` is one of herald's own request bins: a `/bins/…` path on
+/// the exact IP and port of one of herald's listen addresses (`own`; an
+/// unspecified listen address such as `0.0.0.0` matches loopback). Only
+/// those are exempt from the outbound rules, not the rest of herald's API.
+/// The one rule for the sender (at delivery) and `herald doctor`.
+pub fn is_own_request_bin(url: &Url, own: &[SocketAddr]) -> bool {
+    if !url.path().starts_with("/bins/") {
+        return false;
+    }
+    let ip: IpAddr = match url.host() {
+        Some(Host::Ipv4(ip)) => ip.into(),
+        Some(Host::Ipv6(ip)) => ip.into(),
+        _ => return false,
+    };
+    let Some(port) = url.port_or_known_default() else {
+        return false;
+    };
+    own.iter().any(|a| {
+        a.port() == port && (a.ip() == ip || (a.ip().is_unspecified() && ip.is_loopback()))
+    })
+}
+
 fn is_metadata(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => v4 == METADATA_V4,
@@ -243,6 +265,33 @@ impl Resolve for GuardedResolver {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn own_request_bins_are_exactly_bins_on_the_listen_address() {
+        let own: Vec<SocketAddr> = vec!["127.0.0.1:5080".parse().unwrap()];
+        let url = |u: &str| Url::parse(u).unwrap();
+        assert!(is_own_request_bin(
+            &url("http://127.0.0.1:5080/bins/x"),
+            &own
+        ));
+        assert!(!is_own_request_bin(
+            &url("http://127.0.0.1:5080/api/data/v9.2"),
+            &own
+        ));
+        assert!(!is_own_request_bin(
+            &url("http://127.0.0.1:5081/bins/x"),
+            &own
+        ));
+        assert!(!is_own_request_bin(
+            &url("http://localhost:5080/bins/x"),
+            &own
+        ));
+        let any: Vec<SocketAddr> = vec!["0.0.0.0:5080".parse().unwrap()];
+        assert!(is_own_request_bin(
+            &url("http://127.0.0.1:5080/bins/x"),
+            &any
+        ));
+    }
+
     use super::*;
 
     fn ip(s: &str) -> IpAddr {

@@ -163,28 +163,13 @@ impl Sender {
         }
     }
 
-    /// Whether `url` is one of herald's own request bins (`/bins/…` on
-    /// its own listen address): only those are exempt from the outbound
-    /// rules, not the rest of herald's API.
+    /// Whether `url` is one of herald's own request bins (see
+    /// [`crate::guard::is_own_request_bin`]).
     fn is_own(&self, url: &Url) -> bool {
-        if !url.path().starts_with("/bins/") {
-            return false;
+        match self.own.read() {
+            Ok(own) => crate::guard::is_own_request_bin(url, &own),
+            Err(_) => false,
         }
-        let ip: Option<std::net::IpAddr> = match url.host() {
-            Some(url::Host::Ipv4(ip)) => Some(ip.into()),
-            Some(url::Host::Ipv6(ip)) => Some(ip.into()),
-            _ => None,
-        };
-        let (Some(ip), Some(port)) = (ip, url.port_or_known_default()) else {
-            return false;
-        };
-        let own = match self.own.read() {
-            Ok(o) => o,
-            Err(_) => return false,
-        };
-        own.iter().any(|a| {
-            a.port() == port && (a.ip() == ip || (a.ip().is_unspecified() && ip.is_loopback()))
-        })
     }
 
     pub fn config(&self) -> SenderConfig {
