@@ -25,8 +25,10 @@ use crate::state::AppState;
 pub const COOKIE: &str = "herald_console";
 /// How long a session lasts after signing in.
 pub const LIFETIME: Duration = Duration::from_secs(12 * 60 * 60);
-/// Sessions kept at most; the oldest go first past this.
-const MAX_SESSIONS: usize = 10_000;
+/// Sessions one user keeps at most; past this, that user's oldest session
+/// goes (nobody else's: signing in many times with one key cannot end other
+/// users' sessions). The table is thus bounded by users × this.
+pub const MAX_SESSIONS_PER_USER: usize = 32;
 
 /// A signed-in browser.
 #[derive(Debug, Clone)]
@@ -46,12 +48,15 @@ struct Entry {
     keyhash: String,
     csrf: String,
     expires: Instant,
+    /// Order of creation (Instants of two sign-ins may be equal).
+    created: u64,
 }
 
 /// The in-memory session table.
 #[derive(Default)]
 pub struct Sessions {
     map: Mutex<HashMap<String, Entry>>,
+    created: std::sync::atomic::AtomicU64,
 }
 
 /// 32 random bytes, URL-safe base64 (from the OS-seeded CSPRNG).
@@ -69,15 +74,20 @@ impl Sessions {
         let now = Instant::now();
         let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
         map.retain(|_, e| e.expires > now);
-        if map.len() >= MAX_SESSIONS {
+        let mine = map.values().filter(|e| e.user_id == user_id).count();
+        if mine >= MAX_SESSIONS_PER_USER {
             if let Some(oldest) = map
                 .iter()
-                .min_by_key(|(_, e)| e.expires)
+                .filter(|(_, e)| e.user_id == user_id)
+                .min_by_key(|(_, e)| e.created)
                 .map(|(k, _)| k.clone())
             {
                 map.remove(&oldest);
             }
         }
+        let created = self
+            .created
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         map.insert(
             id.clone(),
             Entry {
@@ -86,6 +96,7 @@ impl Sessions {
                 keyhash,
                 csrf: csrf.clone(),
                 expires: now + LIFETIME,
+                created,
             },
         );
         Session {
@@ -214,6 +225,23 @@ mod tests {
         s.remove(&a.id);
         assert!(s.get(&a.id).is_none());
         assert_eq!(s.len(), 1);
+    }
+
+    #[test]
+    fn sessions_are_capped_per_user_not_globally() {
+        let sessions = Sessions::default();
+        let (alice, bob) = (Uuid::new_v4(), Uuid::new_v4());
+        let bobs = sessions.create(bob, "Bob".into(), "kb".into());
+        let first = sessions.create(alice, "Alice".into(), "ka".into());
+        for _ in 0..MAX_SESSIONS_PER_USER {
+            sessions.create(alice, "Alice".into(), "ka".into());
+        }
+        assert!(
+            sessions.get(&bobs.id).is_some(),
+            "another user's session stays"
+        );
+        assert!(sessions.get(&first.id).is_none(), "the user's oldest went");
+        assert_eq!(sessions.len(), MAX_SESSIONS_PER_USER + 1);
     }
 
     #[test]
