@@ -1,6 +1,7 @@
 //! A borrowed connection of either backend (inside a transaction or from a
-//! pool) and the row operations on it. The SQL text is shared; only binding
-//! and decoding are written twice, through one macro.
+//! pool) and the row operations on it. The SQL text is shared; running it
+//! is written once for both backends through [`on_conn!`] (and
+//! `read::conn_rows!` on top of it), decoding a column through `decode!`.
 
 use herald_core::schema::{ColumnType, Storage};
 use herald_core::value::datetime_from_millis;
@@ -9,6 +10,7 @@ use sqlx::{PgConnection, Row, SqliteConnection};
 use uuid::Uuid;
 
 use crate::error::StoreError;
+use crate::read::conn_rows;
 use crate::record::Record;
 use crate::sql::{self, ident, OutputColumn, Param, Sql};
 
@@ -17,26 +19,32 @@ pub enum Conn<'c> {
     Pg(&'c mut PgConnection),
 }
 
-/// Bind every parameter of `$sql` onto a `sqlx::query`.
-macro_rules! bound {
-    ($sql:expr) => {
-        bound!(&$sql.text, $sql)
-    };
-    ($text:expr, $sql:expr) => {{
-        let mut q = sqlx::query($text);
-        for p in &$sql.params {
-            q = match p {
-                Param::Text(v) => q.bind(v.clone()),
-                Param::Int(v) => q.bind(*v),
-                Param::Real(v) => q.bind(*v),
-                Param::Bool(v) => q.bind(*v),
-            };
+/// `$body` with `$q`, the statement `$sql` with its parameters bound, and
+/// `$c`, the connection of `$conn` to run it on: the one place that matches
+/// a [`Conn`] to run SQL. On SQLite the statement runs with anonymous
+/// placeholders ([`Sql::sqlite_text`]). The body is expanded once per
+/// backend (sqlx's query and row types differ between them).
+macro_rules! on_conn {
+    ($conn:expr, $sql:expr, |$q:ident, $c:ident| $body:expr) => {{
+        let sql: &$crate::sql::Sql = $sql;
+        match $conn {
+            $crate::conn::Conn::Sqlite(conn) => {
+                let text = sql.sqlite_text();
+                let $q = $crate::conn::bound_query_text(&text, sql);
+                let $c = &mut **conn;
+                $body
+            }
+            $crate::conn::Conn::Pg(conn) => {
+                let $q = $crate::conn::bound_query(sql);
+                let $c = &mut **conn;
+                $body
+            }
         }
-        q
     }};
 }
+pub(crate) use on_conn;
 
-/// `sqlx::query` with every parameter bound (SQLite).
+/// `sqlx::query` with every parameter bound.
 pub(crate) fn bound_query<'q, DB>(
     sql: &'q Sql,
 ) -> sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>
@@ -124,13 +132,10 @@ impl Conn<'_> {
     }
 
     pub async fn execute(&mut self, sql: &Sql) -> Result<u64, StoreError> {
-        Ok(match self {
-            Conn::Sqlite(c) => {
-                let text = sql.sqlite_text();
-                bound!(&text, sql).execute(&mut **c).await?.rows_affected()
-            }
-            Conn::Pg(c) => bound!(sql).execute(&mut **c).await?.rows_affected(),
-        })
+        Ok(on_conn!(self, sql, |q, c| q
+            .execute(c)
+            .await?
+            .rows_affected()))
     }
 
     pub async fn execute_raw(&mut self, text: &str) -> Result<u64, StoreError> {
@@ -147,65 +152,25 @@ impl Conn<'_> {
         sql: &Sql,
         columns: &[OutputColumn],
     ) -> Result<Vec<Record>, StoreError> {
-        let mut out = Vec::new();
-        match self {
-            Conn::Sqlite(c) => {
-                let text = sql.sqlite_text();
-                for row in bound!(&text, sql).fetch_all(&mut **c).await? {
-                    let mut r = Record::default();
-                    for (i, col) in columns.iter().enumerate() {
-                        r.values.push((col.key.clone(), decode!(row, i, col)));
-                    }
-                    out.push(r);
-                }
+        Ok(conn_rows!(self, sql, |row| {
+            let mut r = Record::default();
+            for (i, col) in columns.iter().enumerate() {
+                r.values.push((col.key.clone(), decode!(row, i, col)));
             }
-            Conn::Pg(c) => {
-                for row in bound!(sql).fetch_all(&mut **c).await? {
-                    let mut r = Record::default();
-                    for (i, col) in columns.iter().enumerate() {
-                        r.values.push((col.key.clone(), decode!(row, i, col)));
-                    }
-                    out.push(r);
-                }
-            }
-        }
-        Ok(out)
+            r
+        }))
     }
 
     pub(crate) async fn fetch_i64(&mut self, sql: &Sql) -> Result<Option<i64>, StoreError> {
-        Ok(match self {
-            Conn::Sqlite(c) => {
-                let text = sql.sqlite_text();
-                bound!(&text, sql)
-                    .fetch_optional(&mut **c)
-                    .await?
-                    .map(|r| r.try_get::<i64, _>(0))
-                    .transpose()?
-            }
-            Conn::Pg(c) => bound!(sql)
-                .fetch_optional(&mut **c)
-                .await?
-                .map(|r| r.try_get::<i64, _>(0))
-                .transpose()?,
-        })
+        Ok(on_conn!(self, sql, |q, c| q
+            .fetch_optional(c)
+            .await?
+            .map(|r| r.try_get::<i64, _>(0))
+            .transpose()?))
     }
 
     pub(crate) async fn fetch_strings(&mut self, sql: &Sql) -> Result<Vec<String>, StoreError> {
-        let mut out = Vec::new();
-        match self {
-            Conn::Sqlite(c) => {
-                let text = sql.sqlite_text();
-                for r in bound!(&text, sql).fetch_all(&mut **c).await? {
-                    out.push(r.try_get::<String, _>(0)?);
-                }
-            }
-            Conn::Pg(c) => {
-                for r in bound!(sql).fetch_all(&mut **c).await? {
-                    out.push(r.try_get::<String, _>(0)?);
-                }
-            }
-        }
-        Ok(out)
+        Ok(conn_rows!(self, sql, |r| r.try_get::<String, _>(0)?))
     }
 
     pub async fn fetch(

@@ -39,30 +39,17 @@ macro_rules! rows {
 pub(crate) use rows;
 
 /// The rows of `$sql` on the connection `$conn`, each built by `$make` from
-/// `$r`. On SQLite the statement runs with anonymous placeholders
-/// ([`Sql::sqlite_text`](crate::sql::Sql::sqlite_text)).
+/// `$r` (see `conn::on_conn!`).
 macro_rules! conn_rows {
-    ($conn:expr, $sql:expr, |$r:ident| $make:expr) => {{
-        let sql: &$crate::sql::Sql = $sql;
-        let mut out = Vec::new();
-        match $conn {
-            $crate::conn::Conn::Sqlite(c) => {
-                let text = sql.sqlite_text();
-                for $r in $crate::conn::bound_query_text(&text, sql)
-                    .fetch_all(&mut **c)
-                    .await?
-                {
-                    out.push($make);
-                }
+    ($conn:expr, $sql:expr, |$r:ident| $make:expr) => {
+        $crate::conn::on_conn!($conn, $sql, |query, conn| {
+            let mut out = Vec::new();
+            for $r in query.fetch_all(conn).await? {
+                out.push($make);
             }
-            $crate::conn::Conn::Pg(c) => {
-                for $r in $crate::conn::bound_query(sql).fetch_all(&mut **c).await? {
-                    out.push($make);
-                }
-            }
-        }
-        out
-    }};
+            out
+        })
+    };
 }
 pub(crate) use conn_rows;
 
