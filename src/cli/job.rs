@@ -256,22 +256,7 @@ async fn show(client: &Client, a: ShowArgs) -> Result<()> {
         )
         .await
         .with_context(|| format!("reading the attempts of System Job {id}"))?;
-    let attempts: Vec<Value> = attempts["value"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-        .into_iter()
-        .map(|t| {
-            json!({
-                "attempt": t["attempt"],
-                "started": t["startedon"],
-                "status": t["status"],
-                "ms": t["durationms"],
-                "error": t["error"],
-                "response": t["response"],
-            })
-        })
-        .collect();
+    let attempts = numbered_attempts(attempts["value"].as_array().cloned().unwrap_or_default());
     // The execution context as JSON (it is stored as text).
     let context = match row["data"].as_str() {
         Some(s) => {
@@ -320,6 +305,7 @@ async fn show(client: &Client, a: ShowArgs) -> Result<()> {
     ] {
         record.insert(key.into(), row[column].clone());
     }
+    record.insert("attemptcount".into(), json!(attempts.len()));
     if json_out {
         record.insert("message".into(), row["message"].clone());
         record.insert("context".into(), context);
@@ -329,9 +315,11 @@ async fn show(client: &Client, a: ShowArgs) -> Result<()> {
     }
     record.insert("attempts".into(), Value::Array(attempts));
     print_record(Format::Table, &Value::Object(record));
-    // The message spans lines: print it in full below the fields.
+    // The message spans lines: print it in full below the fields. It
+    // describes the latest run only (its `attempt N:` lines count that run's
+    // tries), so it says so.
     if let Some(m) = row["message"].as_str().filter(|m| !m.trim().is_empty()) {
-        println!("message:");
+        println!("message (of the latest run; its tries numbered from 1):");
         for line in m.trim_end().lines() {
             println!("  {line}");
         }
@@ -342,6 +330,33 @@ async fn show(client: &Client, a: ShowArgs) -> Result<()> {
         println!("  {line}");
     }
     Ok(())
+}
+
+/// The job's HTTP attempts as `job show` prints them, numbered as the
+/// server numbers them: 1..N over the job's whole life, across retries.
+///
+/// What a Dataverse user expects, and so what herald shows: `retrycount`
+/// ("retries") is the number of *automatic* retries the service made (the
+/// one extra try after a 502/503/504), as Dataverse's async service counts
+/// it; a retry asked for by a user (`herald job retry`, herald_Retry) is a
+/// new run and does not change it. So retries 0 beside 3 attempts is three
+/// runs of one try each, which `attemptcount` says; and the job's message,
+/// written per run (`attempt 1:` = that run's first try), is labelled as
+/// the latest run's.
+fn numbered_attempts(server: Vec<Value>) -> Vec<Value> {
+    server
+        .into_iter()
+        .map(|t| {
+            json!({
+                "attempt": t["attempt"],
+                "started": t["startedon"],
+                "status": t["status"],
+                "ms": t["durationms"],
+                "error": t["error"],
+                "response": t["response"],
+            })
+        })
+        .collect()
 }
 
 async fn retry(client: &Client, job: &str, format: Format) -> Result<()> {

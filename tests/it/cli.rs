@@ -97,3 +97,25 @@ fn serve_prints_address_and_generated_key_then_reuses_it() {
     );
     assert!(dir.path().join("herald.db").exists());
 }
+
+#[test]
+fn a_busy_port_is_named_once() {
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = busy.local_addr().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let out = herald()
+        .args(["serve", "--listen", &addr, "--data-dir"])
+        .arg(dir.path())
+        .env_remove("HERALD_ADMIN_KEY")
+        .env_remove("HERALD_DATABASE_URL")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("cannot listen on {addr}: address already in use")),
+        "{stderr}"
+    );
+    assert_eq!(stderr.matches(&addr).count(), 1, "{stderr}");
+    assert!(!stderr.contains("os error"), "{stderr}");
+}

@@ -133,6 +133,7 @@ async fn jobs_list_show_retry_cancel(s: TestServer) {
     // show: state, message, pretty context, attempts.
     let shown = herald(&s, &["job", "show", &failed]).await.success().stdout;
     for needle in [
+        "message (of the latest run; its tries numbered from 1):",
         "Failed (31)",
         "Completed (3)",
         "bad thing",
@@ -188,6 +189,19 @@ async fn jobs_list_show_retry_cancel(s: TestServer) {
         .filter_map(|a| a["status"].as_i64())
         .collect();
     assert_eq!(statuses, vec![400, 200]);
+    // Two runs of one try each: retries (automatic retries, as Dataverse
+    // counts them) stays 0, attemptcount says how many were made.
+    assert_eq!(shown["retries"], 0, "{shown}");
+    assert_eq!(shown["attemptcount"], 2, "{shown}");
+    // A succeeded job cannot be canceled; the message says that, not "retry".
+    let refused = herald(&s, &["job", "cancel", &failed])
+        .await
+        .failure(&["server said 400", "already completed (Succeeded)"]);
+    assert!(
+        !refused.stderr.contains("can be retried"),
+        "{}",
+        refused.stderr
+    );
     herald(&s, &["job", "retry", &failed])
         .await
         .failure(&["server said 400", "Only a failed"]);

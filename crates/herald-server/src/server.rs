@@ -20,8 +20,22 @@ pub enum StartError {
     Schema(#[from] herald_core::SchemaError),
     #[error("store: {0}")]
     Store(#[from] herald_store::StoreError),
-    #[error("{0}")]
+    /// The listen address cannot be bound; named once, with the reason in
+    /// words (`cannot listen on 127.0.0.1:5080: address already in use`).
+    #[error("cannot listen on {addr}: {reason}")]
+    Listen { addr: String, reason: String },
+    #[error(transparent)]
     Io(#[from] std::io::Error),
+}
+
+/// Why a bind failed, in words (the OS text adds "(os error 98)").
+fn bind_failure(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::AddrInUse => "address already in use".into(),
+        std::io::ErrorKind::AddrNotAvailable => "address not available on this machine".into(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+        _ => e.to_string(),
+    }
 }
 
 /// A started server: where it listens and the admin key.
@@ -98,7 +112,12 @@ pub async fn start_with_clock(
         allow_private_targets: config.server.allow_private_targets,
     })
     .map_err(|e| std::io::Error::other(e.to_string()))?;
-    let listener = TcpListener::bind(&config.server.listen).await?;
+    let listener = TcpListener::bind(&config.server.listen)
+        .await
+        .map_err(|e| StartError::Listen {
+            addr: config.server.listen.clone(),
+            reason: bind_failure(&e),
+        })?;
     let addr = listener.local_addr()?;
     sender.add_own_address(addr);
     let state = Arc::new(AppState {
