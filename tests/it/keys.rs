@@ -11,7 +11,9 @@ use serde_json::{json, Value};
 
 both_backends!(
     a_second_user_calls_the_api_with_its_own_key,
-    a_removed_key_is_refused_at_once
+    a_removed_key_is_refused_at_once,
+    a_disabled_user_is_refused_everywhere,
+    the_admin_user_cannot_be_rewritten_or_deleted,
 );
 
 /// A request with another key.
@@ -366,4 +368,78 @@ async fn a_removed_key_is_refused_at_once(s: TestServer) {
     assert_eq!(whoami(&s, &other).await, StatusCode::OK);
     let names: Vec<String> = listed(&s).await.into_iter().map(|(_, n)| n).collect();
     assert_eq!(names, vec!["admin", "other"]);
+}
+
+/// `isdisabled: true` refuses the user's key on the API (401 saying why),
+/// at console sign-in, and ends its console sessions; enabling it again
+/// lets the same key in.
+async fn a_disabled_user_is_refused_everywhere(s: TestServer) {
+    let dana = s
+        .create(
+            "systemusers",
+            json!({"firstname": "Dana", "lastname": "Scully", "domainname": "dana@example.com"}),
+        )
+        .await;
+    let (key, _) = add_key(&s, &dana, "dana").await;
+    assert_eq!(whoami(&s, &key).await, StatusCode::OK);
+    let browser = crate::console::browser::browser();
+    let signed =
+        crate::console::browser::post(&browser, &s, "/console/login", &[("key", &key)]).await;
+    assert_eq!(signed.status, StatusCode::SEE_OTHER, "{}", signed.html);
+    let page = crate::console::browser::get(&browser, &s, "/console/jobs").await;
+    assert_eq!(page.status, StatusCode::OK);
+
+    s.patch(&format!("systemusers({dana})"), json!({"isdisabled": true}))
+        .await;
+    let (st, body) = as_key(&s, &key, Method::GET, "WhoAmI", None).await;
+    let msg = odata_error(st, &body, StatusCode::UNAUTHORIZED);
+    assert!(msg.contains("disabled") && msg.contains(&dana), "{msg}");
+    let (st, body) = as_key(&s, &key, Method::GET, "accounts", None).await;
+    odata_error(st, &body, StatusCode::UNAUTHORIZED);
+    let page = crate::console::browser::get(&browser, &s, "/console/jobs").await;
+    assert_ne!(page.status, StatusCode::OK, "the session ended");
+    let again = crate::console::browser::post(
+        &crate::console::browser::browser(),
+        &s,
+        "/console/login",
+        &[("key", &key)],
+    )
+    .await;
+    assert_eq!(again.status, StatusCode::UNAUTHORIZED);
+    assert!(again.html.contains("disabled"), "{}", again.html);
+
+    s.patch(
+        &format!("systemusers({dana})"),
+        json!({"isdisabled": false}),
+    )
+    .await;
+    assert_eq!(whoami(&s, &key).await, StatusCode::OK);
+}
+
+/// No key — not even the admin key — can rewrite or delete the admin user
+/// the admin key acts as; re-creating it is a duplicate.
+async fn the_admin_user_cannot_be_rewritten_or_deleted(s: TestServer) {
+    let admin = s.state.org.admin_user_id.to_string();
+    let (st, body) = s
+        .patch(
+            &format!("systemusers({admin})"),
+            json!({"domainname": "evil"}),
+        )
+        .await;
+    let msg = odata_error(st, &body, StatusCode::FORBIDDEN);
+    assert!(msg.contains("admin user"), "{msg}");
+    let (st, _, body) = s
+        .send(s.request(Method::DELETE, &format!("systemusers({admin})")))
+        .await;
+    odata_error(st, &body, StatusCode::FORBIDDEN);
+    let (st, _, body) = s
+        .post(
+            "systemusers",
+            json!({"systemuserid": admin, "domainname": "evil"}),
+        )
+        .await;
+    odata_error(st, &body, StatusCode::PRECONDITION_FAILED);
+    let (_, me) = s.get(&format!("systemusers({admin})")).await;
+    assert_ne!(me["domainname"], "evil", "{me}");
+    assert_eq!(whoami(&s, &s.key).await, StatusCode::OK);
 }

@@ -1,5 +1,7 @@
 //! API keys: `Authorization: Bearer <key>`. Keys are stored as SHA-256
-//! hashes, each mapped to the systemuser it acts as.
+//! hashes, each mapped to the systemuser it acts as; a key whose user is
+//! disabled (`isdisabled`) is refused like an invalid one, with a message
+//! that says why.
 
 use axum::http::HeaderMap;
 use rand::distributions::Alphanumeric;
@@ -48,8 +50,12 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Calle
     let key = bearer(headers).ok_or_else(|| {
         ApiError::unauthorized("Missing API key: send 'Authorization: Bearer <key>' (the admin key is printed at first start and kept in <data-dir>/admin.key)")
     })?;
-    match state.store.api_key_user(&hash_key(key)).await? {
-        Some(user_id) => Ok(Caller { user_id }),
+    match state.store.api_key_caller(&hash_key(key)).await? {
+        Some(k) if k.disabled => Err(ApiError::unauthorized(format!(
+            "The user {} this API key acts as is disabled (systemuser.isdisabled); an administrator can enable it again",
+            k.user_id
+        ))),
+        Some(k) => Ok(Caller { user_id: k.user_id }),
         None => Err(ApiError::unauthorized("The API key is not valid")),
     }
 }

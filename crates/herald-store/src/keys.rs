@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::conn::Conn;
 use crate::error::StoreError;
-use crate::read::{on_reader, rows, uuid};
+use crate::read::{conn_rows, on_reader, rows, uuid};
 use crate::sql::{Param, Sql};
 use crate::{Store, Tx};
 
@@ -45,10 +45,24 @@ impl ApiKey {
     }
 }
 
+/// The user a key acts as, and whether that user is disabled
+/// (`systemuser.isdisabled`), read with the key in one query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyUser {
+    pub user_id: Uuid,
+    pub disabled: bool,
+}
+
 impl Store {
     /// The systemuser behind an API key hash, if any.
     pub async fn api_key_user(&self, keyhash: &str) -> Result<Option<Uuid>, StoreError> {
-        on_reader!(self, |c| c.api_key_user(keyhash).await)
+        Ok(self.api_key_caller(keyhash).await?.map(|k| k.user_id))
+    }
+
+    /// The user behind a key and whether it is disabled; `None` for an
+    /// unknown key.
+    pub async fn api_key_caller(&self, keyhash: &str) -> Result<Option<KeyUser>, StoreError> {
+        on_reader!(self, |c| c.api_key_caller(keyhash).await)
     }
 
     /// Every API key, oldest first.
@@ -96,16 +110,18 @@ impl Tx {
 }
 
 impl Conn<'_> {
-    pub async fn api_key_user(&mut self, keyhash: &str) -> Result<Option<Uuid>, StoreError> {
+    pub async fn api_key_caller(&mut self, keyhash: &str) -> Result<Option<KeyUser>, StoreError> {
         let mut sql = Sql::default();
-        sql.push("SELECT systemuserid FROM herald_apikey WHERE keyhash = ")
-            .bind(Param::Text(Some(keyhash.to_string())));
-        Ok(self
-            .fetch_strings(&sql)
-            .await?
-            .into_iter()
-            .next()
-            .and_then(|s| Uuid::parse_str(&s).ok()))
+        sql.push(
+            "SELECT k.systemuserid, u.isdisabled FROM herald_apikey k \
+             LEFT JOIN \"systemuser\" u ON u.\"systemuserid\" = k.systemuserid WHERE k.keyhash = ",
+        )
+        .bind(Param::Text(Some(keyhash.to_string())));
+        let found = conn_rows!(self, &sql, |r| KeyUser {
+            user_id: uuid(r.try_get(0)?)?,
+            disabled: r.try_get::<Option<bool>, _>(1)?.unwrap_or(false),
+        });
+        Ok(found.into_iter().next())
     }
 
     pub async fn put_api_key(

@@ -2,7 +2,7 @@
 //! a cookie store signs in, reads the pages, and submits the forms with
 //! (and without) the CSRF token.
 
-mod browser;
+pub(crate) mod browser;
 
 mod jobs_page;
 mod pages;

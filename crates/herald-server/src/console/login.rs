@@ -150,8 +150,13 @@ pub async fn submit(
         );
     };
     let keyhash = hash_key(key);
-    match c.app.store.api_key_user(&keyhash).await {
-        Ok(Some(user)) => {
+    match c.app.store.api_key_caller(&keyhash).await {
+        Ok(Some(k)) if k.disabled => respond(
+            StatusCode::UNAUTHORIZED,
+            login_page(&next, Some(DISABLED_USER), &headers),
+        ),
+        Ok(Some(k)) => {
+            let user = k.user_id;
             let s = c.sessions.create(user, user_name(&c, user).await, keyhash);
             let mut resp = see_other(&next);
             resp.headers_mut()
@@ -165,6 +170,9 @@ pub async fn submit(
         Err(e) => super::error::ConsoleError::from(e).into_response(),
     }
 }
+
+const DISABLED_USER: &str =
+    "The user this API key acts as is disabled (systemuser.isdisabled); an administrator can enable it again.";
 
 /// The systemuser's full name (its id when it has none).
 async fn user_name(c: &ConsoleState, user: uuid::Uuid) -> String {

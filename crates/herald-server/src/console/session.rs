@@ -165,12 +165,13 @@ pub fn cookie_id(headers: &HeaderMap) -> Option<String> {
 }
 
 /// The signed-in session of this request: a known, unexpired id whose API
-/// key is still valid.
+/// key is still valid and whose user is not disabled (disabling a user
+/// ends their sessions at their next request).
 pub async fn current(app: &AppState, sessions: &Sessions, headers: &HeaderMap) -> Option<Session> {
     let id = cookie_id(headers)?;
     let (session, keyhash) = sessions.get(&id)?;
-    match app.store.api_key_user(&keyhash).await {
-        Ok(Some(user)) if user == session.user_id => Some(session),
+    match app.store.api_key_caller(&keyhash).await {
+        Ok(Some(k)) if k.user_id == session.user_id && !k.disabled => Some(session),
         Ok(_) => {
             sessions.remove(&id);
             None

@@ -458,6 +458,17 @@ async fn image(
 
 /// Refuse deleting a webhook that still has steps; a step's images go with
 /// it (as Dataverse cascades them).
+/// Rows no write may change or delete: the admin user the admin key acts
+/// as (rewriting it would let any key take over the admin's identity).
+pub fn not_protected(state: &AppState, table: &Table, id: Uuid) -> PipelineResult<()> {
+    if table.logical_name == "systemuser" && id == state.org.admin_user_id {
+        return Err(PipelineError::Forbidden(format!(
+            "The systemuser {id} is herald's admin user, which the admin API key acts as; it cannot be changed or deleted"
+        )));
+    }
+    Ok(())
+}
+
 pub async fn before_delete(
     tx: &mut Tx,
     state: &AppState,

@@ -148,6 +148,9 @@ async fn run(
         (m, _) => m,
     };
     check_precondition(table, op.precondition, existing.as_ref())?;
+    if let (Some(id), Some(_)) = (op.id, &existing) {
+        validate::not_protected(state, table, id)?;
+    }
 
     let now = state.clock.now();
     let id = op.id.unwrap_or_else(Uuid::new_v4);
