@@ -1,7 +1,7 @@
 //! A borrowed connection of either backend (inside a transaction or from a
 //! pool) and the row operations on it. The SQL text is shared; running it
 //! is written once for both backends through [`on_conn!`] (and
-//! `read::conn_rows!` on top of it), decoding a column through `decode!`.
+//! [`conn_rows!`] on top of it), decoding a column through `decode!`.
 
 use herald_core::schema::{ColumnType, Storage};
 use herald_core::value::datetime_from_millis;
@@ -10,7 +10,6 @@ use sqlx::{PgConnection, Row, SqliteConnection};
 use uuid::Uuid;
 
 use crate::error::StoreError;
-use crate::read::conn_rows;
 use crate::record::Record;
 use crate::sql::{self, ident, OutputColumn, Param, Sql};
 
@@ -43,6 +42,21 @@ macro_rules! on_conn {
     }};
 }
 pub(crate) use on_conn;
+
+/// The rows of `$sql` on the connection `$conn`, each built by `$make` from
+/// `$r` (see `conn::on_conn!`).
+macro_rules! conn_rows {
+    ($conn:expr, $sql:expr, |$r:ident| $make:expr) => {
+        $crate::conn::on_conn!($conn, $sql, |query, conn| {
+            let mut out = Vec::new();
+            for $r in query.fetch_all(conn).await? {
+                out.push($make);
+            }
+            out
+        })
+    };
+}
+pub(crate) use conn_rows;
 
 /// `sqlx::query` with every parameter bound.
 pub(crate) fn bound_query<'q, DB>(

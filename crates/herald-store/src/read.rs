@@ -1,11 +1,10 @@
 //! Reading rows on either backend, with the SQLite and PostgreSQL arms
 //! written once: [`on_reader!`] runs code on a [`Conn`](crate::conn::Conn)
-//! of the store's read pool, [`rows!`] runs a statement on that pool,
-//! [`conn_rows!`] on a [`Conn`](crate::conn::Conn) (a transaction's or a
-//! pooled connection), and both build a value from each row. sqlx's rows
-//! have a type per backend, so the building expression is expanded once
-//! per arm; a generic function would need a `sqlx::Database` bound for
-//! every column type it decodes.
+//! of the store's read pool, [`rows!`] runs a statement on that pool and
+//! builds a value from each row (`conn::conn_rows!` does the same on any
+//! connection). sqlx's rows have a type per backend, so the building
+//! expression is expanded once per arm; a generic function would need a
+//! `sqlx::Database` bound for every column type it decodes.
 
 use uuid::Uuid;
 
@@ -37,21 +36,6 @@ macro_rules! rows {
     }};
 }
 pub(crate) use rows;
-
-/// The rows of `$sql` on the connection `$conn`, each built by `$make` from
-/// `$r` (see `conn::on_conn!`).
-macro_rules! conn_rows {
-    ($conn:expr, $sql:expr, |$r:ident| $make:expr) => {
-        $crate::conn::on_conn!($conn, $sql, |query, conn| {
-            let mut out = Vec::new();
-            for $r in query.fetch_all(conn).await? {
-                out.push($make);
-            }
-            out
-        })
-    };
-}
-pub(crate) use conn_rows;
 
 /// `$body` with `$c` bound to a [`Conn`](crate::conn::Conn) on a connection
 /// of the store's read pool (SQLite's readers, PostgreSQL's one pool).

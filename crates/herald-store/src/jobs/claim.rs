@@ -10,9 +10,10 @@ use uuid::Uuid;
 
 use super::push_ids;
 use super::rows::JobRow;
+use crate::conn::conn_rows;
 use crate::conn::Conn;
 use crate::error::StoreError;
-use crate::read::{conn_rows, uuid};
+use crate::read::uuid;
 use crate::sql::{Param, Sql};
 use crate::{Backend, Store};
 

@@ -12,9 +12,10 @@ use uuid::Uuid;
 
 use super::rows::AttemptRow;
 use super::{push_ids, CHUNK};
+use crate::conn::conn_rows;
 use crate::conn::Conn;
 use crate::error::StoreError;
-use crate::read::{conn_rows, uuid};
+use crate::read::uuid;
 use crate::sql::{Param, Sql};
 use crate::{Store, Tx};
 

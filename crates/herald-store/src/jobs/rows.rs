@@ -10,9 +10,10 @@ use sqlx::Row;
 use uuid::Uuid;
 
 use super::push_ids;
+use crate::conn::conn_rows;
 use crate::conn::Conn;
 use crate::error::StoreError;
-use crate::read::{conn_rows, rows, uuid};
+use crate::read::{rows, uuid};
 use crate::sql::{Param, Sql};
 use crate::Store;
 

@@ -1,0 +1,457 @@
+//! The SELECT (and COUNT) of a query: its output columns, the links
+//! (joins) it follows and what they output, paging, and the scope that
+//! resolves a column reference to its table's SQL alias. The WHERE clause is
+//! written by `condition`.
+
+use herald_core::query::{Condition, Link, Order, Query};
+use herald_core::schema::Column;
+use herald_core::{Schema, Table};
+
+use super::condition::condition;
+use super::scope::Scope;
+use super::{ident, Param, Sql};
+use crate::dialect::Dialect;
+use crate::error::StoreError;
+
+/// A column in the generated SELECT: where it comes from and how to decode it.
+#[derive(Debug, Clone)]
+pub struct OutputColumn {
+    /// Key in the returned record (`column` or `alias.column`).
+    pub key: String,
+    pub column: Column,
+}
+
+/// A SELECT statement ready to run.
+pub struct Select {
+    pub sql: Sql,
+    pub columns: Vec<OutputColumn>,
+}
+
+/// Build the SELECT for a query. `limit`/`offset` implement paging and are
+/// applied after ordering; the primary key is always the last sort key so
+/// pages are stable.
+pub fn select(
+    dialect: Dialect,
+    schema: &Schema,
+    query: &Query,
+    limit: Option<u64>,
+    offset: u64,
+) -> Result<Select, StoreError> {
+    let table = table_of(schema, &query.table)?;
+    let mut scope = Scope {
+        dialect,
+        schema,
+        tables: vec![(None, "t0".to_string(), table)],
+    };
+    let mut joins = Sql::default();
+    let mut link_columns = Vec::new();
+    let mut link_filters = Vec::new();
+    let mut link_orders = Vec::new();
+    add_links(
+        &mut scope,
+        &query.links,
+        "t0",
+        table,
+        &mut joins,
+        &mut link_columns,
+        &mut link_filters,
+        &mut link_orders,
+    )?;
+
+    let mut columns: Vec<OutputColumn> = Vec::new();
+    if query.select.is_empty() {
+        for c in table.readable_columns() {
+            columns.push(OutputColumn {
+                key: c.name.clone(),
+                column: c.clone(),
+            });
+        }
+    } else {
+        for name in &query.select {
+            let c = table.column(name).ok_or_else(|| {
+                StoreError::Invalid(format!(
+                    "table '{}' has no column '{}'",
+                    table.logical_name, name
+                ))
+            })?;
+            if !columns.iter().any(|o| o.key == c.name) {
+                columns.push(OutputColumn {
+                    key: c.name.clone(),
+                    column: c.clone(),
+                });
+            }
+        }
+        // The primary key always comes back (Dataverse does the same).
+        if !columns.iter().any(|o| o.key == table.primary_id) {
+            if let Some(pk) = table.column(&table.primary_id) {
+                columns.push(OutputColumn {
+                    key: pk.name.clone(),
+                    column: pk.clone(),
+                });
+            }
+        }
+    }
+    let mut select_list: Vec<String> = columns
+        .iter()
+        .map(|o| format!("t0.{}", ident(&o.column.name)))
+        .collect();
+    for (sql_expr, out) in link_columns {
+        select_list.push(sql_expr);
+        columns.push(out);
+    }
+
+    let mut orders: Vec<&Order> = query.order.iter().collect();
+    orders.extend(link_orders.iter());
+    let mut order_sql = Vec::new();
+    // Folded order expressions a SELECT DISTINCT must also return: after
+    // every decoded column, so they are never read back.
+    let mut hidden: Vec<String> = Vec::new();
+    for o in orders {
+        let (expr, column) = scope.resolve(&o.column)?;
+        // SELECT DISTINCT can only sort by what it returns (PostgreSQL
+        // insists; SQLite would pick an arbitrary row's value): an order
+        // column that is not selected is selected, and returned.
+        if query.distinct && !select_list.contains(&expr) {
+            select_list.push(expr.clone());
+            columns.push(OutputColumn {
+                key: match &o.column.alias {
+                    Some(a) => format!("{a}.{}", column.name),
+                    None => column.name.clone(),
+                },
+                column: column.clone(),
+            });
+        }
+        let sort = scope.operand(&expr, column);
+        if query.distinct && sort != expr && !hidden.contains(&sort) {
+            hidden.push(sort.clone());
+        }
+        // NULLs sort first ascending on both stores, like SQL Server.
+        order_sql.push(format!(
+            "{sort} {}",
+            if o.descending {
+                "DESC NULLS LAST"
+            } else {
+                "ASC NULLS FIRST"
+            }
+        ));
+    }
+    select_list.extend(hidden);
+    if !query.distinct {
+        order_sql.push(format!("t0.{} ASC", ident(&table.primary_id)));
+    }
+
+    let mut sql = Sql::default();
+    sql.push("SELECT ");
+    if query.distinct {
+        sql.push("DISTINCT ");
+    }
+    sql.push(&select_list.join(", "));
+    sql.push(" FROM ")
+        .push(&ident(&table.logical_name))
+        .push(" t0");
+    append(&mut sql, &joins);
+
+    let mut conditions: Vec<&Condition> = Vec::new();
+    if let Some(f) = &query.filter {
+        conditions.push(f);
+    }
+    for f in &link_filters {
+        conditions.push(f);
+    }
+    if !conditions.is_empty() {
+        sql.push(" WHERE ");
+        for (i, c) in conditions.iter().enumerate() {
+            if i > 0 {
+                sql.push(" AND ");
+            }
+            condition(&scope, c, &mut sql)?;
+        }
+    }
+
+    if !order_sql.is_empty() {
+        sql.push(" ORDER BY ").push(&order_sql.join(", "));
+    }
+    if let Some(limit) = limit {
+        sql.push(" LIMIT ")
+            .bind(Param::Int(Some(limit.min(i64::MAX as u64) as i64)));
+        sql.push(" OFFSET ")
+            .bind(Param::Int(Some(offset.min(i64::MAX as u64) as i64)));
+    }
+    let _ = scope.schema;
+    Ok(Select { sql, columns })
+}
+
+/// `SELECT COUNT(*)` with the same joins and filters as `select`.
+pub fn count(dialect: Dialect, schema: &Schema, query: &Query) -> Result<Sql, StoreError> {
+    let mut q = query.clone();
+    q.select = vec![table_of(schema, &query.table)?.primary_id.clone()];
+    q.order.clear();
+    for l in q.links.iter_mut() {
+        clear_link_output(l);
+    }
+    let inner = select(dialect, schema, &q, None, 0)?;
+    let mut sql = Sql::default();
+    sql.push("SELECT COUNT(*) FROM (");
+    sql.push(&inner.sql.text);
+    sql.push(") c");
+    sql.params = inner.sql.params;
+    Ok(sql)
+}
+
+fn clear_link_output(l: &mut Link) {
+    l.select.clear();
+    l.order.clear();
+    for n in l.links.iter_mut() {
+        clear_link_output(n);
+    }
+}
+
+fn append(dst: &mut Sql, src: &Sql) {
+    // Renumber placeholders of `src` after those already in `dst`.
+    let base = dst.params.len();
+    if base == 0 {
+        dst.text.push_str(&src.text);
+    } else {
+        dst.text.push_str(&renumber(&src.text, base));
+    }
+    dst.params.extend(src.params.iter().cloned());
+}
+
+fn renumber(text: &str, base: usize) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '$' && chars.peek().is_some_and(|d| d.is_ascii_digit()) {
+            let mut n = String::new();
+            while let Some(d) = chars.peek().copied().filter(|d| d.is_ascii_digit()) {
+                n.push(d);
+                chars.next();
+            }
+            let v: usize = n.parse().unwrap_or(0);
+            out.push('$');
+            out.push_str(&(v + base).to_string());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[allow(clippy::too_many_arguments)]
+fn add_links<'a>(
+    scope: &mut Scope<'a>,
+    links: &[Link],
+    parent_sql_alias: &str,
+    parent: &'a Table,
+    joins: &mut Sql,
+    out_columns: &mut Vec<(String, OutputColumn)>,
+    filters: &mut Vec<Condition>,
+    orders: &mut Vec<Order>,
+) -> Result<(), StoreError> {
+    for link in links {
+        let table = table_of(scope.schema, &link.table)?;
+        if scope
+            .tables
+            .iter()
+            .any(|(a, _, _)| a.as_deref() == Some(link.alias.as_str()))
+        {
+            return Err(StoreError::Invalid(format!(
+                "link-entity alias '{}' is used twice",
+                link.alias
+            )));
+        }
+        let sql_alias = format!("t{}", scope.tables.len());
+        let from = table.column(&link.from).ok_or_else(|| {
+            StoreError::Invalid(format!(
+                "link-entity '{}' has no column '{}' (from)",
+                table.logical_name, link.from
+            ))
+        })?;
+        let to = parent.column(&link.to).ok_or_else(|| {
+            StoreError::Invalid(format!(
+                "table '{}' has no column '{}' (link-entity to)",
+                parent.logical_name, link.to
+            ))
+        })?;
+        joins.push(if link.outer {
+            " LEFT OUTER JOIN "
+        } else {
+            " INNER JOIN "
+        });
+        joins.push(&format!(
+            "{} {} ON {}.{} = {}.{}",
+            ident(&table.logical_name),
+            sql_alias,
+            sql_alias,
+            ident(&from.name),
+            parent_sql_alias,
+            ident(&to.name)
+        ));
+        scope
+            .tables
+            .push((Some(link.alias.clone()), sql_alias.clone(), table));
+        for name in &link.select {
+            let c = table.column(name).ok_or_else(|| {
+                StoreError::Invalid(format!(
+                    "link-entity '{}' has no column '{}'",
+                    table.logical_name, name
+                ))
+            })?;
+            out_columns.push((
+                format!("{}.{}", sql_alias, ident(&c.name)),
+                OutputColumn {
+                    key: format!("{}.{}", link.alias, c.name),
+                    column: c.clone(),
+                },
+            ));
+        }
+        if let Some(f) = &link.filter {
+            if link.outer {
+                // An outer link's filter restricts the joined rows only.
+                let mut on = Sql {
+                    text: String::new(),
+                    params: joins.params.clone(),
+                };
+                let before = on.params.len();
+                condition(scope, f, &mut on)?;
+                joins.push(" AND ");
+                joins.text.push_str(&on.text);
+                joins.params.extend(on.params.into_iter().skip(before));
+            } else {
+                filters.push(f.clone());
+            }
+        }
+        orders.extend(link.order.iter().cloned());
+        add_links(
+            scope,
+            &link.links,
+            &sql_alias,
+            table,
+            joins,
+            out_columns,
+            filters,
+            orders,
+        )?;
+    }
+    Ok(())
+}
+
+fn table_of<'a>(schema: &'a Schema, name: &str) -> Result<&'a Table, StoreError> {
+    schema
+        .table(name)
+        .ok_or_else(|| StoreError::Invalid(format!("unknown table '{name}'")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use herald_core::query::{ColumnRef, CompareOp};
+    use herald_core::Value;
+
+    #[test]
+    fn renumbers_placeholders() {
+        assert_eq!(renumber("a = $1 AND b = $12", 3), "a = $4 AND b = $15");
+    }
+
+    #[test]
+    fn builds_select_with_bound_values() {
+        let schema = Schema::build(&[]).unwrap();
+        let mut q = Query::all("contact");
+        q.select = vec!["firstname".into()];
+        q.filter = Some(Condition::Like {
+            column: ColumnRef::new("lastname"),
+            pattern: "Gl%".into(),
+            negated: false,
+        });
+        q.links.push(Link {
+            table: "account".into(),
+            from: "accountid".into(),
+            to: "parentcustomerid".into(),
+            alias: "a".into(),
+            outer: false,
+            select: vec!["name".into()],
+            filter: None,
+            order: vec![],
+            links: vec![],
+        });
+        let s = select(Dialect::Sqlite, &schema, &q, Some(10), 0).unwrap();
+        assert!(
+            s.sql.text.contains("lower(t0.\"lastname\") LIKE $1"),
+            "{}",
+            s.sql.text
+        );
+        assert!(!s.sql.text.contains("Gl%"));
+        assert_eq!(s.sql.params[0], Param::Text(Some("gl%".into())));
+        assert_eq!(s.columns.last().unwrap().key, "a.name");
+        assert_eq!(s.sql.params.len(), 3);
+    }
+
+    #[test]
+    fn only_text_columns_compare_folded() {
+        let schema = Schema::build(&[]).unwrap();
+        let mut q = Query::all("contact");
+        q.select = vec!["fullname".into()];
+        q.filter = Some(Condition::And(vec![
+            Condition::Compare {
+                column: ColumnRef::new("lastname"),
+                op: CompareOp::Ne,
+                value: Value::String("Glynn".into()),
+            },
+            Condition::Compare {
+                column: ColumnRef::new("parentcustomerid"),
+                op: CompareOp::Eq,
+                value: Value::Guid(uuid::Uuid::nil()),
+            },
+            Condition::In {
+                column: ColumnRef::new("firstname"),
+                values: vec![Value::String("Jim".into())],
+                negated: false,
+            },
+        ]));
+        q.order = vec![
+            Order {
+                column: ColumnRef::new("lastname"),
+                descending: false,
+            },
+            Order {
+                column: ColumnRef::new("createdon"),
+                descending: true,
+            },
+        ];
+        let pg = select(Dialect::Postgres, &schema, &q, None, 0).unwrap().sql;
+        assert_eq!(
+            pg.text,
+            "SELECT t0.\"fullname\", t0.\"contactid\" FROM \"contact\" t0 WHERE \
+             ((t0.\"lastname\" IS NULL OR lower((t0.\"lastname\") COLLATE \"C\") <> $1) \
+             AND t0.\"parentcustomerid\" = $2 \
+             AND lower((t0.\"firstname\") COLLATE \"C\") IN ($3)) \
+             ORDER BY lower((t0.\"lastname\") COLLATE \"C\") ASC NULLS FIRST, \
+             t0.\"createdon\" DESC NULLS LAST, t0.\"contactid\" ASC"
+        );
+        assert_eq!(pg.params[0], Param::Text(Some("glynn".into())));
+        assert_eq!(
+            pg.params[1],
+            Param::Text(Some(uuid::Uuid::nil().to_string()))
+        );
+        assert_eq!(pg.params[2], Param::Text(Some("jim".into())));
+        let lite = select(Dialect::Sqlite, &schema, &q, None, 0).unwrap().sql;
+        assert!(
+            lite.text
+                .contains("ORDER BY lower(t0.\"lastname\") ASC NULLS FIRST"),
+            "{}",
+            lite.text
+        );
+        // DISTINCT returns what it sorts by, after the decoded columns.
+        q.distinct = true;
+        let s = select(Dialect::Postgres, &schema, &q, None, 0).unwrap();
+        assert!(
+            s.sql.text.starts_with(
+                "SELECT DISTINCT t0.\"fullname\", t0.\"contactid\", t0.\"lastname\", \
+                 t0.\"createdon\", lower((t0.\"lastname\") COLLATE \"C\") FROM"
+            ),
+            "{}",
+            s.sql.text
+        );
+        assert_eq!(s.columns.len(), 4);
+    }
+}
