@@ -1,5 +1,6 @@
-//! `herald webhook add|list|show|remove`: the Plug-in Registration tool's
-//! "Register New Web Hook", over the Web API.
+//! `herald webhook add|update|list|show|remove`: the Plug-in Registration
+//! tool's "Register New Web Hook", over the Web API (`update` in
+//! [`update`]).
 //!
 //! A webhook is a `serviceendpoints` row with contract 8 (Webhook), a url,
 //! and one authentication type: HttpHeader (5) and HttpQueryString (6)
@@ -13,6 +14,8 @@ use herald_core::authvalue::{
     settings_xml, AUTHTYPE_HTTP_HEADER, AUTHTYPE_HTTP_QUERY_STRING, AUTHTYPE_WEBHOOK_KEY,
 };
 use serde_json::{json, Value};
+
+mod update;
 
 use super::client::Client;
 use super::output::{print_list, print_outcome, print_record, OutputArgs};
@@ -31,6 +34,10 @@ enum WebhookCommand {
     /// Example: herald webhook add --name requestbin --url https://example.com/hook
     ///          --auth header 'X-Test1: test1' --auth header 'X-Test2: test2'
     Add(AddArgs),
+    /// Change a webhook's name, URL, auth, description or signing secret; its steps stay.
+    ///
+    /// Example: herald webhook update requestbin --url https://example.com/new-hook
+    Update(update::UpdateArgs),
     /// List the registered webhooks.
     List(ListArgs),
     /// Show one webhook and its steps.
@@ -92,6 +99,7 @@ struct RemoveArgs {
 pub async fn run(client: &Client, args: WebhookArgs) -> Result<()> {
     match args.command {
         WebhookCommand::Add(a) => add(client, a).await,
+        WebhookCommand::Update(a) => update::update(client, a).await,
         WebhookCommand::List(a) => list(client, a).await,
         WebhookCommand::Show(a) => show(client, a).await,
         WebhookCommand::Remove(a) => remove(client, a).await,
@@ -190,6 +198,17 @@ fn auth_pair<'a>(
     Ok((name.trim(), value))
 }
 
+/// `--signing-secret VALUE` → (the secret to send, the generated one when
+/// VALUE is `generate`: shown once, the server never returns it).
+fn signing_secret(given: &str) -> (String, Option<String>) {
+    if given == "generate" {
+        let s = herald_delivery::SigningSecret::generate();
+        (s.clone(), Some(s))
+    } else {
+        (given.to_string(), None)
+    }
+}
+
 /// Dataverse's name for an authtype value.
 pub fn authtype_name(v: &Value) -> Value {
     match v.as_i64() {
@@ -219,14 +238,9 @@ async fn add(client: &Client, a: AddArgs) -> Result<()> {
         body["description"] = json!(d);
     }
     let mut generated = None;
-    if let Some(secret) = &a.signing_secret {
-        let secret = if secret == "generate" {
-            let s = herald_delivery::SigningSecret::generate();
-            generated = Some(s.clone());
-            s
-        } else {
-            secret.clone()
-        };
+    if let Some(given) = &a.signing_secret {
+        let (secret, made) = signing_secret(given);
+        generated = made;
         body["herald_signingsecret"] = json!(secret);
     }
     let id = client
@@ -301,7 +315,7 @@ async fn remove(client: &Client, a: RemoveArgs) -> Result<()> {
             .map(|s| format!("'{}'", s["name"].as_str().unwrap_or("?")))
             .collect();
         bail!(
-            "webhook '{name}' still has {} step(s): {}; remove them first with `herald step remove`",
+            "webhook '{name}' still has {} step(s): {}; remove them first with `herald step remove` (to re-point the webhook instead: `herald webhook update {name} --url URL`)",
             steps.len(),
             names.join(", ")
         );

@@ -63,7 +63,7 @@ pub struct AddArgs {
     out: OutputArgs,
 }
 
-fn parse_stage(s: &str) -> Result<i64, String> {
+pub(super) fn parse_stage(s: &str) -> Result<i64, String> {
     match s.to_ascii_lowercase().replace(['-', '_', ' '], "").as_str() {
         "prevalidation" | "10" => Ok(10),
         "preoperation" | "pre" | "20" => Ok(20),
@@ -74,7 +74,7 @@ fn parse_stage(s: &str) -> Result<i64, String> {
     }
 }
 
-fn parse_mode(s: &str) -> Result<i64, String> {
+pub(super) fn parse_mode(s: &str) -> Result<i64, String> {
     match s.to_ascii_lowercase().as_str() {
         "sync" | "synchronous" | "0" => Ok(0),
         "async" | "asynchronous" | "1" => Ok(1),
@@ -179,6 +179,15 @@ async fn resolve_filter(
     )
 }
 
+/// `--filter a, b,` → `a,b`: the columns, trimmed, empty ones dropped.
+pub(super) fn filtering_attributes(list: &str) -> String {
+    list.split(',')
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// A systemuser by id or domainname.
 async fn resolve_user(client: &Client, user: &str) -> Result<String> {
     if let Some(id) = as_guid(user) {
@@ -250,12 +259,7 @@ pub async fn add(client: &Client, a: AddArgs) -> Result<()> {
         body["rank"] = json!(r);
     }
     if let Some(f) = a.filter.as_deref().map(str::trim).filter(|f| !f.is_empty()) {
-        let cols: Vec<&str> = f
-            .split(',')
-            .map(str::trim)
-            .filter(|c| !c.is_empty())
-            .collect();
-        body["filteringattributes"] = json!(cols.join(","));
+        body["filteringattributes"] = json!(filtering_attributes(f));
     }
     if let Some(n) = a.name.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
         body["name"] = json!(n);

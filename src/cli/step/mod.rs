@@ -1,4 +1,4 @@
-//! `herald step add|list|show|enable|disable|remove`: the Plug-in
+//! `herald step add|update|list|show|enable|disable|remove`: the Plug-in
 //! Registration tool's "Register New Step" for a webhook, over the Web API.
 //!
 //! A step is a `sdkmessageprocessingsteps` row bound to a message
@@ -9,6 +9,7 @@
 //! file holds the command line and the commands on registered steps.
 
 mod add;
+mod update;
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
@@ -33,6 +34,10 @@ enum StepCommand {
     /// Example: herald step add --webhook requestbin --message Update --table contact
     ///          --filter firstname,lastname --stage post --mode async --pre-image before:firstname
     Add(Box<add::AddArgs>),
+    /// Change a step in place: its webhook, stage, mode, rank, filtering attributes, name.
+    ///
+    /// Example: herald step update 'requestbin: Update of contact' --webhook other --rank 2
+    Update(Box<update::UpdateArgs>),
     /// List the registered steps.
     List(ListArgs),
     /// Show one step and its images.
@@ -75,6 +80,7 @@ struct TargetArgs {
 pub async fn run(client: &Client, args: StepArgs) -> Result<()> {
     match args.command {
         StepCommand::Add(a) => add::add(client, *a).await,
+        StepCommand::Update(a) => update::update(client, *a).await,
         StepCommand::List(a) => list(client, a).await,
         StepCommand::Show(a) => show(client, a).await,
         StepCommand::Enable(a) => set_state(client, &a.step, true, a.out.output).await,

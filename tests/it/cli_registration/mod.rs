@@ -7,6 +7,7 @@ mod json;
 mod notify;
 mod options_after;
 mod steps;
+mod updates;
 mod usage;
 mod webhooks;
 
