@@ -29,6 +29,27 @@ pub struct ServeArgs {
     /// Allow webhooks to loopback and private addresses (local development).
     #[arg(long, env = "HERALD_ALLOW_PRIVATE_TARGETS", value_parser = clap::builder::BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true")]
     allow_private_targets: Option<bool>,
+    /// Serve HTTPS with this PEM certificate (chain); needs --tls-key.
+    #[arg(
+        long,
+        env = "HERALD_TLS_CERT",
+        value_name = "FILE",
+        requires = "tls_key"
+    )]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(
+        long,
+        env = "HERALD_TLS_KEY",
+        value_name = "FILE",
+        requires = "tls_cert"
+    )]
+    tls_key: Option<PathBuf>,
+    /// Serve HTTPS with a self-signed certificate for localhost, 127.0.0.1
+    /// and ::1, made once in <data-dir>/tls/ and reused (local development;
+    /// clients trust <data-dir>/tls/self-signed.crt).
+    #[arg(long, env = "HERALD_TLS_SELF_SIGNED", value_parser = clap::builder::BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", conflicts_with = "tls_cert")]
+    tls_self_signed: Option<bool>,
 }
 
 pub fn load_config(args: &ServeArgs) -> anyhow::Result<Config> {
@@ -49,6 +70,18 @@ pub fn load_config(args: &ServeArgs) -> anyhow::Result<Config> {
     if let Some(a) = args.allow_private_targets {
         config.server.allow_private_targets = a;
     }
+    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        config.server.tls_cert = Some(cert.clone());
+        config.server.tls_key = Some(key.clone());
+        config.server.tls_self_signed = false;
+    }
+    if let Some(s) = args.tls_self_signed {
+        config.server.tls_self_signed = s;
+        if s {
+            config.server.tls_cert = None;
+            config.server.tls_key = None;
+        }
+    }
     if let Ok(k) = std::env::var("HERALD_ADMIN_KEY") {
         config.server.admin_key = Some(k);
     }
@@ -63,14 +96,20 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let running = herald_server::server::start(config)
         .await
         .context("cannot start herald")?;
-    println!(
-        "herald {} listening on http://{}",
-        env!("CARGO_PKG_VERSION"),
-        running.addr
-    );
+    let origin = format!("{}://{}", running.scheme(), running.addr);
+    println!("herald {} listening on {origin}", env!("CARGO_PKG_VERSION"),);
     println!("  store:     {db}");
-    println!("  Web API:   http://{}/api/data/v9.2/", running.addr);
-    println!("  console:   http://{}/console", running.addr);
+    println!("  Web API:   {origin}/api/data/v9.2/");
+    println!("  console:   {origin}/console");
+    if let Some(cert) = &running.tls {
+        let made = match (cert.self_signed, cert.generated) {
+            (true, true) => "  (self-signed, generated now)",
+            (true, false) => "  (self-signed)",
+            _ => "",
+        };
+        println!("  TLS cert:  {}{made}", cert.path.display());
+        println!("  SHA-256:   {}", cert.sha256_fingerprint);
+    }
     match running.key_source {
         KeySource::Generated => {
             println!(
@@ -82,10 +121,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         KeySource::File => println!("  admin key: in {}", data_dir.join("admin.key").display()),
         KeySource::Configured => println!("  admin key: from HERALD_ADMIN_KEY / config"),
     }
+    let trust = match &running.tls {
+        Some(cert) if cert.self_signed => format!("--cacert {} ", cert.path.display()),
+        _ => String::new(),
+    };
     println!(
-        "  try:       curl -H \"Authorization: Bearer $(cat {})\" http://{}/api/data/v9.2/WhoAmI",
+        "  try:       curl {trust}-H \"Authorization: Bearer $(cat {})\" {origin}/api/data/v9.2/WhoAmI",
         data_dir.join("admin.key").display(),
-        running.addr
     );
     running.serve(shutdown_signal()).await?;
     Ok(())

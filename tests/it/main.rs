@@ -18,6 +18,7 @@ mod bins;
 mod cli;
 mod cli_jobs;
 mod cli_registration;
+mod clients;
 mod console;
 mod crash;
 mod doctor;

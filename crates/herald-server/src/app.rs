@@ -2,8 +2,9 @@
 //! Central API (`bc`) and the console (`console`), with what every route
 //! shares — the OData 404 for unknown routes, the OData 500 for a panic,
 //! no global body limit (each handler enforces its own) and the request
-//! counter of `/metrics`. Assembled here, above the rooms, so none of them
-//! imports another's router.
+//! counter of `/metrics`, and the request's public origin (the scheme and
+//! host of the URLs herald writes, `public_origin`). Assembled here, above
+//! the rooms, so none of them imports another's router.
 
 use axum::extract::DefaultBodyLimit;
 use axum::response::Response;
@@ -20,6 +21,10 @@ pub fn router(state: SharedState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             count_requests,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::public_origin::attach,
         ))
         .layer(DefaultBodyLimit::disable())
         .layer(CatchPanicLayer::custom(crate::api::panic_response))

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use herald_core::duration::parse_duration;
 use herald_core::schema::UserTableConfig;
+use ipnet::IpNet;
 use serde::{Deserialize, Deserializer};
 use thiserror::Error;
 
@@ -49,6 +50,26 @@ pub struct ServerConfig {
     pub allow_private_targets: bool,
     /// The admin API key; generated and stored in `<data_dir>/admin.key` if unset.
     pub admin_key: Option<String>,
+    /// Serve HTTPS with this PEM certificate chain (with `tls_key`).
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of `tls_cert`.
+    pub tls_key: Option<PathBuf>,
+    /// Serve HTTPS with a self-signed certificate for localhost, 127.0.0.1
+    /// and ::1, generated once into `<data_dir>/tls/` (local development).
+    pub tls_self_signed: bool,
+    /// Peers (CIDR blocks or addresses) whose `Forwarded` /
+    /// `X-Forwarded-Proto` / `X-Forwarded-Host` decide the scheme and host
+    /// of the URLs herald writes; default none. In the environment: a
+    /// comma-separated list.
+    #[serde(deserialize_with = "ip_nets")]
+    pub trusted_proxies: Vec<IpNet>,
+}
+
+impl ServerConfig {
+    /// Whether herald itself terminates TLS.
+    pub fn serves_tls(&self) -> bool {
+        self.tls_self_signed || self.tls_cert.is_some() || self.tls_key.is_some()
+    }
 }
 
 impl Default for ServerConfig {
@@ -60,6 +81,10 @@ impl Default for ServerConfig {
             max_body_size: 8 * 1024 * 1024,
             allow_private_targets: false,
             admin_key: None,
+            tls_cert: None,
+            tls_key: None,
+            tls_self_signed: false,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -192,6 +217,35 @@ fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     parse_duration(&s).map_err(serde::de::Error::custom)
 }
 
+/// A list of CIDR blocks (`10.0.0.0/8`) or single addresses (`::1`), as
+/// a TOML array or a comma-separated string.
+fn ip_nets<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<IpNet>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum List {
+        One(String),
+        Many(Vec<String>),
+    }
+    let items = match List::deserialize(d)? {
+        List::One(s) => s.split(',').map(str::to_string).collect(),
+        List::Many(v) => v,
+    };
+    items
+        .iter()
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<IpNet>()
+                .or_else(|_| s.parse::<std::net::IpAddr>().map(IpNet::from))
+                .map_err(|_| {
+                    serde::de::Error::custom(format!(
+                        "trusted_proxies: '{s}' is not an address or CIDR block (e.g. 127.0.0.1/32)"
+                    ))
+                })
+        })
+        .collect()
+}
+
 fn opt_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
     duration(d).map(Some)
 }
@@ -295,6 +349,50 @@ mod tests {
         assert!(err.contains("notification_dely"), "{err}");
         let env = vec![("HERALD_DELIVERY__TIMEOUT".to_string(), "soon".to_string())];
         assert!(Config::load(None, &env).is_err());
+    }
+
+    #[test]
+    fn tls_and_trusted_proxies_load_from_file_and_env() {
+        let c = Config::load(None, &[]).unwrap();
+        assert!(!c.server.serves_tls());
+        assert!(c.server.trusted_proxies.is_empty());
+        let dir = std::env::temp_dir().join(format!("herald-cfg-tls-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("h.toml");
+        std::fs::write(
+            &path,
+            "[server]\ntls_cert = \"c.pem\"\ntls_key = \"k.pem\"\ntrusted_proxies = [\"127.0.0.1/32\", \"::1\"]\n",
+        )
+        .unwrap();
+        let c = Config::load(Some(&path), &[]).unwrap();
+        assert!(c.server.serves_tls());
+        assert_eq!(c.server.tls_cert.as_deref(), Some(Path::new("c.pem")));
+        let nets: Vec<String> = c
+            .server
+            .trusted_proxies
+            .iter()
+            .map(|n| n.to_string())
+            .collect();
+        assert_eq!(nets, ["127.0.0.1/32", "::1/128"]);
+        let env = vec![
+            (
+                "HERALD_SERVER__TRUSTED_PROXIES".to_string(),
+                "10.0.0.0/8, 192.0.2.7".to_string(),
+            ),
+            (
+                "HERALD_SERVER__TLS_SELF_SIGNED".to_string(),
+                "true".to_string(),
+            ),
+        ];
+        let c = Config::load(None, &env).unwrap();
+        assert!(c.server.tls_self_signed);
+        assert_eq!(c.server.trusted_proxies.len(), 2);
+        let env = vec![(
+            "HERALD_SERVER__TRUSTED_PROXIES".to_string(),
+            "proxy.example".to_string(),
+        )];
+        let err = Config::load(None, &env).unwrap_err().to_string();
+        assert!(err.contains("proxy.example"), "{err}");
     }
 
     #[test]

@@ -12,6 +12,8 @@ pub mod jobs;
 pub mod metrics;
 pub mod node;
 pub mod pipeline;
+pub mod public_origin;
 pub mod server;
 pub mod state;
+pub mod tls;
 pub mod webhook;

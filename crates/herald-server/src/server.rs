@@ -1,5 +1,5 @@
 //! Starting herald: load the schema, connect the store, bootstrap, bind the
-//! listener and serve until shutdown.
+//! listener (plain TCP, or TLS when configured) and serve until shutdown.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -12,7 +12,10 @@ use tokio::net::TcpListener;
 
 use crate::bootstrap::{self, KeySource};
 use crate::config::Config;
+use crate::public_origin::PeerAddr;
 use crate::state::{AppState, SharedState};
+use crate::tls::listener::TlsListener;
+use crate::tls::CertificateInfo;
 
 #[derive(Debug, Error)]
 pub enum StartError {
@@ -24,6 +27,8 @@ pub enum StartError {
     /// words (`cannot listen on 127.0.0.1:5080: address already in use`).
     #[error("cannot listen on {addr}: {reason}")]
     Listen { addr: String, reason: String },
+    #[error("TLS: {0}")]
+    Tls(#[from] crate::tls::TlsError),
     #[error(transparent)]
     Io(#[from] std::io::Error),
 }
@@ -38,13 +43,21 @@ fn bind_failure(e: &std::io::Error) -> String {
     }
 }
 
+/// What the server accepts connections on.
+enum Listener {
+    Plain(TcpListener),
+    Tls(TlsListener),
+}
+
 /// A started server: where it listens and the admin key.
 pub struct Running {
     pub addr: SocketAddr,
     pub admin_key: String,
     pub key_source: KeySource,
     pub state: SharedState,
-    listener: TcpListener,
+    /// The certificate served over HTTPS; `None` for plain HTTP.
+    pub tls: Option<CertificateInfo>,
+    listener: Listener,
 }
 
 /// Connect, migrate, bootstrap and bind. Serve with [`Running::serve`].
@@ -57,6 +70,8 @@ pub async fn start_with_clock(
     clock: Arc<dyn Clock>,
 ) -> Result<Running, StartError> {
     let schema = Arc::new(Schema::build(&config.tables)?);
+    // TLS first: a wrong certificate path fails before anything is written.
+    let tls = crate::tls::from_config(&config.server)?;
     let url = config.database_url();
     if url.starts_with("sqlite:") {
         std::fs::create_dir_all(&config.server.data_dir)?;
@@ -112,13 +127,20 @@ pub async fn start_with_clock(
         allow_private_targets: config.server.allow_private_targets,
     })
     .map_err(|e| std::io::Error::other(e.to_string()))?;
-    let listener = TcpListener::bind(&config.server.listen)
+    let tcp = TcpListener::bind(&config.server.listen)
         .await
         .map_err(|e| StartError::Listen {
             addr: config.server.listen.clone(),
             reason: bind_failure(&e),
         })?;
-    let addr = listener.local_addr()?;
+    let addr = tcp.local_addr()?;
+    let (listener, tls) = match tls {
+        Some(tls) => (
+            Listener::Tls(TlsListener::new(tcp, tls.acceptor)?),
+            Some(tls.certificate),
+        ),
+        None => (Listener::Plain(tcp), None),
+    };
     sender.add_own_address(addr);
     let state = Arc::new(AppState {
         config,
@@ -140,12 +162,21 @@ pub async fn start_with_clock(
         admin_key,
         key_source,
         state,
+        tls,
         listener,
     })
 }
 
 impl Running {
-    /// Serve until `shutdown` resolves.
+    /// `https` when serving TLS, else `http`.
+    pub fn scheme(&self) -> &'static str {
+        if self.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        }
+    }
+
     /// Serve until `shutdown` resolves; the System Job workers run alongside.
     pub async fn serve(
         self,
@@ -154,10 +185,12 @@ impl Running {
         let workers = crate::jobs::spawn_workers(self.state.clone());
         let retention = crate::jobs::retention::spawn_retention(self.state.clone());
         let bc_notifier = crate::bc::spawn_notifier(self.state.clone());
-        let app = crate::app::router(self.state.clone());
-        let result = axum::serve(self.listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let app = crate::app::router(self.state.clone())
+            .into_make_service_with_connect_info::<PeerAddr>();
+        let result = match self.listener {
+            Listener::Plain(tcp) => axum::serve(tcp, app).with_graceful_shutdown(shutdown).await,
+            Listener::Tls(tls) => axum::serve(tls, app).with_graceful_shutdown(shutdown).await,
+        };
         workers.stop().await;
         retention.abort();
         bc_notifier.abort();

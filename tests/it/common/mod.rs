@@ -97,6 +97,10 @@ impl TestServer {
             .expect("server starts");
         let key = running.admin_key.clone();
         let state = running.state.clone();
+        let (scheme, client) = match &running.tls {
+            Some(cert) => ("https", https_client(&cert.path)),
+            None => ("http", reqwest::Client::new()),
+        };
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let addr = if background {
             let addr = running.addr;
@@ -120,12 +124,12 @@ impl TestServer {
             });
             addr
         };
-        let base = format!("http://{addr}");
+        let base = format!("{scheme}://{addr}");
         Some(TestServer {
             api: format!("{base}/api/data/v9.2"),
             base,
             key,
-            client: reqwest::Client::new(),
+            client,
             state,
             _dir: dir,
             shutdown: Some(tx),
@@ -380,6 +384,17 @@ pub mod register {
         )
         .await
     }
+}
+
+/// An HTTPS client that trusts only the PEM certificate at `cert` (a
+/// server started with `tls_self_signed`).
+pub fn https_client(cert: &std::path::Path) -> reqwest::Client {
+    let pem = std::fs::read(cert).expect("read the server's certificate");
+    reqwest::Client::builder()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(reqwest::Certificate::from_pem(&pem).expect("a PEM certificate"))
+        .build()
+        .expect("https client")
 }
 
 /// Poll `f` until it returns Some or the deadline passes.

@@ -16,6 +16,7 @@ use uuid::Uuid;
 
 use crate::api::error::{ApiError, ApiResult};
 use crate::auth::authenticate;
+use crate::public_origin::PublicOrigin;
 use crate::state::SharedState;
 
 /// Requests kept per bin.
@@ -23,19 +24,11 @@ pub const KEEP: i64 = 200;
 /// Body bytes kept per request.
 pub const BODY_CAP: usize = 1024 * 1024;
 
-fn host(headers: &HeaderMap) -> String {
-    headers
-        .get(axum::http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("127.0.0.1")
-        .to_string()
-}
-
-pub fn bin_json(bin: &Bin, host: &str) -> Json {
+pub fn bin_json(bin: &Bin, origin: &PublicOrigin) -> Json {
     json!({
         "id": bin.id,
         "name": bin.name,
-        "url": format!("http://{host}/bins/{}", bin.id),
+        "url": origin.url(&format!("/bins/{}", bin.id)),
         "createdon": datetime_from_millis(bin.created_ms).to_json(),
     })
 }
@@ -136,6 +129,7 @@ pub async fn capture(
 /// `POST /api/herald/bins` `{"name"?}` → 201 with the bin and its URL.
 pub async fn create(
     State(state): State<SharedState>,
+    origin: PublicOrigin,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
@@ -160,27 +154,26 @@ pub async fn create(
             .bins
             .create_bin(&name, state.clock.now().timestamp_millis())
             .await?;
-        Ok((
-            StatusCode::CREATED,
-            axum::Json(bin_json(&bin, &host(&headers))),
-        )
-            .into_response())
+        Ok((StatusCode::CREATED, axum::Json(bin_json(&bin, &origin))).into_response())
     }
     .await;
     result.unwrap_or_else(IntoResponse::into_response)
 }
 
 /// `GET /api/herald/bins`
-pub async fn list(State(state): State<SharedState>, headers: HeaderMap) -> Response {
+pub async fn list(
+    State(state): State<SharedState>,
+    origin: PublicOrigin,
+    headers: HeaderMap,
+) -> Response {
     let result: ApiResult<Response> = async {
         authenticate(&state, &headers).await?;
-        let h = host(&headers);
         let value: Vec<Json> = state
             .bins
             .bins()
             .await?
             .iter()
-            .map(|b| bin_json(b, &h))
+            .map(|b| bin_json(b, &origin))
             .collect();
         Ok(axum::Json(json!({"value": value})).into_response())
     }
@@ -192,6 +185,7 @@ pub async fn list(State(state): State<SharedState>, headers: HeaderMap) -> Respo
 pub async fn show(
     State(state): State<SharedState>,
     Path(id): Path<String>,
+    origin: PublicOrigin,
     headers: HeaderMap,
 ) -> Response {
     let result: ApiResult<Response> = async {
@@ -209,7 +203,7 @@ pub async fn show(
             .iter()
             .map(request_json)
             .collect();
-        let mut out = bin_json(&bin, &host(&headers));
+        let mut out = bin_json(&bin, &origin);
         out["requests"] = Json::Array(requests);
         Ok(axum::Json(out).into_response())
     }

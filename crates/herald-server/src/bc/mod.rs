@@ -39,6 +39,7 @@ use serde_json::Value as Json;
 
 use crate::api::error::ApiResult;
 use crate::auth::{authenticate, Caller};
+use crate::public_origin::PublicOrigin;
 use crate::state::SharedState;
 use path::BcPath;
 
@@ -57,7 +58,7 @@ pub fn routes() -> Router<SharedState> {
 pub struct BcRequest {
     /// `v1.0` or `v2.0`.
     pub version: &'static str,
-    /// `http://<host>/api/<version>/`
+    /// `<scheme>://<host>/api/<version>/` (see `public_origin`)
     pub base: String,
     pub options: Vec<(String, String)>,
     pub raw_query: String,
@@ -107,10 +108,21 @@ async fn handle(
     method: Method,
     uri: Uri,
     RawQuery(raw): RawQuery,
+    origin: PublicOrigin,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    match dispatch(&state, method, &uri, raw.unwrap_or_default(), headers, body).await {
+    match dispatch(
+        &state,
+        method,
+        &uri,
+        raw.unwrap_or_default(),
+        &origin,
+        headers,
+        body,
+    )
+    .await
+    {
         Ok(r) => r,
         Err(e) => e.into_response(),
     }
@@ -121,6 +133,7 @@ async fn dispatch(
     method: Method,
     uri: &Uri,
     raw_query: String,
+    origin: &PublicOrigin,
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<Response> {
@@ -131,13 +144,9 @@ async fn dispatch(
         .find(|v| **v == version)
         .ok_or_else(|| errors::not_found("Unknown API version"))?;
     let caller = authenticate(state, &headers).await?;
-    let host = headers
-        .get(axum::http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("localhost");
     let req = BcRequest {
         version,
-        base: format!("http://{host}/api/{version}/"),
+        base: origin.url(&format!("/api/{version}/")),
         options: split_query_string(&raw_query),
         raw_query,
         headers,

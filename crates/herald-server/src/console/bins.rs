@@ -14,14 +14,15 @@ use uuid::Uuid;
 use super::error::{ConsoleError, ConsoleResult, WithSession};
 use super::layout::{self, csrf_input, post_button, pretty_json, respond, see_other, time_ms, Nav};
 use super::session::Session;
-use super::{checked_post, origin, signed_in, Console, ConsoleState};
+use super::{checked_post, signed_in, Console, ConsoleState};
 use crate::api::BIN_KEEP;
+use crate::public_origin::PublicOrigin;
 
-fn bin_url(headers: &HeaderMap, id: Uuid) -> String {
-    format!("{}/bins/{id}", origin(headers))
+fn bin_url(origin: &PublicOrigin, id: Uuid) -> String {
+    origin.url(&format!("/bins/{id}"))
 }
 
-async fn render_list(c: &Console, s: &Session, headers: &HeaderMap) -> ConsoleResult<Response> {
+async fn render_list(c: &Console, s: &Session, origin: &PublicOrigin) -> ConsoleResult<Response> {
     let bins = c.app.bins.bins().await.ctx(s)?;
     let body = html! {
         h1 { "Request bins" }
@@ -40,7 +41,7 @@ async fn render_list(c: &Console, s: &Session, headers: &HeaderMap) -> ConsoleRe
                     @for b in &bins {
                         tr {
                             td { a href={ "/console/bins/" (b.id) } { (b.name) } }
-                            td.mono { (bin_url(headers, b.id)) }
+                            td.mono { (bin_url(origin, b.id)) }
                             td { (time_ms(b.created_ms)) }
                         }
                     }
@@ -54,9 +55,14 @@ async fn render_list(c: &Console, s: &Session, headers: &HeaderMap) -> ConsoleRe
     ))
 }
 
-pub async fn list(State(c): State<ConsoleState>, headers: HeaderMap, uri: Uri) -> Response {
+pub async fn list(
+    State(c): State<ConsoleState>,
+    origin: PublicOrigin,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
     match signed_in(&c, &headers, &uri).await {
-        Ok(s) => render_list(&c, &s, &headers)
+        Ok(s) => render_list(&c, &s, &origin)
             .await
             .unwrap_or_else(IntoResponse::into_response),
         Err(r) => r,
@@ -90,13 +96,13 @@ async fn render_bin(
     c: &Console,
     s: &Session,
     id: &str,
-    headers: &HeaderMap,
+    origin: &PublicOrigin,
 ) -> ConsoleResult<Response> {
     let missing = || ConsoleError::not_found(format!("No bin '{id}'")).with(s);
     let bin_id = Uuid::parse_str(id).map_err(|_| missing())?;
     let bin = c.app.bins.bin(bin_id).await.ctx(s)?.ok_or_else(missing)?;
     let requests = c.app.bins.bin_requests(bin_id, BIN_KEEP).await.ctx(s)?;
-    let url = bin_url(headers, bin.id);
+    let url = bin_url(origin, bin.id);
     let body = html! {
         p { a href="/console/bins" { "← Request bins" } }
         h1 { (bin.name) }
@@ -148,11 +154,12 @@ async fn render_bin(
 pub async fn show(
     State(c): State<ConsoleState>,
     Path(id): Path<String>,
+    origin: PublicOrigin,
     headers: HeaderMap,
     uri: Uri,
 ) -> Response {
     match signed_in(&c, &headers, &uri).await {
-        Ok(s) => render_bin(&c, &s, &id, &headers)
+        Ok(s) => render_bin(&c, &s, &id, &origin)
             .await
             .unwrap_or_else(IntoResponse::into_response),
         Err(r) => r,

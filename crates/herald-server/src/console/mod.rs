@@ -173,12 +173,3 @@ async fn security_headers(mut resp: Response) -> Response {
     }
     resp
 }
-
-/// `http://<host>` of this request (for URLs to copy, such as a bin's).
-pub fn origin(headers: &HeaderMap) -> String {
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("127.0.0.1");
-    format!("http://{host}")
-}

@@ -24,6 +24,7 @@ use crate::api::error::{ApiError, ApiResult};
 use crate::api::path::Key;
 use crate::api::prefer::Prefer;
 use crate::auth::Caller;
+use crate::public_origin::PublicOrigin;
 use crate::state::{AppState, SharedState};
 
 const VERSIONS: [&str; 3] = ["v9.0", "v9.1", "v9.2"];
@@ -39,17 +40,20 @@ pub(super) struct Request {
     pub(super) uri: Uri,
 }
 
+// One parameter per axum extractor.
+#[allow(clippy::too_many_arguments)]
 pub async fn handle(
     State(state): State<SharedState>,
     method: Method,
     Path((version, rest)): Path<(String, String)>,
     RawQuery(raw_query): RawQuery,
     uri: Uri,
+    origin: PublicOrigin,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
     match route::route(
-        &state, method, &version, &rest, raw_query, uri, headers, body,
+        &state, method, &version, &rest, raw_query, uri, origin, headers, body,
     )
     .await
     {

@@ -13,6 +13,7 @@ use crate::api::error::{ApiError, ApiResult};
 use crate::api::path::{self, Resource};
 use crate::api::prefer::Prefer;
 use crate::auth::authenticate;
+use crate::public_origin::PublicOrigin;
 use crate::state::AppState;
 
 use super::{bound, odata_json, read, read_body, resolve_key, write, Request, VERSIONS};
@@ -25,6 +26,7 @@ pub(super) async fn route(
     rest: &str,
     raw_query: Option<String>,
     uri: Uri,
+    origin: PublicOrigin,
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<Response> {
@@ -35,13 +37,9 @@ pub(super) async fn route(
     }
     let caller = authenticate(state, &headers).await?;
     let resource = path::parse(&herald_core::odata::percent_decode(rest))?;
-    let host = headers
-        .get(axum::http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("localhost");
     let req = Request {
-        origin: format!("http://{host}"),
-        base: format!("http://{host}/api/data/{version}/"),
+        base: origin.url(&format!("/api/data/{version}/")),
+        origin: origin.origin(),
         options: split_query_string(raw_query.as_deref().unwrap_or("")),
         prefer: Prefer::from_headers(&headers),
         headers,

@@ -1,0 +1,8 @@
+//! herald as real clients see it: HTTPS (its own TLS and behind a reverse
+//! proxy), and Microsoft's Python `PowerPlatform-Dataverse-Client` and npm
+//! `dynamics-web-api`, installed by `scripts/clients`, run unchanged
+//! against a herald on HTTPS.
+
+mod harness;
+mod https;
+mod records;
