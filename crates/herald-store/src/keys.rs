@@ -10,9 +10,10 @@
 use sqlx::Row;
 use uuid::Uuid;
 
+use crate::conn::conn_rows;
 use crate::conn::Conn;
 use crate::error::StoreError;
-use crate::read::{conn_rows, on_reader, rows, uuid};
+use crate::read::{on_reader, rows, uuid};
 use crate::sql::{Param, Sql};
 use crate::{Store, Tx};
 
