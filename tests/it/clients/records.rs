@@ -30,6 +30,16 @@ async fn watch_accounts(s: &TestServer, rx: &Receiver) {
     register::step(s, &hook, "Delete", "account", 40, 0, json!({})).await;
 }
 
+/// The installed clients, a herald on HTTPS and a receiver watching
+/// accounts; `None` when the clients are SKIPPED.
+async fn start(test: &str) -> Option<(Clients, TestServer, Receiver)> {
+    let clients = Clients::installed(test).await?;
+    let s = https_server(test).await;
+    let rx = Receiver::start().await;
+    watch_accounts(&s, &rx).await;
+    Some((clients, s, rx))
+}
+
 /// The (message, record id) of each delivery, once `n` have arrived.
 async fn deliveries(rx: &Receiver, n: usize) -> Vec<(String, String)> {
     let mut seen: Vec<(String, String)> = rx
@@ -101,12 +111,9 @@ async fn check_the_record_story(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dynamics_web_api_record_calls_over_https() {
     let test = "clients::records::dynamics_web_api";
-    let Some(clients) = Clients::installed(test).await else {
+    let Some((clients, s, rx)) = start(test).await else {
         return;
     };
-    let s = https_server(test).await;
-    let rx = Receiver::start().await;
-    watch_accounts(&s, &rx).await;
     let out = clients.node(&s, "records.mjs").await;
     let links = out.step("retrieveMultiple")["nextLinks"]
         .as_array()
@@ -137,12 +144,9 @@ async fn dynamics_web_api_record_calls_over_https() {
 #[ignore = "needs EntityDefinitions (issue 12)"]
 async fn powerplatform_dataverse_client_record_calls_over_https() {
     let test = "clients::records::powerplatform_dataverse_client";
-    let Some(clients) = Clients::installed(test).await else {
+    let Some((clients, s, rx)) = start(test).await else {
         return;
     };
-    let s = https_server(test).await;
-    let rx = Receiver::start().await;
-    watch_accounts(&s, &rx).await;
     let out = clients.python(&s, "records.py").await;
     assert_eq!(
         out.step("query")["pages"],

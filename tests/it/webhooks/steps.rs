@@ -196,7 +196,10 @@ async fn async_steps_carry_the_asynchronous_step_primary_name_image(s: TestServe
     let async_step = register::step(&s, &hook, "Create", "contact", 40, 1, json!({})).await;
     register::step(&s, &hook, "Create", "contact", 40, 0, json!({})).await;
     let c = s
-        .create("contacts", json!({"firstname": "James", "lastname": "Glynn"}))
+        .create(
+            "contacts",
+            json!({"firstname": "James", "lastname": "Glynn"}),
+        )
         .await;
     let got = rx.wait_for(2, Duration::from_secs(10)).await;
     let (asynchronous, synchronous): (Vec<Value>, Vec<Value>) = got
