@@ -17,7 +17,7 @@ pub(super) fn table(
 ) -> Table {
     let primary_id = format!("{logical}id");
     columns.insert(0, guid(&primary_id));
-    add_system_columns(&mut columns, with_state);
+    add_system_columns(&mut columns, logical, with_state);
     Table {
         logical_name: logical.to_string(),
         entity_set: set.to_string(),

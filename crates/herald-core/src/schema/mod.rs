@@ -152,4 +152,25 @@ mod tests {
         dup.entity_set = Some("contacts2".into());
         assert!(Schema::build(&[dup]).is_err());
     }
+
+    #[test]
+    fn relationship_names_are_unique_on_each_table() {
+        let schema = Schema::build(&[]).unwrap();
+        let mut seen = std::collections::BTreeSet::new();
+        for r in schema.relationships() {
+            assert!(
+                seen.insert((r.one_table.clone(), r.name.clone())),
+                "{} has two relationships named {}",
+                r.one_table,
+                r.name
+            );
+        }
+        let created = schema
+            .relationship_from("systemuser", "lk_account_createdby")
+            .unwrap();
+        assert_eq!(
+            (created.many_table.as_str(), created.lookup_column.as_str()),
+            ("account", "createdby")
+        );
+    }
 }

@@ -92,7 +92,10 @@ pub struct Relationship {
 
 /// The columns every table has, maintained by the server. Business tables
 /// also get an owner and a state/status pair (for Assign and SetState).
-pub fn add_system_columns(columns: &mut Vec<Column>, with_state: bool) {
+/// Their relationships are named per table (`lk_<table>_createdby`, as
+/// Dataverse names them), so that the one side (systemuser) has one
+/// collection per table, not one name shared by all.
+pub fn add_system_columns(columns: &mut Vec<Column>, table: &str, with_state: bool) {
     let system_user = || ColumnType::Lookup {
         target: "systemuser".to_string(),
     };
@@ -104,16 +107,17 @@ pub fn add_system_columns(columns: &mut Vec<Column>, with_state: bool) {
     columns.push(
         Column::new("createdby", system_user())
             .read_only()
-            .relationship("lk_createdby"),
+            .relationship(&format!("lk_{table}_createdby")),
     );
     columns.push(
         Column::new("modifiedby", system_user())
             .read_only()
-            .relationship("lk_modifiedby"),
+            .relationship(&format!("lk_{table}_modifiedby")),
     );
     columns.push(Column::new("versionnumber", ColumnType::Integer).read_only());
     if with_state {
-        columns.push(Column::new("ownerid", system_user()).relationship("lk_owner"));
+        columns
+            .push(Column::new("ownerid", system_user()).relationship(&format!("lk_{table}_owner")));
         columns.push(Column::new(
             "statecode",
             choice([(0, "Active"), (1, "Inactive")]),

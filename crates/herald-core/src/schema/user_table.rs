@@ -62,7 +62,7 @@ impl UserTableConfig {
                 )));
             }
         }
-        add_system_columns(&mut columns, false);
+        add_system_columns(&mut columns, &self.logical_name, false);
         let mut seen = BTreeSet::new();
         for c in &columns {
             if !seen.insert(c.name.clone()) {
