@@ -25,6 +25,7 @@ mod doctor;
 mod jobs;
 mod keys;
 mod malformed;
+mod metadata_csdl;
 mod metrics;
 mod multinode;
 mod openapi;

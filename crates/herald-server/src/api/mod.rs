@@ -56,6 +56,8 @@ pub fn routes() -> Router<SharedState> {
             "/api/herald/keys/{key}",
             axum::routing::delete(keys::remove),
         )
+        .route("/api/data/{version}", any(odata::handle_root))
+        .route("/api/data/{version}/", any(odata::handle_root))
         .route("/api/data/{version}/{*rest}", any(odata::handle))
 }
 

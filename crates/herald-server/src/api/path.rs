@@ -12,6 +12,8 @@ pub enum Resource {
     Metadata,
     /// `WhoAmI` or `WhoAmI()`
     WhoAmI,
+    /// `RetrieveVersion` or `RetrieveVersion()`
+    RetrieveVersion,
     /// `<set>[(<key>)][/<navigation>]`
     Set {
         set: String,
@@ -40,6 +42,9 @@ pub fn parse(path: &str) -> ApiResult<Resource> {
     }
     if path == "WhoAmI" || path == "WhoAmI()" {
         return Ok(Resource::WhoAmI);
+    }
+    if path == "RetrieveVersion" || path == "RetrieveVersion()" {
+        return Ok(Resource::RetrieveVersion);
     }
     let mut segments = path.splitn(2, '/');
     let first = segments.next().unwrap_or("");
@@ -121,5 +126,12 @@ mod tests {
         assert!(parse("contacts(").is_err());
         assert!(parse("contacts/x").is_err());
         assert_eq!(parse("WhoAmI()").unwrap(), Resource::WhoAmI);
+        assert_eq!(
+            parse("RetrieveVersion()").unwrap(),
+            Resource::RetrieveVersion
+        );
+        assert_eq!(parse("RetrieveVersion").unwrap(), Resource::RetrieveVersion);
+        assert_eq!(parse("").unwrap(), Resource::Service);
+        assert_eq!(parse("/").unwrap(), Resource::Service);
     }
 }

@@ -33,7 +33,7 @@ pub(super) const SYSTEM_JOBS: &str = "asyncoperations";
 const NAMESPACE: &str = "Microsoft.Dynamics.CRM.";
 
 /// (entity set, method, name, operation).
-const TABLE: [(&str, Method, &str, Bound); 3] = [
+static TABLE: [(&str, Method, &str, Bound); 3] = [
     (SYSTEM_JOBS, Method::GET, "herald_Attempts", Bound::Attempts),
     (SYSTEM_JOBS, Method::POST, "herald_Retry", Bound::Retry),
     (
@@ -51,6 +51,14 @@ pub(super) fn find(method: &Method, set: &str, navigation: &str) -> Option<Bound
         .iter()
         .find(|(s, m, n, _)| *s == set && m == method && *n == name)
         .map(|(_, _, _, op)| *op)
+}
+
+/// Every bound operation as (entity set, method, name), for `$metadata`
+/// to declare (a GET is a function, anything else an action).
+pub(crate) fn operations() -> impl Iterator<Item = (&'static str, &'static Method, &'static str)> {
+    TABLE
+        .iter()
+        .map(|(set, method, name, _)| (*set, method, *name))
 }
 
 /// Run a bound operation on the record `id`.

@@ -10,6 +10,8 @@ mod read;
 mod route;
 mod write;
 
+pub(crate) use bound::operations as bound_operations;
+
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
@@ -52,11 +54,39 @@ pub async fn handle(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    match route::route(
-        &state, method, &version, &rest, raw_query, uri, origin, headers, body,
+    respond(
+        route::route(
+            &state, method, &version, &rest, raw_query, uri, origin, headers, body,
+        )
+        .await,
     )
-    .await
-    {
+}
+
+/// `/api/data/v9.x` and `/api/data/v9.x/` (the service document): the
+/// catch-all of [`handle`] needs at least one character after the slash.
+/// One parameter per axum extractor.
+#[allow(clippy::too_many_arguments)]
+pub async fn handle_root(
+    State(state): State<SharedState>,
+    method: Method,
+    Path(version): Path<String>,
+    RawQuery(raw_query): RawQuery,
+    uri: Uri,
+    origin: PublicOrigin,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    respond(
+        route::route(
+            &state, method, &version, "", raw_query, uri, origin, headers, body,
+        )
+        .await,
+    )
+}
+
+/// The response, or the error as an OData error body.
+fn respond(result: ApiResult<Response>) -> Response {
+    match result {
         Ok(r) => r,
         Err(e) => {
             let too_large = e.status == StatusCode::PAYLOAD_TOO_LARGE;

@@ -1,6 +1,6 @@
 //! Reads: lists (with paging, counts and `$expand`), single records,
-//! navigation to related records, `WhoAmI` and the service document. All
-//! go through the store's one query path.
+//! navigation to related records, `WhoAmI`, `RetrieveVersion` and the
+//! service document. All go through the store's one query path.
 
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -28,6 +28,17 @@ pub(super) fn who_am_i(state: &AppState, req: &Request) -> ApiResult<Response> {
             "BusinessUnitId": state.org.business_unit_id,
             "UserId": req.caller.user_id,
             "OrganizationId": state.org.organization_id,
+        }),
+    ))
+}
+
+/// `RetrieveVersion()`: the Dataverse version herald answers as.
+pub(super) fn retrieve_version(req: &Request) -> ApiResult<Response> {
+    Ok(odata_json(
+        StatusCode::OK,
+        json!({
+            "@odata.context": format!("{}$metadata#Microsoft.Dynamics.CRM.RetrieveVersionResponse", req.base),
+            "Version": crate::api::metadata::dataverse_version(),
         }),
     ))
 }

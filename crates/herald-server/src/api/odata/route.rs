@@ -60,6 +60,7 @@ pub(super) async fn route(
     }
     match (method, resource) {
         (Method::GET, Resource::WhoAmI) => read::who_am_i(state, &req),
+        (Method::GET, Resource::RetrieveVersion) => read::retrieve_version(&req),
         (Method::GET, Resource::Service) => read::service_document(state, &req),
         (Method::GET, Resource::Metadata) => Ok(metadata_document(state)),
         (Method::GET, Resource::Set { set, key: None, .. }) => read::list(state, &req, &set).await,
