@@ -305,3 +305,30 @@ fn a_missing_certificate_file_stops_the_start_with_its_path() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("/nonexistent/c.pem"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_warns_about_its_cookie_only_without_https() {
+    const WARNING: &str = "only over HTTPS or on localhost";
+    let login_page = |s: &TestServer| {
+        let rb = s
+            .client
+            .get(format!("{}/console/login", s.base))
+            .header("host", "herald.internal:5080");
+        async move {
+            rb.send()
+                .await
+                .expect("login page")
+                .text()
+                .await
+                .expect("body")
+        }
+    };
+    let tls = https_server("https_console_cookie").await;
+    let page = login_page(&tls).await;
+    assert!(page.contains("Sign in"), "{page}");
+    assert!(!page.contains(WARNING), "{page}");
+    let plain = TestServer::start(Backend::Sqlite, "http_console_cookie")
+        .await
+        .expect("server");
+    assert!(login_page(&plain).await.contains(WARNING));
+}

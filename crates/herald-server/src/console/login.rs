@@ -16,6 +16,7 @@ use super::form::{query_string, Fields};
 use super::layout::{page, respond, see_other, Nav};
 use super::{checked_post, session, ConsoleState};
 use crate::auth::hash_key;
+use crate::public_origin::PublicOrigin;
 
 /// Only console paths may be returned to after signing in.
 fn safe_next(next: Option<&str>) -> String {
@@ -90,15 +91,18 @@ fn same_origin(headers: &HeaderMap) -> bool {
     })
 }
 
-fn login_page(next: &str, error: Option<&str>, headers: &HeaderMap) -> Markup {
+/// `warn_cookie`: [`cookie_would_be_dropped`], unless herald serves HTTPS
+/// itself (or a trusted proxy says the client used it).
+fn login_page(next: &str, error: Option<&str>, warn_cookie: bool) -> Markup {
     let body = html! {
         div.login {
             h1 { "Sign in to herald" }
             @if let Some(e) = error { div.notice.error { (e) } }
-            @if cookie_would_be_dropped(headers) {
+            @if warn_cookie {
                 div.notice.error {
                     "Browsers keep the console's session cookie (Secure) only over HTTPS or on localhost: "
-                    "put herald behind a TLS proxy, or open it as http://127.0.0.1:<port>/console."
+                    "serve HTTPS (herald serve --tls-cert/--tls-key) or put herald behind a TLS proxy, "
+                    "or open it as http://127.0.0.1:<port>/console."
                 }
             }
             form method="post" action={ "/console/login" (query_string(&[("next", next)])) } {
@@ -116,26 +120,30 @@ fn login_page(next: &str, error: Option<&str>, headers: &HeaderMap) -> Markup {
 pub async fn form(
     State(c): State<ConsoleState>,
     RawQuery(q): RawQuery,
+    origin: PublicOrigin,
     headers: HeaderMap,
 ) -> Response {
     let next = safe_next(Fields::query(q.as_deref()).get("next"));
+    let warn_cookie = cookie_would_be_dropped(&headers) && origin.scheme() != "https";
     if session::current(&c.app, &c.sessions, &headers)
         .await
         .is_some()
     {
         return see_other(&next);
     }
-    respond(StatusCode::OK, login_page(&next, None, &headers))
+    respond(StatusCode::OK, login_page(&next, None, warn_cookie))
 }
 
 /// `POST /console/login` with `key=<api key>`.
 pub async fn submit(
     State(c): State<ConsoleState>,
     RawQuery(q): RawQuery,
+    origin: PublicOrigin,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let next = safe_next(Fields::query(q.as_deref()).get("next"));
+    let warn_cookie = cookie_would_be_dropped(&headers) && origin.scheme() != "https";
     if !same_origin(&headers) {
         return super::error::ConsoleError::forbidden(
             "This sign-in form was sent from another site; open the console directly and sign in there.",
@@ -146,14 +154,14 @@ pub async fn submit(
     let Some(key) = fields.get("key") else {
         return respond(
             StatusCode::UNAUTHORIZED,
-            login_page(&next, Some("Enter an API key."), &headers),
+            login_page(&next, Some("Enter an API key."), warn_cookie),
         );
     };
     let keyhash = hash_key(key);
     match c.app.store.api_key_caller(&keyhash).await {
         Ok(Some(k)) if k.disabled => respond(
             StatusCode::UNAUTHORIZED,
-            login_page(&next, Some(DISABLED_USER), &headers),
+            login_page(&next, Some(DISABLED_USER), warn_cookie),
         ),
         Ok(Some(k)) => {
             let user = k.user_id;
@@ -165,7 +173,7 @@ pub async fn submit(
         }
         Ok(None) => respond(
             StatusCode::UNAUTHORIZED,
-            login_page(&next, Some("That API key is not valid."), &headers),
+            login_page(&next, Some("That API key is not valid."), warn_cookie),
         ),
         Err(e) => super::error::ConsoleError::from(e).into_response(),
     }
