@@ -10,8 +10,7 @@
 use sqlx::Row;
 use uuid::Uuid;
 
-use crate::conn::conn_rows;
-use crate::conn::Conn;
+use crate::conn::{conn_rows, Conn};
 use crate::error::StoreError;
 use crate::read::{on_reader, rows, uuid};
 use crate::sql::{Param, Sql};

@@ -19,13 +19,28 @@
 //! - The set of backends is closed (SQLite and PostgreSQL, chosen by the
 //!   URL at start). Callers never pick or extend it, so dynamic dispatch
 //!   (`dyn Store`, boxed futures for async methods) would buy nothing.
-//! - The conformance suite (`tests/conformance.rs`) runs every behaviour on
+//! - The conformance suite (`tests/conformance/`) runs every behaviour on
 //!   both variants, which is what "one interface, two backends" must
 //!   guarantee; a trait would not add a check the suite does not make.
 //!
 //! Where a backend really differs (DDL column types, `FOR UPDATE SKIP
 //! LOCKED`, LISTEN/NOTIFY, SQLite's single writer) the code says so in one
-//! `match` on [`Dialect`] or the backend, next to the shared path.
+//! `match` on [`Dialect`] or the backend, next to the shared path. Where
+//! only sqlx's types differ, the two arms are written once by a macro:
+//! `conn::on_conn!` runs a statement on a [`Conn`] (`conn::conn_rows!`
+//! collects its rows), `read::on_reader!` lends a [`Conn`] of the read
+//! pool and `read::rows!` collects a statement's rows on that pool.
+//!
+//! ## Where things are
+//!
+//! - `lib.rs`: [`Store`] (connecting, pools, reads) and [`Tx`] (a write
+//!   transaction, SQLite's batched inserts); `conn`: [`Conn`] and row
+//!   writes; `read`: reading on the read pool; `record`: [`Record`].
+//! - [`sql`]: the query model as SQL; [`ddl`]: the schema tables' DDL;
+//!   `dialect`: [`Dialect`]; `migrate`: bringing a database up to date.
+//! - herald's own tables, each module with its `DDL` beside its queries:
+//!   [`jobs`] (System Jobs queue and attempts), [`bc`] (Business Central
+//!   webhooks), [`bins`] (request bins), [`keys`] (API keys), `settings`.
 
 pub mod bc;
 pub mod bins;

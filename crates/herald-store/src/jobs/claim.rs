@@ -10,12 +10,11 @@ use uuid::Uuid;
 
 use super::push_ids;
 use super::rows::JobRow;
-use crate::conn::conn_rows;
-use crate::conn::Conn;
+use crate::conn::{conn_rows, Conn};
 use crate::error::StoreError;
 use crate::read::uuid;
 use crate::sql::{Param, Sql};
-use crate::{Backend, Store};
+use crate::{Dialect, Store};
 
 /// How many jobs one claim may take, and how a node shares what it holds
 /// among endpoints (fairness).
@@ -157,7 +156,7 @@ impl Store {
         if limits.limit <= 0 {
             return Ok(Claim::default());
         }
-        let pg = matches!(self.backend, Backend::Postgres(_));
+        let pg = self.dialect() == Dialect::Postgres;
         let mut sql = Sql::default();
         sql.push("SELECT asyncoperationid, endpointid FROM herald_job WHERE ready_at <= ")
             .bind(Param::int(now_ms))

@@ -12,8 +12,7 @@ use uuid::Uuid;
 
 use super::rows::AttemptRow;
 use super::{push_ids, CHUNK};
-use crate::conn::conn_rows;
-use crate::conn::Conn;
+use crate::conn::{conn_rows, Conn};
 use crate::error::StoreError;
 use crate::read::uuid;
 use crate::sql::{Param, Sql};

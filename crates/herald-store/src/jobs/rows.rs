@@ -10,8 +10,7 @@ use sqlx::Row;
 use uuid::Uuid;
 
 use super::push_ids;
-use crate::conn::conn_rows;
-use crate::conn::Conn;
+use crate::conn::{conn_rows, Conn};
 use crate::error::StoreError;
 use crate::read::{rows, uuid};
 use crate::sql::{Param, Sql};
