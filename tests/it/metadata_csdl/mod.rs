@@ -98,9 +98,11 @@ fn the_strict_reader_is_strict() {
     }
 }
 
-/// The Edm type a column of this type must be described with.
-fn edm(ty: &ColumnType) -> &'static str {
-    match ty {
+/// The Edm type a column must be described with (the row version is
+/// Dataverse's 64-bit `BigInt`).
+fn edm(c: &herald_core::schema::Column) -> &'static str {
+    match &c.ty {
+        ColumnType::Integer if c.name == "versionnumber" => "Edm.Int64",
         ColumnType::String { .. } | ColumnType::Memo { .. } => "Edm.String",
         ColumnType::Integer | ColumnType::Choice { .. } => "Edm.Int32",
         ColumnType::Decimal | ColumnType::Money => "Edm.Decimal",
@@ -151,7 +153,7 @@ async fn every_table_column_and_lookup_is_described() {
             let p = props
                 .get(property.as_str())
                 .unwrap_or_else(|| panic!("{q}: column {} has no property {property}", c.name));
-            assert_eq!(p.attribute("Type"), Some(edm(&c.ty)), "{q}.{property}");
+            assert_eq!(p.attribute("Type"), Some(edm(c)), "{q}.{property}");
             if let ColumnType::String { max_length } | ColumnType::Memo { max_length } = c.ty {
                 assert_eq!(
                     p.attribute("MaxLength"),

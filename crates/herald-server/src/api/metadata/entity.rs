@@ -9,9 +9,12 @@ use herald_core::schema::{Access, Column, ColumnType};
 
 use super::{attr, Entity, ALIAS};
 
-/// The Edm type a column is read as.
-pub(super) fn edm_type(ty: &ColumnType) -> &'static str {
-    match ty {
+/// The Edm type a column is read as: by its type, except Dataverse's row
+/// version, which is a 64-bit integer (a `BigInt` attribute in
+/// `EntityDefinitions`).
+fn edm_type(c: &Column) -> &'static str {
+    match &c.ty {
+        ColumnType::Integer if c.name == "versionnumber" => "Edm.Int64",
         ColumnType::String { .. } | ColumnType::Memo { .. } => "Edm.String",
         ColumnType::Integer | ColumnType::Choice { .. } => "Edm.Int32",
         ColumnType::Decimal | ColumnType::Money => "Edm.Decimal",
@@ -70,7 +73,7 @@ fn property(x: &mut String, c: &Column, key: bool) {
     let head = format!(
         r#"<Property Name="{}" Type="{}"{facets}"#,
         attr(&name),
-        edm_type(&c.ty)
+        edm_type(c)
     );
     x.push_str(&head);
     if c.access == Access::ReadOnly {
