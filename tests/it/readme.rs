@@ -185,3 +185,15 @@ fn blocks_are_found_with_their_markers() {
     assert_eq!(blocks[1].text, "b\nc\n");
     assert_eq!(blocks[1].line, 7);
 }
+
+#[test]
+fn the_license_file_is_the_one_cargo_toml_names() {
+    let license = include_str!("../../LICENSE");
+    let manifest = include_str!("../../Cargo.toml");
+    assert!(manifest.contains("license = \"Apache-2.0\""));
+    assert!(
+        license.trim_start().starts_with("Apache License")
+            && license.contains("Version 2.0, January 2004"),
+        "LICENSE should be the Apache License 2.0 text"
+    );
+}
