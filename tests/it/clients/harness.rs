@@ -40,7 +40,9 @@ impl Clients {
             Ok(()) => Some(Clients {
                 dir: repo().join("target").join("clients"),
             }),
-            Err(reason) if std::env::var_os("HERALD_CLIENT_TESTS").is_some() => {
+            Err(reason)
+                if std::env::var_os("HERALD_CLIENT_TESTS").is_some_and(|v| !v.is_empty()) =>
+            {
                 panic!("{test}: HERALD_CLIENT_TESTS is set but the clients cannot be installed: {reason}")
             }
             Err(reason) => {
