@@ -22,6 +22,7 @@ mod clients;
 mod console;
 mod crash;
 mod doctor;
+mod edge;
 mod jobs;
 mod keys;
 mod malformed;

@@ -10,6 +10,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::response::Response;
 use axum::Router;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::decompression::RequestDecompressionLayer;
 
 use crate::state::SharedState;
 
@@ -27,6 +28,8 @@ pub fn router(state: SharedState) -> Router {
             crate::public_origin::attach,
         ))
         .layer(DefaultBodyLimit::disable())
+        .layer(RequestDecompressionLayer::new().gzip(true))
+        .layer(axum::middleware::from_fn(crate::edge::guard))
         .layer(CatchPanicLayer::custom(crate::api::panic_response))
         .with_state(state)
 }

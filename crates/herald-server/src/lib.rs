@@ -8,6 +8,7 @@ pub mod bc;
 pub mod bootstrap;
 pub mod config;
 pub mod console;
+pub mod edge;
 pub mod jobs;
 pub mod metrics;
 pub mod node;

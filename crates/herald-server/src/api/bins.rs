@@ -75,15 +75,7 @@ pub async fn capture(
             .bin(bin_id)
             .await?
             .ok_or_else(|| ApiError::not_found(format!("No bin '{id}'")))?;
-        let bytes = axum::body::to_bytes(body, state.config.server.max_body_size)
-            .await
-            .map_err(|_| {
-                ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    crate::api::error::codes::TOO_LARGE,
-                    "The request body is larger than the limit",
-                )
-            })?;
+        let bytes = crate::edge::read_limited(body, state.config.server.max_body_size).await?;
         let truncated = bytes.len() > BODY_CAP;
         let kept = &bytes[..bytes.len().min(BODY_CAP)];
         let header_pairs: Vec<(String, String)> = headers

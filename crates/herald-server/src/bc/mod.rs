@@ -153,13 +153,16 @@ async fn dispatch(
         caller,
     };
     let limit = state.config.server.max_body_size;
-    let body = axum::body::to_bytes(body, limit).await.map_err(|_| {
-        crate::api::error::ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "BadRequest",
-            format!("The request body is larger than the limit of {limit} bytes"),
-        )
-    })?;
+    let body = crate::edge::read_limited(body, limit)
+        .await
+        .map_err(|e| match e {
+            crate::edge::BodyError::TooLarge(_) => crate::api::error::ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "BadRequest",
+                e.to_string(),
+            ),
+            crate::edge::BodyError::Incomplete(_) => errors::bad_request(e.to_string()),
+        })?;
     let target = path::parse(&percent_decode(rest))?;
     let st: &crate::state::AppState = state;
     match (&method, target) {

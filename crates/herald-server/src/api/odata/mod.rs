@@ -88,30 +88,14 @@ pub async fn handle_root(
 fn respond(result: ApiResult<Response>) -> Response {
     match result {
         Ok(r) => r,
-        Err(e) => {
-            let too_large = e.status == StatusCode::PAYLOAD_TOO_LARGE;
-            let mut r = e.into_response();
-            if too_large {
-                // The rest of the body was not read: the connection cannot be reused.
-                r.headers_mut().insert(
-                    axum::http::header::CONNECTION,
-                    HeaderValue::from_static("close"),
-                );
-            }
-            r
-        }
+        // An error before the body was read gets `Connection: close` at
+        // the edge (crate::edge).
+        Err(e) => e.into_response(),
     }
 }
 
 pub(super) async fn read_body(state: &AppState, body: Body) -> ApiResult<Bytes> {
-    let limit = state.config.server.max_body_size;
-    axum::body::to_bytes(body, limit).await.map_err(|_| {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            crate::api::error::codes::TOO_LARGE,
-            format!("The request body is larger than the limit of {limit} bytes"),
-        )
-    })
+    Ok(crate::edge::read_limited(body, state.config.server.max_body_size).await?)
 }
 
 pub(super) fn odata_json(status: StatusCode, body: Json) -> Response {

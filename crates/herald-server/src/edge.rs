@@ -1,0 +1,152 @@
+//! The HTTP edge: what every request passes before (and after) a handler,
+//! so that herald never answers garbage to a malformed request.
+//!
+//! - (A request with both `Content-Length` and `Transfer-Encoding` never
+//!   gets here as such: hyper drops the `Content-Length` and frames the body
+//!   by its chunks, as RFC 9112 says; refusing it outright needs a hook
+//!   below hyper's parser, which herald does not have yet.)
+//! - `Content-Encoding: gzip` bodies are decoded (by tower-http, before the
+//!   handlers' own size limits, which then apply to the decoded body); any
+//!   other encoding is refused with 415.
+//! - A handler that answers an error without reading the whole body leaves
+//!   bytes on the connection: the response then says `Connection: close`,
+//!   so a keep-alive client opens a new connection instead of failing.
+//! - [`read_limited`] reads a body up to a limit and tells a body that is
+//!   too large (413) from one that ended early or was malformed (400).
+
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use axum::body::{Body, Bytes};
+use axum::extract::Request;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use http_body::Frame;
+
+use crate::api::error::{codes, ApiError};
+
+/// Why a body could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum BodyError {
+    #[error("The request body is larger than the limit of {0} bytes")]
+    TooLarge(usize),
+    #[error("The request body could not be read: {0}")]
+    Incomplete(String),
+}
+
+/// The whole body, at most `limit` bytes.
+pub async fn read_limited(body: Body, limit: usize) -> Result<Bytes, BodyError> {
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        let inner = e.into_inner();
+        if inner
+            .downcast_ref::<http_body_util::LengthLimitError>()
+            .is_some()
+        {
+            BodyError::TooLarge(limit)
+        } else {
+            BodyError::Incomplete(inner.to_string())
+        }
+    })
+}
+
+impl From<BodyError> for ApiError {
+    fn from(e: BodyError) -> Self {
+        match e {
+            BodyError::TooLarge(_) => ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                codes::TOO_LARGE,
+                e.to_string(),
+            ),
+            BodyError::Incomplete(_) => ApiError::bad_request(e.to_string()),
+        }
+    }
+}
+
+/// Refuse unknown content encodings; mark responses that leave an unread
+/// body behind with `Connection: close`.
+pub async fn guard(req: Request, next: Next) -> Response {
+    let headers = req.headers();
+    if let Some(encoding) = headers.get(header::CONTENT_ENCODING) {
+        let known = encoding
+            .to_str()
+            .map(|e| {
+                e.split(',')
+                    .map(str::trim)
+                    .all(|e| e.eq_ignore_ascii_case("gzip") || e.eq_ignore_ascii_case("identity"))
+            })
+            .unwrap_or(false);
+        if !known {
+            return closing(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                codes::UNSUPPORTED,
+                "Content-Encoding: only gzip (or identity) request bodies are accepted",
+            ));
+        }
+    }
+    let has_body = headers.contains_key(header::TRANSFER_ENCODING)
+        || headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim() != "0");
+    if !has_body {
+        return next.run(req).await;
+    }
+    let finished = Arc::new(AtomicBool::new(false));
+    let (parts, body) = req.into_parts();
+    let tracked = Body::new(Tracked {
+        inner: body,
+        finished: finished.clone(),
+    });
+    let mut resp = next.run(Request::from_parts(parts, tracked)).await;
+    if resp.status().is_client_error() || resp.status().is_server_error() {
+        if !finished.load(Ordering::Acquire) {
+            resp.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+    }
+    resp
+}
+
+fn closing(e: ApiError) -> Response {
+    let mut resp = e.into_response();
+    resp.headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    resp
+}
+
+/// A request body that records when it has been read to its end.
+struct Tracked {
+    inner: Body,
+    finished: Arc<AtomicBool>,
+}
+
+impl http_body::Body for Tracked {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        if let Poll::Ready(None) = polled {
+            self.finished.store(true, Ordering::Release);
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        let end = self.inner.is_end_stream();
+        if end {
+            self.finished.store(true, Ordering::Release);
+        }
+        end
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
