@@ -26,6 +26,7 @@ mod edge;
 mod jobs;
 mod keys;
 mod malformed;
+mod metadata;
 mod metadata_csdl;
 mod metrics;
 mod multinode;

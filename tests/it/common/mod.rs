@@ -214,6 +214,19 @@ impl Drop for TestServer {
     }
 }
 
+/// Percent-encode a query option value.
+pub fn enc(v: &str) -> String {
+    let mut out = String::new();
+    for b in v.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 /// Assert an OData error body with the given status; return its message.
 pub fn odata_error(status: StatusCode, body: &Value, expected: StatusCode) -> String {
     assert_eq!(status, expected, "unexpected status; body {body}");

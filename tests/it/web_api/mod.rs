@@ -1,22 +1,12 @@
 //! The Dataverse-dialect Web API over HTTP, on SQLite and PostgreSQL.
-//! Below: the query-string encoding and the column reader the modules share.
+//! Below: the column reader the modules share (and the query-string
+//! encoding, from the harness).
 
 mod protocol;
 mod queries;
 mod writes;
 
-/// Percent-encode a query option value.
-fn enc(v: &str) -> String {
-    let mut out = String::new();
-    for b in v.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
+use crate::common::enc;
 
 /// The `key` column of each row, as text.
 fn names<'a>(rows: &'a serde_json::Value, key: &str) -> Vec<&'a str> {

@@ -2,6 +2,7 @@
 //! OData-shaped fallbacks for unknown routes and panics.
 
 mod bins;
+mod definitions;
 pub mod error;
 mod jobs;
 mod keys;

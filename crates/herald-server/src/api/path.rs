@@ -1,5 +1,8 @@
 //! Parsing the resource path after `/api/data/v9.x/`: an entity set, an
-//! optional key (GUID or `@alias`), an optional navigation property.
+//! optional key (GUID or `@alias`), an optional navigation property. The
+//! table-definition paths (`EntityDefinitions…`, `RelationshipDefinitions…`,
+//! `GlobalOptionSetDefinitions…`) are only recognised here and handed whole
+//! to `api::definitions`, which parses their richer keys and casts.
 
 use herald_core::value::parse_guid;
 use uuid::Uuid;
@@ -22,7 +25,17 @@ pub enum Resource {
     },
     /// The service document (empty path).
     Service,
+    /// `EntityDefinitions…`, `RelationshipDefinitions…` or
+    /// `GlobalOptionSetDefinitions…`: the whole path, for `api::definitions`.
+    Definitions(String),
 }
+
+/// The entity sets of the metadata API (they are not tables).
+const DEFINITION_SETS: [&str; 3] = [
+    "EntityDefinitions",
+    "RelationshipDefinitions",
+    "GlobalOptionSetDefinitions",
+];
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Key {
@@ -45,6 +58,10 @@ pub fn parse(path: &str) -> ApiResult<Resource> {
     }
     if path == "RetrieveVersion" || path == "RetrieveVersion()" {
         return Ok(Resource::RetrieveVersion);
+    }
+    let head = path.split(['(', '/']).next().unwrap_or("");
+    if DEFINITION_SETS.contains(&head) {
+        return Ok(Resource::Definitions(path.to_string()));
     }
     let mut segments = path.splitn(2, '/');
     let first = segments.next().unwrap_or("");
@@ -133,5 +150,26 @@ mod tests {
         assert_eq!(parse("RetrieveVersion").unwrap(), Resource::RetrieveVersion);
         assert_eq!(parse("").unwrap(), Resource::Service);
         assert_eq!(parse("/").unwrap(), Resource::Service);
+    }
+
+    #[test]
+    fn definition_paths_are_handed_over_whole() {
+        for p in [
+            "EntityDefinitions",
+            "EntityDefinitions(LogicalName='account')/Attributes(LogicalName='name')/Microsoft.Dynamics.CRM.StringAttributeMetadata",
+            "RelationshipDefinitions(SchemaName='x')",
+            "GlobalOptionSetDefinitions(Name='x')",
+        ] {
+            assert_eq!(parse(p).unwrap(), Resource::Definitions(p.to_string()));
+        }
+        assert_eq!(
+            parse("/EntityDefinitions/").unwrap(),
+            Resource::Definitions("EntityDefinitions".into())
+        );
+        // Only the exact names: an entity set that merely starts alike is a set.
+        assert!(matches!(
+            parse("EntityDefinitionsX").unwrap(),
+            Resource::Set { .. }
+        ));
     }
 }

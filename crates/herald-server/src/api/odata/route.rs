@@ -63,6 +63,16 @@ pub(super) async fn route(
         (Method::GET, Resource::RetrieveVersion) => read::retrieve_version(&req),
         (Method::GET, Resource::Service) => read::service_document(state, &req),
         (Method::GET, Resource::Metadata) => Ok(metadata_document(state)),
+        (Method::GET, Resource::Definitions(path)) => {
+            crate::api::definitions::read(&state.schema, &req.base, &path, &req.options)
+                .map(|body| odata_json(StatusCode::OK, body))
+                .map_err(ApiError::from)
+        }
+        (m, Resource::Definitions(_)) => Err(ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            crate::api::error::codes::UNSUPPORTED,
+            format!("{m} is not supported on table definitions: herald's tables are read-only through the Web API (declare tables in the [[tables]] section of the config)"),
+        )),
         (Method::GET, Resource::Set { set, key: None, .. }) => read::list(state, &req, &set).await,
         (
             Method::GET,

@@ -1,0 +1,37 @@
+//! The metadata API (`EntityDefinitions`, `RelationshipDefinitions`,
+//! `GlobalOptionSetDefinitions`) over HTTP, on SQLite and PostgreSQL: the
+//! requests Microsoft's clients send, every route, user tables from the
+//! config, and MetadataIds that survive a restart.
+
+mod attributes;
+mod custom;
+mod entities;
+mod relationships;
+
+use crate::common::enc;
+use crate::common::TestServer;
+use reqwest::StatusCode;
+use serde_json::Value;
+
+/// GET that must succeed; returns the body.
+async fn ok(s: &TestServer, path: &str) -> Value {
+    let (status, body) = s.get(path).await;
+    assert_eq!(status, StatusCode::OK, "GET {path}: {body}");
+    body
+}
+
+/// The `key` property of each object of `body.value`.
+fn names<'a>(body: &'a Value, key: &str) -> Vec<&'a str> {
+    body["value"]
+        .as_array()
+        .map(|v| v.iter().filter_map(|r| r[key].as_str()).collect())
+        .unwrap_or_default()
+}
+
+/// The object of `body.value` whose `LogicalName` is `name`.
+fn named<'a>(body: &'a Value, name: &str) -> &'a Value {
+    body["value"]
+        .as_array()
+        .and_then(|v| v.iter().find(|r| r["LogicalName"] == name))
+        .unwrap_or_else(|| panic!("no {name} in {body}"))
+}
