@@ -141,7 +141,6 @@ async fn dynamics_web_api_record_calls_over_https() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs EntityDefinitions (issue 12)"]
 async fn powerplatform_dataverse_client_record_calls_over_https() {
     let test = "clients::records::powerplatform_dataverse_client";
     let Some((clients, s, rx)) = start(test).await else {
