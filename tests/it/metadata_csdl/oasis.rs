@@ -30,7 +30,7 @@ async fn the_oasis_csdl_schemas_accept_the_document() {
             assert!(stdout.contains("xsd: valid"), "{stdout}");
             assert!(stdout.contains("strict conversion succeeded"), "{stdout}");
         }
-        Some(75) if std::env::var_os("HERALD_CLIENT_TESTS").is_some() => {
+        Some(75) if std::env::var_os("HERALD_CLIENT_TESTS").is_some_and(|v| !v.is_empty()) => {
             panic!("HERALD_CLIENT_TESTS is set but the CSDL checker cannot be installed: {stderr}")
         }
         Some(75) => eprintln!("SKIPPED: {stderr}"),
