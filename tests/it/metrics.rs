@@ -1,4 +1,6 @@
-//! `/metrics` in Prometheus text format reflects what the server did.
+//! `/metrics` in Prometheus text format reflects what the server did, and
+//! passes `promtool check metrics` (Debian's `prometheus` package, which
+//! scripts/test installs when missing).
 
 use std::sync::Arc;
 
@@ -18,6 +20,21 @@ async fn scrape(s: &TestServer) -> String {
         .await
         .expect("GET /metrics");
     assert!(resp.status().is_success());
+    resp.text().await.expect("metrics body")
+}
+
+/// The `/metrics` text asked for with `accept`; its Content-Type must
+/// start with `content_type`.
+async fn scrape_as(s: &TestServer, accept: &str, content_type: &str) -> String {
+    let resp = s
+        .client
+        .get(format!("{}/metrics", s.base))
+        .header("Accept", accept)
+        .send()
+        .await
+        .expect("GET /metrics");
+    let got = resp.headers()["content-type"].to_str().unwrap_or_default();
+    assert!(got.starts_with(content_type), "Content-Type {got}");
     resp.text().await.expect("metrics body")
 }
 
@@ -57,17 +74,90 @@ async fn metrics_count_requests_and_deliveries() {
     let text = resp.text().await.unwrap();
     let has = |needle: &str| assert!(text.contains(needle), "missing {needle} in:\n{text}");
     has(
-        r#"herald_http_requests_total{route="/api/data/{version}/{*rest}",method="POST",status="204"}"#,
+        r#"herald_http_requests_total{route="/api/data/{version}/accounts",method="POST",status="204"}"#,
     );
     has(
-        r#"herald_http_requests_total{route="/api/data/{version}/{*rest}",method="GET",status="404"} 1"#,
+        r#"herald_http_requests_total{route="/api/data/{version}/accounts",method="GET",status="404"} 1"#,
     );
     has(r#"herald_webhook_deliveries_total{mode="sync",endpoint="metered",outcome="succeeded"} 1"#);
     has("herald_webhook_delivery_seconds_bucket");
     has("herald_jobs_ready 0");
     has("herald_jobs_oldest_waiting_seconds");
     has("herald_store_connections_in_use");
-    has("# EOF");
+    // The Prometheus text format unless OpenMetrics is asked for.
+    has("# HELP herald_http_requests_total ");
+    assert!(!text.contains("# EOF"), "{text}");
+    let om = scrape_as(
+        &s,
+        "application/openmetrics-text;version=1.0.0",
+        "application/openmetrics-text",
+    )
+    .await;
+    assert!(
+        om.contains("# EOF") && om.contains("# HELP herald_http_requests "),
+        "{om}"
+    );
+}
+
+/// A scrape taken after traffic (requests, a sync delivery, an async job,
+/// a 404, an unknown entity set) passes `promtool check metrics`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_pass_promtool_check() {
+    let Some(promtool) = find_on_path("promtool") else {
+        eprintln!(
+            "SKIPPED (promtool): install Debian's prometheus package for promtool \
+             (scripts/test does, with apt-get, when it can)"
+        );
+        return;
+    };
+    let s = TestServer::start(Backend::Sqlite, "metrics_promtool")
+        .await
+        .unwrap();
+    let rx = Receiver::start().await;
+    let hook = register::webhook(&s, "linted", &rx.url(), 4, "k").await;
+    register::step(&s, &hook, "Create", "account", 40, 0, json!({})).await;
+    let step = register::step(&s, &hook, "Create", "contact", 40, 1, json!({})).await;
+    s.create("accounts", json!({"name": "A"})).await;
+    s.create("contacts", json!({"lastname": "C"})).await;
+    job_of(&s, &step, 30).await;
+    s.get("nosuchset").await;
+    let text = scrape_as(&s, "text/plain;version=0.0.4", "text/plain; version=0.0.4").await;
+    assert!(
+        text.contains(r#"route="/api/data/{version}/{other}""#),
+        "an unknown set has the one bounded label:\n{text}"
+    );
+    let checked = tokio::task::spawn_blocking(move || {
+        use std::io::Write;
+        let mut child = std::process::Command::new(promtool)
+            .args(["check", "metrics"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run promtool");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(text.as_bytes())
+            .expect("write the scrape");
+        (child.wait_with_output().expect("promtool output"), text)
+    })
+    .await
+    .unwrap();
+    let (out, text) = checked;
+    assert!(
+        out.status.success(),
+        "promtool check metrics failed:\n{}{}\n--- the scrape:\n{text}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn find_on_path(program: &str) -> Option<std::path::PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|dir| dir.join(program))
+        .find(|p| p.is_file())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

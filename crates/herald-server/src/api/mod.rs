@@ -81,7 +81,15 @@ pub fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     .into_response()
 }
 
-async fn metrics(axum::extract::State(state): axum::extract::State<SharedState>) -> Response {
+async fn metrics(
+    axum::extract::State(state): axum::extract::State<SharedState>,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    let format = crate::metrics::Exposition::negotiate(
+        headers
+            .get(axum::http::header::ACCEPT)
+            .and_then(|v| v.to_str().ok()),
+    );
     let now = state.clock.now().timestamp_millis();
     let queue = state.store.queue_depth(now).await.unwrap_or((0, None));
     state
@@ -92,12 +100,11 @@ async fn metrics(axum::extract::State(state): axum::extract::State<SharedState>)
         .metrics
         .bc_changes_waiting
         .set(state.store.bc_pending_changes().await.unwrap_or(0));
-    let body = state.metrics.render(queue, now, state.store.pool_usage());
+    let body = state
+        .metrics
+        .render(queue, now, state.store.pool_usage(), format);
     (
-        [(
-            axum::http::header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
+        [(axum::http::header::CONTENT_TYPE, format.content_type())],
         body,
     )
         .into_response()
