@@ -5,6 +5,7 @@ mod argv;
 mod bench;
 mod bin;
 mod client;
+mod completions;
 mod doctor;
 mod job;
 mod key;
@@ -18,6 +19,18 @@ mod subscription;
 mod webhook;
 
 use clap::{Parser, Subcommand};
+
+/// herald's version: the package version and, when built from a git
+/// checkout, the commit (`0.1.0 (abc1234)`; see build.rs).
+pub const VERSION: &str = match env!("HERALD_GIT_COMMIT").as_bytes() {
+    [] => env!("CARGO_PKG_VERSION"),
+    _ => concat!(
+        env!("CARGO_PKG_VERSION"),
+        " (",
+        env!("HERALD_GIT_COMMIT"),
+        ")"
+    ),
+};
 
 /// herald — Dataverse-style webhooks for your own data.
 ///
@@ -38,7 +51,7 @@ use clap::{Parser, Subcommand};
 ///
 ///   herald step list --url http://host:5080 --key KEY
 #[derive(Debug, Parser)]
-#[command(name = "herald", version, about, long_about, propagate_version = true)]
+#[command(name = "herald", version = VERSION, about, long_about, propagate_version = true)]
 pub struct Cli {
     #[command(flatten)]
     pub connect: client::ConnectArgs,
@@ -68,6 +81,10 @@ pub enum Command {
     Doctor(doctor::DoctorArgs),
     /// Add and list API keys that act as other systemusers (needs the admin key).
     Key(key::KeyArgs),
+    /// Print a shell completion script (bash, zsh or fish) on stdout.
+    ///
+    /// Example: herald completions bash > ~/.local/share/bash-completion/completions/herald
+    Completions(completions::CompletionsArgs),
     /// Print herald's version.
     Version,
 }
@@ -96,8 +113,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Doctor(args) => doctor::run(args).await,
         Command::Key(args) => key::run(&client::Client::connect(&cli.connect)?, args).await,
+        Command::Completions(args) => {
+            completions::print(args);
+            Ok(())
+        }
         Command::Version => {
-            println!("herald {}", env!("CARGO_PKG_VERSION"));
+            println!("herald {VERSION}");
             Ok(())
         }
     }

@@ -36,14 +36,60 @@ fn help_explains_the_commands() {
     }
 }
 
+/// `herald version` and `herald --version`: the package version and, in a
+/// git checkout (this one, when git is installed), the commit.
 #[test]
-fn version_prints_the_version() {
-    let out = herald().arg("version").output().unwrap();
-    assert!(out.status.success());
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout).trim(),
-        format!("herald {}", env!("CARGO_PKG_VERSION"))
+fn version_prints_the_version_and_the_commit() {
+    let commit = Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    let expected = match &commit {
+        Some(c) => format!("herald {} ({c})", env!("CARGO_PKG_VERSION")),
+        None => format!("herald {}", env!("CARGO_PKG_VERSION")),
+    };
+    for args in [&["version"][..], &["--version"][..]] {
+        let out = herald().args(args).output().unwrap();
+        assert!(out.status.success());
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            expected,
+            "{args:?}"
+        );
+    }
+}
+
+/// `herald completions bash|zsh|fish` prints a script naming the commands;
+/// the bash one loads and registers a completion for `herald`.
+#[test]
+fn completions_for_bash_zsh_and_fish() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = herald().args(["completions", shell]).output().unwrap();
+        assert!(out.status.success(), "{shell}");
+        let script = String::from_utf8_lossy(&out.stdout);
+        for needle in ["webhook", "serve", "completions"] {
+            assert!(script.contains(needle), "{shell} completions lack {needle}");
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("herald.bash");
+    let out = herald().args(["completions", "bash"]).output().unwrap();
+    std::fs::write(&file, &out.stdout).unwrap();
+    let loaded = Command::new("bash")
+        .arg("-c")
+        .arg(format!("source '{}' && complete -p herald", file.display()))
+        .output()
+        .unwrap();
+    assert!(
+        loaded.status.success(),
+        "{}",
+        String::from_utf8_lossy(&loaded.stderr)
     );
+    let bad = herald().args(["completions", "tcsh"]).output().unwrap();
+    assert!(!bad.status.success());
 }
 
 #[test]
