@@ -19,6 +19,7 @@ mod cli;
 mod cli_jobs;
 mod cli_registration;
 mod clients;
+mod config_example;
 mod console;
 mod crash;
 mod doctor;
