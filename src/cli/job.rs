@@ -14,6 +14,7 @@ use serde_json::{json, Map, Value};
 
 use super::client::{as_guid, literal, Client};
 use super::output::{print_list, print_outcome, print_record, Format, OutputArgs};
+use crate::cli::progress::ProgressHandle;
 
 #[derive(Debug, Args)]
 pub struct JobArgs {
@@ -68,7 +69,7 @@ struct RetryArgs {
         conflicts_with = "failed"
     )]
     job: Option<String>,
-    /// Retry every failed job (statuscode 31), with a progress line.
+    /// Retry every failed job (statuscode 31), with a progress bar.
     #[arg(long)]
     failed: bool,
     /// With --failed: only the failed jobs of this step (name or id).
@@ -415,26 +416,20 @@ async fn retry_failed(client: &Client, step: Option<&str>, format: Format) -> Re
     }
     let mut retried = Vec::new();
     let mut failed = Vec::new();
+    let progress = ProgressHandle::start("retrying failed System Jobs", total as u64);
     for (i, j) in jobs.iter().enumerate() {
         let id = j["asyncoperationid"].as_str().unwrap_or_default();
         let path = format!("asyncoperations({id})/Microsoft.Dynamics.CRM.herald_Retry");
         match client.post(&path, &json!({})).await {
             Ok(_) => retried.push(json!(id)),
             Err(e) => {
-                eprintln!("\r{id}: {e:#}");
+                progress.println(&format!("{id}: {e:#}"));
                 failed.push(json!({"id": id, "error": format!("{e:#}")}));
             }
         }
-        let done = i + 1;
-        let width = 30;
-        let filled = done * width / total;
-        eprint!(
-            "\rretrying failed System Jobs [{}{}] {done}/{total}",
-            "#".repeat(filled),
-            " ".repeat(width - filled)
-        );
+        progress.set(i as u64 + 1);
     }
-    eprintln!();
+    progress.finish();
     let failures = failed.len();
     let record = json!({"total": total, "retried": retried, "failed": failed});
     if failures > 0 {

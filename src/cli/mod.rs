@@ -12,6 +12,7 @@ mod key;
 mod logging;
 mod notify;
 mod output;
+mod progress;
 mod registration;
 mod serve;
 mod step;

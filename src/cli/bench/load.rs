@@ -23,9 +23,9 @@ use serde_json::{json, Value};
 use tokio::net::TcpStream;
 use tokio::task::{JoinHandle, JoinSet};
 
-use super::progress::ProgressHandle;
 use super::receiver::seq_mark;
 use super::stats::{now_ns, Sample};
+use crate::cli::progress::ProgressHandle;
 
 /// One keep-alive HTTP/1.1 connection; dropping it closes it.
 pub struct HttpConn {

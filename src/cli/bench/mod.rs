@@ -31,20 +31,19 @@
 //!   subscriptions and 10 notification URLs, captured the same way before
 //!   the notifier runs, then delivered by it.
 //!
-//! Progress goes to stderr as one rewritten percentage line when stderr is
-//! a terminal (one plain line per phase otherwise) — that is all a
-//! progress display needs here, so no `indicatif`.
+//! Progress goes to stderr as an `indicatif` bar per phase when stderr is a
+//! terminal (a start and an end line per phase otherwise): see
+//! [`crate::cli::progress`], shared with `herald job retry --failed`.
 //!
 //! The parts, one file each: [`receiver`] (the webhook target), [`load`]
 //! (the load generator: HTTP clients and in-process pipeline writes),
 //! [`herald`] (one server and database per scenario), [`scenarios`] (what
 //! each measures and which run), [`report`] (table or JSON), with
-//! [`stats`] (clock, rates, percentiles) and [`progress`] beside them.
+//! [`stats`] (clock, rates, percentiles) beside them.
 //! This file only turns the command line into a run.
 
 mod herald;
 mod load;
-mod progress;
 mod receiver;
 mod report;
 mod scenarios;

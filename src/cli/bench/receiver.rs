@@ -21,8 +21,8 @@ use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio::task::{JoinHandle, JoinSet};
 
-use super::progress::ProgressHandle;
 use super::stats::now_ns;
+use crate::cli::progress::ProgressHandle;
 
 /// What precedes a record's sequence number in the bodies it is sent in.
 const SEQ_MARKER: &str = "benchseq-";

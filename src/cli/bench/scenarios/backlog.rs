@@ -18,10 +18,10 @@ use serde_json::json;
 
 use crate::cli::bench::herald::{Herald, Target};
 use crate::cli::bench::load::{pipeline_creates, HttpConn};
-use crate::cli::bench::progress::ProgressHandle;
 use crate::cli::bench::receiver::{seq_mark, Arrivals, Receiver};
 use crate::cli::bench::report::{Outcome, Unit};
 use crate::cli::bench::stats::{now_ns, per_s};
+use crate::cli::progress::ProgressHandle;
 
 /// `drain`: a backlog of `n` ready System Jobs, delivered as fast as the
 /// workers go.

@@ -15,10 +15,10 @@ use serde_json::json;
 use tokio::task::JoinSet;
 
 use crate::cli::bench::load::HttpConn;
-use crate::cli::bench::progress::ProgressHandle;
 use crate::cli::bench::receiver::Receiver;
 use crate::cli::bench::report::{Outcome, Unit};
 use crate::cli::bench::stats::{now_ns, per_s};
+use crate::cli::progress::ProgressHandle;
 
 const CEILING_CONNS: usize = 16;
 const CEILING_BODY: usize = 5 * 1024;

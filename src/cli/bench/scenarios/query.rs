@@ -10,9 +10,9 @@ use serde_json::json;
 
 use crate::cli::bench::herald::{Herald, StoreKind, Target};
 use crate::cli::bench::load::HttpConn;
-use crate::cli::bench::progress::ProgressHandle;
 use crate::cli::bench::report::{Outcome, Unit};
 use crate::cli::bench::stats::{now_ns, Lat};
+use crate::cli::progress::ProgressHandle;
 
 /// The list query of issue #4: contacts of one account (1 000 of N), newest
 /// first, with the account's name expanded — through the Web API, R times.

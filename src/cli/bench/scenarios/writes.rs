@@ -13,10 +13,10 @@ use serde_json::json;
 
 use crate::cli::bench::herald::{Herald, Target};
 use crate::cli::bench::load::{drive, HttpConn, MakeRequest};
-use crate::cli::bench::progress::ProgressHandle;
 use crate::cli::bench::receiver::{Arrivals, Receiver};
 use crate::cli::bench::report::{Outcome, Unit};
 use crate::cli::bench::stats::{latencies, per_s, span, Lat};
+use crate::cli::progress::ProgressHandle;
 
 /// `create`: `POST /contacts` throughput and latency with `c` clients.
 pub async fn create(target: &Target, n: usize, c: usize) -> anyhow::Result<Outcome> {
