@@ -95,6 +95,11 @@ impl Bc {
         Self::launch(config, clock, dir).await
     }
 
+    /// A second herald on the same database and clock (another node).
+    pub async fn another_node(&self) -> Bc {
+        Self::launch(self.config.clone(), self.clock.clone(), self._dir.clone()).await
+    }
+
     pub fn url(&self, path: &str) -> String {
         if path.starts_with("http") {
             path.to_string()
@@ -142,6 +147,33 @@ impl Bc {
     pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
         let (s, _, b) = self.send(Method::POST, path, Some(body), &[]).await;
         (s, b)
+    }
+
+    /// POST every body to `path` at once; the answers in the bodies' order.
+    pub async fn post_concurrently(
+        &self,
+        path: &str,
+        bodies: Vec<Value>,
+    ) -> Vec<(StatusCode, Value)> {
+        let mut tasks = tokio::task::JoinSet::new();
+        for (i, body) in bodies.into_iter().enumerate() {
+            let rb = self
+                .client
+                .post(self.url(path))
+                .bearer_auth(&self.key)
+                .json(&body);
+            tasks.spawn(async move {
+                let resp = rb.send().await.expect("request sent");
+                let status = resp.status();
+                (i, status, resp.json::<Value>().await.unwrap_or(Value::Null))
+            });
+        }
+        let mut out = Vec::new();
+        while let Some(done) = tasks.join_next().await {
+            out.push(done.expect("task"));
+        }
+        out.sort_by_key(|(i, _, _)| *i);
+        out.into_iter().map(|(_, s, v)| (s, v)).collect()
     }
 
     pub async fn tick(&self) -> TickReport {

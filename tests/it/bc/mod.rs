@@ -13,4 +13,5 @@ mod data;
 mod expiry;
 mod failures;
 mod notifications;
+mod numbering;
 mod subscriptions;

@@ -17,8 +17,8 @@ use crate::error::SchemaError;
 use crate::schema::{Schema, Table, UserTableConfig};
 
 pub use self::bc::{
-    bc_column, bc_entity_of, bc_tables, BcEntity, BcField, BC_COMPANY, BC_COMPANY_COLUMN,
-    BC_ENTITIES,
+    bc_column, bc_entity_named, bc_entity_of, bc_tables, BcEntity, BcField, BcNavigation,
+    NumberSeries, BC_COMPANY, BC_COMPANY_COLUMN, BC_ENTITIES,
 };
 pub use crate::schema::add_system_columns;
 

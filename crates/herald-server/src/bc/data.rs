@@ -287,7 +287,13 @@ pub async fn get(
     Ok(resp)
 }
 
-/// `If-Match` as a precondition: `*` or an etag `W/"n"` / `"n"`.
+/// The version a well-formed etag that is not herald's (`W/"JzQ0O0pB…"`, as
+/// real BC writes them) stands for: no row has it, so the write fails with
+/// 412 exactly as a stale etag does.
+const FOREIGN_ETAG_VERSION: i64 = -1;
+
+/// `If-Match` as a precondition: `*`, herald's `W/"n"` / `"n"`, or any
+/// other quoted entity tag (never current: 412). Anything else is a 400.
 pub fn if_match(req: &BcRequest) -> ApiResult<Option<Precondition>> {
     let Some(v) = req.headers.get("if-match") else {
         return Ok(None);
@@ -296,16 +302,19 @@ pub fn if_match(req: &BcRequest) -> ApiResult<Option<Precondition>> {
     if v == "*" {
         return Ok(Some(Precondition::MustExist));
     }
-    let n = v
-        .trim_start_matches("W/")
-        .trim_matches('"')
-        .parse::<i64>()
-        .map_err(|_| {
+    let tag = v.strip_prefix("W/").unwrap_or(v);
+    let opaque = tag
+        .strip_prefix('"')
+        .and_then(|t| t.strip_suffix('"'))
+        .filter(|t| !t.contains('"'))
+        .ok_or_else(|| {
             errors::bad_request(format!(
-                "If-Match '{v}' is not an @odata.etag of this API (W/\"<n>\") or *"
+                "If-Match '{v}' is not an entity tag (W/\"<etag>\") or *"
             ))
         })?;
-    Ok(Some(Precondition::Version(n)))
+    Ok(Some(Precondition::Version(
+        opaque.parse::<i64>().unwrap_or(FOREIGN_ETAG_VERSION),
+    )))
 }
 
 fn record_of(outcome: &pipeline::Outcome) -> ApiResult<&Record> {
@@ -326,6 +335,7 @@ pub async fn create(
     let table = table_of(state, entity.logical)?;
     let obj = super::json_object(body).map_err(|e| errors::bad_request(e.message))?;
     let mut values = values_from_json(entity, table, &obj, None)?;
+    super::numbering::complete_create(state, company_id, entity, &mut values).await?;
     let id = values
         .iter()
         .find(|(c, _)| c == &table.primary_id)

@@ -5,7 +5,7 @@
 //! here, plus the renaming of field names inside `$filter` / `$orderby`.
 
 use chrono::SecondsFormat;
-use herald_core::builtin::{bc_column, BcEntity, BcField, BC_COMPANY_COLUMN, BC_ENTITIES};
+use herald_core::builtin::{bc_column, BcEntity, BcField, BC_COMPANY_COLUMN};
 use herald_core::value::value_from_json;
 use herald_core::{Table, Value};
 use herald_store::Record;
@@ -22,11 +22,7 @@ pub const LAST_MODIFIED: &str = "lastModifiedDateTime";
 pub const LAST_MODIFIED_V1: &str = "lastDateTimeModified";
 
 /// The entity with this API name (case-insensitive, as BC matches them).
-pub fn entity_named(name: &str) -> Option<&'static BcEntity> {
-    BC_ENTITIES
-        .iter()
-        .find(|e| e.name.eq_ignore_ascii_case(name))
-}
+pub use herald_core::builtin::bc_entity_named as entity_named;
 
 /// The column behind a field name of `entity` (`id`, `lastModifiedDateTime`
 /// and `lastDateTimeModified` included); field names match case-insensitively.

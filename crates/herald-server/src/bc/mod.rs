@@ -8,6 +8,7 @@
 //! | `path` | request paths, subscription resources, notification resources |
 //! | `entity` | camelCase JSON ↔ columns, `$filter`/`$orderby` renaming |
 //! | `data` | `companies` and `companies(<id>)/<entity>` (writes via the pipeline) |
+//! | `numbering` | defaults and number series of creates |
 //! | `subscriptions` | `subscriptions` and `webhookSupportedEntities` |
 //! | `handshake` | the `validationToken` handshake |
 //! | `capture` | the pipeline hook writing `herald_bc_change` rows |
@@ -24,6 +25,7 @@ pub mod errors;
 pub mod handshake;
 pub mod notifier;
 pub mod notifier_state;
+pub mod numbering;
 pub mod path;
 pub mod schedule;
 pub mod subscriptions;

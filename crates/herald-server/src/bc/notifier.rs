@@ -107,7 +107,7 @@ pub async fn tick(state: &SharedState) -> Result<TickReport, StoreError> {
     }
     report.expired = expired.len();
     close_windows(state, now, &mut report).await?;
-    deliver_due(state, &owner, now, &mut report).await?;
+    deliver_due(state, owner, now, &mut report).await?;
     Ok(report)
 }
 

@@ -61,6 +61,19 @@ pub fn subscription_json(sub: &BcSubscription) -> Map<String, Json> {
         "expirationDateTime".into(),
         Json::String(format_datetime(&millis(sub.expires_ms))),
     );
+    // The system fields of v2.0; the subscriber is the one who created and
+    // last renewed it.
+    let user = Json::String(sub.user_id.to_string());
+    m.insert(
+        "systemCreatedAt".into(),
+        Json::String(timestamp(&millis(sub.created_ms))),
+    );
+    m.insert("systemCreatedBy".into(), user.clone());
+    m.insert(
+        "systemModifiedAt".into(),
+        Json::String(timestamp(&millis(sub.modified_ms))),
+    );
+    m.insert("systemModifiedBy".into(), user);
     m
 }
 
@@ -108,7 +121,8 @@ fn parse_body(req: &BcRequest, raw: &[u8]) -> ApiResult<Body> {
                 })
             }
             // Read-only properties a client may echo back.
-            "subscriptionId" | "userId" | "lastModifiedDateTime" | "expirationDateTime" | "timestamp" => {}
+            "subscriptionId" | "userId" | "lastModifiedDateTime" | "expirationDateTime" | "timestamp"
+            | "systemCreatedAt" | "systemCreatedBy" | "systemModifiedAt" | "systemModifiedBy" => {}
             _ if k.starts_with('@') || k.contains("@odata.") => {}
             _ => {
                 return Err(errors::bad_request(format!(
@@ -231,7 +245,7 @@ fn check_if_match(req: &BcRequest, sub: &BcSubscription, what: &str) -> ApiResul
     match if_match(req)? {
         None => Err(errors::if_match_required(what)),
         Some(Precondition::Version(v)) if v != sub.version => Err(errors::entity_changed(format!(
-            "The subscription has changed: its @odata.etag is {}, the If-Match header says W/\"{v}\"",
+            "The subscription has changed: its @odata.etag is {}, the If-Match header names another version",
             etag(sub)
         ))),
         Some(_) => Ok(sub.version),

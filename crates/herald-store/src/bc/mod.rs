@@ -8,6 +8,8 @@
 //!   after the delay window coalesced the changes.
 //! - `herald_bc_target`: delivery state per notification URL (next attempt,
 //!   failures so far, the lease of the node sending to it).
+//! - `herald_bc_number_series`: the last number drawn per company and
+//!   entity (BC's No. Series for creates without `number`).
 //!
 //! Rows are read through `Conn::fetch_columns` with synthetic columns, so
 //! the SQL is written once for both backends.
@@ -15,10 +17,12 @@
 //! One file per table's concern:
 //! - `subscriptions`: creating, reading, renewing and expiring subscriptions;
 //! - `changes`: captured writes and the notifications their window makes;
-//! - `delivery`: the per-URL delivery state (claims, batches, retries).
+//! - `delivery`: the per-URL delivery state (claims, batches, retries);
+//! - `numbers`: number series counters.
 
 mod changes;
 mod delivery;
+mod numbers;
 mod subscriptions;
 
 pub use changes::{BcChange, BcNotification};
@@ -79,6 +83,12 @@ pub(crate) const DDL: &[&str] = &[
         attempts BIGINT NOT NULL,
         lease_owner TEXT,
         lease_until BIGINT
+    )",
+    "CREATE TABLE IF NOT EXISTS herald_bc_number_series (
+        companyid TEXT NOT NULL,
+        entity TEXT NOT NULL,
+        last BIGINT NOT NULL,
+        PRIMARY KEY (companyid, entity)
     )",
 ];
 
