@@ -6,6 +6,7 @@
 //! declares; the service document lists every entity set; and the OASIS
 //! CSDL XML schemas accept the document ([`oasis`]).
 
+mod definitions;
 mod oasis;
 mod reader;
 
