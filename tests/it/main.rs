@@ -24,6 +24,7 @@ mod console;
 mod crash;
 mod doctor;
 mod edge;
+mod fetchxml_paging;
 mod jobs;
 mod keys;
 mod malformed;

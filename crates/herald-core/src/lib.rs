@@ -16,6 +16,7 @@ pub mod new_job;
 pub mod odata;
 pub mod query;
 pub mod schema;
+pub mod sql;
 pub mod value;
 
 pub use error::{QueryError, SchemaError};

@@ -1,7 +1,14 @@
 //! The query model shared by OData (`$select`, `$filter`, `$orderby`,
 //! `$expand`, `$top`) and FetchXML. Parsers produce it already bound to the
 //! schema (names resolved to storage columns, literals typed), and the store
-//! translates it to SQL with bound parameters.
+//! translates it to SQL with bound parameters. Aggregation (FetchXML
+//! `aggregate="true"`, SQL `GROUP BY`) lives in [`aggregate`].
+
+mod aggregate;
+
+pub use aggregate::{
+    AggregateColumn, AggregateFunction, AggregateKind, Aggregation, AliasOrder, DateGrouping,
+};
 
 use crate::value::Value;
 
@@ -133,6 +140,11 @@ pub struct Query {
     /// FetchXML `page` (1-based) with `count` as the page size.
     pub page: Option<u64>,
     pub page_size: Option<u64>,
+    /// Rows skipped before the first returned one (SQL `OFFSET`).
+    pub skip: Option<u64>,
+    /// When set, the query returns one row per group with these outputs
+    /// (and `select`, `expand` and the links' selects are not used).
+    pub aggregate: Option<Aggregation>,
 }
 
 impl Query {

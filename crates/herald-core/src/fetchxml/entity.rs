@@ -10,7 +10,7 @@ use super::nesting::MAX_FETCH_DEPTH;
 use super::parser::{column_ref, join, Parser};
 use crate::error::QueryError;
 use crate::odata::MAX_TOP;
-use crate::query::{Condition, Link, Order, Query};
+use crate::query::{Aggregation, Condition, Link, Order, Query};
 use crate::schema::{Column, ColumnType, Table};
 
 /// What `<entity>` and `<link-entity>` contain.
@@ -35,7 +35,8 @@ impl Parser<'_> {
                 ),
             ));
         }
-        self.reject_attributes(root, &["aggregate", "aggregatelimit"])?;
+        self.reject_attributes(root, &["aggregatelimit"])?;
+        self.aggregate = self.parse_bool(root, "aggregate")?;
         let mut entities = root.children().filter(Node::is_element);
         let entity = entities
             .next()
@@ -80,7 +81,48 @@ impl Parser<'_> {
         query.order = body.order;
         query.filter = join(body.filters, Condition::And);
         query.links = body.links;
+        if self.aggregate {
+            query.select.clear();
+            query.select_aliases.clear();
+            query.aggregate = Some(self.aggregation(root)?);
+        }
         Ok(query)
+    }
+
+    /// The outputs and orders an aggregate query collected, checked.
+    fn aggregation(&mut self, root: Node) -> Result<Aggregation, QueryError> {
+        let columns = std::mem::take(&mut self.aggregates);
+        let order = std::mem::take(&mut self.alias_orders);
+        if !columns
+            .iter()
+            .any(|c| !matches!(c.kind, crate::query::AggregateKind::GroupBy { .. }))
+        {
+            return Err(self.error(
+                self.node_pos(root),
+                "An aggregate query needs at least one <attribute aggregate=…>",
+            ));
+        }
+        for (i, c) in columns.iter().enumerate() {
+            if columns[..i].iter().any(|o| o.alias == c.alias) {
+                return Err(self.error(
+                    self.node_pos(root),
+                    format!("The alias '{}' is used twice", c.alias),
+                ));
+            }
+        }
+        if let Some(o) = order
+            .iter()
+            .find(|o| !columns.iter().any(|c| c.alias == o.alias))
+        {
+            return Err(self.error(
+                self.node_pos(root),
+                format!(
+                    "<order alias='{}'> names no aggregate or groupby alias",
+                    o.alias
+                ),
+            ));
+        }
+        Ok(Aggregation { columns, order })
     }
 
     /// The children of `<entity>` (alias `None`) or `<link-entity>`.
@@ -103,6 +145,20 @@ impl Parser<'_> {
         for child in node.children().filter(Node::is_element) {
             match child.tag_name().name() {
                 "link-entity" => {}
+                "attribute" if self.aggregate => {
+                    let output = self.parse_aggregate_attribute(child, table, alias)?;
+                    self.aggregates.push(output);
+                }
+                "all-attributes" if self.aggregate => {
+                    return Err(self.error(
+                        self.node_pos(child),
+                        "<all-attributes/> cannot be used in an aggregate query",
+                    ))
+                }
+                "order" if self.aggregate => {
+                    let order = self.parse_alias_order(child)?;
+                    self.alias_orders.push(order);
+                }
                 "attribute" => {
                     self.reject_attributes(
                         child,

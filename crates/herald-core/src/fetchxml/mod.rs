@@ -23,7 +23,11 @@
 //! first page of that size; `page` alone uses pages of [`MAX_TOP`] rows;
 //! `top` and `count` are capped to [`MAX_TOP`].
 //!
-//! Not supported (clear errors): aggregates and grouping, `valueof`, link
+//! Aggregates (`aggregate="true"`; see the `aggregate` module): groupings
+//! (with `dategrouping`) and `count countcolumn sum avg min max`, keyed by
+//! alias. Paging: `page` + `count`, with the cookie of [`paging_cookie`].
+//!
+//! Not supported (clear errors): `aggregatelimit`, `rowaggregate`, `valueof`, link
 //! types other than inner/outer, `alias` on attributes of a `<link-entity>`,
 //! and operators not listed in [`parse_fetchxml`].
 //!
@@ -36,9 +40,11 @@
 //! (`<filter>`, `<condition>` and typed values), and `nesting` (the depth
 //! pre-scan run before the XML parser).
 
+mod aggregate;
 mod condition;
 mod entity;
 mod nesting;
+mod paging;
 mod parser;
 #[cfg(test)]
 mod tests;
@@ -54,6 +60,7 @@ use parser::Parser;
 
 pub use crate::odata::MAX_TOP;
 pub use nesting::MAX_FETCH_DEPTH;
+pub use paging::paging_cookie;
 
 /// Parse a FetchXML document against the schema.
 ///

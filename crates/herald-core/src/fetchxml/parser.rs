@@ -6,7 +6,7 @@
 use roxmltree::Node;
 
 use crate::error::QueryError;
-use crate::query::{ColumnRef, Condition};
+use crate::query::{AggregateColumn, AliasOrder, ColumnRef, Condition};
 use crate::schema::{Column, Schema, Table};
 
 /// One parse of one FetchXML document against the schema.
@@ -16,6 +16,11 @@ pub(super) struct Parser<'s> {
     /// Every link alias seen so far, with its table's logical name, for
     /// uniqueness and for `<condition entityname>`.
     pub(super) link_aliases: Vec<(String, String)>,
+    /// `<fetch aggregate="true">`: attributes are groupings or aggregates.
+    pub(super) aggregate: bool,
+    /// An aggregate query's outputs and orders, from every entity and link.
+    pub(super) aggregates: Vec<AggregateColumn>,
+    pub(super) alias_orders: Vec<AliasOrder>,
 }
 
 impl<'s> Parser<'s> {
@@ -24,6 +29,9 @@ impl<'s> Parser<'s> {
             schema,
             xml,
             link_aliases: Vec::new(),
+            aggregate: false,
+            aggregates: Vec::new(),
+            alias_orders: Vec::new(),
         }
     }
 

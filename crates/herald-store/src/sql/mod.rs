@@ -22,8 +22,10 @@
 //!
 //! Here: [`Param`] and [`Sql`] (text being assembled with its parameters),
 //! identifiers and [`fold`]; `select` builds a query's SELECT and COUNT
-//! with its links, `condition` its WHERE, both over a `scope` of tables.
+//! with its links, `aggregate` the SELECT … GROUP BY of an aggregate query,
+//! `condition` their WHERE, all over a `scope` of tables.
 
+mod aggregate;
 mod condition;
 mod scope;
 mod select;

@@ -1,7 +1,8 @@
 //! The SELECT (and COUNT) of a query: its output columns, the links
 //! (joins) it follows and what they output, paging, and the scope that
 //! resolves a column reference to its table's SQL alias. The WHERE clause is
-//! written by `condition`.
+//! written by `condition`; aggregate queries by `aggregate`, which shares
+//! the FROM/JOIN setup ([`sources`]), WHERE and LIMIT with this.
 
 use herald_core::query::{Condition, Link, Order, Query};
 use herald_core::schema::Column;
@@ -37,26 +38,17 @@ pub fn select(
     limit: Option<u64>,
     offset: u64,
 ) -> Result<Select, StoreError> {
-    let table = table_of(schema, &query.table)?;
-    let mut scope = Scope {
-        dialect,
-        schema,
-        tables: vec![(None, "t0".to_string(), table)],
-    };
-    let mut joins = Sql::default();
-    let mut link_columns = Vec::new();
-    let mut link_filters = Vec::new();
-    let mut link_orders = Vec::new();
-    add_links(
-        &mut scope,
-        &query.links,
-        "t0",
+    if let Some(aggregation) = &query.aggregate {
+        return super::aggregate::select(dialect, schema, query, aggregation, limit, offset);
+    }
+    let Sources {
         table,
-        &mut joins,
-        &mut link_columns,
-        &mut link_filters,
-        &mut link_orders,
-    )?;
+        scope,
+        joins,
+        link_columns,
+        link_filters,
+        link_orders,
+    } = sources(dialect, schema, query)?;
 
     let mut columns: Vec<OutputColumn> = Vec::new();
     if query.select.is_empty() {
@@ -151,41 +143,97 @@ pub fn select(
         .push(" t0");
     append(&mut sql, &joins);
 
-    let mut conditions: Vec<&Condition> = Vec::new();
-    if let Some(f) = &query.filter {
-        conditions.push(f);
+    where_clause(&scope, query.filter.as_ref(), &link_filters, &mut sql)?;
+
+    if !order_sql.is_empty() {
+        sql.push(" ORDER BY ").push(&order_sql.join(", "));
     }
-    for f in &link_filters {
-        conditions.push(f);
-    }
+    limit_offset(&mut sql, limit, offset);
+    let _ = scope.schema;
+    Ok(Select { sql, columns })
+}
+
+/// The tables a query reads: the primary one (`t0`) and its links' joins,
+/// with what the links add to the select list, the filters and the order.
+pub(super) struct Sources<'a> {
+    pub(super) table: &'a Table,
+    pub(super) scope: Scope<'a>,
+    pub(super) joins: Sql,
+    pub(super) link_columns: Vec<(String, OutputColumn)>,
+    pub(super) link_filters: Vec<Condition>,
+    pub(super) link_orders: Vec<Order>,
+}
+
+pub(super) fn sources<'a>(
+    dialect: Dialect,
+    schema: &'a Schema,
+    query: &Query,
+) -> Result<Sources<'a>, StoreError> {
+    let table = table_of(schema, &query.table)?;
+    let mut s = Sources {
+        table,
+        scope: Scope {
+            dialect,
+            schema,
+            tables: vec![(None, "t0".to_string(), table)],
+        },
+        joins: Sql::default(),
+        link_columns: Vec::new(),
+        link_filters: Vec::new(),
+        link_orders: Vec::new(),
+    };
+    add_links(
+        &mut s.scope,
+        &query.links,
+        "t0",
+        table,
+        &mut s.joins,
+        &mut s.link_columns,
+        &mut s.link_filters,
+        &mut s.link_orders,
+    )?;
+    Ok(s)
+}
+
+/// ` WHERE …` with the query's filter and the inner links' filters, if any.
+pub(super) fn where_clause(
+    scope: &Scope<'_>,
+    filter: Option<&Condition>,
+    link_filters: &[Condition],
+    sql: &mut Sql,
+) -> Result<(), StoreError> {
+    let conditions: Vec<&Condition> = filter.into_iter().chain(link_filters).collect();
     if !conditions.is_empty() {
         sql.push(" WHERE ");
         for (i, c) in conditions.iter().enumerate() {
             if i > 0 {
                 sql.push(" AND ");
             }
-            condition(&scope, c, &mut sql)?;
+            condition(scope, c, sql)?;
         }
     }
+    Ok(())
+}
 
-    if !order_sql.is_empty() {
-        sql.push(" ORDER BY ").push(&order_sql.join(", "));
-    }
+/// ` LIMIT … OFFSET …` for paging, when there is a limit.
+pub(super) fn limit_offset(sql: &mut Sql, limit: Option<u64>, offset: u64) {
     if let Some(limit) = limit {
         sql.push(" LIMIT ")
             .bind(Param::Int(Some(limit.min(i64::MAX as u64) as i64)));
         sql.push(" OFFSET ")
             .bind(Param::Int(Some(offset.min(i64::MAX as u64) as i64)));
     }
-    let _ = scope.schema;
-    Ok(Select { sql, columns })
 }
 
-/// `SELECT COUNT(*)` with the same joins and filters as `select`.
+/// `SELECT COUNT(*)` with the same joins and filters as `select` (for an
+/// aggregate query: the number of groups).
 pub fn count(dialect: Dialect, schema: &Schema, query: &Query) -> Result<Sql, StoreError> {
     let mut q = query.clone();
     q.select = vec![table_of(schema, &query.table)?.primary_id.clone()];
     q.order.clear();
+    if let Some(a) = q.aggregate.as_mut() {
+        a.order.clear();
+    }
     for l in q.links.iter_mut() {
         clear_link_output(l);
     }
@@ -206,7 +254,7 @@ fn clear_link_output(l: &mut Link) {
     }
 }
 
-fn append(dst: &mut Sql, src: &Sql) {
+pub(super) fn append(dst: &mut Sql, src: &Sql) {
     // Renumber placeholders of `src` after those already in `dst`.
     let base = dst.params.len();
     if base == 0 {

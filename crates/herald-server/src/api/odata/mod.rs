@@ -6,6 +6,7 @@
 //! table of them).
 
 mod bound;
+mod fetch_results;
 mod read;
 mod route;
 mod write;

@@ -18,7 +18,7 @@ use crate::api::prefer::MAX_PAGE_SIZE;
 use crate::api::representation::{lookup_names, record_json};
 use crate::state::AppState;
 
-use super::{odata_json, resolve_key, table_for, Request};
+use super::{fetch_results, odata_json, resolve_key, table_for, Request};
 
 pub(super) fn who_am_i(state: &AppState, req: &Request) -> ApiResult<Response> {
     Ok(odata_json(
@@ -76,19 +76,29 @@ pub(super) fn context_url(req: &Request, table: &Table, query: &Query, entity: b
     s
 }
 
-/// Parse the query options (or `fetchXml`) for a table.
+/// Parse the query options (or `fetchXml`, or `sql`) for a table.
 pub(super) fn bind_query(state: &AppState, req: &Request, table: &Table) -> ApiResult<Query> {
-    if let Some((_, xml)) = req.options.iter().find(|(k, _)| k == "fetchXml") {
-        let q = herald_core::fetchxml::parse_fetchxml(&state.schema, xml)?;
-        if q.table != table.logical_name {
-            return Err(ApiError::bad_request(format!(
-                "The FetchXML entity '{}' does not match the entity set '{}'",
-                q.table, table.entity_set
-            )));
-        }
-        return Ok(q);
+    let option = |name: &str| req.options.iter().find(|(k, _)| k == name).map(|(_, v)| v);
+    let (query, language) = if let Some(xml) = option("fetchXml") {
+        (
+            herald_core::fetchxml::parse_fetchxml(&state.schema, xml)?,
+            "FetchXML entity",
+        )
+    } else if let Some(sql) = option("sql") {
+        (
+            herald_core::sql::parse_sql(&state.schema, sql)?,
+            "SQL table",
+        )
+    } else {
+        return Ok(parse_options(&state.schema, table, &req.options)?);
+    };
+    if query.table != table.logical_name {
+        return Err(ApiError::bad_request(format!(
+            "The {language} '{}' does not match the entity set '{}'",
+            query.table, table.entity_set
+        )));
     }
-    Ok(parse_options(&state.schema, table, &req.options)?)
+    Ok(query)
 }
 
 pub(super) fn skiptoken(req: &Request) -> ApiResult<u64> {
@@ -150,11 +160,18 @@ pub(super) async fn list_query(
     };
     let offset = match (query.page, query.page_size) {
         (Some(page), Some(size)) => page.saturating_sub(1).saturating_mul(size),
-        _ => offset,
+        _ => offset.saturating_add(query.skip.unwrap_or(0)),
     };
-    let fetch_limit = if paged { limit.map(|l| l + 1) } else { limit };
+    // One row more than a page tells whether there are more (for
+    // `@odata.nextLink`, or FetchXML's `morerecords`).
+    let fetch_page = query.page.filter(|_| query.page_size.is_some());
+    let fetch_limit = if paged || fetch_page.is_some() {
+        limit.map(|l| l + 1)
+    } else {
+        limit
+    };
     let mut rows = state.store.fetch(&query, fetch_limit, offset).await?;
-    let more = paged && limit.is_some_and(|l| rows.len() as u64 > l);
+    let more = (paged || fetch_page.is_some()) && limit.is_some_and(|l| rows.len() as u64 > l);
     if more {
         rows.truncate(limit.unwrap_or(0) as usize);
     }
@@ -175,6 +192,9 @@ pub(super) async fn list_query(
     let value: Vec<Json> = rows
         .iter()
         .map(|r| {
+            if query.aggregate.is_some() {
+                return fetch_results::aggregate_row(r);
+            }
             Json::Object(with_expansions(
                 state,
                 table,
@@ -186,7 +206,10 @@ pub(super) async fn list_query(
         })
         .collect();
     out.insert("value".into(), Json::Array(value));
-    if more {
+    if let Some(page) = fetch_page {
+        fetch_results::paging_annotations(&mut out, req, table, page, &rows, more);
+    }
+    if more && paged {
         out.insert(
             "@odata.nextLink".into(),
             Json::String(next_link(req, offset + limit.unwrap_or(0))),
