@@ -36,6 +36,7 @@ mod openapi;
 mod readme;
 mod seed_queries;
 mod signatures;
+mod sql;
 mod user_tables;
 mod web_api;
 mod webhooks;

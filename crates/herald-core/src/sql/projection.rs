@@ -4,6 +4,8 @@
 //! statement with `GROUP BY` or an aggregate becomes an [`Aggregation`]
 //! whose rows are keyed by alias (`AS name`, else the column's name, or
 //! `count` for `COUNT(*)` and `<function>_<column>` for the others).
+//! `SELECT DISTINCT` of columns groups by them, so its rows are the
+//! distinct values alone.
 
 use sqlparser::ast::{
     DuplicateTreatment, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArguments, Ident,
@@ -61,7 +63,18 @@ pub(super) fn build(
         .collect::<Result<Vec<_>, _>>()?;
     let aggregate =
         !group_by.is_empty() || items.iter().any(|(e, _)| matches!(e, Expr::Function(_)));
-    if aggregate {
+    // `SELECT DISTINCT a, b` is `SELECT a, b … GROUP BY a, b`: a plain
+    // select always returns the primary key too, which would make every
+    // row distinct.
+    let distinct_groups: Vec<Expr>;
+    let group_by = if distinct && !aggregate {
+        distinct_groups = items.iter().map(|(e, _)| (*e).clone()).collect();
+        &distinct_groups[..]
+    } else {
+        group_by
+    };
+    if aggregate || distinct {
+        query.distinct = false;
         query.aggregate = Some(aggregation(scope, &items, group_by, order_by)?);
         query.links = scope.links(|_| Vec::new());
     } else {
