@@ -29,8 +29,8 @@ pub struct Select {
 }
 
 /// Build the SELECT for a query. `limit`/`offset` implement paging and are
-/// applied after ordering; the primary key is always the last sort key so
-/// pages are stable.
+/// applied after ordering; the primary key is always the last sort key (for
+/// DISTINCT, every returned expression is) so pages are stable.
 pub fn select(
     dialect: Dialect,
     schema: &Schema,
@@ -128,7 +128,11 @@ pub fn select(
         ));
     }
     select_list.extend(hidden);
-    if !query.distinct {
+    if query.distinct {
+        // Distinct rows differ in some returned value: sorting by all of
+        // them last makes the order total, so pages are stable.
+        order_sql.extend(select_list.iter().map(|e| format!("{e} ASC NULLS FIRST")));
+    } else {
         order_sql.push(format!("t0.{} ASC", ident(&table.primary_id)));
     }
 
