@@ -197,3 +197,23 @@ fn the_license_file_is_the_one_cargo_toml_names() {
         "LICENSE should be the Apache License 2.0 text"
     );
 }
+
+/// The README and docs/ stand alone: nothing points at files a clone does
+/// not have (the spec folder beside the repository, its seeds and sections).
+#[test]
+fn the_docs_stand_alone() {
+    let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs");
+    let mut texts = vec![("README.md".to_string(), README.to_string())];
+    for entry in std::fs::read_dir(&docs).expect("docs/") {
+        let path = entry.expect("a docs/ entry").path();
+        if path.extension().is_some_and(|e| e == "md") {
+            let text = std::fs::read_to_string(&path).expect("read a doc");
+            texts.push((path.display().to_string(), text));
+        }
+    }
+    for (name, text) in texts {
+        for needle in ["../shared", "shared/spec", "seed 0", "the seeds", "SPEC §"] {
+            assert!(!text.contains(needle), "{name} refers to {needle:?}");
+        }
+    }
+}
