@@ -72,7 +72,8 @@ pub use conn::Conn;
 pub use dialect::Dialect;
 pub use error::StoreError;
 pub use jobs::{
-    AttemptRow, Claim, ClaimLimits, ClaimedJob, EndpointCap, JobOutcome, JobRow, NewJob, OutcomeRow,
+    AttemptRow, Claim, ClaimLimits, ClaimedJob, EndpointCap, JobOutcome, JobRow, Lease, NewJob,
+    OutcomeRow,
 };
 pub use record::Record;
 

@@ -20,7 +20,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use herald_store::{ClaimedJob, Record};
+use herald_store::{ClaimedJob, Lease, Record};
 
 /// A job handed over to the worker (or claimed by it).
 pub struct HandedOver {
@@ -54,9 +54,6 @@ struct Inner {
     /// Committed, waiting for the worker to take them.
     queue: Vec<HandedOver>,
 }
-
-/// A lease for a job written by this node: (owner, until in ms).
-pub type DirectLease = (String, i64);
 
 impl Handoff {
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -118,7 +115,7 @@ pub struct Reservations<'a> {
 impl Reservations<'_> {
     /// A lease for one more job, if the worker has room; `now_ms` is the
     /// store clock.
-    pub fn reserve(&mut self, now_ms: i64) -> Option<DirectLease> {
+    pub fn reserve(&mut self, now_ms: i64) -> Option<Lease> {
         let mut i = self.handoff.lock();
         let room = i.held + i.queue.len() + i.reserved < i.capacity;
         let Some((owner, lease_ms)) = i.worker.clone().filter(|_| room) else {
@@ -127,7 +124,10 @@ impl Reservations<'_> {
         };
         i.reserved += 1;
         self.reserved += 1;
-        Some((owner.to_string(), now_ms + lease_ms))
+        Some(Lease {
+            owner: owner.to_string(),
+            until_ms: now_ms + lease_ms,
+        })
     }
 
     /// The job written under the last reservation, with its webhook's row
@@ -191,7 +191,13 @@ mod tests {
         let h = Handoff::default();
         h.open("node", 1_000, 2);
         let mut r = h.reservations();
-        assert_eq!(r.reserve(5), Some(("node".to_string(), 1_005)));
+        assert_eq!(
+            r.reserve(5),
+            Some(Lease {
+                owner: "node".to_string(),
+                until_ms: 1_005
+            })
+        );
         r.add(job(), None);
         drop(r);
         assert!(h.take().is_empty(), "a dropped write hands nothing over");

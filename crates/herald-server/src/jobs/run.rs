@@ -25,13 +25,6 @@ use crate::webhook::{self, CallKind, Endpoint, EndpointLookup, Payload, WebhookC
 /// Dataverse's error code for an unavailable endpoint, as a signed int.
 pub const ERRORCODE_ENDPOINT_UNAVAILABLE: i64 = 0x8005_0203_u32 as i32 as i64;
 
-/// Statecode/statuscode pairs.
-pub const READY: (i64, i64) = (0, 0);
-pub const IN_PROGRESS: (i64, i64) = (2, 20);
-pub const SUCCEEDED: (i64, i64) = (3, 30);
-pub const FAILED: (i64, i64) = (3, 31);
-pub const CANCELED: (i64, i64) = (3, 32);
-
 /// How long a delivery runs before its job is marked In Progress.
 pub const IN_PROGRESS_AFTER: Duration = Duration::from_millis(500);
 

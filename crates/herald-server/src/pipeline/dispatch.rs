@@ -146,13 +146,15 @@ async fn enqueue(
         at: event.now,
     };
     tx.insert(table, &job.into_row()).await?;
-    tx.enqueue_job(&NewJob {
-        asyncoperation_id: job_id,
-        endpoint_id: step.endpoint_id,
-        ready_at_ms: event.now.timestamp_millis(),
-        autodelete: step.async_auto_delete,
-        lease,
-    })
+    tx.enqueue_job(
+        &NewJob::ready(
+            job_id,
+            step.endpoint_id,
+            event.now.timestamp_millis(),
+            step.async_auto_delete,
+        )
+        .leased(lease),
+    )
     .await?;
     if let Some(data) = handed_data {
         direct.add(

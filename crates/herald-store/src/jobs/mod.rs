@@ -23,7 +23,7 @@ mod rows;
 
 pub use claim::{Claim, ClaimLimits, ClaimedJob, EndpointCap};
 pub use outcome::{JobOutcome, OutcomeRow};
-pub use queue::NewJob;
+pub use queue::{Lease, NewJob};
 pub use rows::{AttemptRow, JobRow};
 
 use uuid::Uuid;

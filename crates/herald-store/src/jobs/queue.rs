@@ -13,6 +13,13 @@ use crate::read::rows;
 use crate::sql::{Param, Sql};
 use crate::{Dialect, Store, Tx};
 
+/// A lease on a queued job: who holds it, and until when (ms, store clock).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    pub owner: String,
+    pub until_ms: i64,
+}
+
 /// A job to enqueue with its asyncoperation row.
 #[derive(Debug, Clone)]
 pub struct NewJob {
@@ -20,9 +27,33 @@ pub struct NewJob {
     pub endpoint_id: Uuid,
     pub ready_at_ms: i64,
     pub autodelete: bool,
-    /// Leased from the start (owner, until in ms): the writing node hands
-    /// the job to its own workers without a claim. None: Ready for any node.
-    pub lease: Option<(String, i64)>,
+    /// Leased from the start: the writing node hands the job to its own
+    /// workers without a claim. None: Ready for any node.
+    pub lease: Option<Lease>,
+}
+
+impl NewJob {
+    /// A job for `endpoint_id`, due at `ready_at_ms`, Ready for any node.
+    pub fn ready(
+        asyncoperation_id: Uuid,
+        endpoint_id: Uuid,
+        ready_at_ms: i64,
+        autodelete: bool,
+    ) -> NewJob {
+        NewJob {
+            asyncoperation_id,
+            endpoint_id,
+            ready_at_ms,
+            autodelete,
+            lease: None,
+        }
+    }
+
+    /// The same job leased from the start (when `lease` is some).
+    pub fn leased(mut self, lease: Option<Lease>) -> NewJob {
+        self.lease = lease;
+        self
+    }
 }
 
 impl Tx {
@@ -36,10 +67,10 @@ impl Tx {
                 .bind(Param::int(job.ready_at_ms))
                 .push(", ");
             match &job.lease {
-                Some((owner, until)) => sql
-                    .bind(Param::text(owner))
+                Some(lease) => sql
+                    .bind(Param::text(&lease.owner))
                     .push(", ")
-                    .bind(Param::int(*until))
+                    .bind(Param::int(lease.until_ms))
                     .push(", "),
                 None => sql.push("NULL, NULL, "),
             };
@@ -93,14 +124,9 @@ impl Tx {
             .bind(Param::int(now_ms));
         let leased_until = self.conn().await?.fetch_i64(&sql).await?;
         self.dequeue_job(id).await?;
-        self.enqueue_job(&NewJob {
-            asyncoperation_id: id,
-            endpoint_id: endpoint,
-            ready_at_ms: leased_until.map_or(ready_at_ms, |l| ready_at_ms.max(l + 1)),
-            autodelete,
-            lease: None,
-        })
-        .await
+        let ready_at_ms = leased_until.map_or(ready_at_ms, |l| ready_at_ms.max(l + 1));
+        self.enqueue_job(&NewJob::ready(id, endpoint, ready_at_ms, autodelete))
+            .await
     }
 
     /// Take a job out of the queue (canceled or paused). If a node holds
