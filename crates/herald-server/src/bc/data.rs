@@ -8,7 +8,7 @@
 
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::Response;
-use herald_core::builtin::{BcEntity, BC_COMPANY, BC_COMPANY_COLUMN};
+use herald_core::builtin::{BcEntity, BcNavigation, BC_COMPANY, BC_COMPANY_COLUMN};
 use herald_core::odata::parse_options;
 use herald_core::query::{ColumnRef, CompareOp, Condition};
 use herald_core::{Query, Table, Value};
@@ -120,17 +120,19 @@ struct ListOptions {
     query: Query,
     skip: u64,
     select: Option<Vec<String>>,
+    expand: Vec<&'static BcNavigation>,
 }
 
 fn list_options(
     state: &AppState,
     req: &BcRequest,
-    entity: &BcEntity,
+    entity: &'static BcEntity,
     table: &Table,
 ) -> ApiResult<ListOptions> {
     let mut mapped = Vec::new();
     let mut skip = 0;
     let mut select = None;
+    let mut expand = Vec::new();
     for (k, v) in &req.options {
         match k.to_ascii_lowercase().as_str() {
             "$filter" | "$orderby" => mapped.push((k.clone(), rename_fields(entity, table, v))),
@@ -145,9 +147,10 @@ fn list_options(
                 }
                 select = Some(names);
             }
+            "$expand" => expand = super::expand::parse(entity, v)?,
             other if other.starts_with('$') => {
                 return Err(errors::bad_request(format!(
-                    "The query option '{k}' is not supported here (supported: $filter, $orderby, $top, $skip, $select, $count)"
+                    "The query option '{k}' is not supported here (supported: $filter, $orderby, $top, $skip, $select, $count, $expand)"
                 )))
             }
             // BC's `company=<name>` and other plain parameters are ignored.
@@ -160,6 +163,7 @@ fn list_options(
         query,
         skip,
         select,
+        expand,
     })
 }
 
@@ -175,6 +179,7 @@ pub async fn list(
         mut query,
         skip,
         select,
+        expand,
     } = list_options(state, req, entity, table)?;
     query.filter = Some(match query.filter.take() {
         Some(f) => Condition::And(vec![in_company(company_id), f]),
@@ -195,11 +200,15 @@ pub async fn list(
             Json::from(state.store.count(&query).await?),
         );
     }
-    let value: Vec<Json> = rows
+    let mut value: Vec<Map<String, Json>> = rows
         .iter()
-        .map(|r| Json::Object(record_json(entity, table, r, select.as_deref())))
+        .map(|r| record_json(entity, table, r, select.as_deref()))
         .collect();
-    out.insert("value".into(), Json::Array(value));
+    super::expand::expand(state, company_id, &expand, &rows, &mut value).await?;
+    out.insert(
+        "value".into(),
+        Json::Array(value.into_iter().map(Json::Object).collect()),
+    );
     if more && query.top.is_none() {
         let mut q: Vec<String> = req
             .raw_query
@@ -273,13 +282,23 @@ pub async fn get(
     company(state, company_id).await?;
     let table = table_of(state, entity.logical)?;
     let r = existing(state, company_id, entity, table, id).await?;
-    let select = list_options(state, req, entity, table)?.select;
+    let options = list_options(state, req, entity, table)?;
+    let mut fields = [record_json(entity, table, &r, options.select.as_deref())];
+    super::expand::expand(
+        state,
+        company_id,
+        &options.expand,
+        std::slice::from_ref(&r),
+        &mut fields,
+    )
+    .await?;
+    let [fields] = fields;
     let mut m = Map::new();
     m.insert(
         "@odata.context".into(),
         Json::String(context(req, company_id, entity, true)),
     );
-    m.extend(record_json(entity, table, &r, select.as_deref()));
+    m.extend(fields);
     let mut resp = json_response(StatusCode::OK, Json::Object(m));
     if let Ok(v) = HeaderValue::from_str(&entity::etag(&r)) {
         resp.headers_mut().insert(axum::http::header::ETAG, v);

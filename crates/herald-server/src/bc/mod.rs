@@ -9,6 +9,8 @@
 //! | `entity` | camelCase JSON ↔ columns, `$filter`/`$orderby` renaming |
 //! | `data` | `companies` and `companies(<id>)/<entity>` (writes via the pipeline) |
 //! | `numbering` | defaults and number series of creates |
+//! | `expand` | `$expand` on navigation properties |
+//! | `metadata` | `$metadata`, the CSDL of the entities |
 //! | `subscriptions` | `subscriptions` and `webhookSupportedEntities` |
 //! | `handshake` | the `validationToken` handshake |
 //! | `capture` | the pipeline hook writing `herald_bc_change` rows |
@@ -22,7 +24,9 @@ pub mod coalesce;
 pub mod data;
 pub mod entity;
 pub mod errors;
+pub mod expand;
 pub mod handshake;
+pub mod metadata;
 pub mod notifier;
 pub mod notifier_state;
 pub mod numbering;
@@ -168,6 +172,7 @@ async fn dispatch(
     let target = path::parse(&percent_decode(rest))?;
     let st: &crate::state::AppState = state;
     match (&method, target) {
+        (&Method::GET, BcPath::Metadata) => Ok(metadata::response()),
         (&Method::GET, BcPath::Companies) => data::list_companies(st, &req).await,
         (&Method::GET, BcPath::Company(id)) => data::get_company(st, &req, id).await,
         (&Method::GET, BcPath::Entities { company, entity }) => {

@@ -38,6 +38,8 @@ pub enum BcPath {
     Subscription(String),
     /// `webhookSupportedEntities` (also under a company)
     SupportedEntities(Option<Uuid>),
+    /// `$metadata` (also under a company)
+    Metadata,
 }
 
 /// `name(key)` → (name, Some(key)); `name` → (name, None).
@@ -78,6 +80,11 @@ fn unknown_entity(name: &str) -> crate::api::error::ApiError {
 pub fn parse(path: &str) -> ApiResult<BcPath> {
     let path = path.trim_matches('/');
     let segments: Vec<&str> = path.split('/').collect();
+    if segments.last() == Some(&"$metadata")
+        && (segments.len() == 1 || (segments.len() == 2 && segments[0].starts_with("companies(")))
+    {
+        return Ok(BcPath::Metadata);
+    }
     let (first, first_key) = split_key(segments[0])?;
     match (first, first_key, &segments[1..]) {
         ("companies", None, []) => Ok(BcPath::Companies),
@@ -237,6 +244,11 @@ mod tests {
         assert!(
             matches!(parse("subscriptions(abc)").unwrap(), BcPath::Subscription(s) if s == "abc")
         );
+        assert!(matches!(parse("$metadata").unwrap(), BcPath::Metadata));
+        assert!(matches!(
+            parse(&format!("companies({C})/$metadata")).unwrap(),
+            BcPath::Metadata
+        ));
         assert!(matches!(
             parse("webhookSupportedEntities").unwrap(),
             BcPath::SupportedEntities(None)
