@@ -115,6 +115,22 @@ async fn relationship_definitions(s: TestServer) {
         names(&typed, "SchemaName"),
         ["serviceendpoint_sdkmessageprocessingstep"]
     );
+    // dynamics-web-api's retrieveRelationships casts the collection.
+    let cast = ok(
+        &s,
+        &format!(
+            "RelationshipDefinitions/Microsoft.Dynamics.CRM.OneToManyRelationshipMetadata?$select=SchemaName&$filter={}",
+            enc("SchemaName eq 'account_primary_contact'")
+        ),
+    )
+    .await;
+    assert_eq!(names(&cast, "SchemaName"), ["account_primary_contact"]);
+    let many = ok(
+        &s,
+        "RelationshipDefinitions/Microsoft.Dynamics.CRM.ManyToManyRelationshipMetadata",
+    )
+    .await;
+    assert_eq!(many["value"], json!([]));
     let (status, body) = s.get("RelationshipDefinitions(SchemaName='nope')").await;
     odata_error(status, &body, StatusCode::NOT_FOUND);
 }

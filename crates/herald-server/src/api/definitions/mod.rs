@@ -82,13 +82,44 @@ pub fn read(
             );
             read_child(schema, table, &child, under, options)
         }
-        Target::Relationships { key } => {
-            let shape = relationship::one_to_many_shape();
-            let all = relationship::describe_all(schema);
-            let under = format!("{context}RelationshipDefinitions");
-            relationships(schema, &shape, all, key.as_ref(), under, options)
+        Target::Relationships { key, cast } => {
+            let cast_path = cast.as_ref().map(|c| format!("/{c}")).unwrap_or_default();
+            let under = format!("{context}RelationshipDefinitions{cast_path}");
+            let cast_name = cast
+                .as_deref()
+                .map(|c| c.trim_start_matches(attribute::NAMESPACE));
+            match cast_name {
+                None | Some("OneToManyRelationshipMetadata") => {
+                    let shape = relationship::one_to_many_shape();
+                    let all = relationship::describe_all(schema);
+                    relationships(schema, &shape, all, key.as_ref(), under, options)
+                }
+                Some("ManyToManyRelationshipMetadata") => {
+                    let opts = Options::parse(schema, &relationship::many_to_many_shape(), options)?;
+                    if let Some(key) = key {
+                        return Err(DefinitionError::NotFound(format!(
+                            "Could not find a relationship {}: herald models no many-to-many relationships",
+                            describe_key(&key)
+                        )));
+                    }
+                    Ok(collection(format!("{under}{}", opts.context_suffix()), Vec::new()))
+                }
+                Some(other) => Err(DefinitionError::Unsupported(format!(
+                    "'{other}' is not a relationship type (OneToManyRelationshipMetadata, ManyToManyRelationshipMetadata)"
+                ))),
+            }
         }
-        Target::GlobalOptionSets { key } => {
+        Target::GlobalOptionSets { key, cast } => {
+            let cast_name = cast
+                .as_deref()
+                .map(|c| c.trim_start_matches(attribute::NAMESPACE));
+            if let Some(other) = cast_name
+                .filter(|c| !matches!(*c, "OptionSetMetadata" | "BooleanOptionSetMetadata"))
+            {
+                return Err(DefinitionError::Unsupported(format!(
+                    "'{other}' is not an option set type (OptionSetMetadata, BooleanOptionSetMetadata)"
+                )));
+            }
             let opts = Options::parse(schema, &option_set::global_shape(), options)?;
             if let Some(key) = key {
                 return Err(DefinitionError::NotFound(format!(

@@ -5,8 +5,8 @@
 //! EntityDefinitions(<key>)/Attributes[(<key>)][/Microsoft.Dynamics.CRM.<Type>AttributeMetadata]
 //! EntityDefinitions(<key>)/{ManyToOne,OneToMany,ManyToMany}Relationships[(<key>)]
 //! EntityDefinitions(<key>)/Keys[(<key>)]
-//! RelationshipDefinitions[(<key>)]
-//! GlobalOptionSetDefinitions[(<key>)]
+//! RelationshipDefinitions[(<key>)][/Microsoft.Dynamics.CRM.<Type>RelationshipMetadata]
+//! GlobalOptionSetDefinitions[(<key>)][/Microsoft.Dynamics.CRM.<Type>OptionSetMetadata]
 //! ```
 //!
 //! A key is a MetadataId (`(<guid>)`, `(MetadataId=<guid>)`) or a named
@@ -74,9 +74,11 @@ pub enum Target {
     },
     Relationships {
         key: Option<Key>,
+        cast: Option<String>,
     },
     GlobalOptionSets {
         key: Option<Key>,
+        cast: Option<String>,
     },
 }
 
@@ -121,13 +123,28 @@ pub fn parse(path: &str) -> DefinitionResult<Target> {
                 child,
             }
         }
-        "RelationshipDefinitions" => Target::Relationships { key: head_key },
-        "GlobalOptionSetDefinitions" => Target::GlobalOptionSets { key: head_key },
+        "RelationshipDefinitions" => Target::Relationships {
+            key: head_key,
+            cast: cast_segment(rest.next())?,
+        },
+        "GlobalOptionSetDefinitions" => Target::GlobalOptionSets {
+            key: head_key,
+            cast: cast_segment(rest.next())?,
+        },
         other => return Err(not_found(other)),
     };
     match rest.next() {
         Some((extra, _)) => Err(not_found(&extra)),
         None => Ok(target),
+    }
+}
+
+/// An optional type-cast segment (`Microsoft.Dynamics.CRM.<Type>`).
+fn cast_segment(segment: Option<(String, Option<Key>)>) -> DefinitionResult<Option<String>> {
+    match segment {
+        None => Ok(None),
+        Some((cast, None)) if cast.starts_with("Microsoft.Dynamics.CRM.") => Ok(Some(cast)),
+        Some((other, _)) => Err(not_found(&other)),
     }
 }
 
@@ -260,13 +277,23 @@ mod tests {
         assert_eq!(
             parse("RelationshipDefinitions(SchemaName='x')").unwrap(),
             Target::Relationships {
-                key: named("SchemaName", "x")
+                key: named("SchemaName", "x"),
+                cast: None
+            }
+        );
+        assert_eq!(
+            parse("RelationshipDefinitions/Microsoft.Dynamics.CRM.OneToManyRelationshipMetadata")
+                .unwrap(),
+            Target::Relationships {
+                key: None,
+                cast: Some("Microsoft.Dynamics.CRM.OneToManyRelationshipMetadata".into())
             }
         );
         assert_eq!(
             parse("GlobalOptionSetDefinitions(Name='x')").unwrap(),
             Target::GlobalOptionSets {
-                key: named("Name", "x")
+                key: named("Name", "x"),
+                cast: None
             }
         );
     }

@@ -150,7 +150,14 @@ fn relationships_keys_and_option_sets() {
         &[],
     );
     assert_eq!(one["ReferencedEntity"], "systemuser");
+    let cast = ok(
+        "RelationshipDefinitions/Microsoft.Dynamics.CRM.OneToManyRelationshipMetadata",
+        &[("$filter", "SchemaName eq 'lk_account_createdby'")],
+    );
+    assert_eq!(cast["value"][0]["ReferencedEntity"], "systemuser");
     for empty in [
+        "RelationshipDefinitions/Microsoft.Dynamics.CRM.ManyToManyRelationshipMetadata",
+        "GlobalOptionSetDefinitions/Microsoft.Dynamics.CRM.OptionSetMetadata",
         "EntityDefinitions(LogicalName='account')/ManyToManyRelationships",
         "EntityDefinitions(LogicalName='account')/Keys",
         "GlobalOptionSetDefinitions",
