@@ -332,3 +332,20 @@ async fn the_console_warns_about_its_cookie_only_without_https() {
         .expect("server");
     assert!(login_page(&plain).await.contains(WARNING));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serves_a_certificate_and_key_given_as_files() {
+    let files = tempfile::tempdir().expect("tempdir");
+    let pair = herald_server::tls::self_signed::ensure(files.path()).expect("a certificate pair");
+    let (cert, key) = (pair.cert.clone(), pair.key.clone());
+    let s = TestServer::start_with(Backend::Sqlite, "https_given_files", |c| {
+        c.server.tls_cert = Some(cert);
+        c.server.tls_key = Some(key);
+    })
+    .await
+    .expect("server");
+    let tls = s.state.config.server.serves_tls();
+    assert!(tls && s.base.starts_with("https://"), "{}", s.base);
+    let (st, body) = s.get("WhoAmI").await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+}
