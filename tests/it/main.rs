@@ -12,6 +12,7 @@
 #[macro_use]
 mod common;
 
+mod batch;
 mod bc;
 mod bench_cli;
 mod bins;
@@ -34,6 +35,7 @@ mod metrics;
 mod multinode;
 mod openapi;
 mod readme;
+mod refs;
 mod seed_queries;
 mod signatures;
 mod sql;

@@ -3,6 +3,7 @@
 //! execution context. No I/O lives here, so all of it is unit-tested.
 
 pub mod authvalue;
+pub mod batch;
 pub mod builtin;
 pub mod clock;
 pub mod context;

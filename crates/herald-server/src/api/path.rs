@@ -28,6 +28,19 @@ pub enum Resource {
     /// `EntityDefinitions…`, `RelationshipDefinitions…` or
     /// `GlobalOptionSetDefinitions…`: the whole path, for `api::definitions`.
     Definitions(String),
+    /// `$batch`: several requests in one `multipart/mixed` body.
+    Batch,
+    /// `<set>(<key>)/<navigation>[(<child>)]/$ref`: the reference a
+    /// navigation property holds (a lookup, or one row of a collection).
+    Ref {
+        set: String,
+        key: Key,
+        navigation: String,
+        child: Option<Key>,
+    },
+    /// `<set>/Microsoft.Dynamics.CRM.<action>`: an action bound to the
+    /// collection (CreateMultiple, UpdateMultiple, UpsertMultiple).
+    CollectionAction { set: String, action: String },
 }
 
 /// The entity sets of the metadata API (they are not tables).
@@ -36,6 +49,9 @@ const DEFINITION_SETS: [&str; 3] = [
     "RelationshipDefinitions",
     "GlobalOptionSetDefinitions",
 ];
+
+/// The namespace of Dataverse's actions and types.
+pub const NAMESPACE: &str = "Microsoft.Dynamics.CRM.";
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Key {
@@ -63,6 +79,22 @@ pub fn parse(path: &str) -> ApiResult<Resource> {
     if DEFINITION_SETS.contains(&head) {
         return Ok(Resource::Definitions(path.to_string()));
     }
+    if path == "$batch" {
+        return Ok(Resource::Batch);
+    }
+    if let Some(inner) = path.strip_suffix("/$ref") {
+        return parse_ref(inner);
+    }
+    if let Some((set, action)) = path.split_once('/') {
+        if let Some(action) = action.strip_prefix(NAMESPACE) {
+            if !set.contains('(') && !set.is_empty() && !action.contains('/') {
+                return Ok(Resource::CollectionAction {
+                    set: set.to_string(),
+                    action: action.to_string(),
+                });
+            }
+        }
+    }
     let mut segments = path.splitn(2, '/');
     let first = segments.next().unwrap_or("");
     let navigation = segments.next().map(str::to_string);
@@ -73,26 +105,7 @@ pub fn parse(path: &str) -> ApiResult<Resource> {
             )));
         }
     }
-    let (set, key) = match first.find('(') {
-        None => (first.to_string(), None),
-        Some(open) => {
-            if !first.ends_with(')') {
-                return Err(ApiError::bad_request(format!(
-                    "Bad key in '{first}': expected <set>(<id>)"
-                )));
-            }
-            let inner = &first[open + 1..first.len() - 1];
-            let key = if let Some(alias) = inner.strip_prefix('@') {
-                Key::Alias(alias.to_string())
-            } else {
-                let raw = inner.split_once('=').map(|(_, v)| v).unwrap_or(inner);
-                Key::Id(parse_guid(raw).ok_or_else(|| {
-                    ApiError::bad_request(format!("'{inner}' is not a valid key: expected a GUID like 00000000-0000-0000-0000-000000000001"))
-                })?)
-            };
-            (first[..open].to_string(), Some(key))
-        }
-    };
+    let (set, key) = name_and_key(first)?;
     if set.is_empty() {
         return Err(ApiError::bad_request("Missing entity set name in the path"));
     }
@@ -106,6 +119,52 @@ pub fn parse(path: &str) -> ApiResult<Resource> {
         key,
         navigation,
     })
+}
+
+/// `<name>` or `<name>(<key>)`.
+fn name_and_key(segment: &str) -> ApiResult<(String, Option<Key>)> {
+    let Some(open) = segment.find('(') else {
+        return Ok((segment.to_string(), None));
+    };
+    if !segment.ends_with(')') {
+        return Err(ApiError::bad_request(format!(
+            "Bad key in '{segment}': expected <set>(<id>)"
+        )));
+    }
+    let inner = &segment[open + 1..segment.len() - 1];
+    let key = if let Some(alias) = inner.strip_prefix('@') {
+        Key::Alias(alias.to_string())
+    } else {
+        let raw = inner.split_once('=').map(|(_, v)| v).unwrap_or(inner);
+        Key::Id(parse_guid(raw).ok_or_else(|| {
+            ApiError::bad_request(format!("'{inner}' is not a valid key: expected a GUID like 00000000-0000-0000-0000-000000000001"))
+        })?)
+    };
+    Ok((segment[..open].to_string(), Some(key)))
+}
+
+/// `<set>(<key>)/<navigation>[(<child>)]` before `/$ref`.
+fn parse_ref(path: &str) -> ApiResult<Resource> {
+    let refuse = || {
+        ApiError::bad_request(format!(
+            "'{path}/$ref' is not a reference: expected <set>(<id>)/<navigation>/$ref or <set>(<id>)/<collection>(<id>)/$ref"
+        ))
+    };
+    let (first, nav) = path.split_once('/').ok_or_else(refuse)?;
+    if nav.contains('/') {
+        return Err(refuse());
+    }
+    let (set, key) = name_and_key(first)?;
+    let (navigation, child) = name_and_key(nav)?;
+    match key {
+        Some(key) if !set.is_empty() && !navigation.is_empty() => Ok(Resource::Ref {
+            set,
+            key,
+            navigation,
+            child,
+        }),
+        _ => Err(refuse()),
+    }
 }
 
 #[cfg(test)]
@@ -171,5 +230,40 @@ mod tests {
             parse("EntityDefinitionsX").unwrap(),
             Resource::Set { .. }
         ));
+    }
+
+    #[test]
+    fn parses_batch_refs_and_collection_actions() {
+        let id = Uuid::parse_str("6d81597f-0f9f-e711-8122-000d3aa2331c").unwrap();
+        assert_eq!(parse("$batch").unwrap(), Resource::Batch);
+        assert_eq!(
+            parse(&format!("accounts({id})/primarycontactid/$ref")).unwrap(),
+            Resource::Ref {
+                set: "accounts".into(),
+                key: Key::Id(id),
+                navigation: "primarycontactid".into(),
+                child: None
+            }
+        );
+        assert_eq!(
+            parse(&format!(
+                "accounts({id})/contact_customer_accounts({id})/$ref"
+            ))
+            .unwrap(),
+            Resource::Ref {
+                set: "accounts".into(),
+                key: Key::Id(id),
+                navigation: "contact_customer_accounts".into(),
+                child: Some(Key::Id(id))
+            }
+        );
+        assert!(parse("accounts/x/$ref").is_err());
+        assert_eq!(
+            parse("accounts/Microsoft.Dynamics.CRM.CreateMultiple").unwrap(),
+            Resource::CollectionAction {
+                set: "accounts".into(),
+                action: "CreateMultiple".into()
+            }
+        );
     }
 }

@@ -141,7 +141,7 @@ pub fn values_from_body(
 }
 
 /// `/contacts(<id>)`, `contacts(<id>)` or a full URL ending in it.
-fn parse_bind(schema: &Schema, target: &Table, s: &str) -> ApiResult<uuid::Uuid> {
+pub fn parse_bind(schema: &Schema, target: &Table, s: &str) -> ApiResult<uuid::Uuid> {
     let tail = s.rsplit('/').next().unwrap_or(s);
     let bad = || {
         ApiError::payload(format!(

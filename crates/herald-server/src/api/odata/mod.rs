@@ -3,13 +3,18 @@
 //! `route` sends it to a read (`read`: list, retrieve, navigation, WhoAmI,
 //! the service document), a write (`write`: create, update/upsert, delete,
 //! all through the pipeline) or a bound function or action (`bound`, one
-//! table of them).
+//! table of them), `$ref` (`refs`), or a `$batch` of such requests
+//! (`batch`); `writer` decides whether a write commits alone or joins a
+//! change set's session.
 
+mod batch;
 mod bound;
 mod fetch_results;
 mod read;
+mod refs;
 mod route;
 mod write;
+mod writer;
 
 pub(crate) use bound::operations as bound_operations;
 

@@ -16,7 +16,10 @@ use crate::auth::authenticate;
 use crate::public_origin::PublicOrigin;
 use crate::state::AppState;
 
-use super::{bound, odata_json, read, read_body, resolve_key, write, Request, VERSIONS};
+use super::writer::Writer;
+use super::{
+    batch, bound, odata_json, read, read_body, refs, resolve_key, write, Request, VERSIONS,
+};
 
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn route(
@@ -47,6 +50,25 @@ pub(super) async fn route(
         uri,
     };
     let body = read_body(state, body).await?;
+    if resource == Resource::Batch {
+        return match method {
+            Method::POST => batch::run(state, &req, &body).await,
+            m => Err(not_allowed(&m)),
+        };
+    }
+    dispatch(state, &req, method, resource, &body, &mut Writer::Alone).await
+}
+
+/// Answer one parsed request — on its own, or as a part of a `$batch`
+/// (whose change sets pass their shared session as `writer`).
+pub(super) async fn dispatch(
+    state: &Arc<AppState>,
+    req: &Request,
+    method: Method,
+    resource: Resource,
+    body: &[u8],
+    writer: &mut Writer<'_, '_>,
+) -> ApiResult<Response> {
     if let Resource::Set {
         set,
         key: Some(k),
@@ -54,14 +76,14 @@ pub(super) async fn route(
     } = &resource
     {
         if let Some(op) = bound::find(&method, set, nav) {
-            let id = resolve_key(&req, k.clone())?;
-            return bound::run(op, state, &req, id, &body).await;
+            let id = resolve_key(req, k.clone())?;
+            return bound::run(op, state, req, id, body).await;
         }
     }
     match (method, resource) {
-        (Method::GET, Resource::WhoAmI) => read::who_am_i(state, &req),
-        (Method::GET, Resource::RetrieveVersion) => read::retrieve_version(&req),
-        (Method::GET, Resource::Service) => read::service_document(state, &req),
+        (Method::GET, Resource::WhoAmI) => read::who_am_i(state, req),
+        (Method::GET, Resource::RetrieveVersion) => read::retrieve_version(req),
+        (Method::GET, Resource::Service) => read::service_document(state, req),
         (Method::GET, Resource::Metadata) => Ok(metadata_document(state)),
         (Method::GET, Resource::Definitions(path)) => {
             crate::api::definitions::read(&state.schema, &req.base, &path, &req.options)
@@ -73,7 +95,7 @@ pub(super) async fn route(
             crate::api::error::codes::UNSUPPORTED,
             format!("{m} is not supported on table definitions: herald's tables are read-only through the Web API (declare tables in the [[tables]] section of the config)"),
         )),
-        (Method::GET, Resource::Set { set, key: None, .. }) => read::list(state, &req, &set).await,
+        (Method::GET, Resource::Set { set, key: None, .. }) => read::list(state, req, &set).await,
         (
             Method::GET,
             Resource::Set {
@@ -81,7 +103,7 @@ pub(super) async fn route(
                 key: Some(k),
                 navigation: None,
             },
-        ) => read::retrieve(state, &req, &set, k).await,
+        ) => read::retrieve(state, req, &set, k).await,
         (
             Method::GET,
             Resource::Set {
@@ -89,7 +111,7 @@ pub(super) async fn route(
                 key: Some(k),
                 navigation: Some(nav),
             },
-        ) => read::navigate(state, &req, &set, k, &nav).await,
+        ) => read::navigate(state, req, &set, k, &nav).await,
         (
             Method::POST,
             Resource::Set {
@@ -97,7 +119,7 @@ pub(super) async fn route(
                 key: None,
                 navigation: None,
             },
-        ) => write::create(state, &req, &set, &body).await,
+        ) => write::create(state, req, &set, body, writer).await,
         (
             Method::PATCH,
             Resource::Set {
@@ -106,8 +128,8 @@ pub(super) async fn route(
                 navigation: None,
             },
         ) if set == bound::SYSTEM_JOBS => {
-            let id = resolve_key(&req, k)?;
-            crate::api::jobs::patch(state, &req.base, id, &body, req.caller.user_id)
+            let id = resolve_key(req, k)?;
+            crate::api::jobs::patch(state, &req.base, id, body, req.caller.user_id)
                 .await
                 .map(|v| odata_json(StatusCode::OK, v))
         }
@@ -118,7 +140,7 @@ pub(super) async fn route(
                 key: Some(k),
                 navigation: None,
             },
-        ) => write::update(state, &req, &set, k, &body).await,
+        ) => write::update(state, req, &set, k, body, writer).await,
         (
             Method::DELETE,
             Resource::Set {
@@ -126,13 +148,42 @@ pub(super) async fn route(
                 key: Some(k),
                 navigation: None,
             },
-        ) => write::delete(state, &req, &set, k).await,
-        (m, _) => Err(ApiError::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            crate::api::error::codes::UNSUPPORTED,
-            format!("{m} is not supported on this resource"),
-        )),
+        ) => write::delete(state, req, &set, k, writer).await,
+        (
+            method,
+            Resource::Ref {
+                set,
+                key,
+                navigation,
+                child,
+            },
+        ) => {
+            refs::run(
+                state,
+                req,
+                &method,
+                refs::Target {
+                    set: &set,
+                    key,
+                    navigation: &navigation,
+                    child,
+                },
+                body,
+                writer,
+            )
+            .await
+        }
+        (_, Resource::Batch) => Err(ApiError::bad_request("A $batch cannot hold another $batch")),
+        (m, _) => Err(not_allowed(&m)),
     }
+}
+
+fn not_allowed(method: &Method) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        crate::api::error::codes::UNSUPPORTED,
+        format!("{method} is not supported on this resource"),
+    )
 }
 
 /// `$metadata`: the CSDL of every table.

@@ -18,6 +18,7 @@ use crate::pipeline::{self, Message, Operation, Precondition};
 use crate::state::AppState;
 
 use super::read::{by_id_query, single};
+use super::writer::Writer;
 use super::{resolve_key, table_for, Request};
 
 pub(super) fn precondition(headers: &HeaderMap) -> ApiResult<Precondition> {
@@ -66,9 +67,10 @@ pub(super) async fn write_response(
     table: &Table,
     outcome: pipeline::Outcome,
     created: bool,
+    writer: &Writer<'_, '_>,
 ) -> ApiResult<Response> {
     let entity_id = format!("{}{}({})", req.base, table.entity_set, outcome.id);
-    let mut resp = if req.prefer.return_representation {
+    let mut resp = if req.prefer.return_representation && writer.committed_on_return() {
         let query = by_id_query(
             table,
             parse_options(&state.schema, table, &req.options)?,
@@ -86,10 +88,7 @@ pub(super) async fn write_response(
         );
         r
     } else {
-        let mut r = StatusCode::NO_CONTENT.into_response();
-        r.headers_mut()
-            .insert("OData-Version", HeaderValue::from_static("4.0"));
-        r
+        no_content()
     };
     if let Ok(v) = HeaderValue::from_str(&entity_id) {
         resp.headers_mut().insert("OData-EntityId", v.clone());
@@ -110,6 +109,7 @@ pub(super) async fn create(
     req: &Request,
     set: &str,
     body: &[u8],
+    writer: &mut Writer<'_, '_>,
 ) -> ApiResult<Response> {
     let table = table_for(state, set)?;
     let obj = json_object(body)?;
@@ -118,19 +118,20 @@ pub(super) async fn create(
         .iter()
         .find(|(c, _)| c == &table.primary_id)
         .and_then(|(_, v)| v.as_guid());
-    let outcome = pipeline::execute(
-        state,
-        Operation::new(
-            Message::Create,
-            &table.logical_name,
-            id,
-            values,
-            req.caller.user_id,
+    let outcome = writer
+        .execute(
+            state,
+            Operation::new(
+                Message::Create,
+                &table.logical_name,
+                id,
+                values,
+                req.caller.user_id,
+            )
+            .with_correlation(correlation(state, &req.headers)),
         )
-        .with_correlation(correlation(state, &req.headers)),
-    )
-    .await?;
-    write_response(state, req, table, outcome, true).await
+        .await?;
+    write_response(state, req, table, outcome, true, writer).await
 }
 
 pub(super) async fn update(
@@ -139,6 +140,7 @@ pub(super) async fn update(
     set: &str,
     key: Key,
     body: &[u8],
+    writer: &mut Writer<'_, '_>,
 ) -> ApiResult<Response> {
     let table = table_for(state, set)?;
     let id = resolve_key(req, key)?;
@@ -156,22 +158,23 @@ pub(super) async fn update(
             )));
         }
     }
-    let outcome = pipeline::execute(
-        state,
-        Operation::new(
-            Message::Update,
-            &table.logical_name,
-            Some(id),
-            values,
-            req.caller.user_id,
+    let outcome = writer
+        .execute(
+            state,
+            Operation::new(
+                Message::Update,
+                &table.logical_name,
+                Some(id),
+                values,
+                req.caller.user_id,
+            )
+            .with_precondition(precondition(&req.headers)?)
+            .upsert()
+            .with_correlation(correlation(state, &req.headers)),
         )
-        .with_precondition(precondition(&req.headers)?)
-        .upsert()
-        .with_correlation(correlation(state, &req.headers)),
-    )
-    .await?;
+        .await?;
     let created = outcome.message == Message::Create;
-    write_response(state, req, table, outcome, created).await
+    write_response(state, req, table, outcome, created, writer).await
 }
 
 pub(super) async fn delete(
@@ -179,6 +182,7 @@ pub(super) async fn delete(
     req: &Request,
     set: &str,
     key: Key,
+    writer: &mut Writer<'_, '_>,
 ) -> ApiResult<Response> {
     let table = table_for(state, set)?;
     let id = resolve_key(req, key)?;
@@ -188,21 +192,27 @@ pub(super) async fn delete(
             "If-None-Match is not allowed on DELETE",
         ));
     }
-    pipeline::execute(
-        state,
-        Operation::new(
-            Message::Delete,
-            &table.logical_name,
-            Some(id),
-            vec![],
-            req.caller.user_id,
+    writer
+        .execute(
+            state,
+            Operation::new(
+                Message::Delete,
+                &table.logical_name,
+                Some(id),
+                vec![],
+                req.caller.user_id,
+            )
+            .with_precondition(pre)
+            .with_correlation(correlation(state, &req.headers)),
         )
-        .with_precondition(pre)
-        .with_correlation(correlation(state, &req.headers)),
-    )
-    .await?;
+        .await?;
+    Ok(no_content())
+}
+
+/// `204 No Content` with `OData-Version: 4.0`: a write with nothing to return.
+pub(super) fn no_content() -> Response {
     let mut r = StatusCode::NO_CONTENT.into_response();
     r.headers_mut()
         .insert("OData-Version", HeaderValue::from_static("4.0"));
-    Ok(r)
+    r
 }

@@ -1,0 +1,148 @@
+//! `$ref`: the reference a navigation property holds, set and cleared
+//! without touching the rest of the record — `PUT <set>(id)/<lookup>/$ref`
+//! with `{"@odata.id": "<url>"}` and `DELETE <set>(id)/<lookup>/$ref` for a
+//! single-valued property; `POST <set>(id)/<collection>/$ref` and `DELETE
+//! <set>(id)/<collection>(<child>)/$ref` (or `…/$ref?$id=<url>`) for a
+//! one-to-many, which change the child's lookup. Each is an Update through
+//! the pipeline, so Update steps fire as for a PATCH.
+
+use axum::http::Method;
+use axum::response::Response;
+use herald_core::{Table, Value};
+use uuid::Uuid;
+
+use super::write::{correlation, no_content};
+use super::writer::Writer;
+use super::{resolve_key, table_for, Request};
+use crate::api::error::{ApiError, ApiResult};
+use crate::api::path::Key;
+use crate::api::payload::{json_object, parse_bind};
+use crate::pipeline::{Message, Operation};
+use crate::state::AppState;
+
+/// The reference a `$ref` request addresses.
+pub(super) struct Target<'p> {
+    pub(super) set: &'p str,
+    pub(super) key: Key,
+    pub(super) navigation: &'p str,
+    /// The child of a collection (`<collection>(<child>)/$ref`).
+    pub(super) child: Option<Key>,
+}
+
+/// The lookup a `$ref` request changes: which row, which column, to what.
+struct Change<'t> {
+    table: &'t Table,
+    id: Uuid,
+    column: String,
+    value: Value,
+}
+
+pub(super) async fn run(
+    state: &AppState,
+    req: &Request,
+    method: &Method,
+    target: Target<'_>,
+    body: &[u8],
+    writer: &mut Writer<'_, '_>,
+) -> ApiResult<Response> {
+    let change = change_of(state, req, method, target, body)?;
+    writer
+        .execute(
+            state,
+            Operation::new(
+                Message::Update,
+                &change.table.logical_name,
+                Some(change.id),
+                vec![(change.column, change.value)],
+                req.caller.user_id,
+            )
+            .with_correlation(correlation(state, &req.headers)),
+        )
+        .await?;
+    Ok(no_content())
+}
+
+fn change_of<'s>(
+    state: &'s AppState,
+    req: &Request,
+    method: &Method,
+    target: Target<'_>,
+    body: &[u8],
+) -> ApiResult<Change<'s>> {
+    let table = table_for(state, target.set)?;
+    let id = resolve_key(req, target.key)?;
+    let schema = &state.schema;
+    if let Some(col) = table.lookup_by_navigation(target.navigation) {
+        let referenced = schema
+            .table(col.lookup_target().unwrap_or(""))
+            .ok_or_else(|| ApiError::internal("lookup without target"))?;
+        let value = match (method, target.child) {
+            (&Method::PUT, None) => Value::Guid(parse_bind(schema, referenced, &odata_id(body)?)?),
+            (&Method::DELETE, None) => Value::Null,
+            _ => {
+                return Err(ApiError::bad_request(format!(
+                    "'{}' is single-valued: PUT {}(<id>)/{}/$ref sets it, DELETE clears it",
+                    target.navigation, target.set, target.navigation
+                )))
+            }
+        };
+        return Ok(Change {
+            table,
+            id,
+            column: col.name.clone(),
+            value,
+        });
+    }
+    let rel = schema
+        .relationship_from(&table.logical_name, target.navigation)
+        .ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "'{}' is not a navigation property of '{}'",
+                target.navigation, table.logical_name
+            ))
+        })?;
+    let many = schema
+        .table(&rel.many_table)
+        .ok_or_else(|| ApiError::internal("relationship without table"))?;
+    let (child, value) = match (method, target.child) {
+        (&Method::POST, None) => (parse_bind(schema, many, &odata_id(body)?)?, Value::Guid(id)),
+        (&Method::DELETE, Some(child)) => (resolve_key(req, child)?, Value::Null),
+        (&Method::DELETE, None) => {
+            let reference = req
+                .options
+                .iter()
+                .find(|(k, _)| k == "$id")
+                .map(|(_, v)| v.clone())
+                .ok_or_else(|| {
+                    ApiError::bad_request(format!(
+                        "Name the row to remove: DELETE {}(<id>)/{}(<child id>)/$ref",
+                        target.set, target.navigation
+                    ))
+                })?;
+            (parse_bind(schema, many, &reference)?, Value::Null)
+        }
+        _ => {
+            return Err(ApiError::bad_request(format!(
+                "'{}' is collection-valued: POST {}(<id>)/{}/$ref adds a row, DELETE {}(<id>)/{}(<child id>)/$ref removes one",
+                target.navigation, target.set, target.navigation, target.set, target.navigation
+            )))
+        }
+    };
+    Ok(Change {
+        table: many,
+        id: child,
+        column: rel.lookup_column.clone(),
+        value,
+    })
+}
+
+/// The `@odata.id` of a `$ref` body.
+fn odata_id(body: &[u8]) -> ApiResult<String> {
+    json_object(body)?
+        .get("@odata.id")
+        .and_then(|v| v.as_str())
+        .map(str::to_string)
+        .ok_or_else(|| {
+            ApiError::payload("A $ref body is {\"@odata.id\": \"<url of the referenced row>\"}")
+        })
+}
