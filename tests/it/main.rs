@@ -16,6 +16,7 @@ mod batch;
 mod bc;
 mod bench_cli;
 mod bins;
+mod bulk;
 mod cli;
 mod cli_jobs;
 mod cli_registration;

@@ -9,7 +9,7 @@
 use uuid::Uuid;
 
 /// The messages herald knows (the `sdkmessage` rows).
-pub const MESSAGES: [&str; 9] = [
+pub const MESSAGES: [&str; 12] = [
     "Create",
     "Update",
     "Delete",
@@ -19,6 +19,9 @@ pub const MESSAGES: [&str; 9] = [
     "SetState",
     "Associate",
     "Disassociate",
+    "CreateMultiple",
+    "UpdateMultiple",
+    "UpsertMultiple",
 ];
 
 /// The built-in plug-in type that runs service-endpoint (webhook) steps.

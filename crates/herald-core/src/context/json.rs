@@ -13,8 +13,8 @@ use serde_json::{Map, Value as Json};
 
 use super::execution::ExecutionContext;
 use super::value::{
-    AttributeValue, Entity, EntityReference, ParamValue, ENTITY_REFERENCE_TYPE, ENTITY_TYPE,
-    KEY_VALUE_PAIR_TYPE, MONEY_TYPE, OPTION_SET_VALUE_TYPE,
+    AttributeValue, Entity, EntityReference, ParamValue, ENTITY_COLLECTION_TYPE,
+    ENTITY_REFERENCE_TYPE, ENTITY_TYPE, KEY_VALUE_PAIR_TYPE, MONEY_TYPE, OPTION_SET_VALUE_TYPE,
 };
 
 /// Compact JSON text with every `/` written as `\/`, as Dataverse's
@@ -116,6 +116,24 @@ impl AttributeValue {
                     })
                     .collect(),
             ),
+            AttributeValue::EntityCollection {
+                entity_name,
+                entities,
+            } => {
+                let mut m = Map::new();
+                m.insert("__type".into(), Json::from(ENTITY_COLLECTION_TYPE));
+                m.insert(
+                    "Entities".into(),
+                    Json::Array(entities.iter().map(Entity::to_json).collect()),
+                );
+                m.insert("EntityName".into(), Json::String(entity_name.clone()));
+                m.insert("MinActiveRowVersion".into(), Json::from("-1"));
+                m.insert("MoreRecords".into(), Json::Bool(false));
+                m.insert("PagingCookie".into(), Json::Null);
+                m.insert("TotalRecordCount".into(), Json::from(-1));
+                m.insert("TotalRecordCountLimitExceeded".into(), Json::Bool(false));
+                Json::Object(m)
+            }
         }
     }
 }

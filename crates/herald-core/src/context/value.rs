@@ -16,6 +16,8 @@ pub const OPTION_SET_VALUE_TYPE: &str =
 pub const MONEY_TYPE: &str = "Money:http://schemas.microsoft.com/xrm/2011/Contracts";
 /// `__type` of each element of a `List<KeyValuePair<string,string>>`
 /// (e.g. the `ChangedEntityTypes` shared variable).
+pub const ENTITY_COLLECTION_TYPE: &str =
+    "EntityCollection:http://schemas.microsoft.com/xrm/2011/Contracts";
 pub const KEY_VALUE_PAIR_TYPE: &str = "KeyValuePairOfstringstring:#System.Collections.Generic";
 
 /// A reference to one row: `LogicalName` + `Id` (+ optional `Name`).
@@ -115,6 +117,12 @@ pub enum AttributeValue {
     /// `List<KeyValuePair<string,string>>`: `[{"__type":"KeyValuePairOfstringstring:…","key":…,"value":…}]`
     /// (the `ChangedEntityTypes` shared variable).
     KeyValuePairs(Vec<(String, String)>),
+    /// `{"__type":"EntityCollection:…","Entities":[…],"EntityName":…,…}`
+    /// (a bulk message's `Targets`).
+    EntityCollection {
+        entity_name: String,
+        entities: Vec<Entity>,
+    },
 }
 
 /// Parameter collections (`InputParameters`, `OutputParameters`,

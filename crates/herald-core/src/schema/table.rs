@@ -66,13 +66,16 @@ impl Table {
 
     /// Whether a step can be registered for `message` on this table (it has
     /// an `sdkmessagefilter` row): Create, Update and Delete on every data
-    /// table, Assign where it has an owner, SetState where it has a state.
+    /// table, Assign where it has an owner, SetState where it has a state;
+    /// the bulk messages (CreateMultiple, UpdateMultiple, UpsertMultiple)
+    /// wherever Create and Update are.
     pub fn supports_message(&self, message: &str) -> bool {
         if !self.is_event_source() {
             return false;
         }
         match message {
             "Create" | "Update" | "Delete" => true,
+            "CreateMultiple" | "UpdateMultiple" | "UpsertMultiple" => true,
             "Assign" => self.column("ownerid").is_some(),
             "SetState" => self.column("statecode").is_some(),
             _ => false,

@@ -10,19 +10,45 @@ use herald_delivery::Outcome;
 use herald_store::{ClaimedJob, JobRow, NewJob, Tx};
 use uuid::Uuid;
 
+use chrono::{DateTime, Utc};
+use herald_core::Table;
+
 use super::error::{PipelineError, PipelineResult};
-use super::event::Event;
 use super::registrations::StepSet;
 use crate::jobs::handoff::Reservations;
 use crate::state::AppState;
 use crate::webhook::{self, CallKind, Endpoint, Payload, WebhookCall};
+
+/// What raised the steps: one record's write ([`super::event::Event`]) or a
+/// bulk message run once for many records ([`super::bulk::BulkEvent`]).
+pub trait Raised: Sync {
+    /// The message steps are registered for.
+    fn message_name(&self) -> &str;
+    fn table(&self) -> &Table;
+    /// Columns the caller changed (for filtering attributes).
+    fn changed_columns(&self) -> Vec<String>;
+    /// The record a System Job is regarding.
+    fn regarding(&self) -> Uuid;
+    fn correlation_id(&self) -> Uuid;
+    fn depth(&self) -> i64;
+    fn caller(&self) -> Uuid;
+    fn now(&self) -> DateTime<Utc>;
+    /// The context one step receives.
+    fn context(
+        &self,
+        state: &AppState,
+        step: &StepDef,
+        operation_id: Uuid,
+        request_id: Option<Uuid>,
+    ) -> ExecutionContext;
+}
 
 /// Run the steps of a stage before the write (10 or 20): synchronous
 /// steps only (async steps run at stage 40 alone).
 pub async fn run_stage(
     state: &AppState,
     tx: &mut Tx,
-    event: &Event<'_>,
+    event: &dyn Raised,
     steps: &[StepDef],
     stage: i64,
 ) -> PipelineResult<()> {
@@ -35,7 +61,7 @@ pub async fn run_stage(
 pub async fn run_post_operation(
     state: &AppState,
     tx: &mut Tx,
-    event: &Event<'_>,
+    event: &dyn Raised,
     steps: &StepSet,
     direct: &mut Reservations<'_>,
 ) -> PipelineResult<()> {
@@ -45,7 +71,7 @@ pub async fn run_post_operation(
 async fn run(
     state: &AppState,
     tx: &mut Tx,
-    event: &Event<'_>,
+    event: &dyn Raised,
     steps: &[StepDef],
     stage: i64,
     mut direct: Option<(&mut Reservations<'_>, &StepSet)>,
@@ -55,7 +81,7 @@ async fn run(
         steps,
         stage,
         event.message_name(),
-        &event.table.logical_name,
+        &event.table().logical_name,
         &changed,
     ) {
         if step.is_async() {
@@ -75,7 +101,7 @@ async fn run(
             })?;
         let request_id = Uuid::new_v4();
         let ctx = event.context(state, step, Uuid::new_v4(), Some(request_id));
-        state.depths.record(event.correlation_id, event.depth);
+        state.depths.record(event.correlation_id(), event.depth());
         deliver_sync(state, &endpoint, &ctx, request_id).await?;
     }
     Ok(())
@@ -117,7 +143,7 @@ async fn deliver_sync(
 async fn enqueue(
     state: &AppState,
     tx: &mut Tx,
-    event: &Event<'_>,
+    event: &dyn Raised,
     step: &StepDef,
     direct: &mut Reservations<'_>,
     endpoint: Option<std::sync::Arc<herald_store::Record>>,
@@ -136,21 +162,21 @@ async fn enqueue(
         id: job_id,
         name: &step.name,
         step_id: step.id,
-        table: &event.table.logical_name,
+        table: &event.table().logical_name,
         message: event.message_name(),
-        regarding: event.id,
-        correlation_id: event.correlation_id,
-        depth: event.depth,
+        regarding: event.regarding(),
+        correlation_id: event.correlation_id(),
+        depth: event.depth(),
         data,
-        caller: event.caller,
-        at: event.now,
+        caller: event.caller(),
+        at: event.now(),
     };
     tx.insert(table, &job.into_row()).await?;
     tx.enqueue_job(
         &NewJob::ready(
             job_id,
             step.endpoint_id,
-            event.now.timestamp_millis(),
+            event.now().timestamp_millis(),
             step.async_auto_delete,
         )
         .leased(lease),
@@ -166,10 +192,10 @@ async fn enqueue(
                 row: Some(JobRow {
                     state: herald_core::job::JobState::Ready,
                     data,
-                    primaryentitytype: event.table.logical_name.clone(),
+                    primaryentitytype: event.table().logical_name.clone(),
                     messagename: Some(event.message_name().to_string()),
-                    correlationid: Some(event.correlation_id),
-                    depth: event.depth,
+                    correlationid: Some(event.correlation_id()),
+                    depth: event.depth(),
                 }),
             },
             endpoint,

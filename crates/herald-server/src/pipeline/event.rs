@@ -292,5 +292,41 @@ impl Event<'_> {
     }
 }
 
+impl super::dispatch::Raised for Event<'_> {
+    fn message_name(&self) -> &str {
+        Event::message_name(self)
+    }
+    fn table(&self) -> &Table {
+        self.table
+    }
+    fn changed_columns(&self) -> Vec<String> {
+        Event::changed_columns(self)
+    }
+    fn regarding(&self) -> Uuid {
+        self.id
+    }
+    fn correlation_id(&self) -> Uuid {
+        self.correlation_id
+    }
+    fn depth(&self) -> i64 {
+        self.depth
+    }
+    fn caller(&self) -> Uuid {
+        self.caller
+    }
+    fn now(&self) -> DateTime<Utc> {
+        self.now
+    }
+    fn context(
+        &self,
+        state: &AppState,
+        step: &StepDef,
+        operation_id: Uuid,
+        request_id: Option<Uuid>,
+    ) -> ExecutionContext {
+        Event::context(self, state, step, operation_id, request_id)
+    }
+}
+
 /// The post image Dataverse adds to every asynchronous step's context.
 pub const ASYNC_PRIMARY_NAME_IMAGE: &str = "AsynchronousStepPrimaryName";

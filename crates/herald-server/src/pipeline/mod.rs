@@ -9,6 +9,7 @@
 //! Errors are the pipeline's own ([`PipelineError`]): nothing here speaks
 //! HTTP.
 
+mod bulk;
 mod computed;
 pub mod depth;
 mod dispatch;
@@ -20,6 +21,7 @@ mod steps;
 mod validate;
 mod write;
 
+pub use bulk::{BulkMessage, BulkPhase};
 pub use error::{PipelineError, PipelineResult};
 pub use operation::{Message, Operation, Outcome, Precondition};
 pub use write::{execute, WriteSession};

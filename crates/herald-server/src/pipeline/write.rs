@@ -9,6 +9,7 @@ use herald_core::{Schema, Table};
 use herald_store::{Record, StoreError, Tx};
 use uuid::Uuid;
 
+use super::bulk::{self, BulkMessage, BulkPhase};
 use super::error::{PipelineError, PipelineResult};
 use super::operation::{Message, Operation, Outcome, Precondition};
 use super::{computed, dispatch, event, registrations, validate};
@@ -68,6 +69,33 @@ impl<'a> WriteSession<'a> {
             &mut self.direct,
             &mut self.jobs,
             op,
+        )
+        .await;
+        self.failed = result.is_err();
+        result
+    }
+
+    /// Run the steps registered on a bulk message itself (once for all its
+    /// records, their context carrying `Targets`), in this transaction:
+    /// [`BulkPhase::Before`] before the records' writes, [`BulkPhase::After`]
+    /// after them. A failure poisons the session like a failed write.
+    pub async fn run_message_steps(
+        &mut self,
+        message: &BulkMessage,
+        phase: BulkPhase,
+    ) -> PipelineResult<()> {
+        if self.failed {
+            return Err(PipelineError::internal(
+                "a write of this transaction already failed; it can only be rolled back",
+            ));
+        }
+        let result = bulk::run(
+            self.state,
+            &mut self.tx,
+            &mut self.direct,
+            &mut self.jobs,
+            message,
+            phase,
         )
         .await;
         self.failed = result.is_err();

@@ -4,11 +4,13 @@
 //! the service document), a write (`write`: create, update/upsert, delete,
 //! all through the pipeline) or a bound function or action (`bound`, one
 //! table of them), `$ref` (`refs`), or a `$batch` of such requests
-//! (`batch`); `writer` decides whether a write commits alone or joins a
+//! (`batch`), or a bulk message (`bulk`: CreateMultiple, UpdateMultiple,
+//! UpsertMultiple); `writer` decides whether a write commits alone or joins a
 //! change set's session.
 
 mod batch;
 mod bound;
+mod bulk;
 mod fetch_results;
 mod read;
 mod refs;

@@ -18,7 +18,7 @@ use crate::state::AppState;
 
 use super::writer::Writer;
 use super::{
-    batch, bound, odata_json, read, read_body, refs, resolve_key, write, Request, VERSIONS,
+    batch, bound, bulk, odata_json, read, read_body, refs, resolve_key, write, Request, VERSIONS,
 };
 
 #[allow(clippy::too_many_arguments)]
@@ -172,6 +172,9 @@ pub(super) async fn dispatch(
                 writer,
             )
             .await
+        }
+        (Method::POST, Resource::CollectionAction { set, action }) => {
+            bulk::run(state, req, &set, &action, body, writer).await
         }
         (_, Resource::Batch) => Err(ApiError::bad_request("A $batch cannot hold another $batch")),
         (m, _) => Err(not_allowed(&m)),
