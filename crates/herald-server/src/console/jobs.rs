@@ -31,18 +31,31 @@ use super::registration::steps;
 use super::session::Session;
 use super::{signed_in, Console, ConsoleState};
 use crate::jobs::control::phase_of;
+use herald_core::job::JobStatus;
 
 /// Rows per page unless `top` says otherwise.
 pub const DEFAULT_TOP: u64 = 50;
 pub const MAX_TOP: u64 = 500;
 
 /// The status filter's groups: (value, label, statuscodes).
-pub const STATUS_GROUPS: [(&str, &str, &[i64]); 5] = [
-    ("waiting", "Waiting", &[0, 10]),
-    ("inprogress", "In progress", &[20, 21, 22]),
-    ("succeeded", "Succeeded", &[30]),
-    ("failed", "Failed", &[31]),
-    ("canceled", "Canceled", &[32]),
+pub const STATUS_GROUPS: [(&str, &str, &[JobStatus]); 5] = [
+    (
+        "waiting",
+        "Waiting",
+        &[JobStatus::WaitingForResources, JobStatus::Waiting],
+    ),
+    (
+        "inprogress",
+        "In progress",
+        &[
+            JobStatus::InProgress,
+            JobStatus::Pausing,
+            JobStatus::Canceling,
+        ],
+    ),
+    ("succeeded", "Succeeded", &[JobStatus::Succeeded]),
+    ("failed", "Failed", &[JobStatus::Failed]),
+    ("canceled", "Canceled", &[JobStatus::Canceled]),
 ];
 
 const COLUMNS: [&str; 12] = [
@@ -130,7 +143,7 @@ impl Filters {
     }
 
     /// The statuscodes of the status filter (empty: any status).
-    fn statuscodes(&self) -> &'static [i64] {
+    fn statuscodes(&self) -> &'static [JobStatus] {
         self.status
             .and_then(|s| STATUS_GROUPS.iter().find(|g| g.0 == s))
             .map(|g| g.2)
@@ -242,7 +255,7 @@ pub fn page_queries(filters: &Filters, dir: Direction) -> Vec<Query> {
         [] => vec![page_query(filters, None, dir)],
         codes => codes
             .iter()
-            .map(|c| page_query(filters, Some(*c), dir))
+            .map(|c| page_query(filters, Some(c.code()), dir))
             .collect(),
     }
 }
@@ -478,7 +491,7 @@ mod tests {
         assert_eq!(f.table.as_deref(), Some("contact"));
         assert_eq!(f.top, MAX_TOP);
         assert_eq!(f.conditions(Some(31)).len(), 3);
-        assert_eq!(f.statuscodes(), &[31]);
+        assert_eq!(f.statuscodes(), &[JobStatus::Failed]);
         let waiting = Filters::parse(&Fields::parse(b"status=waiting")).unwrap();
         assert_eq!(
             page_queries(&waiting, Direction::First).len(),

@@ -30,7 +30,23 @@ mod condition;
 mod scope;
 mod select;
 
-pub use select::{count, select, OutputColumn, Select};
+pub use select::{count, OutputColumn, Select};
+
+/// Build the SELECT for a query: an aggregate one (`GROUP BY`, by
+/// `aggregate`) or a plain one (by `select`). `limit`/`offset` implement
+/// paging, applied after ordering.
+pub fn select(
+    dialect: crate::dialect::Dialect,
+    schema: &herald_core::Schema,
+    query: &herald_core::Query,
+    limit: Option<u64>,
+    offset: u64,
+) -> Result<Select, crate::error::StoreError> {
+    match &query.aggregate {
+        Some(aggregation) => aggregate::select(dialect, schema, query, aggregation, limit, offset),
+        None => select::plain_select(dialect, schema, query, limit, offset),
+    }
+}
 
 use herald_core::job::{JobState, JobStatus};
 use herald_core::schema::{Column, ColumnType, Storage};

@@ -28,19 +28,17 @@ pub struct Select {
     pub columns: Vec<OutputColumn>,
 }
 
-/// Build the SELECT for a query. `limit`/`offset` implement paging and are
-/// applied after ordering; the primary key is always the last sort key (for
-/// DISTINCT, every returned expression is) so pages are stable.
-pub fn select(
+/// Build the SELECT for a query without aggregation (`sql::select` sends
+/// aggregate queries to `aggregate`). `limit`/`offset` implement paging and
+/// are applied after ordering; the primary key is always the last sort key
+/// (for DISTINCT, every returned expression is) so pages are stable.
+pub fn plain_select(
     dialect: Dialect,
     schema: &Schema,
     query: &Query,
     limit: Option<u64>,
     offset: u64,
 ) -> Result<Select, StoreError> {
-    if let Some(aggregation) = &query.aggregate {
-        return super::aggregate::select(dialect, schema, query, aggregation, limit, offset);
-    }
     let Sources {
         table,
         scope,
@@ -241,7 +239,7 @@ pub fn count(dialect: Dialect, schema: &Schema, query: &Query) -> Result<Sql, St
     for l in q.links.iter_mut() {
         clear_link_output(l);
     }
-    let inner = select(dialect, schema, &q, None, 0)?;
+    let inner = super::select(dialect, schema, &q, None, 0)?;
     let mut sql = Sql::default();
     sql.push("SELECT COUNT(*) FROM (");
     sql.push(&inner.sql.text);
@@ -426,7 +424,7 @@ mod tests {
             order: vec![],
             links: vec![],
         });
-        let s = select(Dialect::Sqlite, &schema, &q, Some(10), 0).unwrap();
+        let s = crate::sql::select(Dialect::Sqlite, &schema, &q, Some(10), 0).unwrap();
         assert!(
             s.sql.text.contains("lower(t0.\"lastname\") LIKE $1"),
             "{}",
@@ -470,7 +468,9 @@ mod tests {
                 descending: true,
             },
         ];
-        let pg = select(Dialect::Postgres, &schema, &q, None, 0).unwrap().sql;
+        let pg = crate::sql::select(Dialect::Postgres, &schema, &q, None, 0)
+            .unwrap()
+            .sql;
         assert_eq!(
             pg.text,
             "SELECT t0.\"fullname\", t0.\"contactid\" FROM \"contact\" t0 WHERE \
@@ -486,7 +486,9 @@ mod tests {
             Param::Text(Some(uuid::Uuid::nil().to_string()))
         );
         assert_eq!(pg.params[2], Param::Text(Some("jim".into())));
-        let lite = select(Dialect::Sqlite, &schema, &q, None, 0).unwrap().sql;
+        let lite = crate::sql::select(Dialect::Sqlite, &schema, &q, None, 0)
+            .unwrap()
+            .sql;
         assert!(
             lite.text
                 .contains("ORDER BY lower(t0.\"lastname\") ASC NULLS FIRST"),
@@ -495,7 +497,7 @@ mod tests {
         );
         // DISTINCT returns what it sorts by, after the decoded columns.
         q.distinct = true;
-        let s = select(Dialect::Postgres, &schema, &q, None, 0).unwrap();
+        let s = crate::sql::select(Dialect::Postgres, &schema, &q, None, 0).unwrap();
         assert!(
             s.sql.text.starts_with(
                 "SELECT DISTINCT t0.\"fullname\", t0.\"contactid\", t0.\"lastname\", \
