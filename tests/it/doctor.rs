@@ -5,6 +5,8 @@ use crate::common::{register, Backend, TestServer};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn doctor_reports_refused_and_broken_webhooks() {
     let s = TestServer::start(Backend::Sqlite, "doctor").await.unwrap();
+    // Never contacted: doctor only checks a URL against the guard and
+    // resolves host names (an IP literal needs no lookup); it sends nothing.
     register::webhook(&s, "private-one", "http://10.1.2.3/hook", 4, "k").await;
     register::webhook(
         &s,

@@ -101,7 +101,9 @@ async fn subscription_handshake_and_fields(b: Backend, test: &str) {
     ] {
         assert!(names.contains(&n), "{n} in {names:?}");
     }
-    // An absolute resource and the v1.0 endpoint work too.
+    // An absolute resource and the v1.0 endpoint work too. The resource is
+    // only parsed for its company and entity; notifications go to the
+    // loopback receiver's notificationUrl.
     let abs = format!(
         "https://api.businesscentral.dynamics.com/v2.0/t/prod/api/v2.0/companies({})/items",
         s.company()
