@@ -17,6 +17,7 @@ mod bc;
 mod bench_cli;
 mod bins;
 mod bulk;
+mod bulk_delete;
 mod cli;
 mod cli_jobs;
 mod cli_registration;

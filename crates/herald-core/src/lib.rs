@@ -16,6 +16,7 @@ pub mod matching;
 pub mod new_job;
 pub mod odata;
 pub mod query;
+pub mod query_expression;
 pub mod schema;
 pub mod sql;
 pub mod value;

@@ -1,7 +1,7 @@
 //! The `asyncoperation` row of a new System Job, as Dataverse fills it for
 //! an asynchronous step: Ready (0/0), operation type 1 (System Event), the
 //! step as owning extension, the record it is about, the correlation and
-//! depth of the event, and the serialized `RemoteExecutionContext` as
+//! depth of the event, the id of the HTTP request that caused it, and the serialized `RemoteExecutionContext` as
 //! `data`. Built here once, so the pipeline does not assemble its columns
 //! by hand.
 
@@ -27,6 +27,9 @@ pub struct NewSystemJob<'a> {
     /// The record the event is about (`regardingobjectid`).
     pub regarding: Uuid,
     pub correlation_id: Uuid,
+    /// The id of the HTTP request whose write raised the job
+    /// (`requestid`), when there was one.
+    pub request_id: Option<Uuid>,
     pub depth: i64,
     /// The serialized execution context (moved into the row, not copied:
     /// it is the bulk of the row).
@@ -53,6 +56,10 @@ impl NewSystemJob<'_> {
             ("messagename", text(self.message)),
             ("regardingobjectid", Value::Guid(self.regarding)),
             ("correlationid", Value::Guid(self.correlation_id)),
+            (
+                "requestid",
+                self.request_id.map_or(Value::Null, Value::Guid),
+            ),
             ("depth", Value::Int(self.depth)),
             ("retrycount", Value::Int(0)),
             ("errorcode", Value::Null),
@@ -89,6 +96,7 @@ mod tests {
             message: "Update",
             regarding: record,
             correlation_id: Uuid::nil(),
+            request_id: Some(record),
             depth: 2,
             data: "{}".into(),
             caller,
@@ -102,6 +110,7 @@ mod tests {
         assert_eq!(get("owningextensionid"), Some(Value::Guid(step)));
         assert_eq!(get("modifiedby"), Some(Value::Guid(caller)));
         assert_eq!(get("depth"), Some(Value::Int(2)));
-        assert_eq!(row.len(), 19);
+        assert_eq!(get("requestid"), Some(Value::Guid(record)));
+        assert_eq!(row.len(), 20);
     }
 }

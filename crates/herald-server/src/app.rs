@@ -3,7 +3,8 @@
 //! shares — the OData 404 for unknown routes, the OData 500 for a panic,
 //! no global body limit (each handler enforces its own) and the request
 //! counter of `/metrics`, and the request's public origin (the scheme and
-//! host of the URLs herald writes, `public_origin`). Assembled here, above
+//! host of the URLs herald writes, `public_origin`) and its request id
+//! (`request_id`). Assembled here, above
 //! the rooms, so none of them imports another's router.
 
 use axum::extract::DefaultBodyLimit;
@@ -27,6 +28,7 @@ pub fn router(state: SharedState) -> Router {
             state.clone(),
             crate::public_origin::attach,
         ))
+        .layer(axum::middleware::from_fn(crate::request_id::attach))
         .layer(DefaultBodyLimit::disable())
         .layer(RequestDecompressionLayer::new().gzip(true))
         .layer(axum::middleware::from_fn(crate::edge::guard))

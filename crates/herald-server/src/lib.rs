@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod node;
 pub mod pipeline;
 pub mod public_origin;
+pub mod request_id;
 pub mod server;
 pub mod state;
 pub mod tls;

@@ -4,6 +4,7 @@
 
 pub(crate) mod browser;
 
+mod job_detail;
 mod jobs_page;
 mod pages;
 mod sign_in;

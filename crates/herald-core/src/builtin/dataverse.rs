@@ -367,7 +367,7 @@ pub(super) fn dataverse_tables() -> Vec<Table> {
             4700,
             vec![
                 s("name", 500),
-                choice("operationtype", &[(1, "System Event")]),
+                choice("operationtype", &[(1, "System Event"), (13, "Bulk Delete")]),
                 choice(
                     "statecode",
                     &[
@@ -407,6 +407,48 @@ pub(super) fn dataverse_tables() -> Vec<Table> {
                 int("executiontimespan"),
                 memo("data"),
                 dt("postponeuntil"),
+            ],
+            false,
+        ),
+        // A BulkDelete's progress and outcome, beside its System Job
+        // (operation type 13), as Dataverse records them.
+        table(
+            "bulkdeleteoperation",
+            "bulkdeleteoperations",
+            Some("name"),
+            System,
+            4424,
+            vec![
+                s("name", 500),
+                lookup("asyncoperationid", "asyncoperation")
+                    .relationship("BulkDeleteOperation_AsyncOperation"),
+                choice(
+                    "statecode",
+                    &[
+                        (0, "Ready"),
+                        (1, "Suspended"),
+                        (2, "Locked"),
+                        (3, "Completed"),
+                    ],
+                ),
+                choice(
+                    "statuscode",
+                    &[
+                        (0, "Waiting For Resources"),
+                        (10, "Waiting"),
+                        (20, "In Progress"),
+                        (21, "Pausing"),
+                        (22, "Canceling"),
+                        (30, "Succeeded"),
+                        (31, "Failed"),
+                        (32, "Canceled"),
+                    ],
+                ),
+                int("successcount"),
+                int("failurecount"),
+                boolean("isrecurring"),
+                memo("orderedquerysetxml"),
+                dt("nextrun"),
             ],
             false,
         ),

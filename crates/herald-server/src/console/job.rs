@@ -1,6 +1,7 @@
 //! `GET /console/jobs/<id>`: one System Job — its fields, its context
-//! (`data`) pretty-printed, and every delivery attempt (status, time,
-//! duration, error, response excerpt) — with the buttons its state allows:
+//! (`data`) pretty-printed, the request that caused it (`requestid`), a
+//! link to the record it is regarding, and every delivery attempt (status,
+//! time, duration, error, response excerpt) — with the buttons its state allows:
 //! Retry (failed or canceled), Cancel (waiting, paused or in progress),
 //! Pause (waiting or in progress) and Resume (paused).
 //! `POST /console/jobs/<id>/<action>` applies them through
@@ -23,6 +24,7 @@ use super::layout::{
 use super::session::Session;
 use super::{checked_post, signed_in, Console, ConsoleState};
 use crate::jobs::control::{apply, phase_of, JobChange};
+use crate::public_origin::PublicOrigin;
 
 fn parse_id(id: &str) -> ConsoleResult<Uuid> {
     Uuid::parse_str(id).map_err(|_| ConsoleError::not_found(format!("No System Job '{id}'")))
@@ -37,7 +39,13 @@ async fn load(c: &Console, id: Uuid) -> ConsoleResult<herald_store::Record> {
     })
 }
 
-async fn render(c: &Console, s: &Session, id: &str, q: &Fields) -> ConsoleResult<Response> {
+async fn render(
+    c: &Console,
+    s: &Session,
+    id: &str,
+    q: &Fields,
+    origin: &PublicOrigin,
+) -> ConsoleResult<Response> {
     let id = parse_id(id).ctx(s)?;
     let job = load(c, id).await.ctx(s)?;
     let attempts = c.app.store.attempts(id).await.ctx(s)?;
@@ -45,6 +53,16 @@ async fn render(c: &Console, s: &Session, id: &str, q: &Fields) -> ConsoleResult
     let step = job.guid("owningextensionid");
     let errorcode = job.int("errorcode");
     let data = job.string("data").map(pretty_json);
+    let regarding = job.guid("regardingobjectid");
+    let bulk = crate::jobs::bulk_delete::is_bulk_delete(&job);
+    let bulk_operation = match (bulk, c.app.schema.table("bulkdeleteoperation")) {
+        (true, Some(t)) => c.app.store.get(t, id).await.ctx(s)?,
+        _ => None,
+    };
+    let regarding_table = job
+        .string("primaryentitytype")
+        .and_then(|t| c.app.schema.table(t))
+        .filter(|t| super::record::viewable(t));
     let row = |label: &'static str, value: String| html! { tr { th { (label) } td { (value) } } };
     let body = html! {
         p { a href="/console/jobs" { "← System Jobs" } }
@@ -58,7 +76,7 @@ async fn render(c: &Console, s: &Session, id: &str, q: &Fields) -> ConsoleResult
             _ => {}
         }
         div.actions {
-            @for a in phase.allowed() {
+            @for a in phase.allowed().iter().filter(|a| !bulk || **a == JobTransition::Cancel) {
                 @match a {
                     JobTransition::Retry => (post_button(s, &format!("/console/jobs/{id}/retry"), "Retry", "primary", None)),
                     JobTransition::Cancel => (post_button(s, &format!("/console/jobs/{id}/cancel"), "Cancel", "danger", Some("Cancel this System Job?"))),
@@ -72,12 +90,33 @@ async fn render(c: &Console, s: &Session, id: &str, q: &Fields) -> ConsoleResult
             tr { th { "Step" } td {
                 @if let Some(st) = step { a href={ "/console/jobs?step=" (st) } { (job.string("name").unwrap_or("step")) } " " span.muted.mono { (st) } } @else { "—" }
             } }
+            @if bulk { (row("Operation", "Bulk Delete".to_string())) }
+            @if let Some(op) = &bulk_operation {
+                tr { th { "Deleted" } td #bulk-success { (op.int("successcount").unwrap_or(0)) } }
+                tr { th { "Not deleted" } td #bulk-failure { (op.int("failurecount").unwrap_or(0)) } }
+            }
             (row("Table", text(job.get("primaryentitytype"))))
-            (row("Regarding", text(job.get("regardingobjectid"))))
+            tr { th { "Regarding" } td {
+                @match (regarding, regarding_table) {
+                    (Some(r), Some(t)) => {
+                        a.mono href={ "/console/records/" (t.logical_name) "/" (r) } { (r) }
+                        div.muted.mono.wrap { "Web API: " (origin.url(&format!("/api/data/v9.2/{}({r})", t.entity_set))) }
+                    },
+                    (Some(r), None) => span.mono { (r) },
+                    _ => "—",
+                }
+            } }
             (row("Correlation id", text(job.get("correlationid"))))
             (row("Request id", text(job.get("requestid"))))
             (row("Depth", text(job.get("depth"))))
-            (row("Retries", job.int("retrycount").unwrap_or(0).to_string()))
+            tr { th { "Attempts" } td #attempt-count {
+                (attempts.len())
+                span.muted { " (every HTTP try over the job's life, across retries)" }
+            } }
+            tr { th { "Automatic retries" } td #retry-count {
+                (job.int("retrycount").unwrap_or(0))
+                span.muted { " (extra tries herald made by itself after a 502/503/504; a retry you ask for is a new run)" }
+            } }
             (row("Created", time_value(job.get("createdon"))))
             (row("Started", time_value(job.get("startedon"))))
             (row("Completed", time_value(job.get("completedon"))))
@@ -123,11 +162,12 @@ pub async fn page(
     State(c): State<ConsoleState>,
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
+    origin: PublicOrigin,
     headers: HeaderMap,
     uri: Uri,
 ) -> Response {
     match signed_in(&c, &headers, &uri).await {
-        Ok(s) => render(&c, &s, &id, &Fields::query(q.as_deref()))
+        Ok(s) => render(&c, &s, &id, &Fields::query(q.as_deref()), &origin)
             .await
             .unwrap_or_else(IntoResponse::into_response),
         Err(r) => r,

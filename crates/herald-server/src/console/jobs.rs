@@ -414,25 +414,33 @@ async fn render(c: &Console, s: &Session, q: &Fields) -> ConsoleResult<Response>
         @if page.rows.is_empty() {
             div.empty { "No System Jobs match." }
         } @else {
-            table.grid #jobs {
+            table.grid.stack #jobs {
                 thead { tr { th { "Created" } th { "Status" } th { "Step" } th { "Table" } th { "Regarding" } th.num { "Retries" } th { "Completed" } th { "Message" } } }
                 tbody {
                     @for r in &page.rows {
                         @let id = r.guid("asyncoperationid").unwrap_or_default();
                         @let step = r.guid("owningextensionid");
+                        @let table = r.string("primaryentitytype");
+                        @let regarding = r.guid("regardingobjectid");
+                        @let linked = table.and_then(|t| c.app.schema.table(t)).filter(|t| super::record::viewable(t));
                         tr {
-                            td.nowrap { a href={ "/console/jobs/" (id) } { (time_value(r.get("createdon"))) } }
-                            td { (job_badge(phase_of(r))) }
-                            td {
+                            td.nowrap data-label="Created" { a href={ "/console/jobs/" (id) } { (time_value(r.get("createdon"))) } }
+                            td data-label="Status" { (job_badge(phase_of(r))) }
+                            td data-label="Step" {
                                 a href={ "/console/jobs/" (id) } {
                                     (step.and_then(|st| step_names.get(&st).copied()).or(r.string("name")).unwrap_or("—"))
                                 }
                             }
-                            td.mono { (r.string("primaryentitytype").unwrap_or("—")) }
-                            td.mono { (layout::text(r.get("regardingobjectid"))) }
-                            td.num { (r.int("retrycount").unwrap_or(0)) }
-                            td.nowrap { (time_value(r.get("completedon"))) }
-                            td { (excerpt(r.string("friendlymessage").or(r.string("message")).unwrap_or(""), 120)) }
+                            td.mono data-label="Table" { (table.unwrap_or("—")) }
+                            td.mono.wrap data-label="Regarding" {
+                                @match (linked, regarding) {
+                                    (Some(t), Some(g)) => a href={ "/console/records/" (t.logical_name) "/" (g) } { (g) },
+                                    _ => (layout::text(r.get("regardingobjectid"))),
+                                }
+                            }
+                            td.num data-label="Retries" { (r.int("retrycount").unwrap_or(0)) }
+                            td.nowrap data-label="Completed" { (time_value(r.get("completedon"))) }
+                            td data-label="Message" { (excerpt(r.string("friendlymessage").or(r.string("message")).unwrap_or(""), 120)) }
                         }
                     }
                 }

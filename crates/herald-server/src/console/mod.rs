@@ -18,6 +18,7 @@
 //! | `steps` | processing steps, enable / disable |
 //! | `jobs` | the System Jobs list (filters, keyset paging) |
 //! | `job` | one System Job: fields, context, attempts, retry / cancel |
+//! | `record` | one business record (what a job is regarding) |
 //! | `bc` | Business Central subscriptions and pending notifications |
 //! | `bins` | request bins |
 //!
@@ -34,6 +35,7 @@ mod job;
 mod jobs;
 mod layout;
 mod login;
+mod record;
 mod registration;
 pub mod session;
 mod steps;
@@ -85,6 +87,7 @@ pub fn router(state: SharedState) -> Router<SharedState> {
         .route("/console/jobs", get(jobs::page))
         .route("/console/jobs/{id}", get(job::page))
         .route("/console/jobs/{id}/{action}", post(job::act))
+        .route("/console/records/{table}/{id}", get(record::page))
         .route("/console/bc", get(bc::page))
         .route("/console/bins", get(bins::list).post(bins::create))
         .route("/console/bins/{id}", get(bins::show))

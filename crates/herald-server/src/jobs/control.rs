@@ -136,6 +136,15 @@ pub async fn apply(
     let t = table(state)?;
     let mut tx = state.store.begin().await?;
     let current = tx.get(t, id).await?.ok_or(ControlError::NotFound(id))?;
+    if crate::jobs::bulk_delete::is_bulk_delete(&current)
+        && changes
+            .iter()
+            .any(|c| *c != JobChange::Move(JobTransition::Cancel))
+    {
+        return Err(ControlError::CannotRun(
+            "A Bulk Delete System Job can only be canceled: to run it again, submit a new BulkDelete".into(),
+        ));
+    }
     let now = state.clock.now();
     let mut values: Vec<(String, Value)> = Vec::new();
     let mut requeue_at: Option<i64> = None;

@@ -3,6 +3,7 @@
 //! (see `pipeline::dispatch`); workers here claim them with a lease,
 //! deliver, and record every attempt and the outcome.
 
+pub mod bulk_delete;
 pub mod complete;
 pub mod control;
 pub mod handoff;

@@ -166,6 +166,7 @@ async fn enqueue(
         message: event.message_name(),
         regarding: event.regarding(),
         correlation_id: event.correlation_id(),
+        request_id: crate::request_id::current(),
         depth: event.depth(),
         data,
         caller: event.caller(),

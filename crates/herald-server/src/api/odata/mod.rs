@@ -5,12 +5,13 @@
 //! all through the pipeline) or a bound function or action (`bound`, one
 //! table of them), `$ref` (`refs`), or a `$batch` of such requests
 //! (`batch`), or a bulk message (`bulk`: CreateMultiple, UpdateMultiple,
-//! UpsertMultiple); `writer` decides whether a write commits alone or joins a
+//! UpsertMultiple) or a `BulkDelete` (`bulk_delete`, a System Job); `writer` decides whether a write commits alone or joins a
 //! change set's session.
 
 mod batch;
 mod bound;
 mod bulk;
+mod bulk_delete;
 mod fetch_results;
 mod read;
 mod refs;

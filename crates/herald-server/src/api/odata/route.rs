@@ -18,7 +18,8 @@ use crate::state::AppState;
 
 use super::writer::Writer;
 use super::{
-    batch, bound, bulk, odata_json, read, read_body, refs, resolve_key, write, Request, VERSIONS,
+    batch, bound, bulk, bulk_delete, odata_json, read, read_body, refs, resolve_key, write,
+    Request, VERSIONS,
 };
 
 #[allow(clippy::too_many_arguments)]
@@ -112,6 +113,14 @@ pub(super) async fn dispatch(
                 navigation: Some(nav),
             },
         ) => read::navigate(state, req, &set, k, &nav).await,
+        (
+            Method::POST,
+            Resource::Set {
+                set,
+                key: None,
+                navigation: None,
+            },
+        ) if bulk_delete::is_bulk_delete(&set) => bulk_delete::run(state, req, body).await,
         (
             Method::POST,
             Resource::Set {

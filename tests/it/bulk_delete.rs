@@ -1,0 +1,238 @@
+//! `BulkDelete` (Dataverse's unbound action) as a System Job: the answer
+//! is the `JobId` at once; the job (operation type 13) deletes the matching
+//! records through the write pipeline — a Delete step fires per record, a
+//! record whose delete a step refuses is counted in `failurecount` and
+//! kept — and records its counts on the `bulkdeleteoperation`. Criteria
+//! herald cannot map are a 400, never a wider delete.
+
+use std::time::Duration;
+
+use herald_testkit::{Behavior, Receiver, Reply};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::batch::HEADERS;
+use crate::common::{eventually, odata_error, register, TestServer};
+
+both_backends!(
+    deletes_the_matching_records_through_the_pipeline,
+    criteria_it_cannot_map_are_refused,
+);
+
+async fn names(s: &TestServer) -> Vec<String> {
+    let (_, b) = s
+        .get("contacts?$select=firstname,lastname&$orderby=firstname")
+        .await;
+    b["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            format!(
+                "{} {}",
+                c["firstname"].as_str().unwrap_or(""),
+                c["lastname"].as_str().unwrap_or("")
+            )
+        })
+        .collect()
+}
+
+async fn completed_job(s: &TestServer, id: &str) -> Value {
+    eventually(
+        Duration::from_secs(30),
+        "the bulk delete completes",
+        || async {
+            let (_, b) = s.get(&format!("asyncoperations({id})")).await;
+            (b["statecode"] == 3).then_some(b)
+        },
+    )
+    .await
+}
+
+async fn deletes_the_matching_records_through_the_pipeline(s: TestServer) {
+    for (first, last) in [
+        ("Ann", "Purge"),
+        ("Abe", "Purge"),
+        ("Amy", "Purge"),
+        ("Bob", "Purge"),
+        ("Al", "Keep"),
+        ("Cy", "Purge"),
+        ("Ava", "Purge"),
+    ] {
+        s.create("contacts", json!({"firstname": first, "lastname": last}))
+            .await;
+    }
+    // A sync Delete step that refuses the third delete it sees.
+    let receiver = Receiver::start_with(Behavior::Sequence {
+        steps: [Reply::status(200), Reply::status(200), Reply::status(400)]
+            .into_iter()
+            .map(Behavior::Reply)
+            .collect(),
+        then: Box::new(Behavior::Reply(Reply::status(200))),
+    })
+    .await;
+    let hook = register::webhook(&s, "deletes", &receiver.url(), 5, HEADERS).await;
+    register::step(&s, &hook, "Delete", "contact", 20, 0, json!({})).await;
+
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let (st, _, body) = s
+        .send(
+            s.request(reqwest::Method::POST, "BulkDelete")
+                .header("x-ms-client-request-id", &request_id)
+                .json(&json!({
+                    "QuerySet": [{
+                        "EntityName": "contact",
+                        "ColumnSet": {"AllColumns": true},
+                        "Distinct": false,
+                        "Criteria": {
+                            "FilterOperator": "And",
+                            "Conditions": [
+                                {"AttributeName": "lastname", "Operator": "Equal", "Values": [{"Value": "Purge", "Type": "System.String"}]}
+                            ],
+                            "Filters": [{
+                                "FilterOperator": "Or",
+                                "Conditions": [
+                                    {"AttributeName": "firstname", "Operator": "Like", "Values": [{"Value": "A%", "Type": "System.String"}]},
+                                    {"AttributeName": "firstname", "Operator": "In", "Values": [{"Value": "Bob", "Type": "System.String"}]}
+                                ]
+                            }]
+                        }
+                    }],
+                    "JobName": "Purge the A contacts",
+                    "SendEmailNotification": false,
+                    "ToRecipients": [],
+                    "CCRecipients": [],
+                    "RecurrencePattern": "",
+                    "StartDateTime": "2020-01-01T00:00:00Z"
+                })),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    assert!(
+        body["@odata.context"]
+            .as_str()
+            .is_some_and(|c| c.ends_with("$metadata#Microsoft.Dynamics.CRM.BulkDeleteResponse")),
+        "{body}"
+    );
+    let job_id = body["JobId"].as_str().expect("JobId").to_string();
+
+    let job = completed_job(&s, &job_id).await;
+    assert_eq!(job["operationtype"], 13, "{job}");
+    assert_eq!(job["statuscode"], 30, "ran through: {job}");
+    assert_eq!(job["name"], "Purge the A contacts");
+    assert_eq!(job["requestid"], json!(request_id), "{job}");
+    assert!(
+        job["friendlymessage"]
+            .as_str()
+            .is_some_and(|m| m.contains("Deleted 4 record(s); 1 could not be deleted")),
+        "{job}"
+    );
+
+    // Five matched (Ann, Abe, Amy, Bob, Ava); the step saw each, refused one.
+    assert_eq!(
+        receiver.requests().len(),
+        5,
+        "the Delete step fired per record"
+    );
+    let (_, ops) = s
+        .get(&format!(
+            "bulkdeleteoperations?$filter=_asyncoperationid_value eq {job_id}"
+        ))
+        .await;
+    let op = &ops["value"][0];
+    assert_eq!(
+        (op["successcount"].as_i64(), op["failurecount"].as_i64()),
+        (Some(4), Some(1)),
+        "{ops}"
+    );
+    assert_eq!(
+        (op["statecode"].as_i64(), op["statuscode"].as_i64()),
+        (Some(3), Some(30)),
+        "{ops}"
+    );
+    assert_eq!(op["name"], "Purge the A contacts");
+
+    let left = names(&s).await;
+    assert_eq!(left.len(), 3, "{left:?}");
+    assert!(
+        left.contains(&"Al Keep".to_string()) && left.contains(&"Cy Purge".to_string()),
+        "{left:?}"
+    );
+
+    // It is in the System Jobs list like any other, and only Cancel applies.
+    let (_, jobs) = s.get("asyncoperations?$filter=operationtype eq 13").await;
+    assert_eq!(jobs["value"].as_array().map(Vec::len), Some(1), "{jobs}");
+    let (st, _, b) = s
+        .post(
+            &format!("asyncoperations({job_id})/Microsoft.Dynamics.CRM.herald_Retry"),
+            json!({}),
+        )
+        .await;
+    assert!(st.is_client_error(), "{st} {b}");
+
+    // No criteria: every record of the table goes (the refused one included,
+    // now that the step lets it through).
+    let (st, _, body) = s
+        .post(
+            "BulkDelete",
+            json!({"QuerySet": [{"EntityName": "contact"}], "JobName": "all"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    let job = completed_job(&s, body["JobId"].as_str().unwrap()).await;
+    assert_eq!(job["statuscode"], 30, "{job}");
+    assert!(names(&s).await.is_empty());
+}
+
+async fn criteria_it_cannot_map_are_refused(s: TestServer) {
+    let keep = s.create("contacts", json!({"lastname": "Keep"})).await;
+    let cases = [
+        (
+            json!({"QuerySet": [{"EntityName": "contact", "Criteria": {"Conditions": [{"AttributeName": "createdon", "Operator": "LastXHours", "Values": [{"Value": "1", "Type": "System.Int32"}]}]}}], "JobName": "x"}),
+            "LastXHours",
+        ),
+        (
+            json!({"QuerySet": [{"EntityName": "contact"}], "JobName": "x", "RecurrencePattern": "FREQ=DAILY;INTERVAL=1"}),
+            "RecurrencePattern",
+        ),
+        (
+            json!({"QuerySet": [{"EntityName": "serviceendpoint"}], "JobName": "x"}),
+            "not a business table",
+        ),
+        (json!({"QuerySet": [], "JobName": "x"}), "at least one"),
+        (json!({"JobName": "x"}), "QuerySet"),
+        (
+            json!({"QuerySet": [{"EntityName": "contact", "LinkEntities": [{"LinkToEntityName": "account"}]}]}),
+            "LinkEntities",
+        ),
+        (
+            json!({"QuerySet": [{"EntityName": "contact", "Criteria": {"Conditions": [{"AttributeName": "nosuch", "Operator": "Equal", "Values": ["x"]}]}}]}),
+            "nosuch",
+        ),
+        (
+            json!({"QuerySet": [{"EntityName": "contact"}], "StartDateTime": "soon"}),
+            "StartDateTime",
+        ),
+    ];
+    for (body, needle) in cases {
+        let (st, _, b) = s.post("BulkDelete", body.clone()).await;
+        let message = odata_error(st, &b, StatusCode::BAD_REQUEST);
+        assert!(message.contains(needle), "{body}: {b}");
+    }
+    let (st, _, b) = s
+        .send(
+            s.request(reqwest::Method::POST, "BulkDelete")
+                .header("content-type", "application/json")
+                .body("{not json"),
+        )
+        .await;
+    assert_eq!(st, StatusCode::BAD_REQUEST, "{b}");
+    let (_, jobs) = s.get("asyncoperations?$filter=operationtype eq 13").await;
+    assert_eq!(
+        jobs["value"].as_array().map(Vec::len),
+        Some(0),
+        "no job for a refused request"
+    );
+    let (st, _) = s.get(&format!("contacts({keep})")).await;
+    assert_eq!(st, StatusCode::OK);
+}
