@@ -1,8 +1,10 @@
 //! herald as real clients see it: HTTPS (its own TLS and behind a reverse
 //! proxy), and Microsoft's Python `PowerPlatform-Dataverse-Client` and npm
 //! `dynamics-web-api`, installed by `scripts/clients`, run unchanged
-//! against a herald on HTTPS.
+//! against a herald on HTTPS: record calls (`records`) and the batch, bulk,
+//! SQL, FetchXML paging, `$ref` and BulkDelete calls (`bulk`).
 
+mod bulk;
 mod harness;
 mod https;
 mod records;

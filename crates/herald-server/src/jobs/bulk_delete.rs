@@ -279,6 +279,9 @@ pub async fn resume(state: SharedState) {
 
 #[derive(Debug, Clone, Default)]
 struct Counts {
+    /// Progress writes so far (the bulkdeleteoperation's version goes up
+    /// with each).
+    writes: i64,
     success: i64,
     failure: i64,
     failures: Vec<String>,
@@ -296,7 +299,7 @@ async fn stopped(state: &AppState, job_id: Uuid) -> Result<bool, BulkDeleteError
 async fn progress(
     state: &AppState,
     job_id: Uuid,
-    counts: &Counts,
+    counts: &mut Counts,
     phase: Option<JobPhase>,
 ) -> Result<(), BulkDeleteError> {
     let (_, operations) = tables(state)?;
@@ -304,7 +307,9 @@ async fn progress(
         ("successcount".to_string(), Value::Int(counts.success)),
         ("failurecount".to_string(), Value::Int(counts.failure)),
         ("modifiedon".to_string(), Value::DateTime(state.clock.now())),
+        ("versionnumber".to_string(), Value::Int(2 + counts.writes)),
     ];
+    counts.writes += 1;
     if let Some(p) = phase {
         values.extend(phase_values(p));
     }
@@ -353,11 +358,11 @@ pub async fn run(state: SharedState, job_id: Uuid) -> Result<(), BulkDeleteError
         tx.commit().await?;
     }
     let mut counts = Counts::default();
-    progress(&state, job_id, &counts, Some(running)).await?;
+    progress(&state, job_id, &mut counts, Some(running)).await?;
     for query in &queries {
         if !delete_matching(&state, job_id, query, caller, &mut counts).await? {
             // Canceled: the cancel already completed the job's row.
-            return progress(&state, job_id, &counts, Some(JobPhase::CANCELED)).await;
+            return progress(&state, job_id, &mut counts, Some(JobPhase::CANCELED)).await;
         }
     }
     finish(&state, job_id, counts, Ok(started)).await
@@ -441,7 +446,7 @@ async fn delete_matching(
 async fn finish(
     state: &AppState,
     job_id: Uuid,
-    counts: Counts,
+    mut counts: Counts,
     ran: Result<DateTime<Utc>, String>,
 ) -> Result<(), BulkDeleteError> {
     let (jobs, _) = tables(state)?;
@@ -469,7 +474,7 @@ async fn finish(
             .is_some_and(|r| crate::jobs::control::phase_of(r).state == JobState::Completed)
     {
         // Canceled after the last batch: the cancel stands.
-        return progress(state, job_id, &counts, Some(JobPhase::CANCELED)).await;
+        return progress(state, job_id, &mut counts, Some(JobPhase::CANCELED)).await;
     }
     let version = current
         .as_ref()
@@ -498,7 +503,7 @@ async fn finish(
     let mut tx = state.store.begin().await?;
     tx.update(jobs, job_id, &values).await?;
     tx.commit().await?;
-    progress(state, job_id, &counts, Some(phase)).await
+    progress(state, job_id, &mut counts, Some(phase)).await
 }
 
 /// Whether a job row is a bulk delete (for the job controls, which can
