@@ -58,7 +58,10 @@ impl Clients {
         let mut cmd = tokio::process::Command::new(self.dir.join("venv/bin/python"));
         cmd.arg(script)
             .env("HERALD_URL", &s.base)
-            .env("REQUESTS_CA_BUNDLE", certificate(s));
+            .env("REQUESTS_CA_BUNDLE", certificate(s))
+            // For clients that take the CA file as an argument
+            // (pybusinesscentral's Configuration.ssl_ca_cert).
+            .env("HERALD_CA", certificate(s));
         run(cmd, s, program).await
     }
 

@@ -2,8 +2,10 @@
 //! proxy), and Microsoft's Python `PowerPlatform-Dataverse-Client` and npm
 //! `dynamics-web-api`, installed by `scripts/clients`, run unchanged
 //! against a herald on HTTPS: record calls (`records`) and the batch, bulk,
-//! SQL, FetchXML paging, `$ref` and BulkDelete calls (`bulk`).
+//! SQL, FetchXML paging, `$ref` and BulkDelete calls (`bulk`); and the
+//! Business Central client `pybusinesscentral` on the BC API (`bc`).
 
+mod bc;
 mod bulk;
 mod harness;
 mod https;
