@@ -142,7 +142,31 @@ async fn check_environment(r: &mut Report, config: &herald_server::config::Confi
             format!("{}: {e} (is herald already running?)", config.server.listen),
         ),
     }
-    let Some(store) = store else { return };
+    let Some(mut store) = store else { return };
+    match herald_server::secret_key::load(
+        config.server.secret_key.as_deref(),
+        &config.server.data_dir,
+    )
+    .and_then(|l| l.keyring().map(|k| (l, k)))
+    {
+        Ok((loaded, _)) if loaded.generated => r.add(
+            "secret key",
+            "OK",
+            format!(
+                "none yet: {} is generated at the first start",
+                loaded.origin
+            ),
+        ),
+        Ok((loaded, keyring)) => {
+            r.add(
+                "secret key",
+                "OK",
+                format!("{} from {}", keyring.ids().join(", "), loaded.origin),
+            );
+            store = store.with_keyring(Arc::new(keyring));
+        }
+        Err(e) => r.add("secret key", "FAIL", e.to_string()),
+    }
     let rows = match store.fetch(&Query::all("serviceendpoint"), None, 0).await {
         Ok(rows) => rows,
         Err(e) => {
@@ -160,9 +184,15 @@ async fn check_environment(r: &mut Report, config: &herald_server::config::Confi
         let Some(id) = row.guid("serviceendpointid") else {
             continue;
         };
-        // The full row, write-only authvalue included.
+        // The full row, write-only authvalue included (opened with the key).
         let full = match schema.table("serviceendpoint") {
-            Some(t) => store.get(t, id).await.ok().flatten(),
+            Some(t) => match store.get(t, id).await {
+                Ok(row) => row,
+                Err(e) => {
+                    r.add(&name, "FAIL", e.to_string());
+                    continue;
+                }
+            },
             None => None,
         };
         let row = full.unwrap_or(row);

@@ -14,6 +14,7 @@ mod notify;
 mod output;
 mod progress;
 mod registration;
+mod secrets;
 mod serve;
 mod step;
 mod subscription;
@@ -82,6 +83,8 @@ pub enum Command {
     Doctor(doctor::DoctorArgs),
     /// Add and list API keys that act as other systemusers (needs the admin key).
     Key(key::KeyArgs),
+    /// The keys that encrypt stored secrets: generate one, rotate to a new one online.
+    Secrets(secrets::SecretsArgs),
     /// Print a shell completion script (bash, zsh or fish) on stdout.
     ///
     /// Example: herald completions bash > ~/.local/share/bash-completion/completions/herald
@@ -113,6 +116,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             subscription::run(&client::Client::connect(&cli.connect)?, args).await
         }
         Command::Doctor(args) => doctor::run(args).await,
+        Command::Secrets(args) => secrets::run(args).await,
         Command::Key(args) => key::run(&client::Client::connect(&cli.connect)?, args).await,
         Command::Completions(args) => {
             completions::print(args);

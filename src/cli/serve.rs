@@ -13,7 +13,7 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "HERALD_LISTEN", value_name = "ADDR")]
     listen: Option<String>,
-    /// Directory for the SQLite database and the generated admin key.
+    /// Directory for the SQLite database and the generated admin and secret keys.
     #[arg(long, env = "HERALD_DATA_DIR", value_name = "DIR")]
     data_dir: Option<PathBuf>,
     /// Database: sqlite://path/to/file.db or postgres://user@host/db
@@ -84,6 +84,9 @@ pub fn load_config(args: &ServeArgs) -> anyhow::Result<Config> {
     }
     if let Ok(k) = std::env::var("HERALD_ADMIN_KEY") {
         config.server.admin_key = Some(k);
+    }
+    if let Ok(k) = std::env::var("HERALD_SECRET_KEY") {
+        config.server.secret_key = Some(k);
     }
     Ok(config)
 }

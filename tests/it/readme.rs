@@ -72,6 +72,7 @@ fn clean(cmd: &mut Command, dir: &Path, path: &str, listen: &str) {
         "HERALD_URL",
         "HERALD_KEY",
         "HERALD_ADMIN_KEY",
+        "HERALD_SECRET_KEY",
         "HERALD_DATA_DIR",
         "HERALD_DATABASE_URL",
         "HERALD_CONFIG",

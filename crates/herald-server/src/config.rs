@@ -50,6 +50,9 @@ pub struct ServerConfig {
     pub allow_private_targets: bool,
     /// The admin API key; generated and stored in `<data_dir>/admin.key` if unset.
     pub admin_key: Option<String>,
+    /// The keys sealing secrets at rest (`HERALD_SECRET_KEY`: comma-separated
+    /// base64 of 32 bytes, the first seals); unset: `<data_dir>/secret.key`.
+    pub secret_key: Option<String>,
     /// Serve HTTPS with this PEM certificate chain (with `tls_key`).
     pub tls_cert: Option<PathBuf>,
     /// The PEM private key of `tls_cert`.
@@ -81,6 +84,7 @@ impl Default for ServerConfig {
             max_body_size: 8 * 1024 * 1024,
             allow_private_targets: false,
             admin_key: None,
+            secret_key: None,
             tls_cert: None,
             tls_key: None,
             tls_self_signed: false,

@@ -15,6 +15,7 @@ pub mod node;
 pub mod pipeline;
 pub mod public_origin;
 pub mod request_id;
+pub mod secret_key;
 pub mod server;
 pub mod state;
 pub mod tls;

@@ -29,6 +29,16 @@ pub enum StartError {
     Listen { addr: String, reason: String },
     #[error("TLS: {0}")]
     Tls(#[from] crate::tls::TlsError),
+    #[error("secret key: {0}")]
+    SecretKey(#[from] crate::secret_key::SecretKeyError),
+    /// The stored secrets do not open with the configured keys (the
+    /// message starts "secret key does not decrypt the stored secrets").
+    #[error("{reason} (keys {keys} from {origin})")]
+    SecretsMismatch {
+        reason: String,
+        keys: String,
+        origin: String,
+    },
     #[error(transparent)]
     Io(#[from] std::io::Error),
 }
@@ -41,6 +51,42 @@ fn bind_failure(e: &std::io::Error) -> String {
         std::io::ErrorKind::PermissionDenied => "permission denied".into(),
         _ => e.to_string(),
     }
+}
+
+/// Give the store its keyring and bring every stored secret under the
+/// current key (sealing plaintext rows of older databases); a key that
+/// does not open them stops the start with a clear error.
+async fn open_secrets(store: Store, config: &Config) -> Result<Store, StartError> {
+    let loaded =
+        crate::secret_key::load(config.server.secret_key.as_deref(), &config.server.data_dir)?;
+    let keyring = Arc::new(loaded.keyring()?);
+    let store = store.with_keyring(keyring.clone());
+    match store.sweep_secrets().await {
+        Ok(report) => {
+            if report.sealed > 0 || report.resealed > 0 {
+                tracing::info!(
+                    sealed = report.sealed,
+                    resealed = report.resealed,
+                    key = %keyring.current_id(),
+                    "stored secrets encrypted under the current key"
+                );
+            }
+        }
+        Err(herald_store::StoreError::SecretsUndecryptable(what)) => {
+            return Err(StartError::SecretsMismatch {
+                reason: format!("secret key does not decrypt the stored secrets: {what}"),
+                keys: keyring.ids().join(", "),
+                origin: if loaded.generated {
+                    format!("{} (none found: generated now, not saved)", loaded.origin)
+                } else {
+                    loaded.origin.to_string()
+                },
+            })
+        }
+        Err(e) => return Err(e.into()),
+    }
+    loaded.persist()?;
+    Ok(store)
 }
 
 /// What the server accepts connections on.
@@ -85,6 +131,7 @@ pub async fn start_with_clock(
         },
     )
     .await?;
+    let store = open_secrets(store, &config).await?;
     let bins = if url.starts_with("sqlite:") {
         let bins_url = format!(
             "sqlite://{}",

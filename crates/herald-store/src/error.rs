@@ -12,6 +12,17 @@ pub enum StoreError {
     Invalid(String),
     #[error("unsupported database URL '{0}': use sqlite://path or postgres://…")]
     UnsupportedUrl(String),
+    /// A stored secret that the keyring cannot open (`at` names the row
+    /// and column), or several (`at` counts them).
+    #[error("{at}: {source}")]
+    Secret {
+        at: String,
+        source: crate::secrets::SecretError,
+    },
+    /// What a sweep of the stored secrets found it cannot open: the first
+    /// value (table, row, column and why), and how many more.
+    #[error("secret key does not decrypt the stored secrets: {0}")]
+    SecretsUndecryptable(String),
 }
 
 impl StoreError {

@@ -53,6 +53,7 @@ pub mod keys;
 mod migrate;
 mod read;
 mod record;
+pub mod secrets;
 mod settings;
 pub mod sql;
 pub mod testing;
@@ -68,6 +69,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{PgPool, Postgres, Sqlite, SqlitePool};
 use uuid::Uuid;
 
+use crate::secrets::Keyring;
 pub use conn::Conn;
 pub use dialect::Dialect;
 pub use error::StoreError;
@@ -82,6 +84,9 @@ pub use record::Record;
 pub struct Store {
     pub(crate) backend: Backend,
     schema: Arc<Schema>,
+    /// Seals and opens the secret columns ([`secrets`]); `None` keeps them
+    /// as they are (store unit tests, the request-bins file).
+    keyring: Option<Arc<Keyring>>,
 }
 
 #[derive(Clone)]
@@ -153,13 +158,27 @@ impl Store {
         } else {
             return Err(StoreError::UnsupportedUrl(url.to_string()));
         };
-        let store = Store { backend, schema };
+        let store = Store {
+            backend,
+            schema,
+            keyring: None,
+        };
         store.migrate().await?;
         Ok(store)
     }
 
     pub fn schema(&self) -> &Arc<Schema> {
         &self.schema
+    }
+
+    /// This store sealing its secrets with `keyring` (see [`secrets`]).
+    pub fn with_keyring(mut self, keyring: Arc<Keyring>) -> Store {
+        self.keyring = Some(keyring);
+        self
+    }
+
+    pub fn keyring(&self) -> Option<&Arc<Keyring>> {
+        self.keyring.as_ref()
     }
 
     pub fn dialect(&self) -> Dialect {
@@ -205,6 +224,7 @@ impl Store {
             schema: self.schema.clone(),
             pending: Sql::default(),
             pending_id: None,
+            keyring: self.keyring.clone(),
         })
     }
 
@@ -215,7 +235,10 @@ impl Store {
         limit: Option<u64>,
         offset: u64,
     ) -> Result<Vec<Record>, StoreError> {
-        read::on_reader!(self, |c| c.fetch(&self.schema, query, limit, offset).await)
+        let mut rows =
+            read::on_reader!(self, |c| c.fetch(&self.schema, query, limit, offset).await)?;
+        secrets::open_records(self.keyring.as_deref(), &self.schema, query, &mut rows)?;
+        Ok(rows)
     }
 
     pub async fn count(&self, query: &Query) -> Result<i64, StoreError> {
@@ -290,6 +313,7 @@ pub struct Tx {
     /// (named in a duplicate-key error).
     pending: Sql,
     pending_id: Option<String>,
+    keyring: Option<Arc<Keyring>>,
 }
 
 enum TxInner {
@@ -396,7 +420,8 @@ impl Tx {
         table: &Table,
         values: &[(String, Value)],
     ) -> Result<(), StoreError> {
-        self.insert_row(table, values).await
+        let values = secrets::seal_values(self.keyring.as_deref(), table, values);
+        self.insert_row(table, &values).await
     }
 
     pub async fn update(
@@ -405,7 +430,13 @@ impl Tx {
         id: Uuid,
         values: &[(String, Value)],
     ) -> Result<u64, StoreError> {
-        self.conn().await?.update(table, id, values).await
+        let values = secrets::seal_values(self.keyring.as_deref(), table, values);
+        self.conn().await?.update(table, id, &values).await
+    }
+
+    /// The keyring this transaction seals with (see [`secrets`]).
+    pub fn keyring(&self) -> Option<&Keyring> {
+        self.keyring.as_deref()
     }
 
     pub async fn delete(&mut self, table: &Table, id: Uuid) -> Result<u64, StoreError> {
@@ -419,10 +450,13 @@ impl Tx {
         offset: u64,
     ) -> Result<Vec<Record>, StoreError> {
         let schema = self.schema.clone();
-        self.conn()
+        let mut rows = self
+            .conn()
             .await?
             .fetch(&schema, query, limit, offset)
-            .await
+            .await?;
+        secrets::open_records(self.keyring.as_deref(), &schema, query, &mut rows)?;
+        Ok(rows)
     }
 
     /// Read one row (all columns) inside the transaction.

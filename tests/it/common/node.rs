@@ -14,6 +14,8 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 pub const ADMIN_KEY: &str = "multinode-admin-key";
+/// The secret key every test node is started with (base64 of 32 bytes).
+pub const SECRET_KEY: &str = "dGVzdC1ub2Rlcy1zZWNyZXQta2V5LTMyLWJ5dGVzISE=";
 
 /// One running `herald serve`.
 pub struct Node {
@@ -56,6 +58,9 @@ impl Node {
             cmd.arg("--database-url").arg(url);
         }
         cmd.env("HERALD_ADMIN_KEY", ADMIN_KEY)
+            // Nodes of one PostgreSQL database share the key that seals its
+            // secrets (each has its own data directory).
+            .env("HERALD_SECRET_KEY", SECRET_KEY)
             .env("HERALD_ALLOW_PRIVATE_TARGETS", "1")
             .env("RUST_LOG", "info,sqlx=warn")
             .stdin(Stdio::null())

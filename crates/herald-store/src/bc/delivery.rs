@@ -121,10 +121,9 @@ impl Store {
         ]);
         cols.extend(sub_columns());
         let rows = self.bc_read(&sql, &cols).await?;
-        Ok(rows
-            .iter()
+        rows.iter()
             .map(|r| {
-                let sub = sub_from(r);
+                let sub = sub_from(r, self.keyring.as_deref())?;
                 let n = BcNotification {
                     id: s(r, "notificationid"),
                     subscription_id: sub.id.clone(),
@@ -134,9 +133,9 @@ impl Store {
                     created_ms: i(r, "ncreatedon"),
                     seq: i(r, "seq"),
                 };
-                (n, sub)
+                Ok((n, sub))
             })
-            .collect())
+            .collect()
     }
 
     /// A batch was delivered: forget its notifications, reset the URL's

@@ -9,6 +9,7 @@ use super::{guid, i, in_list, opt_s, out, s};
 use crate::conn::Conn;
 use crate::error::StoreError;
 use crate::record::Record;
+use crate::secrets::{self, Keyring};
 use crate::sql::{OutputColumn, Param, Sql};
 use crate::{Dialect, Store, Tx};
 
@@ -52,8 +53,23 @@ pub(super) fn sub_columns() -> Vec<OutputColumn> {
     ])
 }
 
-pub(super) fn sub_from(r: &Record) -> BcSubscription {
-    BcSubscription {
+/// A subscription from its row, its `clientState` opened with `keys`.
+pub(super) fn sub_from(r: &Record, keys: Option<&Keyring>) -> Result<BcSubscription, StoreError> {
+    let client_state = opt_s(r, "clientstate")
+        .map(|stored| {
+            secrets::open(keys, secrets::BC_CLIENT_STATE, &stored).map_err(|source| {
+                StoreError::Secret {
+                    at: format!(
+                        "{} of subscription {}",
+                        secrets::BC_CLIENT_STATE,
+                        s(r, "subscriptionid")
+                    ),
+                    source,
+                }
+            })
+        })
+        .transpose()?;
+    Ok(BcSubscription {
         id: s(r, "subscriptionid"),
         notification_url: s(r, "notificationurl"),
         resource: s(r, "resource"),
@@ -61,12 +77,12 @@ pub(super) fn sub_from(r: &Record) -> BcSubscription {
         company_id: guid(r, "companyid"),
         api_version: s(r, "apiversion"),
         user_id: guid(r, "userid"),
-        client_state: opt_s(r, "clientstate"),
+        client_state,
         expires_ms: i(r, "expires"),
         created_ms: i(r, "createdon"),
         modified_ms: i(r, "modifiedon"),
         version: i(r, "version"),
-    }
+    })
 }
 
 impl Conn<'_> {
@@ -91,13 +107,13 @@ impl Conn<'_> {
     async fn bc_subscriptions_where(
         &mut self,
         sql: &Sql,
+        keys: Option<&Keyring>,
     ) -> Result<Vec<BcSubscription>, StoreError> {
-        Ok(self
-            .fetch_columns(sql, &sub_columns())
+        self.fetch_columns(sql, &sub_columns())
             .await?
             .iter()
-            .map(sub_from)
-            .collect())
+            .map(|r| sub_from(r, keys))
+            .collect()
     }
 }
 
@@ -130,7 +146,11 @@ impl Tx {
             .push(" AND s.companyid = ")
             .bind(Param::text(company))
             .push(" ORDER BY s.createdon, s.subscriptionid");
-        self.conn().await?.bc_subscriptions_where(&sql).await
+        let keys = self.keyring.clone();
+        self.conn()
+            .await?
+            .bc_subscriptions_where(&sql, keys.as_deref())
+            .await
     }
 }
 
@@ -169,7 +189,11 @@ impl Store {
                 Param::text(sub.company_id),
                 Param::text(&sub.api_version),
                 Param::text(sub.user_id),
-                Param::Text(sub.client_state.clone()),
+                Param::Text(
+                    sub.client_state
+                        .as_deref()
+                        .map(|c| secrets::seal(self.keyring.as_deref(), secrets::BC_CLIENT_STATE, c)),
+                ),
                 Param::int(sub.expires_ms),
                 Param::int(sub.created_ms),
                 Param::int(sub.modified_ms),
@@ -233,12 +257,11 @@ impl Store {
             sql.push(" AND s.expires > ").bind(Param::int(now_ms));
         }
         sql.push(" ORDER BY s.createdon, s.subscriptionid");
-        Ok(self
-            .bc_read(&sql, &sub_columns())
+        self.bc_read(&sql, &sub_columns())
             .await?
             .iter()
-            .map(sub_from)
-            .collect())
+            .map(|r| sub_from(r, self.keyring.as_deref()))
+            .collect()
     }
 
     /// How many subscriptions are not expired at `now_ms`.
@@ -270,7 +293,9 @@ impl Store {
         sql.push("UPDATE herald_bc_subscription SET notificationurl = ")
             .bind(Param::text(notification_url))
             .push(", clientstate = ")
-            .bind(Param::Text(client_state.map(str::to_string)))
+            .bind(Param::Text(client_state.map(|c| {
+                secrets::seal(self.keyring.as_deref(), secrets::BC_CLIENT_STATE, c)
+            })))
             .push(", expires = ")
             .bind(Param::int(expires_ms))
             .push(", modifiedon = ")

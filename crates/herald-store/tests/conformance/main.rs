@@ -8,6 +8,7 @@
 //! - `queries`: filters, orderings, links;
 //! - `fetchxml`: FetchXML parsed by herald-core and run by the store;
 //! - `keys`: API keys;
+//! - `secrets`: secrets sealed at rest, the sweep and rotation;
 //! - `case`: case-insensitive text, and the indexes that keeps.
 
 mod case;
@@ -15,6 +16,7 @@ mod fetchxml;
 mod keys;
 mod queries;
 mod rows;
+mod secrets;
 
 use std::sync::Arc;
 
