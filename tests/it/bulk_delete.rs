@@ -17,6 +17,7 @@ use crate::common::{eventually, odata_error, register, TestServer};
 both_backends!(
     deletes_the_matching_records_through_the_pipeline,
     criteria_it_cannot_map_are_refused,
+    a_postponed_bulk_delete_can_be_canceled_and_nothing_else,
 );
 
 async fn names(s: &TestServer) -> Vec<String> {
@@ -235,4 +236,66 @@ async fn criteria_it_cannot_map_are_refused(s: TestServer) {
     );
     let (st, _) = s.get(&format!("contacts({keep})")).await;
     assert_eq!(st, StatusCode::OK);
+}
+
+async fn a_postponed_bulk_delete_can_be_canceled_and_nothing_else(s: TestServer) {
+    let keep = s.create("contacts", json!({"lastname": "Later"})).await;
+    let start = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
+    let (st, _, body) = s
+        .post(
+            "BulkDelete",
+            json!({"QuerySet": [{"EntityName": "contact"}], "JobName": "tonight", "StartDateTime": start}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    let id = body["JobId"].as_str().unwrap().to_string();
+    let (_, job) = s.get(&format!("asyncoperations({id})")).await;
+    assert_eq!(
+        (job["statecode"].as_i64(), job["operationtype"].as_i64()),
+        (Some(0), Some(13)),
+        "waiting for its start: {job}"
+    );
+    assert!(job["postponeuntil"].is_string(), "{job}");
+    let (_, op) = s.get(&format!("bulkdeleteoperations({id})")).await;
+    assert!(op["nextrun"].is_string(), "{op}");
+
+    // Pause and retry are not for a bulk delete; cancel is.
+    let (st, b) = s
+        .patch(&format!("asyncoperations({id})"), json!({"statecode": 1}))
+        .await;
+    assert!(
+        odata_error(st, &b, StatusCode::BAD_REQUEST).contains("can only be canceled"),
+        "{b}"
+    );
+    let (st, b) = s
+        .patch(
+            &format!("asyncoperations({id})"),
+            json!({"statecode": 3, "statuscode": 32}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    let (_, job) = s.get(&format!("asyncoperations({id})")).await;
+    assert_eq!(
+        (job["statecode"].as_i64(), job["statuscode"].as_i64()),
+        (Some(3), Some(32)),
+        "{job}"
+    );
+    let (_, op) = s.get(&format!("bulkdeleteoperations({id})")).await;
+    assert_eq!(
+        (op["statecode"].as_i64(), op["statuscode"].as_i64()),
+        (Some(3), Some(32)),
+        "{op}"
+    );
+    let (st, _, b) = s
+        .post(
+            &format!("asyncoperations({id})/Microsoft.Dynamics.CRM.herald_Retry"),
+            json!({}),
+        )
+        .await;
+    assert!(
+        odata_error(st, &b, StatusCode::BAD_REQUEST).contains("can only be canceled"),
+        "{b}"
+    );
+    let (st, _) = s.get(&format!("contacts({keep})")).await;
+    assert_eq!(st, StatusCode::OK, "nothing was deleted");
 }

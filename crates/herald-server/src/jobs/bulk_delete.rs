@@ -346,6 +346,10 @@ pub async fn run(state: SharedState, job_id: Uuid) -> Result<(), BulkDeleteError
         let wait = (*at - state.clock.now()).num_milliseconds();
         if wait > 0 {
             tokio::time::sleep(Duration::from_millis(wait as u64)).await;
+            if stopped(&state, job_id).await? {
+                // Canceled while it waited for its start.
+                return Ok(());
+            }
         }
     }
     let started = state.clock.now();

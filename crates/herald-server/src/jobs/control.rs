@@ -209,6 +209,13 @@ pub async fn apply(
             .await?;
     }
     tx.update(t, id, &values).await?;
+    if crate::jobs::bulk_delete::is_bulk_delete(&current) {
+        // Its bulkdeleteoperation shows the cancel too (the running job
+        // stops at its next batch; a postponed one does not start).
+        if let Some(operations) = state.schema.table("bulkdeleteoperation") {
+            tx.update(operations, id, &phase_values(phase)).await?;
+        }
+    }
     tx.commit().await?;
     if requeue_at.is_some() {
         state.jobs_wake.notify_one();
