@@ -5,7 +5,8 @@
 // bin and an async Update step (Web API), updates a contact, sees the request
 // in the bin page and the job in System Jobs (with the request id the update
 // was sent with, and a link to the contact's record page), makes a failing
-// job (webhook to a closed port) and retries it from the console. Then every
+// job (webhook to a closed port) and retries it from the console, and runs a
+// BulkDelete whose System Job shows what it deleted. Then every
 // page again at desktop width and at 390 px (a phone), in the light and the
 // dark colour scheme: no horizontal scroll of the page, a nav whose links
 // all fit and do not overlap, and readable text (contrast >= 4.5). Saves
@@ -322,11 +323,24 @@ async function main() {
     check((await page.locator('#subscriptions').innerText()).includes('customers'), 'subscription listed');
     await shot(page, 'bc');
 
+    step('a BulkDelete job in System Jobs');
+    const bulk = await webapi('POST', 'BulkDelete', {
+      QuerySet: [{ EntityName: 'contact', Criteria: { FilterOperator: 'And', Conditions: [{ AttributeName: 'lastname', Operator: 'Equal', Values: [{ Value: 'Babbage', Type: 'System.String' }] }] } }],
+      JobName: 'Remove the Babbage contacts', SendEmailNotification: false, ToRecipients: [], CCRecipients: [], RecurrencePattern: '',
+    });
+    const bulkUrl = `${base}/console/jobs/${bulk.body.JobId}`;
+    await page.goto(bulkUrl);
+    await until(page, 'the bulk delete to complete', async () => (await page.locator('h1').innerText()).includes('Succeeded'));
+    check((await page.locator('#bulk-success').innerText()).trim() === '1', 'one record deleted');
+    check((await page.locator('table.kv').innerText()).includes('Bulk Delete'), 'the operation is named');
+    await shot(page, 'job-bulk-delete');
+
     step('every page at desktop width: layout and contrast');
     const pages = [
       ['jobs', `${base}/console/jobs`],
       ['job-failed', jobUrl],
       ['job', okJobUrl],
+      ['job-bulk-delete', bulkUrl],
       ['record', recordUrl],
       ['webhooks', `${base}/console/webhooks`],
       ['steps', `${base}/console/steps`],

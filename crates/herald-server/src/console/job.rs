@@ -109,14 +109,16 @@ async fn render(
             (row("Correlation id", text(job.get("correlationid"))))
             (row("Request id", text(job.get("requestid"))))
             (row("Depth", text(job.get("depth"))))
-            tr { th { "Attempts" } td #attempt-count {
-                (attempts.len())
-                span.muted { " (every HTTP try over the job's life, across retries)" }
-            } }
-            tr { th { "Automatic retries" } td #retry-count {
-                (job.int("retrycount").unwrap_or(0))
-                span.muted { " (extra tries herald made by itself after a 502/503/504; a retry you ask for is a new run)" }
-            } }
+            @if !bulk {
+                tr { th { "Attempts" } td #attempt-count {
+                    (attempts.len())
+                    span.muted { " (every HTTP try over the job's life, across retries)" }
+                } }
+                tr { th { "Automatic retries" } td #retry-count {
+                    (job.int("retrycount").unwrap_or(0))
+                    span.muted { " (extra tries herald made by itself after a 502/503/504; a retry you ask for is a new run)" }
+                } }
+            }
             (row("Created", time_value(job.get("createdon"))))
             (row("Started", time_value(job.get("startedon"))))
             (row("Completed", time_value(job.get("completedon"))))
@@ -126,10 +128,13 @@ async fn render(
         }
         @if let Some(m) = job.string("friendlymessage") { h2 { "Message" } pre.block { (m) } }
         @if let Some(m) = job.string("message").filter(|m| Some(*m) != job.string("friendlymessage")) { h2 { "Technical detail" } pre.block { (m) } }
-        h2 { "Delivery attempts" }
-        @if attempts.is_empty() {
+        @if bulk {
+            // A bulk delete makes no HTTP calls: its outcome is the counts above.
+        } @else if attempts.is_empty() {
+            h2 { "Delivery attempts" }
             div.empty { "No attempt yet." }
         } @else {
+            h2 { "Delivery attempts" }
             table.grid #attempts {
                 thead { tr { th.num { "#" } th { "Started" } th.num { "Duration" } th { "Status" } th { "Error" } th { "Response (excerpt)" } } }
                 tbody {
@@ -146,7 +151,7 @@ async fn render(
                 }
             }
         }
-        h2 { "Context (data)" }
+        h2 { @if bulk { "Query (data)" } @else { "Context (data)" } }
         @match &data {
             Some(d) => pre.json #context { (d) },
             None => div.empty { "No context stored." },
