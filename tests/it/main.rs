@@ -42,6 +42,7 @@ mod secrets;
 mod seed_queries;
 mod signatures;
 mod sql;
+mod throttle;
 mod user_tables;
 mod web_api;
 mod webhooks;

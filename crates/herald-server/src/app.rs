@@ -1,8 +1,8 @@
 //! The whole HTTP surface in one router: herald's API (`api`), the Business
 //! Central API (`bc`) and the console (`console`), with what every route
 //! shares — the OData 404 for unknown routes, the OData 500 for a panic,
-//! no global body limit (each handler enforces its own) and the request
-//! counter of `/metrics`, and the request's public origin (the scheme and
+//! no global body limit (each handler enforces its own), the request
+//! counter of `/metrics`, the throttle of failed sign-ins (`throttle`), and the request's public origin (the scheme and
 //! host of the URLs herald writes, `public_origin`) and its request id
 //! (`request_id`). Assembled here, above
 //! the rooms, so none of them imports another's router.
@@ -20,6 +20,13 @@ pub fn router(state: SharedState) -> Router {
         .merge(crate::bc::routes())
         .merge(crate::console::router(state.clone()))
         .fallback(crate::api::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            (
+                state.clone(),
+                std::sync::Arc::new(crate::throttle::Throttle::default()),
+            ),
+            crate::throttle::layer,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             count_requests,

@@ -18,5 +18,6 @@ pub mod request_id;
 pub mod secret_key;
 pub mod server;
 pub mod state;
+pub mod throttle;
 pub mod tls;
 pub mod webhook;

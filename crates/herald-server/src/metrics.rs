@@ -63,6 +63,11 @@ pub struct Metrics {
     queue_oldest_seconds: Gauge,
     pool_in_use: Gauge,
     pool_idle: Gauge,
+    /// Requests that offered an API key (bearer or console sign-in) and
+    /// were refused with 401.
+    pub auth_failures: Counter,
+    /// Of those, the ones answered 429 because their address failed too often.
+    pub auth_throttled: Counter,
 }
 
 impl Default for Metrics {
@@ -128,6 +133,18 @@ impl Default for Metrics {
             "Idle store connections",
             pool_idle.clone(),
         );
+        let auth_failures = Counter::default();
+        registry.register(
+            "auth_failures",
+            "Requests that offered an API key (Authorization or a console sign-in) and were refused with 401",
+            auth_failures.clone(),
+        );
+        let auth_throttled = Counter::default();
+        registry.register(
+            "auth_throttled",
+            "Failed key checks answered 429 because their client address failed too often",
+            auth_throttled.clone(),
+        );
         Metrics {
             registry: Mutex::new(registry),
             http_requests,
@@ -140,6 +157,8 @@ impl Default for Metrics {
             queue_oldest_seconds,
             pool_in_use,
             pool_idle,
+            auth_failures,
+            auth_throttled,
         }
     }
 }

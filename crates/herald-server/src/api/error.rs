@@ -28,6 +28,8 @@ pub mod codes {
     pub const ENDPOINT_UNAVAILABLE: &str = "0x80050203";
     pub const LOOP_DETECTED: &str = "0x80044182";
     pub const INTERNAL: &str = "0x80040216";
+    /// Dataverse's service protection limit (too many requests).
+    pub const TOO_MANY_REQUESTS: &str = "0x80072321";
 }
 
 #[derive(Debug, Clone)]

@@ -56,24 +56,38 @@ fn cookie_would_be_dropped(headers: &HeaderMap) -> bool {
     !proxied_tls && !local
 }
 
-/// Whether a request's `Origin` (when sent) is this server: its
-/// `host[:port]` equals the `Host` (or a proxy's `X-Forwarded-Host`),
-/// default ports aside. No `Origin` at all is allowed (non-browser clients,
-/// older browsers); `Origin: null` or a foreign origin is not.
-fn same_origin(headers: &HeaderMap) -> bool {
-    let Some(origin) = headers.get(header::ORIGIN) else {
-        return true;
+/// Whether a form POST comes from this server's own pages (CSRF): its
+/// `Origin`, when sent, is this server — `host[:port]` equals the `Host`
+/// (or a proxy's `X-Forwarded-Host`), default ports aside; `Origin: null`
+/// or a foreign origin is not. Without `Origin`, a `Referer` must name this
+/// server the same way. With neither (not a browser: browsers send `Origin`
+/// on every POST), the request is allowed; the session's CSRF token still
+/// guards every signed-in POST.
+pub(super) fn same_origin(headers: &HeaderMap) -> bool {
+    let (value, referer) = match (headers.get(header::ORIGIN), headers.get(header::REFERER)) {
+        (Some(o), _) => (o, false),
+        (None, Some(r)) => (r, true),
+        (None, None) => return true,
     };
-    let Ok(origin) = origin.to_str() else {
+    let Ok(value) = value.to_str() else {
         return false;
     };
-    let origin = origin.trim().to_ascii_lowercase();
-    let (scheme, authority) = match origin.split_once("://") {
-        Some((s, a)) if (s == "http" || s == "https") && !a.is_empty() && !a.contains('/') => {
-            (s, a)
-        }
+    let value = value.trim().to_ascii_lowercase();
+    let (scheme, rest) = match value.split_once("://") {
+        Some((s, r)) if s == "http" || s == "https" => (s, r),
         _ => return false,
     };
+    // A Referer is a whole URL: only its authority counts.
+    let authority = if referer {
+        rest.split(['/', '?', '#']).next().unwrap_or("")
+    } else if rest.contains('/') {
+        return false;
+    } else {
+        rest
+    };
+    if authority.is_empty() || authority.contains('@') {
+        return false;
+    }
     let default_port = if scheme == "https" { ":443" } else { ":80" };
     let strip = |h: &str| -> String {
         let h = h.trim().to_ascii_lowercase();
@@ -258,6 +272,17 @@ mod tests {
             HeaderValue::from_static("herald.example.com"),
         );
         assert!(same_origin(&proxied));
+        // Without Origin, the Referer decides.
+        let referer = |r: &'static str| {
+            let mut m = host("127.0.0.1:5080");
+            m.insert("referer", HeaderValue::from_static(r));
+            same_origin(&m)
+        };
+        assert!(referer("http://127.0.0.1:5080/console/jobs?status=failed"));
+        assert!(!referer("http://evil.example/console"));
+        assert!(!referer("http://127.0.0.1:5080@evil.example/"));
+        assert!(!referer("http://127.0.0.1:50800/"));
+        assert!(!referer("file:///tmp/x.html"));
     }
 
     #[test]

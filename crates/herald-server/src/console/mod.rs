@@ -23,7 +23,8 @@
 //! | `bins` | request bins |
 //!
 //! Every state-changing request is a POST form carrying the session's CSRF
-//! token ([`checked_post`]); pages are sent with a strict
+//! token and coming from this server's own pages (`Origin`, else
+//! `Referer`; [`checked_post`]); pages are sent with a strict
 //! Content-Security-Policy and `Cache-Control: no-store`.
 
 mod assets;
@@ -136,6 +137,12 @@ pub async fn checked_post(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<(Session, Fields), Response> {
+    if !login::same_origin(headers) {
+        return Err(ConsoleError::forbidden(
+            "This form was sent from another site (its Origin or Referer is not this server); open the console directly and try again.",
+        )
+        .into_response());
+    }
     let Some(s) = session::current(&c.app, &c.sessions, headers).await else {
         return Err(ConsoleError::forbidden(
             "You are not signed in (or your session expired): sign in and try again.",
@@ -151,6 +158,12 @@ pub async fn checked_post(
         .into_response());
     }
     Ok((s, fields))
+}
+
+/// The page for a sign-in refused because its address failed too often
+/// (`throttle`); the caller adds `Retry-After`.
+pub fn too_many_sign_ins(message: &str) -> Response {
+    ConsoleError::new(axum::http::StatusCode::TOO_MANY_REQUESTS, message).into_response()
 }
 
 /// Headers on every console response.
