@@ -12,6 +12,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::batch::HEADERS;
+use crate::common::node::{until, Node};
 use crate::common::{eventually, odata_error, register, TestServer};
 
 both_backends!(
@@ -298,4 +299,58 @@ async fn a_postponed_bulk_delete_can_be_canceled_and_nothing_else(s: TestServer)
     );
     let (st, _) = s.get(&format!("contacts({keep})")).await;
     assert_eq!(st, StatusCode::OK, "nothing was deleted");
+}
+
+/// A bulk delete that had not run when its server stopped runs when the
+/// server starts again on the same data (a real `herald serve`, killed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unfinished_bulk_delete_runs_after_a_restart() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut node = Node::start("bulk-before", dir.path(), None, &[]);
+    let api = node.client();
+    for last in ["Gone", "Gone", "Gone", "Stays"] {
+        api.create("contacts", json!({"lastname": last})).await;
+    }
+    // Due in two seconds: the node is killed before it starts.
+    let start = (chrono::Utc::now() + chrono::Duration::seconds(2)).to_rfc3339();
+    let (st, body) = api
+        .post(
+            "BulkDelete",
+            &json!({
+                "QuerySet": [{"EntityName": "contact", "Criteria": {"Conditions": [
+                    {"AttributeName": "lastname", "Operator": "Equal", "Values": ["Gone"]}
+                ]}}],
+                "JobName": "after the restart",
+                "StartDateTime": start,
+            }),
+        )
+        .await
+        .expect("POST sent");
+    assert_eq!(st, StatusCode::OK, "{body}");
+    let job: Value = serde_json::from_str(&body).expect("JSON");
+    let id = job["JobId"].as_str().expect("JobId").to_string();
+    node.kill();
+
+    let node = Node::start("bulk-after", dir.path(), None, &[]);
+    let api = node.client();
+    let done = until(
+        Duration::from_secs(30),
+        "the resumed bulk delete",
+        || async {
+            let j = api.get(&format!("asyncoperations({id})")).await;
+            (j["statecode"] == 3).then_some(j)
+        },
+    )
+    .await;
+    assert_eq!(done["statuscode"], 30, "{done}");
+    let op = api.get(&format!("bulkdeleteoperations({id})")).await;
+    assert_eq!(op["successcount"], 3, "{op}");
+    let left = api.get("contacts?$select=lastname").await;
+    let left: Vec<&str> = left["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["lastname"].as_str())
+        .collect();
+    assert_eq!(left, ["Stays"]);
 }

@@ -361,7 +361,21 @@ pub async fn run(state: SharedState, job_id: Uuid) -> Result<(), BulkDeleteError
         tx.update(jobs, job_id, &values).await?;
         tx.commit().await?;
     }
-    let mut counts = Counts::default();
+    // A job resumed after a stop keeps what it deleted before; the records
+    // it could not delete still match and are tried (and counted) again.
+    let (_, operations) = tables(&state)?;
+    let earlier = state.store.get(operations, job_id).await?;
+    let mut counts = Counts {
+        success: earlier
+            .as_ref()
+            .and_then(|r| r.int("successcount"))
+            .unwrap_or(0),
+        writes: earlier
+            .as_ref()
+            .and_then(|r| r.int("versionnumber"))
+            .map_or(0, |v| (v - 1).max(0)),
+        ..Counts::default()
+    };
     progress(&state, job_id, &mut counts, Some(running)).await?;
     for query in &queries {
         if !delete_matching(&state, job_id, query, caller, &mut counts).await? {
