@@ -38,6 +38,7 @@ mod multinode;
 mod openapi;
 mod readme;
 mod refs;
+mod roles;
 mod secrets;
 mod seed_queries;
 mod signatures;

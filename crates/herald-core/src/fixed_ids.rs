@@ -1,6 +1,7 @@
 //! Ids of the rows herald creates itself (organization, root business unit,
 //! admin user, `sdkmessage`, `sdkmessagefilter`, the webhook plug-in type,
-//! the default Business Central company): derived from a name (UUID v5 in
+//! the default Business Central company, the built-in security roles,
+//! privileges and their links): derived from a name (UUID v5 in
 //! herald's namespace), so every node, every restart and every database
 //! agrees on them without reading anything. Pure, so the pipeline, the
 //! bootstrap and the BC API can all compute them without depending on each
@@ -65,6 +66,26 @@ pub fn root_business_unit_id() -> Uuid {
 /// The admin user the admin API key acts as.
 pub fn admin_user_id() -> Uuid {
     fixed_id("systemuser", "admin")
+}
+
+/// A built-in security role (`System Administrator`, …).
+pub fn role_id(name: &str) -> Uuid {
+    fixed_id("role", name)
+}
+
+/// The `privilege` row named `name` (`prvReadAccount`, …).
+pub fn privilege_id(name: &str) -> Uuid {
+    fixed_id("privilege", name)
+}
+
+/// The `roleprivileges` row that links a role and a privilege.
+pub fn role_privilege_id(role: Uuid, privilege: Uuid) -> Uuid {
+    fixed_id("roleprivileges", &format!("{role}:{privilege}"))
+}
+
+/// The `systemuserroles` row that gives a user a role.
+pub fn user_role_id(user: Uuid, role: Uuid) -> Uuid {
+    fixed_id("systemuserroles", &format!("{user}:{role}"))
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@ pub mod odata;
 pub mod query;
 pub mod query_expression;
 pub mod schema;
+pub mod security;
 pub mod sql;
 pub mod value;
 

@@ -1,21 +1,53 @@
 //! API keys: `Authorization: Bearer <key>`. Keys are stored as SHA-256
 //! hashes, each mapped to the systemuser it acts as; a key whose user is
 //! disabled (`isdisabled`) is refused like an invalid one, with a message
-//! that says why.
+//! that says why. A caller carries its user's privileges (its security
+//! roles, cached per user by `crate::security::GrantCache`).
+
+use std::sync::Arc;
 
 use axum::http::HeaderMap;
+use herald_core::security::Grants;
 use rand::distributions::Alphanumeric;
 use rand::Rng;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::api::error::ApiError;
+use crate::security::Reader;
 use crate::state::AppState;
 
-/// Who is calling: the systemuser behind the key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Who is calling: the systemuser behind the key, with its privileges.
+#[derive(Debug, Clone)]
 pub struct Caller {
     pub user_id: Uuid,
+    pub grants: Arc<Grants>,
+}
+
+impl Caller {
+    /// The store's reads as this caller may make them.
+    pub fn reader<'a>(&'a self, state: &'a AppState) -> Reader<'a> {
+        Reader::new(&state.store, &state.schema, &self.grants)
+    }
+
+    /// Refuse anyone but a System Administrator (user, role and key
+    /// management), with Dataverse's missing-privilege error.
+    pub fn require_system_administrator(&self, privilege: &str) -> Result<(), ApiError> {
+        if self.grants.is_system_administrator() {
+            return Ok(());
+        }
+        Err(ApiError::new(
+            axum::http::StatusCode::FORBIDDEN,
+            crate::api::error::codes::FORBIDDEN,
+            format!(
+                "Principal user (Id={}, type=8, roleCount={}, privilegeCount={}, accessMode=0), is missing {privilege} privilege (Id={}): only a System Administrator (as the admin key is) may do this",
+                self.user_id,
+                self.grants.roles.len(),
+                self.grants.privilege_count(),
+                herald_core::fixed_ids::privilege_id(privilege),
+            ),
+        ))
+    }
 }
 
 pub fn hash_key(key: &str) -> String {
@@ -55,7 +87,13 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Calle
             "The user {} this API key acts as is disabled (systemuser.isdisabled); an administrator can enable it again",
             k.user_id
         ))),
-        Some(k) => Ok(Caller { user_id: k.user_id }),
+        Some(k) => Ok(Caller {
+            user_id: k.user_id,
+            grants: state
+                .security
+                .for_request(&state.store, k.user_id, &k.security_version)
+                .await?,
+        }),
         None => Err(ApiError::unauthorized("The API key is not valid")),
     }
 }

@@ -1,9 +1,11 @@
 //! First-start setup, idempotent and safe for several nodes starting at once:
 //! the organization, root business unit and admin user rows, the admin API
 //! key, and the fixed registration rows (sdkmessage, sdkmessagefilter,
-//! plugintype). Fixed rows get name-derived ids, so every node and every
+//! plugintype), the security catalog (privileges, built-in roles, the
+//! admin user as System Administrator). Fixed rows get name-derived ids, so every node and every
 //! database agrees on them.
 
+use std::collections::HashSet;
 use std::path::Path;
 
 use herald_core::{Schema, Table, Value};
@@ -165,8 +167,174 @@ pub async fn bootstrap(
             }
         }
     }
+    security_rows(&mut tx, schema, &now, admin).await?;
     tx.commit().await?;
     Ok(org)
+}
+
+/// The ids already in `table` (one query, its primary key only).
+async fn ids_of(tx: &mut Tx, table: &Table) -> Result<HashSet<Uuid>, StoreError> {
+    let mut q = herald_core::Query::all(&table.logical_name);
+    q.select = vec![table.primary_id.clone()];
+    Ok(tx
+        .fetch(&q, None, 0)
+        .await?
+        .iter()
+        .filter_map(|r| r.guid(&table.primary_id))
+        .collect())
+}
+
+/// Insert a fixed row unless `existing` has its id.
+async fn insert_missing(
+    tx: &mut Tx,
+    table: &Table,
+    existing: &HashSet<Uuid>,
+    id: Uuid,
+    mut values: Vec<(String, Value)>,
+    now: &Value,
+    user: Uuid,
+) -> Result<(), StoreError> {
+    if existing.contains(&id) {
+        return Ok(());
+    }
+    values.insert(0, (table.primary_id.clone(), Value::Guid(id)));
+    values.push(("createdon".into(), now.clone()));
+    values.push(("modifiedon".into(), now.clone()));
+    values.push(("createdby".into(), Value::Guid(user)));
+    values.push(("modifiedby".into(), Value::Guid(user)));
+    values.push(("versionnumber".into(), Value::Int(1)));
+    tx.insert(table, &values).await
+}
+
+/// The security catalog: a `privilege` row per table and access right,
+/// the built-in roles with their privileges, the admin user as a System
+/// Administrator — and, once, Basic User for the users that held an API
+/// key before roles existed (so their keys keep working). Tables added
+/// to the config later get their privileges at the next start.
+async fn security_rows(
+    tx: &mut Tx,
+    schema: &Schema,
+    now: &Value,
+    admin: Uuid,
+) -> Result<(), StoreError> {
+    use herald_core::fixed_ids::{role_privilege_id, user_role_id};
+    use herald_core::security::{catalog, depth, BuiltinRole};
+    let t = |n: &str| {
+        schema
+            .table(n)
+            .ok_or_else(|| StoreError::Invalid(format!("missing table {n}")))
+    };
+    let (privileges, roles, links, users) = (
+        t("privilege")?,
+        t("role")?,
+        t("roleprivileges")?,
+        t("systemuserroles")?,
+    );
+    let all = catalog(schema);
+    let have = ids_of(tx, privileges).await?;
+    let mut added = have.len() != all.len();
+    for p in &all {
+        let all_depths = p.table.is_some();
+        insert_missing(
+            tx,
+            privileges,
+            &have,
+            p.id,
+            vec![
+                ("name".into(), s(&p.name)),
+                ("accessright".into(), Value::Int(p.privilege.access_right())),
+                ("canbebasic".into(), Value::Bool(all_depths)),
+                ("canbelocal".into(), Value::Bool(all_depths)),
+                ("canbedeep".into(), Value::Bool(all_depths)),
+                ("canbeglobal".into(), Value::Bool(true)),
+            ],
+            now,
+            admin,
+        )
+        .await?;
+    }
+    let have = ids_of(tx, roles).await?;
+    for role in BuiltinRole::ALL {
+        added |= !have.contains(&role.id());
+        insert_missing(
+            tx,
+            roles,
+            &have,
+            role.id(),
+            vec![
+                ("name".into(), s(role.name())),
+                ("description".into(), s(role.description())),
+                (
+                    "businessunitid".into(),
+                    Value::Guid(herald_core::fixed_ids::root_business_unit_id()),
+                ),
+                ("ismanaged".into(), Value::Bool(true)),
+            ],
+            now,
+            admin,
+        )
+        .await?;
+    }
+    if !added {
+        return Ok(());
+    }
+    let have = ids_of(tx, links).await?;
+    for role in BuiltinRole::ALL {
+        for p in &all {
+            let granted = match &p.table {
+                Some(name) => schema
+                    .table(name)
+                    .and_then(|table| role.grants(table, p.privilege)),
+                None => role.grants_metadata(p.privilege).then_some(depth::GLOBAL),
+            };
+            let Some(mask) = granted else { continue };
+            insert_missing(
+                tx,
+                links,
+                &have,
+                role_privilege_id(role.id(), p.id),
+                vec![
+                    ("roleid".into(), Value::Guid(role.id())),
+                    ("privilegeid".into(), Value::Guid(p.id)),
+                    ("privilegedepthmask".into(), Value::Int(mask)),
+                ],
+                now,
+                admin,
+            )
+            .await?;
+        }
+    }
+    let have = ids_of(tx, users).await?;
+    let mut holders = vec![(admin, BuiltinRole::SystemAdministrator)];
+    if have.is_empty() {
+        // First start with roles: users that already had keys keep them
+        // working as Basic Users.
+        for k in tx.api_key_users().await? {
+            if k != admin && !holders.iter().any(|(u, _)| *u == k) {
+                holders.push((k, BuiltinRole::BasicUser));
+            }
+        }
+    }
+    for (user, role) in holders {
+        insert_missing(
+            tx,
+            users,
+            &have,
+            user_role_id(user, role.id()),
+            vec![
+                ("systemuserid".into(), Value::Guid(user)),
+                ("roleid".into(), Value::Guid(role.id())),
+            ],
+            now,
+            admin,
+        )
+        .await?;
+    }
+    tx.put_setting(
+        herald_store::security::VERSION_SETTING,
+        &Uuid::new_v4().simple().to_string(),
+    )
+    .await
 }
 
 /// Where the admin key comes from.

@@ -16,6 +16,7 @@ pub mod pipeline;
 pub mod public_origin;
 pub mod request_id;
 pub mod secret_key;
+pub mod security;
 pub mod server;
 pub mod state;
 pub mod throttle;

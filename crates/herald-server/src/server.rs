@@ -200,6 +200,7 @@ pub async fn start_with_clock(
         jobs_wake: tokio::sync::Notify::new(),
         handoff: Default::default(),
         registrations: Default::default(),
+        security: Default::default(),
         metrics: Default::default(),
         bins,
         bc_notifier: Default::default(),

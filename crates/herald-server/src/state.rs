@@ -32,6 +32,8 @@ pub struct AppState {
     pub handoff: crate::jobs::handoff::Handoff,
     /// The registered steps, cached per (message, table).
     pub registrations: crate::pipeline::registrations::StepCache,
+    /// Each user's privileges through its security roles.
+    pub security: crate::security::GrantCache,
     pub metrics: crate::metrics::Metrics,
     /// Where request bins live: the main store on PostgreSQL; on SQLite a
     /// separate file, so a sync webhook aimed at a bin (captured while the

@@ -45,12 +45,14 @@ impl ApiKey {
     }
 }
 
-/// The user a key acts as, and whether that user is disabled
-/// (`systemuser.isdisabled`), read with the key in one query.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The user a key acts as, whether that user is disabled
+/// (`systemuser.isdisabled`) and the current version of the security roles
+/// (see [`crate::security`]), read with the key in one query.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyUser {
     pub user_id: Uuid,
     pub disabled: bool,
+    pub security_version: String,
 }
 
 impl Store {
@@ -95,6 +97,16 @@ impl Store {
 }
 
 impl Tx {
+    /// Every user some API key acts as.
+    pub async fn api_key_users(&mut self) -> Result<Vec<Uuid>, StoreError> {
+        let sql = Sql {
+            text: "SELECT DISTINCT systemuserid FROM herald_apikey ORDER BY systemuserid".into(),
+            params: vec![],
+        };
+        let mut conn = self.conn().await?;
+        Ok(conn_rows!(&mut conn, &sql, |r| uuid(r.try_get(0)?)?))
+    }
+
     pub async fn put_api_key(
         &mut self,
         keyhash: &str,
@@ -113,13 +125,21 @@ impl Conn<'_> {
     pub async fn api_key_caller(&mut self, keyhash: &str) -> Result<Option<KeyUser>, StoreError> {
         let mut sql = Sql::default();
         sql.push(
-            "SELECT k.systemuserid, u.isdisabled FROM herald_apikey k \
+            "SELECT k.systemuserid, u.isdisabled, \
+             (SELECT s.value FROM herald_setting s WHERE s.name = ",
+        )
+        .bind(Param::Text(Some(
+            crate::security::VERSION_SETTING.to_string(),
+        )))
+        .push(
+            ") FROM herald_apikey k \
              LEFT JOIN \"systemuser\" u ON u.\"systemuserid\" = k.systemuserid WHERE k.keyhash = ",
         )
         .bind(Param::Text(Some(keyhash.to_string())));
         let found = conn_rows!(self, &sql, |r| KeyUser {
             user_id: uuid(r.try_get(0)?)?,
             disabled: r.try_get::<Option<bool>, _>(1)?.unwrap_or(false),
+            security_version: r.try_get::<Option<String>, _>(2)?.unwrap_or_default(),
         });
         Ok(found.into_iter().next())
     }

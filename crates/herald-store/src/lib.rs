@@ -54,6 +54,7 @@ mod migrate;
 mod read;
 mod record;
 pub mod secrets;
+pub mod security;
 mod settings;
 pub mod sql;
 pub mod testing;

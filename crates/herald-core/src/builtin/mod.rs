@@ -1,7 +1,8 @@
 //! The built-in tables: Dataverse-like business tables (account, contact, …),
 //! the system tables that hold webhook registrations and System Jobs
-//! (`dataverse`), and the Business Central tables (`bc`), with the
-//! column names and option values Dataverse and Business Central use.
+//! (`dataverse`), the security tables (`security`: roles, privileges and
+//! their links) and the Business Central tables (`bc`), with the column
+//! names and option values Dataverse and Business Central use.
 //!
 //! [`Schema::build`], the schema herald serves, is defined here rather than
 //! in `schema`: it is "the built-in tables plus the config's user tables",
@@ -11,6 +12,7 @@
 mod bc;
 mod columns;
 mod dataverse;
+mod security;
 mod table;
 
 use crate::error::SchemaError;
@@ -25,6 +27,7 @@ pub use crate::schema::add_system_columns;
 /// Every built-in table: the Dataverse-like ones, then Business Central's.
 pub fn builtin_tables() -> Vec<Table> {
     let mut tables = dataverse::dataverse_tables();
+    tables.extend(security::security_tables());
     tables.extend(bc_tables());
     tables
 }

@@ -15,6 +15,10 @@ pub enum TableKind {
     Registration,
     /// Tables only the server writes (asyncoperation, sdkmessage, …).
     System,
+    /// Security roles and their links to privileges and users: writable
+    /// through the Web API by a System Administrator only, not sources of
+    /// webhook events.
+    Security,
 }
 
 #[derive(Debug, Clone)]

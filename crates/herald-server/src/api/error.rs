@@ -156,7 +156,7 @@ impl From<PipelineError> for ApiError {
                 codes::ENDPOINT_UNAVAILABLE,
                 message,
             ),
-            PipelineError::Forbidden(_) => {
+            PipelineError::Forbidden(_) | PipelineError::MissingPrivilege(_) => {
                 ApiError::new(StatusCode::FORBIDDEN, codes::FORBIDDEN, message)
             }
             PipelineError::Store(e) => ApiError::from(e),
@@ -165,11 +165,26 @@ impl From<PipelineError> for ApiError {
     }
 }
 
+impl From<herald_core::security::Missing> for ApiError {
+    fn from(m: herald_core::security::Missing) -> Self {
+        ApiError::new(StatusCode::FORBIDDEN, codes::FORBIDDEN, m.to_string())
+    }
+}
+
+impl From<crate::security::ReadError> for ApiError {
+    fn from(e: crate::security::ReadError) -> Self {
+        match e {
+            crate::security::ReadError::Denied(m) => ApiError::from(m),
+            crate::security::ReadError::Store(e) => ApiError::from(e),
+        }
+    }
+}
+
 impl From<ControlError> for ApiError {
     fn from(e: ControlError) -> Self {
         let message = e.to_string();
         match e {
-            ControlError::NotWritable(_) => {
+            ControlError::NotWritable(_) | ControlError::MissingPrivilege(_) => {
                 ApiError::new(StatusCode::FORBIDDEN, codes::FORBIDDEN, message)
             }
             ControlError::NoSuchTransition { .. }

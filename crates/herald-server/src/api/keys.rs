@@ -4,7 +4,9 @@
 //! (id, name, user, created on — never the key, which herald keeps only as a
 //! hash; the id is the start of that hash); `DELETE /api/herald/keys/<id or
 //! name>` removes one, refused from the next request on (nothing caches
-//! keys: see `herald_store::keys`). Only the admin key may call these: a
+//! keys: see `herald_store::keys`). `"roles": [..]` (names or ids) gives
+//! the user those security roles; a user without any and none asked for
+//! becomes a Basic User. Only a System Administrator may call these: a
 //! key is a user's identity.
 
 use axum::extract::{Path, State};
@@ -19,22 +21,104 @@ use serde_json::{json, Value as Json};
 
 use super::payload::json_object;
 use crate::api::error::{codes, ApiError, ApiResult};
-use crate::auth::{authenticate, bearer, generate_key, hash_key};
+use crate::auth::{authenticate, bearer, generate_key, hash_key, Caller};
+use crate::pipeline::{Message, Operation};
 use crate::state::{AppState, SharedState};
+use herald_core::fixed_ids::user_role_id;
+use herald_core::security::BuiltinRole;
+use uuid::Uuid;
 
 /// Longest key name accepted.
 const NAME_MAX: usize = 100;
 
-async fn require_admin(state: &AppState, headers: &HeaderMap) -> ApiResult<()> {
+async fn require_admin(state: &AppState, headers: &HeaderMap) -> ApiResult<Caller> {
     let caller = authenticate(state, headers).await?;
-    if caller.user_id != state.org.admin_user_id {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            codes::FORBIDDEN,
-            "Only the admin key can manage API keys",
-        ));
+    caller.require_system_administrator("prvCreateUser")?;
+    Ok(caller)
+}
+
+/// The role a `roles` entry names: a built-in role's name (`Basic User`,
+/// `basic-user`), a role id, or a custom role's name.
+async fn find_role(state: &AppState, role: &str) -> ApiResult<Uuid> {
+    if let Some(r) = BuiltinRole::of_name(role) {
+        return Ok(r.id());
     }
-    Ok(())
+    let filter = match parse_guid(role) {
+        Some(id) => Condition::Compare {
+            column: ColumnRef::new("roleid"),
+            op: CompareOp::Eq,
+            value: Value::Guid(id),
+        },
+        None => Condition::Like {
+            column: ColumnRef::new("name"),
+            pattern: escape_like(role),
+            negated: false,
+        },
+    };
+    let mut q = Query::all("role");
+    q.select = vec!["roleid".into()];
+    q.filter = Some(filter);
+    let rows = state.store.fetch(&q, Some(2), 0).await?;
+    match rows.as_slice() {
+        [one] => one
+            .guid("roleid")
+            .ok_or_else(|| ApiError::internal("a role without an id")),
+        [] => Err(ApiError::payload(format!(
+            "No security role has the id or name '{role}' (built in: System Administrator, System Customizer, Basic User)"
+        ))),
+        _ => Err(ApiError::payload(format!(
+            "Several security roles are named '{role}': give the roleid instead"
+        ))),
+    }
+}
+
+/// Give `user` the role `role` (a `systemuserroles` row, written through
+/// the pipeline as `caller`); holding it already is fine.
+async fn associate_role(
+    state: &AppState,
+    caller: &Caller,
+    user: Uuid,
+    role: Uuid,
+) -> ApiResult<()> {
+    let op = Operation::new(
+        Message::Create,
+        "systemuserroles",
+        Some(user_role_id(user, role)),
+        vec![
+            ("systemuserid".into(), Value::Guid(user)),
+            ("roleid".into(), Value::Guid(role)),
+        ],
+        caller.user_id,
+    );
+    match crate::pipeline::execute(state, op).await {
+        Ok(_) => Ok(()),
+        Err(e) if e.is_conflict() => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The names of the roles `user` holds, sorted.
+pub async fn role_names(state: &AppState, user: Uuid) -> ApiResult<Vec<String>> {
+    let roles = state.store.user_privileges(user).await?.roles;
+    if roles.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut q = Query::all("role");
+    q.select = vec!["name".into()];
+    q.filter = Some(Condition::In {
+        column: ColumnRef::new("roleid"),
+        values: roles.into_iter().map(Value::Guid).collect(),
+        negated: false,
+    });
+    let mut names: Vec<String> = state
+        .store
+        .fetch(&q, None, 0)
+        .await?
+        .iter()
+        .filter_map(|r| r.string("name").map(str::to_string))
+        .collect();
+    names.sort();
+    Ok(names)
 }
 
 fn user_query(filter: Condition) -> Query {
@@ -104,13 +188,22 @@ pub async fn create(
     body: axum::body::Bytes,
 ) -> Response {
     let result: ApiResult<Response> = async {
-        require_admin(&state, &headers).await?;
+        let caller = require_admin(&state, &headers).await?;
         let body = json_object(&body)?;
-        if let Some(k) = body.keys().find(|k| *k != "user" && *k != "name") {
+        if let Some(k) = body.keys().find(|k| !["user", "name", "roles"].contains(&k.as_str())) {
             return Err(ApiError::payload(format!(
-                "Unknown property '{k}': send {{\"user\": \"<systemuserid or domainname>\", \"name\": \"…\"}}"
+                "Unknown property '{k}': send {{\"user\": \"<systemuserid or domainname>\", \"name\": \"…\", \"roles\": [\"Basic User\", …]}}"
             )));
         }
+        let wanted: Vec<String> = match body.get("roles") {
+            None | Some(Json::Null) => Vec::new(),
+            Some(Json::Array(a)) => a
+                .iter()
+                .map(|r| r.as_str().map(|s| s.trim().to_string()))
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| ApiError::payload("'roles' must be a list of role names or ids"))?,
+            Some(_) => return Err(ApiError::payload("'roles' must be a list of role names or ids")),
+        };
         let user = text_field(&body, "user")?
             .filter(|u| !u.is_empty())
             .ok_or_else(|| {
@@ -131,6 +224,18 @@ pub async fn create(
                 "The systemuser '{user}' is disabled"
             )));
         }
+        // The roles asked for; a user with none and none asked for becomes
+        // a Basic User, so the new key can do something.
+        let mut roles = Vec::new();
+        for r in &wanted {
+            roles.push(find_role(&state, r).await?);
+        }
+        if roles.is_empty() && state.store.user_privileges(user_id).await?.roles.is_empty() {
+            roles.push(BuiltinRole::BasicUser.id());
+        }
+        for role in roles {
+            associate_role(&state, &caller, user_id, role).await?;
+        }
         let key = generate_key();
         let added = ApiKey {
             keyhash: hash_key(&key),
@@ -143,6 +248,7 @@ pub async fn create(
             .await?;
         tx.commit().await?;
         let mut out = key_json(&added, Some(&record));
+        out["roles"] = json!(role_names(&state, user_id).await?);
         out["key"] = json!(key);
         Ok((StatusCode::CREATED, axum::Json(out)).into_response())
     }
@@ -169,15 +275,15 @@ pub async fn list(State(state): State<SharedState>, headers: HeaderMap) -> Respo
             });
             state.store.fetch(&q, None, 0).await?
         };
-        let value: Vec<Json> = keys
-            .iter()
-            .map(|k| {
-                let record = users
-                    .iter()
-                    .find(|u| u.guid("systemuserid") == Some(k.user));
-                key_json(k, record)
-            })
-            .collect();
+        let mut value: Vec<Json> = Vec::new();
+        for k in &keys {
+            let record = users
+                .iter()
+                .find(|u| u.guid("systemuserid") == Some(k.user));
+            let mut j = key_json(k, record);
+            j["roles"] = json!(role_names(&state, k.user).await?);
+            value.push(j);
+        }
         Ok(axum::Json(json!({"value": value})).into_response())
     }
     .await;

@@ -59,6 +59,17 @@ fn company_json(req: &BcRequest, r: &Record) -> Map<String, Json> {
     m
 }
 
+/// The company row as `req`'s caller may read it, or 404 (403 without
+/// the privilege).
+async fn company_for(state: &AppState, req: &BcRequest, id: Uuid) -> ApiResult<Record> {
+    let t = table_of(state, BC_COMPANY)?;
+    req.caller
+        .reader(state)
+        .get(t, id)
+        .await?
+        .ok_or_else(|| errors::not_found(format!("The company {id} does not exist")))
+}
+
 /// The company row, or 404.
 pub async fn company(state: &AppState, id: Uuid) -> ApiResult<Record> {
     let t = table_of(state, BC_COMPANY)?;
@@ -76,7 +87,11 @@ pub async fn list_companies(state: &AppState, req: &BcRequest) -> ApiResult<Resp
         column: ColumnRef::new("name"),
         descending: false,
     }];
-    let rows = state.store.fetch(&q, Some(PAGE_SIZE), 0).await?;
+    let rows = req
+        .caller
+        .reader(state)
+        .fetch(&q, Some(PAGE_SIZE), 0)
+        .await?;
     let value: Vec<Json> = rows
         .iter()
         .map(|r| Json::Object(company_json(req, r)))
@@ -88,7 +103,7 @@ pub async fn list_companies(state: &AppState, req: &BcRequest) -> ApiResult<Resp
 }
 
 pub async fn get_company(state: &AppState, req: &BcRequest, id: Uuid) -> ApiResult<Response> {
-    let r = company(state, id).await?;
+    let r = company_for(state, req, id).await?;
     let mut m = Map::new();
     m.insert(
         "@odata.context".into(),
@@ -173,7 +188,7 @@ pub async fn list(
     company_id: Uuid,
     entity: &'static BcEntity,
 ) -> ApiResult<Response> {
-    company(state, company_id).await?;
+    company_for(state, req, company_id).await?;
     let table = table_of(state, entity.logical)?;
     let ListOptions {
         mut query,
@@ -186,7 +201,8 @@ pub async fn list(
         None => in_company(company_id),
     });
     let limit = query.top.unwrap_or(PAGE_SIZE).min(PAGE_SIZE);
-    let mut rows = state.store.fetch(&query, Some(limit + 1), skip).await?;
+    let reader = req.caller.reader(state);
+    let mut rows = reader.fetch(&query, Some(limit + 1), skip).await?;
     let more = rows.len() as u64 > limit;
     rows.truncate(limit as usize);
     let mut out = Map::new();
@@ -197,14 +213,14 @@ pub async fn list(
     if query.count {
         out.insert(
             "@odata.count".into(),
-            Json::from(state.store.count(&query).await?),
+            Json::from(reader.count(&query).await?),
         );
     }
     let mut value: Vec<Map<String, Json>> = rows
         .iter()
         .map(|r| record_json(entity, table, r, select.as_deref()))
         .collect();
-    super::expand::expand(state, company_id, &expand, &rows, &mut value).await?;
+    super::expand::expand(state, &reader, company_id, &expand, &rows, &mut value).await?;
     out.insert(
         "value".into(),
         Json::Array(value.into_iter().map(Json::Object).collect()),
@@ -237,12 +253,13 @@ pub async fn list(
 /// The row `id` of `entity` in `company`, or 404.
 async fn existing(
     state: &AppState,
+    req: &BcRequest,
     company_id: Uuid,
     entity: &BcEntity,
     table: &Table,
     id: Uuid,
 ) -> ApiResult<Record> {
-    match state.store.get(table, id).await? {
+    match req.caller.reader(state).get(table, id).await? {
         Some(r) if entity::company_of(&r) == Some(company_id) => Ok(r),
         _ => Err(errors::not_found(format!(
             "The {} {id} does not exist in company {company_id}",
@@ -279,13 +296,14 @@ pub async fn get(
     entity: &'static BcEntity,
     id: Uuid,
 ) -> ApiResult<Response> {
-    company(state, company_id).await?;
+    company_for(state, req, company_id).await?;
     let table = table_of(state, entity.logical)?;
-    let r = existing(state, company_id, entity, table, id).await?;
+    let r = existing(state, req, company_id, entity, table, id).await?;
     let options = list_options(state, req, entity, table)?;
     let mut fields = [record_json(entity, table, &r, options.select.as_deref())];
     super::expand::expand(
         state,
+        &req.caller.reader(state),
         company_id,
         &options.expand,
         std::slice::from_ref(&r),
@@ -350,7 +368,7 @@ pub async fn create(
     entity: &'static BcEntity,
     body: &[u8],
 ) -> ApiResult<Response> {
-    company(state, company_id).await?;
+    company_for(state, req, company_id).await?;
     let table = table_of(state, entity.logical)?;
     let obj = super::json_object(body).map_err(|e| errors::bad_request(e.message))?;
     let mut values = values_from_json(entity, table, &obj, None)?;
@@ -396,11 +414,11 @@ pub async fn update(
     id: Uuid,
     body: &[u8],
 ) -> ApiResult<Response> {
-    company(state, company_id).await?;
+    company_for(state, req, company_id).await?;
     let table = table_of(state, entity.logical)?;
     let pre = if_match(req)?
         .ok_or_else(|| errors::if_match_required(&format!("PATCH of {}", entity.name)))?;
-    existing(state, company_id, entity, table, id).await?;
+    existing(state, req, company_id, entity, table, id).await?;
     let obj = super::json_object(body).map_err(|e| errors::bad_request(e.message))?;
     let values = values_from_json(entity, table, &obj, Some(id))?;
     let outcome = pipeline::execute(
@@ -433,10 +451,10 @@ pub async fn delete(
     entity: &'static BcEntity,
     id: Uuid,
 ) -> ApiResult<Response> {
-    company(state, company_id).await?;
+    company_for(state, req, company_id).await?;
     let table = table_of(state, entity.logical)?;
     let pre = if_match(req)?.unwrap_or(Precondition::None);
-    existing(state, company_id, entity, table, id).await?;
+    existing(state, req, company_id, entity, table, id).await?;
     pipeline::execute(
         state,
         Operation::new(

@@ -107,6 +107,7 @@ fn id_of(r: &Record, field: &str) -> Option<Uuid> {
 /// Add each property of `navs` to every row of `out` (parallel to `rows`).
 pub async fn expand(
     state: &AppState,
+    reader: &crate::security::Reader<'_>,
     company: Uuid,
     navs: &[&'static BcNavigation],
     rows: &[Record],
@@ -159,7 +160,7 @@ pub async fn expand(
                 },
                 Condition::Or(any),
             ]));
-            for r in state.store.fetch(&q, None, 0).await? {
+            for r in reader.fetch(&q, None, 0).await? {
                 if let Some((_, there)) = nav.code_field {
                     if let Some(code) = text_of(&r, there) {
                         by_code.entry(code).or_insert_with(|| r.clone());

@@ -26,6 +26,7 @@ nav.top a.item.on { background:var(--nav-on); color:#fff; }
 nav.top .spacer { flex:1; }
 nav.top form { margin:0; }
 nav.top .who { color:var(--nav-muted); font-size:12px; margin-right:10px; }
+nav.top .roles { color:var(--nav-muted); font-size:11px; margin-right:10px; }
 main { max-width:1280px; margin:0 auto; padding:20px; }
 h1 { font-size:22px; margin:4px 0 16px; font-weight:600; overflow-wrap:anywhere; }
 h2 { font-size:17px; margin:26px 0 10px; font-weight:600; }

@@ -15,7 +15,7 @@ pub struct ConsoleError {
     pub status: StatusCode,
     pub message: String,
     /// The session, when known, so the page keeps its nav bar.
-    pub session: Option<Session>,
+    pub session: Option<Box<Session>>,
 }
 
 pub type ConsoleResult<T> = Result<T, ConsoleError>;
@@ -38,7 +38,7 @@ impl ConsoleError {
     }
 
     pub fn with(mut self, session: &Session) -> Self {
-        self.session = Some(session.clone());
+        self.session = Some(Box::new(session.clone()));
         self
     }
 }
@@ -95,7 +95,7 @@ impl IntoResponse for ConsoleError {
         };
         respond(
             self.status,
-            page(title, Nav::None, self.session.as_ref(), body),
+            page(title, Nav::None, self.session.as_deref(), body),
         )
     }
 }

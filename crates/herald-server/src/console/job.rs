@@ -30,11 +30,16 @@ fn parse_id(id: &str) -> ConsoleResult<Uuid> {
     Uuid::parse_str(id).map_err(|_| ConsoleError::not_found(format!("No System Job '{id}'")))
 }
 
-async fn load(c: &Console, id: Uuid) -> ConsoleResult<herald_store::Record> {
+async fn load(c: &Console, s: &Session, id: Uuid) -> ConsoleResult<herald_store::Record> {
     let t = c.app.schema.table("asyncoperation").ok_or_else(|| {
         ConsoleError::new(StatusCode::INTERNAL_SERVER_ERROR, "no asyncoperation table")
     })?;
-    c.app.store.get(t, id).await?.ok_or_else(|| {
+    let row = s
+        .reader(&c.app)
+        .get(t, id)
+        .await
+        .map_err(crate::api::error::ApiError::from)?;
+    row.ok_or_else(|| {
         ConsoleError::not_found(format!("asyncoperation With Id = {id} Does Not Exist"))
     })
 }
@@ -47,7 +52,7 @@ async fn render(
     origin: &PublicOrigin,
 ) -> ConsoleResult<Response> {
     let id = parse_id(id).ctx(s)?;
-    let job = load(c, id).await.ctx(s)?;
+    let job = load(c, s, id).await.ctx(s)?;
     let attempts = c.app.store.attempts(id).await.ctx(s)?;
     let phase = phase_of(&job);
     let step = job.guid("owningextensionid");
@@ -197,7 +202,7 @@ pub async fn act(
                 "No System Job action '{action}'"
             )));
         };
-        let phase = phase_of(&load(&c, id).await?);
+        let phase = phase_of(&load(&c, &s, id).await?);
         if !phase.allowed().contains(&transition) {
             return Err(ConsoleError::new(
                 StatusCode::CONFLICT,

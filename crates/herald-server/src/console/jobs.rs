@@ -307,11 +307,22 @@ fn page_query(filters: &Filters, status: Option<i64>, dir: Direction) -> Query {
     q
 }
 
-pub async fn fetch_page(c: &Console, filters: &Filters, dir: Direction) -> ConsoleResult<JobPage> {
+pub async fn fetch_page(
+    c: &Console,
+    s: &Session,
+    filters: &Filters,
+    dir: Direction,
+) -> ConsoleResult<JobPage> {
     let queries = page_queries(filters, dir);
+    let reader = s.reader(&c.app);
     let mut rows = Vec::new();
     for q in &queries {
-        rows.extend(c.app.store.fetch(q, Some(filters.top + 1), 0).await?);
+        rows.extend(
+            reader
+                .fetch(q, Some(filters.top + 1), 0)
+                .await
+                .map_err(crate::api::error::ApiError::from)?,
+        );
     }
     if queries.len() > 1 {
         merge_in_page_order(&mut rows, dir);
@@ -357,8 +368,14 @@ async fn render(c: &Console, s: &Session, q: &Fields) -> ConsoleResult<Response>
         (None, Some(b)) => Direction::Before(b),
         _ => Direction::First,
     };
-    let page = fetch_page(c, &filters, dir).await.map_err(|e| e.with(s))?;
-    let all_steps = steps(&c.app).await.ctx(s)?;
+    let page = fetch_page(c, s, &filters, dir)
+        .await
+        .map_err(|e| e.with(s))?;
+    // Step names where the user may read steps (a Basic User may not).
+    let all_steps = match steps(&s.reader(&c.app)).await {
+        Err(e) if e.status == axum::http::StatusCode::FORBIDDEN => Vec::new(),
+        other => other.ctx(s)?,
+    };
     let step_names: HashMap<Uuid, &str> = all_steps
         .iter()
         .map(|st| (st.id, st.name.as_str()))

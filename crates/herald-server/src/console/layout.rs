@@ -52,6 +52,7 @@ pub fn page(title: &str, nav: Nav, session: Option<&Session>, body: Markup) -> M
                         }
                         span.spacer {}
                         span.who title=(s.user_id) { (s.user_name) }
+                        span.roles title="security roles" { (s.role_names()) }
                         form.inline method="post" action="/console/logout" {
                             (csrf_input(s))
                             button.btn.small type="submit" { "Sign out" }
@@ -192,6 +193,7 @@ mod tests {
             user_id: uuid::Uuid::nil(),
             user_name: "n".into(),
             csrf: "t\"<".into(),
+            grants: Default::default(),
         };
         let b = post_button(&s, "/console/x?a=1&b=2", "<Go>", "primary", None).into_string();
         assert!(b.contains("value=\"t&quot;&lt;\""), "{b}");

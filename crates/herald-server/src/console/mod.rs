@@ -108,7 +108,9 @@ async fn home(State(c): State<ConsoleState>, headers: HeaderMap, uri: Uri) -> Re
 
 async fn not_found(State(c): State<ConsoleState>, headers: HeaderMap) -> Response {
     let mut e = ConsoleError::not_found("There is no console page here.");
-    e.session = session::current(&c.app, &c.sessions, &headers).await;
+    e.session = session::current(&c.app, &c.sessions, &headers)
+        .await
+        .map(Box::new);
     e.into_response()
 }
 

@@ -10,7 +10,7 @@ use herald_core::{query::ColumnRef, Query, Value};
 use uuid::Uuid;
 
 use crate::api::error::ApiResult;
-use crate::state::AppState;
+use crate::security::Reader;
 
 #[derive(Debug, Clone)]
 pub struct Webhook {
@@ -51,7 +51,7 @@ fn string(r: &herald_store::Record, k: &str) -> String {
     r.string(k).unwrap_or_default().to_string()
 }
 
-pub async fn webhooks(app: &AppState) -> ApiResult<Vec<Webhook>> {
+pub async fn webhooks(reader: &Reader<'_>) -> ApiResult<Vec<Webhook>> {
     let q = query(
         "serviceendpoint",
         &[
@@ -64,8 +64,7 @@ pub async fn webhooks(app: &AppState) -> ApiResult<Vec<Webhook>> {
         ],
         "name",
     );
-    Ok(app
-        .store
+    Ok(reader
         .fetch(&q, None, 0)
         .await?
         .iter()
@@ -90,16 +89,14 @@ pub async fn webhooks(app: &AppState) -> ApiResult<Vec<Webhook>> {
 }
 
 /// Every step, ordered by message, table, stage and rank.
-pub async fn steps(app: &AppState) -> ApiResult<Vec<Step>> {
-    let messages: HashMap<Uuid, String> = app
-        .store
+pub async fn steps(reader: &Reader<'_>) -> ApiResult<Vec<Step>> {
+    let messages: HashMap<Uuid, String> = reader
         .fetch(&query("sdkmessage", &["name"], "name"), None, 0)
         .await?
         .iter()
         .filter_map(|r| Some((r.guid("sdkmessageid")?, string(r, "name"))))
         .collect();
-    let filters: HashMap<Uuid, String> = app
-        .store
+    let filters: HashMap<Uuid, String> = reader
         .fetch(
             &query(
                 "sdkmessagefilter",
@@ -133,8 +130,7 @@ pub async fn steps(app: &AppState) -> ApiResult<Vec<Step>> {
         ],
         "name",
     );
-    let mut steps: Vec<Step> = app
-        .store
+    let mut steps: Vec<Step> = reader
         .fetch(&q, None, 0)
         .await?
         .iter()

@@ -11,7 +11,7 @@
 //! to one node).
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::http::{HeaderMap, HeaderValue};
@@ -19,6 +19,9 @@ use base64::Engine;
 use rand::RngCore;
 use uuid::Uuid;
 
+use herald_core::security::{BuiltinRole, Grants};
+
+use crate::security::Reader;
 use crate::state::AppState;
 
 /// The session cookie's name.
@@ -39,6 +42,39 @@ pub struct Session {
     pub user_name: String,
     /// The token every state-changing form must carry.
     pub csrf: String,
+    /// The user's privileges (its security roles), as of this request.
+    pub grants: Arc<Grants>,
+}
+
+impl Session {
+    /// The user's roles for the nav bar: the built-in ones by name, the
+    /// others counted.
+    pub fn role_names(&self) -> String {
+        let mut names: Vec<&str> = Vec::new();
+        let mut custom = 0;
+        for id in &self.grants.roles {
+            match BuiltinRole::of_id(*id) {
+                Some(r) => names.push(r.name()),
+                None => custom += 1,
+            }
+        }
+        let mut out = names.join(", ");
+        if custom > 0 {
+            if !out.is_empty() {
+                out.push_str(", ");
+            }
+            out.push_str(&format!(
+                "{custom} custom role{}",
+                if custom == 1 { "" } else { "s" }
+            ));
+        }
+        out
+    }
+
+    /// The store's reads as this session's user may make them.
+    pub fn reader<'a>(&'a self, app: &'a AppState) -> Reader<'a> {
+        Reader::new(&app.store, &app.schema, &self.grants)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -104,6 +140,7 @@ impl Sessions {
             user_id,
             user_name,
             csrf,
+            grants: Arc::default(),
         }
     }
 
@@ -121,6 +158,7 @@ impl Sessions {
                 user_id: e.user_id,
                 user_name: e.user_name,
                 csrf: e.csrf,
+                grants: Arc::default(),
             },
             e.keyhash,
         ))
@@ -171,7 +209,19 @@ pub async fn current(app: &AppState, sessions: &Sessions, headers: &HeaderMap) -
     let id = cookie_id(headers)?;
     let (session, keyhash) = sessions.get(&id)?;
     match app.store.api_key_caller(&keyhash).await {
-        Ok(Some(k)) if k.user_id == session.user_id && !k.disabled => Some(session),
+        Ok(Some(k)) if k.user_id == session.user_id && !k.disabled => {
+            let grants = app
+                .security
+                .for_request(&app.store, k.user_id, &k.security_version)
+                .await;
+            match grants {
+                Ok(grants) => Some(Session { grants, ..session }),
+                Err(e) => {
+                    tracing::warn!(error = %e, "console: cannot read the user's roles");
+                    None
+                }
+            }
+        }
         Ok(_) => {
             sessions.remove(&id);
             None
@@ -252,6 +302,7 @@ mod tests {
             user_id: Uuid::nil(),
             user_name: "n".into(),
             csrf: "abc".into(),
+            grants: Default::default(),
         };
         assert!(csrf_ok(&s, Some("abc")));
         assert!(!csrf_ok(&s, Some("abd")));

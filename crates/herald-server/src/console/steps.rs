@@ -20,9 +20,10 @@ use super::{checked_post, signed_in, Console, ConsoleState};
 use crate::pipeline::{execute, Message, Operation, Precondition};
 
 async fn render(c: &Console, s: &Session, q: &Fields) -> ConsoleResult<Response> {
-    let hooks = webhooks(&c.app).await.ctx(s)?;
+    let reader = s.reader(&c.app);
+    let hooks = webhooks(&reader).await.ctx(s)?;
     let webhook = q.get("webhook").and_then(|w| Uuid::parse_str(w).ok());
-    let all = steps(&c.app).await.ctx(s)?;
+    let all = steps(&reader).await.ctx(s)?;
     let shown: Vec<_> = all
         .iter()
         .filter(|st| webhook.is_none() || st.webhook == webhook)

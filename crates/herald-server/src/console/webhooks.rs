@@ -13,8 +13,9 @@ use super::session::Session;
 use super::{signed_in, Console, ConsoleState};
 
 async fn render(c: &Console, s: &Session) -> ConsoleResult<Response> {
-    let hooks = webhooks(&c.app).await.ctx(s)?;
-    let steps = steps(&c.app).await.ctx(s)?;
+    let reader = s.reader(&c.app);
+    let hooks = webhooks(&reader).await.ctx(s)?;
+    let steps = steps(&reader).await.ctx(s)?;
     let body = html! {
         h1 { "Webhooks" }
         p.sub { "Service endpoints (contract 8). Register them with " code { "herald webhook add" } " or " code { "POST /api/data/v9.2/serviceendpoints" } "." }

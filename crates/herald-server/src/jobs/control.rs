@@ -35,6 +35,9 @@ pub enum ControlError {
     Refused(#[from] TransitionRefused),
     #[error("asyncoperation With Id = {0} Does Not Exist")]
     NotFound(Uuid),
+    /// The caller's security roles do not let it change System Jobs.
+    #[error("{0}")]
+    MissingPrivilege(herald_core::security::Missing),
     /// The job cannot run again (its step or webhook is gone).
     #[error("{0}")]
     CannotRun(String),
@@ -135,7 +138,17 @@ pub async fn apply(
 ) -> ControlResult<Record> {
     let t = table(state)?;
     let mut tx = state.store.begin().await?;
-    let current = tx.get(t, id).await?.ok_or(ControlError::NotFound(id))?;
+    // Controlling a job is writing it: prvWriteAsyncOperation (own jobs
+    // only at the user depth).
+    let grants = state.security.in_tx(&mut tx, caller).await?;
+    let scope = grants
+        .check(t, herald_core::security::Privilege::Write)
+        .map_err(ControlError::MissingPrivilege)?;
+    let current = tx
+        .get(t, id)
+        .await?
+        .filter(|r| scope == herald_core::security::Scope::All || grants.owns(t, |c| r.guid(c)))
+        .ok_or(ControlError::NotFound(id))?;
     if crate::jobs::bulk_delete::is_bulk_delete(&current)
         && changes
             .iter()

@@ -42,9 +42,12 @@ pub enum PipelineError {
         url: String,
         why: String,
     },
-    /// The table is maintained by herald alone.
+    /// The table is maintained by herald alone, or the row is protected.
     #[error("{0}")]
     Forbidden(String),
+    /// The caller's security roles lack a privilege the write needs.
+    #[error("{0}")]
+    MissingPrivilege(herald_core::security::Missing),
     #[error(transparent)]
     Store(#[from] StoreError),
     /// A bug: something herald itself set up is missing.

@@ -500,7 +500,41 @@ pub async fn before_delete(
                 }
             }
         }
+        // A role's links to privileges and users go with it, and a user's
+        // links to roles with the user (as Dataverse's intersect rows do).
+        "role" => {
+            delete_where(tx, state, "roleprivileges", "roleid", id).await?;
+            delete_where(tx, state, "systemuserroles", "roleid", id).await?;
+            state.security.changed(tx).await?;
+        }
+        "systemuser" => {
+            delete_where(tx, state, "systemuserroles", "systemuserid", id).await?;
+            state.security.changed(tx).await?;
+        }
         _ => {}
+    }
+    Ok(())
+}
+
+/// Delete the rows of `table` whose `column` is `id`.
+async fn delete_where(
+    tx: &mut Tx,
+    state: &AppState,
+    table: &str,
+    column: &str,
+    id: Uuid,
+) -> PipelineResult<()> {
+    let t = state
+        .schema
+        .table(table)
+        .ok_or_else(|| PipelineError::internal(format!("no {table} table")))?;
+    for r in tx
+        .fetch(&rows_where(table, column, Value::Guid(id)), None, 0)
+        .await?
+    {
+        if let Some(row_id) = r.guid(&t.primary_id) {
+            tx.delete(t, row_id).await?;
+        }
     }
     Ok(())
 }

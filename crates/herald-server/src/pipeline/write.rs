@@ -1,10 +1,13 @@
 //! The single write path: an [`Operation`] run inside a store transaction —
 //! resolve the row and preconditions → stage 10 → validate → stage 20 →
 //! write → stage 40 (sync steps delivered, async steps written as System
-//! Jobs) → Business Central change rows — then commit. [`execute`] is one
+//! Jobs) → Business Central change rows — then commit. Before anything
+//! runs, the caller's security roles must allow the write
+//! (`crate::security::authorize_write`). [`execute`] is one
 //! write in its own transaction; a [`WriteSession`] holds several (a
 //! `$batch` change set, a bulk message) that commit together or not at all.
 
+use herald_core::schema::TableKind;
 use herald_core::{Schema, Table};
 use herald_store::{Record, StoreError, Tx};
 use uuid::Uuid;
@@ -122,7 +125,7 @@ fn table_of<'s>(state: &AppState, schema: &'s Schema, op: &Operation) -> Pipelin
     let table = schema
         .table(&op.table)
         .ok_or_else(|| PipelineError::Unknown(format!("Unknown table '{}'", op.table)))?;
-    if table.kind == herald_core::schema::TableKind::System {
+    if table.kind == TableKind::System {
         return Err(PipelineError::Forbidden(format!(
             "The table '{}' is maintained by herald and cannot be written through the API",
             table.logical_name
@@ -150,6 +153,12 @@ async fn run(
 ) -> PipelineResult<Outcome> {
     let schema = state.schema.clone();
     let table = table_of(state, &schema, &op)?;
+    // The caller's security roles, as this transaction sees them: the
+    // table-wide privilege first (before telling whether a row exists).
+    let grants = state.security.in_tx(tx, op.caller).await?;
+    grants
+        .check(table, crate::security::privilege_of(op.message))
+        .map_err(PipelineError::MissingPrivilege)?;
     let existing = match op.id {
         Some(id) => tx.get(table, id).await?,
         None => None,
@@ -176,8 +185,19 @@ async fn run(
         (m, _) => m,
     };
     check_precondition(table, op.precondition, existing.as_ref())?;
+    crate::security::authorize_write(
+        &grants,
+        &schema,
+        table,
+        message,
+        existing.as_ref(),
+        &op.values,
+    )?;
     if let (Some(id), Some(_)) = (op.id, &existing) {
         validate::not_protected(state, table, id)?;
+    }
+    if table.kind == TableKind::Security {
+        state.security.changed(tx).await?;
     }
 
     let now = state.clock.now();

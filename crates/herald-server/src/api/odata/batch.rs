@@ -182,7 +182,7 @@ async fn answer(
         options: split_query_string(&query),
         prefer: Prefer::from_headers(&headers),
         headers,
-        caller: outer.caller,
+        caller: outer.caller.clone(),
         uri,
     };
     let resource = path::parse(&herald_core::odata::percent_decode(&rest))?;

@@ -5,6 +5,7 @@
 
 use axum::http::{Method, StatusCode};
 use axum::response::Response;
+use herald_core::security::Privilege;
 use uuid::Uuid;
 
 use super::{odata_json, Request};
@@ -69,6 +70,26 @@ pub(super) async fn run(
     id: Uuid,
     body: &[u8],
 ) -> ApiResult<Response> {
+    // What each operation takes of the caller's roles: reading the job's
+    // attempts is reading the job; retrying is writing it (checked where
+    // every job change is, `jobs::control`); invoking a webhook by hand
+    // takes the right to change it.
+    match op {
+        Bound::Attempts => {
+            let t = super::table_for(state, SYSTEM_JOBS)?;
+            if req.caller.reader(state).get(t, id).await?.is_none() {
+                return Err(crate::api::error::ApiError::record_not_found(
+                    &t.logical_name,
+                    id,
+                ));
+            }
+        }
+        Bound::Notify => {
+            let t = super::table_for(state, "serviceendpoints")?;
+            req.caller.grants.check(t, Privilege::Write)?;
+        }
+        Bound::Retry => {}
+    }
     let value = match op {
         Bound::Attempts => jobs::attempts(state, &req.base, id).await?,
         Bound::Retry => jobs::retry(state, &req.base, id, req.caller.user_id).await?,

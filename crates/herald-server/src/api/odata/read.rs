@@ -1,6 +1,7 @@
 //! Reads: lists (with paging, counts and `$expand`), single records,
 //! navigation to related records, `WhoAmI`, `RetrieveVersion` and the
-//! service document. All go through the store's one query path.
+//! service document. All go through the one query path, the caller's
+//! [`crate::security::Reader`] (its security roles decide what it reads).
 
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -16,6 +17,7 @@ use crate::api::error::{ApiError, ApiResult};
 use crate::api::path::Key;
 use crate::api::prefer::MAX_PAGE_SIZE;
 use crate::api::representation::{lookup_names, record_json};
+use crate::security::Reader;
 use crate::state::AppState;
 
 use super::{fetch_results, odata_json, resolve_key, table_for, Request};
@@ -170,12 +172,13 @@ pub(super) async fn list_query(
     } else {
         limit
     };
-    let mut rows = state.store.fetch(&query, fetch_limit, offset).await?;
+    let reader = req.caller.reader(state);
+    let mut rows = reader.fetch(&query, fetch_limit, offset).await?;
     let more = (paged || fetch_page.is_some()) && limit.is_some_and(|l| rows.len() as u64 > l);
     if more {
         rows.truncate(limit.unwrap_or(0) as usize);
     }
-    expand(state, table, &query, &mut rows).await?;
+    expand(state, &reader, table, &query, &mut rows).await?;
     let names = if req.prefer.annotations {
         Some(lookup_names(&state.store, &state.schema, table, &rows).await?)
     } else {
@@ -186,7 +189,7 @@ pub(super) async fn list_query(
     if query.count {
         out.insert(
             "@odata.count".into(),
-            Json::from(state.store.count(&query).await?),
+            Json::from(reader.count(&query).await?),
         );
     }
     let value: Vec<Json> = rows
@@ -238,6 +241,7 @@ const EXPANDED: &str = "\u{0}expanded:";
 /// private key that `with_expansions` turns into the navigation property).
 pub(super) async fn expand(
     state: &AppState,
+    reader: &Reader<'_>,
     table: &Table,
     query: &Query,
     rows: &mut [Record],
@@ -261,7 +265,7 @@ pub(super) async fn expand(
                     values: dedup(ids),
                     negated: false,
                 });
-                let found = state.store.fetch(&q, None, 0).await?;
+                let found = reader.fetch(&q, None, 0).await?;
                 for r in rows.iter_mut() {
                     let id = r.guid(lookup_column);
                     let hit = found
@@ -296,7 +300,7 @@ pub(super) async fn expand(
                     None => parent,
                 });
                 let per_parent_top = q.top.take();
-                let found = state.store.fetch(&q, None, 0).await?;
+                let found = reader.fetch(&q, None, 0).await?;
                 for r in rows.iter_mut() {
                     let id = r.guid(&table.primary_id);
                     let children: Vec<Json> = found
@@ -427,11 +431,12 @@ pub(super) async fn single(
 ) -> ApiResult<Response> {
     let context = context_url(req, table, &query, true);
     let hidden = add_hidden_columns(table, &mut query);
-    let mut rows = state.store.fetch(&query, Some(1), 0).await?;
+    let reader = req.caller.reader(state);
+    let mut rows = reader.fetch(&query, Some(1), 0).await?;
     if rows.is_empty() {
         return Err(ApiError::record_not_found(&table.logical_name, id));
     }
-    expand(state, table, &query, &mut rows).await?;
+    expand(state, &reader, table, &query, &mut rows).await?;
     let names = if req.prefer.annotations {
         Some(lookup_names(&state.store, &state.schema, table, &rows).await?)
     } else {
@@ -465,11 +470,49 @@ pub(super) async fn navigate(
 ) -> ApiResult<Response> {
     let table = table_for(state, set)?;
     let id = resolve_key(req, key)?;
-    let parent = state
-        .store
+    let parent = req
+        .caller
+        .reader(state)
         .get(table, id)
         .await?
         .ok_or_else(|| ApiError::record_not_found(&table.logical_name, id))?;
+    if let Some(assoc) = herald_core::security::association(&table.logical_name, nav) {
+        // Many-to-many: the rows the intersect table links to this one.
+        let other = state
+            .schema
+            .table(assoc.other_table)
+            .ok_or_else(|| ApiError::internal("association without table"))?;
+        let mut links = Query::all(assoc.relationship.intersect);
+        links.select = vec![assoc.other_column.to_string()];
+        links.filter = Some(Condition::Compare {
+            column: ColumnRef::new(assoc.this_column),
+            op: CompareOp::Eq,
+            value: Value::Guid(id),
+        });
+        let mut ids: Vec<Value> = req
+            .caller
+            .reader(state)
+            .fetch(&links, None, 0)
+            .await?
+            .iter()
+            .filter_map(|r| r.get(assoc.other_column).cloned())
+            .collect();
+        if ids.is_empty() {
+            ids.push(Value::Guid(Uuid::nil()));
+        }
+        let mut query = parse_options(&state.schema, other, &req.options)?;
+        let linked = Condition::In {
+            column: ColumnRef::new(other.primary_id.clone()),
+            values: ids,
+            negated: false,
+        };
+        query.filter = Some(match query.filter.take() {
+            Some(f) => Condition::And(vec![linked, f]),
+            None => linked,
+        });
+        let ctx = context_url(req, other, &query, false);
+        return list_query(state, req, other, query, Some(ctx)).await;
+    }
     if let Some(rel) = state.schema.relationship_from(&table.logical_name, nav) {
         let many = state
             .schema

@@ -4,10 +4,13 @@
 //! single-valued property; `POST <set>(id)/<collection>/$ref` and `DELETE
 //! <set>(id)/<collection>(<child>)/$ref` (or `…/$ref?$id=<url>`) for a
 //! one-to-many, which change the child's lookup. Each is an Update through
-//! the pipeline, so Update steps fire as for a PATCH.
+//! the pipeline, so Update steps fire as for a PATCH. The many-to-many
+//! relationships of the security tables (`systemuserroles_association`,
+//! `roleprivileges_association`) create and delete their intersect rows.
 
 use axum::http::Method;
 use axum::response::Response;
+use herald_core::security::{association, Association};
 use herald_core::{Table, Value};
 use uuid::Uuid;
 
@@ -45,6 +48,14 @@ pub(super) async fn run(
     body: &[u8],
     writer: &mut Writer<'_, '_>,
 ) -> ApiResult<Response> {
+    let table = table_for(state, target.set)?;
+    if let Some(assoc) = association(&table.logical_name, target.navigation) {
+        let op = associate(state, req, method, assoc, target, body)?;
+        writer
+            .execute(state, op.with_correlation(correlation(state, &req.headers)))
+            .await?;
+        return Ok(no_content());
+    }
     let change = change_of(state, req, method, target, body)?;
     writer
         .execute(
@@ -134,6 +145,78 @@ fn change_of<'s>(
         column: rel.lookup_column.clone(),
         value,
     })
+}
+
+/// A many-to-many `$ref` (`systemuserroles_association`,
+/// `roleprivileges_association`): `POST` creates the intersect row, `DELETE
+/// …(<other id>)/$ref` (or `?$id=`) deletes it — a Create or Delete of the
+/// intersect table through the pipeline, so its privileges apply.
+fn associate(
+    state: &AppState,
+    req: &Request,
+    method: &Method,
+    assoc: Association,
+    target: Target<'_>,
+    body: &[u8],
+) -> ApiResult<Operation> {
+    let schema = &state.schema;
+    let id = resolve_key(req, target.key)?;
+    let other = schema
+        .table(assoc.other_table)
+        .ok_or_else(|| ApiError::internal("association without table"))?;
+    let intersect = assoc.relationship.intersect;
+    match (method, target.child) {
+        (&Method::POST, None) => {
+            let other_id = parse_bind(schema, other, &odata_id(body)?)?;
+            let mut values = vec![
+                (assoc.this_column.to_string(), Value::Guid(id)),
+                (assoc.other_column.to_string(), Value::Guid(other_id)),
+            ];
+            if intersect == "roleprivileges" {
+                values.push((
+                    "privilegedepthmask".into(),
+                    Value::Int(herald_core::security::depth::GLOBAL),
+                ));
+            }
+            Ok(Operation::new(
+                Message::Create,
+                intersect,
+                Some(assoc.intersect_id(id, other_id)),
+                values,
+                req.caller.user_id,
+            ))
+        }
+        (&Method::DELETE, child) => {
+            let other_id = match child {
+                Some(c) => resolve_key(req, c)?,
+                None => {
+                    let reference = req
+                        .options
+                        .iter()
+                        .find(|(k, _)| k == "$id")
+                        .map(|(_, v)| v.clone())
+                        .ok_or_else(|| {
+                            ApiError::bad_request(format!(
+                                "Name the row to disassociate: DELETE {}(<id>)/{}(<other id>)/$ref",
+                                target.set, target.navigation
+                            ))
+                        })?;
+                    parse_bind(schema, other, &reference)?
+                }
+            };
+            Ok(Operation::new(
+                Message::Delete,
+                intersect,
+                Some(assoc.intersect_id(id, other_id)),
+                Vec::new(),
+                req.caller.user_id,
+            ))
+        }
+        _ => Err(ApiError::bad_request(format!(
+            "'{}' is many-to-many: POST {}(<id>)/{}/$ref associates a row, DELETE {}(<id>)/{}(<other id>)/$ref disassociates it",
+            target.navigation, target.set, target.navigation, target.set, target.navigation
+        ))),
+    }
 }
 
 /// The `@odata.id` of a `$ref` body.
