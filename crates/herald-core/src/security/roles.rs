@@ -6,7 +6,7 @@
 //! | users, business units, the organization | all | Read, AppendTo | Read, AppendTo |
 //! | roles, privileges and their links | all | Read | Read |
 //! | registration (webhooks, steps, images, messages, filters, plug-in types) | all | all | none |
-//! | System Jobs (`asyncoperation`) | all | all | Read, own rows only |
+//! | System Jobs (`asyncoperation`, `bulkdeleteoperation`) | all | all | Read, own rows only |
 //! | table and column definitions (`Entity`, `Attribute`) | all | all | Read |
 //!
 //! Every grant is at the organization (Global) depth except the Basic
@@ -52,7 +52,7 @@ pub fn table_class(table: &Table) -> TableClass {
     let name = table.logical_name.as_str();
     match name {
         "systemuser" | "businessunit" | "organization" => TableClass::Organization,
-        "asyncoperation" => TableClass::Jobs,
+        "asyncoperation" | "bulkdeleteoperation" => TableClass::Jobs,
         _ if REGISTRATION.contains(&name) => TableClass::Registration,
         _ if table.kind == TableKind::Security || name == "privilege" => TableClass::Security,
         _ => TableClass::Business,

@@ -61,7 +61,12 @@ async fn render(
     let regarding = job.guid("regardingobjectid");
     let bulk = crate::jobs::bulk_delete::is_bulk_delete(&job);
     let bulk_operation = match (bulk, c.app.schema.table("bulkdeleteoperation")) {
-        (true, Some(t)) => c.app.store.get(t, id).await.ctx(s)?,
+        (true, Some(t)) => s
+            .reader(&c.app)
+            .get(t, id)
+            .await
+            .map_err(crate::api::error::ApiError::from)
+            .ctx(s)?,
         _ => None,
     };
     let regarding_table = job

@@ -38,7 +38,13 @@ async fn render(
         .filter(|t| viewable(t))
         .ok_or_else(missing)?;
     let id = Uuid::parse_str(id).map_err(|_| missing())?;
-    let record = c.app.store.get(t, id).await.ctx(s)?.ok_or_else(missing)?;
+    let record = s
+        .reader(&c.app)
+        .get(t, id)
+        .await
+        .map_err(crate::api::error::ApiError::from)
+        .ctx(s)?
+        .ok_or_else(missing)?;
     let name = t
         .primary_name
         .as_deref()
