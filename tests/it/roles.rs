@@ -19,6 +19,7 @@ both_backends!(
     a_system_customizer_registers_webhooks_but_makes_no_keys,
     role_changes_hold_from_the_next_request_on_every_node,
     a_custom_role_grants_exactly_its_privilege,
+    batch_parts_and_the_bc_api_read_as_the_caller,
 );
 
 /// A request with another key.
@@ -692,4 +693,61 @@ async fn a_custom_role_grants_exactly_its_privilege(s: TestServer) {
     );
     let (st, body) = as_key(&s, &key, Method::GET, "accounts", None).await;
     refused(st, &body, "prvReadAccount");
+}
+
+async fn batch_parts_and_the_bc_api_read_as_the_caller(s: TestServer) {
+    use crate::batch::{body, part, statuses, Item};
+    let (_, key) = user_with_key(&s, "bob", &[]).await;
+    let batch = body(&[
+        Item::One(part("GET", format!("{}/serviceendpoints", s.api), None)),
+        Item::One(part("GET", format!("{}/contacts", s.api), None)),
+        Item::ChangeSet(vec![part(
+            "POST",
+            format!("{}/serviceendpoints", s.api),
+            Some(
+                json!({"name": "x", "url": "http://127.0.0.1:9/x", "contract": 8, "authtype": 4, "authvalue": "code"}),
+            ),
+        )]),
+    ]);
+    let resp = s
+        .client
+        .post(format!("{}/$batch", s.api))
+        .bearer_auth(&key)
+        .header("Content-Type", "multipart/mixed; boundary=batch_test")
+        .header("Prefer", "odata.continue-on-error")
+        .body(batch)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(resp.status(), StatusCode::OK);
+    let answer = resp.text().await.unwrap_or_default();
+    assert_eq!(statuses(&answer), [403, 200, 403], "{answer}");
+    assert!(
+        answer.contains("prvReadServiceEndpoint") && answer.contains("prvCreateServiceEndpoint"),
+        "{answer}"
+    );
+
+    // The Business Central API: a Basic User reads BC data; a role
+    // without it gets the same 403.
+    let bc = |key: String| {
+        let url = format!("{}/api/v2.0/companies", s.base);
+        let client = s.client.clone();
+        async move {
+            let r = client
+                .get(url)
+                .bearer_auth(key)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            let st = r.status();
+            (st, r.json::<Value>().await.unwrap_or_default())
+        }
+    };
+    let (st, body) = bc(key.clone()).await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    s.create("roles", json!({"name": "Nothing"})).await;
+    let (_, none) = user_with_key(&s, "nobody", &["Nothing"]).await;
+    let (st, body) = bc(none).await;
+    assert_eq!(st, StatusCode::FORBIDDEN, "{body}");
+    assert!(body.to_string().contains("prvReadbc_company"), "{body}");
 }
