@@ -27,7 +27,7 @@ pub struct ServeArgs {
     #[arg(long, env = "HERALD_ORGANIZATION", value_name = "NAME")]
     organization: Option<String>,
     /// Allow webhooks to loopback and private addresses (local development).
-    #[arg(long, env = "HERALD_ALLOW_PRIVATE_TARGETS", value_parser = clap::builder::BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true")]
+    #[arg(long, env = "HERALD_ALLOW_PRIVATE_TARGETS", value_parser = boolish_or_empty, num_args = 0..=1, default_missing_value = "true")]
     allow_private_targets: Option<bool>,
     /// Serve HTTPS with this PEM certificate (chain); needs --tls-key.
     #[arg(
@@ -48,8 +48,21 @@ pub struct ServeArgs {
     /// Serve HTTPS with a self-signed certificate for localhost, 127.0.0.1
     /// and ::1, made once in <data-dir>/tls/ and reused (local development;
     /// clients trust <data-dir>/tls/self-signed.crt).
-    #[arg(long, env = "HERALD_TLS_SELF_SIGNED", value_parser = clap::builder::BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", conflicts_with = "tls_cert")]
+    #[arg(long, env = "HERALD_TLS_SELF_SIGNED", value_parser = boolish_or_empty, num_args = 0..=1, default_missing_value = "true", conflicts_with = "tls_cert")]
     tls_self_signed: Option<bool>,
+}
+
+/// A yes/no flag value (`1`/`0`, `true`/`false`, `yes`/`no`, `on`/`off`);
+/// empty is no (`HERALD_ALLOW_PRIVATE_TARGETS=` turns it off rather than
+/// failing the start).
+fn boolish_or_empty(value: &str) -> Result<bool, String> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "" | "0" | "false" | "no" | "n" | "off" | "f" => Ok(false),
+        "1" | "true" | "yes" | "y" | "on" | "t" => Ok(true),
+        other => Err(format!(
+            "'{other}' is not yes or no (use 1/0, true/false, yes/no, on/off)"
+        )),
+    }
 }
 
 pub fn load_config(args: &ServeArgs) -> anyhow::Result<Config> {

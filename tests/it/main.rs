@@ -43,6 +43,7 @@ mod secrets;
 mod seed_queries;
 mod signatures;
 mod sql;
+mod targets;
 mod throttle;
 mod user_tables;
 mod web_api;

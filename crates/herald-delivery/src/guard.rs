@@ -166,6 +166,128 @@ fn restricted_v4(v4: Ipv4Addr) -> Option<&'static str> {
     }
 }
 
+/// Maps a host name to addresses without connecting to them: the system
+/// resolver in the server, a fixed table in tests (so a test of a name's
+/// refusal sends nothing anywhere, not even a DNS query).
+pub trait NameResolver: Send + Sync {
+    /// The addresses of `host`, or why there are none.
+    fn lookup<'a>(
+        &'a self,
+        host: &'a str,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Vec<IpAddr>, String>> + Send + 'a>>;
+}
+
+/// The system resolver (`getaddrinfo` through tokio), bounded by a timeout
+/// so a slow DNS server cannot hold a registration.
+#[derive(Debug, Clone, Copy)]
+pub struct SystemResolver {
+    pub timeout: std::time::Duration,
+}
+
+impl Default for SystemResolver {
+    fn default() -> Self {
+        SystemResolver {
+            timeout: std::time::Duration::from_secs(2),
+        }
+    }
+}
+
+impl NameResolver for SystemResolver {
+    fn lookup<'a>(
+        &'a self,
+        host: &'a str,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Vec<IpAddr>, String>> + Send + 'a>>
+    {
+        Box::pin(async move {
+            match tokio::time::timeout(self.timeout, tokio::net::lookup_host((host, 0))).await {
+                Ok(Ok(addrs)) => Ok(addrs.map(|a| a.ip()).collect()),
+                Ok(Err(e)) => Err(format!("could not resolve {host}: {e}")),
+                Err(_) => Err(format!(
+                    "resolving {host} took longer than {:?}",
+                    self.timeout
+                )),
+            }
+        })
+    }
+}
+
+/// A fixed table of names (for tests): a name not in it does not resolve.
+#[derive(Debug, Clone, Default)]
+pub struct StaticResolver(pub Vec<(String, Vec<IpAddr>)>);
+
+impl NameResolver for StaticResolver {
+    fn lookup<'a>(
+        &'a self,
+        host: &'a str,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Vec<IpAddr>, String>> + Send + 'a>>
+    {
+        let found = self
+            .0
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(host.trim_end_matches('.')))
+            .map(|(_, addrs)| addrs.clone())
+            .ok_or_else(|| format!("could not resolve {host}"));
+        Box::pin(async move { found })
+    }
+}
+
+/// Whether a webhook or notification URL may be registered: the delivery
+/// rule applied ahead of time, so a forbidden target is a 400 that says
+/// why instead of a failure at the first delivery. The URL must carry no
+/// user name or password (`http://user@host/` hides the real host from a
+/// reader and would send credentials outside `authvalue`); herald's own
+/// request bins pass; an IP-literal host (every spelling the URL parser
+/// normalises: `127.1`, `2130706433`, `0x7f000001`, `[::ffff:127.0.0.1]`,
+/// `0`) is checked with [`check_ip`]; a name is looked up with `resolver`
+/// and refused when every address it has is forbidden (not looked up
+/// when private targets are allowed: delivery still refuses a name that
+/// resolves to a metadata address). A name that does
+/// not resolve now passes: delivery resolves again and decides (as it
+/// always does, after DNS, for every name).
+pub async fn check_target(
+    url: &Url,
+    allow_private: bool,
+    own: &[SocketAddr],
+    resolver: &dyn NameResolver,
+) -> Result<(), String> {
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(
+            "it carries a user name or password before the host (user@host): put credentials \
+             in the webhook's authvalue instead"
+                .into(),
+        );
+    }
+    if is_own_request_bin(url, own) {
+        return Ok(());
+    }
+    match url.host() {
+        Some(Host::Ipv4(ip)) => check_ip(IpAddr::V4(ip), allow_private),
+        Some(Host::Ipv6(ip)) => check_ip(IpAddr::V6(ip), allow_private),
+        None => Err("the URL has no host".into()),
+        // Private targets allowed: only the metadata addresses stay refused,
+        // and delivery refuses a name resolving to one; no lookup now.
+        Some(Host::Domain(_)) if allow_private => Ok(()),
+        Some(Host::Domain(name)) => {
+            let Ok(addrs) = resolver.lookup(name).await else {
+                return Ok(());
+            };
+            let mut first_reason = None;
+            for ip in &addrs {
+                match check_ip(*ip, allow_private) {
+                    Ok(()) => return Ok(()),
+                    Err(reason) => {
+                        first_reason.get_or_insert(reason);
+                    }
+                }
+            }
+            match first_reason {
+                Some(r) => Err(format!("{name} resolves only to refused addresses: {r}")),
+                None => Ok(()),
+            }
+        }
+    }
+}
+
 /// The error [`GuardedResolver`] returns when every address a name resolves
 /// to is forbidden. The sender finds it in reqwest's error chain to report
 /// [`crate::FailureKind::Refused`].
@@ -408,6 +530,83 @@ mod tests {
         assert!(check_url_host(&u("http://127.0.0.1/"), true).is_ok());
         assert!(check_url_host(&u("https://example.com/"), false).is_ok());
         assert!(check_url_host(&u("https://8.8.8.8/"), false).is_ok());
+    }
+
+    #[tokio::test]
+    async fn registration_refuses_every_spelling_of_a_forbidden_target() {
+        // Never contacted: the check parses and looks names up in a table.
+        let names = StaticResolver(vec![
+            (
+                "internal.example".into(),
+                vec![ip("10.1.2.3"), ip("fd00::1")],
+            ),
+            (
+                "mixed.example".into(),
+                vec![ip("127.0.0.1"), ip("93.184.216.34")],
+            ),
+            ("public.example".into(), vec![ip("93.184.216.34")]),
+            ("metadata.example".into(), vec![ip("169.254.169.254")]),
+        ]);
+        let own: Vec<SocketAddr> = vec!["127.0.0.1:5080".parse().unwrap()];
+        let check = |u: &str, allow: bool| {
+            let url = Url::parse(u).expect(u);
+            let names = names.clone();
+            let own = own.clone();
+            async move { check_target(&url, allow, &own, &names).await }
+        };
+        for u in [
+            "http://127.0.0.1/",
+            "http://127.1/",
+            "http://2130706433/",
+            "http://0x7f000001/",
+            "http://0x7f.0.0.1/",
+            "http://0177.0.0.1/",
+            "http://[::ffff:127.0.0.1]/",
+            "http://[::1]/",
+            "http://0/",
+            "http://0.0.0.0:8080/",
+            "http://10.0.0.1/",
+            "http://192.168.1.1/",
+            "http://[fe80::1]/",
+            "http://evil.example@127.0.0.1/",
+            "http://127.0.0.1:80@evil.example/",
+            "http://user:pass@public.example/",
+            "http://internal.example/hook",
+            "http://INTERNAL.example./hook",
+        ] {
+            let err = check(u, false).await.expect_err(u);
+            assert!(!err.is_empty(), "{u}");
+        }
+        let err = check("http://2130706433/", false).await.unwrap_err();
+        assert!(err.starts_with("127.0.0.1 is a loopback address"), "{err}");
+        let err = check("http://internal.example/", false).await.unwrap_err();
+        assert!(
+            err.starts_with(
+                "internal.example resolves only to refused addresses: 10.1.2.3 is a private"
+            ),
+            "{err}"
+        );
+        let err = check("http://evil.example@127.0.0.1/", true)
+            .await
+            .unwrap_err();
+        assert!(err.contains("user name or password"), "{err}");
+        for u in [
+            "https://public.example/hook",
+            "https://mixed.example/hook",
+            "https://unknown.example/hook",
+            "http://93.184.216.34/",
+            "http://127.0.0.1:5080/bins/abc",
+        ] {
+            assert_eq!(check(u, false).await, Ok(()), "{u}");
+        }
+        // Allowed private targets: only the metadata address stays refused.
+        assert_eq!(check("http://127.1:9/", true).await, Ok(()));
+        assert_eq!(check("http://internal.example/", true).await, Ok(()));
+        assert!(check("http://169.254.169.254/", true).await.is_err());
+        assert!(check("http://metadata.example/", false)
+            .await
+            .unwrap_err()
+            .contains("metadata"));
     }
 
     #[tokio::test]

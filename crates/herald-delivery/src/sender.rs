@@ -176,6 +176,18 @@ impl Sender {
         self.config
     }
 
+    /// Whether `url` may be registered as a target under this sender's
+    /// rules (see [`crate::guard::check_target`]); names are looked up with
+    /// `resolver`, which never connects.
+    pub async fn check_target(
+        &self,
+        url: &Url,
+        resolver: &dyn crate::guard::NameResolver,
+    ) -> Result<(), String> {
+        let own = self.own.read().map(|o| o.clone()).unwrap_or_default();
+        crate::guard::check_target(url, self.config.allow_private_targets, &own, resolver).await
+    }
+
     /// Make one webhook call with Dataverse's rule (see the module doc).
     /// The response body is read only up to [`EXCERPT_BYTES`].
     pub async fn deliver(&self, req: &WebhookRequest) -> Delivery {

@@ -278,6 +278,10 @@ impl Config {
             let Some((section, name)) = rest.split_once("__") else {
                 continue;
             };
+            // An empty variable is an unset one (`HERALD_SERVER__X=`).
+            if value.is_empty() {
+                continue;
+            }
             let section = section.to_ascii_lowercase();
             let name = name.to_ascii_lowercase();
             if !SECTIONS.contains(&section.as_str()) {
@@ -328,6 +332,16 @@ fn env_value(raw: &str) -> toml::Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_empty_variable_is_unset() {
+        let env = vec![(
+            "HERALD_SERVER__ALLOW_PRIVATE_TARGETS".to_string(),
+            String::new(),
+        )];
+        let config = Config::load(None, &env).expect("an empty variable is no error");
+        assert!(!config.server.allow_private_targets);
+    }
 
     #[test]
     fn env_overrides_file_and_unknown_keys_fail() {

@@ -144,7 +144,10 @@ fn parse_body(req: &BcRequest, raw: &[u8]) -> ApiResult<Body> {
     Ok(body)
 }
 
-fn check_url(url: &str) -> ApiResult<()> {
+/// A notificationUrl must be an absolute http(s) URL that the delivery
+/// guard allows (checked now, names looked up without connecting; the
+/// handshake and every notification check it again after DNS).
+async fn check_url(state: &AppState, url: &str) -> ApiResult<()> {
     let parsed = url::Url::parse(url.trim()).map_err(|e| {
         errors::bad_request(format!(
             "notificationUrl '{url}' is not a valid absolute URL: {e}"
@@ -155,7 +158,15 @@ fn check_url(url: &str) -> ApiResult<()> {
             "notificationUrl '{url}' must be an http:// or https:// URL"
         )));
     }
-    Ok(())
+    state
+        .sender
+        .check_target(&parsed, &herald_delivery::guard::SystemResolver::default())
+        .await
+        .map_err(|why| {
+            errors::bad_request(format!(
+                "notificationUrl '{url}' is refused as a target: {why}"
+            ))
+        })
 }
 
 async fn resource_of(state: &AppState, resource: &str) -> ApiResult<ResourceRef> {
@@ -180,7 +191,7 @@ pub async fn create(state: &AppState, req: &BcRequest, raw: &[u8]) -> ApiResult<
     let url = body
         .notification_url
         .ok_or_else(|| errors::bad_request("notificationUrl is required"))?;
-    check_url(&url)?;
+    check_url(state, &url).await?;
     let resource = body.resource.ok_or_else(|| {
         errors::bad_request("resource is required (e.g. /api/v2.0/companies(<id>)/customers)")
     })?;
@@ -295,7 +306,7 @@ pub async fn renew(state: &AppState, req: &BcRequest, id: &str, raw: &[u8]) -> A
     let url = body
         .notification_url
         .unwrap_or_else(|| sub.notification_url.clone());
-    check_url(&url)?;
+    check_url(state, &url).await?;
     let client_state = match body.client_state {
         Some(cs) => cs,
         None => sub.client_state.clone(),

@@ -181,7 +181,11 @@ async fn service_endpoint(
     }
     let url = row.string("url").unwrap_or("");
     match url::Url::parse(url) {
-        Ok(u) if (u.scheme() == "http" || u.scheme() == "https") && u.host().is_some() => {}
+        Ok(u) if (u.scheme() == "http" || u.scheme() == "https") && u.host().is_some() => {
+            if before.is_none() || values.iter().any(|(c, _)| c == "url") {
+                target_allowed(state, &u, url).await?;
+            }
+        }
         _ => {
             return Err(PipelineError::invalid(format!(
                 "url '{url}' must be an absolute http:// or https:// URL"
@@ -226,6 +230,19 @@ async fn service_endpoint(
     }
     let _ = state;
     Ok(())
+}
+
+/// The delivery guard applied at registration: a forbidden target (any
+/// spelling of a private or metadata address, a name resolving only to
+/// such, a URL with user info) is a 400 that says why. Names are looked up
+/// without connecting; delivery checks again after its own DNS lookup.
+async fn target_allowed(state: &AppState, url: &url::Url, raw: &str) -> PipelineResult<()> {
+    let resolver = herald_delivery::guard::SystemResolver::default();
+    state
+        .sender
+        .check_target(url, &resolver)
+        .await
+        .map_err(|why| PipelineError::invalid(format!("url '{raw}' is refused as a target: {why}")))
 }
 
 /// A new signing secret: checked, and the old one kept for the grace period.
@@ -320,6 +337,14 @@ async fn step(
         .ok_or_else(|| {
             PipelineError::invalid(format!("serviceendpoint {handler} does not exist"))
         })?;
+    if before.is_none() || values.iter().any(|(c, _)| c == "eventhandler") {
+        // A webhook registered while private targets were allowed gets no
+        // new steps once they are not.
+        let url = endpoint.string("url").unwrap_or("");
+        if let Ok(u) = url::Url::parse(url) {
+            target_allowed(state, &u, url).await?;
+        }
+    }
     let entity = match row.guid("sdkmessagefilterid") {
         Some(fid) => {
             let f = row_of(tx, state, "sdkmessagefilter", fid)
