@@ -660,7 +660,38 @@ async fn a_custom_role_grants_exactly_its_privilege(s: TestServer) {
     );
     assert_eq!(linked["value"][0]["name"], "prvReadAccount");
 
-    let (_, key) = user_with_key(&s, "reader", &["Account reader"]).await;
+    let (reader, key) = user_with_key(&s, "reader", &["Account reader"]).await;
+    // Both many-to-many relationships expand, from either side.
+    let (st, body) = s
+        .get(&format!(
+            "systemusers({reader})?$select=fullname&$expand=systemuserroles_association($select=name)"
+        ))
+        .await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    assert_eq!(
+        body["systemuserroles_association"][0]["name"], "Account reader",
+        "{body}"
+    );
+    assert_eq!(
+        body["systemuserroles_association"].as_array().map(Vec::len),
+        Some(1),
+        "{body}"
+    );
+    let (st, body) = s
+        .get(&format!(
+            "roles?$select=name&$filter=roleid eq {role}&$expand=roleprivileges_association($select=name),systemuserroles_association($select=fullname)"
+        ))
+        .await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    let row = &body["value"][0];
+    assert_eq!(
+        row["roleprivileges_association"][0]["name"], "prvReadAccount",
+        "{body}"
+    );
+    assert_eq!(
+        row["systemuserroles_association"][0]["fullname"], "reader Tester",
+        "{body}"
+    );
     s.create("accounts", json!({"name": "Contoso"})).await;
     let (st, body) = as_key(&s, &key, Method::GET, "accounts?$select=name", None).await;
     assert_eq!(st, StatusCode::OK, "{body}");

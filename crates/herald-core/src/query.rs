@@ -92,6 +92,14 @@ pub enum ExpandKind {
     /// A one-to-many relationship: rows of `query.table` whose
     /// `lookup_column` points at this row.
     Collection { lookup_column: String },
+    /// A many-to-many relationship: rows of `query.table` linked to this
+    /// row by rows of `intersect` (`this_column` → this row,
+    /// `other_column` → theirs).
+    ManyToMany {
+        intersect: String,
+        this_column: String,
+        other_column: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]

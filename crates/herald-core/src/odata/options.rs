@@ -304,6 +304,15 @@ pub(crate) fn parse_expand(
                 },
                 schema.table(&rel.many_table),
             )
+        } else if let Some(a) = crate::security::association(&table.logical_name, &name) {
+            (
+                ExpandKind::ManyToMany {
+                    intersect: a.relationship.intersect.to_string(),
+                    this_column: a.this_column.to_string(),
+                    other_column: a.other_column.to_string(),
+                },
+                schema.table(a.other_table),
+            )
         } else {
             return Err(ctx.error(
                 name_range.0,

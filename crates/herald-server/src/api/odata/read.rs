@@ -281,6 +281,65 @@ pub(super) async fn expand(
                     ));
                 }
             }
+            ExpandKind::ManyToMany {
+                intersect,
+                this_column,
+                other_column,
+            } => {
+                let ids: Vec<Value> = rows
+                    .iter()
+                    .filter_map(|r| r.get(&table.primary_id).cloned())
+                    .collect();
+                let mut links = Query::all(intersect);
+                links.select = vec![this_column.clone(), other_column.clone()];
+                links.filter = Some(Condition::In {
+                    column: ColumnRef::new(this_column.clone()),
+                    values: dedup(ids),
+                    negated: false,
+                });
+                let links = reader.fetch(&links, None, 0).await?;
+                let mut others: Vec<Value> = links
+                    .iter()
+                    .filter_map(|l| l.get(other_column).cloned())
+                    .collect();
+                if others.is_empty() {
+                    others.push(Value::Guid(Uuid::nil()));
+                }
+                let mut q = ex.query.clone();
+                if !q.select.is_empty() && !q.select.contains(&target.primary_id) {
+                    q.select.push(target.primary_id.clone());
+                }
+                let linked = Condition::In {
+                    column: ColumnRef::new(target.primary_id.clone()),
+                    values: dedup(others),
+                    negated: false,
+                };
+                q.filter = Some(match q.filter.take() {
+                    Some(f) => Condition::And(vec![linked, f]),
+                    None => linked,
+                });
+                let per_parent_top = q.top.take();
+                let found = reader.fetch(&q, None, 0).await?;
+                for r in rows.iter_mut() {
+                    let id = r.guid(&table.primary_id);
+                    let children: Vec<Json> = found
+                        .iter()
+                        .filter(|f| {
+                            links.iter().any(|l| {
+                                id.is_some()
+                                    && l.guid(this_column) == id
+                                    && l.guid(other_column) == f.guid(&target.primary_id)
+                            })
+                        })
+                        .take(per_parent_top.map(|t| t as usize).unwrap_or(usize::MAX))
+                        .map(|f| Json::Object(record_json(&state.schema, target, f, None)))
+                        .collect();
+                    r.values.push((
+                        format!("{EXPANDED}{}", ex.navigation),
+                        Value::String(Json::Array(children).to_string()),
+                    ));
+                }
+            }
             ExpandKind::Collection { lookup_column } => {
                 let ids: Vec<Value> = rows
                     .iter()
