@@ -10,6 +10,10 @@ pub enum StoreError {
     Duplicate(String),
     #[error("{0}")]
     Invalid(String),
+    /// The transaction a write shared with others (SQLite group commit)
+    /// failed to commit; the write was not committed.
+    #[error("the commit failed: {0}")]
+    Commit(String),
     #[error("unsupported database URL '{0}': use sqlite://path or postgres://…")]
     UnsupportedUrl(String),
     /// A stored secret that the keyring cannot open (`at` names the row

@@ -48,6 +48,7 @@ mod conn;
 pub mod ddl;
 mod dialect;
 mod error;
+mod group;
 pub mod jobs;
 pub mod keys;
 mod migrate;
@@ -67,7 +68,7 @@ use crate::sql::Sql;
 use herald_core::{Query, Schema, Table, Value};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{PgPool, Postgres, Sqlite, SqlitePool};
+use sqlx::{ConnectOptions, PgPool, Postgres, SqlitePool};
 use uuid::Uuid;
 
 use crate::secrets::Keyring;
@@ -92,10 +93,11 @@ pub struct Store {
 
 #[derive(Clone)]
 pub(crate) enum Backend {
-    /// SQLite allows one writer at a time; a one-connection writer pool
-    /// serialises writers in-process instead of failing with SQLITE_BUSY.
+    /// SQLite allows one writer at a time: one writer connection, shared
+    /// by groups of write transactions (`group`), serialises writers
+    /// in-process instead of failing with SQLITE_BUSY.
     Sqlite {
-        writer: SqlitePool,
+        writer: group::Writer,
         reader: SqlitePool,
     },
     Postgres(PgPool),
@@ -132,15 +134,9 @@ impl Store {
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(30))
                 .foreign_keys(false);
+            let writer = group::Writer::new(base.connect().await?, opts.acquire_timeout);
             // No ping before each acquire (sqlx's default): a SQLite file
-            // cannot hang up, and on the single writer connection the ping
-            // is one more thread hand-off at the head of every transaction.
-            let writer = SqlitePoolOptions::new()
-                .max_connections(1)
-                .test_before_acquire(false)
-                .acquire_timeout(opts.acquire_timeout)
-                .connect_with(base.clone())
-                .await?;
+            // cannot hang up.
             let reader = SqlitePoolOptions::new()
                 .max_connections(opts.max_connections.clamp(1, 8))
                 .test_before_acquire(false)
@@ -203,9 +199,9 @@ impl Store {
             // size and num_idle are read separately and may be momentarily
             // inconsistent: never underflow.
             Backend::Sqlite { writer, reader } => (
-                writer.size().saturating_sub(writer.num_idle() as u32)
+                u32::from(writer.busy())
                     + reader.size().saturating_sub(reader.num_idle() as u32),
-                writer.num_idle() as u32 + reader.num_idle() as u32,
+                u32::from(!writer.busy()) + reader.num_idle() as u32,
             ),
             Backend::Postgres(p) => (
                 p.size().saturating_sub(p.num_idle() as u32),
@@ -214,10 +210,23 @@ impl Store {
         }
     }
 
-    /// Start a write transaction.
+    /// Start a write transaction. On SQLite it shares its commit with the
+    /// write transactions around it (`group`); it still commits or rolls
+    /// back as a whole, and alone.
     pub async fn begin(&self) -> Result<Tx, StoreError> {
+        self.begin_with(false).await
+    }
+
+    /// Start a write transaction that may stay open for a while (one that
+    /// calls out over HTTP before it commits): on SQLite the writes before
+    /// it commit first instead of waiting for it.
+    pub async fn begin_alone(&self) -> Result<Tx, StoreError> {
+        self.begin_with(true).await
+    }
+
+    async fn begin_with(&self, alone: bool) -> Result<Tx, StoreError> {
         let inner = match &self.backend {
-            Backend::Sqlite { writer, .. } => TxInner::Sqlite(writer.begin().await?),
+            Backend::Sqlite { writer, .. } => TxInner::Sqlite(writer.join(alone).await?),
             Backend::Postgres(p) => TxInner::Pg(p.begin().await?),
         };
         Ok(Tx {
@@ -226,6 +235,8 @@ impl Store {
             pending: Sql::default(),
             pending_id: None,
             keyring: self.keyring.clone(),
+            pending_n: 0,
+            notify: false,
         })
     }
 
@@ -296,17 +307,25 @@ pub fn by_id(table: &Table, id: Uuid) -> Query {
 
 /// A write transaction. Dropping it without `commit` rolls back.
 ///
-/// On SQLite, row inserts ([`Tx::insert`], [`Tx::enqueue_job`]) are not
-/// sent at once but gathered into one multi-statement batch, sent before
-/// anything else runs on the transaction (a read, an update, [`Tx::flush`])
-/// or at commit. sqlx runs every SQLite statement on the connection's
-/// worker thread, and each hand-off there and back costs two thread
-/// wake-ups, more than the insert itself: a create with an async step
-/// (its row, the System Job, the queue entry) thus takes one hand-off
-/// instead of three. Errors of a batched insert (say a duplicate key)
-/// surface at the next flush or commit, still before the transaction
-/// commits. PostgreSQL sends each statement at once (its extended protocol
-/// takes one statement per message).
+/// Row inserts ([`Tx::insert`], [`Tx::enqueue_job`],
+/// [`Tx::insert_system_job`]) are not sent at once but gathered into one
+/// batch, sent before anything else runs on the transaction (a read, an
+/// update, [`Tx::flush`]) or at commit: a create with an async step (its
+/// row, the System Job, its payload, the queue entry) thus costs one
+/// statement instead of four.
+///
+/// - On SQLite the batch is one multi-statement text. sqlx runs every
+///   SQLite statement on the connection's worker thread, and each hand-off
+///   there and back costs two thread wake-ups, more than the insert itself.
+/// - On PostgreSQL, whose extended protocol takes one statement per
+///   message, the batch is one statement: each insert a data-modifying
+///   `WITH` (PostgreSQL runs every one of them exactly once), ending in
+///   `SELECT pg_notify(…)` when a Ready job was enqueued. One loopback round
+///   trip instead of one per insert. It is sent early when it has bound
+///   [`PG_BATCH_PARAMS`] parameters.
+///
+/// Errors of a batched insert (say a duplicate key) surface at the next
+/// flush or commit, still before the transaction commits.
 pub struct Tx {
     inner: TxInner,
     schema: Arc<Schema>,
@@ -315,10 +334,18 @@ pub struct Tx {
     pending: Sql,
     pending_id: Option<String>,
     keyring: Option<Arc<Keyring>>,
+    /// Statements in the PostgreSQL batch (its `WITH` names).
+    pending_n: usize,
+    /// The PostgreSQL batch ends in `NOTIFY herald_jobs`.
+    notify: bool,
 }
 
+/// Parameters bound in one PostgreSQL batch before it is sent (the
+/// protocol allows 65 535).
+const PG_BATCH_PARAMS: usize = 30_000;
+
 enum TxInner {
-    Sqlite(sqlx::Transaction<'static, Sqlite>),
+    Sqlite(group::Member),
     Pg(sqlx::Transaction<'static, Postgres>),
 }
 
@@ -331,18 +358,35 @@ impl Tx {
 
     fn raw_conn(&mut self) -> Conn<'_> {
         match &mut self.inner {
-            TxInner::Sqlite(t) => Conn::Sqlite(t),
+            TxInner::Sqlite(m) => Conn::Sqlite(m.conn()),
             TxInner::Pg(t) => Conn::Pg(t),
         }
     }
 
     /// Send the batched inserts (see [`Tx`]).
     pub async fn flush(&mut self) -> Result<(), StoreError> {
-        if self.pending.text.is_empty() {
+        // A SQLite write's first statements begin its savepoint (`group`).
+        let preamble = match &mut self.inner {
+            TxInner::Sqlite(m) => m.preamble(),
+            TxInner::Pg(_) => None,
+        };
+        if self.pending.text.is_empty() && preamble.is_none() {
             return Ok(());
         }
-        let sql = std::mem::take(&mut self.pending);
+        let mut sql = std::mem::take(&mut self.pending);
+        if let Some(mut text) = preamble {
+            text.push_str(&sql.text);
+            sql.text = text;
+        }
         let id = self.pending_id.take().unwrap_or_default();
+        if matches!(self.inner, TxInner::Pg(_)) {
+            if std::mem::take(&mut self.notify) {
+                sql.push(&format!(" SELECT pg_notify('{}', '')", jobs::JOBS_CHANNEL));
+            } else {
+                sql.push(" SELECT 1");
+            }
+            self.pending_n = 0;
+        }
         match self.raw_conn().execute(&sql).await {
             Ok(_) => Ok(()),
             Err(StoreError::Database(e)) => Err(StoreError::from_write(e, &id)),
@@ -350,42 +394,67 @@ impl Tx {
         }
     }
 
-    /// Insert a row: batched on SQLite (see [`Tx`]), sent at once on
-    /// PostgreSQL.
+    /// Insert a row, batched (see [`Tx`]).
     async fn insert_row(
         &mut self,
         table: &Table,
         values: &[(String, Value)],
     ) -> Result<(), StoreError> {
-        match self.inner {
-            TxInner::Sqlite(_) => {
-                let (text, params) = (self.pending.text.len(), self.pending.params.len());
-                match conn::insert_sql(&mut self.pending, table, values) {
-                    Ok(id) => {
-                        self.pending.push(";\n");
-                        self.pending_id.get_or_insert(id);
-                        Ok(())
-                    }
-                    Err(e) => {
-                        // Leave the batch as it was, without the half-built insert.
-                        self.pending.text.truncate(text);
-                        self.pending.params.truncate(params);
-                        Err(e)
-                    }
+        let id = self
+            .try_batch(|sql| conn::insert_sql(sql, table, values))
+            .await?;
+        self.pending_id.get_or_insert(id);
+        Ok(())
+    }
+
+    /// Append a statement to the batch (see [`Tx`]); `build` numbers its
+    /// parameters after those already batched.
+    pub(crate) async fn batch(&mut self, build: impl FnOnce(&mut Sql)) -> Result<(), StoreError> {
+        self.try_batch(|sql| {
+            build(sql);
+            Ok(())
+        })
+        .await
+    }
+
+    /// [`Tx::batch`] with a `build` that may refuse: the batch is then left
+    /// as it was, without the half-built statement.
+    async fn try_batch<T>(
+        &mut self,
+        build: impl FnOnce(&mut Sql) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let pg = matches!(self.inner, TxInner::Pg(_));
+        if pg && self.pending.params.len() >= PG_BATCH_PARAMS {
+            self.flush().await?;
+        }
+        let (text, params) = (self.pending.text.len(), self.pending.params.len());
+        if pg {
+            let head = if self.pending_n == 0 { "WITH " } else { ", " };
+            self.pending
+                .push(head)
+                .push(&format!("b{} AS (", self.pending_n));
+        }
+        match build(&mut self.pending) {
+            Ok(v) => {
+                if pg {
+                    self.pending.push(")");
+                    self.pending_n += 1;
+                } else {
+                    self.pending.push(";\n");
                 }
+                Ok(v)
             }
-            TxInner::Pg(_) => {
-                let schema = self.schema.clone();
-                self.raw_conn().insert(&schema, table, values).await
+            Err(e) => {
+                self.pending.text.truncate(text);
+                self.pending.params.truncate(params);
+                Err(e)
             }
         }
     }
 
-    /// Append a statement to the SQLite batch (see [`Tx`]); `build` numbers
-    /// its parameters after those already batched.
-    pub(crate) fn batch(&mut self, build: impl FnOnce(&mut Sql)) {
-        build(&mut self.pending);
-        self.pending.push(";\n");
+    /// End the batch with `NOTIFY herald_jobs` (PostgreSQL).
+    pub(crate) fn notify_jobs(&mut self) {
+        self.notify = true;
     }
 
     pub fn schema(&self) -> &Arc<Schema> {
@@ -400,17 +469,29 @@ impl Tx {
     }
 
     pub async fn commit(mut self) -> Result<(), StoreError> {
-        self.flush().await?;
         match self.inner {
-            TxInner::Sqlite(t) => t.commit().await?,
-            TxInner::Pg(t) => t.commit().await?,
+            TxInner::Sqlite(m) => {
+                // The last batch goes with the savepoint's release.
+                let id = self.pending_id.take().unwrap_or_default();
+                match m.commit(&self.pending).await {
+                    Err(StoreError::Database(e)) => Err(StoreError::from_write(e, &id)),
+                    other => other,
+                }
+            }
+            TxInner::Pg(_) => {
+                self.flush().await?;
+                let TxInner::Pg(t) = self.inner else {
+                    unreachable!("matched above")
+                };
+                t.commit().await?;
+                Ok(())
+            }
         }
-        Ok(())
     }
 
     pub async fn rollback(self) -> Result<(), StoreError> {
         match self.inner {
-            TxInner::Sqlite(t) => t.rollback().await?,
+            TxInner::Sqlite(m) => m.rollback().await?,
             TxInner::Pg(t) => t.rollback().await?,
         }
         Ok(())

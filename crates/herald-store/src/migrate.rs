@@ -44,6 +44,11 @@ impl Store {
             for stmt in ddl::indexes(dialect, table) {
                 tx.conn().await?.execute_raw(&stmt).await?;
             }
+            if table.logical_name == "asyncoperation" {
+                for stmt in jobs::payload::view_ddl(table) {
+                    tx.conn().await?.execute_raw(&stmt).await?;
+                }
+            }
         }
         if self.schema.table("serviceendpoint").is_some() {
             let count = Sql {

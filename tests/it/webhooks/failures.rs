@@ -17,6 +17,7 @@ both_backends!(
     prevalidation_failure_stops_the_write,
     retry_only_on_502_503_504,
     async_failures_are_queryable_as_system_jobs,
+    sync_steps_among_concurrent_writes_fail_or_succeed_alone,
 );
 
 async fn sync_failure_rolls_the_write_back(s: TestServer) {
@@ -42,6 +43,45 @@ async fn sync_failure_rolls_the_write_back(s: TestServer) {
     );
     let (_, list) = s.get("incidents?$count=true").await;
     assert_eq!(list["@odata.count"], 0);
+}
+
+/// Writes with sync steps in the middle of a stream of concurrent writes
+/// (on SQLite those share their commits): the ones whose step fails are
+/// rolled back alone, the ones whose step answers slowly commit, and so
+/// does every plain write around them.
+async fn sync_steps_among_concurrent_writes_fail_or_succeed_alone(s: TestServer) {
+    let failing = Receiver::start_with(Behavior::status(500)).await;
+    let slow = Receiver::start_with(Behavior::delay(Duration::from_millis(200), 200)).await;
+    let bad = register::webhook(&s, "bad", &failing.url(), 5, HEADERS).await;
+    let ok = register::webhook(&s, "slow", &slow.url(), 5, HEADERS).await;
+    register::step(&s, &bad, "Create", "lead", 40, 0, json!({})).await;
+    register::step(&s, &ok, "Create", "incident", 20, 0, json!({})).await;
+    let writes: Vec<_> = (0..60)
+        .map(|i| {
+            let (set, body) = match i % 10 {
+                3 => ("leads", json!({"subject": format!("lead {i}")})),
+                7 => ("incidents", json!({"title": format!("incident {i}")})),
+                _ => ("accounts", json!({"name": format!("account {i}")})),
+            };
+            let request = s.request(reqwest::Method::POST, set).json(&body);
+            tokio::spawn(async move { (set, request.send().await.map(|r| r.status())) })
+        })
+        .collect();
+    for w in writes {
+        let (set, status) = w.await.unwrap();
+        let want = if set == "leads" {
+            StatusCode::BAD_GATEWAY
+        } else {
+            StatusCode::NO_CONTENT
+        };
+        assert_eq!(status.unwrap(), want, "{set}");
+    }
+    for (set, n) in [("leads", 0), ("incidents", 6), ("accounts", 48)] {
+        let (_, list) = s.get(&format!("{set}?$count=true")).await;
+        assert_eq!(list["@odata.count"], n, "{set}");
+    }
+    assert_eq!(failing.requests().len(), 6);
+    assert_eq!(slow.requests().len(), 6);
 }
 
 async fn prevalidation_failure_stops_the_write(s: TestServer) {

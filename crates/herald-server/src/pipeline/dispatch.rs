@@ -172,7 +172,7 @@ async fn enqueue(
         caller: event.caller(),
         at: event.now(),
     };
-    tx.insert(table, &job.into_row()).await?;
+    tx.insert_system_job(table, job.into_row()).await?;
     tx.enqueue_job(
         &NewJob::ready(
             job_id,

@@ -85,6 +85,28 @@ impl StepCache {
         Ok(steps)
     }
 
+    /// Whether a write of `message` on `table` may deliver a sync step,
+    /// holding its transaction open across an HTTP call: it then begins
+    /// alone ([`herald_store::Store::begin_alone`]) rather than in a group
+    /// of SQLite writes. From the cache, without a read: true when the
+    /// (message, table) entry is missing or stale, or when any cached
+    /// entry of `table` (a derived Assign or SetState too) has a sync step.
+    /// Only SQLite groups writes; on PostgreSQL this is false.
+    pub fn may_call_out(&self, dialect: Dialect, message: &str, table: &str) -> bool {
+        if dialect == Dialect::Postgres {
+            return false;
+        }
+        let version = self.local.load(Ordering::SeqCst).to_string();
+        let entries = self.lock();
+        let current = entries
+            .get(&(message.to_string(), table.to_string()))
+            .is_some_and(|(v, _)| *v == version);
+        !current
+            || entries
+                .iter()
+                .any(|((_, t), (_, steps))| t == table && steps.iter().any(|s| !s.is_async()))
+    }
+
     /// Record, inside `tx`, that it changes registrations.
     pub async fn changed(&self, tx: &mut Tx) -> PipelineResult<()> {
         let n = self.local.fetch_add(1, Ordering::SeqCst) + 1;

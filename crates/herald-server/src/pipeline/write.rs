@@ -23,8 +23,14 @@ use crate::state::AppState;
 /// Run one operation to commit, in its own transaction.
 pub async fn execute(state: &AppState, op: Operation) -> PipelineResult<Outcome> {
     // Refusals that need no row are answered before the store is touched.
-    table_of(state, &state.schema, &op)?;
-    let mut session = WriteSession::begin(state).await?;
+    let table = table_of(state, &state.schema, &op)?;
+    let alone = table.is_event_source()
+        && state.registrations.may_call_out(
+        state.store.dialect(),
+        op.message.name(),
+        &op.table,
+    );
+    let mut session = WriteSession::begin_with(state, alone).await?;
     let outcome = session.execute(op).await?;
     session.commit().await?;
     Ok(outcome)
@@ -48,10 +54,24 @@ pub struct WriteSession<'a> {
 }
 
 impl<'a> WriteSession<'a> {
+    /// A session that may deliver sync steps: it begins alone (see
+    /// [`herald_store::Store::begin_alone`]).
     pub async fn begin(state: &'a AppState) -> PipelineResult<WriteSession<'a>> {
+        WriteSession::begin_with(state, true).await
+    }
+
+    /// `alone`: the session may hold its transaction open across an HTTP
+    /// call (a sync step), so the SQLite writes before it commit first;
+    /// otherwise it shares their commit.
+    async fn begin_with(state: &'a AppState, alone: bool) -> PipelineResult<WriteSession<'a>> {
+        let tx = if alone {
+            state.store.begin_alone().await?
+        } else {
+            state.store.begin().await?
+        };
         Ok(WriteSession {
             state,
-            tx: state.store.begin().await?,
+            tx,
             direct: state.handoff.reservations(),
             jobs: false,
             failed: false,

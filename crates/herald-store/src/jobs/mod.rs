@@ -13,11 +13,13 @@
 //! One file per step of a job's life in the queue:
 //! - `queue`: enqueue, requeue, stop, leases, In Progress, queue depth;
 //! - `claim`: a node taking ready jobs within its per-endpoint caps;
+//! - `payload`: the context of a job, written once beside its row;
 //! - `outcome`: writing what a run did (the row, the attempts), purging;
 //! - `rows`: what is read back of the asyncoperation and attempt rows.
 
 mod claim;
 mod outcome;
+pub(crate) mod payload;
 mod queue;
 mod rows;
 
@@ -51,6 +53,7 @@ pub(crate) const DDL: &[&str] = &[
         attempts BIGINT NOT NULL
     )",
     "CREATE INDEX IF NOT EXISTS ix_herald_job_ready ON herald_job (ready_at)",
+    payload::DDL,
     // Every HTTP attempt of every job.
     "CREATE TABLE IF NOT EXISTS herald_attempt (
         attemptid TEXT PRIMARY KEY,

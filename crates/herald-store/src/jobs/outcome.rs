@@ -99,7 +99,7 @@ impl Tx {
             .partition(|o| matches!(o.row, OutcomeRow::Delete));
 
         if !deleted.is_empty() {
-            for table in ["\"asyncoperation\"", "herald_attempt"] {
+            for table in ["\"asyncoperation\"", "herald_job_payload", "herald_attempt"] {
                 let mut sql = Sql::default();
                 sql.push("DELETE FROM ")
                     .push(table)
@@ -198,7 +198,7 @@ fn push_attempt(sql: &mut Sql, a: &AttemptRow, offset: i64) {
 
 impl Store {
     /// Delete succeeded System Jobs completed before `before_ms`, and the
-    /// attempts of jobs that no longer exist. Returns the jobs deleted.
+    /// attempts and payloads of jobs that no longer exist. Returns the jobs deleted.
     pub async fn purge_succeeded_jobs(&self, before_ms: i64) -> Result<u64, StoreError> {
         let mut tx = self.begin().await?;
         let mut sql = Sql::default();
@@ -208,9 +208,12 @@ impl Store {
             .bind(Param::int(before_ms));
         let n = tx.conn().await?.execute(&sql).await?;
         if n > 0 {
-            tx.conn().await?
-                .execute_raw("DELETE FROM herald_attempt WHERE NOT EXISTS (SELECT 1 FROM \"asyncoperation\" a WHERE a.\"asyncoperationid\" = herald_attempt.asyncoperationid)")
-                .await?;
+            for table in ["herald_attempt", "herald_job_payload"] {
+                tx.conn()
+                    .await?
+                    .execute_raw(&format!("DELETE FROM {table} WHERE NOT EXISTS (SELECT 1 FROM \"asyncoperation\" a WHERE a.\"asyncoperationid\" = {table}.asyncoperationid)"))
+                    .await?;
+            }
         }
         tx.commit().await?;
         Ok(n)

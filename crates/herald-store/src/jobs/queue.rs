@@ -7,7 +7,7 @@ use herald_core::job::{JobPhase, JobState};
 use sqlx::Row;
 use uuid::Uuid;
 
-use super::{push_ids, CHUNK, JOBS_CHANNEL, STOPPED};
+use super::{push_ids, CHUNK, STOPPED};
 use crate::error::StoreError;
 use crate::read::rows;
 use crate::sql::{Param, Sql};
@@ -77,23 +77,14 @@ impl Tx {
             sql.bind(Param::Bool(Some(job.autodelete)))
                 .push(if job.lease.is_some() { ", 1)" } else { ", 0)" });
         };
-        if self.dialect() == Dialect::Sqlite {
-            // Sent with the job's asyncoperation row (see `Tx`).
-            self.batch(insert);
-            return Ok(());
+        // Sent with the job's asyncoperation row (see `Tx`).
+        self.batch(insert).await?;
+        if self.dialect() == Dialect::Postgres && job.lease.is_none() {
+            // Delivered to every listening node at commit, dropped on
+            // rollback. A leased job is already this node's: no other node
+            // needs waking.
+            self.notify_jobs();
         }
-        let mut sql = Sql::default();
-        insert(&mut sql);
-        self.conn().await?.execute(&sql).await?;
-        if job.lease.is_some() {
-            // Already this node's: no other node needs waking.
-            return Ok(());
-        }
-        // Delivered to every listening node at commit, dropped on rollback.
-        self.conn()
-            .await?
-            .execute_raw(&format!("NOTIFY {JOBS_CHANNEL}"))
-            .await?;
         Ok(())
     }
 

@@ -49,7 +49,9 @@ impl Conn<'_> {
         ids: &[Uuid],
     ) -> Result<HashMap<Uuid, JobRow>, StoreError> {
         let mut sql = Sql::default();
-        sql.push("SELECT \"asyncoperationid\", \"statecode\", \"data\", \"primaryentitytype\", \"messagename\", \"correlationid\", \"depth\" FROM \"asyncoperation\" WHERE \"asyncoperationid\" IN (");
+        // The context from its payload row (`payload`), or from the row
+        // itself for jobs written before payloads had their own table.
+        sql.push("SELECT a.\"asyncoperationid\", a.\"statecode\", COALESCE(p.data, a.\"data\"), a.\"primaryentitytype\", a.\"messagename\", a.\"correlationid\", a.\"depth\" FROM \"asyncoperation\" a LEFT JOIN herald_job_payload p ON p.asyncoperationid = a.\"asyncoperationid\" WHERE a.\"asyncoperationid\" IN (");
         push_ids(&mut sql, ids.iter().copied());
         sql.push(")");
         Ok(conn_rows!(self, &sql, |r| {

@@ -67,9 +67,7 @@ pub(super) fn select(
         .map(|(expr, out)| format!("{expr} AS {}", ident(&out.key)))
         .collect();
     sql.push(&list.join(", "));
-    sql.push(" FROM ")
-        .push(&ident(&table.logical_name))
-        .push(" t0");
+    sql.push(" FROM ").push(&super::source(table)).push(" t0");
     append(&mut sql, &joins);
     where_clause(&scope, query.filter.as_ref(), &link_filters, &mut sql)?;
     if !groups.is_empty() {

@@ -204,6 +204,17 @@ impl Sql {
     }
 }
 
+/// What a query reads for `table`: the table itself, but for
+/// asyncoperation the view that joins each row with its context payload
+/// (`jobs::payload`).
+pub(crate) fn source(table: &herald_core::Table) -> String {
+    if table.logical_name == "asyncoperation" {
+        crate::jobs::payload::READ_VIEW.to_string()
+    } else {
+        ident(&table.logical_name)
+    }
+}
+
 /// Quote an identifier. Names come from the schema, which only admits
 /// `[a-z0-9_]`, so quoting is belt and braces.
 pub fn ident(name: &str) -> String {

@@ -140,9 +140,7 @@ pub fn plain_select(
         sql.push("DISTINCT ");
     }
     sql.push(&select_list.join(", "));
-    sql.push(" FROM ")
-        .push(&ident(&table.logical_name))
-        .push(" t0");
+    sql.push(" FROM ").push(&super::source(table)).push(" t0");
     append(&mut sql, &joins);
 
     where_clause(&scope, query.filter.as_ref(), &link_filters, &mut sql)?;
@@ -330,7 +328,7 @@ fn add_links<'a>(
         });
         joins.push(&format!(
             "{} {} ON {}.{} = {}.{}",
-            ident(&table.logical_name),
+            super::source(table),
             sql_alias,
             sql_alias,
             ident(&from.name),

@@ -7,12 +7,14 @@
 //!   migrations; text a store cannot keep;
 //! - `queries`: filters, orderings, links;
 //! - `fetchxml`: FetchXML parsed by herald-core and run by the store;
+//! - `groups`: concurrent writes, each committing or failing alone;
 //! - `keys`: API keys;
 //! - `secrets`: secrets sealed at rest, the sweep and rotation;
 //! - `case`: case-insensitive text, and the indexes that keeps.
 
 mod case;
 mod fetchxml;
+mod groups;
 mod keys;
 mod queries;
 mod rows;

@@ -61,7 +61,7 @@ async fn duplicate_ids_are_reported(store: Store) {
     tx.insert(t, &row).await.unwrap();
     tx.commit().await.unwrap();
     let mut tx = store.begin().await.unwrap();
-    // On SQLite inserts are batched: the error surfaces at the next flush.
+    // Inserts are batched: the error surfaces at the next flush.
     let inserted = match tx.insert(t, &row).await {
         Ok(()) => tx.flush().await,
         e => e,
@@ -143,7 +143,8 @@ async fn unstorable_text_is_a_data_exception(store: Store) {
     let schema = store.schema().clone();
     let t = schema.table("account").unwrap();
     let mut tx = store.begin().await.unwrap();
-    let r = tx
+    // Inserts are batched: the refusal surfaces at the next flush.
+    let r = match tx
         .insert(
             t,
             &[
@@ -151,7 +152,11 @@ async fn unstorable_text_is_a_data_exception(store: Store) {
                 ("name".into(), v("a\0b")),
             ],
         )
-        .await;
+        .await
+    {
+        Ok(()) => tx.flush().await,
+        e => e,
+    };
     match (store.dialect(), r) {
         (herald_store::Dialect::Postgres, Err(e)) => {
             assert!(e.data_exception().is_some(), "{e}")
