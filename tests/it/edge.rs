@@ -2,7 +2,9 @@
 //! client libraries would never send can be sent: a body that cannot be
 //! read to its end (a bad chunk) is a 400 (413 only past the limit), gzip
 //! bodies are decoded and other encodings refused, and an error answered
-//! before the body was read says `Connection: close`.
+//! before the body was read says `Connection: close`; JSON endpoints refuse
+//! other content types (415) and the router's own errors (405 with `Allow`,
+//! a path that is not UTF-8) are OData errors.
 
 use std::io::Write;
 
@@ -19,6 +21,8 @@ both_backends!(
     a_body_that_ends_early_is_a_400_not_a_413,
     gzip_bodies_are_decoded_and_other_encodings_refused,
     an_error_before_the_body_is_read_closes_the_connection,
+    json_endpoints_refuse_other_content_types,
+    router_errors_are_odata_too,
 );
 
 /// Send `head` (request line and headers, without the blank line) and
@@ -166,4 +170,111 @@ async fn an_error_before_the_body_is_read_closes_the_connection(s: TestServer) {
     .await;
     assert_eq!(status, 400, "{text}");
     assert!(!has_header(&text, "connection", "close"), "{text}");
+}
+
+async fn json_endpoints_refuse_other_content_types(s: TestServer) {
+    let body = r#"{"name":"x"}"#;
+    for ct in [
+        "text/plain",
+        "application/xml",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+    ] {
+        for path in [
+            "/api/data/v9.2/accounts",
+            "/api/herald/bins",
+            "/api/v2.0/subscriptions",
+        ] {
+            let r = s
+                .client
+                .post(format!("{}{path}", s.base))
+                .bearer_auth(&s.key)
+                .header("content-type", ct)
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(
+                r.status(),
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "{ct} on {path}"
+            );
+            let v: serde_json::Value = r.json().await.unwrap();
+            assert_eq!(v["error"]["code"], "0x8006088a", "{v}");
+            assert!(
+                v["error"]["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("application/json"),
+                "{v}"
+            );
+        }
+    }
+    let (_, list) = s.get("accounts?$select=name").await;
+    assert_eq!(
+        list["value"].as_array().unwrap().len(),
+        0,
+        "nothing was created: {list}"
+    );
+    for ct in [
+        "application/json",
+        "application/json; charset=utf-8",
+        "Application/JSON;odata.metadata=minimal",
+    ] {
+        let r = s
+            .client
+            .post(format!("{}/accounts", s.api))
+            .bearer_auth(&s.key)
+            .header("content-type", ct)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::NO_CONTENT, "{ct}");
+    }
+}
+
+async fn router_errors_are_odata_too(s: TestServer) {
+    for (method, path) in [
+        (reqwest::Method::PUT, "/api/herald/bins"),
+        (reqwest::Method::DELETE, "/api/herald/keys"),
+        (reqwest::Method::POST, "/metrics"),
+    ] {
+        let r = s
+            .client
+            .request(method.clone(), format!("{}{path}", s.base))
+            .bearer_auth(&s.key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            r.status(),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "{method} {path}"
+        );
+        let allow = r.headers()["allow"].to_str().unwrap().to_string();
+        assert!(allow.contains("GET"), "{method} {path}: Allow {allow}");
+        let v: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(v["error"]["code"], "0x8006088a", "{v}");
+        assert!(
+            v["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("is not allowed on this path"),
+            "{v}"
+        );
+    }
+    // A path segment that is not UTF-8 (%FF).
+    let (status, answer) = raw(&s, "GET /api/herald/bins/%FF HTTP/1.1", b"").await;
+    assert_eq!(status, 400, "{answer}");
+    assert!(
+        answer
+            .to_ascii_lowercase()
+            .contains("content-type: application/json"),
+        "{answer}"
+    );
+    assert!(
+        answer.contains(r#""error":{"code":"0x80060888""#),
+        "{answer}"
+    );
 }
