@@ -707,6 +707,23 @@ async fn a_custom_role_grants_exactly_its_privilege(s: TestServer) {
     )
     .await;
     refused(st, &body, "prvCreateAccount");
+    // Formatted values name only rows the role reads: not the user.
+    let (st, _, body) = s
+        .send(
+            s.client
+                .get(format!("{}/accounts?$select=name,_createdby_value", s.api))
+                .bearer_auth(&key)
+                .header("Prefer", "odata.include-annotations=\"*\""),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    assert!(body["value"][0]["_createdby_value"].is_string(), "{body}");
+    assert!(
+        body["value"][0]
+            .get("_createdby_value@OData.Community.Display.V1.FormattedValue")
+            .is_none(),
+        "{body}"
+    );
     // $expand to a table the role does not read.
     let (st, body) = as_key(
         &s,

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use herald_core::schema::ColumnType;
 use herald_core::{Schema, Table, Value};
-use herald_store::{Record, Store};
+use herald_store::Record;
 use serde_json::{Map, Value as Json};
 use uuid::Uuid;
 
@@ -23,9 +23,10 @@ pub fn etag(record: &Record) -> Option<String> {
 /// Primary names of looked-up rows, for formatted-value annotations.
 pub type LookupNames = HashMap<Uuid, String>;
 
-/// Collect the primary names of every row the given records look up.
+/// Collect the primary names of every row the given records look up (and
+/// the caller may read).
 pub async fn lookup_names(
-    store: &Store,
+    reader: &crate::security::Reader<'_>,
     schema: &Schema,
     table: &Table,
     records: &[Record],
@@ -61,7 +62,12 @@ pub async fn lookup_names(
                 values: chunk.to_vec(),
                 negated: false,
             });
-            for row in store.fetch(&q, None, 0).await? {
+            // Names of rows the caller may not read are left out.
+            let rows = match reader.fetch(&q, None, 0).await {
+                Err(crate::security::ReadError::Denied(_)) => break,
+                other => other?,
+            };
+            for row in rows {
                 if let (Some(id), Some(name)) = (row.guid(&t.primary_id), row.string(primary_name))
                 {
                     names.insert(id, name.to_string());

@@ -180,7 +180,7 @@ pub(super) async fn list_query(
     }
     expand(state, &reader, table, &query, &mut rows).await?;
     let names = if req.prefer.annotations {
-        Some(lookup_names(&state.store, &state.schema, table, &rows).await?)
+        Some(lookup_names(&reader, &state.schema, table, &rows).await?)
     } else {
         None
     };
@@ -497,7 +497,7 @@ pub(super) async fn single(
     }
     expand(state, &reader, table, &query, &mut rows).await?;
     let names = if req.prefer.annotations {
-        Some(lookup_names(&state.store, &state.schema, table, &rows).await?)
+        Some(lookup_names(&reader, &state.schema, table, &rows).await?)
     } else {
         None
     };
