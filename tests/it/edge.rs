@@ -23,6 +23,7 @@ both_backends!(
     an_error_before_the_body_is_read_closes_the_connection,
     json_endpoints_refuse_other_content_types,
     router_errors_are_odata_too,
+    a_connection_that_sends_nothing_is_closed,
 );
 
 /// Send `head` (request line and headers, without the blank line) and
@@ -277,4 +278,26 @@ async fn router_errors_are_odata_too(s: TestServer) {
         answer.contains(r#""error":{"code":"0x80060888""#),
         "{answer}"
     );
+}
+
+/// A half-open client (connects, sends nothing) is dropped after the
+/// first-byte timeout instead of holding a connection for ever; a
+/// connection that sends its request is unaffected.
+async fn a_connection_that_sends_nothing_is_closed(s: TestServer) {
+    let addr = s.base.trim_start_matches("http://").to_string();
+    let started = std::time::Instant::now();
+    let mut silent = TcpStream::connect(&addr).await.expect("connect");
+    let mut buf = [0u8; 64];
+    let limit = herald_server::conn_limit::FIRST_BYTE + std::time::Duration::from_secs(10);
+    let read = tokio::time::timeout(limit, silent.read(&mut buf)).await;
+    assert!(
+        matches!(read, Ok(Ok(0)) | Ok(Err(_))),
+        "the server closes a silent connection: {read:?}"
+    );
+    assert!(
+        started.elapsed()
+            >= herald_server::conn_limit::FIRST_BYTE - std::time::Duration::from_millis(500)
+    );
+    let (status, _) = raw(&s, "GET /healthz HTTP/1.1", b"").await;
+    assert_eq!(status, 200);
 }

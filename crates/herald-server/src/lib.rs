@@ -7,6 +7,7 @@ pub mod auth;
 pub mod bc;
 pub mod bootstrap;
 pub mod config;
+pub mod conn_limit;
 pub mod console;
 pub mod edge;
 pub mod jobs;

@@ -44,6 +44,8 @@ macro_rules! peer_addr_of {
 }
 peer_addr_of!(tokio::net::TcpListener);
 peer_addr_of!(crate::tls::listener::TlsListener);
+peer_addr_of!(crate::conn_limit::Capped<tokio::net::TcpListener>);
+peer_addr_of!(crate::conn_limit::Capped<crate::tls::listener::TlsListener>);
 
 /// `scheme://host[:port]` as clients see herald.
 #[derive(Debug, Clone, PartialEq, Eq)]

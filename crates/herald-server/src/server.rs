@@ -237,8 +237,16 @@ impl Running {
         let app = crate::app::router(self.state.clone())
             .into_make_service_with_connect_info::<PeerAddr>();
         let result = match self.listener {
-            Listener::Plain(tcp) => axum::serve(tcp, app).with_graceful_shutdown(shutdown).await,
-            Listener::Tls(tls) => axum::serve(tls, app).with_graceful_shutdown(shutdown).await,
+            Listener::Plain(tcp) => {
+                axum::serve(crate::conn_limit::Capped::new(tcp), app)
+                    .with_graceful_shutdown(shutdown)
+                    .await
+            }
+            Listener::Tls(tls) => {
+                axum::serve(crate::conn_limit::Capped::new(tls), app)
+                    .with_graceful_shutdown(shutdown)
+                    .await
+            }
         };
         workers.stop().await;
         retention.abort();

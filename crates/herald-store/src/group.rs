@@ -188,7 +188,9 @@ impl Member {
     }
 
     fn slot(&mut self) -> &mut Slot {
-        self.guard.as_mut().expect("a member holds the slot until it ends")
+        self.guard
+            .as_mut()
+            .expect("a member holds the slot until it ends")
     }
 
     /// The statements to send before this write's first ones: a pending
@@ -228,7 +230,10 @@ impl Member {
         }
         self.started = false;
         let writer = self.writer.clone();
-        let mut slot = self.guard.take().expect("a member holds the slot until it ends");
+        let mut slot = self
+            .guard
+            .take()
+            .expect("a member holds the slot until it ends");
         let now = writer.queued.load(Ordering::SeqCst) == 0
             || slot.waiting.len() + 1 >= MAX_MEMBERS
             || slot.open.is_some_and(|t| t.elapsed() >= MAX_OPEN);
@@ -271,7 +276,10 @@ impl Member {
     pub(crate) async fn rollback(mut self) -> Result<(), StoreError> {
         self.roll_back().await;
         let writer = self.writer.clone();
-        let mut slot = self.guard.take().expect("a member holds the slot until it ends");
+        let mut slot = self
+            .guard
+            .take()
+            .expect("a member holds the slot until it ends");
         if writer.queued.load(Ordering::SeqCst) == 0 {
             slot.commit_group().await?;
         }

@@ -199,8 +199,7 @@ impl Store {
             // size and num_idle are read separately and may be momentarily
             // inconsistent: never underflow.
             Backend::Sqlite { writer, reader } => (
-                u32::from(writer.busy())
-                    + reader.size().saturating_sub(reader.num_idle() as u32),
+                u32::from(writer.busy()) + reader.size().saturating_sub(reader.num_idle() as u32),
                 u32::from(!writer.busy()) + reader.num_idle() as u32,
             ),
             Backend::Postgres(p) => (

@@ -25,11 +25,9 @@ pub async fn execute(state: &AppState, op: Operation) -> PipelineResult<Outcome>
     // Refusals that need no row are answered before the store is touched.
     let table = table_of(state, &state.schema, &op)?;
     let alone = table.is_event_source()
-        && state.registrations.may_call_out(
-        state.store.dialect(),
-        op.message.name(),
-        &op.table,
-    );
+        && state
+            .registrations
+            .may_call_out(state.store.dialect(), op.message.name(), &op.table);
     let mut session = WriteSession::begin_with(state, alone).await?;
     let outcome = session.execute(op).await?;
     session.commit().await?;
