@@ -146,3 +146,29 @@ fn drain_reports_delivered_per_second() {
         "the queue empties after the last delivery: {d}"
     );
 }
+
+/// `bench create-multiple`: CreateMultiple requests of 1 000 Targets (the
+/// last one shorter) with one async step on Create; every record is
+/// delivered, and records/s and deliveries/s come beside the ceiling.
+#[test]
+fn create_multiple_reports_records_and_deliveries_per_second() {
+    let doc = bench(&["create-multiple", "--n", "1500", "--concurrency", "2"]);
+    let m = scenario(&doc, "create-multiple");
+    assert_eq!(
+        (m["n"].clone(), m["per_request"].clone()),
+        (1500.into(), 1000.into()),
+        "{m}"
+    );
+    positive(m, "records_per_s");
+    positive(m, "records_per_s_vs_ceiling");
+    positive(m, "deliveries_per_s");
+    positive(m, "deliveries_per_s_vs_ceiling");
+    let p50 = positive(m, "request_p50_ms");
+    assert!(positive(m, "request_p99_ms") >= p50, "{m}");
+    assert!(
+        m["commit_to_receiver_p99_ms"]
+            .as_f64()
+            .is_some_and(|v| v >= 0.0),
+        "{m}"
+    );
+}

@@ -20,6 +20,11 @@
 //!   receiver finds it in the delivered context and stamps the arrival, the
 //!   client stamps the commit when the 204 comes back. `--rate` paces the
 //!   writes (open loop).
+//! - `create-multiple`: N records (default 50 000) sent as
+//!   `contacts/Microsoft.Dynamics.CRM.CreateMultiple` requests of 1 000
+//!   `Targets` from C clients (default 4), with one asynchronous step on
+//!   Create (fired for every record): records committed/s and
+//!   deliveries/s, each record's delivery found by its sequence number.
 //! - `drain`: a backlog of N ready System Jobs, delivered as fast as the
 //!   workers go. The backlog is built before the workers exist: the server
 //!   is started (`server::start`) but not yet served, the webhook and step
@@ -71,10 +76,10 @@ pub struct BenchArgs {
     /// Use the database of --database-url as it is (not created, not dropped).
     #[arg(long)]
     use_database: bool,
-    /// Operations per scenario (default: create 20000, sync-step 2000, async 10000 (paced too), drain 100000 — 20000 within `all`, bc 10000 changed records).
+    /// Operations per scenario (default: create 20000, sync-step 2000, async 10000 (paced too), create-multiple 50000 records, drain 100000 — 20000 within `all`, bc 10000 changed records).
     #[arg(long)]
     n: Option<usize>,
-    /// Concurrent clients (keep-alive connections) for create and async (default 16); pipeline tasks building the drain and bc backlogs (default 8).
+    /// Concurrent clients (keep-alive connections) for create and async (default 16), create-multiple (default 4); pipeline tasks building the drain and bc backlogs (default 8).
     #[arg(long, short = 'c')]
     concurrency: Option<usize>,
     /// Pace async writes at R per second (open loop). With `all`, the paced run uses this (default 1000).

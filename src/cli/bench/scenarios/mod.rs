@@ -5,6 +5,7 @@
 //! `--ceiling-secs 0`) so that every throughput can be given beside it.
 
 mod backlog;
+mod bulk;
 mod ceiling;
 mod query;
 mod writes;
@@ -16,7 +17,7 @@ use super::report::Outcome;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Scenario {
-    /// Every scenario below, in this order: ceiling, create, sync-step, async, async at --rate (default 1000/s), query, drain, bc.
+    /// Every scenario below, in this order: ceiling, create, sync-step, async, async at --rate (default 1000/s), create-multiple, query, drain, bc.
     All,
     /// Raw loopback HTTP ceiling: 5 KB POSTs to a minimal hyper server over 16 keep-alive connections.
     Ceiling,
@@ -26,6 +27,8 @@ pub enum Scenario {
     SyncStep,
     /// Creates with one async step: writes/s, deliveries/s, commit → receiver latency.
     Async,
+    /// CreateMultiple of 1 000 records per request (4 clients by default) with one async step: records/s, deliveries/s.
+    CreateMultiple,
     /// Delivery rate of a backlog of N ready System Jobs.
     Drain,
     /// Business Central notifications/s: N (default 10 000) changed records over 100 subscriptions and 10 URLs.
@@ -39,7 +42,8 @@ pub struct Selection {
     pub scenario: Scenario,
     /// `--n`: operations per scenario (each has its default).
     pub n: Option<usize>,
-    /// `--concurrency`: clients for create and async (default 16), pipeline
+    /// `--concurrency`: clients for create and async (default 16),
+    /// create-multiple (default 4), pipeline
     /// tasks building the drain and bc backlogs (default 8).
     pub concurrency: Option<usize>,
     /// `--rate`: pace async writes (with `all`, the paced run's rate).
@@ -87,6 +91,10 @@ pub async fn run(sel: &Selection, target: &Target) -> anyhow::Result<Results> {
     if all {
         let rate = Some(sel.rate.unwrap_or(1000.0));
         outcomes.push(writes::async_step(target, n(10_000), c, rate).await?);
+    }
+    if all || s == Scenario::CreateMultiple {
+        let c = sel.concurrency.unwrap_or(4).max(1);
+        outcomes.push(bulk::create_multiple(target, n(50_000), c).await?);
     }
     if all || s == Scenario::Query {
         outcomes.push(query::query(target, n(100_000)).await?);
