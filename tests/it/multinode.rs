@@ -349,3 +349,98 @@ async fn a_killed_nodes_jobs_are_taken_over() {
     );
     drop(survivors);
 }
+
+/// A bulk delete whose node was killed before it ran is resumed by exactly
+/// one of the two nodes started afterwards on the same database (both look
+/// for unfinished bulk deletes at start; the job's lease decides), once the
+/// dead node's lease expired; it deletes every matching record once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bulk_delete_is_resumed_by_exactly_one_node() {
+    let Some(url) = pg(concat!(
+        module_path!(),
+        "::a_bulk_delete_is_resumed_by_exactly_one_node"
+    ))
+    .await
+    else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Lease = max(1 s, 2 × 1 s + 1 s) = 3 s.
+    let env = [
+        ("HERALD_DELIVERY__TIMEOUT", "1s"),
+        ("HERALD_JOBS__LEASE", "1s"),
+        ("HERALD_JOBS__POLL_INTERVAL", "200ms"),
+    ];
+    let mut a = Node::start("a", &dir.path().join("a"), Some(&url), &env);
+    let api = a.client();
+    for last in ["Gone", "Gone", "Gone", "Stays"] {
+        api.create("contacts", json!({"lastname": last})).await;
+    }
+    // Due in two seconds: A is killed before it starts.
+    let start = (chrono::Utc::now() + chrono::Duration::seconds(2)).to_rfc3339();
+    let (st, body) = api
+        .post(
+            "BulkDelete",
+            &json!({
+                "QuerySet": [{"EntityName": "contact", "Criteria": {"Conditions": [
+                    {"AttributeName": "lastname", "Operator": "Equal", "Values": ["Gone"]}
+                ]}}],
+                "JobName": "resumed once",
+                "StartDateTime": start,
+            }),
+        )
+        .await
+        .expect("POST sent");
+    assert_eq!(st, StatusCode::OK, "{body}");
+    let job: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    let id = job["JobId"].as_str().expect("JobId").to_string();
+    a.kill();
+
+    let nodes: Vec<Node> = ["b", "c"]
+        .into_iter()
+        .map(|n| {
+            let (dir, url) = (dir.path().join(n), url.clone());
+            std::thread::spawn(move || Node::start(n, &dir, Some(&url), &env))
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|t| t.join().expect("node start"))
+        .collect();
+    let api = nodes[0].client();
+    let done = until(
+        Duration::from_secs(30),
+        "the resumed bulk delete",
+        || async {
+            let j = api.get(&format!("asyncoperations({id})")).await;
+            (j["statecode"] == 3).then_some(j)
+        },
+    )
+    .await;
+    assert_eq!(done["statuscode"], 30, "{done}");
+    let op = api.get(&format!("bulkdeleteoperations({id})")).await;
+    assert_eq!(op["successcount"], 3, "{op}");
+    let left = api.get("contacts?$select=lastname").await;
+    let left: Vec<&str> = left["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["lastname"].as_str())
+        .collect();
+    assert_eq!(left, ["Stays"]);
+    // Give a second node time to (wrongly) take it too, then count.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let resumed: Vec<&str> = nodes
+        .iter()
+        .filter(|n| {
+            n.log_tail(10_000)
+                .lines()
+                .any(|l| l.contains("resuming a bulk delete") && l.contains(&id))
+        })
+        .map(|n| n.name.as_str())
+        .collect();
+    assert_eq!(
+        resumed.len(),
+        1,
+        "resumed by {resumed:?}, not by exactly one node"
+    );
+}

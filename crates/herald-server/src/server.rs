@@ -233,7 +233,7 @@ impl Running {
         let workers = crate::jobs::spawn_workers(self.state.clone());
         let retention = crate::jobs::retention::spawn_retention(self.state.clone());
         let bc_notifier = crate::bc::spawn_notifier(self.state.clone());
-        tokio::spawn(crate::jobs::bulk_delete::resume(self.state.clone()));
+        let bulk_deletes = tokio::spawn(crate::jobs::bulk_delete::resume(self.state.clone()));
         let app = crate::app::router(self.state.clone())
             .into_make_service_with_connect_info::<PeerAddr>();
         let result = match self.listener {
@@ -251,6 +251,7 @@ impl Running {
         workers.stop().await;
         retention.abort();
         bc_notifier.abort();
+        bulk_deletes.abort();
         result
     }
 }

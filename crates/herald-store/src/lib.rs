@@ -77,7 +77,7 @@ pub use dialect::Dialect;
 pub use error::StoreError;
 pub use jobs::{
     AttemptRow, Claim, ClaimLimits, ClaimedJob, EndpointCap, JobOutcome, JobRow, Lease, NewJob,
-    OutcomeRow,
+    OutcomeRow, HELD_ENDPOINT, HELD_READY_AT,
 };
 pub use record::Record;
 

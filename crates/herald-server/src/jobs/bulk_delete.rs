@@ -10,11 +10,19 @@
 //!
 //! The job's `data` keeps the request's QuerySet, so a job interrupted by
 //! a stop is picked up again at the next start ([`resume`]); records
-//! already deleted are simply no longer matched. Cancel (from the console
+//! already deleted are simply no longer matched. Exactly one node runs a
+//! job: the job holds a lease in the queue table (see
+//! `herald_store::jobs::held`), taken by the submitting node in the
+//! submit's transaction and renewed while it runs; a node resumes a job
+//! only by claiming that lease — at start, or later when the lease of a
+//! node that died expires — so nodes sharing a PostgreSQL database never
+//! run one bulk delete twice. Cancel (from the console
 //! or the Web API) is seen between batches. A recurring bulk delete
 //! (`RecurrencePattern`) is refused; e-mail notification is accepted and
 //! not sent (herald sends no e-mail).
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -23,7 +31,7 @@ use herald_core::query::{ColumnRef, CompareOp, Condition, Order};
 use herald_core::query_expression;
 use herald_core::value::parse_datetime;
 use herald_core::{Query, Value};
-use herald_store::StoreError;
+use herald_store::{Lease, StoreError};
 use serde_json::{json, Value as Json};
 use uuid::Uuid;
 
@@ -49,6 +57,10 @@ pub enum BulkDeleteError {
     Store(#[from] StoreError),
     #[error("{0}")]
     Internal(String),
+    /// Another node took the job's lease over (this node was too slow to
+    /// renew it): that node runs it now, this one stops without a word.
+    #[error("the lease of the bulk delete was lost")]
+    LeaseLost,
 }
 
 fn invalid<T>(message: impl Into<String>) -> Result<T, BulkDeleteError> {
@@ -218,37 +230,130 @@ pub async fn submit(
         ("versionnumber".into(), Value::Int(1)),
     ];
     operation.extend(phase_values(JobPhase::READY));
+    let owner = crate::node::node_name(Some("bulkdelete"));
     let mut tx = state.store.begin().await?;
     tx.insert(jobs, &job).await?;
     tx.insert(operations, &operation).await?;
+    tx.hold_job(
+        job_id,
+        &Lease {
+            owner: owner.clone(),
+            until_ms: lease_until(state),
+        },
+    )
+    .await?;
     tx.commit().await?;
-    spawn(state.clone(), job_id);
+    spawn(state.clone(), job_id, owner);
     Ok(job_id)
 }
 
-/// Run a job in the background, in the scope of the request that asked
-/// for it (so the Delete steps' jobs name the same request).
-fn spawn(state: SharedState, job_id: Uuid) {
+/// How long a node's lease on a bulk delete lasts: as long as a webhook
+/// job's (see `jobs::run::lease_for`), renewed every third of it.
+fn lease_len(state: &AppState) -> Duration {
+    crate::jobs::run::lease_for(&state.config)
+}
+
+fn lease_until(state: &AppState) -> i64 {
+    state.clock.now().timestamp_millis() + lease_len(state).as_millis() as i64
+}
+
+/// Renew `owner`'s lease on the job every third of its length until the
+/// job ends (the task is aborted then); sets `lost` if another node took
+/// it over, or the job was canceled (its lease then belongs to nobody).
+fn keep_lease(
+    state: SharedState,
+    job_id: Uuid,
+    owner: String,
+    lost: Arc<AtomicBool>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let every = lease_len(&state) / 3;
+        loop {
+            tokio::time::sleep(every).await;
+            let renewed = async {
+                let mut tx = state.store.begin().await?;
+                let ok = tx.renew_lease(job_id, &owner, lease_until(&state)).await?;
+                tx.commit().await?;
+                Ok::<_, StoreError>(ok)
+            }
+            .await;
+            match renewed {
+                Ok(true) => {}
+                Ok(false) => {
+                    lost.store(true, Ordering::Release);
+                    return;
+                }
+                Err(e) => {
+                    tracing::warn!(job = %job_id, error = %e, "could not renew the lease of a bulk delete")
+                }
+            }
+        }
+    })
+}
+
+/// Take the job out of the queue table once it ended (or is gone).
+async fn release(state: &AppState, job_id: Uuid) -> Result<(), StoreError> {
+    let mut tx = state.store.begin().await?;
+    tx.dequeue_job(job_id).await?;
+    tx.commit().await
+}
+
+/// Run a job in the background, holding its lease as `owner`, in the
+/// scope of the request that asked for it (so the Delete steps' jobs name
+/// the same request).
+fn spawn(state: SharedState, job_id: Uuid, owner: String) {
     let request = crate::request_id::current();
     tokio::spawn(async move {
-        let work = run(state.clone(), job_id);
+        let lost = Arc::new(AtomicBool::new(false));
+        let renew = keep_lease(state.clone(), job_id, owner, lost.clone());
+        let work = run(state.clone(), job_id, lost);
         let result = match request {
             Some(r) => crate::request_id::scope(r, work).await,
             None => work.await,
         };
-        if let Err(e) = result {
-            tracing::warn!(job = %job_id, error = %e, "bulk delete failed");
-            let _ = finish(&state, job_id, Counts::default(), Err(e.to_string())).await;
+        renew.abort();
+        match result {
+            Err(BulkDeleteError::LeaseLost) => {
+                tracing::warn!(job = %job_id, "another node took this bulk delete over");
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(job = %job_id, error = %e, "bulk delete failed");
+                let _ = finish(&state, job_id, Counts::default(), Err(e.to_string())).await;
+            }
+            Ok(()) => {}
+        }
+        if let Err(e) = release(&state, job_id).await {
+            tracing::warn!(job = %job_id, error = %e, "could not release a finished bulk delete");
         }
     });
 }
 
+/// Claim the lease of a bulk delete nobody holds; spawn it if this node got it.
+async fn take_over(state: &SharedState, job_id: Uuid) -> Result<(), StoreError> {
+    let owner = crate::node::node_name(Some("bulkdelete"));
+    let now = state.clock.now().timestamp_millis();
+    let mut tx = state.store.begin().await?;
+    let claimed = tx
+        .claim_held_job(job_id, &owner, now, lease_until(state))
+        .await?;
+    tx.commit().await?;
+    if claimed {
+        tracing::info!(job = %job_id, "resuming a bulk delete");
+        spawn(state.clone(), job_id, owner);
+    }
+    Ok(())
+}
+
 /// Start again every bulk delete that had not completed when the server
-/// stopped (at start).
+/// stopped (at start), then keep taking over those whose node died (their
+/// lease expired), every poll interval. Runs until aborted.
 pub async fn resume(state: SharedState) {
     let Ok((jobs, _)) = tables(&state) else {
         return;
     };
+    // At start: every unfinished one (including any written before herald
+    // kept their leases; claiming one adds its entry).
     let query = Query {
         table: jobs.logical_name.clone(),
         select: vec!["asyncoperationid".into()],
@@ -269,11 +374,26 @@ pub async fn resume(state: SharedState) {
     match state.store.fetch(&query, Some(1000), 0).await {
         Ok(rows) => {
             for id in rows.iter().filter_map(|r| r.guid("asyncoperationid")) {
-                tracing::info!(job = %id, "resuming a bulk delete");
-                spawn(state.clone(), id);
+                if let Err(e) = take_over(&state, id).await {
+                    tracing::warn!(job = %id, error = %e, "could not claim a bulk delete");
+                }
             }
         }
         Err(e) => tracing::warn!(error = %e, "could not look for unfinished bulk deletes"),
+    }
+    loop {
+        tokio::time::sleep(state.config.jobs.poll_interval).await;
+        let now = state.clock.now().timestamp_millis();
+        match state.store.unheld_jobs(now).await {
+            Ok(ids) => {
+                for id in ids {
+                    if let Err(e) = take_over(&state, id).await {
+                        tracing::warn!(job = %id, error = %e, "could not claim a bulk delete");
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "could not look for bulk deletes to take over"),
+        }
     }
 }
 
@@ -320,7 +440,11 @@ async fn progress(
 }
 
 /// Run one bulk delete to its end.
-pub async fn run(state: SharedState, job_id: Uuid) -> Result<(), BulkDeleteError> {
+pub async fn run(
+    state: SharedState,
+    job_id: Uuid,
+    lost: Arc<AtomicBool>,
+) -> Result<(), BulkDeleteError> {
     let (jobs, _) = tables(&state)?;
     let Some(job) = state.store.get(jobs, job_id).await? else {
         return Ok(());
@@ -350,6 +474,9 @@ pub async fn run(state: SharedState, job_id: Uuid) -> Result<(), BulkDeleteError
                 // Canceled while it waited for its start.
                 return Ok(());
             }
+            if lost.load(Ordering::Acquire) {
+                return Err(BulkDeleteError::LeaseLost);
+            }
         }
     }
     let started = state.clock.now();
@@ -378,7 +505,7 @@ pub async fn run(state: SharedState, job_id: Uuid) -> Result<(), BulkDeleteError
     };
     progress(&state, job_id, &mut counts, Some(running)).await?;
     for query in &queries {
-        if !delete_matching(&state, job_id, query, caller, &mut counts).await? {
+        if !delete_matching(&state, job_id, query, caller, &mut counts, &lost).await? {
             // Canceled: the cancel already completed the job's row.
             return progress(&state, job_id, &mut counts, Some(JobPhase::CANCELED)).await;
         }
@@ -394,6 +521,7 @@ async fn delete_matching(
     query: &Query,
     caller: Uuid,
     counts: &mut Counts,
+    lost: &AtomicBool,
 ) -> Result<bool, BulkDeleteError> {
     let table = state
         .schema
@@ -455,6 +583,9 @@ async fn delete_matching(
         progress(state, job_id, counts, None).await?;
         if stopped(state, job_id).await? {
             return Ok(false);
+        }
+        if lost.load(Ordering::Acquire) {
+            return Err(BulkDeleteError::LeaseLost);
         }
     }
 }

@@ -15,15 +15,19 @@
 //! - `claim`: a node taking ready jobs within its per-endpoint caps;
 //! - `payload`: the context of a job, written once beside its row;
 //! - `outcome`: writing what a run did (the row, the attempts), purging;
+//! - `held`: leases on server-run jobs (Bulk Delete), kept in the queue
+//!   table but never due for the workers;
 //! - `rows`: what is read back of the asyncoperation and attempt rows.
 
 mod claim;
+mod held;
 mod outcome;
 pub(crate) mod payload;
 mod queue;
 mod rows;
 
 pub use claim::{Claim, ClaimLimits, ClaimedJob, EndpointCap};
+pub use held::{HELD_ENDPOINT, HELD_READY_AT};
 pub use outcome::{JobOutcome, OutcomeRow};
 pub use queue::{Lease, NewJob};
 pub use rows::{AttemptRow, JobRow};

@@ -26,6 +26,7 @@ impl From<BulkDeleteError> for ApiError {
             BulkDeleteError::Invalid(m) => ApiError::bad_request(m),
             BulkDeleteError::Store(s) => s.into(),
             BulkDeleteError::Internal(m) => ApiError::internal(m),
+            e @ BulkDeleteError::LeaseLost => ApiError::internal(e.to_string()),
         }
     }
 }
