@@ -52,7 +52,7 @@ async fn count_requests(
     let route = req
         .extensions()
         .get::<axum::extract::MatchedPath>()
-        .map(|p| crate::metrics::route_label(p.as_str(), req.uri().path(), &state.schema))
+        .map(|p| crate::metrics::route_label(p.as_str(), req.uri().path(), &state.schema()))
         .unwrap_or_else(|| "unmatched".to_string());
     let method = req.method().to_string();
     let resp = next.run(req).await;

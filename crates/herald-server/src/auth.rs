@@ -27,7 +27,7 @@ pub struct Caller {
 impl Caller {
     /// The store's reads as this caller may make them.
     pub fn reader<'a>(&'a self, state: &'a AppState) -> Reader<'a> {
-        Reader::new(&state.store, &state.schema, &self.grants)
+        Reader::new(&state.store, state.schema(), &self.grants)
     }
 
     /// Refuse anyone but a System Administrator (user, role and key

@@ -148,22 +148,7 @@ pub async fn bootstrap(
         .await?;
         for table in schema.tables() {
             if table.supports_message(m) {
-                ensure(
-                    &mut tx,
-                    filter_table,
-                    message_filter_id(m, &table.logical_name),
-                    vec![
-                        ("name".into(), s(&format!("{m} of {}", table.logical_name))),
-                        ("sdkmessageid".into(), Value::Guid(message_id(m))),
-                        ("primaryobjecttypecode".into(), s(&table.logical_name)),
-                        ("secondaryobjecttypecode".into(), s("none")),
-                        ("iscustomprocessingstepallowed".into(), Value::Bool(true)),
-                        ("isvisible".into(), Value::Bool(true)),
-                    ],
-                    now.clone(),
-                    admin,
-                )
-                .await?;
+                ensure_filter(&mut tx, filter_table, m, table, now.clone(), admin).await?;
             }
         }
     }
@@ -211,7 +196,7 @@ async fn insert_missing(
 /// Administrator — and, once, Basic User for the users that held an API
 /// key before roles existed (so their keys keep working). Tables added
 /// to the config later get their privileges at the next start.
-async fn security_rows(
+pub(crate) async fn security_rows(
     tx: &mut Tx,
     schema: &Schema,
     now: &Value,
@@ -335,6 +320,54 @@ async fn security_rows(
         &Uuid::new_v4().simple().to_string(),
     )
     .await
+}
+
+/// The `sdkmessagefilter` row of message `m` on `table`.
+async fn ensure_filter(
+    tx: &mut Tx,
+    filter_table: &Table,
+    m: &str,
+    table: &Table,
+    now: Value,
+    user: Uuid,
+) -> Result<(), StoreError> {
+    ensure(
+        tx,
+        filter_table,
+        message_filter_id(m, &table.logical_name),
+        vec![
+            ("name".into(), s(&format!("{m} of {}", table.logical_name))),
+            ("sdkmessageid".into(), Value::Guid(message_id(m))),
+            ("primaryobjecttypecode".into(), s(&table.logical_name)),
+            ("secondaryobjecttypecode".into(), s("none")),
+            ("iscustomprocessingstepallowed".into(), Value::Bool(true)),
+            ("isvisible".into(), Value::Bool(true)),
+        ],
+        now,
+        user,
+    )
+    .await
+}
+
+/// The `sdkmessagefilter` rows of a table created at run time (as
+/// [`bootstrap`] writes them for the tables known at start), so steps can
+/// be registered on it.
+pub async fn ensure_message_filters(
+    tx: &mut Tx,
+    schema: &Schema,
+    table: &Table,
+    now: chrono::DateTime<chrono::Utc>,
+    user: Uuid,
+) -> Result<(), StoreError> {
+    let filter_table = schema
+        .table("sdkmessagefilter")
+        .ok_or_else(|| StoreError::Invalid("missing table sdkmessagefilter".into()))?;
+    for m in MESSAGES {
+        if table.supports_message(m) {
+            ensure_filter(tx, filter_table, m, table, Value::DateTime(now), user).await?;
+        }
+    }
+    Ok(())
 }
 
 /// Where the admin key comes from.

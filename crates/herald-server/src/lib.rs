@@ -20,6 +20,7 @@ pub mod secret_key;
 pub mod security;
 pub mod server;
 pub mod state;
+pub mod tables;
 pub mod throttle;
 pub mod tls;
 pub mod webhook;

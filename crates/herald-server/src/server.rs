@@ -159,8 +159,16 @@ pub async fn start_with_clock(
             );
         }
     }
-    let org =
-        bootstrap::bootstrap(&store, &schema, &config.server.organization, clock.now()).await?;
+    // The tables created through the metadata API, on top of the base.
+    let base_schema = schema;
+    crate::tables::load(&store, &base_schema).await?;
+    let org = bootstrap::bootstrap(
+        &store,
+        &store.schema(),
+        &config.server.organization,
+        clock.now(),
+    )
+    .await?;
     let (admin_key, key_source) = bootstrap::admin_key(
         &store,
         &org,
@@ -192,7 +200,7 @@ pub async fn start_with_clock(
     let state = Arc::new(AppState {
         config,
         store,
-        schema,
+        base_schema,
         clock,
         org,
         depths: Default::default(),
@@ -234,6 +242,7 @@ impl Running {
         let retention = crate::jobs::retention::spawn_retention(self.state.clone());
         let bc_notifier = crate::bc::spawn_notifier(self.state.clone());
         let bulk_deletes = tokio::spawn(crate::jobs::bulk_delete::resume(self.state.clone()));
+        let schema_refresher = crate::tables::spawn_refresher(self.state.clone());
         let app = crate::app::router(self.state.clone())
             .into_make_service_with_connect_info::<PeerAddr>();
         let result = match self.listener {
@@ -252,6 +261,7 @@ impl Running {
         retention.abort();
         bc_notifier.abort();
         bulk_deletes.abort();
+        let schema_refresher = crate::tables::spawn_refresher(self.state.clone());
         result
     }
 }

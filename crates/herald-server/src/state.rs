@@ -20,7 +20,9 @@ pub struct Org {
 pub struct AppState {
     pub config: Config,
     pub store: Store,
-    pub schema: Arc<Schema>,
+    /// The built-in and `[[tables]]` tables: the schema before the
+    /// metadata API's definitions are applied (see `crate::tables`).
+    pub base_schema: Arc<Schema>,
     pub clock: Arc<dyn Clock>,
     pub org: Org,
     pub depths: crate::pipeline::depth::DepthTracker,
@@ -41,6 +43,14 @@ pub struct AppState {
     pub bins: Store,
     /// The Business Central notifier's lease owner and tick lock.
     pub bc_notifier: crate::bc::notifier_state::NotifierState,
+}
+
+impl AppState {
+    /// The schema served now: a snapshot, replaced as a whole when the
+    /// metadata API (on this node or another) changes a table.
+    pub fn schema(&self) -> Arc<Schema> {
+        self.store.schema()
+    }
 }
 
 pub type SharedState = Arc<AppState>;

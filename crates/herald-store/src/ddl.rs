@@ -3,7 +3,7 @@
 //! own bookkeeping tables are not here: each module that owns one declares
 //! its `DDL` next to its queries, and `migrate.rs` runs them all.
 
-use herald_core::schema::Storage;
+use herald_core::schema::{AlternateKey, Storage};
 use herald_core::Table;
 
 use crate::dialect::Dialect;
@@ -47,19 +47,44 @@ pub fn add_column(dialect: Dialect, table: &Table, column: &str) -> Option<Strin
     ))
 }
 
-/// Indexes: every lookup (expand, relationship navigation, joins), plus the
-/// ones the System Jobs and registration queries use.
+/// The name of the index on a lookup column.
+pub fn lookup_index_name(table: &Table, column: &str) -> String {
+    format!("ix_{}_{}", table.logical_name, column)
+}
+
+/// The name of the unique index that keeps an alternate key unique.
+pub fn key_index_name(table: &str, key: &str) -> String {
+    format!("ak_{table}_{key}")
+}
+
+/// The unique index of an alternate key.
+pub fn key_index(table: &Table, key: &AlternateKey) -> String {
+    let columns: Vec<String> = key.columns.iter().map(|c| ident(c)).collect();
+    format!(
+        "CREATE UNIQUE INDEX IF NOT EXISTS {} ON {} ({})",
+        ident(&key_index_name(&table.logical_name, &key.logical_name)),
+        ident(&table.logical_name),
+        columns.join(", ")
+    )
+}
+
+/// Indexes: every lookup (expand, relationship navigation, joins), every
+/// alternate key (unique), plus the ones the System Jobs and registration
+/// queries use.
 pub fn indexes(dialect: Dialect, table: &Table) -> Vec<String> {
     let mut out = Vec::new();
     for c in &table.columns {
         if c.is_lookup() && c.name != "createdby" && c.name != "modifiedby" {
             out.push(format!(
                 "CREATE INDEX IF NOT EXISTS {} ON {} ({})",
-                ident(&format!("ix_{}_{}", table.logical_name, c.name)),
+                ident(&lookup_index_name(table, &c.name)),
                 ident(&table.logical_name),
                 ident(&c.name)
             ));
         }
+    }
+    for key in &table.details.keys {
+        out.push(key_index(table, key));
     }
     // serviceendpoint's name has its own: see `endpoint_name_indexes`.
     if table.logical_name == "asyncoperation" {

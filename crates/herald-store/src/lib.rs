@@ -46,6 +46,7 @@ pub mod bc;
 pub mod bins;
 mod conn;
 pub mod ddl;
+mod definitions;
 mod dialect;
 mod error;
 mod group;
@@ -73,6 +74,7 @@ use uuid::Uuid;
 
 use crate::secrets::Keyring;
 pub use conn::Conn;
+pub use definitions::LiveSchema;
 pub use dialect::Dialect;
 pub use error::StoreError;
 pub use jobs::{
@@ -81,11 +83,12 @@ pub use jobs::{
 };
 pub use record::Record;
 
-/// The store: a pool for one of the two backends plus the schema.
+/// The store: a pool for one of the two backends plus the schema it
+/// serves (replaced when the metadata API changes it: [`LiveSchema`]).
 #[derive(Clone)]
 pub struct Store {
     pub(crate) backend: Backend,
-    schema: Arc<Schema>,
+    schema: Arc<LiveSchema>,
     /// Seals and opens the secret columns ([`secrets`]); `None` keeps them
     /// as they are (store unit tests, the request-bins file).
     keyring: Option<Arc<Keyring>>,
@@ -157,14 +160,20 @@ impl Store {
         };
         let store = Store {
             backend,
-            schema,
+            schema: Arc::new(LiveSchema::new(schema)),
             keyring: None,
         };
         store.migrate().await?;
         Ok(store)
     }
 
-    pub fn schema(&self) -> &Arc<Schema> {
+    /// The schema served now (a snapshot: a later change replaces it).
+    pub fn schema(&self) -> Arc<Schema> {
+        self.schema.get()
+    }
+
+    /// The served schema and the stored version it was built from.
+    pub fn live_schema(&self) -> &LiveSchema {
         &self.schema
     }
 
@@ -230,7 +239,7 @@ impl Store {
         };
         Ok(Tx {
             inner,
-            schema: self.schema.clone(),
+            schema: self.schema(),
             pending: Sql::default(),
             pending_id: None,
             keyring: self.keyring.clone(),
@@ -246,14 +255,14 @@ impl Store {
         limit: Option<u64>,
         offset: u64,
     ) -> Result<Vec<Record>, StoreError> {
-        let mut rows =
-            read::on_reader!(self, |c| c.fetch(&self.schema, query, limit, offset).await)?;
-        secrets::open_records(self.keyring.as_deref(), &self.schema, query, &mut rows)?;
+        let schema = self.schema();
+        let mut rows = read::on_reader!(self, |c| c.fetch(&schema, query, limit, offset).await)?;
+        secrets::open_records(self.keyring.as_deref(), &schema, query, &mut rows)?;
         Ok(rows)
     }
 
     pub async fn count(&self, query: &Query) -> Result<i64, StoreError> {
-        read::on_reader!(self, |c| c.count(&self.schema, query).await)
+        read::on_reader!(self, |c| c.count(&self.schema(), query).await)
     }
 
     /// Read one row with every column, write-only ones included (for the
@@ -271,7 +280,7 @@ impl Store {
         limit: Option<u64>,
     ) -> Result<Vec<String>, StoreError> {
         use sqlx::Row;
-        let select = sql::select(self.dialect(), &self.schema, query, limit, 0)?;
+        let select = sql::select(self.dialect(), &self.schema(), query, limit, 0)?;
         let mut stmt = select.sql;
         let mut out = Vec::new();
         match &self.backend {

@@ -6,11 +6,18 @@
 use crate::dialect::Dialect;
 use crate::error::StoreError;
 use crate::sql::Sql;
-use crate::{bc, bins, ddl, jobs, keys, settings, Store};
+use crate::{bc, bins, ddl, definitions, jobs, keys, settings, Store};
 
 /// herald's bookkeeping tables (not visible through the Web API), in the
 /// order they are created.
-const INTERNAL_TABLES: [&[&str]; 5] = [keys::DDL, jobs::DDL, settings::DDL, bc::DDL, bins::DDL];
+const INTERNAL_TABLES: [&[&str]; 6] = [
+    keys::DDL,
+    jobs::DDL,
+    settings::DDL,
+    bc::DDL,
+    bins::DDL,
+    definitions::DDL,
+];
 
 impl Store {
     /// Bring the schema up to date: what [`Store::connect`] does after
@@ -28,7 +35,8 @@ impl Store {
         for stmt in INTERNAL_TABLES.iter().copied().flatten() {
             tx.conn().await?.execute_raw(stmt).await?;
         }
-        for table in self.schema.tables() {
+        let schema = self.schema();
+        for table in schema.tables() {
             tx.conn()
                 .await?
                 .execute_raw(&ddl::create_table(dialect, table))
@@ -50,7 +58,7 @@ impl Store {
                 }
             }
         }
-        if self.schema.table("serviceendpoint").is_some() {
+        if schema.table("serviceendpoint").is_some() {
             let count = Sql {
                 text: ddl::endpoint_name_case_duplicates(dialect),
                 params: vec![],

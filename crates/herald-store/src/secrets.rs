@@ -391,7 +391,7 @@ impl Store {
         keys.refresh();
         let current = keys.current_id();
         let mut tx = self.begin().await?;
-        let stored = read_all(&mut tx, &self.schema).await?;
+        let stored = read_all(&mut tx, &self.schema()).await?;
         let mut failures: Vec<String> = Vec::new();
         let mut writes: Vec<(Stored, String)> = Vec::new();
         let mut report = SweepReport::default();

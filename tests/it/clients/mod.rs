@@ -2,7 +2,8 @@
 //! proxy), and Microsoft's Python `PowerPlatform-Dataverse-Client` and npm
 //! `dynamics-web-api`, installed by `scripts/clients`, run unchanged
 //! against a herald on HTTPS: record calls (`records`) and the batch, bulk,
-//! SQL, FetchXML paging, `$ref` and BulkDelete calls (`bulk`); and the
+//! SQL, FetchXML paging, `$ref` and BulkDelete calls (`bulk`), the Python
+//! client's table calls (`tables`: create, columns, lookup, key, delete); and the
 //! Business Central client `pybusinesscentral` on the BC API (`bc`).
 
 mod bc;
@@ -10,3 +11,4 @@ mod bulk;
 mod harness;
 mod https;
 mod records;
+mod tables;

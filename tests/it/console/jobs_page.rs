@@ -21,7 +21,7 @@ async fn insert_jobs(
     start: chrono::DateTime<chrono::Utc>,
     states: &[(i64, i64)],
 ) {
-    let t = s.state.schema.table("asyncoperation").unwrap().clone();
+    let t = s.state.schema().table("asyncoperation").unwrap().clone();
     let mut tx = s.state.store.begin().await.unwrap();
     for i in 0..n {
         use herald_core::Value;

@@ -16,7 +16,8 @@ async fn lists_and_filters_attributes(s: TestServer) {
         &format!("{ACCOUNT}/Attributes?$select=LogicalName,AttributeType"),
     )
     .await;
-    let account = s.state.schema.table("account").expect("account");
+    let schema = s.state.schema();
+    let account = schema.table("account").expect("account");
     assert_eq!(names(&all, "LogicalName").len(), account.columns.len());
     assert_eq!(named(&all, "name")["AttributeType"], "String");
     assert_eq!(named(&all, "ownerid")["AttributeType"], "Owner");

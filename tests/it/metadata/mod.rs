@@ -4,6 +4,8 @@
 //! config, and MetadataIds that survive a restart.
 
 mod attributes;
+mod columns;
+mod create;
 mod custom;
 mod entities;
 mod relationships;

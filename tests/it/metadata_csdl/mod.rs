@@ -121,7 +121,7 @@ async fn every_table_column_and_lookup_is_described() {
     let xml = metadata(&s).await;
     let doc = roxmltree::Document::parse(&xml).expect("XML");
     let csdl = Csdl::read(&doc);
-    let schema = &s.state.schema;
+    let schema = &s.state.schema();
     let sets = csdl.entity_sets();
     let mut described = 0;
     for t in schema.tables() {
@@ -389,7 +389,7 @@ async fn the_service_document_lists_every_entity_set() {
         .expect("server");
     let expected: BTreeSet<String> = s
         .state
-        .schema
+        .schema()
         .tables()
         .map(|t| t.entity_set.clone())
         .collect();

@@ -266,11 +266,8 @@ fn ticket_table() -> herald_core::schema::UserTableConfig {
 }
 
 async fn user_table_steps_fire(s: TestServer) {
-    let table = s
-        .state
-        .schema
-        .table("new_ticket")
-        .expect("configured table");
+    let schema = s.state.schema();
+    let table = schema.table("new_ticket").expect("configured table");
     // The bulk messages (issue 13 item 2) are registrable wherever Create is.
     let mut expected: Vec<&str> = vec![
         "Create",

@@ -26,5 +26,6 @@ pub(super) fn table(
         kind,
         columns,
         object_type_code: code,
+        details: Default::default(),
     }
 }

@@ -3,8 +3,11 @@
 //! with its builder methods, and [`parse_column_type`], the type syntax of
 //! user tables in the TOML config.
 
-/// The type of a column, as Dataverse names them.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The type of a column, as Dataverse names them. Serialized (tagged by
+/// `type`) in the definitions of tables and columns created through the
+/// metadata API.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
 pub enum ColumnType {
     /// Single line of text with a maximum length in characters.
     String {
@@ -93,6 +96,15 @@ pub struct Column {
     /// target table (e.g. `contact_customer_accounts`).
     pub relationship: Option<String>,
     pub required: bool,
+    /// The column's `SchemaName` when it differs from its logical name
+    /// (columns created through the metadata API keep the client's case).
+    pub schema_name: Option<String>,
+    /// The column's display name, when one was given (else derived from
+    /// the logical name).
+    pub label: Option<String>,
+    /// Added to its table through the metadata API (so it may be changed
+    /// or removed there).
+    pub custom: bool,
 }
 
 impl Column {
@@ -104,6 +116,9 @@ impl Column {
             navigation: None,
             relationship: None,
             required: false,
+            schema_name: None,
+            label: None,
+            custom: false,
         }
     }
 

@@ -9,7 +9,10 @@
 //! live in the `builtin` module, which builds on [`Schema::from_tables`];
 //! this module imports nothing from there.
 
+pub mod attribute_kind;
 mod column;
+mod definition;
+mod naming;
 mod table;
 mod user_table;
 
@@ -17,8 +20,15 @@ use std::collections::BTreeMap;
 
 use crate::error::SchemaError;
 
+pub use attribute_kind::{AttributeKind, NAMESPACE};
 pub use column::{parse_column_type, Access, Column, ColumnType, Storage};
-pub use table::{add_system_columns, Relationship, Table, TableKind};
+pub use definition::{
+    lookups_to, ChangeError, ColumnDefinition, Definitions, NewTable, SchemaChange, TableDefinition,
+};
+pub use naming::{check_custom_schema_name, entity_set_name};
+pub use table::{
+    add_system_columns, AlternateKey, Relationship, Table, TableDetails, TableKind, TableOrigin,
+};
 pub use user_table::UserTableConfig;
 
 /// All tables herald serves.

@@ -31,6 +31,46 @@ pub struct Table {
     pub columns: Vec<Column>,
     /// Object type code (Dataverse's numeric table id) for sdkmessagefilter.
     pub object_type_code: i64,
+    /// Where the table comes from, its names for people and its alternate keys.
+    pub details: TableDetails,
+}
+
+/// Where a table is declared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TableOrigin {
+    /// Shipped with herald (Dataverse's tables, registrations, jobs, Business Central).
+    #[default]
+    BuiltIn,
+    /// A `[[tables]]` entry of the config.
+    Config,
+    /// Created at run time through the metadata API (`POST EntityDefinitions`).
+    Api,
+}
+
+/// What the metadata API says about a table beyond its columns.
+#[derive(Debug, Clone, Default)]
+pub struct TableDetails {
+    pub origin: TableOrigin,
+    /// The `SchemaName` the table was created with (`new_Project`).
+    pub schema_name: Option<String>,
+    /// `DisplayName` and `DisplayCollectionName`, when given.
+    pub display_name: Option<String>,
+    pub display_collection_name: Option<String>,
+    /// Alternate keys: rows can be addressed by these columns' values.
+    pub keys: Vec<AlternateKey>,
+}
+
+/// An alternate key (`EntityKeyMetadata`): columns whose values together
+/// identify one row, kept unique by the store.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AlternateKey {
+    /// Lower-cased schema name.
+    pub logical_name: String,
+    pub schema_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// Logical names of the key's columns, in key order.
+    pub columns: Vec<String>,
 }
 
 impl Table {
@@ -62,6 +102,20 @@ impl Table {
 
     pub fn readable_columns(&self) -> impl Iterator<Item = &Column> {
         self.columns.iter().filter(|c| c.readable())
+    }
+
+    /// Whether the table is a user's (declared in `[[tables]]` or created
+    /// at run time) rather than one herald ships.
+    pub fn is_custom(&self) -> bool {
+        self.details.origin != TableOrigin::BuiltIn
+    }
+
+    /// The alternate key made of exactly `columns` (in any order).
+    pub fn key_of_columns(&self, columns: &[&str]) -> Option<&AlternateKey> {
+        self.details.keys.iter().find(|k| {
+            k.columns.len() == columns.len()
+                && columns.iter().all(|c| k.columns.iter().any(|k| k == c))
+        })
     }
 
     pub fn is_event_source(&self) -> bool {

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Deserialize;
 
 use super::column::{parse_column_type, Column, ColumnType};
-use super::table::{add_system_columns, Table, TableKind};
+use super::table::{add_system_columns, Table, TableDetails, TableKind, TableOrigin};
 use crate::error::SchemaError;
 
 /// A user table as written in the `[[tables]]` array of the TOML config.
@@ -83,6 +83,10 @@ impl UserTableConfig {
             kind: TableKind::Data,
             columns,
             object_type_code,
+            details: TableDetails {
+                origin: TableOrigin::Config,
+                ..TableDetails::default()
+            },
         })
     }
 }

@@ -16,8 +16,8 @@ use crate::jobs::control::{apply, change_from_values, JobChange};
 use crate::state::AppState;
 
 fn job_json(state: &AppState, base: &str, record: &herald_store::Record) -> ApiResult<Json> {
-    let t = state
-        .schema
+    let schema_now = state.schema();
+    let t = schema_now
         .table("asyncoperation")
         .ok_or_else(|| ApiError::internal("no asyncoperation table"))?;
     let mut m = serde_json::Map::new();
@@ -26,7 +26,7 @@ fn job_json(state: &AppState, base: &str, record: &herald_store::Record) -> ApiR
         Json::String(format!("{base}$metadata#asyncoperations/$entity")),
     );
     m.extend(super::representation::record_json(
-        &state.schema,
+        &state.schema(),
         t,
         record,
         None,
@@ -41,12 +41,12 @@ pub async fn patch(
     body: &[u8],
     caller: Uuid,
 ) -> ApiResult<Json> {
-    let t = state
-        .schema
+    let schema_now = state.schema();
+    let t = schema_now
         .table("asyncoperation")
         .ok_or_else(|| ApiError::internal("no asyncoperation table"))?;
     let obj = json_object(body)?;
-    let values = values_from_body(&state.schema, t, &obj)?;
+    let values = values_from_body(&state.schema(), t, &obj)?;
     let current = state
         .store
         .get(t, id)
@@ -63,8 +63,8 @@ pub async fn retry(state: &AppState, base: &str, id: Uuid, caller: Uuid) -> ApiR
 }
 
 pub async fn attempts(state: &AppState, base: &str, id: Uuid) -> ApiResult<Json> {
-    let t = state
-        .schema
+    let schema_now = state.schema();
+    let t = schema_now
         .table("asyncoperation")
         .ok_or_else(|| ApiError::internal("no asyncoperation table"))?;
     if state.store.get(t, id).await?.is_none() {

@@ -58,6 +58,10 @@ pub enum Key {
     Id(Uuid),
     /// `@name`, resolved from the query's parameter aliases.
     Alias(String),
+    /// An alternate key: `(accountnumber='A-1')`, `(a=1,b='x')` — each
+    /// column with its literal as written (resolved by
+    /// `api::odata::alternate_key` against the table's keys).
+    Alternate(Vec<(String, String)>),
 }
 
 /// Parse a (percent-decoded) path.
@@ -134,6 +138,8 @@ fn name_and_key(segment: &str) -> ApiResult<(String, Option<Key>)> {
     let inner = &segment[open + 1..segment.len() - 1];
     let key = if let Some(alias) = inner.strip_prefix('@') {
         Key::Alias(alias.to_string())
+    } else if let Some(pairs) = alternate_key(inner) {
+        Key::Alternate(pairs)
     } else {
         let raw = inner.split_once('=').map(|(_, v)| v).unwrap_or(inner);
         Key::Id(parse_guid(raw).ok_or_else(|| {
@@ -141,6 +147,39 @@ fn name_and_key(segment: &str) -> ApiResult<(String, Option<Key>)> {
         })?)
     };
     Ok((segment[..open].to_string(), Some(key)))
+}
+
+/// The `name=value` pairs of an alternate key, unless the key is the
+/// primary key (one pair whose value is a GUID, `accountid=<guid>`).
+/// Commas inside quoted values do not separate pairs.
+fn alternate_key(inner: &str) -> Option<Vec<(String, String)>> {
+    if !inner.contains('=') {
+        return None;
+    }
+    let mut parts = Vec::new();
+    let (mut quoted, mut start) = (false, 0);
+    for (i, c) in inner.char_indices() {
+        match c {
+            '\'' => quoted = !quoted,
+            ',' if !quoted => {
+                parts.push(&inner[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&inner[start..]);
+    let pairs: Vec<(String, String)> = parts
+        .into_iter()
+        .map(|p| {
+            let (name, value) = p.split_once('=').unwrap_or((p, ""));
+            (name.trim().to_string(), value.trim().to_string())
+        })
+        .collect();
+    match pairs.as_slice() {
+        [(_, value)] if parse_guid(value).is_some() => None,
+        _ => Some(pairs),
+    }
 }
 
 /// `<set>(<key>)/<navigation>[(<child>)]` before `/$ref`.
@@ -170,6 +209,33 @@ fn parse_ref(path: &str) -> ApiResult<Resource> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parses_alternate_keys() {
+        let key = |p: &str| match parse(p).unwrap() {
+            Resource::Set { key, .. } => key,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            key("accounts(accountnumber='A-1')"),
+            Some(Key::Alternate(vec![(
+                "accountnumber".into(),
+                "'A-1'".into()
+            )]))
+        );
+        assert_eq!(
+            key("new_things(new_a=1,new_b='x,y')"),
+            Some(Key::Alternate(vec![
+                ("new_a".into(), "1".into()),
+                ("new_b".into(), "'x,y'".into())
+            ]))
+        );
+        let id = "6d81597f-0f9f-e711-8122-000d3aa2331c";
+        assert_eq!(
+            key(&format!("accounts(accountid={id})")),
+            Some(Key::Id(Uuid::parse_str(id).unwrap()))
+        );
+    }
 
     #[test]
     fn parses_paths() {

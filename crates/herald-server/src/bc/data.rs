@@ -25,9 +25,10 @@ use crate::state::AppState;
 /// Rows a list returns at most per page (BC's server page size).
 pub const PAGE_SIZE: u64 = 20_000;
 
+/// Business Central's tables are built in: the base schema has them.
 fn table_of<'a>(state: &'a AppState, logical: &str) -> ApiResult<&'a Table> {
     state
-        .schema
+        .base_schema
         .table(logical)
         .ok_or_else(|| errors::internal(format!("missing table {logical}")))
 }
@@ -172,8 +173,8 @@ fn list_options(
             _ => {}
         }
     }
-    let query =
-        parse_options(&state.schema, table, &mapped).map_err(|e| errors::bad_request(e.message))?;
+    let query = parse_options(&state.schema(), table, &mapped)
+        .map_err(|e| errors::bad_request(e.message))?;
     Ok(ListOptions {
         query,
         skip,

@@ -116,8 +116,8 @@ pub async fn expand(
     for nav in navs {
         let target = bc_entity_named(nav.target)
             .ok_or_else(|| errors::internal(format!("no entity {}", nav.target)))?;
-        let table = state
-            .schema
+        let schema_now = state.schema();
+        let table = schema_now
             .table(target.logical)
             .ok_or_else(|| errors::internal(format!("missing table {}", target.logical)))?;
         let ids: Vec<Uuid> = nav

@@ -31,7 +31,7 @@ fn parse_id(id: &str) -> ConsoleResult<Uuid> {
 }
 
 async fn load(c: &Console, s: &Session, id: Uuid) -> ConsoleResult<herald_store::Record> {
-    let t = c.app.schema.table("asyncoperation").ok_or_else(|| {
+    let t = c.app.base_schema.table("asyncoperation").ok_or_else(|| {
         ConsoleError::new(StatusCode::INTERNAL_SERVER_ERROR, "no asyncoperation table")
     })?;
     let row = s
@@ -60,7 +60,8 @@ async fn render(
     let data = job.string("data").map(pretty_json);
     let regarding = job.guid("regardingobjectid");
     let bulk = crate::jobs::bulk_delete::is_bulk_delete(&job);
-    let bulk_operation = match (bulk, c.app.schema.table("bulkdeleteoperation")) {
+    let schema = c.app.schema();
+    let bulk_operation = match (bulk, schema.table("bulkdeleteoperation")) {
         (true, Some(t)) => s
             .reader(&c.app)
             .get(t, id)
@@ -71,7 +72,7 @@ async fn render(
     };
     let regarding_table = job
         .string("primaryentitytype")
-        .and_then(|t| c.app.schema.table(t))
+        .and_then(|t| schema.table(t))
         .filter(|t| super::record::viewable(t));
     let row = |label: &'static str, value: String| html! { tr { th { (label) } td { (value) } } };
     let body = html! {

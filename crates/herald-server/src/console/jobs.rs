@@ -358,6 +358,7 @@ fn merge_in_page_order(rows: &mut [Record], dir: Direction) {
 }
 
 async fn render(c: &Console, s: &Session, q: &Fields) -> ConsoleResult<Response> {
+    let schema = c.app.schema();
     let filters =
         Filters::parse(q).map_err(|m| ConsoleError::new(StatusCode::BAD_REQUEST, m).with(s))?;
     let dir = match (
@@ -439,7 +440,7 @@ async fn render(c: &Console, s: &Session, q: &Fields) -> ConsoleResult<Response>
                         @let step = r.guid("owningextensionid");
                         @let table = r.string("primaryentitytype");
                         @let regarding = r.guid("regardingobjectid");
-                        @let linked = table.and_then(|t| c.app.schema.table(t)).filter(|t| super::record::viewable(t));
+                        @let linked = table.and_then(|t| schema.table(t)).filter(|t| super::record::viewable(t));
                         tr {
                             td.nowrap data-label="Created" { a href={ "/console/jobs/" (id) } { (time_value(r.get("createdon"))) } }
                             td data-label="Status" { (job_badge(phase_of(r))) }

@@ -198,7 +198,7 @@ const DISABLED_USER: &str =
 
 /// The systemuser's full name (its id when it has none).
 async fn user_name(c: &ConsoleState, user: uuid::Uuid) -> String {
-    let name = match c.app.schema.table("systemuser") {
+    let name = match c.app.schema().table("systemuser") {
         Some(t) => c
             .app
             .store

@@ -31,9 +31,8 @@ async fn render(
     origin: &PublicOrigin,
 ) -> ConsoleResult<Response> {
     let missing = || ConsoleError::not_found(format!("No {table} record '{id}'")).with(s);
-    let t = c
-        .app
-        .schema
+    let schema = c.app.schema();
+    let t = schema
         .table(table)
         .filter(|t| viewable(t))
         .ok_or_else(missing)?;
@@ -68,7 +67,7 @@ async fn render(
                     tr {
                         th.mono { (col.name) }
                         td.wrap {
-                            @match (col.lookup_target().and_then(|n| c.app.schema.table(n)).filter(|lt| viewable(lt)), v.and_then(Value::as_guid)) {
+                            @match (col.lookup_target().and_then(|n| schema.table(n)).filter(|lt| viewable(lt)), v.and_then(Value::as_guid)) {
                                 (Some(lt), Some(g)) => a.mono href={ "/console/records/" (lt.logical_name) "/" (g) } { (g) },
                                 _ => (text(v)),
                             }

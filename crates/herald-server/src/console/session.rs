@@ -73,7 +73,7 @@ impl Session {
 
     /// The store's reads as this session's user may make them.
     pub fn reader<'a>(&'a self, app: &'a AppState) -> Reader<'a> {
-        Reader::new(&app.store, &app.schema, &self.grants)
+        Reader::new(&app.store, app.schema(), &self.grants)
     }
 }
 

@@ -101,9 +101,9 @@ pub fn parse_request(state: &AppState, body: &Json) -> Result<BulkDeleteRequest,
         .iter()
         .enumerate()
         .map(|(i, q)| {
-            let query = query_expression::parse(&state.schema, q)
+            let query = query_expression::parse(&state.schema(), q)
                 .map_err(|e| BulkDeleteError::Invalid(format!("QuerySet[{i}]: {e}")))?;
-            match state.schema.table(&query.table) {
+            match state.schema().table(&query.table) {
                 Some(t) if t.is_event_source() => Ok(query),
                 _ => invalid(format!(
                     "QuerySet[{i}]: '{}' is not a business table; BulkDelete deletes business records only",
@@ -148,10 +148,11 @@ pub fn parse_request(state: &AppState, body: &Json) -> Result<BulkDeleteRequest,
     })
 }
 
+/// Both are built in: the base schema has them.
 fn tables(state: &AppState) -> Result<(&herald_core::Table, &herald_core::Table), BulkDeleteError> {
     match (
-        state.schema.table("asyncoperation"),
-        state.schema.table("bulkdeleteoperation"),
+        state.base_schema.table("asyncoperation"),
+        state.base_schema.table("bulkdeleteoperation"),
     ) {
         (Some(a), Some(b)) => Ok((a, b)),
         _ => Err(BulkDeleteError::Internal(
@@ -462,7 +463,7 @@ pub async fn run(
         .ok_or_else(|| BulkDeleteError::Internal("the job's data holds no QuerySet".into()))?
         .iter()
         .map(|q| {
-            query_expression::parse(&state.schema, q)
+            query_expression::parse(&state.schema(), q)
                 .map_err(|e| BulkDeleteError::Internal(format!("the job's QuerySet: {e}")))
         })
         .collect::<Result<Vec<_>, _>>()?;
@@ -523,8 +524,8 @@ async fn delete_matching(
     counts: &mut Counts,
     lost: &AtomicBool,
 ) -> Result<bool, BulkDeleteError> {
-    let table = state
-        .schema
+    let schema = state.schema();
+    let table = schema
         .table(&query.table)
         .ok_or_else(|| BulkDeleteError::Internal(format!("no table '{}'", query.table)))?;
     let key = ColumnRef::new(table.primary_id.clone());

@@ -115,9 +115,10 @@ pub fn change_from_values(
     Ok(changes)
 }
 
+/// `asyncoperation` is built in: the base schema has it.
 fn table(state: &AppState) -> ControlResult<&Table> {
     state
-        .schema
+        .base_schema
         .table("asyncoperation")
         .ok_or_else(|| ControlError::Internal("no asyncoperation table".into()))
 }
@@ -225,7 +226,7 @@ pub async fn apply(
     if crate::jobs::bulk_delete::is_bulk_delete(&current) {
         // Its bulkdeleteoperation shows the cancel too (the running job
         // stops at its next batch; a postponed one does not start).
-        if let Some(operations) = state.schema.table("bulkdeleteoperation") {
+        if let Some(operations) = state.base_schema.table("bulkdeleteoperation") {
             tx.update(operations, id, &phase_values(phase)).await?;
         }
     }
@@ -249,8 +250,8 @@ async fn step_target(
     let step_id = job
         .guid("owningextensionid")
         .ok_or_else(|| ControlError::CannotRun("The System Job has no step".into()))?;
-    let steps = state
-        .schema
+    let schema_now = state.schema();
+    let steps = schema_now
         .table("sdkmessageprocessingstep")
         .ok_or_else(|| ControlError::Internal("no step table".into()))?;
     let step = tx.get(steps, step_id).await?.ok_or_else(|| {

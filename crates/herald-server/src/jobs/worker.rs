@@ -286,7 +286,7 @@ impl Worker {
             HashMap::new()
         } else {
             let now = self.state.clock.now();
-            webhook::lookup(&self.state.store, &self.state.schema, unknown, now).await
+            webhook::lookup(&self.state.store, &self.state.schema(), unknown, now).await
         };
         let now = self.state.clock.now();
         let n = jobs.len();

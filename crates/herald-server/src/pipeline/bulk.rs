@@ -58,7 +58,7 @@ pub(super) async fn run(
     message: &BulkMessage,
     phase: BulkPhase,
 ) -> PipelineResult<()> {
-    let schema = state.schema.clone();
+    let schema = state.schema().clone();
     let table = schema
         .table(&message.table)
         .ok_or_else(|| PipelineError::Unknown(format!("Unknown table '{}'", message.table)))?;

@@ -154,8 +154,8 @@ async fn enqueue(
     let lease = direct.reserve(state.clock.now().timestamp_millis());
     // The context goes into the row, and (leased) to the worker too.
     let handed_data = lease.as_ref().map(|_| data.clone());
-    let table = state
-        .schema
+    let schema_now = state.schema();
+    let table = schema_now
         .table("asyncoperation")
         .ok_or_else(|| PipelineError::internal("no asyncoperation table"))?;
     let job = NewSystemJob {

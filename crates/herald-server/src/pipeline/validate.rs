@@ -89,8 +89,8 @@ async fn row_of(
     table: &str,
     id: Uuid,
 ) -> PipelineResult<Option<Record>> {
-    let t = state
-        .schema
+    let schema_now = state.schema();
+    let t = schema_now
         .table(table)
         .ok_or_else(|| PipelineError::internal(format!("no {table} table")))?;
     Ok(tx.get(t, id).await?)
@@ -321,7 +321,7 @@ async fn step(
     set_default(values, before, "statecode", Value::Int(0));
     set_default(values, before, "statuscode", Value::Int(1));
     let row = merged(before, values);
-    let schema = state.schema.clone();
+    let schema = state.schema().clone();
     let message_id = row
         .guid("sdkmessageid")
         .ok_or_else(|| PipelineError::invalid("sdkmessageid is required: bind it with \"sdkmessageid@odata.bind\": \"/sdkmessages(<id>)\""))?;
@@ -423,7 +423,7 @@ async fn image(
     values: &mut Vec<(String, Value)>,
 ) -> PipelineResult<()> {
     let row = merged(before, values);
-    let schema = state.schema.clone();
+    let schema = state.schema().clone();
     let step_id = row
         .guid("sdkmessageprocessingstepid")
         .ok_or_else(|| PipelineError::invalid("sdkmessageprocessingstepid is required: bind it with \"sdkmessageprocessingstepid@odata.bind\": \"/sdkmessageprocessingsteps(<id>)\""))?;
@@ -510,8 +510,8 @@ pub async fn before_delete(
             }
         }
         "sdkmessageprocessingstep" => {
-            let images = state
-                .schema
+            let schema_now = state.schema();
+            let images = schema_now
                 .table("sdkmessageprocessingstepimage")
                 .ok_or_else(|| PipelineError::internal("no image table"))?;
             let q = rows_where(
@@ -549,8 +549,8 @@ async fn delete_where(
     column: &str,
     id: Uuid,
 ) -> PipelineResult<()> {
-    let t = state
-        .schema
+    let schema = state.schema();
+    let t = schema
         .table(table)
         .ok_or_else(|| PipelineError::internal(format!("no {table} table")))?;
     for r in tx

@@ -23,7 +23,8 @@ use crate::state::AppState;
 /// Run one operation to commit, in its own transaction.
 pub async fn execute(state: &AppState, op: Operation) -> PipelineResult<Outcome> {
     // Refusals that need no row are answered before the store is touched.
-    let table = table_of(state, &state.schema, &op)?;
+    let schema = state.schema();
+    let table = table_of(state, &schema, &op)?;
     let alone = table.is_event_source()
         && state
             .registrations
@@ -169,7 +170,7 @@ async fn run(
     jobs: &mut bool,
     op: Operation,
 ) -> PipelineResult<Outcome> {
-    let schema = state.schema.clone();
+    let schema = state.schema().clone();
     let table = table_of(state, &schema, &op)?;
     // The caller's security roles, as this transaction sees them: the
     // table-wide privilege first (before telling whether a row exists).
@@ -256,7 +257,7 @@ async fn run(
     let record = match message {
         Message::Create => {
             let mut values = validate::checked_values(table, &op.values, true)?;
-            validate::lookups_exist(tx, &state.schema, table, &values).await?;
+            validate::lookups_exist(tx, &state.schema(), table, &values).await?;
             validate::registration_rules(tx, state, table, None, &mut values).await?;
             event.request = values
                 .iter()
@@ -274,7 +275,7 @@ async fn run(
                 return Err(PipelineError::not_found(&table.logical_name, id));
             };
             let mut values = validate::checked_values(table, &op.values, false)?;
-            validate::lookups_exist(tx, &state.schema, table, &values).await?;
+            validate::lookups_exist(tx, &state.schema(), table, &values).await?;
             validate::registration_rules(tx, state, table, Some(before), &mut values).await?;
             event.request = values
                 .iter()

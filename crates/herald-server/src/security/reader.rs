@@ -5,6 +5,8 @@
 //! webhooks, validation) use the store directly.
 
 use herald_core::security::{authorize_query, Grants, Missing, Privilege, Scope};
+use std::sync::Arc;
+
 use herald_core::{Query, Schema, Table};
 use herald_store::{Record, Store, StoreError};
 use uuid::Uuid;
@@ -24,15 +26,16 @@ impl From<Missing> for ReadError {
 }
 
 /// Reads on behalf of one user.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub struct Reader<'a> {
     pub store: &'a Store,
-    pub schema: &'a Schema,
+    /// The schema served when the reader was made (a snapshot).
+    pub schema: Arc<Schema>,
     pub grants: &'a Grants,
 }
 
 impl<'a> Reader<'a> {
-    pub fn new(store: &'a Store, schema: &'a Schema, grants: &'a Grants) -> Reader<'a> {
+    pub fn new(store: &'a Store, schema: Arc<Schema>, grants: &'a Grants) -> Reader<'a> {
         Reader {
             store,
             schema,
@@ -43,7 +46,7 @@ impl<'a> Reader<'a> {
     /// `query` as this user may run it, or the privilege it lacks.
     pub fn authorized(&self, query: &Query) -> Result<Query, Missing> {
         let mut q = query.clone();
-        authorize_query(self.grants, self.schema, &mut q)?;
+        authorize_query(self.grants, &self.schema, &mut q)?;
         Ok(q)
     }
 

@@ -23,7 +23,7 @@ const QUERY_PATH: &str = "contacts?$select=fullname,lastname,createdon&$filter=_
 pub async fn query(target: &Target, n: usize) -> anyhow::Result<Outcome> {
     let h = Herald::started(target).await?;
     let result = async {
-        let schema = h.state.schema.clone();
+        let schema = h.state.schema().clone();
         let accounts = schema
             .table("account")
             .ok_or_else(|| anyhow!("no account table"))?;

@@ -2,12 +2,12 @@
 //! `LookupAttributeMetadata`, …): one column as Dataverse describes it,
 //! built from the schema's [`Table`] and [`Column`] alone (pure functions).
 //! The mapping from herald's column types to Dataverse's attribute types
-//! lives in [`AttributeKind`].
+//! is herald-core's [`AttributeKind`] (shared with `$metadata`).
 
 use std::sync::OnceLock;
 
 use herald_core::fixed_ids::fixed_id;
-use herald_core::schema::{Access, Column, ColumnType};
+use herald_core::schema::{Access, AttributeKind, Column, ColumnType};
 use herald_core::Table;
 use serde_json::{json, Map, Value as Json};
 use uuid::Uuid;
@@ -16,195 +16,64 @@ use super::entity::is_custom;
 use super::label::{empty_label, humanize, label, managed};
 use super::query::{Kind, Shape};
 
-/// The prefix of every metadata type name in `@odata.type` and in casts.
-pub const NAMESPACE: &str = "Microsoft.Dynamics.CRM.";
+pub use herald_core::schema::attribute_kind::NAMESPACE;
 
-/// Dataverse's attribute types, as herald's columns map onto them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AttributeKind {
-    String,
-    Memo,
-    Integer,
-    BigInt,
-    Decimal,
-    Money,
-    Boolean,
-    DateTime,
-    Lookup,
-    Owner,
-    Picklist,
-    State,
-    Status,
-    Uniqueidentifier,
-}
-
-/// Every kind, for looking up a type-cast segment.
-const ALL_KINDS: [AttributeKind; 14] = {
-    use AttributeKind::*;
-    [
-        String,
-        Memo,
-        Integer,
-        BigInt,
-        Decimal,
-        Money,
-        Boolean,
-        DateTime,
-        Lookup,
-        Owner,
-        Picklist,
-        State,
-        Status,
-        Uniqueidentifier,
-    ]
-};
-
-impl AttributeKind {
-    pub fn of(column: &Column) -> AttributeKind {
-        match (&column.ty, column.name.as_str()) {
-            (ColumnType::Lookup { .. }, "ownerid") => AttributeKind::Owner,
-            (ColumnType::Choice { .. }, "statecode") => AttributeKind::State,
-            (ColumnType::Choice { .. }, "statuscode") => AttributeKind::Status,
-            // Dataverse's row version is a BigInt.
-            (ColumnType::Integer, "versionnumber") => AttributeKind::BigInt,
-            (ColumnType::String { .. }, _) => AttributeKind::String,
-            (ColumnType::Memo { .. }, _) => AttributeKind::Memo,
-            (ColumnType::Integer, _) => AttributeKind::Integer,
-            (ColumnType::Decimal, _) => AttributeKind::Decimal,
-            (ColumnType::Money, _) => AttributeKind::Money,
-            (ColumnType::Boolean, _) => AttributeKind::Boolean,
-            (ColumnType::DateTime, _) => AttributeKind::DateTime,
-            (ColumnType::UniqueIdentifier, _) => AttributeKind::Uniqueidentifier,
-            (ColumnType::Lookup { .. }, _) => AttributeKind::Lookup,
-            (ColumnType::Choice { .. }, _) => AttributeKind::Picklist,
-        }
-    }
-
-    /// `AttributeType` (`AttributeTypeCode`).
-    pub fn attribute_type(self) -> &'static str {
-        match self {
-            AttributeKind::String => "String",
-            AttributeKind::Memo => "Memo",
-            AttributeKind::Integer => "Integer",
-            AttributeKind::BigInt => "BigInt",
-            AttributeKind::Decimal => "Decimal",
-            AttributeKind::Money => "Money",
-            AttributeKind::Boolean => "Boolean",
-            AttributeKind::DateTime => "DateTime",
-            AttributeKind::Lookup => "Lookup",
-            AttributeKind::Owner => "Owner",
-            AttributeKind::Picklist => "Picklist",
-            AttributeKind::State => "State",
-            AttributeKind::Status => "Status",
-            AttributeKind::Uniqueidentifier => "Uniqueidentifier",
-        }
-    }
-
-    /// `AttributeTypeName.Value`.
-    pub fn type_name(self) -> String {
-        format!("{}Type", self.attribute_type())
-    }
-
-    /// The metadata type (`@odata.type` without `#` and namespace).
-    pub fn metadata_type(self) -> &'static str {
-        match self {
-            AttributeKind::String => "StringAttributeMetadata",
-            AttributeKind::Memo => "MemoAttributeMetadata",
-            AttributeKind::Integer => "IntegerAttributeMetadata",
-            AttributeKind::BigInt => "BigIntAttributeMetadata",
-            AttributeKind::Decimal => "DecimalAttributeMetadata",
-            AttributeKind::Money => "MoneyAttributeMetadata",
-            AttributeKind::Boolean => "BooleanAttributeMetadata",
-            AttributeKind::DateTime => "DateTimeAttributeMetadata",
-            AttributeKind::Lookup | AttributeKind::Owner => "LookupAttributeMetadata",
-            AttributeKind::Picklist => "PicklistAttributeMetadata",
-            AttributeKind::State => "StateAttributeMetadata",
-            AttributeKind::Status => "StatusAttributeMetadata",
-            AttributeKind::Uniqueidentifier => "UniqueIdentifierAttributeMetadata",
-        }
-    }
-
-    /// The kinds a type-cast segment (`Microsoft.Dynamics.CRM.XAttributeMetadata`,
-    /// any letter case) selects; `None` for a type herald has no column of.
-    pub fn from_cast(segment: &str) -> Option<Vec<AttributeKind>> {
-        let name = segment.strip_prefix(NAMESPACE).unwrap_or(segment);
-        let kinds: Vec<AttributeKind> = ALL_KINDS
-            .into_iter()
-            .filter(|k| k.metadata_type().eq_ignore_ascii_case(name))
-            .collect();
-        (!kinds.is_empty()).then_some(kinds)
-    }
-
-    /// Whether the attribute has an option set (`$expand=OptionSet`).
-    pub fn has_options(self) -> bool {
-        matches!(
-            self,
-            AttributeKind::Boolean
-                | AttributeKind::Picklist
-                | AttributeKind::State
-                | AttributeKind::Status
-        )
-    }
-
-    /// The properties the derived type adds to `AttributeMetadata`.
-    fn derived_properties(self) -> &'static [(&'static str, Kind)] {
-        use Kind::*;
-        match self {
-            AttributeKind::String => &[
-                ("MaxLength", Int),
-                ("DatabaseLength", Int),
-                ("Format", Enum),
-                ("FormatName", Complex),
-                ("ImeMode", Enum),
-                ("YomiOf", Text),
-                ("IsLocalizable", Bool),
-                ("AutoNumberFormat", Text),
-            ],
-            AttributeKind::Memo => &[
-                ("MaxLength", Int),
-                ("DatabaseLength", Int),
-                ("Format", Enum),
-                ("FormatName", Complex),
-                ("ImeMode", Enum),
-                ("IsLocalizable", Bool),
-            ],
-            AttributeKind::Integer => &[("MinValue", Int), ("MaxValue", Int), ("Format", Enum)],
-            AttributeKind::BigInt => &[("MinValue", Int), ("MaxValue", Int)],
-            AttributeKind::Decimal => &[
-                ("MinValue", Number),
-                ("MaxValue", Number),
-                ("Precision", Int),
-                ("ImeMode", Enum),
-            ],
-            AttributeKind::Money => &[
-                ("MinValue", Number),
-                ("MaxValue", Number),
-                ("Precision", Int),
-                ("PrecisionSource", Int),
-                ("ImeMode", Enum),
-                ("IsBaseCurrency", Bool),
-                ("CalculationOf", Text),
-            ],
-            AttributeKind::Boolean => &[("DefaultValue", Bool), ("FormulaDefinition", Text)],
-            AttributeKind::DateTime => &[
-                ("Format", Enum),
-                ("DateTimeBehavior", Complex),
-                ("ImeMode", Enum),
-                ("MinSupportedValue", Text),
-                ("MaxSupportedValue", Text),
-                ("CanChangeDateTimeBehavior", Complex),
-            ],
-            AttributeKind::Lookup | AttributeKind::Owner => {
-                &[("Targets", Complex), ("Format", Enum)]
-            }
-            AttributeKind::Picklist => &[
-                ("DefaultFormValue", Int),
-                ("ParentPicklistLogicalName", Text),
-                ("ChildPicklistLogicalNames", Complex),
-            ],
-            AttributeKind::State | AttributeKind::Status => &[("DefaultFormValue", Int)],
-            AttributeKind::Uniqueidentifier => &[],
-        }
+/// The properties the derived type of `kind` adds to `AttributeMetadata`.
+fn derived_properties(kind: AttributeKind) -> &'static [(&'static str, Kind)] {
+    use Kind::*;
+    match kind {
+        AttributeKind::String => &[
+            ("MaxLength", Int),
+            ("DatabaseLength", Int),
+            ("Format", Enum),
+            ("FormatName", Complex),
+            ("ImeMode", Enum),
+            ("YomiOf", Text),
+            ("IsLocalizable", Bool),
+            ("AutoNumberFormat", Text),
+        ],
+        AttributeKind::Memo => &[
+            ("MaxLength", Int),
+            ("DatabaseLength", Int),
+            ("Format", Enum),
+            ("FormatName", Complex),
+            ("ImeMode", Enum),
+            ("IsLocalizable", Bool),
+        ],
+        AttributeKind::Integer => &[("MinValue", Int), ("MaxValue", Int), ("Format", Enum)],
+        AttributeKind::BigInt => &[("MinValue", Int), ("MaxValue", Int)],
+        AttributeKind::Decimal => &[
+            ("MinValue", Number),
+            ("MaxValue", Number),
+            ("Precision", Int),
+            ("ImeMode", Enum),
+        ],
+        AttributeKind::Money => &[
+            ("MinValue", Number),
+            ("MaxValue", Number),
+            ("Precision", Int),
+            ("PrecisionSource", Int),
+            ("ImeMode", Enum),
+            ("IsBaseCurrency", Bool),
+            ("CalculationOf", Text),
+        ],
+        AttributeKind::Boolean => &[("DefaultValue", Bool), ("FormulaDefinition", Text)],
+        AttributeKind::DateTime => &[
+            ("Format", Enum),
+            ("DateTimeBehavior", Complex),
+            ("ImeMode", Enum),
+            ("MinSupportedValue", Text),
+            ("MaxSupportedValue", Text),
+            ("CanChangeDateTimeBehavior", Complex),
+        ],
+        AttributeKind::Lookup | AttributeKind::Owner => &[("Targets", Complex), ("Format", Enum)],
+        AttributeKind::Picklist => &[
+            ("DefaultFormValue", Int),
+            ("ParentPicklistLogicalName", Text),
+            ("ChildPicklistLogicalNames", Complex),
+        ],
+        AttributeKind::State | AttributeKind::Status => &[("DefaultFormValue", Int)],
+        AttributeKind::Uniqueidentifier => &[],
     }
 }
 
@@ -260,7 +129,7 @@ pub fn shape(kinds: Option<&[AttributeKind]>) -> Shape {
             navigations: &[],
         };
     };
-    properties.extend_from_slice(first.derived_properties());
+    properties.extend_from_slice(derived_properties(*first));
     Shape {
         type_name: first.metadata_type(),
         properties,
@@ -319,11 +188,14 @@ fn required_level(table: &Table, column: &Column) -> Json {
 pub fn attribute_json(table: &Table, column: &Column, position: usize) -> Map<String, Json> {
     let kind = AttributeKind::of(column);
     let id = metadata_id(table, column);
-    let custom = is_custom(table) && !is_system_column(table, column);
+    let custom = column.custom || (is_custom(table) && !is_system_column(table, column));
     let primary_id = column.name == table.primary_id;
     let readable = column.access != Access::WriteOnly;
     let writable = column.access != Access::ReadOnly;
-    let display = humanize(&column.name, custom);
+    let display = column
+        .label
+        .clone()
+        .unwrap_or_else(|| humanize(&column.name, custom));
     let mut out = Map::new();
     out.insert(
         "@odata.type".into(),
@@ -338,7 +210,7 @@ pub fn attribute_json(table: &Table, column: &Column, position: usize) -> Map<St
         "ColumnNumber": position + 1,
         "EntityLogicalName": table.logical_name,
         "LogicalName": column.name,
-        "SchemaName": column.name,
+        "SchemaName": column.schema_name.as_deref().unwrap_or(&column.name),
         "ExternalName": null,
         "DisplayName": label(&display, id, "DisplayName"),
         "Description": empty_label(),

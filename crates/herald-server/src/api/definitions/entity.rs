@@ -3,9 +3,6 @@
 //! table-creating API can reuse it), and what tells a custom table from a
 //! built-in one.
 
-use std::collections::BTreeSet;
-use std::sync::OnceLock;
-
 use herald_core::fixed_ids::fixed_id;
 use herald_core::Table;
 use serde_json::{json, Map, Value as Json};
@@ -21,17 +18,9 @@ pub fn metadata_id(table: &Table) -> Uuid {
 }
 
 /// Whether the table is a user's (declared in `[[tables]]` or created at
-/// run time) rather than one herald ships: anything not built in.
+/// run time) rather than one herald ships.
 pub fn is_custom(table: &Table) -> bool {
-    static BUILT_IN: OnceLock<BTreeSet<String>> = OnceLock::new();
-    !BUILT_IN
-        .get_or_init(|| {
-            herald_core::builtin::builtin_tables()
-                .into_iter()
-                .map(|t| t.logical_name)
-                .collect()
-        })
-        .contains(&table.logical_name)
+    table.is_custom()
 }
 
 /// Dataverse's PascalCase schema names of the Dataverse tables herald
@@ -63,14 +52,21 @@ fn dataverse_schema_name(logical_name: &str) -> Option<&'static str> {
 }
 
 pub fn schema_name(table: &Table) -> String {
+    if let Some(given) = &table.details.schema_name {
+        return given.clone();
+    }
     dataverse_schema_name(&table.logical_name)
         .map(str::to_string)
         .unwrap_or_else(|| table.logical_name.clone())
 }
 
-/// The table's display name: Dataverse's for its own tables, else the
-/// logical name without its prefix, in words (`new_project` → `Project`).
+/// The table's display name: the one it was created with, Dataverse's for
+/// its own tables, else the logical name without its prefix, in words
+/// (`new_project` → `Project`).
 pub fn display_name(table: &Table) -> String {
+    if let Some(given) = &table.details.display_name {
+        return given.clone();
+    }
     match dataverse_schema_name(&table.logical_name) {
         Some(schema) => words_of_schema_name(schema),
         None => humanize(&table.logical_name, true),
@@ -145,7 +141,10 @@ pub fn entity_json(table: &Table) -> Map<String, Json> {
     let id = metadata_id(table);
     let custom = is_custom(table);
     let display = display_name(table);
-    let display_plural = plural(&display, &table.logical_name, &table.entity_set);
+    let display_plural = match &table.details.display_collection_name {
+        Some(given) => given.clone(),
+        None => plural(&display, &table.logical_name, &table.entity_set),
+    };
     let schema = schema_name(table);
     let collection_schema = plural(&schema, &table.logical_name, &table.entity_set);
     let body = json!({
@@ -174,7 +173,7 @@ pub fn entity_json(table: &Table) -> Map<String, Json> {
         "IsStateModelAware": table.column("statecode").is_some(),
         "IsCustomizable": managed(custom, false, "iscustomizable"),
         "IsRenameable": managed(custom, false, "isrenameable"),
-        "CanCreateAttributes": managed(false, false, "cancreateattributes"),
+        "CanCreateAttributes": managed(true, false, "cancreateattributes"),
         "OwnershipType": ownership_type(table),
         "TableType": "Standard",
         "HasActivities": false,

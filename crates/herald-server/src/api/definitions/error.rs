@@ -39,3 +39,26 @@ impl From<DefinitionError> for ApiError {
 }
 
 pub type DefinitionResult<T> = Result<T, DefinitionError>;
+
+/// A schema change refused or failed, as an OData error: a missing table
+/// or column is `404`; a name taken `400` with Dataverse's duplicate code;
+/// a built-in table or column, or one something still depends on, `400`
+/// with the invalid-argument code.
+pub fn change_error(e: crate::tables::TableChangeError) -> ApiError {
+    use herald_core::schema::ChangeError;
+    match e {
+        crate::tables::TableChangeError::Store(e) => e.into(),
+        crate::tables::TableChangeError::Change(e) => {
+            let message = e.to_string();
+            match e {
+                ChangeError::NotFound(_) => ApiError::not_found(message),
+                ChangeError::Duplicate(_) => {
+                    ApiError::new(StatusCode::BAD_REQUEST, codes::DUPLICATE, message)
+                }
+                ChangeError::NotCustom(_) | ChangeError::InUse(_) | ChangeError::Invalid(_) => {
+                    ApiError::invalid(message)
+                }
+            }
+        }
+    }
+}

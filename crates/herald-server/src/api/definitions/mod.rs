@@ -8,17 +8,21 @@
 //! `Table`/`Column` (`entity`, `attribute`, `option_set`, `relationship`),
 //! `query` applies `$select`/`$filter`/`$expand` to it, `path` parses the
 //! routes. MetadataIds are UUID v5 of names, so every node and every
-//! restart agrees on them. Reading only: changing tables is not offered
-//! (see `api::odata::route`).
+//! restart agrees on them. Writes (creating tables, columns, lookups and
+//! keys) are `write`, which reads bodies with `body` and changes the
+//! schema through `crate::tables`.
 
 mod attribute;
+mod body;
 mod entity;
 mod error;
+mod key;
 mod label;
 mod option_set;
 mod path;
 mod query;
 mod relationship;
+pub mod write;
 
 use herald_core::schema::Column;
 use herald_core::{Schema, Table};
@@ -26,8 +30,8 @@ use serde_json::{json, Map, Value as Json};
 
 pub use error::DefinitionError;
 
-use attribute::AttributeKind;
 use error::DefinitionResult;
+use herald_core::schema::AttributeKind;
 use path::{Child, ChildKind, Key, Target};
 use query::{ExpandItem, Options, Shape};
 use relationship::Described;
@@ -162,18 +166,12 @@ fn read_child(
             let shape = relationship::one_to_many_shape();
             relationships(schema, &shape, all, child.key.as_ref(), under, options)
         }
-        ChildKind::ManyToManyRelationships | ChildKind::Keys => {
-            let (shape, what) = match child.kind {
-                ChildKind::Keys => (relationship::key_shape(), "alternate keys"),
-                _ => (
-                    relationship::many_to_many_shape(),
-                    "many-to-many relationships",
-                ),
-            };
-            let opts = Options::parse(schema, &shape, options)?;
+        ChildKind::Keys => keys(schema, table, child, under, options),
+        ChildKind::ManyToManyRelationships => {
+            let opts = Options::parse(schema, &relationship::many_to_many_shape(), options)?;
             if let Some(key) = &child.key {
                 return Err(DefinitionError::NotFound(format!(
-                    "Could not find {} on '{}': herald models no {what}",
+                    "Could not find {} on '{}': herald models no many-to-many relationships",
                     describe_key(key),
                     table.logical_name
                 )));
@@ -181,6 +179,56 @@ fn read_child(
             Ok(collection(
                 format!("{under}{}", opts.context_suffix()),
                 Vec::new(),
+            ))
+        }
+    }
+}
+
+/// `Keys` and `Keys(<key>)`: the table's alternate keys.
+fn keys(
+    schema: &Schema,
+    table: &Table,
+    child: &Child,
+    under: String,
+    options: &[(String, String)],
+) -> DefinitionResult<Json> {
+    let shape = relationship::key_shape();
+    let no_expand = |_: &(), _: &ExpandItem| Ok(Json::Null);
+    match &child.key {
+        None => {
+            let opts = Options::parse(schema, &shape, options)?;
+            let items = table
+                .details
+                .keys
+                .iter()
+                .map(|k| ((), key::key_json(table, k)));
+            let value = select_all(&opts, items, no_expand)?;
+            Ok(collection(
+                format!("{under}{}", opts.context_suffix()),
+                value,
+            ))
+        }
+        Some(k) => {
+            let found = table
+                .details
+                .keys
+                .iter()
+                .find(|key| match k {
+                    Key::Id(id) => key::metadata_id(table, key) == *id,
+                    Key::Named { value, .. } => &key.logical_name == value,
+                })
+                .ok_or_else(|| {
+                    DefinitionError::NotFound(format!(
+                        "Could not find an alternate key {} on '{}'",
+                        describe_key(k),
+                        table.logical_name
+                    ))
+                })?;
+            let opts = single_options(schema, &shape, options)?;
+            let one = select_one(&opts, (), key::key_json(table, found), no_expand)?;
+            Ok(entity(
+                format!("{under}{}/$entity", opts.context_suffix()),
+                one,
             ))
         }
     }
@@ -344,7 +392,15 @@ fn expand_entity(schema: &Schema, table: &Table, item: &ExpandItem) -> Definitio
             (relationship::one_to_many_shape(), objects)
         }
         "ManyToManyRelationships" => (relationship::many_to_many_shape(), Vec::new()),
-        _ => (relationship::key_shape(), Vec::new()),
+        _ => (
+            relationship::key_shape(),
+            table
+                .details
+                .keys
+                .iter()
+                .map(|k| key::key_json(table, k))
+                .collect(),
+        ),
     };
     // Nested levels have no navigation properties of their own to expand.
     let opts = Options::parse(schema, &shape, &item.options)?;
@@ -426,7 +482,7 @@ fn entity(context: String, body: Json) -> Json {
     Json::Object(out)
 }
 
-fn find_table<'a>(schema: &'a Schema, key: &Key) -> DefinitionResult<&'a Table> {
+pub(super) fn find_table<'a>(schema: &'a Schema, key: &Key) -> DefinitionResult<&'a Table> {
     match key {
         Key::Id(id) => schema.tables().find(|t| entity::metadata_id(t) == *id),
         Key::Named { property, value } if property == "LogicalName" => schema.table(value),
@@ -446,7 +502,7 @@ fn find_table<'a>(schema: &'a Schema, key: &Key) -> DefinitionResult<&'a Table> 
     })
 }
 
-fn attribute_not_found(table: &Table, key: &Key) -> DefinitionError {
+pub(super) fn attribute_not_found(table: &Table, key: &Key) -> DefinitionError {
     match key {
         Key::Named { property, .. } if property != "LogicalName" => DefinitionError::Invalid(
             format!("Attributes are keyed by MetadataId or LogicalName, not '{property}'"),
@@ -459,7 +515,7 @@ fn attribute_not_found(table: &Table, key: &Key) -> DefinitionError {
     }
 }
 
-fn describe_key(key: &Key) -> String {
+pub(super) fn describe_key(key: &Key) -> String {
     match key {
         Key::Id(id) => format!("with MetadataId '{id}'"),
         Key::Named { property, value } => format!("with {property} '{value}'"),

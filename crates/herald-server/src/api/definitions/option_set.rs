@@ -12,10 +12,11 @@ use herald_core::Table;
 use serde_json::{json, Map, Value as Json};
 use uuid::Uuid;
 
-use super::attribute::{AttributeKind, NAMESPACE};
+use super::attribute::NAMESPACE;
 use super::entity::is_custom;
 use super::label::{empty_label, humanize, label, managed};
 use super::query::{Kind, Shape};
+use herald_core::schema::AttributeKind;
 
 const COMMON_PROPERTIES: &[(&str, Kind)] = {
     use Kind::*;

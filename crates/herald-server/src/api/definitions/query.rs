@@ -72,6 +72,7 @@ impl Shape {
             kind: TableKind::System,
             columns,
             object_type_code: 0,
+            details: Default::default(),
         }
     }
 

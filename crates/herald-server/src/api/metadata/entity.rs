@@ -5,24 +5,9 @@
 //! Dataverse writes, each one-to-many relationship as a collection — with
 //! their partners. Write-only columns (secrets) are not described.
 
-use herald_core::schema::{Access, Column, ColumnType};
+use herald_core::schema::{Access, AttributeKind, Column, ColumnType};
 
 use super::{attr, Entity, ALIAS};
-
-/// The Edm type a column is read as: by its type, except Dataverse's row
-/// version, which is a 64-bit integer (a `BigInt` attribute in
-/// `EntityDefinitions`).
-fn edm_type(c: &Column) -> &'static str {
-    match &c.ty {
-        ColumnType::Integer if c.name == "versionnumber" => "Edm.Int64",
-        ColumnType::String { .. } | ColumnType::Memo { .. } => "Edm.String",
-        ColumnType::Integer | ColumnType::Choice { .. } => "Edm.Int32",
-        ColumnType::Decimal | ColumnType::Money => "Edm.Decimal",
-        ColumnType::Boolean => "Edm.Boolean",
-        ColumnType::DateTime => "Edm.DateTimeOffset",
-        ColumnType::UniqueIdentifier | ColumnType::Lookup { .. } => "Edm.Guid",
-    }
-}
 
 pub(super) fn write(x: &mut String, entity: &Entity<'_>) {
     let t = entity.table;
@@ -73,7 +58,7 @@ fn property(x: &mut String, c: &Column, key: bool) {
     let head = format!(
         r#"<Property Name="{}" Type="{}"{facets}"#,
         attr(&name),
-        edm_type(c)
+        AttributeKind::of(c).edm_type()
     );
     x.push_str(&head);
     if c.access == Access::ReadOnly {

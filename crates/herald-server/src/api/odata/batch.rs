@@ -184,6 +184,7 @@ async fn answer(
         headers,
         caller: outer.caller.clone(),
         uri,
+        schema: outer.schema.clone(),
     };
     let resource = path::parse(&herald_core::odata::percent_decode(&rest))?;
     let body = body_with_references(&r.body, ids)?;

@@ -76,7 +76,7 @@ pub(super) async fn run(
     // takes the right to change it.
     match op {
         Bound::Attempts => {
-            let t = super::table_for(state, SYSTEM_JOBS)?;
+            let t = super::table_for(req, SYSTEM_JOBS)?;
             if req.caller.reader(state).get(t, id).await?.is_none() {
                 return Err(crate::api::error::ApiError::record_not_found(
                     &t.logical_name,
@@ -85,7 +85,7 @@ pub(super) async fn run(
             }
         }
         Bound::Notify => {
-            let t = super::table_for(state, "serviceendpoints")?;
+            let t = super::table_for(req, "serviceendpoints")?;
             req.caller.grants.check(t, Privilege::Write)?;
         }
         Bound::Retry => {}

@@ -57,7 +57,7 @@ pub(super) async fn run(
     body: &[u8],
     writer: &mut Writer<'_, '_>,
 ) -> ApiResult<Response> {
-    let table = table_for(state, set)?;
+    let table = table_for(req, set)?;
     let bulk = Bulk::of(action).ok_or_else(|| {
         ApiError::bad_request(format!(
             "'{NAMESPACE}{action}' is not an action bound to '{set}': use CreateMultiple, UpdateMultiple or UpsertMultiple"
@@ -134,7 +134,7 @@ fn bulk_message(
                 )));
             }
         }
-        let values = values_from_body(&state.schema, table, record)?;
+        let values = values_from_body(&state.schema(), table, record)?;
         let id = values
             .iter()
             .find(|(c, _)| c == &table.primary_id)

@@ -8,6 +8,7 @@
 //! UpsertMultiple) or a `BulkDelete` (`bulk_delete`, a System Job); `writer` decides whether a write commits alone or joins a
 //! change set's session.
 
+mod alternate_key;
 mod batch;
 mod bound;
 mod bulk;
@@ -27,8 +28,9 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use herald_core::odata::{parameter_aliases, resolve_alias};
 use herald_core::value::parse_guid;
-use herald_core::Table;
+use herald_core::{Schema, Table};
 use serde_json::Value as Json;
+use std::sync::Arc;
 use uuid::Uuid;
 
 use crate::api::error::{ApiError, ApiResult};
@@ -49,6 +51,9 @@ pub(super) struct Request {
     pub(super) headers: HeaderMap,
     pub(super) caller: Caller,
     pub(super) uri: Uri,
+    /// The schema this request is answered with (one snapshot for the
+    /// whole request, even if a table changes meanwhile).
+    pub(super) schema: Arc<Schema>,
 }
 
 // One parameter per axum extractor.
@@ -114,9 +119,8 @@ pub(super) fn odata_json(status: StatusCode, body: Json) -> Response {
     resp
 }
 
-pub(super) fn table_for<'a>(state: &'a AppState, set: &str) -> ApiResult<&'a Table> {
-    state
-        .schema
+pub(super) fn table_for<'a>(req: &'a Request, set: &str) -> ApiResult<&'a Table> {
+    req.schema
         .table_by_set(set)
         .ok_or_else(|| ApiError::not_found(format!("Resource not found for the segment '{set}'")))
 }
@@ -134,5 +138,8 @@ pub(super) fn resolve_key(req: &Request, key: Key) -> ApiResult<Uuid> {
                 ))
             })
         }
+        Key::Alternate(_) => Err(ApiError::bad_request(
+            "An alternate key addresses a row in GET, PATCH and DELETE of the row itself; use its id here",
+        )),
     }
 }

@@ -47,7 +47,7 @@ pub(super) fn retrieve_version(req: &Request) -> ApiResult<Response> {
 
 pub(super) fn service_document(state: &AppState, req: &Request) -> ApiResult<Response> {
     let value: Vec<Json> = state
-        .schema
+        .schema()
         .tables()
         .map(|t| json!({"name": t.entity_set, "kind": "EntitySet", "url": t.entity_set}))
         .collect();
@@ -79,20 +79,17 @@ pub(super) fn context_url(req: &Request, table: &Table, query: &Query, entity: b
 }
 
 /// Parse the query options (or `fetchXml`, or `sql`) for a table.
-pub(super) fn bind_query(state: &AppState, req: &Request, table: &Table) -> ApiResult<Query> {
+pub(super) fn bind_query(req: &Request, table: &Table) -> ApiResult<Query> {
     let option = |name: &str| req.options.iter().find(|(k, _)| k == name).map(|(_, v)| v);
     let (query, language) = if let Some(xml) = option("fetchXml") {
         (
-            herald_core::fetchxml::parse_fetchxml(&state.schema, xml)?,
+            herald_core::fetchxml::parse_fetchxml(&req.schema, xml)?,
             "FetchXML entity",
         )
     } else if let Some(sql) = option("sql") {
-        (
-            herald_core::sql::parse_sql(&state.schema, sql)?,
-            "SQL table",
-        )
+        (herald_core::sql::parse_sql(&req.schema, sql)?, "SQL table")
     } else {
-        return Ok(parse_options(&state.schema, table, &req.options)?);
+        return Ok(parse_options(&req.schema, table, &req.options)?);
     };
     if query.table != table.logical_name {
         return Err(ApiError::bad_request(format!(
@@ -136,8 +133,8 @@ pub(super) fn next_link(req: &Request, offset: u64) -> String {
 }
 
 pub(super) async fn list(state: &AppState, req: &Request, set: &str) -> ApiResult<Response> {
-    let table = table_for(state, set)?;
-    let query = bind_query(state, req, table)?;
+    let table = table_for(req, set)?;
+    let query = bind_query(req, table)?;
     list_query(state, req, table, query, None).await
 }
 
@@ -180,7 +177,7 @@ pub(super) async fn list_query(
     }
     expand(state, &reader, table, &query, &mut rows).await?;
     let names = if req.prefer.annotations {
-        Some(lookup_names(&reader, &state.schema, table, &rows).await?)
+        Some(lookup_names(&reader, &req.schema, table, &rows).await?)
     } else {
         None
     };
@@ -247,7 +244,8 @@ pub(super) async fn expand(
     rows: &mut [Record],
 ) -> ApiResult<()> {
     for ex in &query.expand {
-        let Some(target) = state.schema.table(&ex.query.table) else {
+        let schema_now = state.schema();
+        let Some(target) = schema_now.table(&ex.query.table) else {
             continue;
         };
         match &ex.kind {
@@ -272,7 +270,7 @@ pub(super) async fn expand(
                         .iter()
                         .find(|f| id.is_some() && f.guid(&target.primary_id) == id);
                     let json = match hit {
-                        Some(h) => Json::Object(record_json(&state.schema, target, h, None)),
+                        Some(h) => Json::Object(record_json(&state.schema(), target, h, None)),
                         None => Json::Null,
                     };
                     r.values.push((
@@ -332,7 +330,7 @@ pub(super) async fn expand(
                             })
                         })
                         .take(per_parent_top.map(|t| t as usize).unwrap_or(usize::MAX))
-                        .map(|f| Json::Object(record_json(&state.schema, target, f, None)))
+                        .map(|f| Json::Object(record_json(&state.schema(), target, f, None)))
                         .collect();
                     r.values.push((
                         format!("{EXPANDED}{}", ex.navigation),
@@ -366,7 +364,7 @@ pub(super) async fn expand(
                         .iter()
                         .filter(|f| id.is_some() && f.guid(lookup_column) == id)
                         .take(per_parent_top.map(|t| t as usize).unwrap_or(usize::MAX))
-                        .map(|f| Json::Object(record_json(&state.schema, target, f, None)))
+                        .map(|f| Json::Object(record_json(&state.schema(), target, f, None)))
                         .collect();
                     r.values.push((
                         format!("{EXPANDED}{}", ex.navigation),
@@ -430,7 +428,7 @@ pub(super) fn with_expansions(
             .cloned()
             .collect(),
     };
-    let mut out = record_json(&state.schema, table, &plain, names);
+    let mut out = record_json(&state.schema(), table, &plain, names);
     for h in hidden {
         out.retain(|k, _| k != h && !k.starts_with(&format!("{h}@")));
     }
@@ -471,13 +469,9 @@ pub(super) async fn retrieve(
     set: &str,
     key: Key,
 ) -> ApiResult<Response> {
-    let table = table_for(state, set)?;
+    let table = table_for(req, set)?;
     let id = resolve_key(req, key)?;
-    let query = by_id_query(
-        table,
-        parse_options(&state.schema, table, &req.options)?,
-        id,
-    );
+    let query = by_id_query(table, parse_options(&req.schema, table, &req.options)?, id);
     single(state, req, table, query, id).await
 }
 
@@ -497,7 +491,7 @@ pub(super) async fn single(
     }
     expand(state, &reader, table, &query, &mut rows).await?;
     let names = if req.prefer.annotations {
-        Some(lookup_names(&reader, &state.schema, table, &rows).await?)
+        Some(lookup_names(&reader, &req.schema, table, &rows).await?)
     } else {
         None
     };
@@ -527,7 +521,7 @@ pub(super) async fn navigate(
     key: Key,
     nav: &str,
 ) -> ApiResult<Response> {
-    let table = table_for(state, set)?;
+    let table = table_for(req, set)?;
     let id = resolve_key(req, key)?;
     let parent = req
         .caller
@@ -537,7 +531,7 @@ pub(super) async fn navigate(
         .ok_or_else(|| ApiError::record_not_found(&table.logical_name, id))?;
     if let Some(assoc) = herald_core::security::association(&table.logical_name, nav) {
         // Many-to-many: the rows the intersect table links to this one.
-        let other = state
+        let other = req
             .schema
             .table(assoc.other_table)
             .ok_or_else(|| ApiError::internal("association without table"))?;
@@ -559,7 +553,7 @@ pub(super) async fn navigate(
         if ids.is_empty() {
             ids.push(Value::Guid(Uuid::nil()));
         }
-        let mut query = parse_options(&state.schema, other, &req.options)?;
+        let mut query = parse_options(&req.schema, other, &req.options)?;
         let linked = Condition::In {
             column: ColumnRef::new(other.primary_id.clone()),
             values: ids,
@@ -572,12 +566,12 @@ pub(super) async fn navigate(
         let ctx = context_url(req, other, &query, false);
         return list_query(state, req, other, query, Some(ctx)).await;
     }
-    if let Some(rel) = state.schema.relationship_from(&table.logical_name, nav) {
-        let many = state
-            .schema
+    if let Some(rel) = req.schema.relationship_from(&table.logical_name, nav) {
+        let schema_now = state.schema();
+        let many = schema_now
             .table(&rel.many_table)
             .ok_or_else(|| ApiError::internal("relationship without table"))?;
-        let mut query = parse_options(&state.schema, many, &req.options)?;
+        let mut query = parse_options(&req.schema, many, &req.options)?;
         let link = Condition::Compare {
             column: ColumnRef::new(rel.lookup_column.clone()),
             op: CompareOp::Eq,
@@ -593,14 +587,14 @@ pub(super) async fn navigate(
     if let Some(col) = table.lookup_by_navigation(nav) {
         let target = col
             .lookup_target()
-            .and_then(|t| state.schema.table(t))
+            .and_then(|t| req.schema.table(t))
             .ok_or_else(|| ApiError::internal("lookup without target"))?;
         let Some(target_id) = parent.guid(&col.name) else {
             return Ok(StatusCode::NO_CONTENT.into_response());
         };
         let query = by_id_query(
             target,
-            parse_options(&state.schema, target, &req.options)?,
+            parse_options(&req.schema, target, &req.options)?,
             target_id,
         );
         return single(state, req, target, query, target_id).await;

@@ -48,15 +48,15 @@ pub(super) async fn run(
     body: &[u8],
     writer: &mut Writer<'_, '_>,
 ) -> ApiResult<Response> {
-    let table = table_for(state, target.set)?;
+    let table = table_for(req, target.set)?;
     if let Some(assoc) = association(&table.logical_name, target.navigation) {
-        let op = associate(state, req, method, assoc, target, body)?;
+        let op = associate(req, method, assoc, target, body)?;
         writer
             .execute(state, op.with_correlation(correlation(state, &req.headers)))
             .await?;
         return Ok(no_content());
     }
-    let change = change_of(state, req, method, target, body)?;
+    let change = change_of(req, method, target, body)?;
     writer
         .execute(
             state,
@@ -74,15 +74,14 @@ pub(super) async fn run(
 }
 
 fn change_of<'s>(
-    state: &'s AppState,
-    req: &Request,
+    req: &'s Request,
     method: &Method,
     target: Target<'_>,
     body: &[u8],
 ) -> ApiResult<Change<'s>> {
-    let table = table_for(state, target.set)?;
+    let table = table_for(req, target.set)?;
     let id = resolve_key(req, target.key)?;
-    let schema = &state.schema;
+    let schema = &req.schema;
     if let Some(col) = table.lookup_by_navigation(target.navigation) {
         let referenced = schema
             .table(col.lookup_target().unwrap_or(""))
@@ -152,14 +151,13 @@ fn change_of<'s>(
 /// …(<other id>)/$ref` (or `?$id=`) deletes it — a Create or Delete of the
 /// intersect table through the pipeline, so its privileges apply.
 fn associate(
-    state: &AppState,
     req: &Request,
     method: &Method,
     assoc: Association,
     target: Target<'_>,
     body: &[u8],
 ) -> ApiResult<Operation> {
-    let schema = &state.schema;
+    let schema = &req.schema;
     let id = resolve_key(req, target.key)?;
     let other = schema
         .table(assoc.other_table)

@@ -41,7 +41,14 @@ pub(super) async fn route(
     }
     let caller = authenticate(state, &headers).await?;
     let resource = path::parse(&herald_core::odata::percent_decode(rest))?;
-    let req = Request {
+    if matches!(
+        resource,
+        Resource::Definitions(_) | Resource::Metadata | Resource::Service
+    ) {
+        // What the metadata API says is current on every node.
+        crate::tables::refresh(state).await?;
+    }
+    let mut req = Request {
         base: origin.url(&format!("/api/data/{version}/")),
         origin: origin.origin(),
         options: split_query_string(raw_query.as_deref().unwrap_or("")),
@@ -49,6 +56,7 @@ pub(super) async fn route(
         headers,
         caller,
         uri,
+        schema: state.schema(),
     };
     let body = read_body(state, body).await?;
     if resource == Resource::Batch {
@@ -57,7 +65,28 @@ pub(super) async fn route(
             m => Err(not_allowed(&m)),
         };
     }
-    dispatch(state, &req, method, resource, &body, &mut Writer::Alone).await
+    let answer = dispatch(
+        state,
+        &req,
+        method.clone(),
+        resource.clone(),
+        &body,
+        &mut Writer::Alone,
+    )
+    .await;
+    match answer {
+        // A table, column or key this node does not know yet may have
+        // been made on another node: if the schema moved, answer again
+        // with the new one (the failed request changed nothing).
+        Err(e)
+            if matches!(e.status, StatusCode::BAD_REQUEST | StatusCode::NOT_FOUND)
+                && crate::tables::refresh(state).await? =>
+        {
+            req.schema = state.schema();
+            dispatch(state, &req, method, resource, &body, &mut Writer::Alone).await
+        }
+        other => other,
+    }
 }
 
 /// Answer one parsed request — on its own, or as a part of a `$batch`
@@ -70,6 +99,9 @@ pub(super) async fn dispatch(
     body: &[u8],
     writer: &mut Writer<'_, '_>,
 ) -> ApiResult<Response> {
+    let (resource, upsert_body) =
+        super::alternate_key::resolve(state, req, &method, resource, body).await?;
+    let body = upsert_body.as_deref().unwrap_or(body);
     if let Resource::Set {
         set,
         key: Some(k),
@@ -85,17 +117,27 @@ pub(super) async fn dispatch(
         (Method::GET, Resource::WhoAmI) => read::who_am_i(state, req),
         (Method::GET, Resource::RetrieveVersion) => read::retrieve_version(req),
         (Method::GET, Resource::Service) => read::service_document(state, req),
-        (Method::GET, Resource::Metadata) => Ok(metadata_document(state)),
+        (Method::GET, Resource::Metadata) => Ok(metadata_document(&req.schema)),
         (Method::GET, Resource::Definitions(path)) => {
-            crate::api::definitions::read(&state.schema, &req.base, &path, &req.options)
+            crate::api::definitions::read(&req.schema, &req.base, &path, &req.options)
                 .map(|body| odata_json(StatusCode::OK, body))
                 .map_err(ApiError::from)
         }
-        (m, Resource::Definitions(_)) => Err(ApiError::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            crate::api::error::codes::UNSUPPORTED,
-            format!("{m} is not supported on table definitions: herald's tables are read-only through the Web API (declare tables in the [[tables]] section of the config)"),
-        )),
+        (m, Resource::Definitions(path)) => {
+            crate::api::definitions::write::run(state, &req.base, &m, &path, body, &req.caller)
+                .await
+        }
+        (
+            Method::POST,
+            Resource::Set {
+                set,
+                key: None,
+                navigation: None,
+            },
+        ) if set == crate::api::definitions::write::CREATE_ENTITIES => {
+            crate::api::definitions::write::create_entities(state, &req.base, body, &req.caller)
+                .await
+        }
         (Method::GET, Resource::Set { set, key: None, .. }) => read::list(state, req, &set).await,
         (
             Method::GET,
@@ -199,8 +241,8 @@ fn not_allowed(method: &Method) -> ApiError {
 }
 
 /// `$metadata`: the CSDL of every table.
-fn metadata_document(state: &AppState) -> Response {
-    let mut r = (StatusCode::OK, crate::api::metadata::csdl(&state.schema)).into_response();
+fn metadata_document(schema: &herald_core::Schema) -> Response {
+    let mut r = (StatusCode::OK, crate::api::metadata::csdl(schema)).into_response();
     r.headers_mut().insert(
         axum::http::header::CONTENT_TYPE,
         HeaderValue::from_static("application/xml"),

@@ -73,7 +73,7 @@ pub(super) async fn write_response(
     let mut resp = if req.prefer.return_representation && writer.committed_on_return() {
         let query = by_id_query(
             table,
-            parse_options(&state.schema, table, &req.options)?,
+            parse_options(&state.schema(), table, &req.options)?,
             outcome.id,
         );
         let mut r = single(state, req, table, query, outcome.id).await?;
@@ -111,9 +111,9 @@ pub(super) async fn create(
     body: &[u8],
     writer: &mut Writer<'_, '_>,
 ) -> ApiResult<Response> {
-    let table = table_for(state, set)?;
+    let table = table_for(req, set)?;
     let obj = json_object(body)?;
-    let values = values_from_body(&state.schema, table, &obj)?;
+    let values = values_from_body(&state.schema(), table, &obj)?;
     let id = values
         .iter()
         .find(|(c, _)| c == &table.primary_id)
@@ -142,10 +142,10 @@ pub(super) async fn update(
     body: &[u8],
     writer: &mut Writer<'_, '_>,
 ) -> ApiResult<Response> {
-    let table = table_for(state, set)?;
+    let table = table_for(req, set)?;
     let id = resolve_key(req, key)?;
     let obj = json_object(body)?;
-    let values = values_from_body(&state.schema, table, &obj)?;
+    let values = values_from_body(&state.schema(), table, &obj)?;
     if let Some(other) = values
         .iter()
         .find(|(c, _)| c == &table.primary_id)
@@ -184,7 +184,7 @@ pub(super) async fn delete(
     key: Key,
     writer: &mut Writer<'_, '_>,
 ) -> ApiResult<Response> {
-    let table = table_for(state, set)?;
+    let table = table_for(req, set)?;
     let id = resolve_key(req, key)?;
     let pre = precondition(&req.headers)?;
     if pre == Precondition::MustNotExist {
