@@ -394,3 +394,56 @@ async fn a_table_made_on_one_node_is_used_on_another(backend: Backend, test: &st
 }
 
 both_backends!(starts_own: a_table_made_on_one_node_is_used_on_another);
+
+/// A Basic User has no metadata privileges; a System Customizer does, and
+/// both may use the new table as their roles allow (its privileges are
+/// granted as at start).
+async fn table_changes_need_metadata_privileges(s: TestServer) {
+    let mut keys = Vec::new();
+    for (name, roles) in [
+        ("basic", json!([])),
+        ("customizer", json!(["System Customizer"])),
+    ] {
+        let user = s
+            .create(
+                "systemusers",
+                json!({"firstname": name, "lastname": "Tester", "domainname": format!("{name}@example.com")}),
+            )
+            .await;
+        let mut body = json!({"user": user, "name": name});
+        if roles.as_array().is_some_and(|r| !r.is_empty()) {
+            body["roles"] = roles;
+        }
+        let (status, _, added) = s
+            .send(
+                s.request(Method::POST, &format!("{}/api/herald/keys", s.base))
+                    .json(&body),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{added}");
+        keys.push(added["key"].as_str().unwrap_or_default().to_string());
+    }
+    let as_key = |key: &str, method: Method, path: &str| {
+        s.client
+            .request(method, format!("{}/{path}", s.api))
+            .bearer_auth(key.to_string())
+    };
+    let (status, _, body) = s
+        .send(as_key(&keys[0], Method::POST, "EntityDefinitions").json(&project_body()))
+        .await;
+    let message = odata_error(status, &body, StatusCode::FORBIDDEN);
+    assert!(message.contains("prvCreateEntity"), "{message}");
+    let (status, _, body) = s
+        .send(as_key(&keys[1], Method::POST, "EntityDefinitions").json(&project_body()))
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let (status, _, body) = s
+        .send(
+            as_key(&keys[1], Method::POST, "new_projects")
+                .json(&json!({"new_name": "By a customizer"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+}
+
+both_backends!(table_changes_need_metadata_privileges);
