@@ -261,7 +261,9 @@ impl Running {
         retention.abort();
         bc_notifier.abort();
         bulk_deletes.abort();
-        let schema_refresher = crate::tables::spawn_refresher(self.state.clone());
+        if let Some(r) = schema_refresher {
+            r.abort();
+        }
         result
     }
 }
