@@ -424,6 +424,20 @@ async fn progress(
     phase: Option<JobPhase>,
 ) -> Result<(), BulkDeleteError> {
     let (_, operations) = tables(state)?;
+    let values = progress_values(state, counts, phase);
+    let mut tx = state.store.begin().await?;
+    tx.update(operations, job_id, &values).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The bulkdeleteoperation columns one progress write sets (counts, and the
+/// phase when it changes).
+fn progress_values(
+    state: &AppState,
+    counts: &mut Counts,
+    phase: Option<JobPhase>,
+) -> Vec<(String, Value)> {
     let mut values = vec![
         ("successcount".to_string(), Value::Int(counts.success)),
         ("failurecount".to_string(), Value::Int(counts.failure)),
@@ -434,10 +448,7 @@ async fn progress(
     if let Some(p) = phase {
         values.extend(phase_values(p));
     }
-    let mut tx = state.store.begin().await?;
-    tx.update(operations, job_id, &values).await?;
-    tx.commit().await?;
-    Ok(())
+    values
 }
 
 /// Run one bulk delete to its end.
@@ -650,10 +661,16 @@ async fn finish(
             Value::Int((now - started).num_milliseconds().max(0)),
         ));
     }
+    // The job and its bulkdeleteoperation reach their end in one
+    // transaction: nobody reads a completed job whose counts still say
+    // In Progress.
+    let (_, operations) = tables(state)?;
+    let progress = progress_values(state, &mut counts, Some(phase));
     let mut tx = state.store.begin().await?;
     tx.update(jobs, job_id, &values).await?;
+    tx.update(operations, job_id, &progress).await?;
     tx.commit().await?;
-    progress(state, job_id, &mut counts, Some(phase)).await
+    Ok(())
 }
 
 /// Whether a job row is a bulk delete (for the job controls, which can
