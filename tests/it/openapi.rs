@@ -73,6 +73,7 @@ async fn metadata_is_csdl_with_tables_columns_and_lookups() {
     assert_eq!(resp.headers()["odata-version"], "4.0");
     let xml = resp.text().await.unwrap();
     let doc = roxmltree::Document::parse(&xml).unwrap_or_else(|e| panic!("not XML ({e}): {xml}"));
+    // The CSDL namespace name (an XML namespace URI), compared as a string; never fetched.
     const EDM: &str = "http://docs.oasis-open.org/odata/ns/edm";
     let root = doc.root_element();
     assert_eq!(root.tag_name().name(), "Edmx");
