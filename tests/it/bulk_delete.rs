@@ -12,7 +12,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::batch::HEADERS;
-use crate::common::node::{until, Node};
+use crate::common::node::{until, Api, Node};
 use crate::common::{eventually, odata_error, register, TestServer};
 
 both_backends!(
@@ -308,27 +308,7 @@ async fn an_unfinished_bulk_delete_runs_after_a_restart() {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut node = Node::start("bulk-before", dir.path(), None, &[]);
     let api = node.client();
-    for last in ["Gone", "Gone", "Gone", "Stays"] {
-        api.create("contacts", json!({"lastname": last})).await;
-    }
-    // Due in two seconds: the node is killed before it starts.
-    let start = (chrono::Utc::now() + chrono::Duration::seconds(2)).to_rfc3339();
-    let (st, body) = api
-        .post(
-            "BulkDelete",
-            &json!({
-                "QuerySet": [{"EntityName": "contact", "Criteria": {"Conditions": [
-                    {"AttributeName": "lastname", "Operator": "Equal", "Values": ["Gone"]}
-                ]}}],
-                "JobName": "after the restart",
-                "StartDateTime": start,
-            }),
-        )
-        .await
-        .expect("POST sent");
-    assert_eq!(st, StatusCode::OK, "{body}");
-    let job: Value = serde_json::from_str(&body).expect("JSON");
-    let id = job["JobId"].as_str().expect("JobId").to_string();
+    let id = postponed_delete_of_gone(&api, "after the restart").await;
     node.kill();
 
     let node = Node::start("bulk-after", dir.path(), None, &[]);
@@ -353,4 +333,30 @@ async fn an_unfinished_bulk_delete_runs_after_a_restart() {
         .filter_map(|c| c["lastname"].as_str())
         .collect();
     assert_eq!(left, ["Stays"]);
+}
+
+/// Seeds three "Gone" contacts and one "Stays", then asks for a bulk delete
+/// of the "Gone" ones due in two seconds (so a test can stop its node before
+/// it starts); returns the job's id.
+pub async fn postponed_delete_of_gone(api: &Api, job_name: &str) -> String {
+    for last in ["Gone", "Gone", "Gone", "Stays"] {
+        api.create("contacts", json!({"lastname": last})).await;
+    }
+    let start = (chrono::Utc::now() + chrono::Duration::seconds(2)).to_rfc3339();
+    let (st, body) = api
+        .post(
+            "BulkDelete",
+            &json!({
+                "QuerySet": [{"EntityName": "contact", "Criteria": {"Conditions": [
+                    {"AttributeName": "lastname", "Operator": "Equal", "Values": ["Gone"]}
+                ]}}],
+                "JobName": job_name,
+                "StartDateTime": start,
+            }),
+        )
+        .await
+        .expect("POST sent");
+    assert_eq!(st, StatusCode::OK, "{body}");
+    let job: Value = serde_json::from_str(&body).expect("JSON");
+    job["JobId"].as_str().expect("JobId").to_string()
 }

@@ -373,27 +373,7 @@ async fn a_bulk_delete_is_resumed_by_exactly_one_node() {
     ];
     let mut a = Node::start("a", &dir.path().join("a"), Some(&url), &env);
     let api = a.client();
-    for last in ["Gone", "Gone", "Gone", "Stays"] {
-        api.create("contacts", json!({"lastname": last})).await;
-    }
-    // Due in two seconds: A is killed before it starts.
-    let start = (chrono::Utc::now() + chrono::Duration::seconds(2)).to_rfc3339();
-    let (st, body) = api
-        .post(
-            "BulkDelete",
-            &json!({
-                "QuerySet": [{"EntityName": "contact", "Criteria": {"Conditions": [
-                    {"AttributeName": "lastname", "Operator": "Equal", "Values": ["Gone"]}
-                ]}}],
-                "JobName": "resumed once",
-                "StartDateTime": start,
-            }),
-        )
-        .await
-        .expect("POST sent");
-    assert_eq!(st, StatusCode::OK, "{body}");
-    let job: serde_json::Value = serde_json::from_str(&body).expect("JSON");
-    let id = job["JobId"].as_str().expect("JobId").to_string();
+    let id = crate::bulk_delete::postponed_delete_of_gone(&api, "resumed once").await;
     a.kill();
 
     let nodes: Vec<Node> = ["b", "c"]
