@@ -195,7 +195,7 @@ impl Tx {
                     ident(&ddl::key_index_name(table, key))
                 ));
             }
-            SchemaChange::UpdateColumn { .. } => {}
+            SchemaChange::UpdateColumn { .. } | SchemaChange::UpdateTable { .. } => {}
         }
         for stmt in statements {
             let result = self.conn().await?.execute_raw(&stmt).await;

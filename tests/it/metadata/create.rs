@@ -227,11 +227,8 @@ async fn bad_tables_are_refused(s: TestServer) {
     assert!(message.contains("system table"), "{message}");
     let (status, _, body) = s
         .send(
-            s.request(
-                Method::PATCH,
-                "EntityDefinitions(LogicalName='new_project')",
-            )
-            .json(&json!({})),
+            s.request(Method::POST, "EntityDefinitions(LogicalName='new_project')")
+                .json(&json!({})),
         )
         .await;
     odata_error(status, &body, StatusCode::METHOD_NOT_ALLOWED);

@@ -8,6 +8,7 @@ mod columns;
 mod create;
 mod custom;
 mod entities;
+mod relabel;
 mod relationships;
 
 use crate::common::enc;

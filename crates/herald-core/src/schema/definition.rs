@@ -32,6 +32,8 @@ pub struct NewTable {
     pub display_name: Option<String>,
     #[serde(default)]
     pub display_collection_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
     /// `OwnershipType: UserOwned`: the table gets an owner and a
     /// state/status pair (Assign, SetState), as a Dataverse table does.
     pub user_owned: bool,
@@ -126,8 +128,30 @@ impl TableDefinition {
                 schema_name: Some(new.schema_name.clone()),
                 display_name: new.display_name.clone(),
                 display_collection_name: new.display_collection_name.clone(),
+                description: new.description.clone(),
                 keys: Vec::new(),
             },
+        }
+    }
+}
+
+/// A table's names for people (`DisplayName`, `DisplayCollectionName`,
+/// `Description`): what `PUT EntityDefinitions(...)` changes. `None` is
+/// the default herald derives (the description: none).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TableLabels {
+    pub display_name: Option<String>,
+    pub display_collection_name: Option<String>,
+    pub description: Option<String>,
+}
+
+impl TableLabels {
+    /// The labels a table has now.
+    pub fn of(table: &Table) -> TableLabels {
+        TableLabels {
+            display_name: table.details.display_name.clone(),
+            display_collection_name: table.details.display_collection_name.clone(),
+            description: table.details.description.clone(),
         }
     }
 }
@@ -141,6 +165,12 @@ pub enum SchemaChange {
         columns: Vec<ColumnDefinition>,
     },
     DeleteTable(String),
+    /// New labels of a table created through the API (its names and
+    /// shape stay: those are checked where the request is read).
+    UpdateTable {
+        table: String,
+        labels: TableLabels,
+    },
     AddColumn {
         table: String,
         column: ColumnDefinition,
@@ -170,7 +200,8 @@ impl SchemaChange {
         match self {
             SchemaChange::CreateTable { logical_name, .. } => logical_name,
             SchemaChange::DeleteTable(t) => t,
-            SchemaChange::AddColumn { table, .. }
+            SchemaChange::UpdateTable { table, .. }
+            | SchemaChange::AddColumn { table, .. }
             | SchemaChange::UpdateColumn { table, .. }
             | SchemaChange::DeleteColumn { table, .. }
             | SchemaChange::AddKey { table, .. }
@@ -305,7 +336,7 @@ impl Definitions {
                 self.tables.insert(logical_name.clone(), def);
             }
             SchemaChange::DeleteTable(name) => {
-                let table = custom_table(schema, name)?;
+                let table = custom_table(schema, name, "deleted")?;
                 if let Some((t, c)) = lookups_to(schema, name).into_iter().next() {
                     return Err(ChangeError::InUse(format!(
                         "The table '{name}' cannot be deleted: the lookup column '{t}.{c}' points at it (delete that column or its relationship first)"
@@ -313,6 +344,21 @@ impl Definitions {
                 }
                 debug_assert_eq!(table.logical_name, *name);
                 self.tables.remove(name);
+            }
+            SchemaChange::UpdateTable { table, labels } => {
+                custom_table(schema, table, "changed")?;
+                let new = self
+                    .tables
+                    .get_mut(table)
+                    .and_then(|d| d.table.as_mut())
+                    .ok_or_else(|| {
+                        ChangeError::NotFound(format!(
+                            "Could not find an entity with name '{table}'"
+                        ))
+                    })?;
+                new.display_name = labels.display_name.clone();
+                new.display_collection_name = labels.display_collection_name.clone();
+                new.description = labels.description.clone();
             }
             SchemaChange::AddColumn { table, column } => {
                 let t = existing_table(schema, table)?;
@@ -485,15 +531,17 @@ fn existing_table<'a>(schema: &'a Schema, name: &str) -> Result<&'a Table, Chang
     })
 }
 
-fn custom_table<'a>(schema: &'a Schema, name: &str) -> Result<&'a Table, ChangeError> {
+/// A table created through the API, which can be `verb` (`deleted`,
+/// `changed`) through it.
+fn custom_table<'a>(schema: &'a Schema, name: &str, verb: &str) -> Result<&'a Table, ChangeError> {
     let t = existing_table(schema, name)?;
     match t.details.origin {
         TableOrigin::Api => Ok(t),
         TableOrigin::BuiltIn => Err(ChangeError::NotCustom(format!(
-            "The table '{name}' is a system table and cannot be deleted: only tables created through EntityDefinitions can"
+            "The table '{name}' is a system table and cannot be {verb}: only tables created through EntityDefinitions can"
         ))),
         TableOrigin::Config => Err(ChangeError::NotCustom(format!(
-            "The table '{name}' is declared in the [[tables]] section of herald's config: remove it there"
+            "The table '{name}' is declared in the [[tables]] section of herald's config and cannot be {verb} here: change it there"
         ))),
     }
 }
@@ -548,6 +596,7 @@ mod tests {
                 primary_name: Some("new_name".into()),
                 display_name: Some("Project".into()),
                 display_collection_name: Some("Projects".into()),
+                description: None,
                 user_owned: true,
                 object_type_code: 20_000,
             },

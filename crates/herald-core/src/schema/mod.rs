@@ -23,7 +23,8 @@ use crate::error::SchemaError;
 pub use attribute_kind::{AttributeKind, NAMESPACE};
 pub use column::{parse_column_type, Access, Column, ColumnType, Storage};
 pub use definition::{
-    lookups_to, ChangeError, ColumnDefinition, Definitions, NewTable, SchemaChange, TableDefinition,
+    lookups_to, ChangeError, ColumnDefinition, Definitions, NewTable, SchemaChange,
+    TableDefinition, TableLabels,
 };
 pub use naming::{check_custom_schema_name, entity_set_name};
 pub use table::{

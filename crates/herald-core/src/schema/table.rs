@@ -56,6 +56,8 @@ pub struct TableDetails {
     /// `DisplayName` and `DisplayCollectionName`, when given.
     pub display_name: Option<String>,
     pub display_collection_name: Option<String>,
+    /// `Description`, when given.
+    pub description: Option<String>,
     /// Alternate keys: rows can be addressed by these columns' values.
     pub keys: Vec<AlternateKey>,
 }

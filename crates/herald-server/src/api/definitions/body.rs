@@ -3,14 +3,15 @@
 //! (`POST`/`PUT …/Attributes`), `OneToManyRelationshipMetadata` with its
 //! `Lookup` (`POST RelationshipDefinitions`) and `EntityKeyMetadata`
 //! (`POST …/Keys`) — into herald-core's definitions. Pure: no store, no
-//! HTTP. Properties herald does not model (`HasActivities`,
-//! `HasNotes`, `Description`, `CascadeConfiguration`, solution names…)
+//! HTTP. The labels of a table `PUT` back changed are [`updated_labels`].
+//! Properties herald does not model (`HasActivities`,
+//! `HasNotes`, `CascadeConfiguration`, solution names…)
 //! are accepted and ignored; the ones that would change what a client
 //! gets (an activity table, a type herald has no column for) are refused.
 
 use herald_core::schema::{
     check_custom_schema_name, entity_set_name, AlternateKey, ColumnDefinition, ColumnType,
-    NewTable, NAMESPACE,
+    NewTable, TableLabels, NAMESPACE,
 };
 use serde_json::{Map, Value as Json};
 
@@ -261,6 +262,80 @@ pub fn updated_column(
     Ok(next)
 }
 
+/// The properties of an `EntityMetadata` a `PUT` cannot change: its
+/// names, its primary columns and what kind of table it is.
+const IMMUTABLE_TABLE_PROPERTIES: [&str; 13] = [
+    "MetadataId",
+    "LogicalName",
+    "SchemaName",
+    "EntitySetName",
+    "LogicalCollectionName",
+    "CollectionSchemaName",
+    "PrimaryIdAttribute",
+    "PrimaryNameAttribute",
+    "ObjectTypeCode",
+    "OwnershipType",
+    "IsActivity",
+    "IsCustomEntity",
+    "TableType",
+];
+
+/// A table's labels after a `PUT`/`PATCH` of its `EntityMetadata`
+/// (`current_json` is what GET gives for it, `current` its labels). The
+/// properties of [`IMMUTABLE_TABLE_PROPERTIES`] may be sent, as clients
+/// send back the whole definition, but only unchanged. A label that is
+/// sent replaces the one the table has; a label sent without text
+/// clears it, unless `merge` (`MSCRM.MergeLabels: true`, or a `PATCH`),
+/// where it keeps the one there is. Labels not sent stay.
+pub fn updated_labels(
+    current: &TableLabels,
+    current_json: &Object,
+    o: &Object,
+    merge: bool,
+) -> DefinitionResult<TableLabels> {
+    for name in IMMUTABLE_TABLE_PROPERTIES {
+        let (Some(sent), Some(has)) = (o.get(name), current_json.get(name)) else {
+            continue;
+        };
+        let same = match (sent, has) {
+            (Json::Null, _) => true,
+            (Json::String(a), Json::String(b)) if name == "MetadataId" => a.eq_ignore_ascii_case(b),
+            (Json::Number(a), Json::Number(b)) => a.as_f64() == b.as_f64(),
+            (a, b) => a == b,
+        };
+        if !same {
+            return Err(invalid(format!(
+                "The {name} of table '{}' cannot be changed (it is {has}, the body says {sent}): only DisplayName, DisplayCollectionName and Description can",
+                current_json
+                    .get("LogicalName")
+                    .and_then(Json::as_str)
+                    .unwrap_or_default()
+            )));
+        }
+    }
+    let mut next = current.clone();
+    for (name, slot) in [
+        ("DisplayName", &mut next.display_name),
+        ("DisplayCollectionName", &mut next.display_collection_name),
+        ("Description", &mut next.description),
+    ] {
+        match o.get(name) {
+            None => {}
+            Some(Json::Null) | Some(Json::Object(_)) => match label_text(o, name) {
+                Some(text) => *slot = Some(text),
+                None if merge => {}
+                None => *slot = None,
+            },
+            Some(other) => {
+                return Err(invalid(format!(
+                    "{name} must be a Label (with LocalizedLabels), not {other}"
+                )))
+            }
+        }
+    }
+    Ok(next)
+}
+
 /// A table from its `EntityMetadata` (with its `Attributes`, one of them
 /// the primary name): its logical name, the table and its columns.
 pub fn table(o: &Object) -> DefinitionResult<(String, NewTable, Vec<ColumnDefinition>)> {
@@ -323,6 +398,7 @@ pub fn table(o: &Object) -> DefinitionResult<(String, NewTable, Vec<ColumnDefini
         primary_name: Some(primary_name),
         display_name: label_text(o, "DisplayName"),
         display_collection_name: label_text(o, "DisplayCollectionName"),
+        description: label_text(o, "Description"),
         user_owned,
         object_type_code: 0,
     };

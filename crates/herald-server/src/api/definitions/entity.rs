@@ -161,7 +161,10 @@ pub fn entity_json(table: &Table) -> Map<String, Json> {
         "ObjectTypeCode": table.object_type_code,
         "DisplayName": label(&display, id, "DisplayName"),
         "DisplayCollectionName": label(&display_plural, id, "DisplayCollectionName"),
-        "Description": empty_label(),
+        "Description": match &table.details.description {
+            Some(text) => label(text, id, "Description"),
+            None => empty_label(),
+        },
         "IsCustomEntity": custom,
         "IsManaged": false,
         "IsActivity": false,

@@ -1,5 +1,5 @@
-//! The metadata API's writes: creating and deleting tables
-//! (`POST`/`DELETE EntityDefinitions`, the `CreateEntities` action),
+//! The metadata API's writes: creating, relabelling and deleting tables
+//! (`POST`/`PUT`/`DELETE EntityDefinitions`, the `CreateEntities` action),
 //! columns (`POST`/`PUT`/`PATCH`/`DELETE …/Attributes`), lookups
 //! (`POST`/`DELETE RelationshipDefinitions`) and alternate keys
 //! (`POST`/`DELETE …/Keys`). Each request becomes herald-core
@@ -9,7 +9,7 @@
 
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use herald_core::schema::{ColumnDefinition, SchemaChange};
+use herald_core::schema::{ColumnDefinition, SchemaChange, TableLabels};
 use herald_core::{Schema, Table};
 use serde_json::Value as Json;
 
@@ -24,7 +24,12 @@ use herald_core::security::Privilege;
 /// The unbound action Microsoft's Python client creates tables with.
 pub const CREATE_ENTITIES: &str = "CreateEntities";
 
-/// Answer a write (`method` other than GET) on a metadata `path`.
+/// The header with which a client asks that the labels it sends be merged
+/// with the ones a definition has (`PUT EntityDefinitions(...)`).
+pub const MERGE_LABELS: &str = "MSCRM.MergeLabels";
+
+/// Answer a write (`method` other than GET) on a metadata `path`;
+/// `merge_labels` is the request's `MSCRM.MergeLabels: true`.
 pub async fn run(
     state: &AppState,
     base: &str,
@@ -32,6 +37,7 @@ pub async fn run(
     path: &str,
     body: &[u8],
     caller: &Caller,
+    merge_labels: bool,
 ) -> ApiResult<Response> {
     let schema = state.schema();
     let target = path::parse(path)?;
@@ -64,6 +70,28 @@ pub async fn run(
                 vec![SchemaChange::DeleteTable(t.logical_name.clone())],
                 Made::Nothing,
             )
+        }
+        (
+            "PUT" | "PATCH",
+            Target::Entities {
+                key: Some(k),
+                child: None,
+            },
+        ) => {
+            let t = find_table(&schema, k)?;
+            let merge = merge_labels || method == Method::PATCH;
+            let labels = body::updated_labels(
+                &TableLabels::of(t),
+                &entity::entity_json(t),
+                &body::object(body)?,
+                merge,
+            )?;
+            let made = Made::Table(t.logical_name.clone());
+            let change = SchemaChange::UpdateTable {
+                table: t.logical_name.clone(),
+                labels,
+            };
+            (vec![change], made)
         }
         (
             _,
@@ -259,9 +287,9 @@ fn authorize(caller: &Caller, changes: &[SchemaChange]) -> ApiResult<()> {
         let (entity, privilege) = match change {
             SchemaChange::CreateTable { .. } => ("Entity", Privilege::Create),
             SchemaChange::DeleteTable(_) => ("Entity", Privilege::Delete),
-            SchemaChange::AddKey { .. } | SchemaChange::DeleteKey { .. } => {
-                ("Entity", Privilege::Write)
-            }
+            SchemaChange::UpdateTable { .. }
+            | SchemaChange::AddKey { .. }
+            | SchemaChange::DeleteKey { .. } => ("Entity", Privilege::Write),
             SchemaChange::AddColumn { .. } => ("Attribute", Privilege::Create),
             SchemaChange::UpdateColumn { .. } => ("Attribute", Privilege::Write),
             SchemaChange::DeleteColumn { .. } => ("Attribute", Privilege::Delete),
@@ -276,7 +304,7 @@ fn not_supported(method: &Method) -> ApiError {
         StatusCode::METHOD_NOT_ALLOWED,
         codes::UNSUPPORTED,
         format!(
-            "{method} is not supported on this table definition: herald creates and deletes tables (EntityDefinitions, CreateEntities), columns (…/Attributes, also PUT/PATCH), lookups (RelationshipDefinitions) and alternate keys (…/Keys)"
+            "{method} is not supported on this table definition: herald creates, relabels (PUT) and deletes tables (EntityDefinitions, CreateEntities), columns (…/Attributes, also PUT/PATCH), lookups (RelationshipDefinitions) and alternate keys (…/Keys)"
         ),
     )
 }

@@ -124,8 +124,21 @@ pub(super) async fn dispatch(
                 .map_err(ApiError::from)
         }
         (m, Resource::Definitions(path)) => {
-            crate::api::definitions::write::run(state, &req.base, &m, &path, body, &req.caller)
-                .await
+            let merge_labels = req
+                .headers
+                .get(crate::api::definitions::write::MERGE_LABELS)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
+            crate::api::definitions::write::run(
+                state,
+                &req.base,
+                &m,
+                &path,
+                body,
+                &req.caller,
+                merge_labels,
+            )
+            .await
         }
         (
             Method::POST,
