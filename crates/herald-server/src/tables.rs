@@ -9,8 +9,10 @@
 //! stored (not this node's copy, which may be behind), checks the change
 //! against them, runs its DDL, stores the definitions and the next schema
 //! version and, for a new table, its `sdkmessagefilter` rows and its
-//! privileges (granted to the built-in roles as at start) — all in one
-//! transaction — and then serves the new schema at once.
+//! privileges (granted to the built-in roles as at start); for a deleted
+//! table, its `sdkmessagefilter` rows, its privileges and every role's
+//! grant of them go — all in one transaction — and then serves the new
+//! schema at once.
 //!
 //! Other nodes (PostgreSQL) notice the new version (a one-row read of
 //! `herald_setting`):
@@ -28,9 +30,10 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use herald_core::fixed_ids::{message_filter_id, MESSAGES};
+use herald_core::fixed_ids::{message_filter_id, privilege_id, MESSAGES};
 use herald_core::query::{ColumnRef, CompareOp, Condition};
 use herald_core::schema::{ChangeError, SchemaChange};
+use herald_core::security::{privilege_name, Privilege};
 use herald_core::{Query, Schema, SchemaError, Value};
 use herald_store::{Dialect, Store, StoreError, Tx};
 use thiserror::Error;
@@ -121,6 +124,8 @@ pub async fn change(
             SchemaChange::DeleteTable(name) => {
                 refuse_if_steps(&mut tx, &current, name).await?;
                 delete_filters(&mut tx, &current, name).await?;
+                delete_privileges(&mut tx, &current, name).await?;
+                state.security.changed(&mut tx).await?;
             }
             SchemaChange::DeleteColumn { table, column } => {
                 refuse_if_filtered(&mut tx, &current, table, column).await?;
@@ -234,6 +239,36 @@ async fn refuse_if_filtered(
             ))
             .into());
         }
+    }
+    Ok(())
+}
+
+/// A deleted table's privileges (`prvCreate<table>`, …) go with it, and
+/// every role's grant of them (`roleprivileges`, built-in roles or not).
+async fn delete_privileges(tx: &mut Tx, schema: &Schema, table: &str) -> Result<(), StoreError> {
+    let (Some(privileges), Some(links)) =
+        (schema.table("privilege"), schema.table("roleprivileges"))
+    else {
+        return Ok(());
+    };
+    let ids: Vec<Uuid> = Privilege::ALL
+        .iter()
+        .map(|p| privilege_id(&privilege_name(table, *p)))
+        .collect();
+    let mut q = Query::all("roleprivileges");
+    q.select = vec![links.primary_id.clone()];
+    q.filter = Some(Condition::In {
+        column: ColumnRef::new("privilegeid"),
+        values: ids.iter().map(|id| Value::Guid(*id)).collect(),
+        negated: false,
+    });
+    for link in tx.fetch(&q, None, 0).await? {
+        if let Some(id) = link.guid(&links.primary_id) {
+            tx.delete(links, id).await?;
+        }
+    }
+    for id in ids {
+        tx.delete(privileges, id).await?;
     }
     Ok(())
 }

@@ -4,6 +4,7 @@
 //! config, and MetadataIds that survive a restart.
 
 mod attributes;
+mod cleanup;
 mod columns;
 mod create;
 mod custom;
