@@ -24,8 +24,10 @@
 //!   node can be used on the next request to any other;
 //! - every `[jobs] poll_interval` (1 s by default) in the background.
 //!
-//! On SQLite one process owns the file, so the schema it serves is always
-//! the stored one and none of these reads happen.
+//! On SQLite one process owns the file, so the schema it serves is the
+//! stored one and none of these reads happen, but for one: a request that
+//! fails while a change commits under it is answered again with the new
+//! schema ([`moved_since`], on both stores).
 
 use std::sync::Arc;
 
@@ -88,6 +90,29 @@ pub async fn refresh(state: &AppState) -> Result<bool, StoreError> {
         .schema(&state.base_schema)
         .map_err(|e| StoreError::Invalid(e.to_string()))?;
     Ok(store.live_schema().set(version, Arc::new(schema)))
+}
+
+/// Whether the stored schema moved since version `since` (what a request
+/// was answered with), on either store; if it did and this node serves an
+/// older one, serve the stored one. A request that failed against a
+/// schema that changed under it (a column dropped between reading the
+/// schema and running the statement: `no such column`) is answered again
+/// with the new schema, so it sees the old schema or the new one, never
+/// the change half made.
+pub async fn moved_since(state: &AppState, since: i64) -> Result<bool, StoreError> {
+    let store = &state.store;
+    let stored = store.stored_schema_version().await?;
+    if stored == since {
+        return Ok(false);
+    }
+    if stored > store.live_schema().version() {
+        let (version, defs) = store.definitions().await?;
+        let schema = defs
+            .schema(&state.base_schema)
+            .map_err(|e| StoreError::Invalid(e.to_string()))?;
+        store.live_schema().set(version, Arc::new(schema));
+    }
+    Ok(true)
 }
 
 /// Keep this node's schema current in the background (PostgreSQL only).

@@ -54,6 +54,12 @@ impl LiveSchema {
         self.read().0
     }
 
+    /// The version and the schema built from it, read together.
+    pub fn current(&self) -> (i64, Arc<Schema>) {
+        let guard = self.read();
+        (guard.0, guard.1.clone())
+    }
+
     /// Serve `schema`, built from stored version `version`, unless a
     /// newer one is served already (two refreshes racing).
     pub fn set(&self, version: i64, schema: Arc<Schema>) -> bool {

@@ -9,6 +9,7 @@ mod columns;
 mod create;
 mod custom;
 mod entities;
+mod race;
 mod relabel;
 mod relationships;
 

@@ -48,6 +48,7 @@ pub(super) async fn route(
         // What the metadata API says is current on every node.
         crate::tables::refresh(state).await?;
     }
+    let (mut schema_version, schema) = state.store.live_schema().current();
     let mut req = Request {
         base: origin.url(&format!("/api/data/{version}/")),
         origin: origin.origin(),
@@ -56,7 +57,7 @@ pub(super) async fn route(
         headers,
         caller,
         uri,
-        schema: state.schema(),
+        schema,
     };
     let body = read_body(state, body).await?;
     if resource == Resource::Batch {
@@ -65,28 +66,47 @@ pub(super) async fn route(
             m => Err(not_allowed(&m)),
         };
     }
-    let answer = dispatch(
-        state,
-        &req,
-        method.clone(),
-        resource.clone(),
-        &body,
-        &mut Writer::Alone,
-    )
-    .await;
-    match answer {
-        // A table, column or key this node does not know yet may have
-        // been made on another node: if the schema moved, answer again
-        // with the new one (the failed request changed nothing).
-        Err(e)
-            if matches!(e.status, StatusCode::BAD_REQUEST | StatusCode::NOT_FOUND)
-                && crate::tables::refresh(state).await? =>
-        {
-            req.schema = state.schema();
-            dispatch(state, &req, method, resource, &body, &mut Writer::Alone).await
+    let mut again = 0;
+    loop {
+        let answer = dispatch(
+            state,
+            &req,
+            method.clone(),
+            resource.clone(),
+            &body,
+            &mut Writer::Alone,
+        )
+        .await;
+        match answer {
+            // The schema moved under the request: answer again with the
+            // new one (the failed request changed nothing).
+            Err(e)
+                if again < MAX_ANSWERS_AGAIN
+                    && may_answer_again(&method, &e)
+                    && crate::tables::moved_since(state, schema_version).await? =>
+            {
+                again += 1;
+                (schema_version, req.schema) = state.store.live_schema().current();
+            }
+            other => return other,
         }
-        other => other,
     }
+}
+
+/// How many times a request is answered again while the schema keeps
+/// moving under it (schema changes are rare; a request racing three in a
+/// row gives up).
+const MAX_ANSWERS_AGAIN: usize = 3;
+
+/// Whether a failed request may be answered again when the schema moved:
+/// a 400 or 404 (a table, column or key this node did not know yet: it may
+/// have been made on another node), and, for reads, a 5xx (a column or
+/// table dropped between taking the schema and running the statement).
+/// A failed write is not run again on a 5xx: its synchronous steps may
+/// have been called already.
+fn may_answer_again(method: &Method, e: &ApiError) -> bool {
+    matches!(e.status, StatusCode::BAD_REQUEST | StatusCode::NOT_FOUND)
+        || (e.status.is_server_error() && matches!(*method, Method::GET | Method::HEAD))
 }
 
 /// Answer one parsed request — on its own, or as a part of a `$batch`
