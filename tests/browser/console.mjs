@@ -323,6 +323,11 @@ async function main() {
     check((await page.locator('#subscriptions').innerText()).includes('customers'), 'subscription listed');
     await shot(page, 'bc');
 
+    step('the audit trail');
+    await page.click('nav >> text=Audit');
+    check((await page.locator('#audit').innerText()).includes('serviceendpoint'), 'webhook changes audited');
+    await shot(page, 'audit');
+
     step('a BulkDelete job in System Jobs');
     const bulk = await webapi('POST', 'BulkDelete', {
       QuerySet: [{ EntityName: 'contact', Criteria: { FilterOperator: 'And', Conditions: [{ AttributeName: 'lastname', Operator: 'Equal', Values: [{ Value: 'Babbage', Type: 'System.String' }] }] } }],
@@ -347,6 +352,7 @@ async function main() {
       ['bc', `${base}/console/bc`],
       ['bins', `${base}/console/bins`],
       ['bin', binPage],
+      ['audit', `${base}/console/audit`],
     ];
     for (const scheme of ['light', 'dark']) {
       await page.emulateMedia({ colorScheme: scheme });

@@ -12,6 +12,7 @@
 #[macro_use]
 mod common;
 
+mod audit;
 mod batch;
 mod bc;
 mod bench_cli;

@@ -2,6 +2,7 @@
 //! query model and its parsers (OData, FetchXML), and the Dataverse
 //! execution context. No I/O lives here, so all of it is unit-tested.
 
+pub mod audit;
 pub mod authvalue;
 pub mod batch;
 pub mod builtin;

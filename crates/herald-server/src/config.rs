@@ -1,5 +1,5 @@
 //! herald's configuration: a TOML file with sections `[server] [store]
-//! [delivery] [jobs] [bc]` and `[[tables]]`, overlaid by environment
+//! [delivery] [jobs] [audit] [bc]` and `[[tables]]`, overlaid by environment
 //! variables `HERALD_<SECTION>__<KEY>`, overlaid by command-line flags
 //! (applied by the binary). Unknown keys are errors, durations are strings.
 
@@ -31,6 +31,7 @@ pub struct Config {
     pub store: StoreConfig,
     pub delivery: DeliveryConfig,
     pub jobs: JobsConfig,
+    pub audit: AuditConfig,
     pub bc: BcConfig,
     pub tables: Vec<UserTableConfig>,
 }
@@ -188,6 +189,39 @@ impl JobsConfig {
     }
 }
 
+/// The audit trail (`audits`): how long its rows are kept.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditConfig {
+    /// Audit rows older than this are purged (`HERALD_AUDIT__RETENTION`).
+    #[serde(deserialize_with = "duration")]
+    pub retention: Duration,
+    /// How often the purge runs; default (None): `retention / 10`, between
+    /// 1 min and 1 h.
+    #[serde(deserialize_with = "opt_duration")]
+    pub retention_interval: Option<Duration>,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        AuditConfig {
+            retention: Duration::from_secs(90 * 86_400),
+            retention_interval: None,
+        }
+    }
+}
+
+impl AuditConfig {
+    /// How often the purge runs: `retention_interval` when set (at least
+    /// 10 ms), else `retention / 10` between 1 min and 1 h.
+    pub fn retention_every(&self) -> Duration {
+        match self.retention_interval {
+            Some(every) => every.max(Duration::from_millis(10)),
+            None => (self.retention / 10).clamp(Duration::from_secs(60), Duration::from_secs(3600)),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct BcConfig {
@@ -254,7 +288,7 @@ fn opt_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::
     duration(d).map(Some)
 }
 
-const SECTIONS: [&str; 5] = ["server", "store", "delivery", "jobs", "bc"];
+const SECTIONS: [&str; 6] = ["server", "store", "delivery", "jobs", "audit", "bc"];
 
 impl Config {
     /// Load the file (if any), then apply `HERALD_<SECTION>__<KEY>` variables
@@ -441,5 +475,22 @@ mod tests {
             "often".to_string(),
         )];
         assert!(Config::load(None, &env).is_err());
+    }
+
+    #[test]
+    fn audit_retention_defaults_to_90_days_and_is_set_by_the_environment() {
+        let c = Config::load(None, &[]).unwrap();
+        assert_eq!(c.audit.retention, Duration::from_secs(90 * 86_400));
+        assert_eq!(c.audit.retention_every(), Duration::from_secs(3600));
+        let env = vec![
+            ("HERALD_AUDIT__RETENTION".to_string(), "30d".to_string()),
+            (
+                "HERALD_AUDIT__RETENTION_INTERVAL".to_string(),
+                "5m".to_string(),
+            ),
+        ];
+        let c = Config::load(None, &env).unwrap();
+        assert_eq!(c.audit.retention, Duration::from_secs(30 * 86_400));
+        assert_eq!(c.audit.retention_every(), Duration::from_secs(300));
     }
 }

@@ -240,6 +240,7 @@ impl Running {
     ) -> std::io::Result<()> {
         let workers = crate::jobs::spawn_workers(self.state.clone());
         let retention = crate::jobs::retention::spawn_retention(self.state.clone());
+        let audit_retention = crate::audit::retention::spawn_retention(self.state.clone());
         let bc_notifier = crate::bc::spawn_notifier(self.state.clone());
         let bulk_deletes = tokio::spawn(crate::jobs::bulk_delete::resume(self.state.clone()));
         let schema_refresher = crate::tables::spawn_refresher(self.state.clone());
@@ -259,6 +260,7 @@ impl Running {
         };
         workers.stop().await;
         retention.abort();
+        audit_retention.abort();
         bc_notifier.abort();
         bulk_deletes.abort();
         if let Some(r) = schema_refresher {

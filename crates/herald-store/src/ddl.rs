@@ -86,6 +86,14 @@ pub fn indexes(dialect: Dialect, table: &Table) -> Vec<String> {
     for key in &table.details.keys {
         out.push(key_index(table, key));
     }
+    // The audit trail is listed newest first, per record, and purged by age.
+    if table.logical_name == "audit" {
+        out.push(
+            "CREATE INDEX IF NOT EXISTS ix_audit_createdon ON \"audit\" (\"createdon\")"
+                .to_string(),
+        );
+        out.push("CREATE INDEX IF NOT EXISTS ix_audit_objectid ON \"audit\" (\"objectid\", \"createdon\")".to_string());
+    }
     // serviceendpoint's name has its own: see `endpoint_name_indexes`.
     if table.logical_name == "asyncoperation" {
         out.push("CREATE INDEX IF NOT EXISTS ix_asyncoperation_status ON \"asyncoperation\" (\"statuscode\", \"completedon\")".to_string());

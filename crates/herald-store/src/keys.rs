@@ -86,17 +86,23 @@ impl Store {
     /// Remove the key with this hash; whether there was one. The key is
     /// refused from the next request on.
     pub async fn remove_api_key(&self, keyhash: &str) -> Result<bool, StoreError> {
-        let mut sql = Sql::default();
-        sql.push("DELETE FROM herald_apikey WHERE keyhash = ")
-            .bind(Param::Text(Some(keyhash.to_string())));
         let mut tx = self.begin().await?;
-        let n = tx.conn().await?.execute(&sql).await?;
+        let removed = tx.remove_api_key(keyhash).await?;
         tx.commit().await?;
-        Ok(n > 0)
+        Ok(removed)
     }
 }
 
 impl Tx {
+    /// Remove the key with this hash inside the transaction; whether there
+    /// was one.
+    pub async fn remove_api_key(&mut self, keyhash: &str) -> Result<bool, StoreError> {
+        let mut sql = Sql::default();
+        sql.push("DELETE FROM herald_apikey WHERE keyhash = ")
+            .bind(Param::Text(Some(keyhash.to_string())));
+        Ok(self.conn().await?.execute(&sql).await? > 0)
+    }
+
     /// Every user some API key acts as.
     pub async fn api_key_users(&mut self) -> Result<Vec<Uuid>, StoreError> {
         let sql = Sql {

@@ -42,6 +42,7 @@
 //!   [`jobs`] (System Jobs queue and attempts), [`bc`] (Business Central
 //!   webhooks), [`bins`] (request bins), [`keys`] (API keys), `settings`.
 
+mod audit;
 pub mod bc;
 pub mod bins;
 mod conn;

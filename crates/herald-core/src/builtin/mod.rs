@@ -9,6 +9,7 @@
 //! so it depends on this module, while `schema` (the metadata types and the
 //! checks of [`Schema::from_tables`]) depends on nothing here.
 
+mod audit;
 mod bc;
 mod columns;
 mod dataverse;
@@ -28,6 +29,7 @@ pub use crate::schema::add_system_columns;
 pub fn builtin_tables() -> Vec<Table> {
     let mut tables = dataverse::dataverse_tables();
     tables.extend(security::security_tables());
+    tables.push(audit::audit_table());
     tables.extend(bc_tables());
     tables
 }

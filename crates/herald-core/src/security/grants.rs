@@ -154,10 +154,13 @@ impl Grants {
     }
 }
 
-/// The column that says whose a row is.
+/// The column that says whose a row is (an audit row is the acting
+/// user's).
 fn owner_column(table: &Table) -> &'static str {
     if table.column("ownerid").is_some() {
         "ownerid"
+    } else if table.column("createdby").is_none() && table.column("userid").is_some() {
+        "userid"
     } else {
         "createdby"
     }

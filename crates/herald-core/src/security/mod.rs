@@ -85,7 +85,7 @@ pub const METADATA_ENTITIES: [&str; 2] = ["Entity", "Attribute"];
 /// of its own tables (`systemuser` is `User`), else the logical name (a
 /// custom table's privilege is `prvReadnew_project`).
 pub fn entity_name(logical: &str) -> String {
-    const NAMES: [(&str, &str); 19] = [
+    const NAMES: [(&str, &str); 20] = [
         ("organization", "Organization"),
         ("businessunit", "BusinessUnit"),
         ("systemuser", "User"),
@@ -108,6 +108,8 @@ pub fn entity_name(logical: &str) -> String {
         ("privilege", "Privilege"),
         ("roleprivileges", "RolePrivileges"),
         ("systemuserroles", "SystemUserRoles"),
+        // Reading audit rows is Dataverse's prvReadAuditSummary.
+        ("audit", "AuditSummary"),
     ];
     NAMES
         .iter()

@@ -8,11 +8,16 @@
 //! | registration (webhooks, steps, images, messages, filters, plug-in types) | all | all | none |
 //! | System Jobs (`asyncoperation`, `bulkdeleteoperation`) | all | all | Read, own rows only |
 //! | table and column definitions (`Entity`, `Attribute`) | all | all | Read |
+//! | the audit trail (`audit`, `prvReadAuditSummary`) | all | none | none |
 //!
 //! Every grant is at the organization (Global) depth except the Basic
 //! User's Read of System Jobs, at the user (Basic) depth: the jobs its own
 //! writes caused. Whatever a role holds, only a System Administrator
-//! changes users, roles and their links ([`super::Grants::check`]).
+//! changes users, roles and their links ([`super::Grants::check`]). The
+//! audit trail says who changed webhooks, roles, users and keys: only a
+//! System Administrator reads it (in Dataverse a System Customizer may
+//! too; here it would show it the changes of roles and keys it cannot
+//! make), unless a custom role grants `prvReadAuditSummary`.
 
 use uuid::Uuid;
 
@@ -36,6 +41,7 @@ pub enum TableClass {
     Security,
     Registration,
     Jobs,
+    Audit,
 }
 
 /// The registration and system tables a Basic User cannot see at all.
@@ -53,6 +59,7 @@ pub fn table_class(table: &Table) -> TableClass {
     match name {
         "systemuser" | "businessunit" | "organization" => TableClass::Organization,
         "asyncoperation" | "bulkdeleteoperation" => TableClass::Jobs,
+        "audit" => TableClass::Audit,
         _ if REGISTRATION.contains(&name) => TableClass::Registration,
         _ if table.kind == TableKind::Security || name == "privilege" => TableClass::Security,
         _ => TableClass::Business,
@@ -131,6 +138,7 @@ impl BuiltinRole {
             BuiltinRole::SystemAdministrator => true,
             BuiltinRole::SystemCustomizer => match class {
                 TableClass::Registration | TableClass::Jobs => true,
+                TableClass::Audit => false,
                 TableClass::Business | TableClass::Organization => {
                     matches!(privilege, Read | AppendTo)
                 }
@@ -140,7 +148,7 @@ impl BuiltinRole {
                 TableClass::Business => true,
                 TableClass::Organization => matches!(privilege, Read | AppendTo),
                 TableClass::Security => privilege == Read,
-                TableClass::Registration => false,
+                TableClass::Registration | TableClass::Audit => false,
                 TableClass::Jobs => {
                     return (privilege == Read).then_some(depth::BASIC);
                 }
@@ -196,6 +204,12 @@ mod tests {
             SystemAdministrator.grants(t("role"), Delete),
             Some(depth::GLOBAL)
         );
+        assert_eq!(
+            SystemAdministrator.grants(t("audit"), Read),
+            Some(depth::GLOBAL)
+        );
+        assert_eq!(SystemCustomizer.grants(t("audit"), Read), None);
+        assert_eq!(BasicUser.grants(t("audit"), Read), None);
         assert_eq!(BuiltinRole::of_name("basic-user"), Some(BasicUser));
         assert_eq!(
             BuiltinRole::of_id(SystemCustomizer.id()),

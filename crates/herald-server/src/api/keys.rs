@@ -7,7 +7,8 @@
 //! keys: see `herald_store::keys`). `"roles": [..]` (names or ids) gives
 //! the user those security roles; a user without any and none asked for
 //! becomes a Basic User. Only a System Administrator may call these: a
-//! key is a user's identity.
+//! key is a user's identity. Adding and removing a key are audited
+//! (`crate::audit`) in the same transaction.
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -246,6 +247,8 @@ pub async fn create(
         let mut tx = state.store.begin().await?;
         tx.put_api_key(&added.keyhash, user_id, name, added.created_ms)
             .await?;
+        let actor = crate::audit::Actor::new(caller.user_id, state.clock.now());
+        crate::audit::record_key(&mut tx, &state.schema(), &actor, &added, true).await?;
         tx.commit().await?;
         let mut out = key_json(&added, Some(&record));
         out["roles"] = json!(role_names(&state, user_id).await?);
@@ -336,7 +339,7 @@ pub async fn remove(
     headers: HeaderMap,
 ) -> Response {
     let result: ApiResult<Response> = async {
-        require_admin(&state, &headers).await?;
+        let caller = require_admin(&state, &headers).await?;
         let which = which.trim();
         let keys = state.store.api_keys().await?;
         let key = pick(&keys, which)?;
@@ -359,9 +362,14 @@ pub async fn remove(
                 key.id()
             )));
         }
-        if !state.store.remove_api_key(&key.keyhash).await? {
+        // The removal and its audit row commit together.
+        let mut tx = state.store.begin().await?;
+        if !tx.remove_api_key(&key.keyhash).await? {
             return Err(no_key(which));
         }
+        let actor = crate::audit::Actor::new(caller.user_id, state.clock.now());
+        crate::audit::record_key(&mut tx, &state.schema(), &actor, key, false).await?;
+        tx.commit().await?;
         let q = user_query(Condition::Compare {
             column: ColumnRef::new("systemuserid"),
             op: CompareOp::Eq,

@@ -20,15 +20,23 @@ pub enum Nav {
     Steps,
     Bc,
     Bins,
+    Audit,
 }
 
-const ITEMS: [(Nav, &str, &str); 5] = [
+const ITEMS: [(Nav, &str, &str); 6] = [
     (Nav::Jobs, "/console/jobs", "System Jobs"),
     (Nav::Webhooks, "/console/webhooks", "Webhooks"),
     (Nav::Steps, "/console/steps", "Steps"),
     (Nav::Bc, "/console/bc", "BC subscriptions"),
     (Nav::Bins, "/console/bins", "Request bins"),
+    (Nav::Audit, "/console/audit", "Audit"),
 ];
+
+/// Whether the nav shows `item` to `s`: the audit trail only to those who
+/// may read it.
+fn shown(item: Nav, s: &Session) -> bool {
+    item != Nav::Audit || s.grants.depth_of("prvReadAuditSummary") > 0
+}
 
 /// A whole page.
 pub fn page(title: &str, nav: Nav, session: Option<&Session>, body: Markup) -> Markup {
@@ -47,7 +55,7 @@ pub fn page(title: &str, nav: Nav, session: Option<&Session>, body: Markup) -> M
                 nav.top {
                     a.brand href="/console/jobs" { "herald" }
                     @if let Some(s) = session {
-                        @for (item, href, label) in ITEMS {
+                        @for (item, href, label) in ITEMS.into_iter().filter(|(i, _, _)| shown(*i, s)) {
                             a.item.on[item == nav] href=(href) { (label) }
                         }
                         span.spacer {}

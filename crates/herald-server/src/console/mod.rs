@@ -21,6 +21,7 @@
 //! | `record` | one business record (what a job is regarding) |
 //! | `bc` | Business Central subscriptions and pending notifications |
 //! | `bins` | request bins |
+//! | `audit` | the audit trail (System Administrators) |
 //!
 //! Every state-changing request is a POST form carrying the session's CSRF
 //! token and coming from this server's own pages (`Origin`, else
@@ -28,6 +29,7 @@
 //! Content-Security-Policy and `Cache-Control: no-store`.
 
 mod assets;
+mod audit;
 mod bc;
 mod bins;
 mod error;
@@ -93,6 +95,7 @@ pub fn router(state: SharedState) -> Router<SharedState> {
         .route("/console/bins", get(bins::list).post(bins::create))
         .route("/console/bins/{id}", get(bins::show))
         .route("/console/bins/{id}/delete", post(bins::delete))
+        .route("/console/audit", get(audit::page))
         .route("/console/{*rest}", get(not_found).post(not_found))
         .layer(axum::middleware::map_response(security_headers))
         .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))

@@ -494,9 +494,11 @@ pub fn not_protected(state: &AppState, table: &Table, id: Uuid) -> PipelineResul
     Ok(())
 }
 
+/// The rows a delete cascades to are audited like the delete itself.
 pub async fn before_delete(
     tx: &mut Tx,
     state: &AppState,
+    actor: &crate::audit::Actor,
     table: &Table,
     id: Uuid,
 ) -> PipelineResult<()> {
@@ -522,18 +524,28 @@ pub async fn before_delete(
             for r in tx.fetch(&q, None, 0).await? {
                 if let Some(image_id) = r.guid(&images.primary_id) {
                     tx.delete(images, image_id).await?;
+                    crate::audit::record_write(
+                        tx,
+                        &schema_now,
+                        actor,
+                        images,
+                        image_id,
+                        Some(&r),
+                        None,
+                    )
+                    .await?;
                 }
             }
         }
         // A role's links to privileges and users go with it, and a user's
         // links to roles with the user (as Dataverse's intersect rows do).
         "role" => {
-            delete_where(tx, state, "roleprivileges", "roleid", id).await?;
-            delete_where(tx, state, "systemuserroles", "roleid", id).await?;
+            delete_where(tx, state, actor, "roleprivileges", "roleid", id).await?;
+            delete_where(tx, state, actor, "systemuserroles", "roleid", id).await?;
             state.security.changed(tx).await?;
         }
         "systemuser" => {
-            delete_where(tx, state, "systemuserroles", "systemuserid", id).await?;
+            delete_where(tx, state, actor, "systemuserroles", "systemuserid", id).await?;
             state.security.changed(tx).await?;
         }
         _ => {}
@@ -541,10 +553,11 @@ pub async fn before_delete(
     Ok(())
 }
 
-/// Delete the rows of `table` whose `column` is `id`.
+/// Delete (and audit) the rows of `table` whose `column` is `id`.
 async fn delete_where(
     tx: &mut Tx,
     state: &AppState,
+    actor: &crate::audit::Actor,
     table: &str,
     column: &str,
     id: Uuid,
@@ -559,6 +572,7 @@ async fn delete_where(
     {
         if let Some(row_id) = r.guid(&t.primary_id) {
             tx.delete(t, row_id).await?;
+            crate::audit::record_write(tx, &schema, actor, t, row_id, Some(&r), None).await?;
         }
     }
     Ok(())

@@ -1,7 +1,8 @@
 //! The single write path: an [`Operation`] run inside a store transaction —
 //! resolve the row and preconditions → stage 10 → validate → stage 20 →
 //! write → stage 40 (sync steps delivered, async steps written as System
-//! Jobs) → Business Central change rows — then commit. Before anything
+//! Jobs) → Business Central change rows, and the audit row of an audited
+//! table (`crate::audit`) — then commit. Before anything
 //! runs, the caller's security roles must allow the write
 //! (`crate::security::authorize_write`). [`execute`] is one
 //! write in its own transaction; a [`WriteSession`] holds several (a
@@ -50,6 +51,8 @@ pub struct WriteSession<'a> {
     /// A write failed: its partial work is in the transaction, which may
     /// only be rolled back.
     failed: bool,
+    /// The audit rows' `transactionid`.
+    transaction: Uuid,
 }
 
 impl<'a> WriteSession<'a> {
@@ -74,6 +77,7 @@ impl<'a> WriteSession<'a> {
             direct: state.handoff.reservations(),
             jobs: false,
             failed: false,
+            transaction: Uuid::new_v4(),
         })
     }
 
@@ -90,6 +94,7 @@ impl<'a> WriteSession<'a> {
             &mut self.tx,
             &mut self.direct,
             &mut self.jobs,
+            self.transaction,
             op,
         )
         .await;
@@ -168,6 +173,7 @@ async fn run(
     tx: &mut Tx,
     direct: &mut Reservations<'_>,
     jobs: &mut bool,
+    transaction: Uuid,
     op: Operation,
 ) -> PipelineResult<Outcome> {
     let schema = state.schema().clone();
@@ -220,6 +226,11 @@ async fn run(
     }
 
     let now = state.clock.now();
+    let actor = crate::audit::Actor {
+        user: op.caller,
+        at: now,
+        transaction,
+    };
     let id = op.id.unwrap_or_else(Uuid::new_v4);
     let (correlation_id, depth) = op.correlation.unwrap_or_else(|| (Uuid::new_v4(), 1));
     let steps = if table.is_event_source() {
@@ -313,11 +324,21 @@ async fn run(
         }
         Message::Delete => {
             dispatch::run_stage(state, tx, &event, &steps, 20).await?;
-            validate::before_delete(tx, state, table, id).await?;
+            validate::before_delete(tx, state, &actor, table, id).await?;
             tx.delete(table, id).await?;
             None
         }
     };
+    crate::audit::record_write(
+        tx,
+        &schema,
+        &actor,
+        table,
+        id,
+        existing.as_ref(),
+        record.as_deref(),
+    )
+    .await?;
     event.after = record.clone().map(|values| Record { values });
     if !steps.is_empty() {
         dispatch::run_post_operation(state, tx, &event, &steps, direct).await?;
