@@ -555,4 +555,29 @@ impl Tx {
         let q = by_id(table, id);
         Ok(self.fetch(&q, Some(1), 0).await?.into_iter().next())
     }
+
+    /// Read one row inside the transaction and hold it against concurrent
+    /// writers until the transaction ends: PostgreSQL locks it (`SELECT …
+    /// FOR UPDATE`), so a second transaction doing the same waits and then
+    /// sees this one's committed writes; on SQLite the single writer already
+    /// excludes every other write transaction. For read-modify-write of a
+    /// row computed from others (a document's totals from its lines).
+    pub async fn get_locked(
+        &mut self,
+        table: &Table,
+        id: Uuid,
+    ) -> Result<Option<Record>, StoreError> {
+        if matches!(self.inner, TxInner::Pg(_)) {
+            let mut sql = Sql::default();
+            sql.push("SELECT 1 FROM ")
+                .push(&sql::ident(&table.logical_name))
+                .push(" WHERE ")
+                .push(&sql::ident(&table.primary_id))
+                .push(" = ")
+                .bind(sql::Param::Text(Some(id.to_string())))
+                .push(" FOR UPDATE");
+            self.conn().await?.execute(&sql).await?;
+        }
+        self.get(table, id).await
+    }
 }

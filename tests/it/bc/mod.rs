@@ -12,6 +12,7 @@ mod harness;
 mod data;
 mod expiry;
 mod failures;
+mod lines;
 mod metadata;
 mod notifications;
 mod numbering;

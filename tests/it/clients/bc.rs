@@ -4,7 +4,9 @@
 //! documented defaults), read with `$expand`, listed with `$filter` and
 //! `$select`, updated with its etag and refused (412) with a stale and a
 //! foreign-looking one, a sales invoice for it read with its customer
-//! expanded, both deleted. The generated models validate every answer, so
+//! expanded, lines added to it (from an item, and by hand), listed,
+//! updated with their etag, expanded from the invoice whose totals they
+//! roll up into, one deleted, both deleted. The generated models validate every answer, so
 //! a field of the wrong type or shape fails the program.
 
 use serde_json::json;
@@ -61,5 +63,29 @@ async fn pybusinesscentral_customers_and_sales_invoices_over_https() {
         "$expand=customer: {invoice}"
     );
     assert_eq!(invoice["externalDocumentNumber"], "PO-4711");
+    let lines = out.step("lines");
+    assert_eq!(
+        lines["lamp"],
+        json!({"sequence": 10000, "lineType": "Item", "description": "AMSTERDAM Lamp", "unitPrice": 54.9, "amountIncludingTax": 137.25}),
+        "the line is completed from its item: {lines}"
+    );
+    assert_eq!(
+        lines["manual"],
+        json!({"sequence": 20000, "amountExcludingTax": 10.0})
+    );
+    let with = out.step("invoiceLines");
+    assert_eq!(with["patchedAmount"], 30.0, "{with}");
+    assert_eq!(with["listed"], json!([10000, 20000]));
+    assert_eq!(with["expanded"], json!(["AMSTERDAM Lamp", "Assembly"]));
+    assert_eq!(
+        (
+            &with["totalAmountExcludingTax"],
+            &with["totalTaxAmount"],
+            &with["totalAmountIncludingTax"]
+        ),
+        (&json!(139.8), &json!(27.45), &json!(167.25)),
+        "the invoice's totals are its lines' sums: {with}"
+    );
+    assert_eq!(out.step("lineDeleted")["totalAmountIncludingTax"], 30.0);
     assert_eq!(out.step("delete")["remaining"], 0);
 }

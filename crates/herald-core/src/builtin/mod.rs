@@ -20,8 +20,9 @@ use crate::error::SchemaError;
 use crate::schema::{Schema, Table, UserTableConfig};
 
 pub use self::bc::{
-    bc_column, bc_entity_named, bc_entity_of, bc_tables, BcEntity, BcField, BcNavigation,
-    NumberSeries, BC_COMPANY, BC_COMPANY_COLUMN, BC_ENTITIES,
+    amounts as bc_amounts, bc_column, bc_entity_named, bc_entity_of, bc_lines_named, bc_lines_of,
+    bc_lines_of_table, bc_tables, BcEntity, BcField, BcLines, BcNavigation, NumberSeries,
+    BC_COMPANY, BC_COMPANY_COLUMN, BC_ENTITIES, BC_LINES, COMPUTED_LINE_FIELDS,
 };
 pub use crate::schema::add_system_columns;
 

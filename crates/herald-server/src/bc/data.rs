@@ -8,7 +8,7 @@
 
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::Response;
-use herald_core::builtin::{BcEntity, BcNavigation, BC_COMPANY, BC_COMPANY_COLUMN};
+use herald_core::builtin::{bc_lines_of, BcEntity, BC_COMPANY, BC_COMPANY_COLUMN};
 use herald_core::odata::parse_options;
 use herald_core::query::{ColumnRef, CompareOp, Condition};
 use herald_core::{Query, Table, Value};
@@ -26,7 +26,7 @@ use crate::state::AppState;
 pub const PAGE_SIZE: u64 = 20_000;
 
 /// Business Central's tables are built in: the base schema has them.
-fn table_of<'a>(state: &'a AppState, logical: &str) -> ApiResult<&'a Table> {
+pub(super) fn table_of<'a>(state: &'a AppState, logical: &str) -> ApiResult<&'a Table> {
     state
         .base_schema
         .table(logical)
@@ -62,7 +62,7 @@ fn company_json(req: &BcRequest, r: &Record) -> Map<String, Json> {
 
 /// The company row as `req`'s caller may read it, or 404 (403 without
 /// the privilege).
-async fn company_for(state: &AppState, req: &BcRequest, id: Uuid) -> ApiResult<Record> {
+pub(super) async fn company_for(state: &AppState, req: &BcRequest, id: Uuid) -> ApiResult<Record> {
     let t = table_of(state, BC_COMPANY)?;
     req.caller
         .reader(state)
@@ -114,7 +114,7 @@ pub async fn get_company(state: &AppState, req: &BcRequest, id: Uuid) -> ApiResu
     Ok(json_response(StatusCode::OK, Json::Object(m)))
 }
 
-fn in_company(company: Uuid) -> Condition {
+pub(super) fn in_company(company: Uuid) -> Condition {
     Condition::Compare {
         column: ColumnRef::new(BC_COMPANY_COLUMN),
         op: CompareOp::Eq,
@@ -122,24 +122,26 @@ fn in_company(company: Uuid) -> Condition {
     }
 }
 
-fn context(req: &BcRequest, company: Uuid, entity: &BcEntity, single: bool) -> String {
+/// `<base>$metadata#companies(<c>)/<path>[/$entity]`; `path` is the
+/// collection under the company (`customers`,
+/// `salesInvoices(<id>)/salesInvoiceLines`).
+pub(super) fn context(req: &BcRequest, company: Uuid, path: &str, single: bool) -> String {
     format!(
-        "{}$metadata#companies({company})/{}{}",
+        "{}$metadata#companies({company})/{path}{}",
         req.base,
-        entity.name,
         if single { "/$entity" } else { "" }
     )
 }
 
 /// The query options of a list, on camelCase names.
-struct ListOptions {
-    query: Query,
-    skip: u64,
-    select: Option<Vec<String>>,
-    expand: Vec<&'static BcNavigation>,
+pub(super) struct ListOptions {
+    pub query: Query,
+    pub skip: u64,
+    pub select: Option<Vec<String>>,
+    pub expand: Vec<super::expand::Expansion>,
 }
 
-fn list_options(
+pub(super) fn list_options(
     state: &AppState,
     req: &BcRequest,
     entity: &'static BcEntity,
@@ -190,6 +192,20 @@ pub async fn list(
     entity: &'static BcEntity,
 ) -> ApiResult<Response> {
     company_for(state, req, company_id).await?;
+    list_scoped(state, req, company_id, entity, entity.name, None).await
+}
+
+/// A page of `entity`'s rows of the company (and of `scope`, if any; the
+/// company itself was checked), `path` being the collection under the
+/// company as context and nextLink name it.
+pub(super) async fn list_scoped(
+    state: &AppState,
+    req: &BcRequest,
+    company_id: Uuid,
+    entity: &'static BcEntity,
+    path: &str,
+    scope: Option<Condition>,
+) -> ApiResult<Response> {
     let table = table_of(state, entity.logical)?;
     let ListOptions {
         mut query,
@@ -197,10 +213,16 @@ pub async fn list(
         select,
         expand,
     } = list_options(state, req, entity, table)?;
-    query.filter = Some(match query.filter.take() {
-        Some(f) => Condition::And(vec![in_company(company_id), f]),
-        None => in_company(company_id),
-    });
+    let mut all = vec![in_company(company_id)];
+    all.extend(scope);
+    all.extend(query.filter.take());
+    query.filter = Some(Condition::And(all));
+    if query.order.is_empty() && entity.field("sequence").is_some() {
+        query.order = vec![herald_core::query::Order {
+            column: ColumnRef::new("sequence"),
+            descending: false,
+        }];
+    }
     let limit = query.top.unwrap_or(PAGE_SIZE).min(PAGE_SIZE);
     let reader = req.caller.reader(state);
     let mut rows = reader.fetch(&query, Some(limit + 1), skip).await?;
@@ -209,7 +231,7 @@ pub async fn list(
     let mut out = Map::new();
     out.insert(
         "@odata.context".into(),
-        Json::String(context(req, company_id, entity, false)),
+        Json::String(context(req, company_id, path, false)),
     );
     if query.count {
         out.insert(
@@ -241,9 +263,8 @@ pub async fn list(
         out.insert(
             "@odata.nextLink".into(),
             Json::String(format!(
-                "{}companies({company_id})/{}?{}",
+                "{}companies({company_id})/{path}?{}",
                 req.base,
-                entity.name,
                 q.join("&")
             )),
         );
@@ -252,7 +273,7 @@ pub async fn list(
 }
 
 /// The row `id` of `entity` in `company`, or 404.
-async fn existing(
+pub(super) async fn existing(
     state: &AppState,
     req: &BcRequest,
     company_id: Uuid,
@@ -269,10 +290,11 @@ async fn existing(
     }
 }
 
-fn single(
+pub(super) fn single(
     req: &BcRequest,
     company_id: Uuid,
     entity: &BcEntity,
+    path: &str,
     table: &Table,
     r: &Record,
     status: StatusCode,
@@ -280,7 +302,7 @@ fn single(
     let mut m = Map::new();
     m.insert(
         "@odata.context".into(),
-        Json::String(context(req, company_id, entity, true)),
+        Json::String(context(req, company_id, path, true)),
     );
     m.extend(record_json(entity, table, r, None));
     let mut resp = json_response(status, Json::Object(m));
@@ -300,14 +322,27 @@ pub async fn get(
     company_for(state, req, company_id).await?;
     let table = table_of(state, entity.logical)?;
     let r = existing(state, req, company_id, entity, table, id).await?;
+    get_found(state, req, company_id, entity, entity.name, table, &r).await
+}
+
+/// The answer to a GET of `r` (its `$select` and `$expand` applied).
+pub(super) async fn get_found(
+    state: &AppState,
+    req: &BcRequest,
+    company_id: Uuid,
+    entity: &'static BcEntity,
+    path: &str,
+    table: &Table,
+    r: &Record,
+) -> ApiResult<Response> {
     let options = list_options(state, req, entity, table)?;
-    let mut fields = [record_json(entity, table, &r, options.select.as_deref())];
+    let mut fields = [record_json(entity, table, r, options.select.as_deref())];
     super::expand::expand(
         state,
         &req.caller.reader(state),
         company_id,
         &options.expand,
-        std::slice::from_ref(&r),
+        std::slice::from_ref(r),
         &mut fields,
     )
     .await?;
@@ -315,11 +350,11 @@ pub async fn get(
     let mut m = Map::new();
     m.insert(
         "@odata.context".into(),
-        Json::String(context(req, company_id, entity, true)),
+        Json::String(context(req, company_id, path, true)),
     );
     m.extend(fields);
     let mut resp = json_response(StatusCode::OK, Json::Object(m));
-    if let Ok(v) = HeaderValue::from_str(&entity::etag(&r)) {
+    if let Ok(v) = HeaderValue::from_str(&entity::etag(r)) {
         resp.headers_mut().insert(axum::http::header::ETAG, v);
     }
     Ok(resp)
@@ -355,7 +390,7 @@ pub fn if_match(req: &BcRequest) -> ApiResult<Option<Precondition>> {
     )))
 }
 
-fn record_of(outcome: &pipeline::Outcome) -> ApiResult<&Record> {
+pub(super) fn record_of(outcome: &pipeline::Outcome) -> ApiResult<&Record> {
     outcome
         .record
         .as_ref()
@@ -394,6 +429,7 @@ pub async fn create(
         req,
         company_id,
         entity,
+        entity.name,
         table,
         record_of(&outcome)?,
         StatusCode::CREATED,
@@ -439,6 +475,7 @@ pub async fn update(
         req,
         company_id,
         entity,
+        entity.name,
         table,
         record_of(&outcome)?,
         StatusCode::OK,
@@ -456,25 +493,27 @@ pub async fn delete(
     let table = table_of(state, entity.logical)?;
     let pre = if_match(req)?.unwrap_or(Precondition::None);
     existing(state, req, company_id, entity, table, id).await?;
-    pipeline::execute(
-        state,
-        Operation::new(
-            Message::Delete,
-            &table.logical_name,
-            Some(id),
-            vec![],
-            req.caller.user_id,
-        )
-        .with_precondition(pre),
+    let delete = Operation::new(
+        Message::Delete,
+        &table.logical_name,
+        Some(id),
+        vec![],
+        req.caller.user_id,
     )
-    .await
-    .map_err(bc_precondition)?;
+    .with_precondition(pre);
+    if bc_lines_of(entity.name).next().is_none() {
+        pipeline::execute(state, delete)
+            .await
+            .map_err(bc_precondition)?;
+    } else {
+        super::lines::delete_document(state, req, entity, table, id, delete).await?;
+    }
     Ok(super::no_content())
 }
 
 /// The pipeline's conflicts (stale `If-Match`, duplicate key) in BC's
 /// words; everything else as the Web API says it.
-fn bc_precondition(e: PipelineError) -> ApiError {
+pub(super) fn bc_precondition(e: PipelineError) -> ApiError {
     if e.is_conflict() {
         errors::entity_changed(format!(
             "Another user has already changed the record: {}",

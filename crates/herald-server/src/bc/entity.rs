@@ -207,6 +207,13 @@ pub fn rename_fields(entity: &BcEntity, table: &Table, expr: &str) -> String {
             let part_of_literal = matches!(prev, Some('-' | ':' | '.'))
                 || word.starts_with(|c: char| c.is_ascii_digit());
             match column_of(entity, table, &word) {
+                // A lookup (a line's documentId) is filtered on as the
+                // query model names it.
+                Some(col)
+                    if !part_of_literal && table.column(&col).is_some_and(|c| c.is_lookup()) =>
+                {
+                    out.push_str(&format!("_{col}_value"))
+                }
                 Some(col) if !part_of_literal => out.push_str(&col),
                 _ => out.push_str(&word),
             }

@@ -2,14 +2,18 @@
 //! each named navigation property of the entity ([`BcNavigation`]) becomes
 //! a nested object in every row — the target record of the same company
 //! whose `id` the row's id field holds (`currencyId`), or, when that is
-//! empty, whose code matches (`currencyCode` → `code`) — or `null`. One
-//! query per property for the whole page. Properties the v2.0 reference
-//! documents but herald does not hold (`picture`, `defaultDimensions`,
-//! `salesInvoiceLines`, …) and unknown names are a 400, in BC's error shape.
+//! empty, whose code matches (`currencyCode` → `code`) — or `null`; a
+//! document's lines (`salesInvoices?$expand=salesInvoiceLines`) become an
+//! array of its lines in `sequence` order. One query per property for the
+//! whole page. Properties the v2.0 reference documents but herald does not
+//! hold (`picture`, `defaultDimensions`, …) and unknown names are a 400, in
+//! BC's error shape.
 
 use std::collections::HashMap;
 
-use herald_core::builtin::{bc_column, bc_entity_named, BcEntity, BcNavigation, BC_COMPANY_COLUMN};
+use herald_core::builtin::{
+    bc_column, bc_entity_named, bc_lines_of, BcEntity, BcLines, BcNavigation, BC_COMPANY_COLUMN,
+};
 use herald_core::query::{ColumnRef, CompareOp, Condition};
 use herald_core::{Query, Value};
 use herald_store::Record;
@@ -36,7 +40,6 @@ const NOT_HELD: &[&str] = &[
     "dimensionValue",
     "dimensionValues",
     "pdfDocument",
-    "salesInvoiceLines",
     "salesOrderLines",
     "salesQuoteLines",
     "salesCreditMemoLines",
@@ -51,17 +54,43 @@ const NOT_HELD: &[&str] = &[
     "customerReturnReason",
 ];
 
+/// One property a `$expand` names.
+#[derive(Debug, Clone, Copy)]
+pub enum Expansion {
+    /// A single-valued navigation property.
+    One(&'static BcNavigation),
+    /// A document's lines.
+    Lines(&'static BcLines),
+}
+
+impl Expansion {
+    fn name(&self) -> &'static str {
+        match self {
+            Expansion::One(n) => n.name,
+            Expansion::Lines(l) => l.entity.name,
+        }
+    }
+}
+
 /// The navigation properties a `$expand` value names.
-pub fn parse(entity: &'static BcEntity, value: &str) -> ApiResult<Vec<&'static BcNavigation>> {
-    let mut out: Vec<&'static BcNavigation> = Vec::new();
+pub fn parse(entity: &'static BcEntity, value: &str) -> ApiResult<Vec<Expansion>> {
+    let mut out: Vec<Expansion> = Vec::new();
     for name in value.split(',').map(str::trim).filter(|n| !n.is_empty()) {
         if name.contains('(') || name.contains('/') {
             return Err(errors::bad_request(format!(
                 "$expand '{name}': nested query options and paths are not supported; name navigation properties only"
             )));
         }
-        match entity.navigation_named(name) {
-            Some(n) if !out.iter().any(|o| o.name == n.name) => out.push(n),
+        let found = entity
+            .navigation_named(name)
+            .map(Expansion::One)
+            .or_else(|| {
+                bc_lines_of(entity.name)
+                    .find(|l| l.entity.name.eq_ignore_ascii_case(name))
+                    .map(Expansion::Lines)
+            });
+        match found {
+            Some(n) if !out.iter().any(|o| o.name() == n.name()) => out.push(n),
             Some(_) => {}
             None if NOT_HELD.iter().any(|n| n.eq_ignore_ascii_case(name)) => {
                 return Err(errors::bad_request(format!(
@@ -83,15 +112,16 @@ pub fn parse(entity: &'static BcEntity, value: &str) -> ApiResult<Vec<&'static B
 }
 
 fn names(entity: &BcEntity) -> String {
-    if entity.navigation.is_empty() {
-        return "none".into();
-    }
-    entity
+    let all: Vec<&str> = entity
         .navigation
         .iter()
         .map(|n| n.name)
-        .collect::<Vec<_>>()
-        .join(", ")
+        .chain(bc_lines_of(entity.name).map(|l| l.entity.name))
+        .collect();
+    if all.is_empty() {
+        return "none".into();
+    }
+    all.join(", ")
 }
 
 fn text_of(r: &Record, field: &str) -> Option<String> {
@@ -109,11 +139,18 @@ pub async fn expand(
     state: &AppState,
     reader: &crate::security::Reader<'_>,
     company: Uuid,
-    navs: &[&'static BcNavigation],
+    navs: &[Expansion],
     rows: &[Record],
     out: &mut [Map<String, Json>],
 ) -> ApiResult<()> {
-    for nav in navs {
+    for e in navs {
+        let nav = match e {
+            Expansion::One(nav) => nav,
+            Expansion::Lines(lines) => {
+                expand_lines(state, reader, company, lines, rows, out).await?;
+                continue;
+            }
+        };
         let target = bc_entity_named(nav.target)
             .ok_or_else(|| errors::internal(format!("no entity {}", nav.target)))?;
         let schema_now = state.schema();
@@ -186,6 +223,66 @@ pub async fn expand(
                     .unwrap_or(Json::Null),
             );
         }
+    }
+    Ok(())
+}
+
+/// `$expand=<lines>`: every row gets the array of its lines, in `sequence`
+/// order (an empty array when it has none).
+async fn expand_lines(
+    state: &AppState,
+    reader: &crate::security::Reader<'_>,
+    company: Uuid,
+    lines: &'static BcLines,
+    rows: &[Record],
+    out: &mut [Map<String, Json>],
+) -> ApiResult<()> {
+    let schema_now = state.schema();
+    let document = bc_entity_named(lines.document)
+        .and_then(|d| schema_now.table(d.logical))
+        .ok_or_else(|| errors::internal(format!("missing table of {}", lines.document)))?;
+    let table = schema_now
+        .table(lines.entity.logical)
+        .ok_or_else(|| errors::internal(format!("missing table {}", lines.entity.logical)))?;
+    let ids: Vec<Uuid> = rows
+        .iter()
+        .filter_map(|r| r.guid(&document.primary_id))
+        .collect();
+    let field = bc_column(lines.document_field);
+    let mut by_document: HashMap<Uuid, Vec<Json>> = HashMap::new();
+    if !ids.is_empty() {
+        let mut q = Query::all(lines.entity.logical);
+        q.filter = Some(Condition::And(vec![
+            Condition::Compare {
+                column: ColumnRef::new(BC_COMPANY_COLUMN),
+                op: CompareOp::Eq,
+                value: Value::Guid(company),
+            },
+            Condition::In {
+                column: ColumnRef::new(&field),
+                values: ids.iter().map(|g| Value::Guid(*g)).collect(),
+                negated: false,
+            },
+        ]));
+        q.order = vec![herald_core::query::Order {
+            column: ColumnRef::new(bc_column("sequence")),
+            descending: false,
+        }];
+        for r in reader.fetch(&q, None, 0).await? {
+            if let Some(doc) = r.guid(&field) {
+                by_document
+                    .entry(doc)
+                    .or_default()
+                    .push(Json::Object(record_json(&lines.entity, table, &r, None)));
+            }
+        }
+    }
+    for (row, json) in rows.iter().zip(out.iter_mut()) {
+        let mine = row
+            .guid(&document.primary_id)
+            .and_then(|id| by_document.remove(&id))
+            .unwrap_or_default();
+        json.insert(lines.entity.name.to_string(), Json::Array(mine));
     }
     Ok(())
 }

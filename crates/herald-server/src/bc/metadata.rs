@@ -3,14 +3,22 @@
 //! Central's shape — namespace `Microsoft.NAV`, one entity type per entity
 //! (singular name: `customer`) with `id` as key, its fields with their Edm
 //! types and lengths, `lastModifiedDateTime`, and the navigation properties
-//! `$expand` follows; `company` contains every entity set
-//! (`ContainsTarget`), as BC's URLs nest them under `companies(<id>)`; and
-//! `subscription`. The container `NAV` lists the entity sets with their
-//! navigation bindings.
+//! `$expand` follows; the document lines (`salesInvoiceLine`), contained in
+//! their document type (`salesInvoice.salesInvoiceLines`); `company`
+//! contains every entity set (`ContainsTarget`), as BC's URLs nest them
+//! under `companies(<id>)`; and `subscription`. The container `NAV` lists
+//! the entity sets with their navigation bindings.
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use herald_core::builtin::{bc_entity_named, BcEntity, BcField, BC_ENTITIES};
+use herald_core::builtin::{
+    bc_entity_named, bc_lines_of, BcEntity, BcField, BC_ENTITIES, BC_LINES,
+};
+
+/// Every entity with a type and a set: the 22, then the document lines.
+fn all_entities() -> impl Iterator<Item = &'static BcEntity> {
+    BC_ENTITIES.iter().chain(BC_LINES.iter().map(|l| &l.entity))
+}
 
 /// The schema namespace of BC's API.
 pub const NAMESPACE: &str = "Microsoft.NAV";
@@ -48,6 +56,12 @@ fn entity_type(x: &mut String, e: &BcEntity) {
             ));
         }
     }
+    for l in bc_lines_of(e.name) {
+        x.push_str(&format!(
+            r#"<NavigationProperty Name="{}" Type="Collection({NAMESPACE}.{})" ContainsTarget="true" />"#,
+            l.entity.name, l.entity.type_name
+        ));
+    }
     x.push_str("</EntityType>");
 }
 
@@ -59,7 +73,7 @@ fn company_type(x: &mut String) {
     property(x, "businessProfileId", &edm(BcField::Text(250)));
     property(x, "systemCreatedAt", &edm(BcField::DateTime));
     property(x, "systemModifiedAt", &edm(BcField::DateTime));
-    for e in BC_ENTITIES {
+    for e in all_entities() {
         x.push_str(&format!(
             r#"<NavigationProperty Name="{}" Type="Collection({NAMESPACE}.{})" ContainsTarget="true" />"#,
             e.name, e.type_name
@@ -103,7 +117,7 @@ pub fn csdl() -> String {
         r#"<?xml version="1.0" encoding="utf-8"?><edmx:Edmx Version="4.0" xmlns:edmx="http://docs.oasis-open.org/odata/ns/edmx"><edmx:DataServices><Schema Namespace="{NAMESPACE}" xmlns="http://docs.oasis-open.org/odata/ns/edm">"#
     );
     company_type(&mut x);
-    for e in BC_ENTITIES {
+    for e in all_entities() {
         entity_type(&mut x, e);
     }
     subscription_type(&mut x);
@@ -111,7 +125,7 @@ pub fn csdl() -> String {
     x.push_str(&format!(
         r#"<EntitySet Name="companies" EntityType="{NAMESPACE}.company" />"#
     ));
-    for e in BC_ENTITIES {
+    for e in all_entities() {
         entity_set(&mut x, e);
     }
     x.push_str(&format!(
@@ -152,6 +166,9 @@ mod tests {
                 e.name
             );
         }
+        assert!(x.contains(r#"<EntityType Name="salesInvoiceLine">"#));
+        assert!(x.contains(r#"<NavigationProperty Name="salesInvoiceLines" Type="Collection(Microsoft.NAV.salesInvoiceLine)" ContainsTarget="true" />"#));
+        assert!(x.contains(r#"<EntitySet Name="salesInvoiceLines" "#));
         assert!(x.contains(r#"<Property Name="currencyId" Type="Edm.Guid" />"#));
         assert!(
             x.contains(r#"<NavigationProperty Name="currency" Type="Microsoft.NAV.currency" />"#)

@@ -8,6 +8,7 @@
 //! | `path` | request paths, subscription resources, notification resources |
 //! | `entity` | camelCase JSON ↔ columns, `$filter`/`$orderby` renaming |
 //! | `data` | `companies` and `companies(<id>)/<entity>` (writes via the pipeline) |
+//! | `lines` | document lines (`salesInvoices(<id>)/salesInvoiceLines`), totals roll-up |
 //! | `numbering` | defaults and number series of creates |
 //! | `expand` | `$expand` on navigation properties |
 //! | `metadata` | `$metadata`, the CSDL of the entities |
@@ -26,6 +27,7 @@ pub mod entity;
 pub mod errors;
 pub mod expand;
 pub mod handshake;
+pub mod lines;
 pub mod metadata;
 pub mod notifier;
 pub mod notifier_state;
@@ -205,6 +207,49 @@ async fn dispatch(
                 id,
             },
         ) => data::delete(st, &req, company, entity, id).await,
+        (
+            &Method::GET,
+            BcPath::Lines {
+                company,
+                lines,
+                document,
+            },
+        ) => lines::list(st, &req, company, lines, document).await,
+        (
+            &Method::POST,
+            BcPath::Lines {
+                company,
+                lines,
+                document,
+            },
+        ) => lines::create(st, &req, company, lines, document, &body).await,
+        (
+            &Method::GET,
+            BcPath::Line {
+                company,
+                lines,
+                document,
+                id,
+            },
+        ) => lines::get(st, &req, company, lines, document, id).await,
+        (
+            &Method::PATCH,
+            BcPath::Line {
+                company,
+                lines,
+                document,
+                id,
+            },
+        ) => lines::update(st, &req, company, lines, document, id, &body).await,
+        (
+            &Method::DELETE,
+            BcPath::Line {
+                company,
+                lines,
+                document,
+                id,
+            },
+        ) => lines::delete(st, &req, company, lines, document, id).await,
         (&Method::GET, BcPath::Subscriptions) => subscriptions::list(st, &req).await,
         (&Method::POST, BcPath::Subscriptions) => subscriptions::create(st, &req, &body).await,
         (&Method::GET, BcPath::Subscription(id)) => subscriptions::get(st, &req, &id).await,

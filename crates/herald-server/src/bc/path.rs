@@ -3,7 +3,7 @@
 //! the resources written into notifications.
 
 use chrono::{DateTime, Duration, SubsecRound, Utc};
-use herald_core::builtin::BcEntity;
+use herald_core::builtin::{bc_lines_named, BcEntity, BcLines};
 use herald_core::value::{format_datetime, parse_guid};
 use uuid::Uuid;
 
@@ -30,6 +30,20 @@ pub enum BcPath {
     Entity {
         company: Uuid,
         entity: &'static BcEntity,
+        id: Uuid,
+    },
+    /// `companies(<id>)/salesInvoices(<doc>)/salesInvoiceLines` (document
+    /// given) or `companies(<id>)/salesInvoiceLines` (all of the company's)
+    Lines {
+        company: Uuid,
+        lines: &'static BcLines,
+        document: Option<Uuid>,
+    },
+    /// One line, under its document or directly under the company
+    Line {
+        company: Uuid,
+        lines: &'static BcLines,
+        document: Option<Uuid>,
         id: Uuid,
     },
     /// `subscriptions`
@@ -95,10 +109,34 @@ pub fn parse(path: &str) -> ApiResult<BcPath> {
             if name == "webhookSupportedEntities" && key.is_none() {
                 return Ok(BcPath::SupportedEntities(Some(company)));
             }
+            if let Some(lines) = bc_lines_named(name) {
+                return lines_path(company, lines, None, key);
+            }
             let entity = entity_named(name).ok_or_else(|| unknown_entity(name))?;
             match key {
                 None => Ok(BcPath::Entities { company, entity }),
                 Some(k) => Ok(BcPath::Entity { company, entity, id: guid_key(k, entity.name)? }),
+            }
+        }
+        ("companies", Some(k), [doc, sub]) => {
+            let company = guid_key(k, "company")?;
+            let (doc_name, doc_key) = split_key(doc)?;
+            let entity = entity_named(doc_name).ok_or_else(|| unknown_entity(doc_name))?;
+            let doc_key = doc_key.ok_or_else(|| {
+                errors::bad_request(format!("'{doc}' must name one {} by its id", entity.name))
+            })?;
+            let document = guid_key(doc_key, entity.name)?;
+            let (sub_name, sub_key) = split_key(sub)?;
+            match bc_lines_named(sub_name).filter(|l| l.document == entity.name) {
+                Some(lines) => lines_path(company, lines, Some(document), sub_key),
+                None => Err(errors::not_found(format!(
+                    "'{sub_name}' is not a collection of {}: {}",
+                    entity.name,
+                    match herald_core::builtin::bc_lines_of(entity.name).next() {
+                        Some(l) => format!("it has {}", l.entity.name),
+                        None => "it has no lines".into(),
+                    }
+                ))),
             }
         }
         ("subscriptions", None, []) => Ok(BcPath::Subscriptions),
@@ -114,6 +152,27 @@ pub fn parse(path: &str) -> ApiResult<BcPath> {
             "No resource at '{path}': use companies, companies(<id>)/<entity>[(<id>)], subscriptions or webhookSupportedEntities"
         ))),
     }
+}
+
+fn lines_path(
+    company: Uuid,
+    lines: &'static BcLines,
+    document: Option<Uuid>,
+    key: Option<&str>,
+) -> ApiResult<BcPath> {
+    Ok(match key {
+        None => BcPath::Lines {
+            company,
+            lines,
+            document,
+        },
+        Some(k) => BcPath::Line {
+            company,
+            lines,
+            document,
+            id: guid_key(k, lines.entity.name)?,
+        },
+    })
 }
 
 /// A subscription's `resource`: a collection of one company.
@@ -172,6 +231,12 @@ pub fn parse_resource(resource: &str) -> Result<ResourceRef, String> {
     let (ename, ekey) = split_key(entity_seg).map_err(|e| e.message)?;
     if ekey.is_some() {
         return Err(format!("The resource '{r}' names a single record; subscriptions are to collections: {expected}"));
+    }
+    if let Some(lines) = bc_lines_named(ename) {
+        return Err(format!(
+            "'{ename}' does not support webhooks (as in Business Central); a change to a line changes its document's totals, so subscribe to {} to be notified of it",
+            lines.document
+        ));
     }
     let entity = entity_named(ename).ok_or_else(|| {
         format!(
@@ -244,6 +309,36 @@ mod tests {
         assert!(
             matches!(parse("subscriptions(abc)").unwrap(), BcPath::Subscription(s) if s == "abc")
         );
+        assert!(matches!(
+            parse(&format!(
+                "companies({C})/salesInvoices({C})/salesInvoiceLines('{C}')"
+            ))
+            .unwrap(),
+            BcPath::Line {
+                document: Some(_),
+                ..
+            }
+        ));
+        assert!(matches!(
+            parse(&format!(
+                "companies({C})/salesInvoices({C})/salesInvoiceLines"
+            ))
+            .unwrap(),
+            BcPath::Lines {
+                document: Some(_),
+                ..
+            }
+        ));
+        assert!(matches!(
+            parse(&format!("companies({C})/salesInvoiceLines")).unwrap(),
+            BcPath::Lines { document: None, .. }
+        ));
+        assert_eq!(
+            parse(&format!("companies({C})/customers({C})/salesInvoiceLines"))
+                .unwrap_err()
+                .status,
+            404
+        );
         assert!(matches!(parse("$metadata").unwrap(), BcPath::Metadata));
         assert!(matches!(
             parse(&format!("companies({C})/$metadata")).unwrap(),
@@ -284,6 +379,10 @@ mod tests {
                 "does not support webhooks",
             ),
             (format!("/api/v3.0/companies({C})/items"), "v3.0"),
+            (
+                format!("/api/v2.0/companies({C})/salesInvoiceLines"),
+                "subscribe to salesInvoices",
+            ),
             (
                 format!("/api/v2.0/companies({C})/items({C})"),
                 "single record",

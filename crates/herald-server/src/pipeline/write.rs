@@ -129,6 +129,21 @@ impl<'a> WriteSession<'a> {
         result
     }
 
+    /// Read a row inside the session's transaction and hold it against
+    /// concurrent writers until the session ends
+    /// ([`herald_store::Tx::get_locked`]): what a write computed from other
+    /// rows (a BC document's totals from its lines) reads first. A system
+    /// read: the caller's privileges are checked by the writes that follow.
+    pub async fn get_locked(&mut self, table: &Table, id: Uuid) -> PipelineResult<Option<Record>> {
+        Ok(self.tx.get_locked(table, id).await?)
+    }
+
+    /// Run a query inside the session's transaction (it sees the session's
+    /// own writes). A system read, like [`WriteSession::get_locked`].
+    pub async fn fetch(&mut self, query: &herald_core::Query) -> PipelineResult<Vec<Record>> {
+        Ok(self.tx.fetch(query, None, 0).await?)
+    }
+
     /// Commit every write of the session, then hand their System Jobs over.
     pub async fn commit(self) -> PipelineResult<()> {
         if self.failed {

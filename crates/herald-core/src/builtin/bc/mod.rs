@@ -1,15 +1,21 @@
 //! Business Central (SPEC §5, seed 004): the 22 BC API entities with webhook
 //! support ([`BC_ENTITIES`], in `entities`), their field types
 //! ([`BcField`]), navigation properties ([`BcNavigation`]), number series
-//! ([`NumberSeries`]) and defaults, and the built-in tables that hold them
-//! ([`bc_tables`]): `bc_company` and one table per entity, each row tied to
-//! its company.
+//! ([`NumberSeries`]) and defaults, the document lines inside some of them
+//! ([`BC_LINES`], in `lines`, with their arithmetic in `amounts`), and the
+//! built-in tables that hold them ([`bc_tables`]): `bc_company` and one
+//! table per entity and per kind of line, each row tied to its company.
 
+pub mod amounts;
 mod entities;
+mod lines;
 mod navigation;
 mod numbers;
 
 pub use entities::BC_ENTITIES;
+pub use lines::{
+    bc_lines_named, bc_lines_of, bc_lines_of_table, BcLines, BC_LINES, COMPUTED_LINE_FIELDS,
+};
 pub use navigation::BcNavigation;
 pub use numbers::NumberSeries;
 
@@ -87,7 +93,8 @@ pub fn bc_column(field: &str) -> String {
     field.to_ascii_lowercase()
 }
 
-/// The BC entity stored in `logical`, if it is one.
+/// The BC entity stored in `logical`, if it is one of the 22 with webhook
+/// support (document lines are not: see [`bc_lines_of_table`]).
 pub fn bc_entity_of(logical: &str) -> Option<&'static BcEntity> {
     BC_ENTITIES.iter().find(|e| e.logical == logical)
 }
@@ -105,9 +112,10 @@ fn bc_field_column(name: &str, field: BcField) -> Column {
 }
 
 /// The Business Central tables: `bc_company` and one table per entity of
-/// [`BC_ENTITIES`] (entity set `bc_<name in lower case>`), each row tied to
-/// its company. They are ordinary data tables, so Dataverse-style steps can
-/// be registered on them too.
+/// [`BC_ENTITIES`] and of [`BC_LINES`] (entity set `bc_<name in lower
+/// case>`), each row tied to its company; a line's document field is a
+/// lookup to the document's table. They are ordinary data tables, so
+/// Dataverse-style steps can be registered on them too.
 pub fn bc_tables() -> Vec<Table> {
     let mut out = vec![table(
         BC_COMPANY,
@@ -122,11 +130,21 @@ pub fn bc_tables() -> Vec<Table> {
         ],
         false,
     )];
-    for (i, e) in BC_ENTITIES.iter().enumerate() {
+    let documents = BC_ENTITIES.iter().map(|e| (e, None));
+    let lines = BC_LINES.iter().map(|l| (&l.entity, Some(l)));
+    for (i, (e, lines)) in documents.chain(lines).enumerate() {
         let mut columns = vec![lookup(BC_COMPANY_COLUMN, BC_COMPANY)
             .required()
             .relationship(&format!("{}_company", e.logical))];
-        columns.extend(e.fields.iter().map(|(n, f)| bc_field_column(n, *f)));
+        columns.extend(e.fields.iter().map(|(n, f)| {
+            match lines.and_then(|l| bc_entity_named(l.document).filter(|_| *n == l.document_field))
+            {
+                Some(document) => lookup(&bc_column(n), document.logical)
+                    .required()
+                    .relationship(&format!("{}_document", e.logical)),
+                None => bc_field_column(n, *f),
+            }
+        }));
         let has = |f: &str| e.fields.iter().any(|(n, _)| *n == f);
         let primary_name = ["displayName", "number", "description"]
             .into_iter()
@@ -153,9 +171,9 @@ mod tests {
     fn bc_tables_are_complete_and_distinct() {
         assert_eq!(BC_ENTITIES.len(), 22);
         let tables = bc_tables();
-        assert_eq!(tables.len(), 23);
+        assert_eq!(tables.len(), 1 + 22 + BC_LINES.len());
         let schema = crate::Schema::build(&[]).unwrap();
-        for e in BC_ENTITIES {
+        for e in BC_ENTITIES.iter().chain(BC_LINES.iter().map(|l| &l.entity)) {
             let t = schema.table(e.logical).unwrap();
             assert!(t.column("companyid").is_some_and(|c| c.required));
             for (f, _) in e.fields {
@@ -177,11 +195,24 @@ mod tests {
             bc_entity_of("bc_salesinvoice").unwrap().name,
             "salesInvoices"
         );
+        assert!(bc_entity_of("bc_salesinvoiceline").is_none());
+        let lines = schema.table("bc_salesinvoiceline").unwrap();
+        assert_eq!(
+            lines.column("documentid").and_then(|c| c.lookup_target()),
+            Some("bc_salesinvoice")
+        );
     }
 
     #[test]
     fn navigation_and_defaults_name_real_fields() {
-        for e in BC_ENTITIES {
+        for l in BC_LINES {
+            assert!(bc_entity_named(l.document).is_some(), "{}", l.document);
+            assert_eq!(l.entity.field(l.document_field), Some(BcField::Guid));
+            for f in COMPUTED_LINE_FIELDS {
+                assert_eq!(l.entity.field(f), Some(BcField::Decimal), "{f}");
+            }
+        }
+        for e in BC_ENTITIES.iter().chain(BC_LINES.iter().map(|l| &l.entity)) {
             assert!(!e.type_name.is_empty(), "{}", e.name);
             for n in e.navigation {
                 let target = bc_entity_named(n.target)
