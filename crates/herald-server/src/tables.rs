@@ -155,6 +155,10 @@ pub async fn change(
             SchemaChange::DeleteColumn { table, column } => {
                 refuse_if_filtered(&mut tx, &current, table, column).await?;
             }
+            SchemaChange::DeleteManyToMany(intersect) => {
+                delete_privileges(&mut tx, &current, intersect).await?;
+                state.security.changed(&mut tx).await?;
+            }
             _ => {}
         }
         tx.apply_schema_change(&current, &schema, change).await?;
@@ -166,10 +170,12 @@ pub async fn change(
         }
         current = schema;
     }
-    if changes
-        .iter()
-        .any(|c| matches!(c, SchemaChange::CreateTable { .. }))
-    {
+    if changes.iter().any(|c| {
+        matches!(
+            c,
+            SchemaChange::CreateTable { .. } | SchemaChange::CreateManyToMany(_)
+        )
+    }) {
         // A new table's privileges, granted to the built-in roles as at
         // start (and the roles' caches invalidated on every node).
         let now = Value::DateTime(now);

@@ -169,7 +169,21 @@ impl Tx {
                 statements.push(ddl::create_table(dialect, &t));
                 statements.extend(ddl::indexes(dialect, &t));
             }
-            SchemaChange::DeleteTable(name) => {
+            SchemaChange::CreateManyToMany(m) => {
+                let t = table_of(new, &m.intersect)?;
+                statements.push(ddl::create_table(dialect, &t));
+                statements.extend(ddl::indexes(dialect, &t));
+                // `$expand` and navigation find a row's links by either side.
+                for column in [&m.entity1_attribute, &m.entity2_attribute] {
+                    statements.push(format!(
+                        "CREATE INDEX IF NOT EXISTS {} ON {} ({})",
+                        ident(&format!("ix_{}_{column}", m.intersect)),
+                        ident(&m.intersect),
+                        ident(column)
+                    ));
+                }
+            }
+            SchemaChange::DeleteTable(name) | SchemaChange::DeleteManyToMany(name) => {
                 statements.push(format!("DROP TABLE IF EXISTS {}", ident(name)));
             }
             SchemaChange::AddColumn { table, column } => {

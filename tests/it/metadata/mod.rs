@@ -9,6 +9,7 @@ mod columns;
 mod create;
 mod custom;
 mod entities;
+mod many_to_many;
 mod race;
 mod relabel;
 mod relationships;

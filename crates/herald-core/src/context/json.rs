@@ -15,6 +15,7 @@ use super::execution::ExecutionContext;
 use super::value::{
     AttributeValue, Entity, EntityReference, ParamValue, ENTITY_COLLECTION_TYPE,
     ENTITY_REFERENCE_TYPE, ENTITY_TYPE, KEY_VALUE_PAIR_TYPE, MONEY_TYPE, OPTION_SET_VALUE_TYPE,
+    RELATIONSHIP_TYPE,
 };
 
 /// Compact JSON text with every `/` written as `\/`, as Dataverse's
@@ -116,6 +117,16 @@ impl AttributeValue {
                     })
                     .collect(),
             ),
+            AttributeValue::Relationship { schema_name } => {
+                let mut m = Map::new();
+                m.insert("__type".into(), Json::from(RELATIONSHIP_TYPE));
+                m.insert("PrimaryEntityRole".into(), Json::Null);
+                m.insert("SchemaName".into(), Json::String(schema_name.clone()));
+                Json::Object(m)
+            }
+            AttributeValue::EntityReferenceCollection(refs) => {
+                Json::Array(refs.iter().map(EntityReference::to_typed_json).collect())
+            }
             AttributeValue::EntityCollection {
                 entity_name,
                 entities,

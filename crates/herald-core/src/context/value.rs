@@ -18,6 +18,8 @@ pub const MONEY_TYPE: &str = "Money:http://schemas.microsoft.com/xrm/2011/Contra
 /// (e.g. the `ChangedEntityTypes` shared variable).
 pub const ENTITY_COLLECTION_TYPE: &str =
     "EntityCollection:http://schemas.microsoft.com/xrm/2011/Contracts";
+/// `__type` of a `Relationship`.
+pub const RELATIONSHIP_TYPE: &str = "Relationship:http://schemas.microsoft.com/xrm/2011/Contracts";
 pub const KEY_VALUE_PAIR_TYPE: &str = "KeyValuePairOfstringstring:#System.Collections.Generic";
 
 /// A reference to one row: `LogicalName` + `Id` (+ optional `Name`).
@@ -123,6 +125,13 @@ pub enum AttributeValue {
         entity_name: String,
         entities: Vec<Entity>,
     },
+    /// `{"__type":"Relationship:…","PrimaryEntityRole":null,"SchemaName":…}`
+    /// (an Associate's or Disassociate's `Relationship`).
+    Relationship { schema_name: String },
+    /// `[{"__type":"EntityReference:…",…}]`: an `EntityReferenceCollection`
+    /// (an Associate's `RelatedEntities`), a collection, so written as an
+    /// array of typed references.
+    EntityReferenceCollection(Vec<EntityReference>),
 }
 
 /// Parameter collections (`InputParameters`, `OutputParameters`,

@@ -304,14 +304,14 @@ pub(crate) fn parse_expand(
                 },
                 schema.table(&rel.many_table),
             )
-        } else if let Some(a) = crate::security::association(&table.logical_name, &name) {
+        } else if let Some(a) = schema.association(&table.logical_name, &name) {
             (
                 ExpandKind::ManyToMany {
-                    intersect: a.relationship.intersect.to_string(),
-                    this_column: a.this_column.to_string(),
-                    other_column: a.other_column.to_string(),
+                    intersect: a.intersect,
+                    this_column: a.this_column,
+                    other_column: a.other_column,
                 },
-                schema.table(a.other_table),
+                schema.table(&a.other_table),
             )
         } else {
             return Err(ctx.error(

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use super::column::{Column, ColumnType};
+use super::many_to_many::ManyToManyDefinition;
 use super::table::{add_system_columns, AlternateKey, Table, TableDetails, TableKind, TableOrigin};
 use super::Schema;
 use crate::error::SchemaError;
@@ -97,6 +98,10 @@ pub struct TableDefinition {
     pub columns: Vec<ColumnDefinition>,
     #[serde(default)]
     pub keys: Vec<AlternateKey>,
+    /// Present when the table is the intersect of a many-to-many
+    /// relationship created through the API.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub many_to_many: Option<ManyToManyDefinition>,
 }
 
 impl TableDefinition {
@@ -106,6 +111,7 @@ impl TableDefinition {
             table: None,
             columns: Vec::new(),
             keys: Vec::new(),
+            many_to_many: None,
         }
     }
 
@@ -130,6 +136,7 @@ impl TableDefinition {
                 display_collection_name: new.display_collection_name.clone(),
                 description: new.description.clone(),
                 keys: Vec::new(),
+                many_to_many: None,
             },
         }
     }
@@ -192,6 +199,10 @@ pub enum SchemaChange {
         table: String,
         key: String,
     },
+    /// A many-to-many relationship and its intersect table.
+    CreateManyToMany(ManyToManyDefinition),
+    /// The many-to-many relationship whose intersect table is named so.
+    DeleteManyToMany(String),
 }
 
 impl SchemaChange {
@@ -199,7 +210,8 @@ impl SchemaChange {
     pub fn table(&self) -> &str {
         match self {
             SchemaChange::CreateTable { logical_name, .. } => logical_name,
-            SchemaChange::DeleteTable(t) => t,
+            SchemaChange::DeleteTable(t) | SchemaChange::DeleteManyToMany(t) => t,
+            SchemaChange::CreateManyToMany(m) => &m.intersect,
             SchemaChange::UpdateTable { table, .. }
             | SchemaChange::AddColumn { table, .. }
             | SchemaChange::UpdateColumn { table, .. }
@@ -263,6 +275,9 @@ impl Definitions {
             if let Some(new) = &def.table {
                 tables.push(def.created_table(new));
             }
+            if let Some(m) = &def.many_to_many {
+                tables.push(m.intersect_table());
+            }
         }
         for def in self.tables.values() {
             let Some(table) = tables
@@ -294,7 +309,13 @@ impl Definitions {
     pub fn next_object_type_code(&self) -> i64 {
         self.tables
             .values()
-            .filter_map(|d| d.table.as_ref().map(|t| t.object_type_code + 1))
+            .filter_map(|d| {
+                d.table
+                    .as_ref()
+                    .map(|t| t.object_type_code)
+                    .or(d.many_to_many.as_ref().map(|m| m.object_type_code))
+                    .map(|code| code + 1)
+            })
             .max()
             .unwrap_or(FIRST_CREATED_TABLE_CODE)
             .max(FIRST_CREATED_TABLE_CODE)
@@ -340,6 +361,12 @@ impl Definitions {
                 if let Some((t, c)) = lookups_to(schema, name).into_iter().next() {
                     return Err(ChangeError::InUse(format!(
                         "The table '{name}' cannot be deleted: the lookup column '{t}.{c}' points at it (delete that column or its relationship first)"
+                    )));
+                }
+                if let Some(m) = schema.many_to_many().find(|m| m.links(name)) {
+                    return Err(ChangeError::InUse(format!(
+                        "The table '{name}' cannot be deleted: the many-to-many relationship '{}' links it (delete the relationship first)",
+                        m.schema_name
                     )));
                 }
                 debug_assert_eq!(table.logical_name, *name);
@@ -433,6 +460,26 @@ impl Definitions {
                     def.columns.retain(|c| &c.logical_name != column);
                 }
             }
+            SchemaChange::CreateManyToMany(m) => {
+                self.check_many_to_many(schema, m)?;
+                let mut m = m.clone();
+                m.object_type_code = self.next_object_type_code();
+                let mut def = TableDefinition::empty(&m.intersect);
+                def.many_to_many = Some(m);
+                self.tables.insert(def.logical_name.clone(), def);
+            }
+            SchemaChange::DeleteManyToMany(intersect) => {
+                let found = self
+                    .tables
+                    .get(intersect)
+                    .is_some_and(|d| d.many_to_many.is_some());
+                if !found {
+                    return Err(ChangeError::NotFound(format!(
+                        "Could not find a many-to-many relationship with the intersect entity '{intersect}'"
+                    )));
+                }
+                self.tables.remove(intersect);
+            }
             SchemaChange::AddKey { table, key } => {
                 let t = existing_table(schema, table)?;
                 if t.details
@@ -489,9 +536,78 @@ impl Definitions {
                 }
             }
         }
-        self.tables
-            .retain(|_, d| d.table.is_some() || !d.columns.is_empty() || !d.keys.is_empty());
+        self.tables.retain(|_, d| {
+            d.table.is_some()
+                || d.many_to_many.is_some()
+                || !d.columns.is_empty()
+                || !d.keys.is_empty()
+        });
         Ok(self.schema(base)?)
+    }
+
+    /// A new many-to-many relationship links two business tables, under
+    /// names no table, relationship or navigation property has yet.
+    fn check_many_to_many(
+        &self,
+        schema: &Schema,
+        m: &ManyToManyDefinition,
+    ) -> Result<(), ChangeError> {
+        for name in [&m.entity1, &m.entity2] {
+            let t = existing_table(schema, name)?;
+            if t.kind != TableKind::Data {
+                return Err(ChangeError::NotCustom(format!(
+                    "Many-to-many relationships link business tables only; '{name}' is one of herald's registration, security or system tables"
+                )));
+            }
+        }
+        if schema.table(&m.intersect).is_some() {
+            return Err(ChangeError::Duplicate(format!(
+                "A table with the name '{}' already exists (IntersectEntityName)",
+                m.intersect
+            )));
+        }
+        let set = format!("{}set", m.intersect);
+        if let Some(other) = schema.table_by_set(&set) {
+            return Err(ChangeError::Duplicate(format!(
+                "The entity set name '{set}' is already used by table '{}'",
+                other.logical_name
+            )));
+        }
+        let taken = schema
+            .relationships()
+            .iter()
+            .any(|r| r.name == m.schema_name)
+            || schema
+                .many_to_many()
+                .any(|o| o.schema_name.eq_ignore_ascii_case(&m.schema_name));
+        if taken {
+            return Err(ChangeError::Duplicate(format!(
+                "A relationship with the name '{}' already exists",
+                m.schema_name
+            )));
+        }
+        if m.entity1 == m.entity2 && m.entity1_navigation == m.entity2_navigation {
+            return Err(ChangeError::Invalid(format!(
+                "A relationship of '{}' with itself needs two navigation property names (Entity1NavigationPropertyName, Entity2NavigationPropertyName)",
+                m.entity1
+            )));
+        }
+        for (table, navigation) in [
+            (&m.entity1, &m.entity1_navigation),
+            (&m.entity2, &m.entity2_navigation),
+        ] {
+            let t = existing_table(schema, table)?;
+            let used = t.column(navigation).is_some()
+                || t.lookup_by_navigation(navigation).is_some()
+                || schema.relationship_from(table, navigation).is_some()
+                || schema.association(table, navigation).is_some();
+            if used {
+                return Err(ChangeError::Duplicate(format!(
+                    "The navigation property name '{navigation}' is already used on table '{table}'"
+                )));
+            }
+        }
+        Ok(())
     }
 
     fn entry(&mut self, table: &str) -> &mut TableDefinition {

@@ -12,6 +12,7 @@
 pub mod attribute_kind;
 mod column;
 mod definition;
+mod many_to_many;
 mod naming;
 mod table;
 mod user_table;
@@ -26,6 +27,7 @@ pub use definition::{
     lookups_to, ChangeError, ColumnDefinition, Definitions, NewTable, SchemaChange,
     TableDefinition, TableLabels,
 };
+pub use many_to_many::{Association, ManyToManyDefinition};
 pub use naming::{check_custom_schema_name, entity_set_name};
 pub use table::{
     add_system_columns, AlternateKey, Relationship, Table, TableDetails, TableKind, TableOrigin,
@@ -108,6 +110,22 @@ impl Schema {
         self.relationships()
             .into_iter()
             .find(|r| r.one_table == one_table && r.name == name)
+    }
+
+    /// The many-to-many relationships made through the metadata API.
+    pub fn many_to_many(&self) -> impl Iterator<Item = &ManyToManyDefinition> {
+        self.tables
+            .values()
+            .filter_map(|t| t.details.many_to_many.as_ref())
+    }
+
+    /// The many-to-many navigation `navigation` of `table`, if it is one:
+    /// the security tables' own or one made through the metadata API.
+    pub fn association(&self, table: &str, navigation: &str) -> Option<Association> {
+        crate::security::association(table, navigation).or_else(|| {
+            self.many_to_many()
+                .find_map(|m| m.seen_from(table, navigation))
+        })
     }
 
     pub fn relationships(&self) -> Vec<Relationship> {

@@ -15,6 +15,11 @@ pub enum TableKind {
     Registration,
     /// Tables only the server writes (asyncoperation, sdkmessage, …).
     System,
+    /// The intersect table of a many-to-many relationship made through
+    /// the metadata API: written by associating and disassociating rows
+    /// (`$ref`), not itself a source of webhook events (its links raise
+    /// Associate and Disassociate).
+    Intersect,
     /// Security roles and their links to privileges and users: writable
     /// through the Web API by a System Administrator only, not sources of
     /// webhook events.
@@ -60,6 +65,8 @@ pub struct TableDetails {
     pub description: Option<String>,
     /// Alternate keys: rows can be addressed by these columns' values.
     pub keys: Vec<AlternateKey>,
+    /// For an intersect table: the many-to-many relationship it holds.
+    pub many_to_many: Option<super::many_to_many::ManyToManyDefinition>,
 }
 
 /// An alternate key (`EntityKeyMetadata`): columns whose values together

@@ -7,6 +7,8 @@
 //! ([`query`]). The store keeps the rows; the server caches a user's
 //! [`Grants`] and enforces them in its one write path and one query path.
 
+pub use crate::schema::Association;
+
 pub mod grants;
 pub mod query;
 pub mod roles;
@@ -229,51 +231,21 @@ pub const MANY_TO_MANY: [ManyToMany; 2] = [
     },
 ];
 
-/// One side of a many-to-many relationship, seen from `table`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Association {
-    pub relationship: ManyToMany,
-    /// The intersect's column that points at `table`'s row.
-    pub this_column: &'static str,
-    /// The table at the other end, and the intersect's column to it.
-    pub other_table: &'static str,
-    pub other_column: &'static str,
-}
-
-impl Association {
-    /// The intersect row linking `this` (a row of the table it is seen
-    /// from) and `other`: one fixed id per pair, so linking twice is a
-    /// duplicate and unlinking needs no lookup.
-    pub fn intersect_id(&self, this: Uuid, other: Uuid) -> Uuid {
-        let (first, second) = if self.this_column == self.relationship.first.1 {
-            (this, other)
-        } else {
-            (other, this)
-        };
-        match self.relationship.intersect {
-            "systemuserroles" => crate::fixed_ids::user_role_id(first, second),
-            _ => crate::fixed_ids::role_privilege_id(first, second),
-        }
-    }
-}
-
 /// The many-to-many navigation `navigation` of `table`, if it is one.
 pub fn association(table: &str, navigation: &str) -> Option<Association> {
     let m = MANY_TO_MANY.iter().find(|m| m.name == navigation)?;
+    let side = |this: (&str, &str), other: (&str, &str), first: bool| Association {
+        name: m.name.to_string(),
+        intersect: m.intersect.to_string(),
+        this_column: this.1.to_string(),
+        other_table: other.0.to_string(),
+        other_column: other.1.to_string(),
+        this_is_first: first,
+    };
     if m.first.0 == table {
-        Some(Association {
-            relationship: *m,
-            this_column: m.first.1,
-            other_table: m.second.0,
-            other_column: m.second.1,
-        })
+        Some(side(m.first, m.second, true))
     } else if m.second.0 == table {
-        Some(Association {
-            relationship: *m,
-            this_column: m.second.1,
-            other_table: m.first.0,
-            other_column: m.first.1,
-        })
+        Some(side(m.second, m.first, false))
     } else {
         None
     }

@@ -9,6 +9,7 @@
 //! Errors are the pipeline's own ([`PipelineError`]): nothing here speaks
 //! HTTP.
 
+pub mod associate;
 mod bulk;
 mod computed;
 pub mod depth;
@@ -23,5 +24,5 @@ mod write;
 
 pub use bulk::{BulkMessage, BulkPhase};
 pub use error::{PipelineError, PipelineResult};
-pub use operation::{Message, Operation, Outcome, Precondition};
+pub use operation::{Link, Message, Operation, Outcome, Precondition};
 pub use write::{execute, WriteSession};

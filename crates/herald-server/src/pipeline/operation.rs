@@ -54,6 +54,23 @@ pub struct Operation {
     /// Correlation id and depth when this write happens while handling an
     /// event (infinite-loop prevention).
     pub correlation: Option<(Uuid, i64)>,
+    /// Set when the write creates or deletes an intersect row: the
+    /// Associate or Disassociate it is, whose steps run around it.
+    pub link: Option<Link>,
+}
+
+/// Two rows linked or unlinked through a many-to-many relationship
+/// (`POST`/`DELETE <set>(id)/<navigation>/$ref`): Dataverse's Associate
+/// and Disassociate, with the row addressed as `Target` and the other as
+/// `RelatedEntities`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Link {
+    /// The relationship's name (`Relationship.SchemaName`).
+    pub relationship: String,
+    /// The row the request was made on: (table, id).
+    pub target: (String, Uuid),
+    /// The row linked to it or unlinked from it.
+    pub related: (String, Uuid),
 }
 
 impl Operation {
@@ -74,7 +91,14 @@ impl Operation {
             precondition: Precondition::None,
             upsert: false,
             correlation: None,
+            link: None,
         }
+    }
+
+    /// The Associate or Disassociate this write of an intersect row is.
+    pub fn with_link(mut self, link: Link) -> Operation {
+        self.link = Some(link);
+        self
     }
 
     pub fn with_precondition(mut self, precondition: Precondition) -> Operation {

@@ -16,7 +16,7 @@ use uuid::Uuid;
 use super::bulk::{self, BulkMessage, BulkPhase};
 use super::error::{PipelineError, PipelineResult};
 use super::operation::{Message, Operation, Outcome, Precondition};
-use super::{computed, dispatch, event, registrations, validate};
+use super::{associate, computed, dispatch, event, registrations, validate};
 use crate::bc::capture::{self as bc_capture, RowChange};
 use crate::jobs::handoff::Reservations;
 use crate::state::AppState;
@@ -26,10 +26,18 @@ pub async fn execute(state: &AppState, op: Operation) -> PipelineResult<Outcome>
     // Refusals that need no row are answered before the store is touched.
     let schema = state.schema();
     let table = table_of(state, &schema, &op)?;
-    let alone = table.is_event_source()
+    let dialect = state.store.dialect();
+    let alone = (table.is_event_source()
         && state
             .registrations
-            .may_call_out(state.store.dialect(), op.message.name(), &op.table);
+            .may_call_out(dialect, op.message.name(), &op.table))
+        || op.link.as_ref().is_some_and(|l| {
+            state.registrations.may_call_out(
+                dialect,
+                associate::message_of(op.message),
+                &l.target.0,
+            )
+        });
     let mut session = WriteSession::begin_with(state, alone).await?;
     let outcome = session.execute(op).await?;
     session.commit().await?;
@@ -170,6 +178,12 @@ fn table_of<'s>(state: &AppState, schema: &'s Schema, op: &Operation) -> Pipelin
             table.logical_name
         )));
     }
+    if table.kind == TableKind::Intersect && op.link.is_none() {
+        return Err(PipelineError::Forbidden(format!(
+            "The rows of '{}' link two rows of a many-to-many relationship: associate them with POST <set>(<id>)/<navigation>/$ref, disassociate with DELETE <set>(<id>)/<navigation>(<other id>)/$ref",
+            table.logical_name
+        )));
+    }
     if let Some((_, depth)) = op.correlation {
         if depth > state.config.delivery.max_depth {
             return Err(PipelineError::LoopDetected {
@@ -279,6 +293,29 @@ async fn run(
         now,
     };
     dispatch::run_stage(state, tx, &event, &steps, 10).await?;
+    // A link or unlink of two rows: its Associate/Disassociate steps.
+    let link = match &op.link {
+        Some(link) => {
+            let name = associate::message_of(message);
+            let target = schema.table(&link.target.0).ok_or_else(|| {
+                PipelineError::Unknown(format!("Unknown table '{}'", link.target.0))
+            })?;
+            let link_steps = state.registrations.steps(tx, name, &link.target.0).await?;
+            let link_event = associate::LinkEvent {
+                link,
+                message: name,
+                table: target,
+                caller: op.caller,
+                correlation_id,
+                depth,
+                now,
+            };
+            dispatch::run_stage(state, tx, &link_event, &link_steps, 10).await?;
+            dispatch::run_stage(state, tx, &link_event, &link_steps, 20).await?;
+            Some((link_event, link_steps))
+        }
+        None => None,
+    };
     let mut derived: Vec<(event::Derived, registrations::Steps)> = Vec::new();
     let record = match message {
         Message::Create => {
@@ -341,6 +378,7 @@ async fn run(
             dispatch::run_stage(state, tx, &event, &steps, 20).await?;
             validate::before_delete(tx, state, &actor, table, id).await?;
             tx.delete(table, id).await?;
+            unlink(tx, &schema, table, id).await?;
             None
         }
     };
@@ -364,6 +402,12 @@ async fn run(
         dispatch::run_post_operation(state, tx, &view, d_steps, direct).await?;
         *jobs |= d_steps.iter().any(|s| s.is_async());
     }
+    if let Some((link_event, link_steps)) = &link {
+        if !link_steps.is_empty() {
+            dispatch::run_post_operation(state, tx, link_event, link_steps, direct).await?;
+            *jobs |= link_steps.iter().any(|s| s.is_async());
+        }
+    }
     bc_capture::capture(
         tx,
         bc_capture::Write {
@@ -385,6 +429,45 @@ async fn run(
         message,
         record: record.map(|values| Record { values }),
     })
+}
+
+/// A deleted row's links through many-to-many relationships made through
+/// the metadata API go with it (as in Dataverse, without a Disassociate).
+async fn unlink(tx: &mut Tx, schema: &Schema, table: &Table, id: Uuid) -> PipelineResult<()> {
+    use herald_core::query::{ColumnRef, CompareOp, Condition};
+    for m in schema
+        .many_to_many()
+        .filter(|m| m.links(&table.logical_name))
+    {
+        let Some(intersect) = schema.table(&m.intersect) else {
+            continue;
+        };
+        let mut sides = Vec::new();
+        if m.entity1 == table.logical_name {
+            sides.push(&m.entity1_attribute);
+        }
+        if m.entity2 == table.logical_name {
+            sides.push(&m.entity2_attribute);
+        }
+        let mut q = herald_core::Query::all(&m.intersect);
+        q.select = vec![intersect.primary_id.clone()];
+        q.filter = Some(Condition::Or(
+            sides
+                .into_iter()
+                .map(|c| Condition::Compare {
+                    column: ColumnRef::new(c.clone()),
+                    op: CompareOp::Eq,
+                    value: herald_core::Value::Guid(id),
+                })
+                .collect(),
+        ));
+        for row in tx.fetch(&q, None, 0).await? {
+            if let Some(link) = row.guid(&intersect.primary_id) {
+                tx.delete(intersect, link).await?;
+            }
+        }
+    }
+    Ok(())
 }
 
 fn check_precondition(

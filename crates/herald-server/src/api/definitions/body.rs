@@ -1,7 +1,8 @@
 //! Reading the bodies of the metadata API's writes — `EntityMetadata`
 //! (`POST EntityDefinitions`, `CreateEntities`), `…AttributeMetadata`
 //! (`POST`/`PUT …/Attributes`), `OneToManyRelationshipMetadata` with its
-//! `Lookup` (`POST RelationshipDefinitions`) and `EntityKeyMetadata`
+//! `Lookup` or a `ManyToManyRelationshipMetadata` (`POST
+//! RelationshipDefinitions`) and `EntityKeyMetadata`
 //! (`POST …/Keys`) — into herald-core's definitions. Pure: no store, no
 //! HTTP. The labels of a table `PUT` back changed are [`updated_labels`].
 //! Properties herald does not model (`HasActivities`,
@@ -11,7 +12,7 @@
 
 use herald_core::schema::{
     check_custom_schema_name, entity_set_name, AlternateKey, ColumnDefinition, ColumnType,
-    NewTable, TableLabels, NAMESPACE,
+    ManyToManyDefinition, NewTable, TableLabels, NAMESPACE,
 };
 use serde_json::{Map, Value as Json};
 
@@ -410,29 +411,20 @@ pub fn table(o: &Object) -> DefinitionResult<(String, NewTable, Vec<ColumnDefini
 pub fn relationship(o: &Object) -> DefinitionResult<(String, ColumnDefinition)> {
     match metadata_type(o).as_deref() {
         None | Some("OneToManyRelationshipMetadata") => {}
-        Some("ManyToManyRelationshipMetadata") => return Err(DefinitionError::Unsupported(
-            "herald models no many-to-many relationships: create a table with two lookups instead"
-                .into(),
-        )),
+        Some("ManyToManyRelationshipMetadata") => {
+            return Err(invalid(
+                "A ManyToManyRelationshipMetadata is read by many_to_many",
+            ))
+        }
         Some(other) => {
             return Err(DefinitionError::Unsupported(format!(
                 "'{other}' is not a relationship type (OneToManyRelationshipMetadata)"
             )))
         }
     }
-    let name = text(o, "SchemaName").ok_or_else(|| {
-        invalid("A relationship needs a SchemaName (such as new_account_new_project)")
-    })?;
     // Dataverse does not ask a relationship's name for a prefix (the
     // Python client names them `<referenced>_<referencing>_<lookup>`).
-    let name_ok = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        && name.len() <= 100;
-    if !name_ok {
-        return Err(invalid(format!(
-            "'{name}' is not a valid relationship name: letters, digits and '_', starting with a letter"
-        )));
-    }
+    let name = relationship_name(o, "new_account_new_project")?;
     let referenced = text(o, "ReferencedEntity").ok_or_else(|| {
         invalid("A relationship needs its ReferencedEntity (the table looked up)")
     })?;
@@ -455,9 +447,93 @@ pub fn relationship(o: &Object) -> DefinitionResult<(String, ColumnDefinition)> 
         display_name: label_text(lookup, "DisplayName"),
         required: required(lookup)?,
         navigation: Some(navigation),
-        relationship: Some(name.to_string()),
+        relationship: Some(name),
     };
     Ok((referencing.to_ascii_lowercase(), column))
+}
+
+/// Whether a `RelationshipDefinitions` body is a many-to-many one.
+pub fn is_many_to_many(o: &Object) -> bool {
+    metadata_type(o).as_deref() == Some("ManyToManyRelationshipMetadata")
+}
+
+/// A relationship's `SchemaName`: letters, digits and `_` (Dataverse does
+/// not ask relationships for a prefix).
+fn relationship_name(o: &Object, example: &str) -> DefinitionResult<String> {
+    let name = text(o, "SchemaName").ok_or_else(|| {
+        invalid(format!(
+            "A relationship needs a SchemaName (such as {example})"
+        ))
+    })?;
+    let name_ok = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && name.len() <= 100;
+    if !name_ok {
+        return Err(invalid(format!(
+            "'{name}' is not a valid relationship name: letters, digits and '_', starting with a letter"
+        )));
+    }
+    Ok(name.to_string())
+}
+
+/// A many-to-many relationship from its `ManyToManyRelationshipMetadata`:
+/// `SchemaName`, `Entity1LogicalName`, `Entity2LogicalName`, and
+/// optionally `IntersectEntityName` (default: the schema name, as the
+/// Python client sends it) and the two navigation property names (default:
+/// the schema name, as Dataverse does). `primary_id` gives a table's
+/// primary key, for the intersect's column names.
+pub fn many_to_many(
+    o: &Object,
+    primary_id: impl Fn(&str) -> Option<String>,
+) -> DefinitionResult<ManyToManyDefinition> {
+    let name = relationship_name(o, "new_project_contact")?;
+    let entity = |property: &str| -> DefinitionResult<(String, String)> {
+        let logical = text(o, property)
+            .ok_or_else(|| invalid(format!("A many-to-many relationship needs its {property}")))?
+            .to_ascii_lowercase();
+        let primary = primary_id(&logical).ok_or_else(|| {
+            DefinitionError::NotFound(format!(
+                "Could not find an entity with name '{logical}' ({property})"
+            ))
+        })?;
+        Ok((logical, primary))
+    };
+    let (entity1, primary1) = entity("Entity1LogicalName")?;
+    let (entity2, primary2) = entity("Entity2LogicalName")?;
+    let intersect = text(o, "IntersectEntityName")
+        .unwrap_or(name.as_str())
+        .to_ascii_lowercase();
+    let intersect_ok = intersect
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase())
+        && intersect
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && intersect.len() <= 50;
+    if !intersect_ok {
+        return Err(invalid(format!(
+            "'{intersect}' is not a valid IntersectEntityName: letters, digits and '_', starting with a letter, at most 50"
+        )));
+    }
+    let navigation = |property: &str| {
+        text(o, property)
+            .map(str::to_string)
+            .unwrap_or_else(|| name.clone())
+    };
+    let (entity1_attribute, entity2_attribute) =
+        ManyToManyDefinition::intersect_attributes(&primary1, &primary2);
+    Ok(ManyToManyDefinition {
+        schema_name: name.clone(),
+        intersect,
+        entity1_navigation: navigation("Entity1NavigationPropertyName"),
+        entity2_navigation: navigation("Entity2NavigationPropertyName"),
+        entity1,
+        entity2,
+        entity1_attribute,
+        entity2_attribute,
+        object_type_code: 0,
+    })
 }
 
 /// An alternate key from its `EntityKeyMetadata`.

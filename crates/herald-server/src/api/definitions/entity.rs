@@ -169,7 +169,7 @@ pub fn entity_json(table: &Table) -> Map<String, Json> {
         "IsManaged": false,
         "IsActivity": false,
         "IsActivityParty": false,
-        "IsIntersect": false,
+        "IsIntersect": table.kind == herald_core::schema::TableKind::Intersect,
         "IsPrivate": false,
         "IsLogicalEntity": false,
         "IsValidForAdvancedFind": true,

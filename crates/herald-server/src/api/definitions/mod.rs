@@ -24,7 +24,7 @@ mod query;
 mod relationship;
 pub mod write;
 
-use herald_core::schema::Column;
+use herald_core::schema::{Column, ManyToManyDefinition};
 use herald_core::{Schema, Table};
 use serde_json::{json, Map, Value as Json};
 
@@ -93,20 +93,40 @@ pub fn read(
                 .as_deref()
                 .map(|c| c.trim_start_matches(attribute::NAMESPACE));
             match cast_name {
-                None | Some("OneToManyRelationshipMetadata") => {
+                None => {
+                    // Every relationship: one-to-many ones and, when the
+                    // options apply to them too, many-to-many ones.
+                    if let Some(k) = &key {
+                        if let Some(m) = relationship::find_many_to_many(schema, k) {
+                            return many_to_many(schema, vec![m], Some(k), under, options);
+                        }
+                    }
+                    let shape = relationship::one_to_many_shape();
+                    let all = relationship::describe_all(schema);
+                    let mut out = relationships(schema, &shape, all, key.as_ref(), under, options)?;
+                    if key.is_none() {
+                        if let Ok(opts) =
+                            Options::parse(schema, &relationship::many_to_many_shape(), options)
+                        {
+                            let items = schema
+                                .many_to_many()
+                                .map(|m| (m, relationship::many_to_many_json(m)));
+                            let more = select_all(&opts, items, |_, _| Ok(Json::Null))?;
+                            if let Some(list) = out.get_mut("value").and_then(Json::as_array_mut) {
+                                list.extend(more.into_iter().map(with_many_to_many_type));
+                            }
+                        }
+                    }
+                    Ok(out)
+                }
+                Some("OneToManyRelationshipMetadata") => {
                     let shape = relationship::one_to_many_shape();
                     let all = relationship::describe_all(schema);
                     relationships(schema, &shape, all, key.as_ref(), under, options)
                 }
                 Some("ManyToManyRelationshipMetadata") => {
-                    let opts = Options::parse(schema, &relationship::many_to_many_shape(), options)?;
-                    if let Some(key) = key {
-                        return Err(DefinitionError::NotFound(format!(
-                            "Could not find a relationship {}: herald models no many-to-many relationships",
-                            describe_key(&key)
-                        )));
-                    }
-                    Ok(collection(format!("{under}{}", opts.context_suffix()), Vec::new()))
+                    let all = schema.many_to_many().collect();
+                    many_to_many(schema, all, key.as_ref(), under, options)
                 }
                 Some(other) => Err(DefinitionError::Unsupported(format!(
                     "'{other}' is not a relationship type (OneToManyRelationshipMetadata, ManyToManyRelationshipMetadata)"
@@ -168,18 +188,11 @@ fn read_child(
         }
         ChildKind::Keys => keys(schema, table, child, under, options),
         ChildKind::ManyToManyRelationships => {
-            let opts = Options::parse(schema, &relationship::many_to_many_shape(), options)?;
-            if let Some(key) = &child.key {
-                return Err(DefinitionError::NotFound(format!(
-                    "Could not find {} on '{}': herald models no many-to-many relationships",
-                    describe_key(key),
-                    table.logical_name
-                )));
-            }
-            Ok(collection(
-                format!("{under}{}", opts.context_suffix()),
-                Vec::new(),
-            ))
+            let all = schema
+                .many_to_many()
+                .filter(|m| m.links(&table.logical_name))
+                .collect();
+            many_to_many(schema, all, child.key.as_ref(), under, options)
         }
     }
 }
@@ -362,6 +375,72 @@ fn relationships(
     }
 }
 
+/// Many-to-many relationships, or one of them by key.
+fn many_to_many(
+    schema: &Schema,
+    all: Vec<&ManyToManyDefinition>,
+    key: Option<&Key>,
+    under: String,
+    options: &[(String, String)],
+) -> DefinitionResult<Json> {
+    let shape = relationship::many_to_many_shape();
+    let no_expand = |_: &(), _: &ExpandItem| Ok(Json::Null);
+    match key {
+        None => {
+            let opts = Options::parse(schema, &shape, options)?;
+            let items = all
+                .into_iter()
+                .map(|m| ((), relationship::many_to_many_json(m)));
+            let value = select_all(&opts, items, no_expand)?;
+            Ok(collection(
+                format!("{under}{}", opts.context_suffix()),
+                value,
+            ))
+        }
+        Some(key) => {
+            if let Key::Named { property, .. } = key {
+                if property != "SchemaName" {
+                    return Err(DefinitionError::Invalid(format!(
+                        "Relationships are keyed by MetadataId or SchemaName, not '{property}'"
+                    )));
+                }
+            }
+            let found = all
+                .into_iter()
+                .find(|m| match key {
+                    Key::Id(id) => relationship::many_to_many_id(m) == *id,
+                    Key::Named { value, .. } => &m.schema_name == value,
+                })
+                .ok_or_else(|| {
+                    DefinitionError::NotFound(format!(
+                        "Could not find a relationship {}",
+                        describe_key(key)
+                    ))
+                })?;
+            let opts = single_options(schema, &shape, options)?;
+            let one = select_one(&opts, (), relationship::many_to_many_json(found), no_expand)?;
+            Ok(with_many_to_many_type(entity(
+                format!("{under}{}/$entity", opts.context_suffix()),
+                one,
+            )))
+        }
+    }
+}
+
+/// A many-to-many relationship in a list of every relationship names its
+/// type, as Dataverse's do.
+fn with_many_to_many_type(mut json: Json) -> Json {
+    if let Json::Object(map) = &mut json {
+        map.entry("@odata.type").or_insert_with(|| {
+            Json::String(format!(
+                "#{}ManyToManyRelationshipMetadata",
+                attribute::NAMESPACE
+            ))
+        });
+    }
+    json
+}
+
 /// What `$expand` on a table leads to: its attributes or relationships,
 /// each with its own nested `$select`/`$filter`.
 fn expand_entity(schema: &Schema, table: &Table, item: &ExpandItem) -> DefinitionResult<Json> {
@@ -391,7 +470,14 @@ fn expand_entity(schema: &Schema, table: &Table, item: &ExpandItem) -> Definitio
                 .collect();
             (relationship::one_to_many_shape(), objects)
         }
-        "ManyToManyRelationships" => (relationship::many_to_many_shape(), Vec::new()),
+        "ManyToManyRelationships" => (
+            relationship::many_to_many_shape(),
+            schema
+                .many_to_many()
+                .filter(|m| m.links(&table.logical_name))
+                .map(relationship::many_to_many_json)
+                .collect(),
+        ),
         _ => (
             relationship::key_shape(),
             table

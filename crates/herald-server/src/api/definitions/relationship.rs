@@ -1,11 +1,12 @@
 //! Relationship metadata: every lookup column is a one-to-many
 //! relationship (`OneToManyRelationshipMetadata`; seen from the many side
-//! it is a many-to-one). herald has no many-to-many relationships and no
-//! alternate keys, so those collections are empty; their shapes are here
-//! so `$select`/`$filter` on them are checked all the same.
+//! it is a many-to-one); the many-to-many relationships made through the
+//! metadata API are `ManyToManyRelationshipMetadata`; and the shape of
+//! alternate keys (`EntityKeyMetadata`), so `$select`/`$filter` on them are
+//! checked.
 
 use herald_core::fixed_ids::fixed_id;
-use herald_core::schema::Relationship;
+use herald_core::schema::{ManyToManyDefinition, Relationship};
 use herald_core::Schema;
 use serde_json::{json, Map, Value as Json};
 use uuid::Uuid;
@@ -13,6 +14,7 @@ use uuid::Uuid;
 use super::attribute::NAMESPACE;
 use super::entity::is_custom;
 use super::label::managed;
+use super::path::Key;
 use super::query::{Kind, Shape};
 
 /// A relationship as metadata describes it.
@@ -80,7 +82,7 @@ pub fn one_to_many_shape() -> Shape {
     }
 }
 
-/// The properties of `ManyToManyRelationshipMetadata` (none exist).
+/// The properties of `ManyToManyRelationshipMetadata`, in response order.
 pub fn many_to_many_shape() -> Shape {
     use Kind::*;
     Shape {
@@ -92,6 +94,10 @@ pub fn many_to_many_shape() -> Shape {
             ("RelationshipType", Enum),
             ("IsCustomRelationship", Bool),
             ("IsManaged", Bool),
+            ("IsValidForAdvancedFind", Bool),
+            ("IsCustomizable", Complex),
+            ("SecurityTypes", Enum),
+            ("IntroducedVersion", Text),
             ("Entity1LogicalName", Text),
             ("Entity2LogicalName", Text),
             ("Entity1IntersectAttribute", Text),
@@ -177,6 +183,53 @@ pub fn one_to_many_json(schema: &Schema, described: &Described) -> Map<String, J
     }
 }
 
+/// The stable `MetadataId` of a many-to-many relationship (UUID v5 of
+/// its schema name).
+pub fn many_to_many_id(m: &ManyToManyDefinition) -> Uuid {
+    fixed_id(
+        "relationshipmetadata",
+        &format!("manytomany:{}", m.schema_name),
+    )
+}
+
+/// The many-to-many relationship a key names: its MetadataId or its
+/// `SchemaName`.
+pub fn find_many_to_many<'s>(schema: &'s Schema, key: &Key) -> Option<&'s ManyToManyDefinition> {
+    schema.many_to_many().find(|m| match key {
+        Key::Id(id) => many_to_many_id(m) == *id,
+        Key::Named { property, value } => property == "SchemaName" && &m.schema_name == value,
+    })
+}
+
+/// The `ManyToManyRelationshipMetadata` of a relationship made through
+/// the metadata API.
+pub fn many_to_many_json(m: &ManyToManyDefinition) -> Map<String, Json> {
+    let body = json!({
+        "@odata.type": format!("#{NAMESPACE}ManyToManyRelationshipMetadata"),
+        "MetadataId": many_to_many_id(m),
+        "HasChanged": null,
+        "SchemaName": m.schema_name,
+        "RelationshipType": "ManyToManyRelationship",
+        "IsCustomRelationship": true,
+        "IsManaged": false,
+        "IsValidForAdvancedFind": true,
+        "IsCustomizable": managed(true, false, "iscustomizable"),
+        "SecurityTypes": "None",
+        "IntroducedVersion": "1.0",
+        "Entity1LogicalName": m.entity1,
+        "Entity2LogicalName": m.entity2,
+        "Entity1IntersectAttribute": m.entity1_attribute,
+        "Entity2IntersectAttribute": m.entity2_attribute,
+        "IntersectEntityName": m.intersect,
+        "Entity1NavigationPropertyName": m.entity1_navigation,
+        "Entity2NavigationPropertyName": m.entity2_navigation,
+    });
+    match body {
+        Json::Object(map) => map,
+        _ => Map::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -192,6 +245,34 @@ mod tests {
         assert_eq!(ids.len(), all.len(), "ids are unique");
         assert!(names.contains("lk_account_createdby"));
         assert!(names.contains("contact_customer_accounts"));
+    }
+
+    #[test]
+    fn many_to_many_shape_matches_the_json() {
+        let m = ManyToManyDefinition {
+            schema_name: "new_a_b".into(),
+            intersect: "new_a_b".into(),
+            entity1: "account".into(),
+            entity2: "contact".into(),
+            entity1_attribute: "accountid".into(),
+            entity2_attribute: "contactid".into(),
+            entity1_navigation: "new_a_b".into(),
+            entity2_navigation: "new_a_b".into(),
+            object_type_code: 20_000,
+        };
+        let json = many_to_many_json(&m);
+        let keys: Vec<&str> = json
+            .keys()
+            .map(String::as_str)
+            .filter(|k| !k.starts_with('@'))
+            .collect();
+        let names: Vec<&str> = many_to_many_shape()
+            .properties
+            .iter()
+            .map(|(n, _)| *n)
+            .collect();
+        assert_eq!(keys, names);
+        assert_eq!(json["IntersectEntityName"], "new_a_b");
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! The metadata API's writes: creating, relabelling and deleting tables
 //! (`POST`/`PUT`/`DELETE EntityDefinitions`, the `CreateEntities` action),
-//! columns (`POST`/`PUT`/`PATCH`/`DELETE …/Attributes`), lookups
-//! (`POST`/`DELETE RelationshipDefinitions`) and alternate keys
+//! columns (`POST`/`PUT`/`PATCH`/`DELETE …/Attributes`), lookups and
+//! many-to-many relationships (`POST`/`DELETE RelationshipDefinitions`)
+//! and alternate keys
 //! (`POST`/`DELETE …/Keys`). Each request becomes herald-core
 //! [`SchemaChange`]s (`body` reads the JSON), made by
 //! [`crate::tables::change`] in one transaction; the answer is Dataverse's:
@@ -110,9 +111,28 @@ pub async fn run(
                 cast: None,
             },
         ) => {
-            let (table, column) = body::relationship(&body::object(body)?)?;
-            let made = Made::Relationship(table.clone(), column.logical_name.clone());
-            (vec![SchemaChange::AddColumn { table, column }], made)
+            let o = body::object(body)?;
+            if body::is_many_to_many(&o) {
+                let m = body::many_to_many(&o, |t| schema.table(t).map(|t| t.primary_id.clone()))?;
+                let made = Made::ManyToMany(m.schema_name.clone());
+                (vec![SchemaChange::CreateManyToMany(m)], made)
+            } else {
+                let (table, column) = body::relationship(&o)?;
+                let made = Made::Relationship(table.clone(), column.logical_name.clone());
+                (vec![SchemaChange::AddColumn { table, column }], made)
+            }
+        }
+        (
+            "DELETE",
+            Target::Relationships {
+                key: Some(k),
+                cast: _,
+            },
+        ) if relationship::find_many_to_many(&schema, k).is_some() => {
+            let m = relationship::find_many_to_many(&schema, k)
+                .map(|m| m.intersect.clone())
+                .unwrap_or_default();
+            (vec![SchemaChange::DeleteManyToMany(m)], Made::Nothing)
         }
         (
             "DELETE",
@@ -279,9 +299,9 @@ fn column_or_key_change(
     })
 }
 
-/// Dataverse's metadata privileges: tables and keys are `Entity`
-/// (`prvCreateEntity`, `prvWriteEntity`, `prvDeleteEntity`), columns and
-/// lookups `Attribute`.
+/// Dataverse's metadata privileges: tables, keys and many-to-many
+/// relationships (their intersect tables) are `Entity` (`prvCreateEntity`,
+/// `prvWriteEntity`, `prvDeleteEntity`), columns and lookups `Attribute`.
 fn authorize(caller: &Caller, changes: &[SchemaChange]) -> ApiResult<()> {
     for change in changes {
         let (entity, privilege) = match change {
@@ -290,6 +310,9 @@ fn authorize(caller: &Caller, changes: &[SchemaChange]) -> ApiResult<()> {
             SchemaChange::UpdateTable { .. }
             | SchemaChange::AddKey { .. }
             | SchemaChange::DeleteKey { .. } => ("Entity", Privilege::Write),
+            // A many-to-many relationship makes (and drops) its intersect table.
+            SchemaChange::CreateManyToMany(_) => ("Entity", Privilege::Create),
+            SchemaChange::DeleteManyToMany(_) => ("Entity", Privilege::Delete),
             SchemaChange::AddColumn { .. } => ("Attribute", Privilege::Create),
             SchemaChange::UpdateColumn { .. } => ("Attribute", Privilege::Write),
             SchemaChange::DeleteColumn { .. } => ("Attribute", Privilege::Delete),
@@ -315,44 +338,56 @@ enum Made {
     Table(String),
     Attribute(String, String),
     Relationship(String, String),
+    /// A many-to-many relationship, by schema name.
+    ManyToMany(String),
     Key(String, String),
 }
 
 impl Made {
     fn answer(self, base: &str, schema: &Schema) -> Response {
         let table = |name: &str| schema.table(name);
-        let id = match &self {
-            Made::Nothing => None,
-            Made::Table(t) => {
-                table(t).map(|t| format!("EntityDefinitions({})", entity::metadata_id(t)))
-            }
-            Made::Attribute(t, c) => table(t).and_then(|t| {
-                t.column(c).map(|c| {
-                    format!(
-                        "EntityDefinitions({})/Attributes({})",
-                        entity::metadata_id(t),
-                        attribute::metadata_id(t, c)
-                    )
-                })
-            }),
-            Made::Relationship(t, c) => relationship::describe_all(schema)
-                .into_iter()
-                .find(|d| d.relationship.many_table == *t && d.relationship.lookup_column == *c)
-                .map(|d| format!("RelationshipDefinitions({})", d.metadata_id())),
-            Made::Key(t, k) => table(t).and_then(|t| {
-                t.details
-                    .keys
-                    .iter()
-                    .find(|key| &key.logical_name == k)
-                    .map(|key| {
+        let id =
+            match &self {
+                Made::Nothing => None,
+                Made::Table(t) => {
+                    table(t).map(|t| format!("EntityDefinitions({})", entity::metadata_id(t)))
+                }
+                Made::Attribute(t, c) => table(t).and_then(|t| {
+                    t.column(c).map(|c| {
                         format!(
-                            "EntityDefinitions({})/Keys({})",
+                            "EntityDefinitions({})/Attributes({})",
                             entity::metadata_id(t),
-                            keys::metadata_id(t, key)
+                            attribute::metadata_id(t, c)
                         )
                     })
-            }),
-        };
+                }),
+                Made::Relationship(t, c) => relationship::describe_all(schema)
+                    .into_iter()
+                    .find(|d| d.relationship.many_table == *t && d.relationship.lookup_column == *c)
+                    .map(|d| format!("RelationshipDefinitions({})", d.metadata_id())),
+                Made::ManyToMany(name) => schema
+                    .many_to_many()
+                    .find(|m| &m.schema_name == name)
+                    .map(|m| {
+                        format!(
+                            "RelationshipDefinitions({})",
+                            relationship::many_to_many_id(m)
+                        )
+                    }),
+                Made::Key(t, k) => table(t).and_then(|t| {
+                    t.details
+                        .keys
+                        .iter()
+                        .find(|key| &key.logical_name == k)
+                        .map(|key| {
+                            format!(
+                                "EntityDefinitions({})/Keys({})",
+                                entity::metadata_id(t),
+                                keys::metadata_id(t, key)
+                            )
+                        })
+                }),
+            };
         let mut r = StatusCode::NO_CONTENT.into_response();
         r.headers_mut()
             .insert("OData-Version", HeaderValue::from_static("4.0"));

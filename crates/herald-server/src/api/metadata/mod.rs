@@ -85,11 +85,13 @@ struct Lookup<'s> {
 }
 
 /// A collection-valued navigation property: the rows of another table
-/// whose lookup points at this one, named by the relationship.
+/// whose lookup points at this one, named by the relationship (or, for a
+/// many-to-many relationship, the rows linked to this one).
 struct Collection<'s> {
     name: String,
     many: &'s Table,
-    /// The many side's lookup navigation property.
+    /// The many side's lookup navigation property (or the other side's
+    /// collection of a many-to-many relationship).
     partner: &'s str,
 }
 
@@ -130,7 +132,7 @@ impl<'s> Model<'s> {
                         })
                     })
                     .collect();
-                let collections = relationships
+                let mut collections: Vec<Collection<'s>> = relationships
                     .iter()
                     .filter(|r| r.one_table == table.logical_name)
                     .filter_map(|r| {
@@ -143,6 +145,38 @@ impl<'s> Model<'s> {
                         })
                     })
                     .collect();
+                // Many-to-many relationships made through the metadata
+                // API: a collection on each side, partners of each other.
+                for m in schema.many_to_many() {
+                    let sides = [
+                        (
+                            &m.entity1,
+                            &m.entity1_navigation,
+                            &m.entity2,
+                            &m.entity2_navigation,
+                        ),
+                        (
+                            &m.entity2,
+                            &m.entity2_navigation,
+                            &m.entity1,
+                            &m.entity1_navigation,
+                        ),
+                    ];
+                    for (this, name, other, partner) in sides {
+                        if *this != table.logical_name
+                            || collections.iter().any(|c| &c.name == name)
+                        {
+                            continue;
+                        }
+                        if let Some(many) = schema.table(other) {
+                            collections.push(Collection {
+                                name: name.clone(),
+                                many,
+                                partner: partner.as_str(),
+                            });
+                        }
+                    }
+                }
                 Entity {
                     table,
                     lookups,

@@ -529,16 +529,16 @@ pub(super) async fn navigate(
         .get(table, id)
         .await?
         .ok_or_else(|| ApiError::record_not_found(&table.logical_name, id))?;
-    if let Some(assoc) = herald_core::security::association(&table.logical_name, nav) {
+    if let Some(assoc) = req.schema.association(&table.logical_name, nav) {
         // Many-to-many: the rows the intersect table links to this one.
         let other = req
             .schema
-            .table(assoc.other_table)
+            .table(&assoc.other_table)
             .ok_or_else(|| ApiError::internal("association without table"))?;
-        let mut links = Query::all(assoc.relationship.intersect);
-        links.select = vec![assoc.other_column.to_string()];
+        let mut links = Query::all(&assoc.intersect);
+        links.select = vec![assoc.other_column.clone()];
         links.filter = Some(Condition::Compare {
-            column: ColumnRef::new(assoc.this_column),
+            column: ColumnRef::new(assoc.this_column.clone()),
             op: CompareOp::Eq,
             value: Value::Guid(id),
         });
@@ -548,7 +548,7 @@ pub(super) async fn navigate(
             .fetch(&links, None, 0)
             .await?
             .iter()
-            .filter_map(|r| r.get(assoc.other_column).cloned())
+            .filter_map(|r| r.get(&assoc.other_column).cloned())
             .collect();
         if ids.is_empty() {
             ids.push(Value::Guid(Uuid::nil()));

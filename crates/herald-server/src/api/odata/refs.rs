@@ -4,13 +4,15 @@
 //! single-valued property; `POST <set>(id)/<collection>/$ref` and `DELETE
 //! <set>(id)/<collection>(<child>)/$ref` (or `…/$ref?$id=<url>`) for a
 //! one-to-many, which change the child's lookup. Each is an Update through
-//! the pipeline, so Update steps fire as for a PATCH. The many-to-many
-//! relationships of the security tables (`systemuserroles_association`,
-//! `roleprivileges_association`) create and delete their intersect rows.
+//! the pipeline, so Update steps fire as for a PATCH. Many-to-many
+//! relationships — the security tables' (`systemuserroles_association`,
+//! `roleprivileges_association`) and those made through the metadata API
+//! — create and delete their intersect rows, as Associate and
+//! Disassociate (their steps run around the write).
 
 use axum::http::Method;
 use axum::response::Response;
-use herald_core::security::{association, Association};
+use herald_core::schema::Association;
 use herald_core::{Table, Value};
 use uuid::Uuid;
 
@@ -20,7 +22,7 @@ use super::{resolve_key, table_for, Request};
 use crate::api::error::{ApiError, ApiResult};
 use crate::api::path::Key;
 use crate::api::payload::{json_object, parse_bind};
-use crate::pipeline::{Message, Operation};
+use crate::pipeline::{Link, Message, Operation};
 use crate::state::AppState;
 
 /// The reference a `$ref` request addresses.
@@ -49,7 +51,10 @@ pub(super) async fn run(
     writer: &mut Writer<'_, '_>,
 ) -> ApiResult<Response> {
     let table = table_for(req, target.set)?;
-    if let Some(assoc) = association(&table.logical_name, target.navigation) {
+    if let Some(assoc) = req
+        .schema
+        .association(&table.logical_name, target.navigation)
+    {
         let op = associate(req, method, assoc, target, body)?;
         writer
             .execute(state, op.with_correlation(correlation(state, &req.headers)))
@@ -158,17 +163,23 @@ fn associate(
     body: &[u8],
 ) -> ApiResult<Operation> {
     let schema = &req.schema;
+    let this_table = table_for(req, target.set)?.logical_name.clone();
     let id = resolve_key(req, target.key)?;
     let other = schema
-        .table(assoc.other_table)
+        .table(&assoc.other_table)
         .ok_or_else(|| ApiError::internal("association without table"))?;
-    let intersect = assoc.relationship.intersect;
+    let intersect = assoc.intersect.as_str();
+    let link = |other_id: Uuid| Link {
+        relationship: assoc.name.clone(),
+        target: (this_table.clone(), id),
+        related: (other.logical_name.clone(), other_id),
+    };
     match (method, target.child) {
         (&Method::POST, None) => {
             let other_id = parse_bind(schema, other, &odata_id(body)?)?;
             let mut values = vec![
-                (assoc.this_column.to_string(), Value::Guid(id)),
-                (assoc.other_column.to_string(), Value::Guid(other_id)),
+                (assoc.this_column.clone(), Value::Guid(id)),
+                (assoc.other_column.clone(), Value::Guid(other_id)),
             ];
             if intersect == "roleprivileges" {
                 values.push((
@@ -182,7 +193,8 @@ fn associate(
                 Some(assoc.intersect_id(id, other_id)),
                 values,
                 req.caller.user_id,
-            ))
+            )
+            .with_link(link(other_id)))
         }
         (&Method::DELETE, child) => {
             let other_id = match child {
@@ -208,7 +220,8 @@ fn associate(
                 Some(assoc.intersect_id(id, other_id)),
                 Vec::new(),
                 req.caller.user_id,
-            ))
+            )
+            .with_link(link(other_id)))
         }
         _ => Err(ApiError::bad_request(format!(
             "'{}' is many-to-many: POST {}(<id>)/{}/$ref associates a row, DELETE {}(<id>)/{}(<other id>)/$ref disassociates it",
