@@ -2,8 +2,9 @@
 calls against herald, unchanged: tables.create (a table with a decimal, a
 date, a yes/no and a choice column), tables.get, tables.add_columns,
 create_lookup_field to account, create_alternate_key, records written and
-read in the new table (the choice given by its label), remove_columns,
-and tables.delete.
+read in the new table (the choice given by its label),
+create_many_to_many_relationship with contact (get_relationship,
+delete_relationship), remove_columns, and tables.delete.
 
 Reads HERALD_URL (https://127.0.0.1:PORT) and HERALD_KEY; prints one JSON
 object per step on stdout, for tests/it/clients to check.
@@ -16,6 +17,7 @@ from enum import IntEnum
 
 from azure.core.credentials import AccessToken
 from PowerPlatform.Dataverse.client import DataverseClient
+from PowerPlatform.Dataverse.models import ManyToManyRelationshipMetadata
 
 
 class HeraldKeyCredential:
@@ -87,6 +89,25 @@ def main():
             account=record["_new_accountid_value"],
             expected_account=account,
         )
+
+        m2m = client.tables.create_many_to_many_relationship(
+            ManyToManyRelationshipMetadata(
+                schema_name="new_project_contact",
+                entity1_logical_name="new_project",
+                entity2_logical_name="contact",
+            )
+        )
+        found = client.tables.get_relationship("new_project_contact")
+        say(
+            "many_to_many",
+            id=m2m.relationship_id,
+            schema=m2m.relationship_schema_name,
+            type=m2m.relationship_type,
+            found_id=found.relationship_id if found else None,
+            found_type=found.relationship_type if found else None,
+        )
+        client.tables.delete_relationship(m2m.relationship_id)
+        say("delete_relationship", after=client.tables.get_relationship("new_project_contact"))
 
         removed = client.tables.remove_columns("new_Project", ["new_Notes"])
         say("remove_columns", removed=removed)

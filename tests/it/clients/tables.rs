@@ -1,8 +1,9 @@
 //! Table calls of Microsoft's Python `PowerPlatform-Dataverse-Client`,
 //! unchanged, against a herald on HTTPS: `tables.create` (through the
 //! `CreateEntities` action), `get`, `add_columns`, `create_lookup_field`,
-//! `create_alternate_key`, records in the new table, `remove_columns` and
-//! `delete`. The test checks what the program printed and what herald
+//! `create_alternate_key`, records in the new table,
+//! `create_many_to_many_relationship` (with `get_relationship` and
+//! `delete_relationship`), `remove_columns` and `delete`. The test checks what the program printed and what herald
 //! holds afterwards.
 
 use reqwest::StatusCode;
@@ -36,6 +37,17 @@ async fn powerplatform_dataverse_client_table_calls_over_https() {
     );
     assert_eq!(record["budget"], 12.5);
     assert_eq!(record["account"], record["expected_account"]);
+    let m2m = out.step("many_to_many");
+    assert_eq!(m2m["schema"], "new_project_contact");
+    assert_eq!(m2m["type"], "many_to_many");
+    assert!(m2m["id"].as_str().is_some_and(|id| id.len() == 36), "{m2m}");
+    assert_eq!(m2m["found_id"], m2m["id"], "get_relationship finds it");
+    assert_eq!(m2m["found_type"], "many_to_many");
+    assert!(out.step("delete_relationship")["after"].is_null());
+    let (status, _) = s
+        .get("EntityDefinitions(LogicalName='new_project_contact')")
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "the intersect table is gone");
     assert_eq!(
         out.step("remove_columns")["removed"]
             .as_array()
