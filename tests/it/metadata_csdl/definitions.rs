@@ -134,6 +134,14 @@ async fn csdl_agrees_with_entity_definitions() {
             ),
         )
         .await;
+        let many_to_many = ok(
+            &s,
+            &format!(
+                "EntityDefinitions(LogicalName='{name}')/ManyToManyRelationships?$select={}",
+                enc("SchemaName,Entity1LogicalName,Entity2LogicalName,Entity1NavigationPropertyName,Entity2NavigationPropertyName")
+            ),
+        )
+        .await;
         let navs = navigations(ty);
         let collections: BTreeSet<&str> = navs
             .iter()
@@ -181,9 +189,38 @@ async fn csdl_agrees_with_entity_definitions() {
             assert_eq!(constraint, Some(value.as_str()), "{many}/{lookup_name}");
             listed.insert(collection);
         }
+        // A many-to-many relationship: a collection on each side.
+        for r in values(&many_to_many) {
+            for (this, nav_name, other) in [
+                (
+                    "Entity1LogicalName",
+                    "Entity1NavigationPropertyName",
+                    "Entity2LogicalName",
+                ),
+                (
+                    "Entity2LogicalName",
+                    "Entity2NavigationPropertyName",
+                    "Entity1LogicalName",
+                ),
+            ] {
+                if text(r, this) != name {
+                    continue;
+                }
+                let collection = text(r, nav_name);
+                let nav = navs
+                    .get(collection)
+                    .unwrap_or_else(|| panic!("{name}: no collection {collection}"));
+                assert_eq!(
+                    nav.attribute("Type"),
+                    Some(format!("Collection(mscrm.{})", text(r, other)).as_str()),
+                    "{name}/{collection}"
+                );
+                listed.insert(collection);
+            }
+        }
         assert_eq!(
             collections, listed,
-            "{name}: collections = one-to-many relationships"
+            "{name}: collections = one-to-many and many-to-many relationships"
         );
     }
 }

@@ -1,5 +1,6 @@
 //! `$metadata` is valid CSDL and says what the data API does: a strict
-//! reader ([`reader`]) finds no broken rule; every table, column and lookup
+//! reader ([`reader`]) finds no broken rule (with a many-to-many
+//! relationship made at run time too); every table, column and lookup
 //! of the schema is described with the right Edm type; every navigation
 //! property it declares can be `$expand`ed and followed; the functions it
 //! declares answer (`WhoAmI`, `RetrieveVersion`) with context types it
@@ -34,8 +35,24 @@ fn project_table() -> herald_core::schema::UserTableConfig {
     .expect("a valid table")
 }
 
+/// A server with the user table and a many-to-many relationship made at
+/// run time between it and `contact` (an intersect table, a collection on
+/// each side).
 async fn start(backend: Backend, test: &str) -> Option<TestServer> {
-    TestServer::start_with(backend, test, |c| c.tables = vec![project_table()]).await
+    let s = TestServer::start_with(backend, test, |c| c.tables = vec![project_table()]).await?;
+    let (status, _, body) = s
+        .post(
+            "RelationshipDefinitions",
+            serde_json::json!({
+                "@odata.type": "Microsoft.Dynamics.CRM.ManyToManyRelationshipMetadata",
+                "SchemaName": "new_project_contact",
+                "Entity1LogicalName": "new_project",
+                "Entity2LogicalName": "contact"
+            }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "many-to-many: {body}");
+    Some(s)
 }
 
 pub async fn metadata(s: &TestServer) -> String {

@@ -30,11 +30,14 @@ pub(super) fn write(x: &mut String, entity: &Entity<'_>) {
         ));
     }
     for c in &entity.collections {
+        let partner = c
+            .partner
+            .map(|p| format!(r#" Partner="{}""#, attr(p)))
+            .unwrap_or_default();
         x.push_str(&format!(
-            r#"<NavigationProperty Name="{}" Type="Collection({ALIAS}.{})" Partner="{}"/>"#,
+            r#"<NavigationProperty Name="{}" Type="Collection({ALIAS}.{})"{partner}/>"#,
             attr(&c.name),
             attr(&c.many.logical_name),
-            attr(c.partner)
         ));
     }
     x.push_str("</EntityType>");

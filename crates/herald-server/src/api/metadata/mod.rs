@@ -90,9 +90,10 @@ struct Lookup<'s> {
 struct Collection<'s> {
     name: String,
     many: &'s Table,
-    /// The many side's lookup navigation property (or the other side's
-    /// collection of a many-to-many relationship).
-    partner: &'s str,
+    /// The many side's lookup navigation property; none for a
+    /// many-to-many relationship (both sides are collections, which
+    /// cannot be partners).
+    partner: Option<&'s str>,
 }
 
 /// One entity type with its navigation properties.
@@ -141,7 +142,7 @@ impl<'s> Model<'s> {
                         Some(Collection {
                             name: r.name.clone(),
                             many,
-                            partner: lookup.navigation_name(),
+                            partner: Some(lookup.navigation_name()),
                         })
                     })
                     .collect();
@@ -172,7 +173,7 @@ impl<'s> Model<'s> {
                             collections.push(Collection {
                                 name: name.clone(),
                                 many,
-                                partner: partner.as_str(),
+                                partner: None,
                             });
                         }
                     }
