@@ -152,7 +152,7 @@ async fn a_created_table_is_usable_at_once(s: TestServer) {
     assert_eq!(status, StatusCode::OK);
     let csdl = body.as_str().unwrap_or_default();
     assert!(
-        csdl.contains(r#"<EntityType Name="new_project">"#),
+        csdl.contains(r#"<EntityType Name="new_project" BaseType="mscrm.crmbaseentity">"#),
         "$metadata has the table"
     );
     assert!(

@@ -71,7 +71,13 @@ async fn csdl_agrees_with_entity_definitions() {
         .iter()
         .map(|e| format!("Microsoft.Dynamics.CRM.{}", text(e, "LogicalName")))
         .collect();
-    let types: BTreeSet<String> = csdl.entity_types.keys().cloned().collect();
+    // The abstract crmbaseentity is a base type, not a table.
+    let types: BTreeSet<String> = csdl
+        .entity_types
+        .iter()
+        .filter(|(_, t)| t.attribute("Abstract") != Some("true"))
+        .map(|(q, _)| q.clone())
+        .collect();
     assert_eq!(logical, types, "the same tables");
     assert!(logical.contains("Microsoft.Dynamics.CRM.new_project"));
 

@@ -4,7 +4,8 @@
 //! of the schema is described with the right Edm type; every navigation
 //! property it declares can be `$expand`ed and followed; the functions it
 //! declares answer (`WhoAmI`, `RetrieveVersion`) with context types it
-//! declares; the service document lists every entity set; and the OASIS
+//! declares, and so do the actions (`CreateMultiple`, `UpdateMultiple`,
+//! `UpsertMultiple` bound to `crmbaseentity` collections, `BulkDelete`); the service document lists every entity set; and the OASIS
 //! CSDL XML schemas accept the document ([`oasis`]).
 
 mod definitions;
@@ -91,9 +92,10 @@ fn the_strict_reader_is_strict() {
 <NavigationProperty Name="b" Type="n.missing"/>
 <NavigationProperty Name="c" Type="n.a" Partner="nope"><ReferentialConstraint Property="_c_value" ReferencedProperty="aid"/></NavigationProperty>
 <Property Name="y" Type="n.Unknown"><Annotation Term="Org.OData.Core.V1.Computed" Bool="true"/></Property></EntityType>
-<Function Name="f"/>
+<Function Name="f"/><EntityType Name="d" BaseType="n.a"><Key><PropertyRef Name="aid"/></Key></EntityType>
+<ComplexType Name="r"><Property Name="e" Type="n.a"/><NavigationProperty Name="t" Type="n.r"/></ComplexType><EnumType Name="k"/>
 <EntityContainer Name="C"><EntitySet Name="as" EntityType="n.a"><NavigationPropertyBinding Path="zz" Target="bs"/></EntitySet>
-<EntitySet Name="bs" EntityType="n.b"/><FunctionImport Name="g" Function="n.g"/></EntityContainer>
+<EntitySet Name="bs" EntityType="n.b"/><FunctionImport Name="g" Function="n.g"/><ActionImport Name="h" Action="n.f"/></EntityContainer>
 </Schema></edmx:DataServices></edmx:Edmx>"#;
     let problems = reader::problems(xml).join("\n");
     for expected in [
@@ -107,6 +109,11 @@ fn the_strict_reader_is_strict() {
         "set as: binding path 'zz' is not a navigation property",
         "set bs: entity type 'n.b' is not declared",
         "import g: 'n.g' is not an unbound function",
+        "import h: 'n.f' is not an unbound action",
+        "N.d: declares a key but inherits one",
+        "N.r.e: a structural property of entity type n.a",
+        "N.r/t: type 'n.r' is not an entity type",
+        "N.k: an enum without members",
         "annotation term 'Org.OData.Core.V1.Computed' is from no referenced vocabulary",
     ] {
         assert!(
@@ -397,6 +404,145 @@ async fn declared_functions_answer_with_declared_types() {
             "no FunctionImport {f}"
         );
     }
+}
+
+/// The Dataverse messages herald serves as actions are declared as
+/// Dataverse declares them, and each answers with the type it declares.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn declared_actions_answer_with_declared_types() {
+    let s = start(Backend::Sqlite, "metadata_csdl::actions")
+        .await
+        .expect("server");
+    let xml = metadata(&s).await;
+    let doc = roxmltree::Document::parse(&xml).expect("XML");
+    let csdl = Csdl::read(&doc);
+    let action = |name: &str| {
+        let ops = csdl.operations(&format!("mscrm.{name}"));
+        assert_eq!(ops.len(), 1, "one declaration of {name}");
+        let op = ops[0];
+        assert_eq!(op.tag_name().name(), "Action", "{name}");
+        let params: Vec<(&str, &str)> = op
+            .children()
+            .filter(|n| n.has_tag_name((EDM, "Parameter")))
+            .map(|p| (p.attribute("Name").unwrap(), p.attribute("Type").unwrap()))
+            .collect();
+        let returns = op
+            .children()
+            .find(|n| n.has_tag_name((EDM, "ReturnType")))
+            .and_then(|r| r.attribute("Type"));
+        (op.attribute("IsBound") == Some("true"), params, returns)
+    };
+    // Every entity type derives from the abstract crmbaseentity the bulk
+    // messages bind to.
+    let base = csdl
+        .entity_type("mscrm.crmbaseentity")
+        .expect("crmbaseentity");
+    assert_eq!(base.attribute("Abstract"), Some("true"));
+    let account = csdl.entity_type("mscrm.account").expect("account");
+    assert_eq!(account.attribute("BaseType"), Some("mscrm.crmbaseentity"));
+    let all = "Collection(mscrm.crmbaseentity)";
+    for (name, returns) in [
+        ("CreateMultiple", Some("mscrm.CreateMultipleResponse")),
+        ("UpdateMultiple", None),
+        ("UpsertMultiple", Some("mscrm.UpsertMultipleResponse")),
+    ] {
+        assert_eq!(
+            action(name),
+            (true, vec![("entityset", all), ("Targets", all)], returns),
+            "{name}"
+        );
+    }
+    let ids = csdl
+        .complex_types
+        .get("Microsoft.Dynamics.CRM.CreateMultipleResponse")
+        .expect("CreateMultipleResponse");
+    assert_eq!(
+        properties(*ids)
+            .get("Ids")
+            .and_then(|p| p.attribute("Type")),
+        Some("Collection(Edm.Guid)")
+    );
+    let (bound, params, returns) = action("BulkDelete");
+    assert!(!bound);
+    assert_eq!(returns, Some("mscrm.BulkDeleteResponse"));
+    let names: Vec<&str> = params.iter().map(|(n, _)| *n).collect();
+    assert_eq!(
+        names,
+        [
+            "QuerySet",
+            "JobName",
+            "SendEmailNotification",
+            "ToRecipients",
+            "CCRecipients",
+            "RecurrencePattern",
+            "StartDateTime",
+            "SourceImportId",
+            "RunNow"
+        ]
+    );
+    assert_eq!(params[0].1, "Collection(mscrm.QueryExpression)");
+    assert!(doc
+        .descendants()
+        .any(|n| n.has_tag_name((EDM, "ActionImport"))
+            && n.attribute("Name") == Some("BulkDelete")
+            && n.attribute("Action") == Some("mscrm.BulkDelete")));
+    // Every operator the ConditionOperator enum names is one a BulkDelete accepts.
+    let operators = csdl
+        .enum_types
+        .get("Microsoft.Dynamics.CRM.ConditionOperator")
+        .expect("ConditionOperator");
+    let members: Vec<&str> = operators
+        .children()
+        .filter_map(|m| m.attribute("Name"))
+        .collect();
+    assert!(
+        members.contains(&"Equal") && members.contains(&"NotNull"),
+        "{members:?}"
+    );
+
+    // The answers: the context names the declared response type, and the
+    // body has its properties.
+    let (st, _, created) = s
+        .post(
+            "accounts/Microsoft.Dynamics.CRM.CreateMultiple",
+            serde_json::json!({"Targets": [{"@odata.type": "Microsoft.Dynamics.CRM.account", "name": "A"}]}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{created}");
+    context_type_is_declared(
+        &csdl,
+        created["@odata.context"].as_str().unwrap_or_default(),
+    );
+    assert!(created["@odata.context"]
+        .as_str()
+        .unwrap()
+        .ends_with("#Microsoft.Dynamics.CRM.CreateMultipleResponse"));
+    assert_eq!(
+        created["Ids"].as_array().map(Vec::len),
+        Some(1),
+        "{created}"
+    );
+    let (st, _, upserted) = s
+        .post(
+            "accounts/Microsoft.Dynamics.CRM.UpsertMultiple",
+            serde_json::json!({"Targets": [{"@odata.type": "Microsoft.Dynamics.CRM.account", "accountid": created["Ids"][0], "name": "B"}]}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{upserted}");
+    context_type_is_declared(
+        &csdl,
+        upserted["@odata.context"].as_str().unwrap_or_default(),
+    );
+    assert_eq!(upserted["Results"][0]["RecordCreated"], false, "{upserted}");
+    let (st, _, job) = s
+        .post(
+            "BulkDelete",
+            serde_json::json!({"QuerySet": [{"EntityName": "account", "Criteria": {"FilterOperator": "And", "Conditions": [{"AttributeName": "name", "Operator": "Equal", "Values": [{"Value": "none", "Type": "System.String"}]}]}}], "JobName": "none"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{job}");
+    context_type_is_declared(&csdl, job["@odata.context"].as_str().unwrap_or_default());
+    assert!(job["JobId"].is_string(), "{job}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,14 +9,19 @@
 //! - every type reference resolves (primitive `Edm.*`, or a declared
 //!   entity or complex type, through a namespace or its alias), and
 //!   navigation properties point at entity types;
-//! - keys name existing, primitive, non-nullable properties;
+//! - keys name existing, primitive, non-nullable properties; an entity
+//!   type has exactly one key, its own or inherited from its `BaseType`
+//!   (which must be an entity type), unless it is abstract;
+//! - structural properties are not of an entity type (a complex type
+//!   holds an entity in a navigation property);
 //! - partners exist, point back and have the right type;
 //! - referential constraints name existing properties of the same type on
 //!   both sides;
 //! - entity sets name declared entity types; bindings name a navigation
 //!   property of the set's type and a set of the target type;
-//! - function imports name unbound functions; functions return something;
-//!   bound operations bind an entity type;
+//! - function imports name unbound functions, action imports unbound
+//!   actions; functions return something; bound operations bind an entity
+//!   type;
 //! - annotation terms come from a referenced vocabulary.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -75,6 +80,8 @@ pub struct Csdl<'a, 'input> {
     pub entity_types: BTreeMap<String, Node<'a, 'input>>,
     /// `Namespace.Name` → ComplexType element.
     pub complex_types: BTreeMap<String, Node<'a, 'input>>,
+    /// `Namespace.Name` → EnumType element.
+    pub enum_types: BTreeMap<String, Node<'a, 'input>>,
     /// `Namespace.Name` → Function/Action elements (overloads).
     operations: BTreeMap<String, Vec<Node<'a, 'input>>>,
 }
@@ -109,6 +116,7 @@ impl<'a, 'input> Csdl<'a, 'input> {
             vocabularies: BTreeMap::new(),
             entity_types: BTreeMap::new(),
             complex_types: BTreeMap::new(),
+            enum_types: BTreeMap::new(),
             operations: BTreeMap::new(),
         };
         for include in doc
@@ -139,6 +147,9 @@ impl<'a, 'input> Csdl<'a, 'input> {
                     "ComplexType" => {
                         c.complex_types.insert(q, child);
                     }
+                    "EnumType" => {
+                        c.enum_types.insert(q, child);
+                    }
                     "Function" | "Action" => c.operations.entry(q).or_default().push(child),
                     _ => {}
                 }
@@ -168,8 +179,35 @@ impl<'a, 'input> Csdl<'a, 'input> {
         let (_, inner) = unwrap_collection(ty);
         PRIMITIVES.contains(&inner)
             || self.qualify(inner).is_some_and(|q| {
-                self.entity_types.contains_key(&q) || self.complex_types.contains_key(&q)
+                self.entity_types.contains_key(&q)
+                    || self.complex_types.contains_key(&q)
+                    || self.enum_types.contains_key(&q)
             })
+    }
+
+    /// The operations named `reference` (overloads).
+    pub fn operations(&self, reference: &str) -> &[Node<'a, 'input>] {
+        self.qualify(reference)
+            .and_then(|q| self.operations.get(&q))
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+    }
+
+    /// `ty` and its base types, nearest first (stops at a cycle or an
+    /// unresolved base).
+    pub fn lineage(&self, ty: Node<'a, 'input>) -> Vec<Node<'a, 'input>> {
+        let mut out = vec![ty];
+        while let Some(base) = out
+            .last()
+            .and_then(|t| t.attribute("BaseType"))
+            .and_then(|b| self.entity_type(b))
+        {
+            if out.contains(&base) {
+                break;
+            }
+            out.push(base);
+        }
+        out
     }
 
     pub fn containers(&self) -> impl Iterator<Item = Node<'a, 'input>> {
@@ -285,7 +323,34 @@ fn schema_rules(csdl: &Csdl<'_, '_>, schema: Node<'_, '_>, out: &mut Vec<String>
         operation_rules(csdl, &q, op, out);
     }
     for ty in children(schema, "ComplexType") {
-        structured_rules(csdl, &format!("{ns}.{}", name(ty)), ty, out);
+        let q = format!("{ns}.{}", name(ty));
+        structured_rules(csdl, &q, ty, out);
+        for nav in children(ty, "NavigationProperty") {
+            let t = nav.attribute("Type").unwrap_or_default();
+            if csdl.entity_type(unwrap_collection(t).1).is_none() {
+                out.push(format!(
+                    "{q}/{}: type '{t}' is not an entity type",
+                    name(nav)
+                ));
+            }
+        }
+    }
+    for ty in children(schema, "EnumType") {
+        let q = format!("{ns}.{}", name(ty));
+        let members: Vec<_> = children(ty, "Member").collect();
+        if members.is_empty() {
+            out.push(format!("{q}: an enum without members"));
+        }
+        for d in duplicates(members.iter().map(|m| name(*m))) {
+            out.push(format!("{q}: member '{d}' is declared twice"));
+        }
+        for m in members {
+            if m.attribute("Value")
+                .is_some_and(|v| v.parse::<i64>().is_err())
+            {
+                out.push(format!("{q}.{}: Value is not an integer", name(m)));
+            }
+        }
     }
     for ty in children(schema, "EntityType") {
         let q = format!("{ns}.{}", name(ty));
@@ -307,6 +372,10 @@ fn structured_rules(csdl: &Csdl<'_, '_>, q: &str, ty: Node<'_, '_>, out: &mut Ve
     }
     for p in children(ty, "Property") {
         match p.attribute("Type") {
+            Some(t) if csdl.entity_type(unwrap_collection(t).1).is_some() => out.push(format!(
+                "{q}.{}: a structural property of entity type {t}",
+                name(p)
+            )),
             Some(t) if csdl.type_resolves(t) => {}
             t => out.push(format!("{q}.{}: type {t:?} does not resolve", name(p))),
         }
@@ -321,8 +390,21 @@ fn structured_rules(csdl: &Csdl<'_, '_>, q: &str, ty: Node<'_, '_>, out: &mut Ve
 fn entity_rules(csdl: &Csdl<'_, '_>, q: &str, ty: Node<'_, '_>, out: &mut Vec<String>) {
     let props = properties(ty);
     let keys: Vec<_> = children(ty, "Key").collect();
-    if keys.len() != 1 {
-        out.push(format!("{q}: {} Key elements, not 1", keys.len()));
+    if let Some(base) = ty.attribute("BaseType") {
+        if csdl.entity_type(base).is_none() {
+            out.push(format!("{q}: base type '{base}' is not an entity type"));
+        }
+    }
+    let inherited = csdl.lineage(ty)[1..]
+        .iter()
+        .filter(|b| children(**b, "Key").next().is_some())
+        .count();
+    let abstract_type = ty.attribute("Abstract") == Some("true");
+    match (keys.len(), inherited) {
+        (0, 0) if abstract_type => {}
+        (1, 0) | (0, 1) => {}
+        (own, 0) => out.push(format!("{q}: {own} Key elements, not 1")),
+        (_, _) => out.push(format!("{q}: declares a key but inherits one")),
     }
     for key in keys {
         for r in children(key, "PropertyRef") {
@@ -476,6 +558,19 @@ fn container_rules(csdl: &Csdl<'_, '_>, container: Node<'_, '_>, out: &mut Vec<S
                     "set {s}/{path}: leads to {nav_ty} but '{target}' holds {set_ty}"
                 ));
             }
+        }
+    }
+    for import in children(container, "ActionImport") {
+        let a = import.attribute("Action").unwrap_or_default();
+        let unbound = csdl
+            .operations(a)
+            .iter()
+            .any(|o| o.tag_name().name() == "Action" && o.attribute("IsBound") != Some("true"));
+        if !unbound {
+            out.push(format!(
+                "import {}: '{a}' is not an unbound action",
+                name(import)
+            ));
         }
     }
     for import in children(container, "FunctionImport") {

@@ -1,9 +1,10 @@
 //! The entity container `System` (Dataverse's name): an `<EntitySet>` per
 //! table with a `NavigationPropertyBinding` for each of its navigation
 //! properties (so a client knows which set a followed link lands in), and a
-//! `<FunctionImport>` for each unbound function served at the root.
+//! `<FunctionImport>` for each unbound function served at the root, and an
+//! `<ActionImport>` for each unbound action (`BulkDelete`).
 
-use super::{attr, operations, Model, ALIAS};
+use super::{attr, messages, operations, Model, ALIAS};
 
 pub(super) fn write(x: &mut String, model: &Model<'_>) {
     x.push_str(r#"<EntityContainer Name="System">"#);
@@ -36,6 +37,11 @@ pub(super) fn write(x: &mut String, model: &Model<'_>) {
     for name in operations::unbound_functions() {
         x.push_str(&format!(
             r#"<FunctionImport Name="{name}" Function="{ALIAS}.{name}"/>"#
+        ));
+    }
+    for name in messages::UNBOUND_ACTIONS {
+        x.push_str(&format!(
+            r#"<ActionImport Name="{name}" Action="{ALIAS}.{name}"/>"#
         ));
     }
     x.push_str("</EntityContainer>");

@@ -1,4 +1,6 @@
-//! One `<EntityType>` per table: its key (never null), a property per
+//! One `<EntityType>` per table, derived from the abstract `crmbaseentity`
+//! (as in Dataverse, so actions bound to any collection can name it): its
+//! key (never null), a property per
 //! readable column of the right Edm type (lookups as `_<column>_value`,
 //! server-maintained columns annotated `Org.OData.Core.V1.Computed`), and
 //! its navigation properties — each lookup with the `ReferentialConstraint`
@@ -12,8 +14,9 @@ use super::{attr, Entity, ALIAS};
 pub(super) fn write(x: &mut String, entity: &Entity<'_>) {
     let t = entity.table;
     x.push_str(&format!(
-        r#"<EntityType Name="{}"><Key><PropertyRef Name="{}"/></Key>"#,
+        r#"<EntityType Name="{}" BaseType="{ALIAS}.{}"><Key><PropertyRef Name="{}"/></Key>"#,
         attr(&t.logical_name),
+        super::messages::BASE_ENTITY,
         attr(&t.primary_id)
     ));
     for c in t.readable_columns() {

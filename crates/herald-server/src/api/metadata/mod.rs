@@ -3,15 +3,19 @@
 //! agrees with what the data API accepts.
 //!
 //! The document is Dataverse's shape: one schema `Microsoft.Dynamics.CRM`
-//! (alias `mscrm`) with an entity type per table ([`entity`]), the functions
-//! and actions herald serves ([`operations`]) and the `System` entity
-//! container ([`container`]); a second, small schema `herald` holds the
+//! (alias `mscrm`) with an entity type per table ([`entity`]), each
+//! derived from the abstract `crmbaseentity`, the functions herald serves
+//! and its own bound operations ([`operations`]), the Dataverse messages it
+//! serves as actions — `CreateMultiple`, `UpdateMultiple`,
+//! `UpsertMultiple`, `BulkDelete` — with their types ([`messages`]), and the
+//! `System` entity container ([`container`]); a second, small schema `herald` holds the
 //! complex types only herald's own operations return. This module owns the
 //! part the three share: the navigation properties of each table, named
 //! once here so that entity types, partners and container bindings agree.
 
 mod container;
 mod entity;
+mod messages;
 mod operations;
 
 use herald_core::{Schema, Table};
@@ -58,10 +62,12 @@ pub fn csdl(schema: &Schema) -> String {
     x.push_str(&format!(
         r#"<Schema Namespace="{NAMESPACE}" Alias="{ALIAS}" xmlns="{EDM_NS}">"#
     ));
+    messages::write_base_entity(&mut x);
     for entity in &model.entities {
         entity::write(&mut x, entity);
     }
     operations::write(&mut x, schema);
+    messages::write(&mut x);
     container::write(&mut x, &model);
     x.push_str("</Schema>");
     x.push_str(&format!(
