@@ -23,7 +23,7 @@ const CLIENT_COMMANDS: &[&str] = &[
 ];
 
 /// Top-level options that take a value as the next argument.
-const VALUE_OPTIONS: &[&str] = &["--url", "--key", "--data-dir"];
+const VALUE_OPTIONS: &[&str] = &["--url", "--key", "--data-dir", "--ca-cert"];
 
 /// `args` (program name first) with every `--url V` / `--url=V` that
 /// follows a client command moved to just after the program name.

@@ -11,6 +11,14 @@
 //! `HERALD_KEY`, else `HERALD_ADMIN_KEY`, else the `admin.key` file in
 //! `--data-dir` / `HERALD_DATA_DIR` / `./herald-data`.
 //!
+//! Over `https://` the CLI trusts the system's roots and, when given,
+//! `--ca-cert FILE` / `HERALD_CA_CERT` (a PEM certificate or CA); without
+//! one it also trusts the self-signed certificate a server started with
+//! `serve --tls-self-signed` made in the data directory
+//! (`<data-dir>/tls/self-signed.crt`), so talking to one's own local
+//! server just works. Verification is never turned off: a certificate
+//! nobody vouches for is an error that says which option fixes it.
+//!
 //! Every failure becomes a plain sentence: an OData error body
 //! `{"error":{"code","message"}}` turns into `server said <status>:
 //! <message>` ([`ApiError`], which callers can downcast to look at the
@@ -46,9 +54,51 @@ pub struct ConnectArgs {
         global = true
     )]
     pub key: Option<String>,
-    /// Data directory whose admin.key is used when no key is given [default: ./herald-data].
+    /// Data directory whose admin.key is used when no key is given, and whose
+    /// tls/self-signed.crt is trusted over https when no --ca-cert is given
+    /// [default: ./herald-data].
     #[arg(long, env = "HERALD_DATA_DIR", value_name = "DIR", global = true)]
     pub data_dir: Option<PathBuf>,
+    /// PEM certificate (or CA) to trust for an https:// --url, besides the system's roots
+    /// [default: <data-dir>/tls/self-signed.crt when it exists].
+    #[arg(long, env = "HERALD_CA_CERT", value_name = "FILE", global = true)]
+    pub ca_cert: Option<PathBuf>,
+}
+
+/// The certificate an https client trusts besides the system's roots:
+/// `--ca-cert`, else the data directory's self-signed one if there is one.
+/// An unreadable or invalid `--ca-cert` is an error; a missing self-signed
+/// one is simply not added.
+fn extra_root(args: &ConnectArgs) -> Result<Option<(PathBuf, Vec<reqwest::Certificate>)>> {
+    let (file, explicit) = match &args.ca_cert {
+        Some(f) if !f.as_os_str().is_empty() => (f.clone(), true),
+        _ => {
+            let dir = args
+                .data_dir
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("herald-data"));
+            (herald_server::tls::self_signed::cert_path(&dir), false)
+        }
+    };
+    let pem = match std::fs::read(&file) {
+        Ok(p) => p,
+        Err(_) if !explicit => return Ok(None),
+        Err(e) => anyhow::bail!("cannot read --ca-cert {}: {e}", file.display()),
+    };
+    let what = if explicit {
+        "--ca-cert"
+    } else {
+        "the self-signed certificate"
+    };
+    let certs = reqwest::Certificate::from_pem_bundle(&pem)
+        .map_err(|e| anyhow!("{what} {} is not a PEM certificate: {e}", file.display()))?;
+    if certs.is_empty() {
+        anyhow::bail!(
+            "{what} {} holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+            file.display()
+        );
+    }
+    Ok(Some((file, certs)))
 }
 
 /// A non-2xx answer from herald.
@@ -70,6 +120,13 @@ impl std::fmt::Display for ApiError {
 
 impl std::error::Error for ApiError {}
 
+/// Whether a connection failure's innermost cause is a refused
+/// certificate (rustls/webpki say so in their messages).
+fn is_certificate_error(cause: &str) -> bool {
+    let c = cause.to_ascii_lowercase();
+    c.contains("certificate") || c.contains("unknownissuer") || c.contains("unknown issuer")
+}
+
 /// The status of an [`ApiError`] anywhere in `err`'s chain.
 pub fn api_status(err: &anyhow::Error) -> Option<StatusCode> {
     err.chain()
@@ -81,6 +138,8 @@ pub struct Client {
     http: reqwest::Client,
     /// What the user gave (for messages).
     server: String,
+    /// The extra certificate trusted over https, if any (for messages).
+    trusted: Option<PathBuf>,
     /// `<root>/api/data/v9.2`, no trailing slash.
     api: String,
     key: String,
@@ -126,15 +185,24 @@ impl Client {
                 k
             }
         };
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             // Long enough for `notify`, which waits for the endpoint (60 s timeout, one retry).
-            .timeout(Duration::from_secs(300))
-            .build()
-            .context("cannot create the HTTP client")?;
+            .timeout(Duration::from_secs(300));
+        let mut trusted = None;
+        if parsed.scheme() == "https" {
+            if let Some((file, certs)) = extra_root(args)? {
+                for cert in certs {
+                    builder = builder.add_root_certificate(cert);
+                }
+                trusted = Some(file);
+            }
+        }
+        let http = builder.build().context("cannot create the HTTP client")?;
         Ok(Client {
             http,
             server,
+            trusted,
             api,
             key,
         })
@@ -194,6 +262,19 @@ impl Client {
         } else {
             cause
         };
+        if e.is_connect() && is_certificate_error(&what) {
+            let trusted = match &self.trusted {
+                Some(f) => format!("it is not signed by {} nor a system root", f.display()),
+                None => "it is not signed by a system root".to_string(),
+            };
+            return anyhow!(
+                "cannot reach herald at {}: its TLS certificate is not trusted ({what}): {trusted}. \
+                 Pass the server's certificate with --ca-cert FILE (or HERALD_CA_CERT); for a server \
+                 started with `serve --tls-self-signed` that is <its data dir>/tls/self-signed.crt, \
+                 trusted by itself when --data-dir (HERALD_DATA_DIR) names that directory",
+                self.server
+            );
+        }
         anyhow!("cannot reach herald at {}: {what}", self.server)
     }
 

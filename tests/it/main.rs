@@ -20,6 +20,7 @@ mod bins;
 mod bulk;
 mod bulk_delete;
 mod cli;
+mod cli_https;
 mod cli_jobs;
 mod cli_registration;
 mod clients;

@@ -70,6 +70,7 @@ pub fn herald_command() -> Command {
         "HERALD_KEY",
         "HERALD_ADMIN_KEY",
         "HERALD_DATA_DIR",
+        "HERALD_CA_CERT",
     ] {
         c.env_remove(var);
     }
