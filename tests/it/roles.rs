@@ -4,7 +4,9 @@
 //! write to them, and reads only the System Jobs its own writes caused; a
 //! System Customizer registers webhooks but makes no keys; a custom role
 //! with one privilege grants exactly that; role changes hold from the next
-//! request on, on a second node too (PostgreSQL).
+//! request on, on a second node too (PostgreSQL); request bins take the
+//! webhook table's privileges, and a BC subscription needs Read on its
+//! entity, each caller handling only its own unless it may manage webhooks.
 
 use crate::common::cli::herald;
 use crate::common::register;
@@ -20,6 +22,7 @@ both_backends!(
     role_changes_hold_from_the_next_request_on_every_node,
     a_custom_role_grants_exactly_its_privilege,
     batch_parts_and_the_bc_api_read_as_the_caller,
+    bins_and_bc_subscriptions_follow_the_roles,
 );
 
 /// A request with another key.
@@ -798,4 +801,153 @@ async fn batch_parts_and_the_bc_api_read_as_the_caller(s: TestServer) {
     let (st, body) = bc(none).await;
     assert_eq!(st, StatusCode::FORBIDDEN, "{body}");
     assert!(body.to_string().contains("prvReadbc_company"), "{body}");
+}
+
+/// Request bins are a registration tool: they take `serviceendpoint`'s
+/// privileges (a Basic User gets 403 on every bin call, on the API and in
+/// the console; a System Customizer uses them). A BC subscription needs
+/// Read on its entity; each caller sees, renews and deletes only its own
+/// unless it holds the registration privileges (System Customizer, Admin).
+async fn bins_and_bc_subscriptions_follow_the_roles(s: TestServer) {
+    let (_, basic) = user_with_key(&s, "binbasic", &[]).await;
+    let (_, customizer) = user_with_key(&s, "bincustomizer", &["System Customizer"]).await;
+    s.create("roles", json!({"name": "Nothing at all"})).await;
+    let (_, nothing) = user_with_key(&s, "binnothing", &["Nothing at all"]).await;
+    let bins = format!("{}/api/herald/bins", s.base);
+
+    let (st, bin) = as_key(
+        &s,
+        &s.key,
+        Method::POST,
+        &bins,
+        Some(json!({"name": "admin's"})),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CREATED, "{bin}");
+    let bin_url = format!("{bins}/{}", bin["id"].as_str().unwrap());
+    for (method, url, privilege) in [
+        (Method::POST, bins.clone(), "prvCreateServiceEndpoint"),
+        (Method::GET, bins.clone(), "prvReadServiceEndpoint"),
+        (Method::GET, bin_url.clone(), "prvReadServiceEndpoint"),
+        (Method::DELETE, bin_url.clone(), "prvDeleteServiceEndpoint"),
+    ] {
+        let body = (method == Method::POST).then(|| json!({}));
+        let (st, body) = as_key(&s, &basic, method.clone(), &url, body).await;
+        refused(st, &body, privilege);
+    }
+    // Sending to a bin needs no key at all.
+    let sent = s
+        .client
+        .post(bin["url"].as_str().unwrap())
+        .body("hello")
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(sent.status(), StatusCode::OK);
+    let (st, seen) = as_key(&s, &customizer, Method::GET, &bin_url, None).await;
+    assert_eq!(st, StatusCode::OK, "{seen}");
+    assert_eq!(seen["requests"][0]["body"], "hello");
+    let (st, made) = as_key(&s, &customizer, Method::POST, &bins, Some(json!({}))).await;
+    assert_eq!(st, StatusCode::CREATED, "{made}");
+    // The console asks the same check.
+    let console = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let signin = console
+        .post(format!("{}/console/login", s.base))
+        .header("Origin", &s.base)
+        .form(&[("key", basic.as_str())])
+        .send()
+        .await
+        .expect("sign in");
+    assert!(signin.status().is_redirection(), "{}", signin.status());
+    let page = console
+        .get(format!("{}/console/bins", s.base))
+        .send()
+        .await
+        .expect("bins page");
+    assert_eq!(page.status(), StatusCode::FORBIDDEN);
+    assert!(page
+        .text()
+        .await
+        .unwrap()
+        .contains("prvReadServiceEndpoint"));
+
+    // BC subscriptions.
+    let rx =
+        herald_testkit::Receiver::start_with(herald_testkit::Behavior::echo_validation_token())
+            .await;
+    let subs = format!("{}/api/v2.0/subscriptions", s.base);
+    let resource = format!(
+        "/api/v2.0/companies({})/customers",
+        herald_server::bc::default_company_id()
+    );
+    let body = json!({"notificationUrl": rx.url(), "resource": resource});
+    let (st, refusal) = as_key(&s, &nothing, Method::POST, &subs, Some(body.clone())).await;
+    refused(st, &refusal, "prvReadbc_customer");
+    let (st, mine) = as_key(&s, &basic, Method::POST, &subs, Some(body.clone())).await;
+    assert_eq!(st, StatusCode::CREATED, "{mine}");
+    let (st, admins) = as_key(&s, &s.key, Method::POST, &subs, Some(body)).await;
+    assert_eq!(st, StatusCode::CREATED, "{admins}");
+    let id = |v: &Value| v["subscriptionId"].as_str().unwrap().to_string();
+    let listed = |v: &Value| {
+        let mut ids: Vec<String> = v["value"].as_array().unwrap().iter().map(id).collect();
+        ids.sort();
+        ids
+    };
+    let (_, seen) = as_key(&s, &basic, Method::GET, &subs, None).await;
+    assert_eq!(
+        listed(&seen),
+        [id(&mine)],
+        "a Basic User sees its own: {seen}"
+    );
+    let mut both = vec![id(&mine), id(&admins)];
+    both.sort();
+    let (_, seen) = as_key(&s, &customizer, Method::GET, &subs, None).await;
+    assert_eq!(listed(&seen), both, "a System Customizer sees all");
+    let other = format!("{subs}('{}')", id(&admins));
+    // BC's error shape (`BadRequest_NotFound`), not the Web API's.
+    let (st, body) = as_key(&s, &basic, Method::GET, &other, None).await;
+    assert_eq!(
+        (st, &body["error"]["code"]),
+        (StatusCode::NOT_FOUND, &json!("BadRequest_NotFound")),
+        "{body}"
+    );
+    let (st, _, body) = s
+        .send(
+            s.client
+                .delete(&other)
+                .bearer_auth(&basic)
+                .header("If-Match", "*"),
+        )
+        .await;
+    assert_eq!(
+        (st, &body["error"]["code"]),
+        (StatusCode::NOT_FOUND, &json!("BadRequest_NotFound")),
+        "{body}"
+    );
+    let (st, _, _) = s
+        .send(
+            s.client
+                .delete(format!("{subs}('{}')", id(&mine)))
+                .bearer_auth(&basic)
+                .header("If-Match", "*"),
+        )
+        .await;
+    assert_eq!(st, StatusCode::NO_CONTENT, "its own it may delete");
+    let (st, _, _) = s
+        .send(
+            s.client
+                .delete(&other)
+                .bearer_auth(&customizer)
+                .header("If-Match", "*"),
+        )
+        .await;
+    assert_eq!(
+        st,
+        StatusCode::NO_CONTENT,
+        "a System Customizer deletes anyone's"
+    );
 }

@@ -4,6 +4,17 @@
 //! API key, answering `200 ok` (or echoing a `validationToken`, so a bin can
 //! also take Business Central subscriptions). Bins keep the newest
 //! [`KEEP`] requests, bodies up to [`BODY_CAP`] bytes.
+//!
+//! Who may use them (issue 15): a bin is a registration tool — the place
+//! one points a webhook at to see what herald sends — so it takes the
+//! privileges of the webhook table, `serviceendpoint`: Read to list bins
+//! and read what they captured, Create to make one, Delete to delete one
+//! ([`authorize`], the one check the API and the console both call). The
+//! System Customizer and the System Administrator hold them; a Basic User
+//! holds none and gets Dataverse's 403 (`prvReadServiceEndpoint`, …), as it
+//! does for webhooks. Captured requests can carry a webhook's secrets, so
+//! reading them is exactly as guarded as reading the webhook. Sending to a
+//! bin (`/bins/<id>`) needs no key: it is what a webhook calls.
 
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -15,9 +26,11 @@ use serde_json::{json, Value as Json};
 use uuid::Uuid;
 
 use crate::api::error::{ApiError, ApiResult};
-use crate::auth::authenticate;
+use crate::auth::{authenticate, Caller};
 use crate::public_origin::PublicOrigin;
+use crate::state::AppState;
 use crate::state::SharedState;
+use herald_core::security::{Grants, Privilege};
 
 /// Requests kept per bin.
 pub const KEEP: i64 = 200;
@@ -48,6 +61,31 @@ pub fn request_json(r: &BinRequest) -> Json {
         "bodysize": r.body_size,
         "truncated": r.truncated,
     })
+}
+
+/// The table whose privileges bins take.
+const GUARDING_TABLE: &str = "serviceendpoint";
+
+/// Whether `grants` allow `privilege` on bins (Read, Create or Delete),
+/// with Dataverse's missing-privilege error when not.
+pub fn authorize(state: &AppState, grants: &Grants, privilege: Privilege) -> ApiResult<()> {
+    let schema = state.schema();
+    let table = schema
+        .table(GUARDING_TABLE)
+        .ok_or_else(|| ApiError::internal("no serviceendpoint table"))?;
+    grants.check(table, privilege)?;
+    Ok(())
+}
+
+/// The API caller, if the key is valid and may do `privilege` on bins.
+async fn caller_for(
+    state: &SharedState,
+    headers: &HeaderMap,
+    privilege: Privilege,
+) -> ApiResult<Caller> {
+    let caller = authenticate(state, headers).await?;
+    authorize(state, &caller.grants, privilege)?;
+    Ok(caller)
 }
 
 fn parse_id(id: &str) -> ApiResult<Uuid> {
@@ -126,7 +164,7 @@ pub async fn create(
     body: axum::body::Bytes,
 ) -> Response {
     let result: ApiResult<Response> = async {
-        authenticate(&state, &headers).await?;
+        caller_for(&state, &headers, Privilege::Create).await?;
         let name = if body.is_empty() {
             String::new()
         } else {
@@ -159,7 +197,7 @@ pub async fn list(
     headers: HeaderMap,
 ) -> Response {
     let result: ApiResult<Response> = async {
-        authenticate(&state, &headers).await?;
+        caller_for(&state, &headers, Privilege::Read).await?;
         let value: Vec<Json> = state
             .bins
             .bins()
@@ -181,7 +219,7 @@ pub async fn show(
     headers: HeaderMap,
 ) -> Response {
     let result: ApiResult<Response> = async {
-        authenticate(&state, &headers).await?;
+        caller_for(&state, &headers, Privilege::Read).await?;
         let bin_id = parse_id(&id)?;
         let bin = state
             .bins
@@ -210,7 +248,7 @@ pub async fn delete(
     headers: HeaderMap,
 ) -> Response {
     let result: ApiResult<Response> = async {
-        authenticate(&state, &headers).await?;
+        caller_for(&state, &headers, Privilege::Delete).await?;
         let bin_id = parse_id(&id)?;
         if !state.bins.delete_bin(bin_id).await? {
             return Err(ApiError::not_found(format!("No bin '{id}'")));

@@ -1,7 +1,7 @@
 //! HTTP routers: the OData Web API under `/api/data/v9.x`, health, and the
 //! OData-shaped fallbacks for unknown routes and panics.
 
-mod bins;
+pub mod bins;
 mod definitions;
 pub mod error;
 mod jobs;

@@ -3,6 +3,19 @@
 //! to renew (If-Match required, new handshake, new expiry), `DELETE` with
 //! If-Match, and `GET webhookSupportedEntities`. Nothing is stored unless
 //! the handshake passed.
+//!
+//! Who may do what (issue 15), as BC ties a subscription to its user: to
+//! subscribe to an entity, or renew a subscription to it, the caller needs
+//! Read on the entity's table (`prvReadbc_customer`, …) — a subscription
+//! hands out what its entity's records do, and one may not watch what one
+//! may not read (403, Dataverse's missing-privilege error). Each caller
+//! sees, renews and deletes its own subscriptions (`userId`); managing
+//! others' takes the privileges of the webhook registration table
+//! `serviceendpoint` (Read to see them, Write to renew, Delete to delete),
+//! which the System Customizer and the System Administrator hold and a
+//! Basic User does not. Another user's subscription is, to a caller
+//! without them, not there (404), so ids are not probed. Checked in
+//! [`visible`] and [`may_read_entity`], which every handler calls.
 
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::Response;
@@ -16,9 +29,35 @@ use super::entity::timestamp;
 use super::handshake::handshake;
 use super::path::{parse_resource, ResourceRef};
 use super::{errors, json_object, json_response, BcRequest};
-use crate::api::error::ApiResult;
+use crate::api::error::{ApiError, ApiResult};
+use crate::auth::Caller;
 use crate::pipeline::Precondition;
 use crate::state::AppState;
+use herald_core::security::Privilege;
+
+/// Whether `caller` may see (Read), renew (Write) or delete (Delete) `sub`:
+/// its own, or anyone's with that privilege on `serviceendpoint`.
+fn visible(state: &AppState, caller: &Caller, sub: &BcSubscription, privilege: Privilege) -> bool {
+    sub.user_id == caller.user_id
+        || state
+            .schema()
+            .table("serviceendpoint")
+            .is_some_and(|t| caller.grants.check(t, privilege).is_ok())
+}
+
+/// Refuse (403) a caller who may not read the table `logical` a
+/// subscription watches.
+fn may_read_entity(state: &AppState, caller: &Caller, logical: &str) -> ApiResult<()> {
+    let schema = state.schema();
+    let table = schema
+        .table(logical)
+        .ok_or_else(|| errors::internal(format!("missing table {logical}")))?;
+    caller
+        .grants
+        .check(table, Privilege::Read)
+        .map_err(ApiError::from)?;
+    Ok(())
+}
 
 /// Longest clientState per API version (v1.0 as in the seed).
 pub fn max_client_state(version: &str) -> usize {
@@ -196,6 +235,7 @@ pub async fn create(state: &AppState, req: &BcRequest, raw: &[u8]) -> ApiResult<
         errors::bad_request("resource is required (e.g. /api/v2.0/companies(<id>)/customers)")
     })?;
     let r = resource_of(state, &resource).await?;
+    may_read_entity(state, &req.caller, r.entity.logical)?;
     let client_state = body.client_state.flatten();
     let max = state.config.bc.max_subscriptions;
     let live = state
@@ -236,14 +276,22 @@ pub async fn create(state: &AppState, req: &BcRequest, raw: &[u8]) -> ApiResult<
     Ok(resp)
 }
 
-/// The subscription `id`; an expired one is gone (404) even before the
-/// notifier removes it.
-async fn find(state: &AppState, id: &str) -> ApiResult<BcSubscription> {
+/// The subscription `id` as `req`'s caller may handle it with
+/// `privilege` (see [`visible`]); an expired one is gone (404) even before
+/// the notifier removes it, and so is another user's to a caller who may
+/// not manage it.
+async fn find(
+    state: &AppState,
+    req: &BcRequest,
+    id: &str,
+    privilege: Privilege,
+) -> ApiResult<BcSubscription> {
     let now = state.clock.now().timestamp_millis();
     state
         .store
         .bc_live_subscription(id, now)
         .await?
+        .filter(|sub| visible(state, &req.caller, sub, privilege))
         .ok_or_else(|| {
             errors::not_found(format!(
                 "The subscription '{id}' does not exist (it may have expired)"
@@ -268,6 +316,7 @@ pub async fn list(state: &AppState, req: &BcRequest) -> ApiResult<Response> {
     let subs = state.store.bc_live_subscriptions(now).await?;
     let value: Vec<Json> = subs
         .iter()
+        .filter(|s| visible(state, &req.caller, s, Privilege::Read))
         .map(|s| Json::Object(subscription_json(s)))
         .collect();
     Ok(json_response(
@@ -277,13 +326,14 @@ pub async fn list(state: &AppState, req: &BcRequest) -> ApiResult<Response> {
 }
 
 pub async fn get(state: &AppState, req: &BcRequest, id: &str) -> ApiResult<Response> {
-    let sub = find(state, id).await?;
+    let sub = find(state, req, id, Privilege::Read).await?;
     Ok(one(req, &sub, StatusCode::OK))
 }
 
 /// Renew: a new handshake, then a new expiry (and clientState / URL if given).
 pub async fn renew(state: &AppState, req: &BcRequest, id: &str, raw: &[u8]) -> ApiResult<Response> {
-    let sub = find(state, id).await?;
+    let sub = find(state, req, id, Privilege::Write).await?;
+    may_read_entity(state, &req.caller, &sub.table)?;
     let expected = check_if_match(req, &sub, "PATCH of a subscription")?;
     let body = if raw.iter().all(u8::is_ascii_whitespace) {
         Body {
@@ -342,7 +392,7 @@ pub async fn renew(state: &AppState, req: &BcRequest, id: &str, raw: &[u8]) -> A
 }
 
 pub async fn delete(state: &AppState, req: &BcRequest, id: &str) -> ApiResult<Response> {
-    let sub = find(state, id).await?;
+    let sub = find(state, req, id, Privilege::Delete).await?;
     check_if_match(req, &sub, "DELETE of a subscription")?;
     state
         .store

@@ -2,7 +2,9 @@
 //! create form; `GET /console/bins/<id>` shows the URL to copy and the
 //! captured requests newest first (headers folded, JSON bodies
 //! pretty-printed); `POST /console/bins` creates, `POST
-//! /console/bins/<id>/delete` deletes.
+//! /console/bins/<id>/delete` deletes. Each asks `api::bins::authorize`
+//! first, the same check as the API (bins take the webhook table's
+//! privileges: a Basic User gets 403).
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -15,14 +17,17 @@ use super::error::{ConsoleError, ConsoleResult, WithSession};
 use super::layout::{self, csrf_input, post_button, pretty_json, respond, see_other, time_ms, Nav};
 use super::session::Session;
 use super::{checked_post, signed_in, Console, ConsoleState};
+use crate::api::bins::authorize;
 use crate::api::BIN_KEEP;
 use crate::public_origin::PublicOrigin;
+use herald_core::security::Privilege;
 
 fn bin_url(origin: &PublicOrigin, id: Uuid) -> String {
     origin.url(&format!("/bins/{id}"))
 }
 
 async fn render_list(c: &Console, s: &Session, origin: &PublicOrigin) -> ConsoleResult<Response> {
+    authorize(&c.app, &s.grants, Privilege::Read).map_err(|e| ConsoleError::from(e).with(s))?;
     let bins = c.app.bins.bins().await.ctx(s)?;
     let body = html! {
         h1 { "Request bins" }
@@ -81,6 +86,9 @@ pub async fn create(State(c): State<ConsoleState>, headers: HeaderMap, body: Byt
         .chars()
         .take(200)
         .collect();
+    if let Err(e) = authorize(&c.app, &s.grants, Privilege::Create) {
+        return ConsoleError::from(e).with(&s).into_response();
+    }
     match c
         .app
         .bins
@@ -98,6 +106,7 @@ async fn render_bin(
     id: &str,
     origin: &PublicOrigin,
 ) -> ConsoleResult<Response> {
+    authorize(&c.app, &s.grants, Privilege::Read).map_err(|e| ConsoleError::from(e).with(s))?;
     let missing = || ConsoleError::not_found(format!("No bin '{id}'")).with(s);
     let bin_id = Uuid::parse_str(id).map_err(|_| missing())?;
     let bin = c.app.bins.bin(bin_id).await.ctx(s)?.ok_or_else(missing)?;
@@ -178,6 +187,7 @@ pub async fn delete(
         Err(r) => return r,
     };
     let result: ConsoleResult<Response> = async {
+        authorize(&c.app, &s.grants, Privilege::Delete)?;
         let bin_id =
             Uuid::parse_str(&id).map_err(|_| ConsoleError::not_found(format!("No bin '{id}'")))?;
         if !c.app.bins.delete_bin(bin_id).await? {
