@@ -18,6 +18,7 @@ both_backends!(
     starts_own: lines_roll_up_into_the_invoice,
     concurrent_lines_keep_the_totals_right,
     line_changes_notify_the_invoice_subscribers,
+    order_quote_and_credit_memo_lines_roll_up_too,
 );
 
 fn lines_of(s: &Bc, invoice: &Value) -> String {
@@ -309,4 +310,36 @@ async fn line_changes_notify_the_invoice_subscribers(b: Backend, test: &str) {
         "salesInvoices({})",
         invoice["id"].as_str().unwrap()
     )));
+}
+
+/// The other sales documents' lines work the same way: under their
+/// document, expanded from it, rolled up into its totals.
+async fn order_quote_and_credit_memo_lines_roll_up_too(b: Backend, test: &str) {
+    let Some(s) = Bc::start(b, test, |_| {}).await else {
+        return;
+    };
+    for (documents, lines) in [
+        ("salesOrders", "salesOrderLines"),
+        ("salesQuotes", "salesQuoteLines"),
+        ("salesCreditMemos", "salesCreditMemoLines"),
+    ] {
+        let doc = s.create(documents, json!({})).await;
+        let id = doc["id"].as_str().unwrap().to_string();
+        let path = format!("{}({id})/{lines}", s.collection(documents));
+        let (st, line) = s
+            .post(&path, json!({"lineType": "Item", "description": "x", "quantity": 2, "unitPrice": 12.5, "taxPercent": 10}))
+            .await;
+        assert_eq!(st, StatusCode::CREATED, "{lines}: {line}");
+        assert_eq!(line["amountIncludingTax"], 27.5, "{lines}: {line}");
+        let (st, got) = s
+            .get(&format!(
+                "{}({id})?$expand={lines}",
+                s.collection(documents)
+            ))
+            .await;
+        assert_eq!(st, StatusCode::OK, "{got}");
+        assert_eq!(got[lines][0]["id"], line["id"], "{documents}: {got}");
+        assert_eq!(got["totalAmountIncludingTax"], 27.5, "{documents}: {got}");
+        assert_eq!(got["totalTaxAmount"], 2.5, "{documents}: {got}");
+    }
 }

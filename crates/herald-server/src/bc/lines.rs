@@ -1,5 +1,6 @@
 //! Document lines on the BC API (`companies(<c>)/salesInvoices(<id>)/
-//! salesInvoiceLines[(<line>)]`, and `companies(<c>)/salesInvoiceLines`
+//! salesInvoiceLines[(<line>)]` — and the order, quote and credit memo
+//! lines likewise — and `companies(<c>)/salesInvoiceLines`
 //! with `documentId` in the body or `$filter`): list, read, POST, PATCH with
 //! `If-Match`, DELETE.
 //!
@@ -360,8 +361,9 @@ async fn complete_from_object(
     Ok(())
 }
 
-/// Set the computed amounts of the line as it will be after the write.
-fn compute_amounts(values: &mut Vec<(String, Value)>, before: Option<&Record>) {
+/// Set the computed amounts of the line as it will be after the write
+/// (those its entity has: quote lines have no invoiceDiscountAllocation).
+fn compute_amounts(lines: &BcLines, values: &mut Vec<(String, Value)>, before: Option<&Record>) {
     let by_amount =
         find(values, "discountAmount").is_some() && find(values, "discountPercent").is_none();
     let input = LineInput {
@@ -384,7 +386,9 @@ fn compute_amounts(values: &mut Vec<(String, Value)>, before: Option<&Record>) {
         ("netTaxAmount", a.net_tax_amount),
         ("netAmountIncludingTax", a.net_amount_including_tax),
     ] {
-        set(values, field, Value::Decimal(v));
+        if lines.entity.field(field).is_some() {
+            set(values, field, Value::Decimal(v));
+        }
     }
 }
 
@@ -514,7 +518,7 @@ pub async fn create(
     set(&mut values, lines.document_field, Value::Guid(document));
     document_for(state, req, company, lines, document).await?;
     complete_from_object(state, req, company, None, &mut values).await?;
-    compute_amounts(&mut values, None);
+    compute_amounts(lines, &mut values, None);
     let id = values
         .iter()
         .find(|(c, _)| *c == table.primary_id)
@@ -588,7 +592,7 @@ pub async fn update(
         .get_locked(table, id)
         .await?
         .ok_or_else(|| errors::not_found(format!("The {} {id} was deleted", lines.entity.name)))?;
-    compute_amounts(&mut values, Some(&current));
+    compute_amounts(lines, &mut values, Some(&current));
     let outcome = session
         .execute(
             Operation::new(

@@ -7,8 +7,10 @@
 //! document is what subscribers of the document's entity are notified of.
 //!
 //! The fields are the v2.0 reference's
-//! (`api-reference/v2.0/resources/dynamics_salesinvoiceline.md`); the
-//! amounts it marks read-only are computed ([`super::amounts`]).
+//! (`api-reference/v2.0/resources/dynamics_sales*line.md`: invoice, order,
+//! quote and credit memo lines); the amounts it marks read-only are
+//! computed ([`super::amounts`]). `purchaseInvoiceLines` (priced by
+//! `unitCost`) are not held.
 
 use super::{BcEntity, BcField, BcNavigation};
 use BcField::{Bool as B, Date as D, Decimal as N, Guid as G, Int as I, Text as T};
@@ -35,13 +37,10 @@ pub const COMPUTED_LINE_FIELDS: &[&str] = &[
     "netAmountIncludingTax",
 ];
 
-/// The document lines herald holds.
-pub const BC_LINES: &[BcLines] = &[BcLines {
-    entity: BcEntity {
-        name: "salesInvoiceLines",
-        type_name: "salesInvoiceLine",
-        logical: "bc_salesinvoiceline",
-        fields: &[
+/// The fields every sales document line has, in the reference's order.
+macro_rules! sales_line_fields {
+    ($($extra:expr),* $(,)?) => {
+        &[
             ("documentId", G),
             ("sequence", I),
             ("itemId", G),
@@ -61,27 +60,99 @@ pub const BC_LINES: &[BcLines] = &[BcLines {
             ("taxPercent", N),
             ("totalTaxAmount", N),
             ("amountIncludingTax", N),
-            ("invoiceDiscountAllocation", N),
             ("netAmount", N),
             ("netTaxAmount", N),
             ("netAmountIncludingTax", N),
-            ("shipmentDate", D),
             ("itemVariantId", G),
-        ],
-        navigation: &[
-            BcNavigation::to("salesInvoice", "salesInvoices").by_id("documentId"),
+            $($extra),*
+        ]
+    };
+}
+
+/// The navigation of a sales line: its document (`parent`, in `set`),
+/// item, account, unit of measure.
+macro_rules! sales_line_navigation {
+    ($parent:expr, $set:expr) => {
+        &[
+            BcNavigation::to($parent, $set).by_id("documentId"),
             BcNavigation::to("item", "items").by_id("itemId"),
             BcNavigation::to("account", "accounts").by_id("accountId"),
             BcNavigation::to("unitOfMeasure", "unitsOfMeasure")
                 .by_id("unitOfMeasureId")
                 .by_code("unitOfMeasureCode", "code"),
+        ]
+    };
+}
+
+const fn sales_lines(
+    name: &'static str,
+    type_name: &'static str,
+    logical: &'static str,
+    fields: &'static [(&'static str, BcField)],
+    navigation: &'static [BcNavigation],
+    document: &'static str,
+) -> BcLines {
+    BcLines {
+        entity: BcEntity {
+            name,
+            type_name,
+            logical,
+            fields,
+            navigation,
+            number_series: None,
+            defaults: &[],
+        },
+        document,
+        document_field: "documentId",
+    }
+}
+
+/// The document lines herald holds: the four sales documents'.
+pub const BC_LINES: &[BcLines] = &[
+    sales_lines(
+        "salesInvoiceLines",
+        "salesInvoiceLine",
+        "bc_salesinvoiceline",
+        sales_line_fields![("invoiceDiscountAllocation", N), ("shipmentDate", D)],
+        sales_line_navigation!("salesInvoice", "salesInvoices"),
+        "salesInvoices",
+    ),
+    sales_lines(
+        "salesOrderLines",
+        "salesOrderLine",
+        "bc_salesorderline",
+        sales_line_fields![
+            ("invoiceDiscountAllocation", N),
+            ("shipmentDate", D),
+            ("shippedQuantity", N),
+            ("invoicedQuantity", N),
+            ("invoiceQuantity", N),
+            ("shipQuantity", N),
         ],
-        number_series: None,
-        defaults: &[],
-    },
-    document: "salesInvoices",
-    document_field: "documentId",
-}];
+        sales_line_navigation!("salesOrder", "salesOrders"),
+        "salesOrders",
+    ),
+    sales_lines(
+        "salesQuoteLines",
+        "salesQuoteLine",
+        "bc_salesquoteline",
+        sales_line_fields![],
+        sales_line_navigation!("salesQuote", "salesQuotes"),
+        "salesQuotes",
+    ),
+    sales_lines(
+        "salesCreditMemoLines",
+        "salesCreditMemoLine",
+        "bc_salescreditmemoline",
+        sales_line_fields![
+            ("invoiceDiscountAllocation", N),
+            ("shipmentDate", D),
+            ("locationId", G),
+        ],
+        sales_line_navigation!("salesCreditMemo", "salesCreditMemos"),
+        "salesCreditMemos",
+    ),
+];
 
 /// The lines whose entity set is `name` (case-insensitive, as BC).
 pub fn bc_lines_named(name: &str) -> Option<&'static BcLines> {
