@@ -29,6 +29,7 @@ mod console;
 mod crash;
 mod doctor;
 mod edge;
+mod edge_framing;
 mod fetchxml_paging;
 mod jobs;
 mod keys;

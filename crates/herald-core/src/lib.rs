@@ -12,6 +12,7 @@ pub mod duration;
 pub mod error;
 pub mod fetchxml;
 pub mod fixed_ids;
+pub mod http_framing;
 pub mod job;
 pub mod matching;
 pub mod new_job;

@@ -67,6 +67,10 @@ pub struct ServerConfig {
     /// comma-separated list.
     #[serde(deserialize_with = "ip_nets")]
     pub trusted_proxies: Vec<IpNet>,
+    /// How long a client may take to send each request's head (from when
+    /// herald starts waiting for it, so idle keep-alive time counts).
+    #[serde(deserialize_with = "duration")]
+    pub header_read_timeout: Duration,
 }
 
 impl ServerConfig {
@@ -90,6 +94,7 @@ impl Default for ServerConfig {
             tls_key: None,
             tls_self_signed: false,
             trusted_proxies: Vec::new(),
+            header_read_timeout: Duration::from_secs(10),
         }
     }
 }

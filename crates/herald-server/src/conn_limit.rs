@@ -4,9 +4,10 @@
 //! closes), and a connection that sends nothing within [`FIRST_BYTE`] of
 //! being accepted (a half-open or idle socket) is closed.
 //!
-//! Only the first byte is timed: once a request has started, hyper owns
-//! the connection's pace (a sync webhook can legitimately keep a response
-//! pending for the delivery timeout).
+//! Only the first byte is timed here: after it, hyper times each request
+//! head (`[server] header_read_timeout`, set by `crate::accept`) and
+//! otherwise owns the connection's pace (a sync webhook can legitimately
+//! keep a response pending for the delivery timeout).
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -1,10 +1,11 @@
 //! The HTTP edge: what every request passes before (and after) a handler,
 //! so that herald never answers garbage to a malformed request.
 //!
-//! - (A request with both `Content-Length` and `Transfer-Encoding` never
-//!   gets here as such: hyper drops the `Content-Length` and frames the body
-//!   by its chunks, as RFC 9112 says; refusing it outright needs a hook
-//!   below hyper's parser, which herald does not have yet.)
+//! - A request with both `Content-Length` and `Transfer-Encoding` is a
+//!   400 with `Connection: close`: hyper would drop the `Content-Length`
+//!   and frame the body by its chunks, so herald's accept loop
+//!   (`crate::accept`) renames it to `x-herald-cl-te` below hyper's
+//!   parser, and that header is refused here.
 //! - `Content-Encoding: gzip` bodies are decoded (by tower-http, before the
 //!   handlers' own size limits, which then apply to the decoded body); any
 //!   other encoding is refused with 415.
@@ -77,6 +78,11 @@ impl From<BodyError> for ApiError {
 /// body behind with `Connection: close`.
 pub async fn guard(req: Request, next: Next) -> Response {
     let headers = req.headers();
+    if headers.contains_key(herald_core::http_framing::MARKER) {
+        return closing(ApiError::bad_request(
+            "The request has both Content-Length and Transfer-Encoding: send one of them (RFC 9112 section 6.1)",
+        ));
+    }
     if let Some(encoding) = headers.get(header::CONTENT_ENCODING) {
         let known = encoding
             .to_str()

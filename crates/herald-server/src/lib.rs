@@ -1,6 +1,7 @@
 //! herald-server: the HTTP API (OData Web API), the single write pipeline,
 //! bootstrap of first-start rows, configuration, and the server lifecycle.
 
+pub mod accept;
 pub mod api;
 pub mod app;
 pub mod audit;

@@ -26,26 +26,10 @@ use ipnet::IpNet;
 
 use crate::state::SharedState;
 
-/// Where a connection comes from: the connect info herald's listeners
-/// (plain TCP or TLS) give every request.
+/// Where a connection comes from: the connect info herald's accept loop
+/// (`crate::accept`, over plain TCP or TLS) gives every request.
 #[derive(Debug, Clone, Copy)]
 pub struct PeerAddr(pub SocketAddr);
-
-macro_rules! peer_addr_of {
-    ($listener:ty) => {
-        impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, $listener>>
-            for PeerAddr
-        {
-            fn connect_info(stream: axum::serve::IncomingStream<'_, $listener>) -> Self {
-                PeerAddr(*stream.remote_addr())
-            }
-        }
-    };
-}
-peer_addr_of!(tokio::net::TcpListener);
-peer_addr_of!(crate::tls::listener::TlsListener);
-peer_addr_of!(crate::conn_limit::Capped<tokio::net::TcpListener>);
-peer_addr_of!(crate::conn_limit::Capped<crate::tls::listener::TlsListener>);
 
 /// `scheme://host[:port]` as clients see herald.
 #[derive(Debug, Clone, PartialEq, Eq)]

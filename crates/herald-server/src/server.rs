@@ -12,7 +12,6 @@ use tokio::net::TcpListener;
 
 use crate::bootstrap::{self, KeySource};
 use crate::config::Config;
-use crate::public_origin::PeerAddr;
 use crate::state::{AppState, SharedState};
 use crate::tls::listener::TlsListener;
 use crate::tls::CertificateInfo;
@@ -244,18 +243,26 @@ impl Running {
         let bc_notifier = crate::bc::spawn_notifier(self.state.clone());
         let bulk_deletes = tokio::spawn(crate::jobs::bulk_delete::resume(self.state.clone()));
         let schema_refresher = crate::tables::spawn_refresher(self.state.clone());
-        let app = crate::app::router(self.state.clone())
-            .into_make_service_with_connect_info::<PeerAddr>();
+        let app = crate::app::router(self.state.clone());
+        let header_read_timeout = self.state.config.server.header_read_timeout;
         let result = match self.listener {
             Listener::Plain(tcp) => {
-                axum::serve(crate::conn_limit::Capped::new(tcp), app)
-                    .with_graceful_shutdown(shutdown)
-                    .await
+                crate::accept::serve(
+                    crate::conn_limit::Capped::new(tcp),
+                    app,
+                    header_read_timeout,
+                    shutdown,
+                )
+                .await
             }
             Listener::Tls(tls) => {
-                axum::serve(crate::conn_limit::Capped::new(tls), app)
-                    .with_graceful_shutdown(shutdown)
-                    .await
+                crate::accept::serve(
+                    crate::conn_limit::Capped::new(tls),
+                    app,
+                    header_read_timeout,
+                    shutdown,
+                )
+                .await
             }
         };
         workers.stop().await;

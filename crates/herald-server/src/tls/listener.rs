@@ -1,7 +1,8 @@
-//! A TLS listener for `axum::serve`: TCP connections are accepted in a task
+//! A TLS listener (an `axum::serve::Listener`, served by herald's accept
+//! loop, `crate::accept`): TCP connections are accepted in a task
 //! of their own and each handshake runs in its own task (bounded in time
 //! and in number), so one slow or silent client never holds up the next
-//! connection; finished handshakes queue for `axum::serve`. Dropping the
+//! connection; finished handshakes queue for the accept loop. Dropping the
 //! listener stops accepting and closes the port.
 
 use std::net::SocketAddr;

@@ -92,7 +92,7 @@ pub fn from_config(server: &ServerConfig) -> Result<Option<Tls>, TlsError> {
         .with_safe_default_protocol_versions()?
         .with_no_client_auth()
         .with_single_cert(chain, key_der)?;
-    // axum::serve speaks HTTP/1.1 here (axum's http2 feature is off).
+    // herald's accept loop speaks HTTP/1.1 only (crate::accept).
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Some(Tls {
         acceptor: TlsAcceptor::from(Arc::new(config)),
