@@ -139,6 +139,7 @@ pub async fn change(
     now: DateTime<Utc>,
     user: Uuid,
 ) -> Result<Arc<Schema>, TableChangeError> {
+    let _changing = state.store.live_schema().change_started();
     let mut tx = state.store.begin().await?;
     let (version, before) = tx.lock_definitions().await?;
     let mut current = before.schema(&state.base_schema)?;

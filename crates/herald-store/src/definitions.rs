@@ -12,6 +12,7 @@
 //! herald-core), [`Tx::apply_schema_change`] (DDL), then
 //! [`Tx::save_definitions`] (the documents and the next version), commit.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 
 use herald_core::schema::{Definitions, SchemaChange, TableDefinition};
@@ -37,13 +38,40 @@ const SCHEMA_LOCK: i64 = 7_368_003;
 /// The schema a store serves and the stored version it was built from.
 pub struct LiveSchema {
     current: RwLock<(i64, Arc<Schema>)>,
+    /// Schema changes this node is making (begun, not yet served).
+    changing: AtomicUsize,
+}
+
+/// A schema change in progress on this node ([`LiveSchema::change_started`]),
+/// until dropped.
+pub struct Changing<'a>(&'a AtomicUsize);
+
+impl Drop for Changing<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl LiveSchema {
     pub fn new(schema: Arc<Schema>) -> LiveSchema {
         LiveSchema {
             current: RwLock::new((0, schema)),
+            changing: AtomicUsize::new(0),
         }
+    }
+
+    /// Note a schema change this node begins; it ends when the guard is
+    /// dropped (after the new schema is served, or the change failed).
+    pub fn change_started(&self) -> Changing<'_> {
+        self.changing.fetch_add(1, Ordering::SeqCst);
+        Changing(&self.changing)
+    }
+
+    /// Whether this node is making a schema change now: on SQLite a write
+    /// that shares its transaction with one sees its DDL before the new
+    /// schema is served.
+    pub fn is_changing(&self) -> bool {
+        self.changing.load(Ordering::SeqCst) > 0
     }
 
     pub fn get(&self) -> Arc<Schema> {

@@ -75,7 +75,7 @@ use uuid::Uuid;
 
 use crate::secrets::Keyring;
 pub use conn::Conn;
-pub use definitions::LiveSchema;
+pub use definitions::{Changing, LiveSchema};
 pub use dialect::Dialect;
 pub use error::StoreError;
 pub use jobs::{

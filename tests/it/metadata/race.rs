@@ -1,8 +1,10 @@
-//! Reads while the schema changes under them, on both stores: readers
-//! loop over a created table (all its columns, `$select` of a column that
-//! comes and goes, one row, a FetchXML query) while columns are added
-//! and deleted; every answer is the old schema's or the new one's — a
-//! 200, or a 400 for a column that is not there — never a 5xx.
+//! Reads and writes while the schema changes under them, on both stores:
+//! readers loop over a created table (all its columns, `$select` of a
+//! column that comes and goes, one row, a FetchXML query) and a writer
+//! updates a row while columns are added and deleted; every read is the
+//! old schema's or the new one's — a 200, or a 400 for a column that is
+//! not there — and every write a 204 or a 409 (send it again), never a
+//! 5xx.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -59,6 +61,34 @@ async fn reads_never_fail_while_columns_come_and_go(s: TestServer) {
             seen
         }));
     }
+    let writer = {
+        let (client, url, key, done) = (
+            s.client.clone(),
+            format!("{}/new_projects({row})", s.api),
+            s.key.clone(),
+            done.clone(),
+        );
+        tokio::spawn(async move {
+            let mut n = 0;
+            while !done.load(Ordering::Acquire) {
+                let resp = client
+                    .patch(&url)
+                    .bearer_auth(&key)
+                    .json(&json!({"new_budget": n}))
+                    .send()
+                    .await
+                    .expect("write sent");
+                let status = resp.status();
+                let body = resp.text().await.unwrap_or_default();
+                assert!(
+                    status == StatusCode::NO_CONTENT || status == StatusCode::CONFLICT,
+                    "PATCH {url}: {status} {body}"
+                );
+                n += 1;
+            }
+            n
+        })
+    };
     let columns = format!(
         "{}/EntityDefinitions(LogicalName='new_project')/Attributes",
         s.api
@@ -94,6 +124,7 @@ async fn reads_never_fail_while_columns_come_and_go(s: TestServer) {
         reads += seen.len();
     }
     assert!(reads >= 4, "the readers ran ({reads} reads)");
+    assert!(writer.await.expect("writer") >= 1, "the writer ran");
     let last: Value = s.get(&format!("new_projects({row})")).await.1;
     assert_eq!(last["new_name"], "Read me");
     assert!(last.get("new_extra").is_none(), "{last}");

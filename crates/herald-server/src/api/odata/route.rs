@@ -88,6 +88,22 @@ pub(super) async fn route(
                 again += 1;
                 (schema_version, req.schema) = state.store.live_schema().current();
             }
+            // A write that failed as the schema changed under it is not
+            // run again (its sync steps may have been called), but it is
+            // the client's to send again, not a server error: its
+            // transaction wrote nothing.
+            Err(e)
+                if e.status.is_server_error()
+                    && (state.store.live_schema().is_changing()
+                        || crate::tables::moved_since(state, schema_version).await?) =>
+            {
+                tracing::debug!(error = %e.message, "a write raced a schema change");
+                return Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    crate::api::error::codes::CONCURRENCY,
+                    "The table definitions changed while the request ran (a table or column was added or deleted); nothing was written: send the request again",
+                ));
+            }
             other => return other,
         }
     }
