@@ -242,12 +242,13 @@ async fn a_killed_nodes_jobs_are_taken_over() {
         return;
     };
     let dir = tempfile::tempdir().expect("tempdir");
-    // Lease = max(1 s, 2 × 5 s + 2.5 s) = 12.5 s. The 5 s timeout leaves
-    // time to start B and C while A's deliveries hang, before they fail.
-    const TIMEOUT: Duration = Duration::from_secs(5);
-    const LEASE: Duration = Duration::from_millis(12_500);
+    // Lease = max(1 s, 2 × 10 s + 2.5 s) = 22.5 s. The 10 s timeout leaves
+    // time to start B and C while A's deliveries hang, before they fail
+    // (starting both took 7.4 s once on a machine at load 15).
+    const TIMEOUT: Duration = Duration::from_secs(10);
+    const LEASE: Duration = Duration::from_millis(22_500);
     let env = [
-        ("HERALD_DELIVERY__TIMEOUT", "5s"),
+        ("HERALD_DELIVERY__TIMEOUT", "10s"),
         ("HERALD_JOBS__LEASE", "1s"),
         ("HERALD_JOBS__POLL_INTERVAL", "200ms"),
     ];
@@ -294,7 +295,7 @@ async fn a_killed_nodes_jobs_are_taken_over() {
     );
     a.kill();
 
-    let got = rx.wait_for(2 * N, Duration::from_secs(30)).await;
+    let got = rx.wait_for(2 * N, Duration::from_secs(45)).await;
     let after: Vec<Captured> = got
         .iter()
         .filter(|c| c.received_at > killed)
@@ -322,7 +323,7 @@ async fn a_killed_nodes_jobs_are_taken_over() {
     }
     let (counts, overlaps) = tally(&after, Duration::from_millis(50));
     eprintln!(
-        "multinode: node A killed {:?} after claiming, B and C already running; takeover delivered the first job {:?} and all {N} {:?} after the kill (lease 12.5 s); per survivor {per_node:?}",
+        "multinode: node A killed {:?} after claiming, B and C already running; takeover delivered the first job {:?} and all {N} {:?} after the kill (lease 22.5 s); per survivor {per_node:?}",
         killed.duration_since(claimed_at),
         first.duration_since(killed),
         last.duration_since(killed)
