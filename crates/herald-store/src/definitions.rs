@@ -173,7 +173,10 @@ impl Tx {
                 );
             c.execute(&sql).await?;
         }
-        c.put_setting(VERSION_SETTING, &version.to_string()).await
+        c.put_setting(VERSION_SETTING, &version.to_string()).await?;
+        // Written past the transaction's copy of the settings.
+        self.settings = None;
+        Ok(())
     }
 
     /// The DDL of `change`: `old` is the schema before it, `new` after.

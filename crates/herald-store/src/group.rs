@@ -27,7 +27,14 @@
 //! - A group commits after at most [`MAX_MEMBERS`] writes or [`MAX_OPEN`],
 //!   whichever comes first, so a steady stream of writes does not keep
 //!   the first ones waiting.
+//! - The settings a write reads (the versions of the security roles and
+//!   registrations, `settings`) are read once per group: a write that
+//!   succeeded leaves its copy to the next write of the group, so a write
+//!   that reads nothing else is one hand-off in all. The copy lives only
+//!   while the group's transaction is open (no other process can write
+//!   the file meanwhile).
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -63,7 +70,12 @@ pub(crate) struct Slot {
     /// Statements to run before anything else (a dropped write's
     /// rollback to its savepoint, when it could not run them itself).
     prefix: String,
+    /// `herald_setting` as the open group's writes left it (see above).
+    settings: Option<Settings>,
 }
+
+/// `herald_setting` as a transaction sees it.
+pub(crate) type Settings = HashMap<String, String>;
 
 /// One write transaction inside a group.
 pub(crate) struct Member {
@@ -83,6 +95,7 @@ impl Writer {
                 next: 0,
                 waiting: Vec::new(),
                 prefix: String::new(),
+                settings: None,
             })),
             queued: Arc::new(AtomicUsize::new(0)),
             timeout,
@@ -153,6 +166,7 @@ impl Slot {
     /// group; the writes waiting then hear of a failure they may not have
     /// had, never of a commit that did not happen.
     async fn commit_group(&mut self) -> Result<(), StoreError> {
+        self.settings = None;
         if self.open.take().is_none() {
             return Ok(());
         }
@@ -174,6 +188,7 @@ impl Slot {
     /// unknown state): roll back, tell the waiting writes.
     async fn abandon(&mut self, why: &str) {
         self.open = None;
+        self.settings = None;
         self.prefix.clear();
         for w in self.waiting.drain(..) {
             let _ = w.send(Err(format!("the shared transaction failed: {why}")));
@@ -185,6 +200,11 @@ impl Slot {
 impl Member {
     pub(crate) fn conn(&mut self) -> &mut SqliteConnection {
         &mut self.slot().conn
+    }
+
+    /// The settings as the group's writes so far left them, if read.
+    pub(crate) fn settings(&mut self) -> Option<Settings> {
+        self.slot().settings.clone()
     }
 
     fn slot(&mut self) -> &mut Slot {
@@ -215,8 +235,13 @@ impl Member {
     /// Commit this write: `last` (its batched statements, which may be
     /// empty) and the release of its savepoint in one hand-off, then the
     /// group's COMMIT now or by a later write. Returns once committed. A
-    /// failure of `last` rolls this write back (alone).
-    pub(crate) async fn commit(mut self, last: &crate::sql::Sql) -> Result<(), StoreError> {
+    /// failure of `last` rolls this write back (alone). `settings`: this
+    /// write's copy of the settings, left to the group's next writes.
+    pub(crate) async fn commit(
+        mut self,
+        last: &crate::sql::Sql,
+        settings: Option<Settings>,
+    ) -> Result<(), StoreError> {
         let mut own = Ok(());
         if !last.text.is_empty() || self.started {
             let mut text = self.preamble().unwrap_or_default();
@@ -242,6 +267,9 @@ impl Member {
                 slot.commit_group().await?;
             }
             return Err(e.into());
+        }
+        if slot.open.is_some() {
+            slot.settings = settings;
         }
         if now || slot.open.is_none() {
             return slot.commit_group().await;

@@ -43,6 +43,7 @@
 //!   webhooks), [`bins`] (request bins), [`keys`] (API keys), `settings`.
 
 mod audit;
+mod batch;
 pub mod bc;
 pub mod bins;
 mod conn;
@@ -234,18 +235,23 @@ impl Store {
     }
 
     async fn begin_with(&self, alone: bool) -> Result<Tx, StoreError> {
+        let mut settings = None;
         let inner = match &self.backend {
-            Backend::Sqlite { writer, .. } => TxInner::Sqlite(writer.join(alone).await?),
+            Backend::Sqlite { writer, .. } => {
+                let mut member = writer.join(alone).await?;
+                settings = member.settings();
+                TxInner::Sqlite(member)
+            }
             Backend::Postgres(p) => TxInner::Pg(p.begin().await?),
         };
         Ok(Tx {
             inner,
             schema: self.schema(),
-            pending: Sql::default(),
+            pending: batch::Batch::default(),
             pending_id: None,
             keyring: self.keyring.clone(),
-            pending_n: 0,
             notify: false,
+            settings,
         })
     }
 
@@ -333,20 +339,23 @@ pub fn by_id(table: &Table, id: Uuid) -> Query {
 ///   trip instead of one per insert. It is sent early when it has bound
 ///   [`PG_BATCH_PARAMS`] parameters.
 ///
+/// Rows of the same shape (table and columns) share one multi-row
+/// `INSERT` ([`batch`]).
+///
 /// Errors of a batched insert (say a duplicate key) surface at the next
 /// flush or commit, still before the transaction commits.
 pub struct Tx {
     inner: TxInner,
     schema: Arc<Schema>,
-    /// Batched SQLite inserts not yet sent, and the first one's row id
-    /// (named in a duplicate-key error).
-    pending: Sql,
+    /// Batched inserts not yet sent, and the first one's row id (named in
+    /// a duplicate-key error).
+    pending: batch::Batch,
     pending_id: Option<String>,
     keyring: Option<Arc<Keyring>>,
-    /// Statements in the PostgreSQL batch (its `WITH` names).
-    pending_n: usize,
     /// The PostgreSQL batch ends in `NOTIFY herald_jobs`.
     notify: bool,
+    /// `herald_setting` as this transaction read it (`settings`).
+    pub(crate) settings: Option<std::collections::HashMap<String, String>>,
 }
 
 /// Parameters bound in one PostgreSQL batch before it is sent (the
@@ -379,23 +388,23 @@ impl Tx {
             TxInner::Sqlite(m) => m.preamble(),
             TxInner::Pg(_) => None,
         };
-        if self.pending.text.is_empty() && preamble.is_none() {
+        if self.pending.is_empty() && preamble.is_none() {
             return Ok(());
         }
-        let mut sql = std::mem::take(&mut self.pending);
+        let pg = matches!(self.inner, TxInner::Pg(_));
+        let tail = if !pg {
+            String::new()
+        } else if std::mem::take(&mut self.notify) {
+            format!(" SELECT pg_notify('{}', '')", jobs::JOBS_CHANNEL)
+        } else {
+            " SELECT 1".to_string()
+        };
+        let mut sql = self.pending.take(pg, &tail);
         if let Some(mut text) = preamble {
             text.push_str(&sql.text);
             sql.text = text;
         }
         let id = self.pending_id.take().unwrap_or_default();
-        if matches!(self.inner, TxInner::Pg(_)) {
-            if std::mem::take(&mut self.notify) {
-                sql.push(&format!(" SELECT pg_notify('{}', '')", jobs::JOBS_CHANNEL));
-            } else {
-                sql.push(" SELECT 1");
-            }
-            self.pending_n = 0;
-        }
         match self.raw_conn().execute(&sql).await {
             Ok(_) => Ok(()),
             Err(StoreError::Database(e)) => Err(StoreError::from_write(e, &id)),
@@ -416,8 +425,8 @@ impl Tx {
         Ok(())
     }
 
-    /// Append a statement to the batch (see [`Tx`]); `build` numbers its
-    /// parameters after those already batched.
+    /// Append a statement to the batch (see [`Tx`] and [`batch`]); `build`
+    /// writes it into an empty [`Sql`].
     pub(crate) async fn batch(&mut self, build: impl FnOnce(&mut Sql)) -> Result<(), StoreError> {
         self.try_batch(|sql| {
             build(sql);
@@ -433,32 +442,13 @@ impl Tx {
         build: impl FnOnce(&mut Sql) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let pg = matches!(self.inner, TxInner::Pg(_));
-        if pg && self.pending.params.len() >= PG_BATCH_PARAMS {
+        if pg && self.pending.params() >= PG_BATCH_PARAMS {
             self.flush().await?;
         }
-        let (text, params) = (self.pending.text.len(), self.pending.params.len());
-        if pg {
-            let head = if self.pending_n == 0 { "WITH " } else { ", " };
-            self.pending
-                .push(head)
-                .push(&format!("b{} AS (", self.pending_n));
-        }
-        match build(&mut self.pending) {
-            Ok(v) => {
-                if pg {
-                    self.pending.push(")");
-                    self.pending_n += 1;
-                } else {
-                    self.pending.push(";\n");
-                }
-                Ok(v)
-            }
-            Err(e) => {
-                self.pending.text.truncate(text);
-                self.pending.params.truncate(params);
-                Err(e)
-            }
-        }
+        let mut stmt = Sql::default();
+        let v = build(&mut stmt)?;
+        self.pending.push(stmt);
+        Ok(v)
     }
 
     /// End the batch with `NOTIFY herald_jobs` (PostgreSQL).
@@ -482,7 +472,8 @@ impl Tx {
             TxInner::Sqlite(m) => {
                 // The last batch goes with the savepoint's release.
                 let id = self.pending_id.take().unwrap_or_default();
-                match m.commit(&self.pending).await {
+                let last = self.pending.take(false, "");
+                match m.commit(&last, self.settings.take()).await {
                     Err(StoreError::Database(e)) => Err(StoreError::from_write(e, &id)),
                     other => other,
                 }
@@ -579,5 +570,29 @@ impl Tx {
             self.conn().await?.execute(&sql).await?;
         }
         self.get(table, id).await
+    }
+
+    /// Read the rows of `ids` (all columns) inside the transaction, a few
+    /// hundred per query: those that exist, by id.
+    pub async fn get_many(
+        &mut self,
+        table: &Table,
+        ids: &[Uuid],
+    ) -> Result<std::collections::HashMap<Uuid, Record>, StoreError> {
+        let mut out = std::collections::HashMap::new();
+        for chunk in ids.chunks(500) {
+            let mut q = by_id(table, Uuid::nil());
+            q.filter = Some(herald_core::query::Condition::In {
+                column: herald_core::query::ColumnRef::new(table.primary_id.clone()),
+                values: chunk.iter().map(|id| Value::Guid(*id)).collect(),
+                negated: false,
+            });
+            for row in self.fetch(&q, None, 0).await? {
+                if let Some(id) = row.guid(&table.primary_id) {
+                    out.insert(id, row);
+                }
+            }
+        }
+        Ok(out)
     }
 }

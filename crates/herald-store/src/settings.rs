@@ -1,8 +1,16 @@
 //! herald's own settings (`herald_setting`): named text values kept in the
 //! store, such as the registration version that tells every node of a
 //! PostgreSQL deployment to reload its step cache.
+//!
+//! Every write reads a version or two (the security roles', the
+//! registrations'), so a transaction reads the whole (small) table once,
+//! at its first [`Tx::setting`], and answers later reads from memory; its
+//! own [`Tx::put_setting`]s update that copy. A bulk message of 1 000
+//! records thus reads the settings once, not 2 000 times.
 
-use crate::conn::Conn;
+use sqlx::Row;
+
+use crate::conn::{conn_rows, Conn};
 use crate::error::StoreError;
 use crate::sql::{Param, Sql};
 use crate::Tx;
@@ -15,15 +23,34 @@ pub(crate) const DDL: &[&str] = &["CREATE TABLE IF NOT EXISTS herald_setting (
 
 impl Tx {
     pub async fn setting(&mut self, name: &str) -> Result<Option<String>, StoreError> {
-        self.conn().await?.setting(name).await
+        if self.settings.is_none() {
+            let sql = Sql {
+                text: "SELECT name, value FROM herald_setting".into(),
+                params: Vec::new(),
+            };
+            let rows = self.conn().await?.setting_rows(&sql).await?;
+            self.settings = Some(rows.into_iter().collect());
+        }
+        Ok(self.settings.as_ref().and_then(|m| m.get(name).cloned()))
     }
 
     pub async fn put_setting(&mut self, name: &str, value: &str) -> Result<(), StoreError> {
-        self.conn().await?.put_setting(name, value).await
+        self.conn().await?.put_setting(name, value).await?;
+        if let Some(m) = &mut self.settings {
+            m.insert(name.to_string(), value.to_string());
+        }
+        Ok(())
     }
 }
 
 impl Conn<'_> {
+    async fn setting_rows(&mut self, sql: &Sql) -> Result<Vec<(String, String)>, StoreError> {
+        Ok(conn_rows!(self, sql, |r| (
+            r.try_get::<String, _>(0)?,
+            r.try_get::<String, _>(1)?
+        )))
+    }
+
     pub async fn setting(&mut self, name: &str) -> Result<Option<String>, StoreError> {
         let mut sql = Sql::default();
         sql.push("SELECT value FROM herald_setting WHERE name = ")

@@ -8,6 +8,8 @@
 //! write in its own transaction; a [`WriteSession`] holds several (a
 //! `$batch` change set, a bulk message) that commit together or not at all.
 
+use std::collections::HashMap;
+
 use herald_core::schema::TableKind;
 use herald_core::{Schema, Table};
 use herald_store::{Record, StoreError, Tx};
@@ -61,7 +63,13 @@ pub struct WriteSession<'a> {
     failed: bool,
     /// The audit rows' `transactionid`.
     transaction: Uuid,
+    /// Rows read ahead for the writes to come ([`WriteSession::prefetch`]):
+    /// (table, id) → the row, or None when it does not exist. A write
+    /// takes its entry; one without an entry reads its row itself.
+    known: Known,
 }
+
+type Known = HashMap<(String, Uuid), Option<Record>>;
 
 impl<'a> WriteSession<'a> {
     /// A session that may deliver sync steps: it begins alone (see
@@ -86,6 +94,7 @@ impl<'a> WriteSession<'a> {
             jobs: false,
             failed: false,
             transaction: Uuid::new_v4(),
+            known: HashMap::new(),
         })
     }
 
@@ -103,11 +112,40 @@ impl<'a> WriteSession<'a> {
             &mut self.direct,
             &mut self.jobs,
             self.transaction,
+            &mut self.known,
             op,
         )
         .await;
         self.failed = result.is_err();
         result
+    }
+
+    /// Read the rows of `ids` in `table` in a few queries, for the writes
+    /// of them that follow (a bulk message's records) instead of one read
+    /// per write. Each is used by the next write of that row only, so a
+    /// row written twice is read again; [`WriteSession::forget_prefetched`]
+    /// drops what is left.
+    pub async fn prefetch(&mut self, table: &str, ids: &[Uuid]) -> PipelineResult<()> {
+        if self.failed {
+            return Err(PipelineError::internal(
+                "a write of this transaction already failed; it can only be rolled back",
+            ));
+        }
+        let schema = self.state.schema();
+        let Some(t) = schema.table(table) else {
+            return Ok(());
+        };
+        let mut rows = self.tx.get_many(t, ids).await?;
+        for id in ids {
+            self.known
+                .insert((t.logical_name.clone(), *id), rows.remove(id));
+        }
+        Ok(())
+    }
+
+    /// Drop the rows [`WriteSession::prefetch`] read that no write used.
+    pub fn forget_prefetched(&mut self) {
+        self.known.clear();
     }
 
     /// Run the steps registered on a bulk message itself (once for all its
@@ -203,6 +241,7 @@ async fn run(
     direct: &mut Reservations<'_>,
     jobs: &mut bool,
     transaction: Uuid,
+    known: &mut Known,
     op: Operation,
 ) -> PipelineResult<Outcome> {
     let schema = state.schema().clone();
@@ -214,7 +253,10 @@ async fn run(
         .check(table, crate::security::privilege_of(op.message))
         .map_err(PipelineError::MissingPrivilege)?;
     let existing = match op.id {
-        Some(id) => tx.get(table, id).await?,
+        Some(id) => match known.remove(&(table.logical_name.clone(), id)) {
+            Some(row) => row,
+            None => tx.get(table, id).await?,
+        },
         None => None,
     };
     let message = match (op.message, &existing) {

@@ -172,6 +172,10 @@ async fn write_all(
     session
         .run_message_steps(message, BulkPhase::Before)
         .await?;
+    // Every record's row (or that it has none) in a few reads, not one
+    // read per record.
+    let ids: Vec<Uuid> = message.targets.iter().map(|(id, _)| *id).collect();
+    session.prefetch(&table.logical_name, &ids).await?;
     let mut created = Vec::with_capacity(message.targets.len());
     for (id, values) in &message.targets {
         let op = Operation::new(
@@ -194,6 +198,7 @@ async fn write_all(
         let outcome = session.execute(op).await?;
         created.push(outcome.message == Message::Create);
     }
+    session.forget_prefetched();
     session.run_message_steps(message, BulkPhase::After).await?;
     Ok(created)
 }
