@@ -16,6 +16,8 @@ both_backends!(
     create_multiple_fires_create_steps_per_record_and_its_own_step_once,
     a_failing_sync_step_rolls_back_all_500_records,
     update_and_upsert_multiple,
+    create_multiple_with_a_taken_or_repeated_id_writes_nothing,
+    create_multiple_of_records_of_different_shapes,
 );
 
 fn targets(records: Vec<Value>) -> Value {
@@ -155,4 +157,75 @@ async fn update_and_upsert_multiple(s: TestServer) {
         )
         .await;
     assert_eq!(st, StatusCode::BAD_REQUEST);
+}
+
+/// The records' rows are read ahead in one query, and their inserts share
+/// multi-row statements: an id that exists already, or that the request
+/// repeats, still fails the whole request with a 4xx and writes nothing.
+async fn create_multiple_with_a_taken_or_repeated_id_writes_nothing(s: TestServer) {
+    let taken = s.create("accounts", json!({"name": "taken"})).await;
+    let (st, _, body) = s
+        .post(
+            "accounts/Microsoft.Dynamics.CRM.CreateMultiple",
+            targets(vec![
+                json!({"name": "new"}),
+                json!({"accountid": taken, "name": "again"}),
+            ]),
+        )
+        .await;
+    assert!(st.is_client_error(), "{st} {body}");
+    assert!(body["error"]["message"].is_string(), "{body}");
+    assert_eq!(
+        count(&s, "accounts").await,
+        1,
+        "the new record rolled back too"
+    );
+    let twice = "00000000-0000-0000-0000-0000000000bb";
+    let (st, _, body) = s
+        .post(
+            "accounts/Microsoft.Dynamics.CRM.CreateMultiple",
+            targets(vec![
+                json!({"accountid": twice, "name": "one"}),
+                json!({"name": "other"}),
+                json!({"accountid": twice, "name": "two"}),
+            ]),
+        )
+        .await;
+    assert!(st.is_client_error(), "{st} {body}");
+    assert_eq!(count(&s, "accounts").await, 1);
+    let (_, got) = s.get(&format!("accounts({taken})?$select=name")).await;
+    assert_eq!(got["name"], "taken");
+}
+
+/// Records with different columns go into different multi-row statements;
+/// each gets exactly its own values.
+async fn create_multiple_of_records_of_different_shapes(s: TestServer) {
+    let (st, _, body) = s
+        .post(
+            "accounts/Microsoft.Dynamics.CRM.CreateMultiple",
+            targets(vec![
+                json!({"name": "a"}),
+                json!({"name": "b", "telephone1": "555-0102"}),
+                json!({"name": "c"}),
+                json!({"telephone1": "555-0104", "name": "d"}),
+            ]),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    let ids = body["Ids"].as_array().expect("Ids").clone();
+    assert_eq!(ids.len(), 4);
+    let want = [
+        ("a", Value::Null),
+        ("b", json!("555-0102")),
+        ("c", Value::Null),
+        ("d", json!("555-0104")),
+    ];
+    for (id, (name, phone)) in ids.iter().zip(want) {
+        let id = id.as_str().expect("an id");
+        let (_, got) = s
+            .get(&format!("accounts({id})?$select=name,telephone1"))
+            .await;
+        assert_eq!(got["name"], name, "{got}");
+        assert_eq!(got["telephone1"], phone, "{got}");
+    }
 }

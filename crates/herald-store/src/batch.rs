@@ -31,6 +31,7 @@ pub(crate) struct Batch {
     /// shape join now.
     open: HashMap<String, usize>,
     params: usize,
+    text: usize,
 }
 
 impl Batch {
@@ -43,10 +44,16 @@ impl Batch {
         self.params
     }
 
+    /// Text of the statements so far.
+    pub(crate) fn text_len(&self) -> usize {
+        self.text
+    }
+
     /// Add one statement (numbered from `$1`); a single-row `INSERT … VALUES
     /// (…)` joins an earlier one of the same head.
     pub(crate) fn push(&mut self, stmt: Sql) {
         self.params += stmt.params.len();
+        self.text += stmt.text.len();
         if let Some((head, row)) = split_row(&stmt.text) {
             if let Some(&i) = self.open.get(head) {
                 let into = &mut self.stmts[i];
@@ -68,6 +75,7 @@ impl Batch {
         let stmts = std::mem::take(&mut self.stmts);
         self.open.clear();
         self.params = 0;
+        self.text = 0;
         let mut out = Sql::default();
         for (i, stmt) in stmts.into_iter().enumerate() {
             if pg {

@@ -362,6 +362,12 @@ pub struct Tx {
 /// protocol allows 65 535).
 const PG_BATCH_PARAMS: usize = 30_000;
 
+/// Text of one SQLite batch before it is sent: SQLite copies the rest of a
+/// multi-statement text for every statement it prepares, so a batch of
+/// thousands of statements costs quadratic copying (a bulk message's
+/// records are written in pieces of this size).
+const SQLITE_BATCH_TEXT: usize = 64 * 1024;
+
 enum TxInner {
     Sqlite(group::Member),
     Pg(sqlx::Transaction<'static, Postgres>),
@@ -442,7 +448,12 @@ impl Tx {
         build: impl FnOnce(&mut Sql) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let pg = matches!(self.inner, TxInner::Pg(_));
-        if pg && self.pending.params() >= PG_BATCH_PARAMS {
+        let full = if pg {
+            self.pending.params() >= PG_BATCH_PARAMS
+        } else {
+            self.pending.text_len() >= SQLITE_BATCH_TEXT
+        };
+        if full {
             self.flush().await?;
         }
         let mut stmt = Sql::default();
