@@ -153,23 +153,14 @@ impl<'s> Model<'s> {
                     })
                     .collect();
                 // Many-to-many relationships made through the metadata
-                // API: a collection on each side, partners of each other.
+                // API: a collection on each side, with no Partner (two
+                // collections cannot be partners in CSDL).
                 for m in schema.many_to_many() {
                     let sides = [
-                        (
-                            &m.entity1,
-                            &m.entity1_navigation,
-                            &m.entity2,
-                            &m.entity2_navigation,
-                        ),
-                        (
-                            &m.entity2,
-                            &m.entity2_navigation,
-                            &m.entity1,
-                            &m.entity1_navigation,
-                        ),
+                        (&m.entity1, &m.entity1_navigation, &m.entity2),
+                        (&m.entity2, &m.entity2_navigation, &m.entity1),
                     ];
-                    for (this, name, other, partner) in sides {
+                    for (this, name, other) in sides {
                         if *this != table.logical_name
                             || collections.iter().any(|c| &c.name == name)
                         {
