@@ -19,6 +19,7 @@ both_backends!(
     concurrent_lines_keep_the_totals_right,
     line_changes_notify_the_invoice_subscribers,
     order_quote_and_credit_memo_lines_roll_up_too,
+    purchase_invoice_lines_are_priced_by_unit_cost,
 );
 
 fn lines_of(s: &Bc, invoice: &Value) -> String {
@@ -342,4 +343,46 @@ async fn order_quote_and_credit_memo_lines_roll_up_too(b: Backend, test: &str) {
         assert_eq!(got["totalAmountIncludingTax"], 27.5, "{documents}: {got}");
         assert_eq!(got["totalTaxAmount"], 2.5, "{documents}: {got}");
     }
+}
+
+/// Purchase invoice lines are priced by `unitCost`: an item line takes the
+/// item's cost (not its sales price), and the invoice's totals roll up.
+async fn purchase_invoice_lines_are_priced_by_unit_cost(b: Backend, test: &str) {
+    let Some(s) = Bc::start(b, test, |_| {}).await else {
+        return;
+    };
+    let item = s
+        .create(
+            "items",
+            json!({"number": "1896-S", "displayName": "ATHENS Desk", "unitPrice": 1000.8, "unitCost": 780.7}),
+        )
+        .await;
+    let inv = s.create("purchaseInvoices", json!({})).await;
+    let id = inv["id"].as_str().unwrap().to_string();
+    let path = format!("{}({id})/purchaseInvoiceLines", s.collection("purchaseInvoices"));
+    let (st, line) = s
+        .post(&path, json!({"lineType": "Item", "lineObjectNumber": "1896-S", "quantity": 2, "taxPercent": 10}))
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{line}");
+    assert_eq!(line["itemId"], item["id"], "{line}");
+    assert_eq!(line["unitCost"], 780.7, "{line}");
+    assert!(line.get("unitPrice").is_none(), "{line}");
+    assert_eq!(line["amountExcludingTax"], 1561.4, "{line}");
+    assert_eq!(line["sequence"], 10000, "{line}");
+    // unitPrice is not a purchase line's field; the computed ones are read-only.
+    let (st, body) = s
+        .post(&path, json!({"lineType": "Comment", "description": "x", "amountExcludingTax": 1}))
+        .await;
+    let msg = error_message(st, &body, StatusCode::BAD_REQUEST);
+    assert!(msg.contains("unitCost"), "{msg}");
+    let (st, got) = s
+        .get(&format!(
+            "{}({id})?$expand=purchaseInvoiceLines",
+            s.collection("purchaseInvoices")
+        ))
+        .await;
+    assert_eq!(st, StatusCode::OK, "{got}");
+    assert_eq!(got["purchaseInvoiceLines"][0]["id"], line["id"], "{got}");
+    assert_eq!(got["totalAmountExcludingTax"], 1561.4, "{got}");
+    assert_eq!(got["totalAmountIncludingTax"], 1717.54, "{got}");
 }

@@ -40,7 +40,6 @@ const NOT_HELD: &[&str] = &[
     "dimensionValue",
     "dimensionValues",
     "pdfDocument",
-    "purchaseInvoiceLines",
     "journalLines",
     "customerPayments",
     "itemVariants",

@@ -171,8 +171,9 @@ fn line_values(
     let obj = json_object(body)?;
     if let Some(f) = COMPUTED_LINE_FIELDS.iter().find(|f| obj.contains_key(**f)) {
         return Err(errors::bad_request(format!(
-            "The property '{f}' of '{}' is read-only: Business Central computes it from quantity, unitPrice, discountPercent/discountAmount and taxPercent",
-            lines.entity.type_name
+            "The property '{f}' of '{}' is read-only: Business Central computes it from quantity, {}, discountPercent/discountAmount and taxPercent",
+            lines.entity.type_name,
+            lines.price_field
         )));
     }
     values_from_json(&lines.entity, table, &obj, key)
@@ -271,6 +272,7 @@ async fn line_object(
 async fn complete_from_object(
     state: &AppState,
     req: &BcRequest,
+    lines: &BcLines,
     company: Uuid,
     before: Option<&Record>,
     values: &mut Vec<(String, Value)>,
@@ -346,9 +348,12 @@ async fn complete_from_object(
         set_default(values, "description", Value::String(name.to_string()));
     }
     if *line_type == "Item" {
-        if let Some(price) = r.get("unitprice").filter(|v| !v.is_null()) {
+        if let Some(price) = r
+            .get(&bc_column(lines.price_field))
+            .filter(|v| !v.is_null())
+        {
             if before.is_none() || find(values, "itemId").is_some() {
-                set_default(values, "unitPrice", price.clone());
+                set_default(values, lines.price_field, price.clone());
             }
         }
         if let Some(uom) = r.get("baseunitofmeasureid").filter(|v| !v.is_null()) {
@@ -368,7 +373,7 @@ fn compute_amounts(lines: &BcLines, values: &mut Vec<(String, Value)>, before: O
         find(values, "discountAmount").is_some() && find(values, "discountPercent").is_none();
     let input = LineInput {
         quantity: number(merged(values, before, "quantity")),
-        unit_price: number(merged(values, before, "unitPrice")),
+        unit_price: number(merged(values, before, lines.price_field)),
         discount_percent: number(merged(values, before, "discountPercent")),
         discount_amount: number(merged(values, before, "discountAmount")),
         discount_by_amount: by_amount,
@@ -517,7 +522,7 @@ pub async fn create(
     };
     set(&mut values, lines.document_field, Value::Guid(document));
     document_for(state, req, company, lines, document).await?;
-    complete_from_object(state, req, company, None, &mut values).await?;
+    complete_from_object(state, req, lines, company, None, &mut values).await?;
     compute_amounts(lines, &mut values, None);
     let id = values
         .iter()
@@ -585,7 +590,7 @@ pub async fn update(
         )));
     }
     values.retain(|(c, _)| *c != doc_col);
-    complete_from_object(state, req, company, Some(&before), &mut values).await?;
+    complete_from_object(state, req, lines, company, Some(&before), &mut values).await?;
     let (mut session, doc_table, doc_row) = begin_locked(state, lines, company, doc).await?;
     // The line as this transaction sees it (the lock orders line writes).
     let current = session

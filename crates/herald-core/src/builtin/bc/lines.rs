@@ -9,8 +9,9 @@
 //! The fields are the v2.0 reference's
 //! (`api-reference/v2.0/resources/dynamics_sales*line.md`: invoice, order,
 //! quote and credit memo lines); the amounts it marks read-only are
-//! computed ([`super::amounts`]). `purchaseInvoiceLines` (priced by
-//! `unitCost`) are not held.
+//! computed ([`super::amounts`]). `purchaseInvoiceLines`
+//! (`dynamics_purchaseinvoiceline.md`) are priced by `unitCost` instead of
+//! `unitPrice`, and their item defaults to the item's `unitCost`.
 
 use super::{BcEntity, BcField, BcNavigation};
 use BcField::{Bool as B, Date as D, Decimal as N, Guid as G, Int as I, Text as T};
@@ -24,6 +25,10 @@ pub struct BcLines {
     pub document: &'static str,
     /// The field of a line holding its document's `id` (`documentId`).
     pub document_field: &'static str,
+    /// The field pricing one unit: `unitPrice` on sales lines, `unitCost`
+    /// on purchase lines (an item line defaults it from the item's field
+    /// of the same name).
+    pub price_field: &'static str,
 }
 
 /// Fields a client may not write: BC computes them from the others.
@@ -104,10 +109,42 @@ const fn sales_lines(
         },
         document,
         document_field: "documentId",
+        price_field: "unitPrice",
     }
 }
 
-/// The document lines herald holds: the four sales documents'.
+/// The fields of a purchase invoice line, in the reference's order.
+const PURCHASE_INVOICE_LINE_FIELDS: &[(&str, BcField)] = &[
+    ("documentId", G),
+    ("sequence", I),
+    ("itemId", G),
+    ("accountId", G),
+    ("lineType", T(20)),
+    ("lineObjectNumber", T(20)),
+    ("description", T(100)),
+    ("unitOfMeasureId", G),
+    ("unitOfMeasureCode", T(10)),
+    ("unitCost", N),
+    ("quantity", N),
+    ("discountAmount", N),
+    ("discountPercent", N),
+    ("discountAppliedBeforeTax", B),
+    ("amountExcludingTax", N),
+    ("taxCode", T(20)),
+    ("taxPercent", N),
+    ("totalTaxAmount", N),
+    ("amountIncludingTax", N),
+    ("invoiceDiscountAllocation", N),
+    ("netAmount", N),
+    ("netTaxAmount", N),
+    ("netAmountIncludingTax", N),
+    ("expectedReceiptDate", D),
+    ("itemVariantId", G),
+    ("locationId", G),
+];
+
+/// The document lines herald holds: the four sales documents' and the
+/// purchase invoice's.
 pub const BC_LINES: &[BcLines] = &[
     sales_lines(
         "salesInvoiceLines",
@@ -152,6 +189,17 @@ pub const BC_LINES: &[BcLines] = &[
         sales_line_navigation!("salesCreditMemo", "salesCreditMemos"),
         "salesCreditMemos",
     ),
+    BcLines {
+        price_field: "unitCost",
+        ..sales_lines(
+            "purchaseInvoiceLines",
+            "purchaseInvoiceLine",
+            "bc_purchaseinvoiceline",
+            PURCHASE_INVOICE_LINE_FIELDS,
+            sales_line_navigation!("purchaseInvoice", "purchaseInvoices"),
+            "purchaseInvoices",
+        )
+    },
 ];
 
 /// The lines whose entity set is `name` (case-insensitive, as BC).
