@@ -12,6 +12,7 @@ pub mod config;
 pub mod conn_limit;
 pub mod console;
 pub mod edge;
+mod io_wrapper;
 pub mod jobs;
 pub mod metrics;
 pub mod node;

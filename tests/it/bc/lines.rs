@@ -359,7 +359,10 @@ async fn purchase_invoice_lines_are_priced_by_unit_cost(b: Backend, test: &str) 
         .await;
     let inv = s.create("purchaseInvoices", json!({})).await;
     let id = inv["id"].as_str().unwrap().to_string();
-    let path = format!("{}({id})/purchaseInvoiceLines", s.collection("purchaseInvoices"));
+    let path = format!(
+        "{}({id})/purchaseInvoiceLines",
+        s.collection("purchaseInvoices")
+    );
     let (st, line) = s
         .post(&path, json!({"lineType": "Item", "lineObjectNumber": "1896-S", "quantity": 2, "taxPercent": 10}))
         .await;
@@ -371,7 +374,10 @@ async fn purchase_invoice_lines_are_priced_by_unit_cost(b: Backend, test: &str) 
     assert_eq!(line["sequence"], 10000, "{line}");
     // unitPrice is not a purchase line's field; the computed ones are read-only.
     let (st, body) = s
-        .post(&path, json!({"lineType": "Comment", "description": "x", "amountExcludingTax": 1}))
+        .post(
+            &path,
+            json!({"lineType": "Comment", "description": "x", "amountExcludingTax": 1}),
+        )
         .await;
     let msg = error_message(st, &body, StatusCode::BAD_REQUEST);
     assert!(msg.contains("unitCost"), "{msg}");

@@ -277,17 +277,7 @@ async fn a_created_table_survives_a_restart(backend: Backend, test: &str) {
         .await;
     let database_url = first.state.config.store.database_url.clone();
     drop(first);
-    let again = if pg {
-        Backend::Postgres
-    } else {
-        Backend::Sqlite
-    };
-    let restarted = TestServer::start_with(again, &format!("{test}::restarted"), move |c| {
-        c.server.data_dir = dir;
-        c.store.database_url = database_url;
-    })
-    .await
-    .expect("restarted server");
+    let restarted = super::restart(pg, test, dir, database_url, |_| {}).await;
     let table = ok(
         &restarted,
         "EntityDefinitions(LogicalName='new_project')?$select=MetadataId",

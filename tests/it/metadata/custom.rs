@@ -106,18 +106,10 @@ async fn metadata_ids_survive_a_restart(backend: Backend, test: &str) {
     let before = ids(&first).await;
     let database_url = first.state.config.store.database_url.clone();
     drop(first);
-    let again = if pg {
-        Backend::Postgres
-    } else {
-        Backend::Sqlite
-    };
-    let restarted = TestServer::start_with(again, &format!("{test}::restarted"), move |c| {
-        c.server.data_dir = dir;
-        c.store.database_url = database_url;
-        c.tables = vec![gadget_table()];
+    let restarted = super::restart(pg, test, dir, database_url, |c| {
+        c.tables = vec![gadget_table()]
     })
-    .await
-    .expect("restarted server");
+    .await;
     assert_eq!(ids(&restarted).await, before, "same ids after a restart");
     let other_backend = if pg {
         Backend::Postgres

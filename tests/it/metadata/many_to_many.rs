@@ -359,17 +359,7 @@ async fn a_relationship_survives_a_restart(backend: Backend, test: &str) {
         assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
     }
     drop(first);
-    let again = if pg {
-        Backend::Postgres
-    } else {
-        Backend::Sqlite
-    };
-    let restarted = TestServer::start_with(again, &format!("{test}::restarted"), move |c| {
-        c.server.data_dir = dir;
-        c.store.database_url = database_url;
-    })
-    .await
-    .expect("restarted server");
+    let restarted = super::restart(pg, test, dir, database_url, |_| {}).await;
     assert_eq!(linked(&restarted, &p, "lastname").await, vec!["Ada"]);
     let one = ok(&restarted, &format!("RelationshipDefinitions({id})")).await;
     assert_eq!(one["SchemaName"], "new_project_contact");

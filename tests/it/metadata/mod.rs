@@ -19,6 +19,29 @@ use crate::common::TestServer;
 use reqwest::StatusCode;
 use serde_json::Value;
 
+/// The same data (directory, and database on PostgreSQL) served again by a
+/// new server, as after a restart; `tweak` adds to its configuration.
+async fn restart(
+    pg: bool,
+    test: &str,
+    dir: std::path::PathBuf,
+    database_url: Option<String>,
+    tweak: impl FnOnce(&mut herald_server::config::Config),
+) -> TestServer {
+    let again = if pg {
+        crate::common::Backend::Postgres
+    } else {
+        crate::common::Backend::Sqlite
+    };
+    TestServer::start_with(again, &format!("{test}::restarted"), move |c| {
+        c.server.data_dir = dir;
+        c.store.database_url = database_url;
+        tweak(c);
+    })
+    .await
+    .expect("restarted server")
+}
+
 /// GET that must succeed; returns the body.
 async fn ok(s: &TestServer, path: &str) -> Value {
     let (status, body) = s.get(path).await;

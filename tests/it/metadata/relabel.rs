@@ -180,17 +180,7 @@ async fn a_relabel_reaches_other_nodes_and_survives_a_restart(backend: Backend, 
         relabel(&first).await;
     }
     drop(first);
-    let again = if pg {
-        Backend::Postgres
-    } else {
-        Backend::Sqlite
-    };
-    let restarted = TestServer::start_with(again, &format!("{test}::restarted"), move |c| {
-        c.server.data_dir = dir;
-        c.store.database_url = database_url;
-    })
-    .await
-    .expect("restarted server");
+    let restarted = super::restart(pg, test, dir, database_url, |_| {}).await;
     assert_relabelled(&restarted).await;
 }
 

@@ -42,9 +42,10 @@ pub const COMPUTED_LINE_FIELDS: &[&str] = &[
     "netAmountIncludingTax",
 ];
 
-/// The fields every sales document line has, in the reference's order.
-macro_rules! sales_line_fields {
-    ($($extra:expr),* $(,)?) => {
+/// The fields every document line has, in the reference's order, priced
+/// by `$price` (`unitPrice` on sales lines, `unitCost` on purchase lines).
+macro_rules! line_fields {
+    (price: $price:expr; $($extra:expr),* $(,)?) => {
         &[
             ("documentId", G),
             ("sequence", I),
@@ -55,7 +56,7 @@ macro_rules! sales_line_fields {
             ("description", T(100)),
             ("unitOfMeasureId", G),
             ("unitOfMeasureCode", T(10)),
-            ("unitPrice", N),
+            ($price, N),
             ("quantity", N),
             ("discountAmount", N),
             ("discountPercent", N),
@@ -114,32 +115,10 @@ const fn sales_lines(
 }
 
 /// The fields of a purchase invoice line, in the reference's order.
-const PURCHASE_INVOICE_LINE_FIELDS: &[(&str, BcField)] = &[
-    ("documentId", G),
-    ("sequence", I),
-    ("itemId", G),
-    ("accountId", G),
-    ("lineType", T(20)),
-    ("lineObjectNumber", T(20)),
-    ("description", T(100)),
-    ("unitOfMeasureId", G),
-    ("unitOfMeasureCode", T(10)),
-    ("unitCost", N),
-    ("quantity", N),
-    ("discountAmount", N),
-    ("discountPercent", N),
-    ("discountAppliedBeforeTax", B),
-    ("amountExcludingTax", N),
-    ("taxCode", T(20)),
-    ("taxPercent", N),
-    ("totalTaxAmount", N),
-    ("amountIncludingTax", N),
+const PURCHASE_INVOICE_LINE_FIELDS: &[(&str, BcField)] = line_fields![
+    price: "unitCost";
     ("invoiceDiscountAllocation", N),
-    ("netAmount", N),
-    ("netTaxAmount", N),
-    ("netAmountIncludingTax", N),
     ("expectedReceiptDate", D),
-    ("itemVariantId", G),
     ("locationId", G),
 ];
 
@@ -150,7 +129,7 @@ pub const BC_LINES: &[BcLines] = &[
         "salesInvoiceLines",
         "salesInvoiceLine",
         "bc_salesinvoiceline",
-        sales_line_fields![("invoiceDiscountAllocation", N), ("shipmentDate", D)],
+        line_fields![price: "unitPrice"; ("invoiceDiscountAllocation", N), ("shipmentDate", D)],
         sales_line_navigation!("salesInvoice", "salesInvoices"),
         "salesInvoices",
     ),
@@ -158,7 +137,8 @@ pub const BC_LINES: &[BcLines] = &[
         "salesOrderLines",
         "salesOrderLine",
         "bc_salesorderline",
-        sales_line_fields![
+        line_fields![
+            price: "unitPrice";
             ("invoiceDiscountAllocation", N),
             ("shipmentDate", D),
             ("shippedQuantity", N),
@@ -173,7 +153,7 @@ pub const BC_LINES: &[BcLines] = &[
         "salesQuoteLines",
         "salesQuoteLine",
         "bc_salesquoteline",
-        sales_line_fields![],
+        line_fields![price: "unitPrice";],
         sales_line_navigation!("salesQuote", "salesQuotes"),
         "salesQuotes",
     ),
@@ -181,7 +161,8 @@ pub const BC_LINES: &[BcLines] = &[
         "salesCreditMemoLines",
         "salesCreditMemoLine",
         "bc_salescreditmemoline",
-        sales_line_fields![
+        line_fields![
+            price: "unitPrice";
             ("invoiceDiscountAllocation", N),
             ("shipmentDate", D),
             ("locationId", G),
