@@ -16,7 +16,7 @@ both_backends!(
     expand_follows_navigation_properties,
 );
 
-// The CSDL namespace name (an XML namespace URI), compared as a string; never fetched.
+// The CSDL namespace name (an XML namespace URI), compared as a string; never contacted.
 const EDM: &str = "http://docs.oasis-open.org/odata/ns/edm";
 
 async fn metadata_describes_every_entity(b: Backend, test: &str) {

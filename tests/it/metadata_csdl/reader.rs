@@ -28,7 +28,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use roxmltree::{Document, Node};
 
-// The CSDL namespace name (an XML namespace URI), compared as a string; never fetched.
+// The CSDL namespace names (XML namespace URIs), compared as strings; never contacted.
 pub const EDM: &str = "http://docs.oasis-open.org/odata/ns/edm";
 pub const EDMX: &str = "http://docs.oasis-open.org/odata/ns/edmx";
 
