@@ -45,27 +45,7 @@ fn change_data(row: &Value) -> Value {
     serde_json::from_str(row["changedata"].as_str().unwrap_or("null")).unwrap_or(Value::Null)
 }
 
-/// A new user and a key for it with `roles` (none: Basic User).
-async fn user_with_key(s: &TestServer, name: &str, roles: &[&str]) -> (String, String) {
-    let user = s
-        .create(
-            "systemusers",
-            json!({"firstname": name, "lastname": "Tester", "domainname": format!("{name}@example.com")}),
-        )
-        .await;
-    let mut body = json!({"user": user, "name": name});
-    if !roles.is_empty() {
-        body["roles"] = json!(roles);
-    }
-    let (st, _, added) = s
-        .send(
-            s.request(Method::POST, &format!("{}/api/herald/keys", s.base))
-                .json(&body),
-        )
-        .await;
-    assert_eq!(st, StatusCode::CREATED, "{added}");
-    (user, added["key"].as_str().unwrap_or_default().to_string())
-}
+use crate::roles::user_with_key;
 
 async fn registration_changes_are_audited_without_secrets(s: TestServer) {
     let admin = s.state.org.admin_user_id.to_string();

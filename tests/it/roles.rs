@@ -47,7 +47,7 @@ async fn as_key(
 }
 
 /// A new user and a key for it with `roles` (none: Basic User).
-async fn user_with_key(s: &TestServer, name: &str, roles: &[&str]) -> (String, String) {
+pub(crate) async fn user_with_key(s: &TestServer, name: &str, roles: &[&str]) -> (String, String) {
     let user = s
         .create(
             "systemusers",

@@ -345,13 +345,7 @@ fn relationships(
             ))
         }
         Some(key) => {
-            if let Key::Named { property, .. } = key {
-                if property != "SchemaName" {
-                    return Err(DefinitionError::Invalid(format!(
-                        "Relationships are keyed by MetadataId or SchemaName, not '{property}'"
-                    )));
-                }
-            }
+            relationship_key(key)?;
             let found = all
                 .into_iter()
                 .find(|d| match key {
@@ -372,6 +366,16 @@ fn relationships(
                 one,
             ))
         }
+    }
+}
+
+/// Refuse a relationship key other than MetadataId or SchemaName.
+fn relationship_key(key: &Key) -> DefinitionResult<()> {
+    match key {
+        Key::Named { property, .. } if property != "SchemaName" => Err(DefinitionError::Invalid(
+            format!("Relationships are keyed by MetadataId or SchemaName, not '{property}'"),
+        )),
+        _ => Ok(()),
     }
 }
 
@@ -398,13 +402,7 @@ fn many_to_many(
             ))
         }
         Some(key) => {
-            if let Key::Named { property, .. } = key {
-                if property != "SchemaName" {
-                    return Err(DefinitionError::Invalid(format!(
-                        "Relationships are keyed by MetadataId or SchemaName, not '{property}'"
-                    )));
-                }
-            }
+            relationship_key(key)?;
             let found = all
                 .into_iter()
                 .find(|m| match key {
