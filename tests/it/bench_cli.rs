@@ -145,6 +145,55 @@ fn drain_reports_delivered_per_second() {
         completed <= delivered * 1.001,
         "the queue empties after the last delivery: {d}"
     );
+    // The bench process's memory while the backlog waits and at its peaks
+    // (Linux: /proc/self/status), and the CPU it used over the drain.
+    if std::path::Path::new("/proc/self/status").exists() {
+        let waiting = positive(d, "rss_waiting_mb");
+        assert!(positive(d, "peak_rss_build_mb") >= waiting * 0.99, "{d}");
+        positive(d, "peak_rss_drain_mb");
+        positive(d, "cpu_bench_process_pct");
+        positive(d, "machine_busy_pct");
+    }
+}
+
+/// `bench backlog`: the backlog built with CreateMultiple, the console's
+/// System Jobs page and the seed's failed-jobs query timed while it waits
+/// and after the drain, when one job in 1 000 has failed.
+#[test]
+fn backlog_times_the_system_jobs_reads() {
+    let doc = bench(&["backlog", "--n", "2000", "--runs", "3"]);
+    let b = scenario(&doc, "backlog");
+    assert_eq!(
+        (b["n"].clone(), b["build"].clone()),
+        (2000.into(), "create-multiple".into()),
+        "{b}"
+    );
+    positive(b, "backlog_writes_per_s");
+    positive(b, "delivered_per_s");
+    for phase in ["waiting_", "drained_"] {
+        for read in [
+            "console_jobs",
+            "console_jobs_waiting",
+            "console_jobs_far_end",
+            "failed_jobs_query",
+        ] {
+            let p50 = positive(b, &format!("{phase}{read}_p50_ms"));
+            assert!(positive(b, &format!("{phase}{read}_p99_ms")) >= p50, "{b}");
+        }
+    }
+    assert_eq!(
+        b["waiting_console_jobs_rows"], 50.0,
+        "a full first page: {b}"
+    );
+    assert_eq!(
+        b["waiting_console_jobs_far_end_rows"], 50.0,
+        "a full page at the far end: {b}"
+    );
+    assert_eq!(b["waiting_failed_jobs_query_rows"], 0.0, "{b}");
+    assert_eq!(
+        b["drained_failed_jobs_query_rows"], 2.0,
+        "jobs 0 and 1000 failed: {b}"
+    );
 }
 
 /// `bench create-multiple`: CreateMultiple requests of 1 000 Targets (the

@@ -212,6 +212,16 @@ impl Herald {
         Ok(h)
     }
 
+    /// The data directory (admin and secret keys; SQLite's file).
+    pub fn data_dir(&self) -> &std::path::Path {
+        &self.dir
+    }
+
+    /// The PostgreSQL database this herald runs on (None on SQLite).
+    pub fn database_url(&self) -> Option<String> {
+        self.state.config.store.database_url.clone()
+    }
+
     /// The load generator's client for this herald.
     pub fn api(&self) -> anyhow::Result<Api> {
         Api::new(self.addr, &self.key)

@@ -32,6 +32,17 @@
 //!   API router only (no workers), and the N creates run through the write
 //!   pipeline in-process (`pipeline::execute`, the path every HTTP write
 //!   takes). Then `Running::serve` starts the workers and the clock.
+//!   The report gives the process's resident memory while the backlog
+//!   waits and its peaks (the process is server, receiver and load
+//!   generator together), and the CPU the process and the machine used
+//!   over the drain. `--build create-multiple` builds the backlog with
+//!   CreateMultiple requests over HTTP instead (faster); `--nodes 2`
+//!   (PostgreSQL) then also drains a second backlog with two nodes, the
+//!   second `herald serve` in a child process.
+//! - `backlog`: `drain` of N (default 1 000 000) jobs built with
+//!   CreateMultiple, and while they wait (and again once drained) the
+//!   console's System Jobs page and the seed's failed-jobs query, each
+//!   timed `--runs` times over HTTP (p50 / p99).
 //! - `bc`: Business Central notifications/s — N changed records over 100
 //!   subscriptions and 10 notification URLs, captured the same way before
 //!   the notifier runs, then delivered by it.
@@ -42,13 +53,16 @@
 //!
 //! The parts, one file each: [`receiver`] (the webhook target), [`load`]
 //! (the load generator: HTTP clients and in-process pipeline writes),
-//! [`herald`] (one server and database per scenario), [`scenarios`] (what
+//! [`herald`] (one server and database per scenario), [`node`] (a second
+//! node as a child process), [`procfs`] (memory and CPU from `/proc`), [`scenarios`] (what
 //! each measures and which run), [`report`] (table or JSON), with
 //! [`stats`] (clock, rates, percentiles) beside them.
 //! This file only turns the command line into a run.
 
 mod herald;
 mod load;
+mod node;
+mod procfs;
 mod receiver;
 mod report;
 mod scenarios;
@@ -59,7 +73,7 @@ use clap::{Args, ValueEnum};
 
 use herald::{StoreKind, Target};
 use report::{load_average, print_report, Format};
-use scenarios::{Scenario, Selection};
+use scenarios::{Build, Scenario, Selection};
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
@@ -76,7 +90,7 @@ pub struct BenchArgs {
     /// Use the database of --database-url as it is (not created, not dropped).
     #[arg(long)]
     use_database: bool,
-    /// Operations per scenario (default: create 20000, sync-step 2000, async 10000 (paced too), create-multiple 50000 records, drain 100000 — 20000 within `all`, bc 10000 changed records).
+    /// Operations per scenario (default: create 20000, sync-step 2000, async 10000 (paced too), create-multiple 50000 records, drain 100000 — 20000 within `all`, backlog 1000000, bc 10000 changed records).
     #[arg(long)]
     n: Option<usize>,
     /// Concurrent clients (keep-alive connections) for create and async (default 16), create-multiple (default 4); pipeline tasks building the drain and bc backlogs (default 8).
@@ -85,6 +99,15 @@ pub struct BenchArgs {
     /// Pace async writes at R per second (open loop). With `all`, the paced run uses this (default 1000).
     #[arg(long, value_name = "R")]
     rate: Option<f64>,
+    /// How drain and backlog build their backlog (default: drain pipeline, backlog create-multiple).
+    #[arg(long, value_enum)]
+    build: Option<Build>,
+    /// drain / backlog: 2 also drains a second backlog with two nodes on one PostgreSQL database (the second a `herald serve` child process).
+    #[arg(long, default_value_t = 1, value_name = "1|2")]
+    nodes: usize,
+    /// backlog: timed runs of each System Jobs read.
+    #[arg(long, default_value_t = 60)]
+    runs: usize,
     /// Seconds of the ceiling measurement (0: skip it; no ratios then).
     #[arg(long, default_value_t = 3.0, value_name = "S")]
     ceiling_secs: f64,
@@ -136,6 +159,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         concurrency: args.concurrency,
         rate: args.rate,
         ceiling_secs: args.ceiling_secs,
+        build: args.build,
+        nodes: args.nodes,
+        runs: args.runs,
     };
     let results = scenarios::run(&selection, &target).await?;
     print_report(args.output, store, results.ceiling_rps, &results.outcomes);

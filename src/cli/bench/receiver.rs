@@ -56,10 +56,15 @@ struct RxStats {
     bc: bool,
     /// Notification entries received (`bc` only).
     entries: AtomicU64,
+    /// Answer `400 Bad Request` to the record of every sequence number
+    /// divisible by this (0: never), so that a share of the jobs ends
+    /// Failed.
+    fail_every: usize,
 }
 
 impl RxStats {
-    fn record(&self, body: &[u8]) {
+    /// Record a request; true when it is to be answered 400.
+    fn record(&self, body: &[u8]) -> bool {
         let t = now_ns();
         let entries = if self.bc {
             serde_json::from_slice::<Value>(body)
@@ -69,16 +74,19 @@ impl RxStats {
         } else {
             0
         };
-        if !self.seq.is_empty() {
+        let mut fail = false;
+        if !self.seq.is_empty() || self.fail_every > 0 {
             if let Some(i) = find_seq(body) {
                 if let Some(slot) = self.seq.get(i) {
                     let _ = slot.compare_exchange(0, t, Ordering::Relaxed, Ordering::Relaxed);
                 }
+                fail = self.fail_every > 0 && i % self.fail_every == 0;
             }
         }
         self.last_ns.fetch_max(t, Ordering::Relaxed);
         self.entries.fetch_add(entries, Ordering::Release);
         self.count.fetch_add(1, Ordering::Release);
+        fail
     }
 }
 
@@ -116,16 +124,22 @@ fn validation_token(query: Option<&str>) -> Option<String> {
 impl Receiver {
     /// `track`: how many sequence numbers to look for in bodies (0: none).
     pub async fn start(track: usize) -> anyhow::Result<Receiver> {
-        Receiver::start_with(track, false).await
+        Receiver::start_with(track, false, 0).await
+    }
+
+    /// A receiver that answers `400` to the record of every sequence
+    /// number divisible by `every` (and 200 to the rest).
+    pub async fn start_failing(every: usize) -> anyhow::Result<Receiver> {
+        Receiver::start_with(0, false, every).await
     }
 
     /// A Business Central subscriber: echoes the handshake's token and
     /// counts notification entries.
     pub async fn start_bc() -> anyhow::Result<Receiver> {
-        Receiver::start_with(0, true).await
+        Receiver::start_with(0, true, 0).await
     }
 
-    async fn start_with(track: usize, bc: bool) -> anyhow::Result<Receiver> {
+    async fn start_with(track: usize, bc: bool, fail_every: usize) -> anyhow::Result<Receiver> {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .context("binding the receiver")?;
@@ -136,6 +150,7 @@ impl Receiver {
             seq: (0..track).map(|_| AtomicU64::new(0)).collect(),
             bc,
             entries: AtomicU64::new(0),
+            fail_every,
         });
         let st = stats.clone();
         let task = tokio::spawn(async move {
@@ -164,10 +179,11 @@ impl Receiver {
                                     .await
                                     .map(|c| c.to_bytes())
                                     .unwrap_or_default();
-                                st.record(&body);
-                                Ok::<_, std::convert::Infallible>(Response::new(Full::new(
-                                    Bytes::new(),
-                                )))
+                                let mut resp = Response::new(Full::new(Bytes::new()));
+                                if st.record(&body) {
+                                    *resp.status_mut() = hyper::StatusCode::BAD_REQUEST;
+                                }
+                                Ok::<_, std::convert::Infallible>(resp)
                             }
                         });
                     let _ = hyper::server::conn::http1::Builder::new()

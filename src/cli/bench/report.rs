@@ -21,6 +21,12 @@ pub enum Unit {
     PerSec,
     Ms,
     Count,
+    /// Megabytes (resident memory).
+    Mb,
+    /// Percent (of one core, or of the machine).
+    Pct,
+    /// A plain factor (a speed-up).
+    Ratio,
 }
 
 /// One figure of a scenario: a key (JSON), a label (table), a value.
@@ -71,6 +77,9 @@ fn fmt_value(v: f64, unit: Unit) -> String {
         Unit::Count => group(v.round() as i64),
         Unit::Ms if v.abs() < 10.0 => format!("{v:.2} ms"),
         Unit::Ms => format!("{v:.1} ms"),
+        Unit::Mb => format!("{v:.1} MB"),
+        Unit::Pct => format!("{v:.0} %"),
+        Unit::Ratio => format!("{v:.2}×"),
     }
 }
 
@@ -128,7 +137,8 @@ pub fn print_report(format: Format, store: &str, ceiling: Option<f64>, outcomes:
         }
         Format::Table => {
             let cores = cores();
-            println!("herald bench — store {store}, {cores} cores, everything in one process on loopback");
+            let load = load_average().map_or(String::new(), |l| format!(", load average {l:.2}"));
+            println!("herald bench — store {store}, {cores} cores{load}, everything in one process on loopback");
             let mut rows: Vec<[String; 4]> = vec![[
                 "SCENARIO".into(),
                 "METRIC".into(),

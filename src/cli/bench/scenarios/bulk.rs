@@ -26,7 +26,7 @@ pub const PER_REQUEST: usize = 1000;
 
 /// The body of the `r`th request: records `r * per .. (r + 1) * per` (capped
 /// at `n`), each carrying its sequence number for the receiver.
-fn body(r: usize, per: usize, n: usize) -> Bytes {
+pub(super) fn body(r: usize, per: usize, n: usize) -> Bytes {
     let mut s = String::with_capacity(per * 140 + 16);
     s.push_str(r#"{"Targets":["#);
     for (k, i) in (r * per..((r + 1) * per).min(n)).enumerate() {

@@ -7,8 +7,11 @@
 mod backlog;
 mod bulk;
 mod ceiling;
+mod job_views;
 mod query;
 mod writes;
+
+pub use backlog::Build;
 
 use clap::ValueEnum;
 
@@ -29,8 +32,10 @@ pub enum Scenario {
     Async,
     /// CreateMultiple of 1 000 records per request (4 clients by default) with one async step: records/s, deliveries/s.
     CreateMultiple,
-    /// Delivery rate of a backlog of N ready System Jobs.
+    /// Delivery rate of a backlog of N ready System Jobs, with the process's RSS and CPU; `--nodes 2` (PostgreSQL) also drains with two nodes.
     Drain,
+    /// `drain` of N (default 1 000 000) jobs built by CreateMultiple, with the console System Jobs page and the seed's failed-jobs query timed (--runs, p50/p99) while they wait and after the drain (one job in 1 000 fails).
+    Backlog,
     /// Business Central notifications/s: N (default 10 000) changed records over 100 subscriptions and 10 URLs.
     Bc,
     /// A filtered, ordered, expanded list of 1 000 rows out of N (default 100 000) contacts, with the store's plan.
@@ -50,6 +55,13 @@ pub struct Selection {
     pub rate: Option<f64>,
     /// `--ceiling-secs`: 0 skips the ceiling (except for `ceiling` itself).
     pub ceiling_secs: f64,
+    /// `--build`: how drain and backlog build the backlog (drain: pipeline,
+    /// backlog: create-multiple).
+    pub build: Option<Build>,
+    /// `--nodes`: drain with one node, or also with two (PostgreSQL).
+    pub nodes: usize,
+    /// `--runs`: timed runs of each read of `backlog`.
+    pub runs: usize,
 }
 
 /// What a run measured.
@@ -57,6 +69,15 @@ pub struct Results {
     /// The ceiling's requests/s, when it was measured.
     pub ceiling_rps: Option<f64>,
     pub outcomes: Vec<Outcome>,
+}
+
+/// Tasks (pipeline) or clients (CreateMultiple) building a backlog.
+fn build_concurrency(sel: &Selection, build: Build) -> usize {
+    let default = match build {
+        Build::Pipeline => 8,
+        Build::CreateMultiple => 4,
+    };
+    sel.concurrency.unwrap_or(default).max(1)
 }
 
 /// Run the selected scenarios, one after another, on `target`.
@@ -102,7 +123,24 @@ pub async fn run(sel: &Selection, target: &Target) -> anyhow::Result<Results> {
     if all || s == Scenario::Drain {
         // `all` keeps to a few minutes on SQLite: a 20 000-job backlog there.
         let n = n(if all { 20_000 } else { 100_000 });
-        outcomes.push(backlog::drain(target, n, backlog_tasks).await?);
+        let build = sel.build.unwrap_or(Build::Pipeline);
+        let opts = backlog::DrainOptions {
+            build,
+            build_concurrency: build_concurrency(sel, build),
+            nodes: sel.nodes,
+            view_runs: None,
+        };
+        outcomes.extend(backlog::drain(target, n, opts, "drain").await?);
+    }
+    if s == Scenario::Backlog {
+        let build = sel.build.unwrap_or(Build::CreateMultiple);
+        let opts = backlog::DrainOptions {
+            build,
+            build_concurrency: build_concurrency(sel, build),
+            nodes: sel.nodes,
+            view_runs: Some(sel.runs.max(1)),
+        };
+        outcomes.extend(backlog::drain(target, n(1_000_000), opts, "backlog").await?);
     }
     if all || s == Scenario::Bc {
         outcomes.push(backlog::bc(target, n(10_000), backlog_tasks).await?);
