@@ -105,9 +105,10 @@ pub fn cpu_time(pid: Option<u32>) -> Option<Duration> {
     ))
 }
 
-/// CPU time of every process whose command is `name` (say `postgres`: the
-/// server and its backends, when it runs on this machine), by pid.
-fn cpu_of_named(name: &str) -> std::collections::HashMap<u32, Duration> {
+/// CPU time of every process whose command is `name` and whose command
+/// line (a PostgreSQL backend's names its database) holds `holding`, by
+/// pid.
+fn cpu_of_named(name: &str, holding: &str) -> std::collections::HashMap<u32, Duration> {
     let mut out = std::collections::HashMap::new();
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return out;
@@ -117,7 +118,8 @@ fn cpu_of_named(name: &str) -> std::collections::HashMap<u32, Duration> {
             continue;
         };
         let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-        if comm.trim_end() == name {
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        if comm.trim_end() == name && String::from_utf8_lossy(&cmdline).contains(holding) {
             if let Some(t) = cpu_time(Some(pid)) {
                 out.insert(pid, t);
             }
@@ -169,6 +171,7 @@ pub struct CpuSpan {
     this: Option<Duration>,
     child: Option<(u32, Option<Duration>)>,
     postgres: std::collections::HashMap<u32, Duration>,
+    pg_db: Option<String>,
     machine: Option<MachineCpu>,
 }
 
@@ -179,8 +182,10 @@ pub struct CpuUse {
     pub this_cores: Option<f64>,
     /// The same for the child process.
     pub child_cores: Option<f64>,
-    /// The same for the local PostgreSQL server's processes (None: none
-    /// runs here). Backends that ended during the span are missed.
+    /// The same for the local PostgreSQL server's backends serving the
+    /// bench's database (None: none runs here). The server's shared
+    /// processes (WAL writer, checkpointer) are not counted, nor backends
+    /// that ended during the span.
     pub postgres_cores: Option<f64>,
     /// Percent of the machine's cores busy (every process: herald, the
     /// store's server, anything else running).
@@ -188,13 +193,17 @@ pub struct CpuUse {
 }
 
 impl CpuSpan {
-    /// Start measuring this process and, if given, a child by its pid.
-    pub fn start(child: Option<u32>) -> CpuSpan {
+    /// Start measuring this process and, if given, a child by its pid and
+    /// the PostgreSQL backends of database `pg_db`.
+    pub fn start(child: Option<u32>, pg_db: Option<&str>) -> CpuSpan {
         CpuSpan {
             started: std::time::Instant::now(),
             this: cpu_time(None),
             child: child.map(|p| (p, cpu_time(Some(p)))),
-            postgres: cpu_of_named("postgres"),
+            postgres: pg_db
+                .map(|db| cpu_of_named("postgres", &format!(" {db} ")))
+                .unwrap_or_default(),
+            pg_db: pg_db.map(|db| format!(" {db} ")),
             machine: MachineCpu::now(),
         }
     }
@@ -204,7 +213,11 @@ impl CpuSpan {
         let cores = |before: Option<Duration>, after: Option<Duration>| {
             Some((after?.as_secs_f64() - before?.as_secs_f64()) / wall)
         };
-        let pg_now = cpu_of_named("postgres");
+        let pg_now = self
+            .pg_db
+            .as_deref()
+            .map(|db| cpu_of_named("postgres", db))
+            .unwrap_or_default();
         let postgres_cores = (!pg_now.is_empty()).then(|| {
             let used: f64 = pg_now
                 .iter()
@@ -242,7 +255,7 @@ mod tests {
         assert!(rss > 0.0);
         assert!(peak_mb(None).expect("VmHWM") >= rss * 0.5);
         // Burn a little CPU so the reading moves.
-        let span = CpuSpan::start(None);
+        let span = CpuSpan::start(None, None);
         let mut x = 0u64;
         let t = std::time::Instant::now();
         while t.elapsed() < Duration::from_millis(50) {

@@ -255,7 +255,12 @@ async fn drain_once(
                 .ok_or_else(|| anyhow::anyhow!("--nodes 2 needs PostgreSQL"))?;
             node2 = Some(Node::start(&url, &h.key, h.data_dir()).await?);
         }
-        let cpu = CpuSpan::start(node2.as_ref().map(|n| n.pid));
+        let db = h.database_url().and_then(|u| {
+            u.rsplit('/')
+                .next()
+                .map(|d| d.split('?').next().unwrap_or(d).to_string())
+        });
+        let cpu = CpuSpan::start(node2.as_ref().map(|n| n.pid), db.as_deref());
         let p = ProgressHandle::start(
             &format!(
                 "{name}: delivering {n} jobs ({nodes} node{})",
@@ -348,7 +353,7 @@ async fn drain_once(
             out = pct(
                 out,
                 "cpu_postgres_pct",
-                "CPU of the local PostgreSQL processes (% of one core)",
+                "CPU of this database's PostgreSQL backends (% of one core)",
                 used.postgres_cores,
             );
         }
