@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use sqlx::Row;
 use uuid::Uuid;
 
-use super::push_ids;
+use super::push_in;
 use super::rows::JobRow;
 use crate::conn::{conn_rows, Conn};
 use crate::error::StoreError;
@@ -156,7 +156,8 @@ impl Store {
         if limits.limit <= 0 {
             return Ok(Claim::default());
         }
-        let pg = self.dialect() == Dialect::Postgres;
+        let dialect = self.dialect();
+        let pg = dialect == Dialect::Postgres;
         let mut sql = Sql::default();
         sql.push("SELECT asyncoperationid, endpointid FROM herald_job WHERE ready_at <= ")
             .bind(Param::int(now_ms))
@@ -170,15 +171,19 @@ impl Store {
                     exhausted: true,
                 });
             }
-            sql.push(" AND endpointid IN (");
-            push_ids(&mut sql, only.iter().copied());
-            sql.push(")");
+            sql.push(" AND ");
+            push_in(&mut sql, dialect, "endpointid", false, only.iter().copied());
         }
         let saturated = limits.saturated();
         if !saturated.is_empty() {
-            sql.push(" AND endpointid NOT IN (");
-            push_ids(&mut sql, saturated.iter().copied());
-            sql.push(")");
+            sql.push(" AND ");
+            push_in(
+                &mut sql,
+                dialect,
+                "endpointid",
+                true,
+                saturated.iter().copied(),
+            );
         }
         sql.push(" ORDER BY ready_at, asyncoperationid LIMIT ")
             .bind(Param::int(limits.limit));
@@ -201,10 +206,16 @@ impl Store {
             .bind(Param::text(owner))
             .push(", lease_until = ")
             .bind(Param::int(now_ms + lease_ms))
-            .push(", attempts = attempts + 1 WHERE asyncoperationid IN (");
-        push_ids(&mut sql, chosen.iter().copied());
+            .push(", attempts = attempts + 1 WHERE ");
+        push_in(
+            &mut sql,
+            dialect,
+            "asyncoperationid",
+            false,
+            chosen.iter().copied(),
+        );
         // Re-checked so that a row leased meanwhile is never taken twice.
-        sql.push(") AND (lease_until IS NULL OR lease_until < ")
+        sql.push(" AND (lease_until IS NULL OR lease_until < ")
             .bind(Param::int(now_ms))
             .push(") RETURNING asyncoperationid, endpointid, autodelete, attempts");
         let mut rows = tx.conn().await?.claim_rows(&sql).await?;

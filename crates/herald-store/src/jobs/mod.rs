@@ -35,6 +35,7 @@ pub use rows::{AttemptRow, JobRow};
 use uuid::Uuid;
 
 use crate::sql::{Param, Sql};
+use crate::Dialect;
 
 /// The PostgreSQL LISTEN/NOTIFY channel that announces committed jobs.
 pub const JOBS_CHANNEL: &str = "herald_jobs";
@@ -80,7 +81,45 @@ pub(crate) const DDL: &[&str] = &[
 /// anonymous `?`, see [`Sql::sqlite_text`].)
 const CHUNK: usize = 250;
 
-/// Bind `ids` as a comma-separated list (the inside of an `IN (…)`).
-fn push_ids(sql: &mut Sql, ids: impl Iterator<Item = Uuid>) {
-    sql.bind_list(ids.map(Param::text));
+/// `column` is one of `ids` (or, `negated`, none of them).
+///
+/// On PostgreSQL this is `column = ANY(string_to_array($n, ','))` with the
+/// ids as ONE text parameter, so that a statement's text is the same
+/// whatever the number of ids. sqlx prepares each distinct text once per
+/// connection and keeps 100 of them: with `IN ($1, …, $k)` every batch
+/// size k was a statement of its own — a Parse/Describe round trip and a
+/// plan the first time, and claims and outcomes of varying sizes pushed
+/// each other out of the cache. (A uuid's text has no comma.) PostgreSQL
+/// uses the column's index for `= ANY(array)` as for an `IN` list.
+///
+/// On SQLite it stays `column IN ($1, …)`: preparing is an in-process call
+/// there, not a round trip.
+fn push_in(
+    sql: &mut Sql,
+    dialect: Dialect,
+    column: &str,
+    negated: bool,
+    ids: impl Iterator<Item = Uuid>,
+) {
+    match dialect {
+        Dialect::Postgres => {
+            let joined = ids.map(|id| id.to_string()).collect::<Vec<_>>().join(",");
+            if negated {
+                sql.push("NOT (");
+            }
+            sql.push(column)
+                .push(" = ANY(string_to_array(")
+                .bind(Param::Text(Some(joined)))
+                .push(", ','))");
+            if negated {
+                sql.push(")");
+            }
+        }
+        Dialect::Sqlite => {
+            sql.push(column)
+                .push(if negated { " NOT IN (" } else { " IN (" })
+                .bind_list(ids.map(Param::text))
+                .push(")");
+        }
+    }
 }

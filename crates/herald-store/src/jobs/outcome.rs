@@ -11,12 +11,12 @@ use sqlx::Row;
 use uuid::Uuid;
 
 use super::rows::AttemptRow;
-use super::{push_ids, CHUNK};
+use super::{push_in, CHUNK};
 use crate::conn::{conn_rows, Conn};
 use crate::error::StoreError;
 use crate::read::uuid;
 use crate::sql::{Param, Sql};
-use crate::{Store, Tx};
+use crate::{Dialect, Store, Tx};
 
 /// The outcome of one run of a job, written by [`Tx::complete_jobs`].
 #[derive(Debug, Clone, PartialEq)]
@@ -77,12 +77,19 @@ impl Tx {
         if outcomes.is_empty() {
             return Ok(Vec::new());
         }
+        let dialect = self.dialect();
         let mut sql = Sql::default();
         sql.push("DELETE FROM herald_job WHERE lease_owner = ")
             .bind(Param::text(owner))
-            .push(" AND asyncoperationid IN (");
-        push_ids(&mut sql, outcomes.iter().map(|o| o.asyncoperation_id));
-        sql.push(") RETURNING asyncoperationid");
+            .push(" AND ");
+        push_in(
+            &mut sql,
+            dialect,
+            "asyncoperationid",
+            false,
+            outcomes.iter().map(|o| o.asyncoperation_id),
+        );
+        sql.push(" RETURNING asyncoperationid");
         let held: HashSet<Uuid> = self
             .conn()
             .await?
@@ -101,11 +108,14 @@ impl Tx {
         if !deleted.is_empty() {
             for table in ["\"asyncoperation\"", "herald_job_payload", "herald_attempt"] {
                 let mut sql = Sql::default();
-                sql.push("DELETE FROM ")
-                    .push(table)
-                    .push(" WHERE asyncoperationid IN (");
-                push_ids(&mut sql, deleted.iter().map(|o| o.asyncoperation_id));
-                sql.push(")");
+                sql.push("DELETE FROM ").push(table).push(" WHERE ");
+                push_in(
+                    &mut sql,
+                    dialect,
+                    "asyncoperationid",
+                    false,
+                    deleted.iter().map(|o| o.asyncoperation_id),
+                );
                 self.conn().await?.execute(&sql).await?;
             }
         }
@@ -114,52 +124,44 @@ impl Tx {
             updated.iter().filter(|o| !o.attempts.is_empty()).collect();
         if !with_attempts.is_empty() {
             let mut sql = Sql::default();
-            sql.push(
-                "SELECT asyncoperationid, COUNT(*) FROM herald_attempt WHERE asyncoperationid IN (",
+            sql.push("SELECT asyncoperationid, COUNT(*) FROM herald_attempt WHERE ");
+            push_in(
+                &mut sql,
+                dialect,
+                "asyncoperationid",
+                false,
+                with_attempts.iter().map(|o| o.asyncoperation_id),
             );
-            push_ids(&mut sql, with_attempts.iter().map(|o| o.asyncoperation_id));
-            sql.push(") GROUP BY asyncoperationid");
+            sql.push(" GROUP BY asyncoperationid");
             let earlier: HashMap<Uuid, i64> = self.conn().await?.id_counts(&sql).await?;
-            let mut sql = Sql::default();
-            sql.push("INSERT INTO herald_attempt (attemptid, asyncoperationid, attempt, startedon, duration_ms, status, error, response) VALUES ");
-            let mut first = true;
+            let mut rows = Vec::new();
             for o in &with_attempts {
                 let offset = earlier.get(&o.asyncoperation_id).copied().unwrap_or(0);
-                for a in &o.attempts {
-                    if !first {
-                        sql.push(", ");
-                    }
-                    first = false;
-                    push_attempt(&mut sql, a, offset);
-                }
+                rows.extend(o.attempts.iter().map(|a| attempt_row(a, offset)));
             }
+            let mut sql = Sql::default();
+            sql.push("INSERT INTO herald_attempt (attemptid, asyncoperationid, attempt, startedon, duration_ms, status, error, response) SELECT column1, column2, column3, column4, column5, column6, column7, column8 FROM ");
+            push_rows(&mut sql, dialect, &ATTEMPT_TYPES, rows);
             self.conn().await?.execute(&sql).await?;
         }
 
         if !updated.is_empty() {
-            // One UPDATE … FROM (VALUES …) for the batch; VALUES columns are
-            // column1…column10 on both SQLite and PostgreSQL.
+            // One UPDATE … FROM <rows> for the batch (`push_rows`).
             let mut sql = Sql::default();
-            sql.push("UPDATE \"asyncoperation\" SET \"statecode\" = v.column2, \"statuscode\" = v.column3, \"completedon\" = v.column4, \"modifiedon\" = v.column4, \"executiontimespan\" = v.column5, \"retrycount\" = COALESCE(\"retrycount\", 0) + v.column6, \"message\" = v.column7, \"friendlymessage\" = v.column8, \"errorcode\" = v.column9, \"startedon\" = v.column10, \"versionnumber\" = COALESCE(\"versionnumber\", 0) + 1 FROM (VALUES ");
-            for (i, o) in updated.iter().enumerate() {
-                let OutcomeRow::Update {
-                    phase,
-                    started_ms,
-                    completed_ms,
-                    executiontimespan,
-                    retries,
-                    message,
-                    friendlymessage,
-                    errorcode,
-                } = &o.row
-                else {
-                    continue;
-                };
-                if i > 0 {
-                    sql.push(", ");
-                }
-                sql.push("(")
-                    .bind_list([
+            sql.push("UPDATE \"asyncoperation\" SET \"statecode\" = v.column2, \"statuscode\" = v.column3, \"completedon\" = v.column4, \"modifiedon\" = v.column4, \"executiontimespan\" = v.column5, \"retrycount\" = COALESCE(\"retrycount\", 0) + v.column6, \"message\" = v.column7, \"friendlymessage\" = v.column8, \"errorcode\" = v.column9, \"startedon\" = v.column10, \"versionnumber\" = COALESCE(\"versionnumber\", 0) + 1 FROM ");
+            let rows = updated
+                .iter()
+                .filter_map(|o| match &o.row {
+                    OutcomeRow::Update {
+                        phase,
+                        started_ms,
+                        completed_ms,
+                        executiontimespan,
+                        retries,
+                        message,
+                        friendlymessage,
+                        errorcode,
+                    } => Some(vec![
                         Param::text(o.asyncoperation_id),
                         phase.state.into(),
                         phase.status.into(),
@@ -170,30 +172,100 @@ impl Tx {
                         Param::Text(friendlymessage.clone()),
                         Param::Int(*errorcode),
                         Param::int(*started_ms),
-                    ])
-                    .push(")");
-            }
-            sql.push(") AS v WHERE \"asyncoperation\".\"asyncoperationid\" = v.column1");
+                    ]),
+                    OutcomeRow::Delete => None,
+                })
+                .collect();
+            push_rows(&mut sql, dialect, &UPDATE_TYPES, rows);
+            sql.push(" WHERE \"asyncoperation\".\"asyncoperationid\" = v.column1");
             self.conn().await?.execute(&sql).await?;
         }
         Ok(mine.iter().map(|o| o.asyncoperation_id).collect())
     }
 }
 
-/// One attempt as a `VALUES` row, numbered after `offset` earlier ones.
-fn push_attempt(sql: &mut Sql, a: &AttemptRow, offset: i64) {
-    sql.push("(")
-        .bind_list([
-            Param::text(Uuid::new_v4()),
-            Param::text(a.asyncoperation_id),
-            Param::int(a.attempt + offset),
-            Param::int(a.started_ms),
-            Param::int(a.duration_ms),
-            Param::Int(a.status),
-            Param::Text(a.error.clone()),
-            Param::Text(a.response.clone()),
-        ])
-        .push(")");
+/// PostgreSQL types of the outcome rows' columns (column1…column10 of
+/// `push_rows`): id, statecode, statuscode, completedon, executiontimespan,
+/// retries, message, friendlymessage, errorcode, startedon.
+const UPDATE_TYPES: [&str; 10] = [
+    "text", "bigint", "bigint", "bigint", "bigint", "bigint", "text", "text", "bigint", "bigint",
+];
+
+/// The same for attempt rows: attemptid, asyncoperationid, attempt,
+/// startedon, duration_ms, status, error, response.
+const ATTEMPT_TYPES: [&str; 8] = [
+    "text", "text", "bigint", "bigint", "bigint", "bigint", "text", "text",
+];
+
+/// `rows` as a row source `v` with columns `column1…columnN`.
+///
+/// On SQLite `(VALUES (…), …) AS v`. On PostgreSQL
+/// `json_to_recordset($n::json) AS v(column1 text, …)`: every row in ONE
+/// json parameter, so that the statement's text is the same whatever the
+/// batch size and one prepared statement serves every batch (see
+/// `jobs::push_in` for why that matters with sqlx's statement cache).
+fn push_rows(sql: &mut Sql, dialect: Dialect, types: &[&str], rows: Vec<Vec<Param>>) {
+    match dialect {
+        Dialect::Sqlite => {
+            sql.push("(VALUES ");
+            for (i, row) in rows.into_iter().enumerate() {
+                if i > 0 {
+                    sql.push(", ");
+                }
+                sql.push("(").bind_list(row).push(")");
+            }
+            sql.push(") AS v");
+        }
+        Dialect::Postgres => {
+            let json: Vec<serde_json::Value> = rows
+                .into_iter()
+                .map(|row| {
+                    let object: serde_json::Map<String, serde_json::Value> = row
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, p)| (format!("column{}", i + 1), param_json(p)))
+                        .collect();
+                    serde_json::Value::Object(object)
+                })
+                .collect();
+            let columns: Vec<String> = types
+                .iter()
+                .enumerate()
+                .map(|(i, t)| format!("column{} {t}", i + 1))
+                .collect();
+            sql.push("json_to_recordset(")
+                .bind(Param::Text(Some(
+                    serde_json::Value::Array(json).to_string(),
+                )))
+                .push("::json) AS v(")
+                .push(&columns.join(", "))
+                .push(")");
+        }
+    }
+}
+
+fn param_json(p: Param) -> serde_json::Value {
+    use serde_json::Value as J;
+    match p {
+        Param::Text(v) => v.map_or(J::Null, J::String),
+        Param::Int(v) => v.map_or(J::Null, J::from),
+        Param::Real(v) => v.map_or(J::Null, J::from),
+        Param::Bool(v) => v.map_or(J::Null, J::Bool),
+    }
+}
+
+/// One attempt as a row, numbered after `offset` earlier ones.
+fn attempt_row(a: &AttemptRow, offset: i64) -> Vec<Param> {
+    vec![
+        Param::text(Uuid::new_v4()),
+        Param::text(a.asyncoperation_id),
+        Param::int(a.attempt + offset),
+        Param::int(a.started_ms),
+        Param::int(a.duration_ms),
+        Param::Int(a.status),
+        Param::Text(a.error.clone()),
+        Param::Text(a.response.clone()),
+    ]
 }
 
 impl Store {

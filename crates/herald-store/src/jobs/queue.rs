@@ -7,7 +7,7 @@ use herald_core::job::{JobPhase, JobState};
 use sqlx::Row;
 use uuid::Uuid;
 
-use super::{push_ids, CHUNK, STOPPED};
+use super::{push_in, CHUNK, STOPPED};
 use crate::error::StoreError;
 use crate::read::rows;
 use crate::sql::{Param, Sql};
@@ -200,9 +200,14 @@ impl Tx {
             let mut sql = Sql::default();
             sql.push("UPDATE herald_job SET lease_owner = NULL, lease_until = NULL, attempts = attempts - 1 WHERE lease_owner = ")
                 .bind(Param::text(owner))
-                .push(" AND asyncoperationid IN (");
-            push_ids(&mut sql, chunk.iter().copied());
-            sql.push(")");
+                .push(" AND ");
+            push_in(
+                &mut sql,
+                self.dialect(),
+                "asyncoperationid",
+                false,
+                chunk.iter().copied(),
+            );
             released += self.conn().await?.execute(&sql).await?;
         }
         Ok(released)

@@ -9,7 +9,7 @@ use herald_core::job::JobState;
 use sqlx::Row;
 use uuid::Uuid;
 
-use super::push_ids;
+use super::push_in;
 use crate::conn::{conn_rows, Conn};
 use crate::error::StoreError;
 use crate::read::{rows, uuid};
@@ -51,9 +51,18 @@ impl Conn<'_> {
         let mut sql = Sql::default();
         // The context from its payload row (`payload`), or from the row
         // itself for jobs written before payloads had their own table.
-        sql.push("SELECT a.\"asyncoperationid\", a.\"statecode\", COALESCE(p.data, a.\"data\"), a.\"primaryentitytype\", a.\"messagename\", a.\"correlationid\", a.\"depth\" FROM \"asyncoperation\" a LEFT JOIN herald_job_payload p ON p.asyncoperationid = a.\"asyncoperationid\" WHERE a.\"asyncoperationid\" IN (");
-        push_ids(&mut sql, ids.iter().copied());
-        sql.push(")");
+        sql.push("SELECT a.\"asyncoperationid\", a.\"statecode\", COALESCE(p.data, a.\"data\"), a.\"primaryentitytype\", a.\"messagename\", a.\"correlationid\", a.\"depth\" FROM \"asyncoperation\" a LEFT JOIN herald_job_payload p ON p.asyncoperationid = a.\"asyncoperationid\" WHERE ");
+        let dialect = match self {
+            Conn::Pg(_) => crate::Dialect::Postgres,
+            Conn::Sqlite(_) => crate::Dialect::Sqlite,
+        };
+        push_in(
+            &mut sql,
+            dialect,
+            "a.\"asyncoperationid\"",
+            false,
+            ids.iter().copied(),
+        );
         Ok(conn_rows!(self, &sql, |r| {
             let correlation: Option<String> = r.try_get(5)?;
             (
