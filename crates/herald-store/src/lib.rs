@@ -137,6 +137,10 @@ impl Store {
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
+                // Statement journals (a multi-row statement inside a
+                // transaction or savepoint) and sort spills in memory, not
+                // in temporary files created and deleted per statement.
+                .pragma("temp_store", "memory")
                 .busy_timeout(Duration::from_secs(30))
                 .foreign_keys(false);
             let writer = group::Writer::new(base.connect().await?, opts.acquire_timeout);

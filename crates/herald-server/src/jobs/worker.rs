@@ -159,6 +159,61 @@ struct Waiting {
     claimed: Instant,
 }
 
+/// What a claim (run on its own task) brings back to the loop.
+struct ClaimDone {
+    /// The endpoints it asked for (None: any), and those it left out.
+    only: Option<Vec<Uuid>>,
+    left_out: Vec<Uuid>,
+    /// [`Worker::wakes`] when it started.
+    wakes: u64,
+    /// No more jobs were ready beyond these.
+    exhausted: bool,
+    jobs: Vec<Waiting>,
+}
+
+/// Leased jobs (with when they were leased, and their webhook's row when
+/// known) as buffer entries; the other webhooks are read in one query.
+async fn resolve(state: &SharedState, jobs: Vec<HandedOver>) -> Vec<Waiting> {
+    if jobs.is_empty() {
+        return Vec::new();
+    }
+    let unknown: Vec<Uuid> = jobs
+        .iter()
+        .filter(|h| h.endpoint.is_none())
+        .map(|h| h.job.endpoint_id)
+        .collect();
+    let endpoints = if unknown.is_empty() {
+        HashMap::new()
+    } else {
+        let now = state.clock.now();
+        webhook::lookup(&state.store, &state.schema(), unknown, now).await
+    };
+    let now = state.clock.now();
+    jobs.into_iter()
+        .map(
+            |HandedOver {
+                 job,
+                 leased_at: claimed,
+                 endpoint,
+             }| {
+                let id = job.endpoint_id;
+                let endpoint = match endpoint {
+                    Some(row) => Ok(Arc::new(Endpoint::from_row(id, &row, now))),
+                    None => endpoints
+                        .get(&id)
+                        .cloned()
+                        .unwrap_or_else(|| Err(format!("The webhook {id} could not be read"))),
+                };
+                Waiting {
+                    job,
+                    endpoint,
+                    claimed,
+                }
+            },
+        )
+        .collect()
+}
+
 /// The worker loop's state.
 struct Worker {
     state: SharedState,
@@ -183,6 +238,12 @@ struct Worker {
     /// be refilled), instead of scanning the queue past the jobs of the
     /// endpoints left out.
     maybe_ready: Option<HashSet<Uuid>>,
+    /// How often `maybe_ready` was forgotten: a claim that started before
+    /// the last time does not narrow it.
+    wakes: u64,
+    /// The claim under way, if any (at most one at a time, so that the
+    /// limits of the next one count its jobs).
+    claiming: Option<JoinHandle<ClaimDone>>,
 }
 
 impl Worker {
@@ -217,11 +278,19 @@ impl Worker {
         limits
     }
 
-    /// Claim a batch into the buffer; how many were claimed.
-    async fn claim(&mut self) -> usize {
+    /// Start a claim on its own task, unless one is under way or there is
+    /// nothing to claim now; its result comes back through
+    /// [`Worker::claimed`]. The loop goes on starting deliveries from the
+    /// buffer meanwhile: a claim is a store transaction (on SQLite queued
+    /// behind the writer, on PostgreSQL a few round trips), and slots left
+    /// idle while it runs were most of a drain's time.
+    fn begin_claim(&mut self) {
+        if self.claiming.is_some() {
+            return;
+        }
         let mut limits = self.limits();
         if limits.limit == 0 {
-            return 0;
+            return;
         }
         let left_out = limits.saturated();
         if let Some(maybe) = &self.maybe_ready {
@@ -231,27 +300,55 @@ impl Worker {
                 .copied()
                 .collect();
             if refillable.is_empty() {
-                return 0;
+                return;
             }
             limits.only = Some(refillable);
         }
-        let now = self.state.clock.now().timestamp_millis();
-        let claim = match self
-            .state
-            .store
-            .claim_jobs(&self.owner, now, self.lease_ms, &limits)
-            .await
-        {
-            Ok(claim) => claim,
-            Err(e) => {
-                warn!(error = %e, "claiming System Jobs failed");
-                return 0;
+        let state = self.state.clone();
+        let (owner, lease_ms, wakes) = (self.owner.clone(), self.lease_ms, self.wakes);
+        self.claiming = Some(tokio::spawn(async move {
+            let now = state.clock.now().timestamp_millis();
+            let claim = match state.store.claim_jobs(&owner, now, lease_ms, &limits).await {
+                Ok(claim) => claim,
+                Err(e) => {
+                    warn!(error = %e, "claiming System Jobs failed");
+                    return ClaimDone {
+                        only: limits.only,
+                        left_out,
+                        wakes,
+                        exhausted: false,
+                        jobs: Vec::new(),
+                    };
+                }
+            };
+            let claimed = Instant::now();
+            let jobs = claim
+                .jobs
+                .into_iter()
+                .map(|job| HandedOver {
+                    job,
+                    leased_at: claimed,
+                    endpoint: None,
+                })
+                .collect();
+            ClaimDone {
+                only: limits.only,
+                left_out,
+                wakes,
+                exhausted: claim.exhausted,
+                jobs: resolve(&state, jobs).await,
             }
-        };
-        if claim.exhausted {
-            match (&limits.only, &mut self.maybe_ready) {
+        }));
+    }
+
+    /// Take a finished claim's jobs into the buffer, and what it found out
+    /// about which endpoints have ready jobs (unless a wake-up came
+    /// meanwhile: then jobs may have become ready after its read).
+    fn claimed(&mut self, done: ClaimDone) -> usize {
+        if done.exhausted && done.wakes == self.wakes {
+            match (&done.only, &mut self.maybe_ready) {
                 // Nothing ready outside the endpoints left out.
-                (None, maybe) => *maybe = Some(left_out.into_iter().collect()),
+                (None, maybe) => *maybe = Some(done.left_out.into_iter().collect()),
                 // Nothing more ready for the endpoints asked about.
                 (Some(only), Some(maybe)) => {
                     for e in only {
@@ -261,63 +358,38 @@ impl Worker {
                 (Some(_), None) => {}
             }
         }
-        let claimed = Instant::now();
-        let jobs = claim.jobs.into_iter().map(|job| HandedOver {
-            job,
-            leased_at: claimed,
-            endpoint: None,
-        });
-        self.buffer(jobs.collect()).await
+        let n = done.jobs.len();
+        self.waiting.extend(done.jobs);
+        n
     }
 
-    /// Put leased jobs (with when they were leased, and their webhook's
-    /// row when known) in the buffer; the other webhooks are read in one
-    /// query. How many.
-    async fn buffer(&mut self, jobs: Vec<HandedOver>) -> usize {
-        if jobs.is_empty() {
-            return 0;
+    /// Wait for the claim under way, if any, and take its jobs.
+    async fn finish_claim(&mut self) {
+        if let Some(c) = self.claiming.take() {
+            if let Ok(done) = c.await {
+                self.claimed(done);
+            }
         }
-        let unknown: Vec<Uuid> = jobs
-            .iter()
-            .filter(|h| h.endpoint.is_none())
-            .map(|h| h.job.endpoint_id)
-            .collect();
-        let endpoints = if unknown.is_empty() {
-            HashMap::new()
-        } else {
-            let now = self.state.clock.now();
-            webhook::lookup(&self.state.store, &self.state.schema(), unknown, now).await
-        };
-        let now = self.state.clock.now();
-        let n = jobs.len();
-        for HandedOver {
-            job,
-            leased_at: claimed,
-            endpoint,
-        } in jobs
-        {
-            let id = job.endpoint_id;
-            let endpoint = match endpoint {
-                Some(row) => Ok(Arc::new(Endpoint::from_row(id, &row, now))),
-                None => endpoints
-                    .get(&id)
-                    .cloned()
-                    .unwrap_or_else(|| Err(format!("The webhook {id} could not be read"))),
-            };
-            self.waiting.push_back(Waiting {
-                job,
-                endpoint,
-                claimed,
-            });
-        }
-        n
+    }
+
+    /// What may have become ready is not known any more (a wake-up, the
+    /// poll interval).
+    fn forget_ready(&mut self) {
+        self.maybe_ready = None;
+        self.wakes += 1;
     }
 
     /// Move the jobs this node's writes handed over (already leased to
     /// it, see [`super::handoff`]) into the buffer; how many.
     async fn take_handed_over(&mut self) -> usize {
         let jobs = self.state.handoff.take();
-        self.buffer(jobs).await
+        if jobs.is_empty() {
+            return 0;
+        }
+        let jobs = resolve(&self.state, jobs).await;
+        let n = jobs.len();
+        self.waiting.extend(jobs);
+        n
     }
 
     /// Tell the handoff how many jobs this node holds (running and waiting).
@@ -457,6 +529,8 @@ pub fn spawn_workers(state: SharedState) -> WorkerHandle {
                 + std::time::Duration::from_secs(1))
             .as_millis() as i64,
             maybe_ready: None,
+            wakes: 0,
+            claiming: None,
             state,
         };
         // Jobs this node's writes hand over directly: only while a delivery
@@ -465,26 +539,35 @@ pub fn spawn_workers(state: SharedState) -> WorkerHandle {
         w.state.handoff.open(&w.owner, w.lease_ms, concurrency);
         loop {
             if *stopped.borrow() {
+                w.finish_claim().await;
                 w.release_waiting().await;
                 break;
             }
             w.take_handed_over().await;
             let started = w.start().await;
             w.publish_held();
-            let claimed = w.claim().await;
-            if claimed > 0 {
-                // Start them, and possibly claim more.
-                continue;
-            }
+            w.begin_claim();
             if started > 0 && !w.waiting.is_empty() && w.slots.available_permits() > 0 {
                 continue;
             }
             let (state, finished) = (w.state.clone(), w.finished.clone());
+            let claiming = async {
+                match w.claiming.as_mut() {
+                    Some(c) => c.await.ok(),
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
-                _ = state.jobs_wake.notified() => w.maybe_ready = None,
+                done = claiming => {
+                    w.claiming = None;
+                    if let Some(done) = done {
+                        w.claimed(done);
+                    }
+                }
+                _ = state.jobs_wake.notified() => w.forget_ready(),
                 _ = state.handoff.handed_over() => {}
                 _ = finished.notified() => {}
-                _ = tokio::time::sleep(state.config.jobs.poll_interval) => w.maybe_ready = None,
+                _ = tokio::time::sleep(state.config.jobs.poll_interval) => w.forget_ready(),
                 _ = stopped.changed() => {}
             }
         }

@@ -12,7 +12,7 @@ use super::push_in;
 use super::rows::JobRow;
 use crate::conn::{conn_rows, Conn};
 use crate::error::StoreError;
-use crate::read::uuid;
+use crate::read::{self, uuid};
 use crate::sql::{Param, Sql};
 use crate::{Dialect, Store};
 
@@ -219,21 +219,41 @@ impl Store {
             .bind(Param::int(now_ms))
             .push(") RETURNING asyncoperationid, endpointid, autodelete, attempts");
         let mut rows = tx.conn().await?.claim_rows(&sql).await?;
+        // The claim does not rewrite the asyncoperation rows: a job is
+        // marked In Progress only when its delivery takes a while
+        // ([`Tx::mark_in_progress`]), and its outcome writes startedon
+        // with the rest. A delivery that answers at once thus costs one
+        // rewrite of the row, not two.
+        tx.commit().await?;
         if !rows.is_empty() {
-            // The claim does not rewrite the asyncoperation rows: a job is
-            // marked In Progress only when its delivery takes a while
-            // ([`Tx::mark_in_progress`]), and its outcome writes startedon
-            // with the rest. A delivery that answers at once thus costs
-            // one rewrite of the row (with its ~5 KB context), not two.
-            // And what their deliveries need, in the same round trip for
-            // the batch instead of one read per job.
+            // What their deliveries need (the ~5 KB contexts), in one read
+            // for the batch, after the commit and on the read pool: on
+            // SQLite the single writer connection does not spend its time
+            // reading them, on PostgreSQL the claimed rows are not kept
+            // locked meanwhile. The payload is never rewritten, and a row
+            // deleted or stopped since the claim is seen as such.
             let ids: Vec<Uuid> = rows.iter().map(|r| r.asyncoperation_id).collect();
-            let mut found = tx.conn().await?.job_rows(&ids).await?;
+            let read = read::on_reader!(self, |c| c.job_rows(&ids).await);
+            let mut found = match read {
+                Ok(found) => found,
+                Err(e) => {
+                    // Give them back rather than leave them leased.
+                    let released = async {
+                        let mut tx = self.begin().await?;
+                        tx.release_jobs(owner, &ids).await?;
+                        tx.commit().await
+                    }
+                    .await;
+                    if let Err(r) = released {
+                        tracing::warn!(error = %r, jobs = ids.len(), "giving back claimed System Jobs failed; they run again when their lease expires");
+                    }
+                    return Err(e);
+                }
+            };
             for r in &mut rows {
                 r.row = found.remove(&r.asyncoperation_id);
             }
         }
-        tx.commit().await?;
         // RETURNING has no order: keep the ready_at order of the candidates.
         rows.sort_by_key(|r| chosen.iter().position(|c| *c == r.asyncoperation_id));
         Ok(Claim {
