@@ -44,6 +44,19 @@ impl StoreError {
     }
 
     /// Map a unique-constraint violation to `Duplicate`.
+    /// PostgreSQL gave up waiting for a row lock (`lock_timeout`, 55P03) or
+    /// chose this statement as a deadlock's victim (40P01). A grouped write
+    /// (`pg_group`) fails so instead of stalling its group; nothing of it
+    /// was committed, and it may be run again in a transaction of its own.
+    pub fn is_lock_conflict(&self) -> bool {
+        match self {
+            StoreError::Database(sqlx::Error::Database(db)) => {
+                matches!(db.code().as_deref(), Some("55P03") | Some("40P01"))
+            }
+            _ => false,
+        }
+    }
+
     pub(crate) fn from_write(err: sqlx::Error, id: &str) -> StoreError {
         if let sqlx::Error::Database(db) = &err {
             if db.is_unique_violation() {

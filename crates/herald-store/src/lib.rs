@@ -55,6 +55,7 @@ mod group;
 pub mod jobs;
 pub mod keys;
 mod migrate;
+mod pg_group;
 mod read;
 mod record;
 pub mod secrets;
@@ -94,6 +95,9 @@ pub struct Store {
     /// Seals and opens the secret columns ([`secrets`]); `None` keeps them
     /// as they are (store unit tests, the request-bins file).
     keyring: Option<Arc<Keyring>>,
+    /// PostgreSQL's group writers (`pg_group`), for
+    /// [`Store::begin_grouped`].
+    pg_groups: Option<pg_group::Groups>,
 }
 
 #[derive(Clone)]
@@ -164,8 +168,17 @@ impl Store {
         } else {
             return Err(StoreError::UnsupportedUrl(url.to_string()));
         };
+        let pg_groups = match &backend {
+            Backend::Postgres(p) => Some(pg_group::Groups::new(
+                p.clone(),
+                opts.max_connections,
+                opts.acquire_timeout,
+            )),
+            Backend::Sqlite { .. } => None,
+        };
         let store = Store {
             backend,
+            pg_groups,
             schema: Arc::new(LiveSchema::new(schema)),
             keyring: None,
         };
@@ -217,6 +230,7 @@ impl Store {
                 u32::from(writer.busy()) + reader.size().saturating_sub(reader.num_idle() as u32),
                 u32::from(!writer.busy()) + reader.num_idle() as u32,
             ),
+            // The group writers' connections are the pool's, counted there.
             Backend::Postgres(p) => (
                 p.size().saturating_sub(p.num_idle() as u32),
                 p.num_idle() as u32,
@@ -238,6 +252,38 @@ impl Store {
         self.begin_with(true).await
     }
 
+    /// Start a write transaction that shares its commit with the writes
+    /// around it on both stores: on SQLite as [`Store::begin`], on
+    /// PostgreSQL in a group transaction (`pg_group`), for the pipeline's
+    /// single writes that call no webhook. Such a write may fail with
+    /// [`StoreError::is_lock_conflict`] where an ordinary transaction would
+    /// have waited for a row lock: nothing of it was committed, and the
+    /// caller runs it again in [`Store::begin_alone`].
+    pub async fn begin_grouped(&self) -> Result<Tx, StoreError> {
+        let Some(groups) = &self.pg_groups else {
+            return self.begin_with(false).await;
+        };
+        let mut member = groups.join().await?;
+        let settings = member.settings();
+        Ok(self.tx(TxInner::PgGroup(member), settings))
+    }
+
+    fn tx(
+        &self,
+        inner: TxInner,
+        settings: Option<std::collections::HashMap<String, String>>,
+    ) -> Tx {
+        Tx {
+            inner,
+            schema: self.schema(),
+            pending: batch::Batch::default(),
+            pending_id: None,
+            keyring: self.keyring.clone(),
+            notify: false,
+            settings,
+        }
+    }
+
     async fn begin_with(&self, alone: bool) -> Result<Tx, StoreError> {
         let mut settings = None;
         let inner = match &self.backend {
@@ -248,15 +294,7 @@ impl Store {
             }
             Backend::Postgres(p) => TxInner::Pg(p.begin().await?),
         };
-        Ok(Tx {
-            inner,
-            schema: self.schema(),
-            pending: batch::Batch::default(),
-            pending_id: None,
-            keyring: self.keyring.clone(),
-            notify: false,
-            settings,
-        })
+        Ok(self.tx(inner, settings))
     }
 
     /// Run a read-only query outside any transaction.
@@ -375,20 +413,27 @@ const SQLITE_BATCH_TEXT: usize = 64 * 1024;
 enum TxInner {
     Sqlite(group::Member),
     Pg(sqlx::Transaction<'static, Postgres>),
+    /// A write of a PostgreSQL group transaction (`pg_group`).
+    PgGroup(pg_group::Member),
 }
 
 impl Tx {
     /// The transaction's connection, after sending any batched inserts.
     pub async fn conn(&mut self) -> Result<Conn<'_>, StoreError> {
         self.flush().await?;
-        Ok(self.raw_conn())
+        self.raw_conn()
     }
 
-    fn raw_conn(&mut self) -> Conn<'_> {
-        match &mut self.inner {
+    fn raw_conn(&mut self) -> Result<Conn<'_>, StoreError> {
+        Ok(match &mut self.inner {
             TxInner::Sqlite(m) => Conn::Sqlite(m.conn()),
             TxInner::Pg(t) => Conn::Pg(t),
-        }
+            TxInner::PgGroup(m) => Conn::Pg(m.conn()?),
+        })
+    }
+
+    fn is_pg(&self) -> bool {
+        !matches!(self.inner, TxInner::Sqlite(_))
     }
 
     /// Send the batched inserts (see [`Tx`]).
@@ -397,11 +442,16 @@ impl Tx {
         let preamble = match &mut self.inner {
             TxInner::Sqlite(m) => m.preamble(),
             TxInner::Pg(_) => None,
+            // A grouped PostgreSQL write's savepoint is its own message.
+            TxInner::PgGroup(m) => {
+                m.start().await?;
+                None
+            }
         };
         if self.pending.is_empty() && preamble.is_none() {
             return Ok(());
         }
-        let pg = matches!(self.inner, TxInner::Pg(_));
+        let pg = self.is_pg();
         let tail = if !pg {
             String::new()
         } else if std::mem::take(&mut self.notify) {
@@ -415,7 +465,7 @@ impl Tx {
             sql.text = text;
         }
         let id = self.pending_id.take().unwrap_or_default();
-        match self.raw_conn().execute(&sql).await {
+        match self.raw_conn()?.execute(&sql).await {
             Ok(_) => Ok(()),
             Err(StoreError::Database(e)) => Err(StoreError::from_write(e, &id)),
             Err(e) => Err(e),
@@ -451,7 +501,7 @@ impl Tx {
         &mut self,
         build: impl FnOnce(&mut Sql) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let pg = matches!(self.inner, TxInner::Pg(_));
+        let pg = self.is_pg();
         let full = if pg {
             self.pending.params() >= PG_BATCH_PARAMS
         } else {
@@ -478,7 +528,7 @@ impl Tx {
     pub fn dialect(&self) -> Dialect {
         match self.inner {
             TxInner::Sqlite(_) => Dialect::Sqlite,
-            TxInner::Pg(_) => Dialect::Postgres,
+            TxInner::Pg(_) | TxInner::PgGroup(_) => Dialect::Postgres,
         }
     }
 
@@ -501,6 +551,14 @@ impl Tx {
                 t.commit().await?;
                 Ok(())
             }
+            TxInner::PgGroup(_) => {
+                self.flush().await?;
+                let settings = self.settings.take();
+                let TxInner::PgGroup(m) = self.inner else {
+                    unreachable!("matched above")
+                };
+                m.commit(settings).await
+            }
         }
     }
 
@@ -508,6 +566,7 @@ impl Tx {
         match self.inner {
             TxInner::Sqlite(m) => m.rollback().await?,
             TxInner::Pg(t) => t.rollback().await?,
+            TxInner::PgGroup(m) => m.rollback().await?,
         }
         Ok(())
     }
@@ -573,7 +632,7 @@ impl Tx {
         table: &Table,
         id: Uuid,
     ) -> Result<Option<Record>, StoreError> {
-        if matches!(self.inner, TxInner::Pg(_)) {
+        if self.is_pg() {
             let mut sql = Sql::default();
             sql.push("SELECT 1 FROM ")
                 .push(&sql::ident(&table.logical_name))

@@ -40,6 +40,24 @@ pub async fn execute(state: &AppState, op: Operation) -> PipelineResult<Outcome>
                 &l.target.0,
             )
         });
+    if alone {
+        return execute_in(state, op, true).await;
+    }
+    // A grouped write that met a row lock (see herald_store's `pg_group`)
+    // committed nothing and called no webhook: it runs again, once, in a
+    // transaction of its own that waits for the lock as usual.
+    match execute_in(state, op.clone(), false).await {
+        Err(PipelineError::Store(e)) if e.is_lock_conflict() => {
+            tracing::debug!(error = %e, "a grouped write met a row lock; running it alone");
+            execute_in(state, op, true).await
+        }
+        other => other,
+    }
+}
+
+/// [`execute`] in one transaction: `alone`, or shared with the writes
+/// around it (`Store::begin_grouped`).
+async fn execute_in(state: &AppState, op: Operation, alone: bool) -> PipelineResult<Outcome> {
     let mut session = WriteSession::begin_with(state, alone).await?;
     let outcome = session.execute(op).await?;
     session.commit().await?;
@@ -85,7 +103,7 @@ impl<'a> WriteSession<'a> {
         let tx = if alone {
             state.store.begin_alone().await?
         } else {
-            state.store.begin().await?
+            state.store.begin_grouped().await?
         };
         Ok(WriteSession {
             state,

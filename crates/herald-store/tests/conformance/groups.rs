@@ -1,6 +1,7 @@
 //! Concurrent write transactions: each commits or fails alone, whatever
 //! the store does underneath (on SQLite they share one commit, each in its
-//! own savepoint; on PostgreSQL each is its own transaction).
+//! own savepoint; on PostgreSQL `begin` is a transaction of its own and
+//! `begin_grouped` shares one with the writes around it, `pg_group`).
 
 use std::time::Duration;
 
@@ -11,6 +12,9 @@ conformance!(
     a_dropped_write_rolls_back_alone,
     a_write_begun_alone_does_not_hold_up_the_writes_before_it,
     a_read_inside_a_write_sees_its_own_rows,
+    one_bad_grouped_write_among_many_fails_alone,
+    a_dropped_grouped_write_rolls_back_alone,
+    grouped_writes_commit_beside_a_write_begun_alone,
 );
 
 fn account(id: Uuid, name: &str) -> Vec<(String, Value)> {
@@ -144,4 +148,211 @@ async fn a_read_inside_a_write_sees_its_own_rows(store: Store) {
     assert!(!exists(&store, id).await);
     tx.commit().await.unwrap();
     assert!(exists(&store, id).await);
+}
+
+/// [`one_bad_write_among_many_fails_alone`] with writes that share their
+/// transaction on both stores: 60 writes at once (spread over the
+/// PostgreSQL groups), one a duplicate key, whose statements go in two flushes.
+async fn one_bad_grouped_write_among_many_fails_alone(store: Store) {
+    let schema = store.schema().clone();
+    let t = schema.table("account").unwrap();
+    let taken = Uuid::new_v4();
+    let mut tx = store.begin().await.unwrap();
+    tx.insert(t, &account(taken, "taken")).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let writes: Vec<_> = (0..60)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let schema = store.schema().clone();
+                let t = schema.table("account").unwrap();
+                let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+                let second = if i == 23 { taken } else { b };
+                let mut tx = store.begin_grouped().await?;
+                tx.insert(t, &account(a, "first")).await?;
+                tx.flush().await?;
+                tx.insert(t, &account(second, "second")).await?;
+                tx.commit().await.map(|_| (i, a, second))
+            })
+        })
+        .collect();
+    let mut committed = 0;
+    let mut refused = 0;
+    for w in writes {
+        match w.await.unwrap() {
+            Ok((i, a, b)) => {
+                assert_ne!(i, 23, "the duplicate write committed");
+                assert!(exists(&store, a).await && exists(&store, b).await);
+                committed += 1;
+            }
+            Err(StoreError::Duplicate(_)) => refused += 1,
+            Err(e) => panic!("unexpected {e}"),
+        }
+    }
+    assert_eq!((committed, refused), (59, 1));
+    // The duplicate's first row was rolled back with it.
+    let all = store.count(&Query::all("account")).await.unwrap();
+    assert_eq!(all, 1 + 59 * 2);
+}
+
+/// A grouped write dropped after its statements ran (a client gone)
+/// leaves nothing; the grouped writes before and after it commit.
+async fn a_dropped_grouped_write_rolls_back_alone(store: Store) {
+    let (kept, dropped, after) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    let schema = store.schema().clone();
+    let t = schema.table("account").unwrap();
+    let writes: Vec<_> = [(kept, true), (dropped, false), (after, true)]
+        .into_iter()
+        .map(|(id, commit)| {
+            let s = store.clone();
+            tokio::spawn(async move {
+                let schema = s.schema().clone();
+                let t = schema.table("account").unwrap();
+                let mut tx = s.begin_grouped().await.unwrap();
+                tx.insert(t, &account(id, "row")).await.unwrap();
+                tx.flush().await.unwrap();
+                if commit {
+                    tx.commit().await.unwrap();
+                } else {
+                    drop(tx);
+                }
+            })
+        })
+        .collect();
+    for w in writes {
+        w.await.unwrap();
+    }
+    // The dropped write's rollback is sent by whoever uses its group next;
+    // a write after it must commit and see nothing of it.
+    let mut tx = store.begin_grouped().await.unwrap();
+    assert!(tx.get(t, dropped).await.unwrap().is_none());
+    tx.insert(t, &account(Uuid::new_v4(), "later"))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert!(exists(&store, kept).await);
+    assert!(!exists(&store, dropped).await);
+    assert!(exists(&store, after).await);
+}
+
+/// A write begun alone (a sync step's) stays open while grouped writes
+/// commit beside it, and its rollback touches none of them.
+async fn grouped_writes_commit_beside_a_write_begun_alone(store: Store) {
+    let slow = Uuid::new_v4();
+    let (go_tx, go_rx) = tokio::sync::oneshot::channel::<()>();
+    let s = store.clone();
+    let holder = tokio::spawn(async move {
+        let schema = s.schema().clone();
+        let t = schema.table("account").unwrap();
+        let mut tx = s.begin_alone().await.unwrap();
+        tx.insert(t, &account(slow, "slow")).await.unwrap();
+        tx.flush().await.unwrap();
+        tokio::time::timeout(Duration::from_secs(20), go_rx)
+            .await
+            .expect("the grouped writes waited for the write begun alone")
+            .unwrap();
+        tx.rollback().await.unwrap();
+    });
+    // On SQLite the writes queue behind the open write and commit once it
+    // ends; on PostgreSQL they commit while it is open. Either way each
+    // commits, and the one rolled back leaves nothing.
+    let ids: Vec<Uuid> = (0..20).map(|_| Uuid::new_v4()).collect();
+    let writes: Vec<_> = ids
+        .iter()
+        .map(|id| {
+            let (s, id) = (store.clone(), *id);
+            tokio::spawn(async move {
+                let schema = s.schema().clone();
+                let t = schema.table("account").unwrap();
+                let mut tx = s.begin_grouped().await.unwrap();
+                tx.insert(t, &account(id, "beside")).await.unwrap();
+                tx.commit().await.unwrap();
+            })
+        })
+        .collect();
+    if store.dialect() == herald_store::Dialect::Postgres {
+        for w in writes {
+            tokio::time::timeout(Duration::from_secs(20), w)
+                .await
+                .expect("a grouped write waited for the write begun alone")
+                .unwrap();
+        }
+        go_tx.send(()).unwrap();
+    } else {
+        go_tx.send(()).unwrap();
+        for w in writes {
+            w.await.unwrap();
+        }
+    }
+    holder.await.unwrap();
+    for id in &ids {
+        assert!(exists(&store, *id).await);
+    }
+    assert!(!exists(&store, slow).await);
+}
+
+/// PostgreSQL only (SQLite has no row locks: one writer at a time): a
+/// grouped write that meets a row lock held by another transaction gives
+/// up after `lock_timeout` with a lock conflict instead of stalling its
+/// group, leaves nothing, and the same write begun alone waits for the lock
+/// and commits once it is released.
+#[tokio::test]
+async fn a_grouped_write_that_meets_a_row_lock_is_a_lock_conflict_on_postgres() {
+    let Some(store) = postgres("store::grouped_row_lock").await else {
+        return;
+    };
+    let schema = store.schema().clone();
+    let t = schema.table("account").unwrap();
+    let row = Uuid::new_v4();
+    let mut tx = store.begin().await.unwrap();
+    tx.insert(t, &account(row, "v0")).await.unwrap();
+    tx.commit().await.unwrap();
+
+    // Another transaction holds the row.
+    let mut holder = store.begin_alone().await.unwrap();
+    holder
+        .update(t, row, &[("name".into(), v("holder"))])
+        .await
+        .unwrap();
+
+    let other = Uuid::new_v4();
+    let mut grouped = store.begin_grouped().await.unwrap();
+    grouped.insert(t, &account(other, "grouped")).await.unwrap();
+    let err = tokio::time::timeout(
+        Duration::from_secs(10),
+        grouped.update(t, row, &[("name".into(), v("grouped"))]),
+    )
+    .await
+    .expect("the grouped write waited for the lock instead of giving up")
+    .expect_err("the grouped write updated a locked row");
+    assert!(err.is_lock_conflict(), "not a lock conflict: {err}");
+    drop(grouped);
+
+    // Run alone, the write waits for the holder, then commits.
+    let s = store.clone();
+    let again = tokio::spawn(async move {
+        let schema = s.schema().clone();
+        let t = schema.table("account").unwrap();
+        let mut tx = s.begin_alone().await.unwrap();
+        tx.insert(t, &account(other, "grouped")).await.unwrap();
+        tx.update(t, row, &[("name".into(), v("grouped"))])
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+    });
+    holder.commit().await.unwrap();
+    tokio::time::timeout(Duration::from_secs(20), again)
+        .await
+        .expect("the write run alone never got the lock")
+        .unwrap();
+    let name = store.get(t, row).await.unwrap().unwrap();
+    assert_eq!(name.get("name"), Some(&v("grouped")));
+    assert!(exists(&store, other).await);
+    // A grouped write after all that commits (its group was not left broken).
+    let mut tx = store.begin_grouped().await.unwrap();
+    tx.insert(t, &account(Uuid::new_v4(), "after"))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
 }
