@@ -11,10 +11,11 @@
 //! restarted node must deliver them from the store alone. After the
 //! restart the receiver answers at once.
 //!
-//! On SQLite the 32 concurrent writers share their commits (group commit,
-//! herald-store `group.rs`), so the kill lands in the middle of a group:
-//! writes of the open group were never acknowledged, and every
-//! acknowledged one was in a COMMIT that had returned.
+//! The 32 concurrent writers share their commits on both stores (group
+//! commit: herald-store `group.rs` on SQLite, `pg_group.rs` on
+//! PostgreSQL), so the kill lands in the middle of a group: writes of the
+//! open group were never acknowledged, and every acknowledged one was in a
+//! COMMIT that had returned.
 //!
 //! Runs on SQLite always and on PostgreSQL when HERALD_TEST_DATABASE_URL is
 //! set.
