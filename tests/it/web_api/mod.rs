@@ -4,6 +4,7 @@
 
 mod protocol;
 mod queries;
+mod locks;
 mod writes;
 
 use crate::common::enc;
