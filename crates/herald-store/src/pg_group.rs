@@ -33,6 +33,9 @@
 //!   savepoint, and the pipeline runs it again once in a transaction of its
 //!   own with ordinary lock waits. Nothing of the first try was committed
 //!   and grouped writes call no webhook, so the second try is the write.
+//!   The group's COMMIT runs without the timeout: a transaction that sent
+//!   NOTIFY (a Ready job) queues at COMMIT for the notification lock that
+//!   every notifying transaction takes, and must wait its turn.
 //! - **Settings** (`herald_setting`: the versions of the security roles
 //!   and of the registrations) are read once per group while its
 //!   transaction is open, as on SQLite. A group is at most [`MAX_OPEN`] old,
@@ -210,7 +213,14 @@ impl Slot {
             return Ok(());
         }
         let waiting = std::mem::take(&mut self.waiting);
-        let text = format!("{}COMMIT", std::mem::take(&mut self.prefix));
+        // No lock_timeout for the COMMIT itself: a transaction that sent
+        // NOTIFY takes the notification queue's lock at COMMIT, and the
+        // commits of all notifying transactions queue for it; giving up
+        // there would fail the whole group.
+        let text = format!(
+            "{}SET LOCAL lock_timeout = 0; COMMIT",
+            std::mem::take(&mut self.prefix)
+        );
         let result = self.run(&text).await;
         if result.is_err() {
             let _ = self.run("ROLLBACK").await;
