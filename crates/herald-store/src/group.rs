@@ -108,17 +108,7 @@ impl Writer {
     }
 
     async fn lock(&self) -> OwnedMutexGuard<Slot> {
-        // Counted while waiting, also when the wait is given up (a
-        // dropped request).
-        struct Queued<'a>(&'a AtomicUsize);
-        impl Drop for Queued<'_> {
-            fn drop(&mut self) {
-                self.0.fetch_sub(1, Ordering::SeqCst);
-            }
-        }
-        self.queued.fetch_add(1, Ordering::SeqCst);
-        let _queued = Queued(&self.queued);
-        self.slot.clone().lock_owned().await
+        lock_counted(&self.slot, &self.queued).await
     }
 
     /// Begin a write: it joins the open group, or (`alone`) commits the
@@ -149,6 +139,37 @@ impl Writer {
                 tracing::warn!(error = %e, "a group commit failed");
             }
         }
+    }
+}
+
+/// Lock a group's slot, counted in `queued` while waiting (also when the
+/// wait is given up: a dropped request). Shared with `pg_group`.
+pub(crate) async fn lock_counted<T>(
+    slot: &Arc<Mutex<T>>,
+    queued: &AtomicUsize,
+) -> OwnedMutexGuard<T> {
+    struct Queued<'a>(&'a AtomicUsize);
+    impl Drop for Queued<'_> {
+        fn drop(&mut self) {
+            self.0.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+    queued.fetch_add(1, Ordering::SeqCst);
+    let _queued = Queued(queued);
+    slot.clone().lock_owned().await
+}
+
+/// A waiting write's answer: the COMMIT of its group returned (or failed,
+/// or the group ended without one). Shared with `pg_group`.
+pub(crate) async fn committed(
+    told: oneshot::Receiver<Result<(), String>>,
+) -> Result<(), StoreError> {
+    match told.await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(StoreError::Commit(e)),
+        Err(_) => Err(StoreError::Commit(
+            "the shared transaction ended without a commit".into(),
+        )),
     }
 }
 
@@ -277,13 +298,7 @@ impl Member {
         let (tell, told) = oneshot::channel();
         slot.waiting.push(tell);
         drop(slot);
-        match told.await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(StoreError::Commit(e)),
-            Err(_) => Err(StoreError::Commit(
-                "the shared transaction ended without a commit".into(),
-            )),
-        }
+        committed(told).await
     }
 
     /// Roll this write back to its savepoint (everything before it in the

@@ -158,15 +158,7 @@ impl Groups {
 
 impl Writer {
     async fn lock(&self) -> OwnedMutexGuard<Slot> {
-        struct Queued<'a>(&'a AtomicUsize);
-        impl Drop for Queued<'_> {
-            fn drop(&mut self) {
-                self.0.fetch_sub(1, Ordering::SeqCst);
-            }
-        }
-        self.queued.fetch_add(1, Ordering::SeqCst);
-        let _queued = Queued(&self.queued);
-        self.slot.clone().lock_owned().await
+        crate::group::lock_counted(&self.slot, &self.queued).await
     }
 
     fn member(&self, mut guard: OwnedMutexGuard<Slot>) -> Member {
@@ -248,7 +240,27 @@ impl Slot {
     }
 }
 
+/// The statements that undo a write: back to its savepoint, which is let go.
+fn undo(savepoint: &str) -> String {
+    format!("ROLLBACK TO {savepoint}; RELEASE {savepoint}; ")
+}
+
 impl Member {
+    /// This write ends (commit or rollback): its savepoint, whether it was
+    /// sent, its writer and the slot it held.
+    fn end(&mut self) -> (String, bool, Writer, OwnedMutexGuard<Slot>) {
+        let slot = self
+            .guard
+            .take()
+            .expect("a member holds the slot until it ends");
+        (
+            self.savepoint.clone(),
+            std::mem::take(&mut self.started),
+            self.writer.clone(),
+            slot,
+        )
+    }
+
     fn slot(&mut self) -> &mut Slot {
         self.guard
             .as_mut()
@@ -304,13 +316,7 @@ impl Member {
     /// with the next message on the connection, then the group's COMMIT
     /// now or by a later write. Returns once committed.
     pub(crate) async fn commit(mut self, settings: Option<Settings>) -> Result<(), StoreError> {
-        let sp = self.savepoint.clone();
-        let started = std::mem::take(&mut self.started);
-        let writer = self.writer.clone();
-        let mut slot = self
-            .guard
-            .take()
-            .expect("a member holds the slot until it ends");
+        let (sp, started, writer, mut slot) = self.end();
         if started {
             slot.prefix.push_str(&format!("RELEASE {sp}; "));
         }
@@ -334,28 +340,15 @@ impl Member {
         let (tell, told) = oneshot::channel();
         slot.waiting.push(tell);
         drop(slot);
-        match told.await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(StoreError::Commit(e)),
-            Err(_) => Err(StoreError::Commit(
-                "the shared transaction ended without a commit".into(),
-            )),
-        }
+        crate::group::committed(told).await
     }
 
     /// Roll this write back (alone), then commit what waits if no write
     /// comes after it.
     pub(crate) async fn rollback(mut self) -> Result<(), StoreError> {
-        let sp = self.savepoint.clone();
-        let started = std::mem::take(&mut self.started);
-        let writer = self.writer.clone();
-        let mut slot = self
-            .guard
-            .take()
-            .expect("a member holds the slot until it ends");
+        let (sp, started, writer, mut slot) = self.end();
         if started {
-            slot.prefix
-                .push_str(&format!("ROLLBACK TO {sp}; RELEASE {sp}; "));
+            slot.prefix.push_str(&undo(&sp));
         }
         if writer.queued.load(Ordering::SeqCst) == 0 {
             slot.commit_group().await?;
@@ -374,8 +367,7 @@ impl Drop for Member {
             return;
         };
         if self.started {
-            slot.prefix
-                .push_str(&format!("ROLLBACK TO {0}; RELEASE {0}; ", self.savepoint));
+            slot.prefix.push_str(&undo(&self.savepoint));
         }
         let open = slot.open.is_some();
         drop(slot);

@@ -19,7 +19,10 @@ async fn a_patch_of_a_row_locked_elsewhere_waits_and_commits_on_postgres() {
         return;
     };
     let id = s
-        .create("contacts", json!({"firstname": "Before", "lastname": "Locked"}))
+        .create(
+            "contacts",
+            json!({"firstname": "Before", "lastname": "Locked"}),
+        )
         .await;
     let pool = s.state.store.pg_pool().expect("a PostgreSQL store").clone();
 
@@ -67,7 +70,10 @@ async fn a_patch_of_a_row_locked_elsewhere_waits_and_commits_on_postgres() {
             "the PATCH was answered while the row was locked: {:?}",
             patch.await.map(|r| r.status())
         );
-        assert!(Instant::now() < deadline, "the PATCH never waited for the lock");
+        assert!(
+            Instant::now() < deadline,
+            "the PATCH never waited for the lock"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     holder.commit().await.unwrap();
@@ -77,7 +83,12 @@ async fn a_patch_of_a_row_locked_elsewhere_waits_and_commits_on_postgres() {
         .expect("the PATCH did not finish once the lock was released")
         .unwrap();
     let status = answer.status();
-    assert_eq!(status, StatusCode::NO_CONTENT, "{}", answer.text().await.unwrap());
+    assert_eq!(
+        status,
+        StatusCode::NO_CONTENT,
+        "{}",
+        answer.text().await.unwrap()
+    );
     let (st, body) = s.get(&format!("contacts({id})?$select=firstname")).await;
     assert_eq!(st, StatusCode::OK, "{body}");
     assert_eq!(body["firstname"], "After");

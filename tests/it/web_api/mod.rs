@@ -2,9 +2,9 @@
 //! Below: the column reader the modules share (and the query-string
 //! encoding, from the harness).
 
+mod locks;
 mod protocol;
 mod queries;
-mod locks;
 mod writes;
 
 use crate::common::enc;
