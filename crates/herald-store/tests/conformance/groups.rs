@@ -33,6 +33,18 @@ async fn exists(store: &Store, id: Uuid) -> bool {
 /// 40 writes at once, one of them a duplicate key: that one fails with
 /// Duplicate, the 39 others commit, each with both of its rows.
 async fn one_bad_write_among_many_fails_alone(store: Store) {
+    one_bad_write_among(store, 40, false).await;
+}
+
+/// The same with writes that share their transaction on both stores
+/// (`begin_grouped`): 60 at once, spread over the PostgreSQL groups.
+async fn one_bad_grouped_write_among_many_fails_alone(store: Store) {
+    one_bad_write_among(store, 60, true).await;
+}
+
+/// `n` writes at once of two rows each (in two flushes), one of them a
+/// duplicate key: it alone fails, with both its rows; the others commit.
+async fn one_bad_write_among(store: Store, n: usize, grouped: bool) {
     let schema = store.schema().clone();
     let t = schema.table("account").unwrap();
     let taken = Uuid::new_v4();
@@ -40,35 +52,44 @@ async fn one_bad_write_among_many_fails_alone(store: Store) {
     tx.insert(t, &account(taken, "taken")).await.unwrap();
     tx.commit().await.unwrap();
 
-    let writes: Vec<_> = (0..40)
+    let bad = n / 2 - 3;
+    let writes: Vec<_> = (0..n)
         .map(|i| {
             let store = store.clone();
             tokio::spawn(async move {
                 let schema = store.schema().clone();
                 let t = schema.table("account").unwrap();
                 let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
-                let second = if i == 17 { taken } else { b };
-                let mut tx = store.begin().await?;
+                let second = if i == bad { taken } else { b };
+                let mut tx = if grouped {
+                    store.begin_grouped().await?
+                } else {
+                    store.begin().await?
+                };
                 tx.insert(t, &account(a, "first")).await?;
+                tx.flush().await?;
                 tx.insert(t, &account(second, "second")).await?;
                 tx.commit().await.map(|_| (i, a, second))
             })
         })
         .collect();
-    let mut committed = 0;
+    let (mut committed, mut refused) = (0, 0);
     for w in writes {
         match w.await.unwrap() {
             Ok((i, a, b)) => {
-                assert_ne!(i, 17, "the duplicate write committed");
+                assert_ne!(i, bad, "the duplicate write committed");
                 assert!(exists(&store, a).await && exists(&store, b).await);
                 committed += 1;
             }
             // (Named by the first row of the batch that failed.)
-            Err(StoreError::Duplicate(_)) => {}
+            Err(StoreError::Duplicate(_)) => refused += 1,
             Err(e) => panic!("unexpected {e}"),
         }
     }
-    assert_eq!(committed, 39);
+    assert_eq!((committed, refused), (n - 1, 1));
+    // The duplicate's first row was rolled back with it.
+    let all = store.count(&Query::all("account")).await.unwrap();
+    assert_eq!(all as usize, 1 + (n - 1) * 2);
 }
 
 /// A write dropped without committing leaves nothing, while the writes
@@ -148,52 +169,6 @@ async fn a_read_inside_a_write_sees_its_own_rows(store: Store) {
     assert!(!exists(&store, id).await);
     tx.commit().await.unwrap();
     assert!(exists(&store, id).await);
-}
-
-/// [`one_bad_write_among_many_fails_alone`] with writes that share their
-/// transaction on both stores: 60 writes at once (spread over the
-/// PostgreSQL groups), one a duplicate key, whose statements go in two flushes.
-async fn one_bad_grouped_write_among_many_fails_alone(store: Store) {
-    let schema = store.schema().clone();
-    let t = schema.table("account").unwrap();
-    let taken = Uuid::new_v4();
-    let mut tx = store.begin().await.unwrap();
-    tx.insert(t, &account(taken, "taken")).await.unwrap();
-    tx.commit().await.unwrap();
-
-    let writes: Vec<_> = (0..60)
-        .map(|i| {
-            let store = store.clone();
-            tokio::spawn(async move {
-                let schema = store.schema().clone();
-                let t = schema.table("account").unwrap();
-                let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
-                let second = if i == 23 { taken } else { b };
-                let mut tx = store.begin_grouped().await?;
-                tx.insert(t, &account(a, "first")).await?;
-                tx.flush().await?;
-                tx.insert(t, &account(second, "second")).await?;
-                tx.commit().await.map(|_| (i, a, second))
-            })
-        })
-        .collect();
-    let mut committed = 0;
-    let mut refused = 0;
-    for w in writes {
-        match w.await.unwrap() {
-            Ok((i, a, b)) => {
-                assert_ne!(i, 23, "the duplicate write committed");
-                assert!(exists(&store, a).await && exists(&store, b).await);
-                committed += 1;
-            }
-            Err(StoreError::Duplicate(_)) => refused += 1,
-            Err(e) => panic!("unexpected {e}"),
-        }
-    }
-    assert_eq!((committed, refused), (59, 1));
-    // The duplicate's first row was rolled back with it.
-    let all = store.count(&Query::all("account")).await.unwrap();
-    assert_eq!(all, 1 + 59 * 2);
 }
 
 /// A grouped write dropped after its statements ran (a client gone)
