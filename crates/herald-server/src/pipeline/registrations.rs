@@ -91,16 +91,20 @@ impl StepCache {
     /// of SQLite writes. From the cache, without a read: true when the
     /// (message, table) entry is missing or stale, or when any cached
     /// entry of `table` (a derived Assign or SetState too) has a sync step.
-    /// Only SQLite groups writes; on PostgreSQL this is false.
+    ///
+    /// On PostgreSQL (group commit, herald-store `pg_group`) the entries'
+    /// versions are the stored registration version, which this node
+    /// compares only inside a write: there an entry counts as current when
+    /// present. A sync step registered on another node since this node last
+    /// read the version can therefore run once inside a group: its write
+    /// still commits or rolls back alone (its savepoint), but the group's
+    /// other writes wait for that call.
     pub fn may_call_out(&self, dialect: Dialect, message: &str, table: &str) -> bool {
-        if dialect == Dialect::Postgres {
-            return false;
-        }
         let version = self.local.load(Ordering::SeqCst).to_string();
         let entries = self.lock();
         let current = entries
             .get(&(message.to_string(), table.to_string()))
-            .is_some_and(|(v, _)| *v == version);
+            .is_some_and(|(v, _)| dialect == Dialect::Postgres || *v == version);
         !current
             || entries
                 .iter()
