@@ -46,6 +46,7 @@ mod audit;
 mod batch;
 pub mod bc;
 pub mod bins;
+mod checkpoint;
 mod conn;
 pub mod ddl;
 mod definitions;
@@ -108,6 +109,8 @@ pub(crate) enum Backend {
     Sqlite {
         writer: group::Writer,
         reader: SqlitePool,
+        /// Keeps the log's checkpointer running (`checkpoint`).
+        _alive: checkpoint::Alive,
     },
     Postgres(PgPool),
 }
@@ -147,7 +150,14 @@ impl Store {
                 .pragma("temp_store", "memory")
                 .busy_timeout(Duration::from_secs(30))
                 .foreign_keys(false);
-            let writer = group::Writer::new(base.connect().await?, opts.acquire_timeout);
+            // The writer never checkpoints in its COMMITs: the
+            // checkpointer does, beside it (`checkpoint`).
+            let writer_options = base.clone().pragma("wal_autocheckpoint", "0");
+            let writer = group::Writer::new(writer_options.connect().await?, opts.acquire_timeout);
+            let alive = checkpoint::Alive::default();
+            checkpoint::Checkpointer::connect(&base)
+                .await?
+                .spawn(Arc::downgrade(&alive));
             // No ping before each acquire (sqlx's default): a SQLite file
             // cannot hang up.
             let reader = SqlitePoolOptions::new()
@@ -156,7 +166,11 @@ impl Store {
                 .acquire_timeout(opts.acquire_timeout)
                 .connect_with(base.read_only(true))
                 .await?;
-            Backend::Sqlite { writer, reader }
+            Backend::Sqlite {
+                writer,
+                reader,
+                _alive: alive,
+            }
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let o = PgConnectOptions::from_str(url)?;
             let pool = PgPoolOptions::new()
@@ -226,7 +240,7 @@ impl Store {
         match &self.backend {
             // size and num_idle are read separately and may be momentarily
             // inconsistent: never underflow.
-            Backend::Sqlite { writer, reader } => (
+            Backend::Sqlite { writer, reader, .. } => (
                 u32::from(writer.busy()) + reader.size().saturating_sub(reader.num_idle() as u32),
                 u32::from(!writer.busy()) + reader.num_idle() as u32,
             ),

@@ -1,0 +1,166 @@
+//! SQLite WAL checkpoints off the writer connection.
+//!
+//! By default SQLite checkpoints inside a COMMIT: the connection whose
+//! transaction takes the write-ahead log past 1 000 pages copies the log
+//! into the database file and `fsync`s both, before its COMMIT returns.
+//! Here that connection is the single writer every write, claim and
+//! outcome of the node waits for, so each checkpoint stalled all of them
+//! (a drain profile had the writer thread blocked in disk waits, `fsync`
+//! and write-back throttling, for a sixth of its time).
+//!
+//! So the writer runs with `wal_autocheckpoint = 0` and a [`Checkpointer`]
+//! task, on a connection of its own, runs `PRAGMA wal_checkpoint(PASSIVE)`
+//! every [`EVERY`]. A passive checkpoint takes no lock that writers or
+//! readers wait for: it copies what no reader still needs and leaves the
+//! rest to the next round, and the writer starts the log over once a
+//! round has copied all of it. Durability does not change: a COMMIT is in
+//! the log before it returns, with or without checkpoints.
+//!
+//! The task ends when the last clone of the store is dropped (it holds a
+//! [`Weak`] of the store's [`Alive`] token); closing the last connection
+//! then checkpoints what is left, as SQLite always does.
+
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{ConnectOptions, Connection, Row, SqliteConnection};
+
+use crate::error::StoreError;
+
+/// How often the log is checkpointed.
+pub(crate) const EVERY: Duration = Duration::from_millis(100);
+
+/// Held by every clone of a SQLite store; the checkpointer stops once no
+/// clone holds it.
+pub(crate) type Alive = Arc<()>;
+
+/// What one `PRAGMA wal_checkpoint` reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Round {
+    /// Frames in the log.
+    pub log: i64,
+    /// Frames of it now in the database file.
+    pub copied: i64,
+}
+
+pub(crate) struct Checkpointer {
+    conn: SqliteConnection,
+}
+
+impl Checkpointer {
+    /// A checkpointing connection to the database of `options` (which
+    /// must allow writing: a read-only connection cannot checkpoint).
+    pub(crate) async fn connect(options: &SqliteConnectOptions) -> Result<Self, StoreError> {
+        Ok(Checkpointer {
+            conn: options.connect().await?,
+        })
+    }
+
+    /// One passive checkpoint.
+    pub(crate) async fn round(&mut self) -> Result<Round, StoreError> {
+        let row = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .fetch_one(&mut self.conn)
+            .await?;
+        Ok(Round {
+            log: row.try_get(1)?,
+            copied: row.try_get(2)?,
+        })
+    }
+
+    /// Checkpoint every [`EVERY`] while the store is alive, then close.
+    pub(crate) fn spawn(mut self, alive: Weak<()>) {
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(EVERY);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                if alive.upgrade().is_none() {
+                    break;
+                }
+                match self.round().await {
+                    Ok(r) if r.copied < r.log => {
+                        tracing::debug!(log = r.log, copied = r.copied, "a reader still needs part of the SQLite log; the next round copies the rest");
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::warn!(error = %e, "checkpointing the SQLite log failed; the next round tries again");
+                    }
+                }
+            }
+            let _ = self.conn.close().await;
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use herald_core::{Schema, Value};
+    use uuid::Uuid;
+
+    use crate::{testing, Store, StoreOptions};
+
+    /// The writer never checkpoints (`wal_autocheckpoint = 0`), so the
+    /// rows reach the database file only through the checkpointer: the
+    /// file grows by what was written while the store stays open.
+    #[tokio::test]
+    async fn the_log_reaches_the_database_file_while_the_store_is_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let schema = Arc::new(Schema::build(&[]).unwrap());
+        let store = Store::connect(
+            &testing::sqlite_url(dir.path()),
+            schema,
+            StoreOptions::default(),
+        )
+        .await
+        .unwrap();
+        let file = dir.path().join("herald.db");
+        let before = std::fs::metadata(&file).unwrap().len();
+        let schema = store.schema();
+        let contact = schema.table("contact").unwrap();
+        // ~6 MB in 60 commits: well past SQLite's 1 000-page autocheckpoint.
+        let text = "x".repeat(100_000);
+        for _ in 0..60 {
+            let mut tx = store.begin().await.unwrap();
+            tx.insert(
+                contact,
+                &[
+                    ("contactid".into(), Value::Guid(Uuid::now_v7())),
+                    ("description".into(), Value::String(text.clone())),
+                ],
+            )
+            .await
+            .unwrap();
+            tx.commit().await.unwrap();
+        }
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let now = std::fs::metadata(&file).unwrap().len();
+            if now >= before + 5_000_000 {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the database file stayed at {now} bytes (from {before}): nothing checkpointed the log"
+            );
+            tokio::time::sleep(super::EVERY).await;
+        }
+        // Reads see the rows whether they are in the log or the file.
+        let mut tx = store.begin().await.unwrap();
+        let n = tx
+            .conn()
+            .await
+            .unwrap()
+            .fetch_i64(&crate::sql::Sql {
+                text: "SELECT COUNT(*) FROM \"contact\"".into(),
+                params: vec![],
+            })
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(n, Some(60));
+    }
+}
