@@ -148,7 +148,12 @@ async fn enqueue(
     direct: &mut Reservations<'_>,
     endpoint: Option<std::sync::Arc<herald_store::Record>>,
 ) -> PipelineResult<()> {
-    let job_id = Uuid::new_v4();
+    // Time-ordered (UUIDv7): the jobs a claim takes, oldest first, were
+    // written together and sit together in every index on their id, so
+    // claiming, completing and reading a batch touches a few pages of
+    // each B-tree rather than one random page per job (with random ids a
+    // SQLite drain spent most of its writer's time there: 3× slower).
+    let job_id = Uuid::now_v7();
     let ctx = event.context(state, step, job_id, None);
     let data = ctx.to_json_string();
     let lease = direct.reserve(state.clock.now().timestamp_millis());

@@ -320,7 +320,10 @@ async fn run(
         at: now,
         transaction,
     };
-    let id = op.id.unwrap_or_else(Uuid::new_v4);
+    // New ids are time-ordered (UUIDv7), as Dataverse's own are
+    // sequential: rows created together sit together in every index on
+    // their id, instead of each insert landing on a random page.
+    let id = op.id.unwrap_or_else(Uuid::now_v7);
     let (correlation_id, depth) = op.correlation.unwrap_or_else(|| (Uuid::new_v4(), 1));
     let steps = if table.is_event_source() {
         state

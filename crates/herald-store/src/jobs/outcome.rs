@@ -62,6 +62,7 @@ impl Tx {
         owner: &str,
         outcomes: &[JobOutcome],
     ) -> Result<Vec<Uuid>, StoreError> {
+        self.prefer_custom_plans().await?;
         let mut held = Vec::new();
         for chunk in outcomes.chunks(CHUNK) {
             held.extend(self.complete_chunk(owner, chunk).await?);
@@ -257,7 +258,9 @@ fn param_json(p: Param) -> serde_json::Value {
 /// One attempt as a row, numbered after `offset` earlier ones.
 fn attempt_row(a: &AttemptRow, offset: i64) -> Vec<Param> {
     vec![
-        Param::text(Uuid::new_v4()),
+        // Time-ordered, so a batch's attempts are appended to the key's
+        // index rather than spread over it.
+        Param::text(Uuid::now_v7()),
         Param::text(a.asyncoperation_id),
         Param::int(a.attempt + offset),
         Param::int(a.started_ms),
