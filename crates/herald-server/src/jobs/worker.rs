@@ -47,7 +47,7 @@ use crate::webhook::{self, Endpoint, EndpointLookup};
 
 /// How many jobs a node holds (running and waiting), as a multiple of its
 /// delivery slots; the same multiple caps each endpoint.
-pub const PREFETCH: usize = 8;
+pub const PREFETCH: usize = 32;
 
 pub struct WorkerHandle {
     pub node_id: String,
