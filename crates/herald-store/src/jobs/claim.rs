@@ -191,6 +191,19 @@ impl Store {
             sql.push(" FOR UPDATE SKIP LOCKED");
         }
         let mut tx = self.begin().await?;
+        tx.prefer_custom_plans().await?;
+        if pg {
+            // Read the candidates in the index's order, never by sorting
+            // the ready queue: the endpoint filters look selective to a
+            // planner without statistics on `endpointid` (a fresh or
+            // churning queue), and it then sorted every ready job, all
+            // of them, for each claim (a sort under `FOR UPDATE` cannot
+            // stop at the LIMIT). Only this transaction is affected.
+            tx.conn()
+                .await?
+                .execute_raw("SET LOCAL enable_sort = off")
+                .await?;
+        }
         let candidates = tx.conn().await?.candidate_rows(&sql).await?;
         let exhausted = (candidates.len() as i64) < limits.limit;
         let chosen = limits.pick(&candidates);
@@ -233,7 +246,20 @@ impl Store {
             // locked meanwhile. The payload is never rewritten, and a row
             // deleted or stopped since the claim is seen as such.
             let ids: Vec<Uuid> = rows.iter().map(|r| r.asyncoperation_id).collect();
-            let read = read::on_reader!(self, |c| c.job_rows(&ids).await);
+            let read = match dialect {
+                // In a transaction of its own, for `prefer_custom_plans`.
+                Dialect::Postgres => {
+                    async {
+                        let mut tx = self.begin().await?;
+                        tx.prefer_custom_plans().await?;
+                        let rows = tx.conn().await?.job_rows(&ids).await?;
+                        tx.commit().await?;
+                        Ok(rows)
+                    }
+                    .await
+                }
+                Dialect::Sqlite => read::on_reader!(self, |c| c.job_rows(&ids).await),
+            };
             let mut found = match read {
                 Ok(found) => found,
                 Err(e) => {
