@@ -95,13 +95,12 @@ impl Checkpointer {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
     use std::time::{Duration, Instant};
 
-    use herald_core::{Schema, Value};
+    use herald_core::Value;
     use uuid::Uuid;
 
-    use crate::{testing, Store, StoreOptions};
+    use crate::testing;
 
     /// The writer never checkpoints (`wal_autocheckpoint = 0`), so the
     /// rows reach the database file only through the checkpointer: the
@@ -109,14 +108,7 @@ mod tests {
     #[tokio::test]
     async fn the_log_reaches_the_database_file_while_the_store_is_open() {
         let dir = tempfile::tempdir().unwrap();
-        let schema = Arc::new(Schema::build(&[]).unwrap());
-        let store = Store::connect(
-            &testing::sqlite_url(dir.path()),
-            schema,
-            StoreOptions::default(),
-        )
-        .await
-        .unwrap();
+        let store = testing::sqlite_store(dir.path()).await;
         let file = dir.path().join("herald.db");
         let before = std::fs::metadata(&file).unwrap().len();
         let schema = store.schema();

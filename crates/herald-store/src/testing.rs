@@ -62,6 +62,14 @@ pub fn sqlite_url(dir: &std::path::Path) -> String {
     format!("sqlite://{}", dir.join("herald.db").display())
 }
 
+/// A store on a SQLite file in `dir`, with the built-in tables only.
+pub async fn sqlite_store(dir: &std::path::Path) -> crate::Store {
+    let schema = std::sync::Arc::new(herald_core::Schema::build(&[]).expect("built-in schema"));
+    crate::Store::connect(&sqlite_url(dir), schema, crate::StoreOptions::default())
+        .await
+        .expect("open a SQLite store")
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -29,14 +29,7 @@ use uuid::Uuid;
 
 async fn sqlite() -> (Store, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let schema = Arc::new(Schema::build(&[]).unwrap());
-    let store = Store::connect(
-        &testing::sqlite_url(dir.path()),
-        schema,
-        StoreOptions::default(),
-    )
-    .await
-    .unwrap();
+    let store = testing::sqlite_store(dir.path()).await;
     (store, dir)
 }
 
