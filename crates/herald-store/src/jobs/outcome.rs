@@ -4,7 +4,7 @@
 //! the writing node still holds the lease. Also the purge of old succeeded
 //! jobs.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use herald_core::job::{JobPhase, JobStatus};
 use sqlx::Row;
@@ -124,24 +124,20 @@ impl Tx {
         let with_attempts: Vec<&&JobOutcome> =
             updated.iter().filter(|o| !o.attempts.is_empty()).collect();
         if !with_attempts.is_empty() {
+            // Numbered after the job's earlier attempts (a job run again
+            // after its lease ran out, retried or resumed) by a subquery
+            // per row that reads the last of them from the end of the
+            // (asyncoperationid, attempt) index: a COUNT over all the
+            // batch's ids, planned without statistics on herald_attempt
+            // (PostgreSQL with autovacuum off, or not yet run), was a
+            // scan of the whole table for every batch. Both stores
+            // compute the subquery before inserting the rows.
+            let rows: Vec<Vec<Param>> = with_attempts
+                .iter()
+                .flat_map(|o| o.attempts.iter().map(attempt_row))
+                .collect();
             let mut sql = Sql::default();
-            sql.push("SELECT asyncoperationid, COUNT(*) FROM herald_attempt WHERE ");
-            push_in(
-                &mut sql,
-                dialect,
-                "asyncoperationid",
-                false,
-                with_attempts.iter().map(|o| o.asyncoperation_id),
-            );
-            sql.push(" GROUP BY asyncoperationid");
-            let earlier: HashMap<Uuid, i64> = self.conn().await?.id_counts(&sql).await?;
-            let mut rows = Vec::new();
-            for o in &with_attempts {
-                let offset = earlier.get(&o.asyncoperation_id).copied().unwrap_or(0);
-                rows.extend(o.attempts.iter().map(|a| attempt_row(a, offset)));
-            }
-            let mut sql = Sql::default();
-            sql.push("INSERT INTO herald_attempt (attemptid, asyncoperationid, attempt, startedon, duration_ms, status, error, response) SELECT column1, column2, column3, column4, column5, column6, column7, column8 FROM ");
+            sql.push("INSERT INTO herald_attempt (attemptid, asyncoperationid, attempt, startedon, duration_ms, status, error, response) SELECT v.column1, v.column2, v.column3 + COALESCE((SELECT MAX(h.attempt) FROM herald_attempt h WHERE h.asyncoperationid = v.column2), 0), v.column4, v.column5, v.column6, v.column7, v.column8 FROM ");
             push_rows(&mut sql, dialect, &ATTEMPT_TYPES, rows);
             self.conn().await?.execute(&sql).await?;
         }
@@ -255,14 +251,15 @@ fn param_json(p: Param) -> serde_json::Value {
     }
 }
 
-/// One attempt as a row, numbered after `offset` earlier ones.
-fn attempt_row(a: &AttemptRow, offset: i64) -> Vec<Param> {
+/// One attempt as a row, numbered within its run (the INSERT adds the
+/// job's earlier attempts).
+fn attempt_row(a: &AttemptRow) -> Vec<Param> {
     vec![
         // Time-ordered, so a batch's attempts are appended to the key's
         // index rather than spread over it.
         Param::text(Uuid::now_v7()),
         Param::text(a.asyncoperation_id),
-        Param::int(a.attempt + offset),
+        Param::int(a.attempt),
         Param::int(a.started_ms),
         Param::int(a.duration_ms),
         Param::Int(a.status),
@@ -299,15 +296,5 @@ impl Conn<'_> {
     /// The ids a statement returns in its first column.
     async fn fetch_ids(&mut self, sql: &Sql) -> Result<Vec<Uuid>, StoreError> {
         Ok(conn_rows!(self, sql, |r| uuid(r.try_get(0)?)?))
-    }
-
-    /// `(id, count)` pairs of a grouped count.
-    async fn id_counts(&mut self, sql: &Sql) -> Result<HashMap<Uuid, i64>, StoreError> {
-        Ok(conn_rows!(self, sql, |r| (
-            uuid(r.try_get(0)?)?,
-            r.try_get::<i64, _>(1)?
-        ))
-        .into_iter()
-        .collect())
     }
 }
