@@ -97,6 +97,13 @@ pub fn indexes(dialect: Dialect, table: &Table) -> Vec<String> {
     // serviceendpoint's name has its own: see `endpoint_name_indexes`.
     if table.logical_name == "asyncoperation" {
         out.push("CREATE INDEX IF NOT EXISTS ix_asyncoperation_status ON \"asyncoperation\" (\"statuscode\", \"completedon\")".to_string());
+        // The failed jobs of one step, latest first: the query the
+        // webhook docs give (`statuscode eq 31 and _owningextensionid_value
+        // eq @stepid`, `$orderby=completedon desc`) as one index range,
+        // whatever the planner knows. Without it PostgreSQL, lacking
+        // statistics, intersected the step and status indexes over every
+        // job of the step: 124 ms for 1 000 failed among 1 000 000.
+        out.push("CREATE INDEX IF NOT EXISTS ix_asyncoperation_step_status_completedon ON \"asyncoperation\" (\"owningextensionid\", \"statuscode\", \"completedon\")".to_string());
         // The console's System Jobs list: newest first (`createdon DESC
         // NULLS LAST`, keyset-paged), optionally filtered on status, step
         // or table. PostgreSQL can walk an index backwards for that order
