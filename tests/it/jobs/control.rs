@@ -58,21 +58,20 @@ async fn failed_jobs_can_be_retried_and_show_their_attempts(s: TestServer) {
     let (_, attempts) = s
         .get(&format!("asyncoperations({id})/herald_Attempts"))
         .await;
-    let statuses: Vec<i64> = attempts["value"]
+    // (number, status) of each attempt: the retry's attempt is numbered
+    // after the first run's.
+    let tries: Vec<(i64, i64)> = attempts["value"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|a| a["status"].as_i64().unwrap())
+        .map(|a| {
+            (
+                a["attempt"].as_i64().unwrap(),
+                a["status"].as_i64().unwrap(),
+            )
+        })
         .collect();
-    assert_eq!(statuses, vec![400, 200]);
-    // The retry's attempt is numbered after the first run's.
-    let numbers: Vec<i64> = attempts["value"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["attempt"].as_i64().unwrap())
-        .collect();
-    assert_eq!(numbers, vec![1, 2], "{attempts}");
+    assert_eq!(tries, vec![(1, 400), (2, 200)], "{attempts}");
     assert_eq!(rx.requests().len(), 2);
     // A succeeded job cannot be retried.
     let (st, _, body) = s
