@@ -8,8 +8,8 @@ use std::collections::HashMap;
 use sqlx::Row;
 use uuid::Uuid;
 
-use super::push_in;
 use super::rows::JobRow;
+use super::{push_in, Sorts};
 use crate::conn::{conn_rows, Conn};
 use crate::error::StoreError;
 use crate::read::{self, uuid};
@@ -191,19 +191,7 @@ impl Store {
             sql.push(" FOR UPDATE SKIP LOCKED");
         }
         let mut tx = self.begin().await?;
-        tx.prefer_custom_plans().await?;
-        if pg {
-            // Read the candidates in the index's order, never by sorting
-            // the ready queue: the endpoint filters look selective to a
-            // planner without statistics on `endpointid` (a fresh or
-            // churning queue), and it then sorted every ready job, all
-            // of them, for each claim (a sort under `FOR UPDATE` cannot
-            // stop at the LIMIT). Only this transaction is affected.
-            tx.conn()
-                .await?
-                .execute_raw("SET LOCAL enable_sort = off")
-                .await?;
-        }
+        tx.prefer_custom_plans(Sorts::Off).await?;
         let candidates = tx.conn().await?.candidate_rows(&sql).await?;
         let exhausted = (candidates.len() as i64) < limits.limit;
         let chosen = limits.pick(&candidates);
@@ -251,7 +239,7 @@ impl Store {
                 Dialect::Postgres => {
                     async {
                         let mut tx = self.begin().await?;
-                        tx.prefer_custom_plans().await?;
+                        tx.prefer_custom_plans(Sorts::Allowed).await?;
                         let rows = tx.conn().await?.job_rows(&ids).await?;
                         tx.commit().await?;
                         Ok(rows)

@@ -88,10 +88,24 @@ pub(crate) const DDL: &[&str] = &[
 /// anonymous `?`, see [`Sql::sqlite_text`].)
 const CHUNK: usize = 250;
 
+/// Whether a queue transaction's statements may be planned with a sort
+/// (see [`Tx::prefer_custom_plans`](crate::Tx)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Sorts {
+    Allowed,
+    /// Read in an index's order instead: the claim, whose endpoint filters
+    /// look selective to a planner without statistics on `endpointid` (a
+    /// fresh or churning queue), so that it sorted every ready job, all of
+    /// them, for each claim (a sort under `FOR UPDATE` cannot stop at the
+    /// LIMIT).
+    Off,
+}
+
 impl crate::Tx {
     /// On PostgreSQL, plan this transaction's statements for their
-    /// parameters each time (`SET LOCAL plan_cache_mode =
-    /// force_custom_plan`); nothing on SQLite.
+    /// parameters each time (`plan_cache_mode = force_custom_plan`), and
+    /// with `Sorts::Off` never by sorting (`enable_sort = off`), both set
+    /// for this transaction only in one statement; nothing on SQLite.
     ///
     /// The queue's batch statements (claims, outcomes, releases, the read
     /// of claimed rows) are prepared once per connection and run thousands
@@ -103,12 +117,13 @@ impl crate::Tx {
     /// and slowed to a few hundred jobs a second. Planned each time, the
     /// id list is a constant, its length known, and the indexes are used;
     /// planning a batch statement costs far less than one of its rows.
-    pub(crate) async fn prefer_custom_plans(&mut self) -> Result<(), StoreError> {
+    pub(crate) async fn prefer_custom_plans(&mut self, sorts: Sorts) -> Result<(), StoreError> {
         if self.dialect() == Dialect::Postgres {
-            self.conn()
-                .await?
-                .execute_raw("SET LOCAL plan_cache_mode = force_custom_plan")
-                .await?;
+            let text = match sorts {
+                Sorts::Allowed => "SELECT set_config('plan_cache_mode', 'force_custom_plan', true)",
+                Sorts::Off => "SELECT set_config('plan_cache_mode', 'force_custom_plan', true), set_config('enable_sort', 'off', true)",
+            };
+            self.conn().await?.execute_raw(text).await?;
         }
         Ok(())
     }

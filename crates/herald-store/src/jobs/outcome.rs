@@ -62,7 +62,7 @@ impl Tx {
         owner: &str,
         outcomes: &[JobOutcome],
     ) -> Result<Vec<Uuid>, StoreError> {
-        self.prefer_custom_plans().await?;
+        self.prefer_custom_plans(super::Sorts::Allowed).await?;
         let mut held = Vec::new();
         for chunk in outcomes.chunks(CHUNK) {
             held.extend(self.complete_chunk(owner, chunk).await?);
@@ -121,9 +121,11 @@ impl Tx {
             }
         }
 
-        let with_attempts: Vec<&&JobOutcome> =
-            updated.iter().filter(|o| !o.attempts.is_empty()).collect();
-        if !with_attempts.is_empty() {
+        let rows: Vec<Vec<Param>> = updated
+            .iter()
+            .flat_map(|o| o.attempts.iter().map(attempt_row))
+            .collect();
+        if !rows.is_empty() {
             // Numbered after the job's earlier attempts (a job run again
             // after its lease ran out, retried or resumed) by a subquery
             // per row that reads the last of them from the end of the
@@ -132,10 +134,6 @@ impl Tx {
             // (PostgreSQL with autovacuum off, or not yet run), was a
             // scan of the whole table for every batch. Both stores
             // compute the subquery before inserting the rows.
-            let rows: Vec<Vec<Param>> = with_attempts
-                .iter()
-                .flat_map(|o| o.attempts.iter().map(attempt_row))
-                .collect();
             let mut sql = Sql::default();
             sql.push("INSERT INTO herald_attempt (attemptid, asyncoperationid, attempt, startedon, duration_ms, status, error, response) SELECT v.column1, v.column2, v.column3 + COALESCE((SELECT MAX(h.attempt) FROM herald_attempt h WHERE h.asyncoperationid = v.column2), 0), v.column4, v.column5, v.column6, v.column7, v.column8 FROM ");
             push_rows(&mut sql, dialect, &ATTEMPT_TYPES, rows);

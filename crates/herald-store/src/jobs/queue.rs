@@ -195,7 +195,7 @@ impl Tx {
     /// prefetched jobs): ready again at once for any node, the claim not
     /// counted.
     pub async fn release_jobs(&mut self, owner: &str, ids: &[Uuid]) -> Result<u64, StoreError> {
-        self.prefer_custom_plans().await?;
+        self.prefer_custom_plans(super::Sorts::Allowed).await?;
         let mut released = 0;
         for chunk in ids.chunks(CHUNK) {
             let mut sql = Sql::default();
