@@ -175,7 +175,7 @@ impl Tx {
         }
         c.put_setting(VERSION_SETTING, &version.to_string()).await?;
         // Written past the transaction's copy of the settings.
-        self.settings = None;
+        self.forget_settings();
         Ok(())
     }
 

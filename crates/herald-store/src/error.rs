@@ -14,6 +14,11 @@ pub enum StoreError {
     /// failed to commit; the write was not committed.
     #[error("the commit failed: {0}")]
     Commit(String),
+    /// A SQLite write decided on a copy of the settings (the versions of
+    /// the security roles…) that changed before it took the writer
+    /// connection (`group`); nothing of it ran. Run it again alone.
+    #[error("the settings changed while the write was prepared; run it again")]
+    SettingsChanged,
     #[error("unsupported database URL '{0}': use sqlite://path or postgres://…")]
     UnsupportedUrl(String),
     /// A stored secret that the keyring cannot open (`at` names the row
@@ -48,8 +53,12 @@ impl StoreError {
     /// chose this statement as a deadlock's victim (40P01). A grouped write
     /// (`pg_group`) fails so instead of stalling its group; nothing of it
     /// was committed, and it may be run again in a transaction of its own.
+    ///
+    /// Also true of [`StoreError::SettingsChanged`], which the caller
+    /// answers the same way.
     pub fn is_lock_conflict(&self) -> bool {
         match self {
+            StoreError::SettingsChanged => true,
             StoreError::Database(sqlx::Error::Database(db)) => {
                 matches!(db.code().as_deref(), Some("55P03") | Some("40P01"))
             }

@@ -27,12 +27,24 @@
 //! - A group commits after at most [`MAX_MEMBERS`] writes or [`MAX_OPEN`],
 //!   whichever comes first, so a steady stream of writes does not keep
 //!   the first ones waiting.
-//! - The settings a write reads (the versions of the security roles and
-//!   registrations, `settings`) are read once per group: a write that
-//!   succeeded leaves its copy to the next write of the group, so a write
-//!   that reads nothing else is one hand-off in all. The copy lives only
-//!   while the group's transaction is open (no other process can write
-//!   the file meanwhile).
+//! - A write takes the connection only when it first needs it
+//!   ([`Pending`]): a write whose statements are all batched (a create
+//!   with its System Jobs) builds them — the record, the 5 KB execution
+//!   context — while the writes before it run, and holds the connection
+//!   for one hand-off only. A write that must read (an update reads its
+//!   row) takes it at that read and keeps it to its end, as before.
+//! - The settings a write reads (the versions of the security roles,
+//!   `settings`) are read once, not per write: the group keeps the copy
+//!   its writes left, and after each COMMIT it is *published*, with its
+//!   generation, for the writes that have not taken the connection yet.
+//!   Every write that changes a setting (or may have) advances the
+//!   generation; a write that decided on a published copy of an older
+//!   generation is refused when it takes the connection, before it ran
+//!   anything ([`StoreError::SettingsChanged`]), and runs again alone. So
+//!   no write commits on settings other than those it would have read.
+//!   This assumes what the single writer connection already does: one
+//!   herald process writes the file (the registration cache's version
+//!   counter on SQLite makes the same assumption).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -44,6 +56,13 @@ use tokio::sync::{oneshot, Mutex, OwnedMutexGuard};
 
 use crate::error::StoreError;
 
+/// Every write's savepoint has this one name: one is open at a time (a
+/// write releases or rolls back its own before the next begins), and the
+/// same name keeps a write's text the same, so sqlx's cache of prepared
+/// statements answers it instead of SQLite parsing it anew (a name per
+/// write cost a parse of every statement, a third of the write's time).
+const SAVEPOINT: &str = "herald_w";
+
 /// Writes one transaction holds at most.
 const MAX_MEMBERS: usize = 256;
 /// How long a group stays open for more writes at most.
@@ -53,6 +72,9 @@ const MAX_OPEN: Duration = Duration::from_millis(25);
 #[derive(Clone)]
 pub(crate) struct Writer {
     slot: Arc<Mutex<Slot>>,
+    /// The settings as of the last COMMIT, and their generation (see
+    /// above).
+    published: Arc<std::sync::Mutex<Option<(u64, Settings)>>>,
     /// Writes waiting for the connection.
     queued: Arc<AtomicUsize>,
     /// How long a write waits for the connection at most.
@@ -63,40 +85,77 @@ pub(crate) struct Slot {
     pub(crate) conn: SqliteConnection,
     /// A group transaction is open (BEGIN sent), since when.
     open: Option<Instant>,
-    /// Savepoints named so far.
-    next: u64,
     /// Writes of the open transaction waiting for its COMMIT.
     waiting: Vec<oneshot::Sender<Result<(), String>>>,
     /// Statements to run before anything else (a dropped write's
     /// rollback to its savepoint, when it could not run them itself).
     prefix: String,
-    /// `herald_setting` as the open group's writes left it (see above).
+    /// `herald_setting` as the writes so far left it (see above), kept
+    /// across groups.
     settings: Option<Settings>,
+    /// Advanced by every write that changed (or may have changed) a
+    /// setting, and by every failed COMMIT.
+    generation: u64,
+    /// The writer's published copy (the same as [`Writer::published`]).
+    published: Arc<std::sync::Mutex<Option<(u64, Settings)>>>,
 }
 
 /// `herald_setting` as a transaction sees it.
 pub(crate) type Settings = HashMap<String, String>;
 
+/// What a write leaves of the settings to the writes after it.
+pub(crate) enum SettingsLeft {
+    /// It never read them.
+    Untouched,
+    /// It read them (or decided on a copy still current): unchanged.
+    Read(Settings),
+    /// It changed them; this is the copy with its changes.
+    Written(Settings),
+    /// It wrote them past its copy: the next write reads them again.
+    Unknown,
+}
+
+/// A write that has not taken the connection yet: it builds its statements
+/// while other writes hold it ([`Pending::join`] takes it).
+pub(crate) struct Pending {
+    writer: Writer,
+}
+
+impl Pending {
+    /// Take the connection and join the open group; `decided_on`: the
+    /// generation of the published settings the write used so far.
+    pub(crate) async fn join(&self, decided_on: Option<u64>) -> Result<Member, StoreError> {
+        self.writer.join_checked(false, decided_on).await
+    }
+
+    /// The settings as of the last COMMIT and their generation, if known.
+    pub(crate) fn published(&self) -> Option<(u64, Settings)> {
+        self.writer.published()
+    }
+}
+
 /// One write transaction inside a group.
 pub(crate) struct Member {
     guard: Option<OwnedMutexGuard<Slot>>,
     writer: Writer,
-    savepoint: String,
     /// Its SAVEPOINT was sent.
     started: bool,
 }
 
 impl Writer {
     pub(crate) fn new(conn: SqliteConnection, timeout: Duration) -> Writer {
+        let published = Arc::new(std::sync::Mutex::new(None));
         Writer {
             slot: Arc::new(Mutex::new(Slot {
                 conn,
                 open: None,
-                next: 0,
                 waiting: Vec::new(),
                 prefix: String::new(),
                 settings: None,
+                generation: 0,
+                published: published.clone(),
             })),
+            published,
             queued: Arc::new(AtomicUsize::new(0)),
             timeout,
         }
@@ -111,21 +170,51 @@ impl Writer {
         lock_counted(&self.slot, &self.queued).await
     }
 
+    /// The settings as of the last COMMIT and their generation, if known.
+    pub(crate) fn published(&self) -> Option<(u64, Settings)> {
+        self.published
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Begin a write that takes the connection when it first needs it.
+    pub(crate) fn pending(&self) -> Pending {
+        Pending {
+            writer: self.clone(),
+        }
+    }
+
     /// Begin a write: it joins the open group, or (`alone`) commits the
     /// open group first and runs in a new one.
     pub(crate) async fn join(&self, alone: bool) -> Result<Member, StoreError> {
+        self.join_checked(alone, None).await
+    }
+
+    /// [`Writer::join`] for a write that decided on settings of generation
+    /// `decided_on`: refused if they changed since.
+    async fn join_checked(
+        &self,
+        alone: bool,
+        decided_on: Option<u64>,
+    ) -> Result<Member, StoreError> {
         let mut slot = tokio::time::timeout(self.timeout, self.lock())
             .await
             .map_err(|_| StoreError::Database(sqlx::Error::PoolTimedOut))?;
+        if decided_on.is_some_and(|g| g != slot.generation) {
+            // Nothing of this write ran; the group it leaves still needs
+            // its COMMIT if no write comes after.
+            if self.queued.load(Ordering::SeqCst) == 0 {
+                slot.commit_group().await?;
+            }
+            return Err(StoreError::SettingsChanged);
+        }
         if alone {
             slot.commit_group().await?;
         }
-        slot.next += 1;
-        let savepoint = format!("herald_w{}", slot.next);
         Ok(Member {
             guard: Some(slot),
             writer: self.clone(),
-            savepoint,
             started: false,
         })
     }
@@ -187,7 +276,6 @@ impl Slot {
     /// group; the writes waiting then hear of a failure they may not have
     /// had, never of a commit that did not happen.
     async fn commit_group(&mut self) -> Result<(), StoreError> {
-        self.settings = None;
         if self.open.take().is_none() {
             return Ok(());
         }
@@ -197,7 +285,12 @@ impl Slot {
         if result.is_err() {
             // Leave no transaction behind, whatever the state.
             let _ = self.run("ROLLBACK").await;
+            self.forget_settings();
         }
+        // Published before any write of the group hears of its commit: a
+        // client that saw its write acknowledged finds its settings in
+        // the next write.
+        self.publish();
         let told = result.as_ref().map(|_| ()).map_err(|e| e.to_string());
         for w in waiting {
             let _ = w.send(told.clone());
@@ -209,12 +302,26 @@ impl Slot {
     /// unknown state): roll back, tell the waiting writes.
     async fn abandon(&mut self, why: &str) {
         self.open = None;
-        self.settings = None;
+        self.forget_settings();
+        self.publish();
         self.prefix.clear();
         for w in self.waiting.drain(..) {
             let _ = w.send(Err(format!("the shared transaction failed: {why}")));
         }
         let _ = self.run("ROLLBACK").await;
+    }
+}
+
+impl Slot {
+    /// The copy of the settings may no longer be what the file holds.
+    fn forget_settings(&mut self) {
+        self.settings = None;
+        self.generation += 1;
+    }
+
+    fn publish(&mut self) {
+        let copy = self.settings.clone().map(|s| (self.generation, s));
+        *self.published.lock().unwrap_or_else(|p| p.into_inner()) = copy;
     }
 }
 
@@ -242,32 +349,31 @@ impl Member {
             return None;
         }
         self.started = true;
-        let sp = self.savepoint.clone();
         let slot = self.slot();
         let mut text = std::mem::take(&mut slot.prefix);
         if slot.open.is_none() {
             text.push_str("BEGIN;\n");
             slot.open = Some(Instant::now());
         }
-        text.push_str(&format!("SAVEPOINT {sp};\n"));
+        text.push_str(&format!("SAVEPOINT {SAVEPOINT};\n"));
         Some(text)
     }
 
     /// Commit this write: `last` (its batched statements, which may be
     /// empty) and the release of its savepoint in one hand-off, then the
     /// group's COMMIT now or by a later write. Returns once committed. A
-    /// failure of `last` rolls this write back (alone). `settings`: this
-    /// write's copy of the settings, left to the group's next writes.
+    /// failure of `last` rolls this write back (alone). `settings`: what
+    /// this write knows of the settings, left to the group's next writes.
     pub(crate) async fn commit(
         mut self,
         last: &crate::sql::Sql,
-        settings: Option<Settings>,
+        settings: SettingsLeft,
     ) -> Result<(), StoreError> {
         let mut own = Ok(());
         if !last.text.is_empty() || self.started {
             let mut text = self.preamble().unwrap_or_default();
             text.push_str(&last.sqlite_text());
-            text.push_str(&format!("RELEASE {};\n", self.savepoint));
+            text.push_str(&format!("RELEASE {SAVEPOINT};\n"));
             let q = crate::conn::bound_query_text::<Sqlite>(&text, last);
             own = q.execute(&mut *self.conn()).await.map(|_| ());
             if own.is_err() {
@@ -283,14 +389,23 @@ impl Member {
         let now = writer.queued.load(Ordering::SeqCst) == 0
             || slot.waiting.len() + 1 >= MAX_MEMBERS
             || slot.open.is_some_and(|t| t.elapsed() >= MAX_OPEN);
+        match (&own, settings) {
+            // Rolled back: what it wrote is gone, but the writes that
+            // decided on the settings meanwhile are refused all the same.
+            (Err(_), SettingsLeft::Written(_) | SettingsLeft::Unknown) => slot.generation += 1,
+            (Err(_), _) | (Ok(()), SettingsLeft::Untouched) => {}
+            (Ok(()), SettingsLeft::Read(copy)) => slot.settings = Some(copy),
+            (Ok(()), SettingsLeft::Written(copy)) => {
+                slot.settings = Some(copy);
+                slot.generation += 1;
+            }
+            (Ok(()), SettingsLeft::Unknown) => slot.forget_settings(),
+        }
         if let Err(e) = own {
             if now {
                 slot.commit_group().await?;
             }
             return Err(e.into());
-        }
-        if slot.open.is_some() {
-            slot.settings = settings;
         }
         if now || slot.open.is_none() {
             return slot.commit_group().await;
@@ -307,7 +422,7 @@ impl Member {
         if !std::mem::take(&mut self.started) {
             return;
         }
-        let text = format!("ROLLBACK TO {0};\nRELEASE {0};\n", self.savepoint);
+        let text = format!("ROLLBACK TO {SAVEPOINT};\nRELEASE {SAVEPOINT};\n");
         let slot = self.slot();
         if let Err(e) = slot.run(&text).await {
             slot.abandon(&e.to_string()).await;
@@ -340,7 +455,7 @@ impl Drop for Member {
         };
         if self.started {
             slot.prefix
-                .push_str(&format!("ROLLBACK TO {0};\nRELEASE {0};\n", self.savepoint));
+                .push_str(&format!("ROLLBACK TO {SAVEPOINT};\nRELEASE {SAVEPOINT};\n"));
         }
         let open = slot.open.is_some();
         drop(slot);
@@ -351,3 +466,4 @@ impl Drop for Member {
         }
     }
 }
+

@@ -273,8 +273,16 @@ impl Store {
     /// [`StoreError::is_lock_conflict`] where an ordinary transaction would
     /// have waited for a row lock: nothing of it was committed, and the
     /// caller runs it again in [`Store::begin_alone`].
+    ///
+    /// On SQLite such a write takes the writer connection only when it
+    /// first needs it (`group::Pending`), and may fail the same way when
+    /// the settings it decided on changed meanwhile
+    /// ([`StoreError::SettingsChanged`]).
     pub async fn begin_grouped(&self) -> Result<Tx, StoreError> {
         let Some(groups) = &self.pg_groups else {
+            if let Backend::Sqlite { writer, .. } = &self.backend {
+                return Ok(self.tx(TxInner::SqlitePending(writer.pending()), None));
+            }
             return self.begin_with(false).await;
         };
         let mut member = groups.join().await?;
@@ -295,6 +303,8 @@ impl Store {
             keyring: self.keyring.clone(),
             notify: false,
             settings,
+            settings_generation: None,
+            settings_written: Written::No,
         }
     }
 
@@ -412,6 +422,21 @@ pub struct Tx {
     notify: bool,
     /// `herald_setting` as this transaction read it (`settings`).
     pub(crate) settings: Option<std::collections::HashMap<String, String>>,
+    /// The copy in `settings` is the SQLite writer's published one of this
+    /// generation (`group`), taken before the write had the connection.
+    settings_generation: Option<u64>,
+    /// Whether this transaction wrote settings.
+    pub(crate) settings_written: Written,
+}
+
+/// Whether a transaction wrote `herald_setting`, and through its copy.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Written {
+    No,
+    /// Through `Tx::put_setting`: its copy holds the change.
+    InCopy,
+    /// Past its copy (which it dropped).
+    PastCopy,
 }
 
 /// Parameters bound in one PostgreSQL batch before it is sent (the
@@ -426,6 +451,8 @@ const SQLITE_BATCH_TEXT: usize = 64 * 1024;
 
 enum TxInner {
     Sqlite(group::Member),
+    /// A SQLite write that has not needed the connection yet.
+    SqlitePending(group::Pending),
     Pg(sqlx::Transaction<'static, Postgres>),
     /// A write of a PostgreSQL group transaction (`pg_group`).
     PgGroup(pg_group::Member),
@@ -438,8 +465,41 @@ impl Tx {
         self.raw_conn()
     }
 
+    /// Take the SQLite writer connection if this write has not yet.
+    async fn joined(&mut self) -> Result<(), StoreError> {
+        if let TxInner::SqlitePending(p) = &self.inner {
+            let mut member = p.join(self.settings_generation).await?;
+            if self.settings.is_none() {
+                self.settings = member.settings();
+            }
+            self.inner = TxInner::Sqlite(member);
+        }
+        Ok(())
+    }
+
+    /// Whether this is a SQLite write that has not taken the connection,
+    /// and the writer's published settings if so.
+    pub(crate) fn published_settings(&self) -> Option<(u64, group::Settings)> {
+        match &self.inner {
+            TxInner::SqlitePending(p) => p.published(),
+            _ => None,
+        }
+    }
+
+    /// Use the writer's published settings of `generation` (see
+    /// [`Tx::published_settings`]).
+    pub(crate) fn decide_on(&mut self, generation: u64, settings: group::Settings) {
+        self.settings = Some(settings);
+        self.settings_generation = Some(generation);
+    }
+
     fn raw_conn(&mut self) -> Result<Conn<'_>, StoreError> {
         Ok(match &mut self.inner {
+            TxInner::SqlitePending(_) => {
+                return Err(StoreError::Invalid(
+                    "internal: the write has not taken the connection".into(),
+                ))
+            }
             TxInner::Sqlite(m) => Conn::Sqlite(m.conn()),
             TxInner::Pg(t) => Conn::Pg(t),
             TxInner::PgGroup(m) => Conn::Pg(m.conn()?),
@@ -447,13 +507,15 @@ impl Tx {
     }
 
     fn is_pg(&self) -> bool {
-        !matches!(self.inner, TxInner::Sqlite(_))
+        !matches!(self.inner, TxInner::Sqlite(_) | TxInner::SqlitePending(_))
     }
 
     /// Send the batched inserts (see [`Tx`]).
     pub async fn flush(&mut self) -> Result<(), StoreError> {
+        self.joined().await?;
         // A SQLite write's first statements begin its savepoint (`group`).
         let preamble = match &mut self.inner {
+            TxInner::SqlitePending(_) => None,
             TxInner::Sqlite(m) => m.preamble(),
             TxInner::Pg(_) => None,
             // A grouped PostgreSQL write's savepoint is its own message.
@@ -541,18 +603,32 @@ impl Tx {
 
     pub fn dialect(&self) -> Dialect {
         match self.inner {
-            TxInner::Sqlite(_) => Dialect::Sqlite,
+            TxInner::Sqlite(_) | TxInner::SqlitePending(_) => Dialect::Sqlite,
             TxInner::Pg(_) | TxInner::PgGroup(_) => Dialect::Postgres,
         }
     }
 
     pub async fn commit(mut self) -> Result<(), StoreError> {
+        if matches!(self.inner, TxInner::SqlitePending(_)) {
+            if self.pending.is_empty() {
+                // Nothing to write: nothing to commit.
+                return Ok(());
+            }
+            self.joined().await?;
+        }
         match self.inner {
+            TxInner::SqlitePending(_) => unreachable!("joined above"),
             TxInner::Sqlite(m) => {
                 // The last batch goes with the savepoint's release.
                 let id = self.pending_id.take().unwrap_or_default();
                 let last = self.pending.take(false, "");
-                match m.commit(&last, self.settings.take()).await {
+                let left = match (self.settings.take(), self.settings_written) {
+                    (None, Written::No) => group::SettingsLeft::Untouched,
+                    (Some(copy), Written::No) => group::SettingsLeft::Read(copy),
+                    (Some(copy), Written::InCopy) => group::SettingsLeft::Written(copy),
+                    (_, _) => group::SettingsLeft::Unknown,
+                };
+                match m.commit(&last, left).await {
                     Err(StoreError::Database(e)) => Err(StoreError::from_write(e, &id)),
                     other => other,
                 }
@@ -578,6 +654,7 @@ impl Tx {
 
     pub async fn rollback(self) -> Result<(), StoreError> {
         match self.inner {
+            TxInner::SqlitePending(_) => {}
             TxInner::Sqlite(m) => m.rollback().await?,
             TxInner::Pg(t) => t.rollback().await?,
             TxInner::PgGroup(m) => m.rollback().await?,

@@ -13,7 +13,7 @@ use sqlx::Row;
 use crate::conn::{conn_rows, Conn};
 use crate::error::StoreError;
 use crate::sql::{Param, Sql};
-use crate::Tx;
+use crate::{Tx, Written};
 
 /// The settings table: one text value per name.
 pub(crate) const DDL: &[&str] = &["CREATE TABLE IF NOT EXISTS herald_setting (
@@ -23,6 +23,13 @@ pub(crate) const DDL: &[&str] = &["CREATE TABLE IF NOT EXISTS herald_setting (
 
 impl Tx {
     pub async fn setting(&mut self, name: &str) -> Result<Option<String>, StoreError> {
+        if self.settings.is_none() {
+            // A SQLite write that has not taken the writer yet decides on
+            // the published copy (checked when it takes it, `group`).
+            if let Some((generation, copy)) = self.published_settings() {
+                self.decide_on(generation, copy);
+            }
+        }
         if self.settings.is_none() {
             let sql = Sql {
                 text: "SELECT name, value FROM herald_setting".into(),
@@ -36,10 +43,22 @@ impl Tx {
 
     pub async fn put_setting(&mut self, name: &str, value: &str) -> Result<(), StoreError> {
         self.conn().await?.put_setting(name, value).await?;
-        if let Some(m) = &mut self.settings {
-            m.insert(name.to_string(), value.to_string());
+        match &mut self.settings {
+            Some(m) => {
+                m.insert(name.to_string(), value.to_string());
+                if self.settings_written == Written::No {
+                    self.settings_written = Written::InCopy;
+                }
+            }
+            None => self.settings_written = Written::PastCopy,
         }
         Ok(())
+    }
+
+    /// This transaction wrote settings past its copy: it drops the copy.
+    pub(crate) fn forget_settings(&mut self) {
+        self.settings = None;
+        self.settings_written = Written::PastCopy;
     }
 }
 

@@ -331,3 +331,70 @@ async fn a_grouped_write_that_meets_a_row_lock_is_a_lock_conflict_on_postgres() 
         .unwrap();
     tx.commit().await.unwrap();
 }
+
+/// SQLite only (a PostgreSQL write reads the settings in its own
+/// transaction): a grouped write that has not taken the writer decides on
+/// the settings as of the last commit. If a write changes them before it
+/// takes the writer, it is refused as a lock conflict (to be run again
+/// alone) and leaves nothing; the next write decides on the new value.
+#[tokio::test]
+async fn a_grouped_write_that_decided_on_changed_settings_is_refused_on_sqlite() {
+    let (store, _dir) = sqlite().await;
+    let schema = store.schema().clone();
+    let t = schema.table("account").unwrap();
+    let mut tx = store.begin().await.unwrap();
+    tx.put_setting("k", "1").await.unwrap();
+    tx.commit().await.unwrap();
+    // A write that reads the settings leaves its copy to be published.
+    let mut tx = store.begin().await.unwrap();
+    assert_eq!(tx.setting("k").await.unwrap().as_deref(), Some("1"));
+    tx.insert(t, &account(Uuid::new_v4(), "reader")).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let late = Uuid::new_v4();
+    let mut grouped = store.begin_grouped().await.unwrap();
+    assert_eq!(grouped.setting("k").await.unwrap().as_deref(), Some("1"));
+    grouped.insert(t, &account(late, "late")).await.unwrap();
+
+    let mut change = store.begin().await.unwrap();
+    change.put_setting("k", "2").await.unwrap();
+    change.commit().await.unwrap();
+
+    let err = grouped
+        .commit()
+        .await
+        .expect_err("a write decided on settings that changed committed");
+    assert!(err.is_lock_conflict(), "not a lock conflict: {err}");
+    assert!(!exists(&store, late).await);
+
+    let mut again = store.begin_grouped().await.unwrap();
+    assert_eq!(again.setting("k").await.unwrap().as_deref(), Some("2"));
+    again.insert(t, &account(late, "late")).await.unwrap();
+    again.commit().await.unwrap();
+    assert!(exists(&store, late).await);
+}
+
+/// SQLite: a setting changed by a grouped write that read the published
+/// copy first is what the writes after it see, and one rolled back is not.
+#[tokio::test]
+async fn a_setting_changed_by_a_grouped_write_is_seen_by_the_next_on_sqlite() {
+    let (store, _dir) = sqlite().await;
+    let mut tx = store.begin().await.unwrap();
+    tx.put_setting("k", "1").await.unwrap();
+    tx.commit().await.unwrap();
+    for (value, commit) in [("2", true), ("3", false), ("4", true)] {
+        let mut tx = store.begin_grouped().await.unwrap();
+        tx.setting("k").await.unwrap();
+        tx.put_setting("k", value).await.unwrap();
+        if commit {
+            tx.commit().await.unwrap();
+        } else {
+            tx.rollback().await.unwrap();
+        }
+        let mut next = store.begin_grouped().await.unwrap();
+        let seen = next.setting("k").await.unwrap();
+        let want = if value == "3" { "2" } else { value };
+        assert_eq!(seen.as_deref(), Some(want), "after writing {value}");
+        drop(next);
+    }
+}
