@@ -27,6 +27,16 @@
 //! - A group commits after at most [`MAX_MEMBERS`] writes or [`MAX_OPEN`],
 //!   whichever comes first, so a steady stream of writes does not keep
 //!   the first ones waiting.
+//! - A write whose statements are all batched hands them over whole
+//!   ([`Writer::submit`]): the first write to take the connection runs
+//!   every write handed over so far as one *round* — each in its
+//!   savepoint, then the COMMIT — in ONE hand-off to the connection's
+//!   thread, and tells each its outcome. So under load a round of many
+//!   writes costs one hand-off, not one per write plus one per COMMIT,
+//!   and writes arriving meanwhile form the next round. If any statement
+//!   of a round fails, the round is rolled back to a savepoint around it
+//!   and its writes run again one by one, so the one that failed fails
+//!   alone, as above.
 //! - A write takes the connection only when it first needs it
 //!   ([`Pending`]): a write whose statements are all batched (a create
 //!   with its System Jobs) builds them — the record, the 5 KB execution
@@ -55,6 +65,7 @@ use sqlx::{Executor, Sqlite, SqliteConnection};
 use tokio::sync::{oneshot, Mutex, OwnedMutexGuard};
 
 use crate::error::StoreError;
+use crate::sql::{Param, Sql};
 
 /// Every write's savepoint has this one name: one is open at a time (a
 /// write releases or rolls back its own before the next begins), and the
@@ -62,6 +73,14 @@ use crate::error::StoreError;
 /// statements answers it instead of SQLite parsing it anew (a name per
 /// write cost a parse of every statement, a third of the write's time).
 const SAVEPOINT: &str = "herald_w";
+
+/// The savepoint around a whole round of handed-over writes.
+const ROUND: &str = "herald_round";
+
+/// Text of one round at most: SQLite copies the rest of a multi-statement
+/// text for every statement it prepares (see `SQLITE_BATCH_TEXT` in
+/// lib.rs); a round of the same shape and size is a cached statement.
+const ROUND_TEXT: usize = 64 * 1024;
 
 /// Writes one transaction holds at most.
 const MAX_MEMBERS: usize = 256;
@@ -77,6 +96,9 @@ pub(crate) struct Writer {
     published: Arc<std::sync::Mutex<Option<(u64, Settings)>>>,
     /// Writes waiting for the connection.
     queued: Arc<AtomicUsize>,
+    /// Writes handed over whole, for the next round.
+    submitted: Arc<std::sync::Mutex<Vec<Submitted>>>,
+    tickets: Arc<std::sync::atomic::AtomicU64>,
     /// How long a write waits for the connection at most.
     timeout: Duration,
 }
@@ -102,6 +124,21 @@ pub(crate) struct Slot {
 
 /// `herald_setting` as a transaction sees it.
 pub(crate) type Settings = HashMap<String, String>;
+
+/// A write handed over whole ([`Writer::submit`]).
+struct Submitted {
+    /// Which write it is.
+    ticket: u64,
+    /// Its statements with anonymous placeholders.
+    text: String,
+    params: Vec<Param>,
+    /// The generation of the published settings it decided on.
+    decided_on: Option<u64>,
+    /// The settings it read (unchanged: a write that changes them holds
+    /// the connection, it is never handed over).
+    settings: Option<Settings>,
+    tell: oneshot::Sender<Result<(), StoreError>>,
+}
 
 /// What a write leaves of the settings to the writes after it.
 pub(crate) enum SettingsLeft {
@@ -132,6 +169,16 @@ impl Pending {
     pub(crate) fn published(&self) -> Option<(u64, Settings)> {
         self.writer.published()
     }
+
+    /// Commit the write whole (see [`Writer::submit`]).
+    pub(crate) async fn submit(
+        &self,
+        last: &Sql,
+        settings: Option<Settings>,
+        decided_on: Option<u64>,
+    ) -> Result<(), StoreError> {
+        self.writer.submit(last, settings, decided_on).await
+    }
 }
 
 /// One write transaction inside a group.
@@ -157,6 +204,8 @@ impl Writer {
             })),
             published,
             queued: Arc::new(AtomicUsize::new(0)),
+            submitted: Arc::new(std::sync::Mutex::new(Vec::new())),
+            tickets: Arc::new(std::sync::atomic::AtomicU64::new(0)),
             timeout,
         }
     }
@@ -182,6 +231,102 @@ impl Writer {
     pub(crate) fn pending(&self) -> Pending {
         Pending {
             writer: self.clone(),
+        }
+    }
+
+    /// Commit a write that never took the connection: `last`, all its
+    /// statements, runs in the next round (see above). Returns once
+    /// committed, or with the write's own error (it alone rolled back),
+    /// [`StoreError::SettingsChanged`], or the round's COMMIT failure.
+    pub(crate) async fn submit(
+        &self,
+        last: &Sql,
+        settings: Option<Settings>,
+        decided_on: Option<u64>,
+    ) -> Result<(), StoreError> {
+        let std::borrow::Cow::Owned(text) = last.sqlite_text() else {
+            // Numbered placeholders cannot share a text with others.
+            let member = self.join_checked(false, decided_on).await?;
+            let left = settings.map_or(SettingsLeft::Untouched, SettingsLeft::Read);
+            return member.commit(last, left).await;
+        };
+        let (tell, mut told) = oneshot::channel();
+        let ticket = self.tickets.fetch_add(1, Ordering::Relaxed);
+        self.submitted_list().push(Submitted {
+            ticket,
+            text,
+            params: last.params.clone(),
+            decided_on,
+            settings,
+            tell,
+        });
+        let slot = match tokio::time::timeout(self.timeout, self.lock()).await {
+            Ok(slot) => slot,
+            Err(_) => {
+                // Not run yet: withdrawn. Otherwise a round has it.
+                let withdrawn = {
+                    let mut list = self.submitted_list();
+                    let before = list.len();
+                    list.retain(|s| s.ticket != ticket);
+                    list.len() < before
+                };
+                if withdrawn {
+                    return Err(StoreError::Database(sqlx::Error::PoolTimedOut));
+                }
+                return committed_round(told).await;
+            }
+        };
+        // Under the lock, this write was either run by an earlier round
+        // (told) or is still handed over: then it leads a round now. The
+        // round runs in a task of its own, so that it finishes (and tells
+        // every write of it) even if this caller is dropped meanwhile.
+        let early = told.try_recv();
+        if early.is_err() {
+            let writer = self.clone();
+            let round = tokio::spawn(async move {
+                let mut slot = slot;
+                let entries = writer.take_round();
+                slot.run_round(entries).await;
+                writer.settle_locked(&mut slot).await;
+            });
+            if round.await.is_err() {
+                return Err(StoreError::Commit("the round of writes failed".into()));
+            }
+            return committed_round(told).await;
+        }
+        let mut slot = slot;
+        self.settle_locked(&mut slot).await;
+        drop(slot);
+        early.unwrap_or_else(|_| Err(StoreError::Commit("unreachable: told above".into())))
+    }
+
+    fn submitted_list(&self) -> std::sync::MutexGuard<'_, Vec<Submitted>> {
+        self.submitted.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The handed-over writes of the next round, oldest first, up to
+    /// [`MAX_MEMBERS`] and [`ROUND_TEXT`].
+    fn take_round(&self) -> Vec<Submitted> {
+        let mut list = self.submitted_list();
+        let mut text = 0;
+        let mut n = 0;
+        for s in list.iter() {
+            if n > 0 && (n >= MAX_MEMBERS || text + s.text.len() > ROUND_TEXT) {
+                break;
+            }
+            text += s.text.len();
+            n += 1;
+        }
+        list.drain(..n).collect()
+    }
+
+    /// Holding the connection: commit the open group if no write waits
+    /// to do it (the writes of the group may have left it to this one).
+    async fn settle_locked(&self, slot: &mut Slot) {
+        if slot.open.is_some() && self.queued.load(Ordering::SeqCst) == 0 {
+            if let Err(e) = slot.commit_group().await {
+                tracing::warn!(error = %e, "a group commit failed");
+            }
         }
     }
 
@@ -246,6 +391,18 @@ pub(crate) async fn lock_counted<T>(
     queued.fetch_add(1, Ordering::SeqCst);
     let _queued = Queued(queued);
     slot.clone().lock_owned().await
+}
+
+/// A handed-over write's answer (see [`Writer::submit`]).
+async fn committed_round(
+    told: oneshot::Receiver<Result<(), StoreError>>,
+) -> Result<(), StoreError> {
+    match told.await {
+        Ok(result) => result,
+        Err(_) => Err(StoreError::Commit(
+            "the round of writes ended without a commit".into(),
+        )),
+    }
 }
 
 /// A waiting write's answer: the COMMIT of its group returned (or failed,
@@ -313,6 +470,108 @@ impl Slot {
 }
 
 impl Slot {
+    /// Run a round of handed-over writes and the COMMIT in one hand-off
+    /// (see above), and tell each its outcome.
+    async fn run_round(&mut self, entries: Vec<Submitted>) {
+        let mut round = Vec::with_capacity(entries.len());
+        for e in entries {
+            if e.decided_on.is_some_and(|g| g != self.generation) {
+                let _ = e.tell.send(Err(StoreError::SettingsChanged));
+            } else {
+                round.push(e);
+            }
+        }
+        if round.is_empty() {
+            return;
+        }
+        let mut sql = Sql {
+            text: std::mem::take(&mut self.prefix),
+            params: Vec::new(),
+        };
+        if self.open.is_none() {
+            sql.text.push_str("BEGIN;\n");
+            self.open = Some(Instant::now());
+        }
+        sql.text.push_str(&format!("SAVEPOINT {ROUND};\n"));
+        let mut ranges = Vec::with_capacity(round.len());
+        for e in &mut round {
+            sql.text.push_str(&format!("SAVEPOINT {SAVEPOINT};\n"));
+            sql.text.push_str(&e.text);
+            sql.text.push_str(&format!("RELEASE {SAVEPOINT};\n"));
+            let start = sql.params.len();
+            sql.params.append(&mut e.params);
+            ranges.push(start..sql.params.len());
+        }
+        sql.text.push_str(&format!("RELEASE {ROUND};\nCOMMIT;\n"));
+        // The writes that left their COMMIT to the writes after them are
+        // committed by this one too.
+        let waiting = std::mem::take(&mut self.waiting);
+        let q = crate::conn::bound_query_text::<Sqlite>(&sql.text, &sql);
+        let failed = match q.execute(&mut self.conn).await {
+            Ok(_) => {
+                self.open = None;
+                if self.settings.is_none() {
+                    self.settings = round.iter().find_map(|e| e.settings.clone());
+                }
+                self.publish();
+                for w in waiting {
+                    let _ = w.send(Ok(()));
+                }
+                for e in round {
+                    let _ = e.tell.send(Ok(()));
+                }
+                return;
+            }
+            Err(e) => e,
+        };
+        // A write's statement failed (the round's savepoint is still
+        // there), or the COMMIT did (it is not).
+        if let Err(gone) = self.run(&format!("ROLLBACK TO {ROUND};\nRELEASE {ROUND};\n")).await {
+            tracing::warn!(error = %failed, then = %gone, "a round's COMMIT failed");
+            let _ = self.run("ROLLBACK").await;
+            self.open = None;
+            self.forget_settings();
+            self.publish();
+            let why = failed.to_string();
+            for w in waiting {
+                let _ = w.send(Err(why.clone()));
+            }
+            for e in round {
+                let _ = e.tell.send(Err(StoreError::Commit(why.clone())));
+            }
+            return;
+        }
+        // One by one: the write that failed fails alone.
+        self.waiting = waiting;
+        let mut done = Vec::with_capacity(round.len());
+        for (e, range) in round.into_iter().zip(ranges) {
+            let one = Sql {
+                text: format!("SAVEPOINT {SAVEPOINT};\n{}RELEASE {SAVEPOINT};\n", e.text),
+                params: sql.params[range].to_vec(),
+            };
+            let q = crate::conn::bound_query_text::<Sqlite>(&one.text, &one);
+            match q.execute(&mut self.conn).await {
+                Ok(_) => {
+                    if self.settings.is_none() {
+                        self.settings = e.settings;
+                    }
+                    done.push(e.tell);
+                }
+                Err(err) => {
+                    let undo = format!("ROLLBACK TO {SAVEPOINT};\nRELEASE {SAVEPOINT};\n");
+                    if let Err(lost) = self.run(&undo).await {
+                        self.abandon(&lost.to_string()).await;
+                    }
+                    let _ = e.tell.send(Err(StoreError::Database(err)));
+                }
+            }
+        }
+        let told = self.commit_group().await.map_err(|e| e.to_string());
+        for tell in done {
+            let _ = tell.send(told.clone().map_err(StoreError::Commit));
+        }
+    }
+
     /// The copy of the settings may no longer be what the file holds.
     fn forget_settings(&mut self) {
         self.settings = None;

@@ -609,15 +609,21 @@ impl Tx {
     }
 
     pub async fn commit(mut self) -> Result<(), StoreError> {
-        if matches!(self.inner, TxInner::SqlitePending(_)) {
+        if let TxInner::SqlitePending(p) = &self.inner {
             if self.pending.is_empty() {
                 // Nothing to write: nothing to commit.
                 return Ok(());
             }
-            self.joined().await?;
+            // All its statements are batched: handed over whole (`group`).
+            let id = self.pending_id.take().unwrap_or_default();
+            let last = self.pending.take(false, "");
+            return match p.submit(&last, self.settings.take(), self.settings_generation).await {
+                Err(StoreError::Database(e)) => Err(StoreError::from_write(e, &id)),
+                other => other,
+            };
         }
         match self.inner {
-            TxInner::SqlitePending(_) => unreachable!("joined above"),
+            TxInner::SqlitePending(_) => unreachable!("handed over above"),
             TxInner::Sqlite(m) => {
                 // The last batch goes with the savepoint's release.
                 let id = self.pending_id.take().unwrap_or_default();

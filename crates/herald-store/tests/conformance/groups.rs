@@ -13,6 +13,7 @@ conformance!(
     a_write_begun_alone_does_not_hold_up_the_writes_before_it,
     a_read_inside_a_write_sees_its_own_rows,
     one_bad_grouped_write_among_many_fails_alone,
+    one_bad_handed_over_write_among_many_fails_alone,
     a_dropped_grouped_write_rolls_back_alone,
     grouped_writes_commit_beside_a_write_begun_alone,
 );
@@ -33,18 +34,27 @@ async fn exists(store: &Store, id: Uuid) -> bool {
 /// 40 writes at once, one of them a duplicate key: that one fails with
 /// Duplicate, the 39 others commit, each with both of its rows.
 async fn one_bad_write_among_many_fails_alone(store: Store) {
-    one_bad_write_among(store, 40, false).await;
+    one_bad_write_among(store, 40, false, true).await;
 }
 
 /// The same with writes that share their transaction on both stores
 /// (`begin_grouped`): 60 at once, spread over the PostgreSQL groups.
 async fn one_bad_grouped_write_among_many_fails_alone(store: Store) {
-    one_bad_write_among(store, 60, true).await;
+    one_bad_write_among(store, 60, true, true).await;
 }
 
-/// `n` writes at once of two rows each (in two flushes), one of them a
-/// duplicate key: it alone fails, with both its rows; the others commit.
-async fn one_bad_write_among(store: Store, n: usize, grouped: bool) {
+/// The same with grouped writes whose statements are all batched (no
+/// flush): on SQLite they are handed over whole and run in rounds of many
+/// writes in one statement text (`group`), which the duplicate makes fail
+/// and run again one by one.
+async fn one_bad_handed_over_write_among_many_fails_alone(store: Store) {
+    one_bad_write_among(store, 60, true, false).await;
+}
+
+/// `n` writes at once of two rows each (in two flushes if `flush`), one of
+/// them a duplicate key: it alone fails, with both its rows; the others
+/// commit.
+async fn one_bad_write_among(store: Store, n: usize, grouped: bool, flush: bool) {
     let schema = store.schema().clone();
     let t = schema.table("account").unwrap();
     let taken = Uuid::new_v4();
@@ -67,7 +77,9 @@ async fn one_bad_write_among(store: Store, n: usize, grouped: bool) {
                     store.begin().await?
                 };
                 tx.insert(t, &account(a, "first")).await?;
-                tx.flush().await?;
+                if flush {
+                    tx.flush().await?;
+                }
                 tx.insert(t, &account(second, "second")).await?;
                 tx.commit().await.map(|_| (i, a, second))
             })
