@@ -260,22 +260,26 @@ impl Writer {
             settings,
             tell,
         });
+        // A caller that gives up (dropped) before a round took its write
+        // withdraws it: nothing of it runs later behind its back.
+        let withdraw = Withdraw {
+            writer: self,
+            ticket,
+        };
         let slot = match tokio::time::timeout(self.timeout, self.lock()).await {
             Ok(slot) => slot,
             Err(_) => {
                 // Not run yet: withdrawn. Otherwise a round has it.
-                let withdrawn = {
-                    let mut list = self.submitted_list();
-                    let before = list.len();
-                    list.retain(|s| s.ticket != ticket);
-                    list.len() < before
-                };
-                if withdrawn {
+                if withdraw.now() {
                     return Err(StoreError::Database(sqlx::Error::PoolTimedOut));
                 }
                 return committed_round(told).await;
             }
         };
+        // From here the write is run by the round below (or was by an
+        // earlier one): withdrawing it on drop finds nothing, unless the
+        // caller is dropped before that round took it.
+        let _withdraw = withdraw;
         // Under the lock, this write was either run by an earlier round
         // (told) or is still handed over: then it leads a round now. The
         // round runs in a task of its own, so that it finishes (and tells
@@ -298,6 +302,14 @@ impl Writer {
         self.settle_locked(&mut slot).await;
         drop(slot);
         early.unwrap_or_else(|_| Err(StoreError::Commit("unreachable: told above".into())))
+    }
+
+    /// Withdraw a handed-over write no round has taken yet; whether it was.
+    fn withdraw(&self, ticket: u64) -> bool {
+        let mut list = self.submitted_list();
+        let before = list.len();
+        list.retain(|s| s.ticket != ticket);
+        list.len() < before
     }
 
     fn submitted_list(&self) -> std::sync::MutexGuard<'_, Vec<Submitted>> {
@@ -391,6 +403,28 @@ pub(crate) async fn lock_counted<T>(
     queued.fetch_add(1, Ordering::SeqCst);
     let _queued = Queued(queued);
     slot.clone().lock_owned().await
+}
+
+/// Withdraws a handed-over write when its caller gives up waiting for the
+/// connection ([`Writer::submit`]).
+struct Withdraw<'w> {
+    writer: &'w Writer,
+    ticket: u64,
+}
+
+impl Withdraw<'_> {
+    /// Withdraw it now; whether it was still waiting for a round.
+    fn now(self) -> bool {
+        let withdrawn = self.writer.withdraw(self.ticket);
+        std::mem::forget(self);
+        withdrawn
+    }
+}
+
+impl Drop for Withdraw<'_> {
+    fn drop(&mut self) {
+        self.writer.withdraw(self.ticket);
+    }
 }
 
 /// A handed-over write's answer (see [`Writer::submit`]).
