@@ -560,7 +560,10 @@ impl Slot {
         };
         // A write's statement failed (the round's savepoint is still
         // there), or the COMMIT did (it is not).
-        if let Err(gone) = self.run(&format!("ROLLBACK TO {ROUND};\nRELEASE {ROUND};\n")).await {
+        if let Err(gone) = self
+            .run(&format!("ROLLBACK TO {ROUND};\nRELEASE {ROUND};\n"))
+            .await
+        {
             tracing::warn!(error = %failed, then = %gone, "a round's COMMIT failed");
             let _ = self.run("ROLLBACK").await;
             self.open = None;
@@ -759,4 +762,3 @@ impl Drop for Member {
         }
     }
 }
-

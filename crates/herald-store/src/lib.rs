@@ -617,7 +617,10 @@ impl Tx {
             // All its statements are batched: handed over whole (`group`).
             let id = self.pending_id.take().unwrap_or_default();
             let last = self.pending.take(false, "");
-            return match p.submit(&last, self.settings.take(), self.settings_generation).await {
+            return match p
+                .submit(&last, self.settings.take(), self.settings_generation)
+                .await
+            {
                 Err(StoreError::Database(e)) => Err(StoreError::from_write(e, &id)),
                 other => other,
             };

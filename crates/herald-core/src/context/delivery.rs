@@ -23,13 +23,11 @@ pub const MAX_PAYLOAD_BYTES: usize = 262_144;
 /// them in place (`null` / `[]`) would not be what Dataverse sends. The
 /// trimmed body is sent even if it is still over the limit.
 pub fn serialize_for_delivery(ctx: &ExecutionContext) -> (String, bool) {
-    let mut json = ctx.to_json();
-    let full = to_wire_string(&json);
+    let full = ctx.to_json_string();
     if full.len() <= MAX_PAYLOAD_BYTES {
         return (full, false);
     }
-    trim(&mut json);
-    (to_wire_string(&json), true)
+    (ctx.to_trimmed_json_string(), true)
 }
 
 /// The properties Dataverse removes from an over-limit body.

@@ -753,3 +753,99 @@ fn order_check_catches_reordered_keys() {
     assert_eq!(a, b); // serde_json alone does not see the difference
     assert_same_ordered(&a, &b, "$");
 }
+
+/// The streamed wire text and the `Value` tree come from one `Serialize`
+/// implementation through two serializers (text with `\/`, and a tree);
+/// for a context holding every kind of value, in every slot, they agree
+/// byte for byte once the tree is written out.
+#[test]
+fn streamed_wire_text_is_the_tree_written_out_for_every_value_kind() {
+    let id = g(CONTACT);
+    let t = Utc.timestamp_millis_opt(1_506_384_247_000).unwrap();
+    let every: Vec<(String, AttributeValue)> = vec![
+        ("null".into(), AttributeValue::Null),
+        (
+            "s".into(),
+            AttributeValue::String("a/b \"q\" \u{e9} \n".into()),
+        ),
+        ("i".into(), AttributeValue::Int(i64::MIN)),
+        ("d".into(), AttributeValue::Decimal(0.1)),
+        ("whole".into(), AttributeValue::Decimal(-1500.0)),
+        ("nan".into(), AttributeValue::Decimal(f64::NAN)),
+        ("huge".into(), AttributeValue::Decimal(1.0e300)),
+        ("b".into(), AttributeValue::Bool(false)),
+        ("t".into(), AttributeValue::DateTime(t)),
+        ("g".into(), AttributeValue::Guid(id)),
+        (
+            "r".into(),
+            AttributeValue::EntityReference(EntityReference {
+                logical_name: "account".into(),
+                id,
+                name: Some("A/B".into()),
+            }),
+        ),
+        ("o".into(), AttributeValue::OptionSetValue(3)),
+        ("m".into(), AttributeValue::Money(12.25)),
+        (
+            "e".into(),
+            AttributeValue::Entity(Box::new(
+                Entity::new("contact", id).with("x", AttributeValue::Money(1.0)),
+            )),
+        ),
+        (
+            "kv".into(),
+            AttributeValue::KeyValuePairs(vec![("contact".into(), "Update".into())]),
+        ),
+        (
+            "ec".into(),
+            AttributeValue::EntityCollection {
+                entity_name: "contact".into(),
+                entities: vec![
+                    Entity::new("contact", id),
+                    Entity::new("contact", Uuid::nil()),
+                ],
+            },
+        ),
+        (
+            "rel".into(),
+            AttributeValue::Relationship {
+                schema_name: "contact_customer_accounts".into(),
+            },
+        ),
+        (
+            "refs".into(),
+            AttributeValue::EntityReferenceCollection(vec![EntityReference::new("account", id)]),
+        ),
+    ];
+    let mut ctx = seed_context();
+    let mut image = Entity::new("contact", id);
+    image.attributes = every.clone();
+    image.formatted_values.push(("o".into(), "Three/3".into()));
+    ctx.input_parameters.extend(every.clone());
+    ctx.output_parameters = every.clone();
+    ctx.shared_variables = every;
+    ctx.pre_entity_images.push(("pre".into(), image.clone()));
+    ctx.post_entity_images.push(("post".into(), image));
+    ctx.request_id = Some(id);
+    let mut parent = seed_context();
+    parent.parent_context = Some(Box::new(seed_context()));
+    ctx.parent_context = Some(Box::new(parent));
+
+    let tree = ctx.to_json();
+    let wire = ctx.to_json_string();
+    assert_eq!(
+        wire,
+        serde_json::to_string(&tree).unwrap().replace('/', "\\/")
+    );
+    assert_eq!(wire, to_wire_string(&tree));
+    assert_eq!(serde_json::from_str::<Json>(&wire).unwrap(), tree);
+    assert!(wire.contains(r#""nan","value":null"#), "{wire}");
+    assert!(wire.contains(r#""whole","value":-1500}"#), "{wire}");
+
+    // Trimmed: the tree without the four keys, written out the same way.
+    let mut trimmed = tree;
+    if let Json::Object(m) = &mut trimmed {
+        m.retain(|k, _| !TRIMMED_PROPERTIES.contains(&k.as_str()));
+    }
+    assert_eq!(ctx.to_trimmed_json_string(), to_wire_string(&trimmed));
+}

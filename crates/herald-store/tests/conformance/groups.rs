@@ -360,7 +360,9 @@ async fn a_grouped_write_that_decided_on_changed_settings_is_refused_on_sqlite()
     // A write that reads the settings leaves its copy to be published.
     let mut tx = store.begin().await.unwrap();
     assert_eq!(tx.setting("k").await.unwrap().as_deref(), Some("1"));
-    tx.insert(t, &account(Uuid::new_v4(), "reader")).await.unwrap();
+    tx.insert(t, &account(Uuid::new_v4(), "reader"))
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
 
     let late = Uuid::new_v4();
