@@ -29,14 +29,17 @@
 //!   the first ones waiting.
 //! - A write whose statements are all batched hands them over whole
 //!   ([`Writer::submit`]): the first write to take the connection runs
-//!   every write handed over so far as one *round* — each in its
-//!   savepoint, then the COMMIT — in ONE hand-off to the connection's
+//!   every write handed over so far as one *round* — their statements one
+//!   after another, then the COMMIT — in ONE hand-off to the connection's
 //!   thread, and tells each its outcome. So under load a round of many
 //!   writes costs one hand-off, not one per write plus one per COMMIT,
 //!   and writes arriving meanwhile form the next round. If any statement
-//!   of a round fails, the round is rolled back to a savepoint around it
-//!   and its writes run again one by one, so the one that failed fails
-//!   alone, as above.
+//!   of a round fails, the round is undone (ROLLBACK, or back to a
+//!   savepoint around it when it joined an open group) and its writes run
+//!   again one by one, each in its savepoint, so the one that failed fails
+//!   alone, as above. The first run has no savepoint per write: SQLite
+//!   copies every page a write touches after a savepoint into the
+//!   statement journal, which per write cost more than the write itself.
 //! - A write takes the connection only when it first needs it
 //!   ([`Pending`]): a write whose statements are all batched (a create
 //!   with its System Jobs) builds them — the record, the 5 KB execution
@@ -522,21 +525,32 @@ impl Slot {
             text: std::mem::take(&mut self.prefix),
             params: Vec::new(),
         };
-        if self.open.is_none() {
+        // No savepoint per write on this first run: if any statement fails
+        // the whole round is undone and its writes run again one by one,
+        // each in its own savepoint (below). A savepoint makes SQLite copy
+        // every page a write then touches into the statement journal, so
+        // one per write copied the same index pages once per write. A
+        // round that begins the transaction needs none at all (ROLLBACK
+        // undoes it); one that joins an open group keeps the group's
+        // earlier writes with a savepoint around the round.
+        let began = self.open.is_none();
+        if began {
             sql.text.push_str("BEGIN;\n");
             self.open = Some(Instant::now());
+        } else {
+            sql.text.push_str(&format!("SAVEPOINT {ROUND};\n"));
         }
-        sql.text.push_str(&format!("SAVEPOINT {ROUND};\n"));
         let mut ranges = Vec::with_capacity(round.len());
         for e in &mut round {
-            sql.text.push_str(&format!("SAVEPOINT {SAVEPOINT};\n"));
             sql.text.push_str(&e.text);
-            sql.text.push_str(&format!("RELEASE {SAVEPOINT};\n"));
             let start = sql.params.len();
             sql.params.append(&mut e.params);
             ranges.push(start..sql.params.len());
         }
-        sql.text.push_str(&format!("RELEASE {ROUND};\nCOMMIT;\n"));
+        if !began {
+            sql.text.push_str(&format!("RELEASE {ROUND};\n"));
+        }
+        sql.text.push_str("COMMIT;\n");
         // The writes that left their COMMIT to the writes after them are
         // committed by this one too.
         let waiting = std::mem::take(&mut self.waiting);
@@ -558,12 +572,20 @@ impl Slot {
             }
             Err(e) => e,
         };
-        // A write's statement failed (the round's savepoint is still
-        // there), or the COMMIT did (it is not).
-        if let Err(gone) = self
-            .run(&format!("ROLLBACK TO {ROUND};\nRELEASE {ROUND};\n"))
-            .await
-        {
+        // A write's statement failed (the transaction, or the round's
+        // savepoint, is still there), or the COMMIT did. Undo the round;
+        // if even that fails, the transaction is in an unknown state.
+        let undone = if began {
+            // After a failed COMMIT there may be no transaction left to
+            // roll back: only a BEGIN that fails means the connection is
+            // unusable.
+            let _ = self.run("ROLLBACK").await;
+            self.run("BEGIN").await
+        } else {
+            self.run(&format!("ROLLBACK TO {ROUND};\nRELEASE {ROUND};\n"))
+                .await
+        };
+        if let Err(gone) = undone {
             tracing::warn!(error = %failed, then = %gone, "a round's COMMIT failed");
             let _ = self.run("ROLLBACK").await;
             self.open = None;

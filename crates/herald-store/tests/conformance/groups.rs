@@ -14,6 +14,7 @@ conformance!(
     a_read_inside_a_write_sees_its_own_rows,
     one_bad_grouped_write_among_many_fails_alone,
     one_bad_handed_over_write_among_many_fails_alone,
+    one_bad_handed_over_write_among_open_groups_fails_alone,
     a_dropped_grouped_write_rolls_back_alone,
     grouped_writes_commit_beside_a_write_begun_alone,
 );
@@ -34,13 +35,13 @@ async fn exists(store: &Store, id: Uuid) -> bool {
 /// 40 writes at once, one of them a duplicate key: that one fails with
 /// Duplicate, the 39 others commit, each with both of its rows.
 async fn one_bad_write_among_many_fails_alone(store: Store) {
-    one_bad_write_among(store, 40, false, true).await;
+    one_bad_write_among(store, 40, false, Flush::Always).await;
 }
 
 /// The same with writes that share their transaction on both stores
 /// (`begin_grouped`): 60 at once, spread over the PostgreSQL groups.
 async fn one_bad_grouped_write_among_many_fails_alone(store: Store) {
-    one_bad_write_among(store, 60, true, true).await;
+    one_bad_write_among(store, 60, true, Flush::Always).await;
 }
 
 /// The same with grouped writes whose statements are all batched (no
@@ -48,13 +49,30 @@ async fn one_bad_grouped_write_among_many_fails_alone(store: Store) {
 /// writes in one statement text (`group`), which the duplicate makes fail
 /// and run again one by one.
 async fn one_bad_handed_over_write_among_many_fails_alone(store: Store) {
-    one_bad_write_among(store, 60, true, false).await;
+    one_bad_write_among(store, 60, true, Flush::Never).await;
 }
 
-/// `n` writes at once of two rows each (in two flushes if `flush`), one of
+/// The same with every other write flushing first (on SQLite it takes the
+/// connection and may leave its COMMIT to the writes after it): the
+/// handed-over duplicate then meets rounds that join an open group, whose
+/// earlier writes must survive its failure.
+async fn one_bad_handed_over_write_among_open_groups_fails_alone(store: Store) {
+    one_bad_write_among(store, 80, true, Flush::EveryOther).await;
+}
+
+/// Which of [`one_bad_write_among`]'s writes flush their first row.
+#[derive(Clone, Copy)]
+enum Flush {
+    Always,
+    Never,
+    /// The even ones (the duplicate is an odd one).
+    EveryOther,
+}
+
+/// `n` writes at once of two rows each (in two flushes as `flush` says), one of
 /// them a duplicate key: it alone fails, with both its rows; the others
 /// commit.
-async fn one_bad_write_among(store: Store, n: usize, grouped: bool, flush: bool) {
+async fn one_bad_write_among(store: Store, n: usize, grouped: bool, flush: Flush) {
     let schema = store.schema().clone();
     let t = schema.table("account").unwrap();
     let taken = Uuid::new_v4();
@@ -63,6 +81,7 @@ async fn one_bad_write_among(store: Store, n: usize, grouped: bool, flush: bool)
     tx.commit().await.unwrap();
 
     let bad = n / 2 - 3;
+    assert_eq!(bad % 2, 1);
     let writes: Vec<_> = (0..n)
         .map(|i| {
             let store = store.clone();
@@ -77,7 +96,12 @@ async fn one_bad_write_among(store: Store, n: usize, grouped: bool, flush: bool)
                     store.begin().await?
                 };
                 tx.insert(t, &account(a, "first")).await?;
-                if flush {
+                let flushes = match flush {
+                    Flush::Always => true,
+                    Flush::Never => false,
+                    Flush::EveryOther => i % 2 == 0,
+                };
+                if flushes {
                     tx.flush().await?;
                 }
                 tx.insert(t, &account(second, "second")).await?;
