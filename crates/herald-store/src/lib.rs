@@ -58,6 +58,7 @@ pub mod keys;
 mod migrate;
 mod pg_group;
 mod read;
+mod readers;
 mod record;
 pub mod secrets;
 pub mod security;
@@ -72,8 +73,8 @@ use std::time::Duration;
 use crate::sql::Sql;
 use herald_core::{Query, Schema, Table, Value};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{ConnectOptions, PgPool, Postgres, SqlitePool};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+use sqlx::{ConnectOptions, PgPool, Postgres};
 use uuid::Uuid;
 
 use crate::secrets::Keyring;
@@ -108,7 +109,7 @@ pub(crate) enum Backend {
     /// in-process instead of failing with SQLITE_BUSY.
     Sqlite {
         writer: group::Writer,
-        reader: SqlitePool,
+        reader: readers::ReadPool,
         /// Keeps the log's checkpointer running (`checkpoint`).
         _alive: checkpoint::Alive,
     },
@@ -158,14 +159,13 @@ impl Store {
             checkpoint::Checkpointer::connect(&base)
                 .await?
                 .spawn(Arc::downgrade(&alive));
-            // No ping before each acquire (sqlx's default): a SQLite file
-            // cannot hang up.
-            let reader = SqlitePoolOptions::new()
-                .max_connections(opts.max_connections.clamp(1, 8))
-                .test_before_acquire(false)
-                .acquire_timeout(opts.acquire_timeout)
-                .connect_with(base.read_only(true))
-                .await?;
+            // Read-only connections given back without sqlx's ping
+            // (`readers`).
+            let reader = readers::ReadPool::new(
+                base.read_only(true),
+                opts.max_connections.clamp(1, 8),
+                opts.acquire_timeout,
+            );
             Backend::Sqlite {
                 writer,
                 reader,
@@ -359,9 +359,11 @@ impl Store {
         match &self.backend {
             Backend::Sqlite { reader, .. } => {
                 stmt.text = format!("EXPLAIN QUERY PLAN {}", stmt.text);
-                for r in conn::bound_query(&stmt).fetch_all(reader).await? {
+                let mut pooled = reader.acquire().await?;
+                for r in conn::bound_query(&stmt).fetch_all(&mut *pooled).await? {
                     out.push(r.try_get::<String, _>(3)?);
                 }
+                pooled.finished();
             }
             Backend::Postgres(p) => {
                 stmt.text = format!("EXPLAIN {}", stmt.text);

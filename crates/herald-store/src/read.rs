@@ -22,7 +22,12 @@ macro_rules! rows {
         let mut out = Vec::new();
         match &$self.backend {
             $crate::Backend::Sqlite { reader, .. } => {
-                for $r in crate::conn::bound_query($sql).fetch_all(reader).await? {
+                let mut pooled = reader.acquire().await?;
+                let rows = crate::conn::bound_query($sql)
+                    .fetch_all(&mut *pooled)
+                    .await?;
+                pooled.finished();
+                for $r in rows {
                     out.push($make);
                 }
             }
@@ -44,8 +49,12 @@ macro_rules! on_reader {
         match &$store.backend {
             $crate::Backend::Sqlite { reader, .. } => {
                 let mut pooled = reader.acquire().await?;
-                let mut $c = $crate::conn::Conn::Sqlite(&mut pooled);
-                $body
+                let done = {
+                    let mut $c = $crate::conn::Conn::Sqlite(&mut pooled);
+                    $body
+                };
+                pooled.finished();
+                done
             }
             $crate::Backend::Postgres(p) => {
                 let mut pooled = p.acquire().await?;
