@@ -292,12 +292,16 @@ pub(crate) fn insert_sql(
     table: &Table,
     values: &[(String, Value)],
 ) -> Result<String, StoreError> {
-    let names: Vec<String> = values.iter().map(|(name, _)| ident(name)).collect();
     sql.push("INSERT INTO ")
-        .push(&ident(&table.logical_name))
-        .push(" (")
-        .push(&names.join(", "))
-        .push(") VALUES (");
+        .push_ident(&table.logical_name)
+        .push(" (");
+    for (i, (name, _)) in values.iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        sql.push_ident(name);
+    }
+    sql.push(") VALUES (");
     let mut id = String::new();
     for (i, (name, v)) in values.iter().enumerate() {
         let col = table.column(name).ok_or_else(|| {

@@ -185,9 +185,17 @@ impl Sql {
     }
 
     pub fn bind(&mut self, p: Param) -> &mut Self {
+        use std::fmt::Write;
         self.params.push(p);
-        self.text.push('$');
-        self.text.push_str(&self.params.len().to_string());
+        // Writing into a String cannot fail.
+        let _ = write!(self.text, "${}", self.params.len());
+        self
+    }
+
+    /// Push `name` quoted as an identifier (see [`ident`]), without a
+    /// String of its own: an insert names every column it writes.
+    pub fn push_ident(&mut self, name: &str) -> &mut Self {
+        push_quoted(&mut self.text, name);
         self
     }
 
@@ -218,7 +226,15 @@ pub(crate) fn source(table: &herald_core::Table) -> String {
 /// Quote an identifier. Names come from the schema, which only admits
 /// `[a-z0-9_]`, so quoting is belt and braces.
 pub fn ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', ""))
+    let mut out = String::with_capacity(name.len() + 2);
+    push_quoted(&mut out, name);
+    out
+}
+
+fn push_quoted(out: &mut String, name: &str) {
+    out.push('"');
+    out.extend(name.chars().filter(|&c| c != '"'));
+    out.push('"');
 }
 
 #[cfg(test)]
