@@ -204,19 +204,27 @@ impl Serialize for StringPair<'_> {
 /// An empty JSON array (`KeyAttributes`, `RelatedEntities`).
 const NONE: [(); 0] = [];
 
-/// An entity reference, with `__type` first when held in an `object` slot.
-struct ReferenceJson<'a> {
-    reference: &'a EntityReference,
+/// A JSON object that begins with `__type` when `type_name` is given (an
+/// entity or reference held in an `object` slot).
+fn typed_map<S: Serializer>(s: S, type_name: Option<&str>) -> Result<S::SerializeMap, S::Error> {
+    let mut m = s.serialize_map(None)?;
+    if let Some(t) = type_name {
+        m.serialize_entry("__type", t)?;
+    }
+    Ok(m)
+}
+
+/// An entity or entity reference, with `__type` first when held in an
+/// `object` slot.
+struct Typed<'a, T> {
+    value: &'a T,
     type_name: Option<&'static str>,
 }
 
-impl Serialize for ReferenceJson<'_> {
+impl Serialize for Typed<'_, EntityReference> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let r = self.reference;
-        let mut m = s.serialize_map(None)?;
-        if let Some(t) = self.type_name {
-            m.serialize_entry("__type", t)?;
-        }
+        let r = self.value;
+        let mut m = typed_map(s, self.type_name)?;
         m.serialize_entry("Id", &GuidJson(&r.id))?;
         m.serialize_entry("KeyAttributes", &NONE)?;
         m.serialize_entry("LogicalName", &r.logical_name)?;
@@ -226,19 +234,10 @@ impl Serialize for ReferenceJson<'_> {
     }
 }
 
-/// An entity, with `__type` first when held in an `object` slot.
-struct EntityJson<'a> {
-    entity: &'a Entity,
-    type_name: Option<&'static str>,
-}
-
-impl Serialize for EntityJson<'_> {
+impl Serialize for Typed<'_, Entity> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let e = self.entity;
-        let mut m = s.serialize_map(None)?;
-        if let Some(t) = self.type_name {
-            m.serialize_entry("__type", t)?;
-        }
+        let e = self.value;
+        let mut m = typed_map(s, self.type_name)?;
         m.serialize_entry("Attributes", &KeyValues(&e.attributes))?;
         m.serialize_entry("EntityState", &())?;
         m.serialize_entry("FormattedValues", &KeyValues(&e.formatted_values))?;
@@ -254,8 +253,8 @@ impl Serialize for EntityJson<'_> {
 /// Declared `EntityReference` (`OwningExtension`): no `__type`.
 impl Serialize for EntityReference {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        ReferenceJson {
-            reference: self,
+        Typed {
+            value: self,
             type_name: None,
         }
         .serialize(s)
@@ -265,8 +264,8 @@ impl Serialize for EntityReference {
 /// Declared `Entity` (pre/post images): no `__type`.
 impl Serialize for Entity {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        EntityJson {
-            entity: self,
+        Typed {
+            value: self,
             type_name: None,
         }
         .serialize(s)
@@ -288,8 +287,8 @@ impl Serialize for AttributeValue {
             }
             .serialize(s),
             AttributeValue::Guid(g) => GuidJson(g).serialize(s),
-            AttributeValue::EntityReference(r) => ReferenceJson {
-                reference: r,
+            AttributeValue::EntityReference(r) => Typed {
+                value: r,
                 type_name: Some(ENTITY_REFERENCE_TYPE),
             }
             .serialize(s),
@@ -303,8 +302,8 @@ impl Serialize for AttributeValue {
                 value: NumberJson(*v),
             }
             .serialize(s),
-            AttributeValue::Entity(e) => EntityJson {
-                entity: e,
+            AttributeValue::Entity(e) => Typed {
+                value: &**e,
                 type_name: Some(ENTITY_TYPE),
             }
             .serialize(s),
@@ -319,8 +318,8 @@ impl Serialize for AttributeValue {
             AttributeValue::EntityReferenceCollection(refs) => {
                 let mut seq = s.serialize_seq(Some(refs.len()))?;
                 for reference in refs {
-                    seq.serialize_element(&ReferenceJson {
-                        reference,
+                    seq.serialize_element(&Typed {
+                        value: reference,
                         type_name: Some(ENTITY_REFERENCE_TYPE),
                     })?;
                 }
