@@ -359,11 +359,9 @@ impl Store {
         match &self.backend {
             Backend::Sqlite { reader, .. } => {
                 stmt.text = format!("EXPLAIN QUERY PLAN {}", stmt.text);
-                let mut pooled = reader.acquire().await?;
-                for r in conn::bound_query(&stmt).fetch_all(&mut *pooled).await? {
+                for r in reader.rows(&stmt).await? {
                     out.push(r.try_get::<String, _>(3)?);
                 }
-                pooled.finished();
             }
             Backend::Postgres(p) => {
                 stmt.text = format!("EXPLAIN {}", stmt.text);

@@ -22,12 +22,7 @@ macro_rules! rows {
         let mut out = Vec::new();
         match &$self.backend {
             $crate::Backend::Sqlite { reader, .. } => {
-                let mut pooled = reader.acquire().await?;
-                let rows = crate::conn::bound_query($sql)
-                    .fetch_all(&mut *pooled)
-                    .await?;
-                pooled.finished();
-                for $r in rows {
+                for $r in reader.rows($sql).await? {
                     out.push($make);
                 }
             }

@@ -90,6 +90,19 @@ impl ReadPool {
         })
     }
 
+    /// Every row of `sql` on a connection of the pool.
+    pub(crate) async fn rows(
+        &self,
+        sql: &crate::sql::Sql,
+    ) -> Result<Vec<sqlx::sqlite::SqliteRow>, StoreError> {
+        let mut reader = self.acquire().await?;
+        let rows = crate::conn::bound_query(sql)
+            .fetch_all(&mut *reader)
+            .await?;
+        reader.finished();
+        Ok(rows)
+    }
+
     /// Connections open (idle or in use) and idle, for metrics. Read
     /// separately; they may be momentarily inconsistent.
     pub(crate) fn size(&self) -> u32 {
