@@ -132,6 +132,17 @@ impl Default for StoreOptions {
     }
 }
 
+/// Rows a SQLite connection's thread may send ahead of the task reading
+/// them (sqlx's default: 50). sqlx runs each statement on the
+/// connection's own thread and passes the rows back through a bounded
+/// channel; when it is full the thread stops and waits until the task is
+/// polled again. A claim returns hundreds of rows, so with 50 it stopped
+/// every 50 rows — and on a busy runtime each of those waits for the task
+/// to come round in the queue, with the single writer connection held and
+/// idle. A queue batch is read in one go this way. The rows are collected
+/// whole anyway, so this bounds nothing that was not already in memory.
+const ROW_CHANNEL: usize = 4096;
+
 impl Store {
     /// Connect to `sqlite://path` or `postgres://…` and bring the schema up
     /// to date.
@@ -150,7 +161,8 @@ impl Store {
                 // in temporary files created and deleted per statement.
                 .pragma("temp_store", "memory")
                 .busy_timeout(Duration::from_secs(30))
-                .foreign_keys(false);
+                .foreign_keys(false)
+                .row_buffer_size(ROW_CHANNEL);
             // The writer never checkpoints in its COMMITs: the
             // checkpointer does, beside it (`checkpoint`).
             let writer_options = base.clone().pragma("wal_autocheckpoint", "0");

@@ -88,6 +88,19 @@ impl PgDb {
     }
 }
 
+/// The configuration every scenario's herald starts from: the defaults,
+/// with the `HERALD_JOBS__*` and `HERALD_DELIVERY__*` variables applied (so
+/// an operator can measure the slots, shares and timeouts they run with,
+/// e.g. `HERALD_JOBS__CONCURRENCY=64 herald bench drain`). The other
+/// sections are the bench's own: where the data lives, the listener, the
+/// keys. A `herald serve` child node inherits the same variables.
+fn tunable_config() -> anyhow::Result<Config> {
+    let env: Vec<(String, String)> = std::env::vars()
+        .filter(|(k, _)| k.starts_with("HERALD_JOBS__") || k.starts_with("HERALD_DELIVERY__"))
+        .collect();
+    Config::load(None, &env).context("the HERALD_JOBS__* / HERALD_DELIVERY__* variables")
+}
+
 /// One herald for one scenario: started (migrated, bootstrapped, bound)
 /// and, once [`Herald::serve`]d, serving; [`Herald::stop`] removes its data.
 pub struct Herald {
@@ -131,7 +144,7 @@ impl Herald {
         let dir =
             std::env::temp_dir().join(format!("herald-bench-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir)?;
-        let mut config = Config::default();
+        let mut config = tunable_config()?;
         config.server.listen = "127.0.0.1:0".into();
         config.server.data_dir = dir.clone();
         config.server.allow_private_targets = true;

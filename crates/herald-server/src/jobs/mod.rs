@@ -7,6 +7,7 @@ pub mod bulk_delete;
 pub mod complete;
 pub mod control;
 pub mod handoff;
+pub mod lanes;
 pub mod retention;
 pub mod run;
 pub mod wake;

@@ -1,12 +1,13 @@
 //! The worker loop of one node: claim ready jobs in batches into a local
-//! prefetch buffer, start them into the free delivery slots, and sleep
-//! until something may have changed:
+//! prefetch buffer (the endpoints' [`Lanes`]), from which the node's
+//! delivery slots — `jobs.concurrency` long-lived tasks — each take the
+//! next job the moment they finish one; and sleep until something may have
+//! changed:
 //!
 //! - a write on this node enqueued jobs (in-process `Notify`),
 //! - a write on any node committed jobs (PostgreSQL `NOTIFY herald_jobs`,
 //!   see [`super::wake`]),
-//! - one of this node's deliveries finished (a slot, or an endpoint's
-//!   share, is free again),
+//! - one of this node's deliveries finished (an endpoint may be refilled),
 //! - the poll interval passed (the safety net that also picks up expired
 //!   leases of dead nodes, postponed jobs that became due, and anything a
 //!   lost notification missed).
@@ -29,18 +30,19 @@
 //! (oldest first). The caps are per node: with N nodes a single endpoint
 //! can have up to N × its share in flight.
 
-use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use herald_store::{ClaimLimits, ClaimedJob, EndpointCap};
-use tokio::sync::{watch, Notify, Semaphore};
+use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 use tracing::warn;
 use uuid::Uuid;
 
 use super::complete::Completer;
 use super::handoff::HandedOver;
+use super::lanes::Lanes;
 use super::run::{lease_for, run_job};
 use crate::state::SharedState;
 use crate::webhook::{self, Endpoint, EndpointLookup};
@@ -65,90 +67,6 @@ impl WorkerHandle {
         if let Some(l) = self.listener {
             l.abort();
         }
-    }
-}
-
-/// This node's deliveries per endpoint: how many run now, and how many
-/// finished lately (the endpoint's pace, which sizes its prefetch).
-#[derive(Default)]
-struct Running(Mutex<HashMap<Uuid, Pace>>);
-
-#[derive(Clone, Copy)]
-struct Pace {
-    running: i64,
-    /// Deliveries finished in the current window and in the one before.
-    window: Instant,
-    finished: i64,
-    finished_before: i64,
-}
-
-/// The window over which an endpoint's pace is counted.
-const PACE_WINDOW: std::time::Duration = std::time::Duration::from_secs(1);
-
-impl Pace {
-    fn new() -> Pace {
-        Pace {
-            running: 0,
-            window: Instant::now(),
-            finished: 0,
-            finished_before: 0,
-        }
-    }
-
-    fn roll(&mut self) {
-        let age = self.window.elapsed();
-        if age >= PACE_WINDOW * 2 {
-            self.finished_before = 0;
-            self.finished = 0;
-            self.window = Instant::now();
-        } else if age >= PACE_WINDOW {
-            self.finished_before = self.finished;
-            self.finished = 0;
-            self.window += PACE_WINDOW;
-        }
-    }
-
-    /// Deliveries finished over about the last window.
-    fn per_window(&self) -> i64 {
-        self.finished.max(self.finished_before)
-    }
-}
-
-impl Running {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, Pace>> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// (running, finished over about the last second) per endpoint.
-    fn snapshot(&self) -> HashMap<Uuid, (i64, i64)> {
-        let mut m = self.lock();
-        m.retain(|_, p| {
-            p.roll();
-            p.running > 0 || p.per_window() > 0
-        });
-        m.iter()
-            .map(|(e, p)| (*e, (p.running, p.per_window())))
-            .collect()
-    }
-
-    /// Deliveries running now, over all endpoints.
-    fn total(&self) -> i64 {
-        self.lock().values().map(|p| p.running).sum()
-    }
-
-    fn add(&self, endpoint: Uuid) {
-        self.lock()
-            .entry(endpoint)
-            .or_insert_with(Pace::new)
-            .running += 1;
-    }
-
-    fn done(&self, endpoint: Uuid) {
-        let mut m = self.lock();
-        let p = m.entry(endpoint).or_insert_with(Pace::new);
-        p.roll();
-        p.running -= 1;
-        p.finished += 1;
     }
 }
 
@@ -214,24 +132,132 @@ async fn resolve(state: &SharedState, jobs: Vec<HandedOver>) -> Vec<Waiting> {
         .collect()
 }
 
-/// The worker loop's state.
-struct Worker {
+/// What the worker loop and the delivery slots share: the lanes, and the
+/// wake-ups between them.
+struct Slots {
     state: SharedState,
     owner: String,
     completer: Completer,
-    slots: Arc<Semaphore>,
-    running: Arc<Running>,
-    finished: Arc<Notify>,
-    waiting: VecDeque<Waiting>,
+    lanes: Mutex<Lanes<Waiting>>,
+    /// A job was put in the lanes (wakes idle slots).
+    ready: Notify,
+    /// A delivery finished (wakes the loop: an endpoint may be refilled).
+    finished: Notify,
+    /// The node stops: idle slots end, busy ones after their delivery.
+    stopping: watch::Receiver<bool>,
+    lease_ms: i64,
+    /// The longest one delivery can take: two attempts of up to the
+    /// timeout, the pause between them, and a second for the store.
+    longest_run_ms: i64,
+}
+
+impl Slots {
+    fn lanes(&self) -> MutexGuard<'_, Lanes<Waiting>> {
+        self.lanes.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Put jobs in their lanes and wake as many idle slots.
+    fn put(&self, jobs: Vec<Waiting>) {
+        if jobs.is_empty() {
+            return;
+        }
+        let now = Instant::now();
+        let n = jobs.len();
+        {
+            let mut lanes = self.lanes();
+            for w in jobs {
+                lanes.push(w.job.endpoint_id, w, now);
+            }
+        }
+        if n == 1 {
+            self.ready.notify_one();
+        } else {
+            self.ready.notify_waiters();
+        }
+    }
+
+    /// Tell the handoff how many jobs this node holds (running and waiting).
+    fn publish_held(&self) {
+        let held = {
+            let lanes = self.lanes();
+            lanes.waiting() + lanes.running()
+        };
+        self.state.handoff.set_held(held);
+    }
+
+    /// One delivery slot: take the next job, run it, and again. Ends when
+    /// the node stops (after the delivery under way, if any).
+    async fn run_slot(self: Arc<Slots>) {
+        let mut stopping = self.stopping.clone();
+        while let Some((endpoint, w)) = self.next_job(&mut stopping).await {
+            if self.still_ours(&w).await {
+                run_job(&self.state, &self.completer, w.job, w.endpoint).await;
+            }
+            self.lanes().finish(endpoint, Instant::now());
+            self.finished.notify_one();
+        }
+    }
+
+    /// The next job for a slot, waiting while there is none; None when the
+    /// node stops.
+    async fn next_job(&self, stopping: &mut watch::Receiver<bool>) -> Option<(Uuid, Waiting)> {
+        loop {
+            // Registered before looking, so that a job put in meanwhile
+            // wakes this slot; and dropped before the job runs, so that
+            // a busy slot never swallows the wake-up meant for an idle one.
+            let ready = self.ready.notified();
+            tokio::pin!(ready);
+            ready.as_mut().enable();
+            if *stopping.borrow() {
+                return None;
+            }
+            if let Some(next) = self.lanes().take() {
+                return Some(next);
+            }
+            tokio::select! {
+                _ = ready => {}
+                _ = stopping.changed() => {}
+            }
+        }
+    }
+
+    /// A job whose lease might run out before its delivery ends (it waited
+    /// in the buffer for more than the lease's slack over the longest
+    /// delivery) gets its lease renewed first; false if it was lost
+    /// meanwhile (then it is dropped here).
+    async fn still_ours(&self, w: &Waiting) -> bool {
+        let waited = w.claimed.elapsed().as_millis() as i64;
+        if waited + self.longest_run_ms < self.lease_ms {
+            return true;
+        }
+        let until = self.state.clock.now().timestamp_millis() + self.lease_ms;
+        let renewed = async {
+            let mut tx = self.state.store.begin().await?;
+            let ok = tx
+                .renew_lease(w.job.asyncoperation_id, &self.owner, until)
+                .await?;
+            tx.commit().await?;
+            Ok::<bool, herald_store::StoreError>(ok)
+        }
+        .await;
+        match renewed {
+            Ok(ok) => ok,
+            Err(e) => {
+                warn!(job = %w.job.asyncoperation_id, error = %e, "renewing a System Job's lease failed; leaving it to its lease");
+                false
+            }
+        }
+    }
+}
+
+/// The worker loop's state.
+struct Worker {
+    slots: Arc<Slots>,
     /// Most deliveries one endpoint may run at once.
     per_endpoint: i64,
     /// Most jobs the node holds, and one endpoint holds.
     hold: usize,
     hold_per_endpoint: i64,
-    lease_ms: i64,
-    /// The longest one delivery can take: two attempts of up to the
-    /// timeout, the pause between them, and a second for the store.
-    longest_run_ms: i64,
     /// What the claims since the last wake-up (or poll) found out: no
     /// endpoint outside this set has ready jobs. None: not known. Claims
     /// then ask only for these endpoints (and only when one of them may
@@ -247,6 +273,10 @@ struct Worker {
 }
 
 impl Worker {
+    fn state(&self) -> &SharedState {
+        &self.slots.state
+    }
+
     /// The claim's limits: what the node and each endpoint hold (running
     /// and waiting), and each endpoint's cap. An endpoint may hold what it
     /// can run (`per_endpoint`) plus about one window's worth of the
@@ -255,19 +285,16 @@ impl Worker {
     /// webhook that hangs holds no more jobs than it runs (other nodes can
     /// take the rest), and one that answers at once is fed in batches.
     fn limits(&self) -> ClaimLimits {
-        let pace = self.running.snapshot();
-        let mut held: HashMap<Uuid, i64> = pace.iter().map(|(e, (r, _))| (*e, *r)).collect();
-        for w in &self.waiting {
-            *held.entry(w.job.endpoint_id).or_insert(0) += 1;
-        }
+        let loads = self.slots.lanes().loads(Instant::now());
+        let held: HashMap<Uuid, i64> = loads.iter().map(|l| (l.endpoint, l.held)).collect();
         let total: i64 = held.values().sum();
         let mut limits =
             ClaimLimits::new((self.hold as i64 - total).max(0), self.per_endpoint, held);
-        for (endpoint, (_, finished)) in pace {
-            let cap = (self.per_endpoint + finished).min(self.hold_per_endpoint);
+        for load in loads {
+            let cap = (self.per_endpoint + load.finished).min(self.hold_per_endpoint);
             if cap > self.per_endpoint {
                 limits.caps.insert(
-                    endpoint,
+                    load.endpoint,
                     EndpointCap {
                         cap,
                         refill_at: cap / 2,
@@ -280,10 +307,10 @@ impl Worker {
 
     /// Start a claim on its own task, unless one is under way or there is
     /// nothing to claim now; its result comes back through
-    /// [`Worker::claimed`]. The loop goes on starting deliveries from the
-    /// buffer meanwhile: a claim is a store transaction (on SQLite queued
-    /// behind the writer, on PostgreSQL a few round trips), and slots left
-    /// idle while it runs were most of a drain's time.
+    /// [`Worker::claimed`]. The slots go on delivering from the lanes
+    /// meanwhile: a claim is a store transaction (on SQLite queued behind
+    /// the writer, on PostgreSQL a few round trips), and slots left idle
+    /// while it ran were most of a drain's time.
     fn begin_claim(&mut self) {
         if self.claiming.is_some() {
             return;
@@ -304,8 +331,8 @@ impl Worker {
             }
             limits.only = Some(refillable);
         }
-        let state = self.state.clone();
-        let (owner, lease_ms, wakes) = (self.owner.clone(), self.lease_ms, self.wakes);
+        let state = self.state().clone();
+        let (owner, lease_ms, wakes) = (self.slots.owner.clone(), self.slots.lease_ms, self.wakes);
         self.claiming = Some(tokio::spawn(async move {
             let now = state.clock.now().timestamp_millis();
             let claim = match state.store.claim_jobs(&owner, now, lease_ms, &limits).await {
@@ -341,10 +368,10 @@ impl Worker {
         }));
     }
 
-    /// Take a finished claim's jobs into the buffer, and what it found out
+    /// Take a finished claim's jobs into the lanes, and what it found out
     /// about which endpoints have ready jobs (unless a wake-up came
     /// meanwhile: then jobs may have become ready after its read).
-    fn claimed(&mut self, done: ClaimDone) -> usize {
+    fn claimed(&mut self, done: ClaimDone) {
         if done.exhausted && done.wakes == self.wakes {
             match (&done.only, &mut self.maybe_ready) {
                 // Nothing ready outside the endpoints left out.
@@ -358,9 +385,7 @@ impl Worker {
                 (Some(_), None) => {}
             }
         }
-        let n = done.jobs.len();
-        self.waiting.extend(done.jobs);
-        n
+        self.slots.put(done.jobs);
     }
 
     /// Wait for the claim under way, if any, and take its jobs.
@@ -380,110 +405,29 @@ impl Worker {
     }
 
     /// Move the jobs this node's writes handed over (already leased to
-    /// it, see [`super::handoff`]) into the buffer; how many.
-    async fn take_handed_over(&mut self) -> usize {
-        let jobs = self.state.handoff.take();
+    /// it, see [`super::handoff`]) into the lanes.
+    async fn take_handed_over(&mut self) {
+        let jobs = self.state().handoff.take();
         if jobs.is_empty() {
-            return 0;
+            return;
         }
-        let jobs = resolve(&self.state, jobs).await;
-        let n = jobs.len();
-        self.waiting.extend(jobs);
-        n
-    }
-
-    /// Tell the handoff how many jobs this node holds (running and waiting).
-    fn publish_held(&self) {
-        let running = self.running.total();
-        self.state
-            .handoff
-            .set_held(self.waiting.len() + running.max(0) as usize);
-    }
-
-    /// Start waiting jobs into free slots, oldest first, skipping endpoints
-    /// at their share; how many started.
-    async fn start(&mut self) -> usize {
-        let mut started = 0;
-        let mut running: HashMap<Uuid, i64> = self
-            .running
-            .snapshot()
-            .into_iter()
-            .map(|(e, (r, _))| (e, r))
-            .collect();
-        let mut i = 0;
-        while i < self.waiting.len() && self.slots.available_permits() > 0 {
-            let endpoint = self.waiting[i].job.endpoint_id;
-            if running.get(&endpoint).copied().unwrap_or(0) >= self.per_endpoint {
-                i += 1;
-                continue;
-            }
-            let Some(w) = self.waiting.remove(i) else {
-                break;
-            };
-            if !self.still_ours(&w).await {
-                continue;
-            }
-            let Ok(permit) = self.slots.clone().try_acquire_owned() else {
-                self.waiting.insert(i, w);
-                break;
-            };
-            *running.entry(endpoint).or_insert(0) += 1;
-            self.running.add(endpoint);
-            let (st, done, run, fin) = (
-                self.state.clone(),
-                self.completer.clone(),
-                self.running.clone(),
-                self.finished.clone(),
-            );
-            tokio::spawn(async move {
-                run_job(&st, &done, w.job, w.endpoint).await;
-                run.done(endpoint);
-                drop(permit);
-                fin.notify_one();
-            });
-            started += 1;
-        }
-        started
-    }
-
-    /// A job whose lease might run out before its delivery ends (it waited
-    /// in the buffer for more than the lease's slack over the longest
-    /// delivery) gets its lease renewed first; false if it was lost
-    /// meanwhile (then it is dropped here).
-    async fn still_ours(&self, w: &Waiting) -> bool {
-        let waited = w.claimed.elapsed().as_millis() as i64;
-        if waited + self.longest_run_ms < self.lease_ms {
-            return true;
-        }
-        let until = self.state.clock.now().timestamp_millis() + self.lease_ms;
-        let renewed = async {
-            let mut tx = self.state.store.begin().await?;
-            let ok = tx
-                .renew_lease(w.job.asyncoperation_id, &self.owner, until)
-                .await?;
-            tx.commit().await?;
-            Ok::<bool, herald_store::StoreError>(ok)
-        }
-        .await;
-        match renewed {
-            Ok(ok) => ok,
-            Err(e) => {
-                warn!(job = %w.job.asyncoperation_id, error = %e, "renewing a System Job's lease failed; leaving it to its lease");
-                false
-            }
-        }
+        let jobs = resolve(self.state(), jobs).await;
+        self.slots.put(jobs);
     }
 
     /// Give the waiting jobs back (the node stops), with those handed over
     /// and not taken yet.
     async fn release_waiting(&mut self) {
+        let state = self.state().clone();
         let mut ids: Vec<Uuid> = self
-            .waiting
-            .drain(..)
+            .slots
+            .lanes()
+            .drain_waiting()
+            .into_iter()
             .map(|w| w.job.asyncoperation_id)
             .collect();
         ids.extend(
-            self.state
+            state
                 .handoff
                 .close()
                 .into_iter()
@@ -493,8 +437,8 @@ impl Worker {
             return;
         }
         let released = async {
-            let mut tx = self.state.store.begin().await?;
-            tx.release_jobs(&self.owner, &ids).await?;
+            let mut tx = state.store.begin().await?;
+            tx.release_jobs(&self.slots.owner, &ids).await?;
             tx.commit().await
         }
         .await;
@@ -513,30 +457,40 @@ pub fn spawn_workers(state: SharedState) -> WorkerHandle {
     let task = tokio::spawn(async move {
         let concurrency = state.config.jobs.concurrency.max(1);
         let per_endpoint = state.config.jobs.per_endpoint() as i64;
-        let mut w = Worker {
+        let lease_ms = lease_for(&state.config).as_millis() as i64;
+        let slots = Arc::new(Slots {
             owner,
             completer,
-            slots: Arc::new(Semaphore::new(concurrency)),
-            running: Arc::new(Running::default()),
-            finished: Arc::new(Notify::new()),
-            waiting: VecDeque::new(),
-            per_endpoint,
-            hold: concurrency * PREFETCH,
-            hold_per_endpoint: per_endpoint * PREFETCH as i64,
-            lease_ms: lease_for(&state.config).as_millis() as i64,
+            lanes: Mutex::new(Lanes::new(per_endpoint)),
+            ready: Notify::new(),
+            finished: Notify::new(),
+            stopping: stopped.clone(),
+            lease_ms,
             longest_run_ms: (state.config.delivery.timeout * 2
                 + herald_delivery::RETRY_PAUSE
                 + std::time::Duration::from_secs(1))
             .as_millis() as i64,
+            state,
+        });
+        for _ in 0..concurrency {
+            tokio::spawn(slots.clone().run_slot());
+        }
+        let mut w = Worker {
+            slots: slots.clone(),
+            per_endpoint,
+            hold: concurrency * PREFETCH,
+            hold_per_endpoint: per_endpoint * PREFETCH as i64,
             maybe_ready: None,
             wakes: 0,
             claiming: None,
-            state,
         };
         // Jobs this node's writes hand over directly: only while a delivery
         // slot is free (held jobs below `concurrency`); a busy node leaves
         // them Ready for any node to claim within the per-endpoint shares.
-        w.state.handoff.open(&w.owner, w.lease_ms, concurrency);
+        slots
+            .state
+            .handoff
+            .open(&slots.owner, lease_ms, concurrency);
         loop {
             if *stopped.borrow() {
                 w.finish_claim().await;
@@ -544,19 +498,15 @@ pub fn spawn_workers(state: SharedState) -> WorkerHandle {
                 break;
             }
             w.take_handed_over().await;
-            let started = w.start().await;
-            w.publish_held();
+            slots.publish_held();
             w.begin_claim();
-            if started > 0 && !w.waiting.is_empty() && w.slots.available_permits() > 0 {
-                continue;
-            }
-            let (state, finished) = (w.state.clone(), w.finished.clone());
             let claiming = async {
                 match w.claiming.as_mut() {
                     Some(c) => c.await.ok(),
                     None => std::future::pending().await,
                 }
             };
+            let state = &slots.state;
             tokio::select! {
                 done = claiming => {
                     w.claiming = None;
@@ -566,7 +516,7 @@ pub fn spawn_workers(state: SharedState) -> WorkerHandle {
                 }
                 _ = state.jobs_wake.notified() => w.forget_ready(),
                 _ = state.handoff.handed_over() => {}
-                _ = finished.notified() => {}
+                _ = slots.finished.notified() => {}
                 _ = tokio::time::sleep(state.config.jobs.poll_interval) => w.forget_ready(),
                 _ = stopped.changed() => {}
             }

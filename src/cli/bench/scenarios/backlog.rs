@@ -219,7 +219,13 @@ async fn drain_once(
         let peak_build = procfs::peak_mb(None);
         let mut out = Outcome::new(
             name,
-            json!({"n": n, "build": opts.build.name(), "nodes": nodes}),
+            json!({
+                "n": n,
+                "build": opts.build.name(),
+                "nodes": nodes,
+                "slots": h.state.config.jobs.concurrency,
+                "per_endpoint": h.state.config.jobs.per_endpoint(),
+            }),
         )
         .metric(
             "backlog_writes_per_s",
