@@ -10,7 +10,7 @@
 
 use herald_store::JobOutcome;
 use tokio::sync::mpsc;
-use tracing::{debug, warn};
+use tracing::warn;
 
 use crate::state::SharedState;
 
@@ -66,14 +66,5 @@ async fn write_batch(
     owner: &str,
     outcomes: &[JobOutcome],
 ) -> Result<(), herald_store::StoreError> {
-    let mut tx = state.store.begin().await?;
-    let written = tx.complete_jobs(owner, outcomes).await?;
-    tx.commit().await?;
-    if written.len() < outcomes.len() {
-        debug!(
-            lost = outcomes.len() - written.len(),
-            "leases lost before completion; leaving those outcomes to their new owners"
-        );
-    }
-    Ok(())
+    state.store.complete_jobs(owner, outcomes).await
 }

@@ -51,33 +51,122 @@ pub enum OutcomeRow {
     },
 }
 
-impl Tx {
-    /// Write the outcomes of finished jobs that `owner` still holds, a few
-    /// statements for the whole batch: leave the queue (only where the
-    /// lease is still ours), append the attempts after any earlier ones,
-    /// update or delete the asyncoperation rows. Returns the jobs written;
-    /// an outcome whose lease was lost is left to the new owner.
+impl Store {
+    /// Write the outcomes of finished jobs that `owner` still holds, in
+    /// one transaction of a few statements for the whole batch: append the
+    /// attempts after any earlier ones, update or delete the asyncoperation
+    /// rows, and leave the queue — only where the queue entry is still
+    /// leased to `owner`; an outcome whose lease was lost is left to the
+    /// new owner.
+    ///
+    /// On SQLite the statements are one batch, each checking the lease
+    /// itself (`EXISTS` on the queue entry, which the last statement then
+    /// deletes), handed to the writer whole and committed with the writes
+    /// around it (`group`): one hand-off to the connection's thread for
+    /// the batch. With a hand-off per statement (reading back which
+    /// leases were held, then writing) the writer connection spent most
+    /// of a drain waiting for this task to be polled again between
+    /// statements, with every other write queued behind it. On PostgreSQL
+    /// the queue entries are deleted first (`RETURNING` the held ones),
+    /// then the rest is written for those.
     pub async fn complete_jobs(
+        &self,
+        owner: &str,
+        outcomes: &[JobOutcome],
+    ) -> Result<(), StoreError> {
+        if outcomes.is_empty() {
+            return Ok(());
+        }
+        match self.dialect() {
+            Dialect::Sqlite => {
+                let mut tx = self.begin_grouped().await?;
+                for chunk in outcomes.chunks(CHUNK) {
+                    tx.batch_sqlite_outcomes(owner, chunk).await?;
+                }
+                tx.commit().await
+            }
+            Dialect::Postgres => {
+                let mut tx = self.begin().await?;
+                tx.prefer_custom_plans(super::Sorts::Allowed).await?;
+                for chunk in outcomes.chunks(CHUNK) {
+                    tx.complete_pg_chunk(owner, chunk).await?;
+                }
+                tx.commit().await
+            }
+        }
+    }
+}
+
+/// The statement's rows go only where `owner` still holds the queue entry
+/// of the job whose id is `id_column` (SQLite's batched outcomes).
+fn push_held(sql: &mut Sql, id_column: &str, owner: &str) {
+    sql.push(" AND EXISTS (SELECT 1 FROM herald_job j WHERE j.asyncoperationid = ")
+        .push(id_column)
+        .push(" AND j.lease_owner = ")
+        .bind(Param::text(owner))
+        .push(")");
+}
+
+impl Tx {
+    async fn batch_sqlite_outcomes(
         &mut self,
         owner: &str,
         outcomes: &[JobOutcome],
-    ) -> Result<Vec<Uuid>, StoreError> {
-        self.prefer_custom_plans(super::Sorts::Allowed).await?;
-        let mut held = Vec::new();
-        for chunk in outcomes.chunks(CHUNK) {
-            held.extend(self.complete_chunk(owner, chunk).await?);
+    ) -> Result<(), StoreError> {
+        let (deleted, updated): (Vec<&JobOutcome>, Vec<&JobOutcome>) = outcomes
+            .iter()
+            .partition(|o| matches!(o.row, OutcomeRow::Delete));
+        if let Some(attempts) = attempts_sql(Dialect::Sqlite, &updated) {
+            self.batch(|sql| {
+                *sql = attempts;
+                push_held(sql, "v.column2", owner);
+            })
+            .await?;
         }
-        Ok(held)
+        if let Some(update) = update_sql(Dialect::Sqlite, &updated) {
+            self.batch(|sql| {
+                *sql = update;
+                push_held(sql, "v.column1", owner);
+            })
+            .await?;
+        }
+        if !deleted.is_empty() {
+            for table in ["\"asyncoperation\"", "herald_job_payload", "herald_attempt"] {
+                self.batch(|sql| {
+                    sql.push("DELETE FROM ").push(table).push(" WHERE ");
+                    push_in(
+                        sql,
+                        Dialect::Sqlite,
+                        "asyncoperationid",
+                        false,
+                        deleted.iter().map(|o| o.asyncoperation_id),
+                    );
+                    push_held(sql, &format!("{table}.asyncoperationid"), owner);
+                })
+                .await?;
+            }
+        }
+        // Last: the statements above check the lease on these entries.
+        self.batch(|sql| {
+            sql.push("DELETE FROM herald_job WHERE lease_owner = ")
+                .bind(Param::text(owner))
+                .push(" AND ");
+            push_in(
+                sql,
+                Dialect::Sqlite,
+                "asyncoperationid",
+                false,
+                outcomes.iter().map(|o| o.asyncoperation_id),
+            );
+        })
+        .await
     }
 
-    async fn complete_chunk(
+    async fn complete_pg_chunk(
         &mut self,
         owner: &str,
         outcomes: &[JobOutcome],
-    ) -> Result<Vec<Uuid>, StoreError> {
-        if outcomes.is_empty() {
-            return Ok(Vec::new());
-        }
+    ) -> Result<(), StoreError> {
         let dialect = self.dialect();
         let mut sql = Sql::default();
         sql.push("DELETE FROM herald_job WHERE lease_owner = ")
@@ -102,6 +191,12 @@ impl Tx {
             .iter()
             .filter(|o| held.contains(&o.asyncoperation_id))
             .collect();
+        if mine.len() < outcomes.len() {
+            tracing::debug!(
+                lost = outcomes.len() - mine.len(),
+                "leases lost before completion; leaving those outcomes to their new owners"
+            );
+        }
         let (deleted, updated): (Vec<&JobOutcome>, Vec<&JobOutcome>) = mine
             .iter()
             .partition(|o| matches!(o.row, OutcomeRow::Delete));
@@ -120,63 +215,80 @@ impl Tx {
                 self.conn().await?.execute(&sql).await?;
             }
         }
-
-        let rows: Vec<Vec<Param>> = updated
-            .iter()
-            .flat_map(|o| o.attempts.iter().map(attempt_row))
-            .collect();
-        if !rows.is_empty() {
-            // Numbered after the job's earlier attempts (a job run again
-            // after its lease ran out, retried or resumed) by a subquery
-            // per row that reads the last of them from the end of the
-            // (asyncoperationid, attempt) index: a COUNT over all the
-            // batch's ids, planned without statistics on herald_attempt
-            // (PostgreSQL with autovacuum off, or not yet run), was a
-            // scan of the whole table for every batch. Both stores
-            // compute the subquery before inserting the rows.
-            let mut sql = Sql::default();
-            sql.push("INSERT INTO herald_attempt (attemptid, asyncoperationid, attempt, startedon, duration_ms, status, error, response) SELECT v.column1, v.column2, v.column3 + COALESCE((SELECT MAX(h.attempt) FROM herald_attempt h WHERE h.asyncoperationid = v.column2), 0), v.column4, v.column5, v.column6, v.column7, v.column8 FROM ");
-            push_rows(&mut sql, dialect, &ATTEMPT_TYPES, rows);
+        if let Some(sql) = attempts_sql(dialect, &updated) {
             self.conn().await?.execute(&sql).await?;
         }
-
-        if !updated.is_empty() {
-            // One UPDATE … FROM <rows> for the batch (`push_rows`).
-            let mut sql = Sql::default();
-            sql.push("UPDATE \"asyncoperation\" SET \"statecode\" = v.column2, \"statuscode\" = v.column3, \"completedon\" = v.column4, \"modifiedon\" = v.column4, \"executiontimespan\" = v.column5, \"retrycount\" = COALESCE(\"retrycount\", 0) + v.column6, \"message\" = v.column7, \"friendlymessage\" = v.column8, \"errorcode\" = v.column9, \"startedon\" = v.column10, \"versionnumber\" = COALESCE(\"versionnumber\", 0) + 1 FROM ");
-            let rows = updated
-                .iter()
-                .filter_map(|o| match &o.row {
-                    OutcomeRow::Update {
-                        phase,
-                        started_ms,
-                        completed_ms,
-                        executiontimespan,
-                        retries,
-                        message,
-                        friendlymessage,
-                        errorcode,
-                    } => Some(vec![
-                        Param::text(o.asyncoperation_id),
-                        phase.state.into(),
-                        phase.status.into(),
-                        Param::int(*completed_ms),
-                        Param::int(*executiontimespan),
-                        Param::int(*retries),
-                        Param::Text(message.clone()),
-                        Param::Text(friendlymessage.clone()),
-                        Param::Int(*errorcode),
-                        Param::int(*started_ms),
-                    ]),
-                    OutcomeRow::Delete => None,
-                })
-                .collect();
-            push_rows(&mut sql, dialect, &UPDATE_TYPES, rows);
-            sql.push(" WHERE \"asyncoperation\".\"asyncoperationid\" = v.column1");
+        if let Some(sql) = update_sql(dialect, &updated) {
             self.conn().await?.execute(&sql).await?;
         }
-        Ok(mine.iter().map(|o| o.asyncoperation_id).collect())
+        Ok(())
     }
+}
+
+/// The INSERT of the attempts of `updated` (None: they have none).
+///
+/// Numbered after the job's earlier attempts (a job run again after its
+/// lease ran out, retried or resumed) by a subquery per row that reads
+/// the last of them from the end of the (asyncoperationid, attempt)
+/// index: a COUNT over all the batch's ids, planned without statistics on
+/// herald_attempt (PostgreSQL with autovacuum off, or not yet run), was a
+/// scan of the whole table for every batch. Both stores compute the
+/// subquery before inserting the rows. Ends in a `WHERE` a caller may
+/// extend with `AND …`.
+fn attempts_sql(dialect: Dialect, updated: &[&JobOutcome]) -> Option<Sql> {
+    let rows: Vec<Vec<Param>> = updated
+        .iter()
+        .flat_map(|o| o.attempts.iter().map(attempt_row))
+        .collect();
+    if rows.is_empty() {
+        return None;
+    }
+    let mut sql = Sql::default();
+    sql.push("INSERT INTO herald_attempt (attemptid, asyncoperationid, attempt, startedon, duration_ms, status, error, response) SELECT v.column1, v.column2, v.column3 + COALESCE((SELECT MAX(h.attempt) FROM herald_attempt h WHERE h.asyncoperationid = v.column2), 0), v.column4, v.column5, v.column6, v.column7, v.column8 FROM ");
+    push_rows(&mut sql, dialect, &ATTEMPT_TYPES, rows);
+    sql.push(" WHERE TRUE");
+    Some(sql)
+}
+
+/// The UPDATE of the asyncoperation rows of `updated`, one `UPDATE … FROM
+/// <rows>` for the batch (`push_rows`); None when there are none. Ends in
+/// a `WHERE` a caller may extend with `AND …`.
+fn update_sql(dialect: Dialect, updated: &[&JobOutcome]) -> Option<Sql> {
+    let rows: Vec<Vec<Param>> = updated
+        .iter()
+        .filter_map(|o| match &o.row {
+            OutcomeRow::Update {
+                phase,
+                started_ms,
+                completed_ms,
+                executiontimespan,
+                retries,
+                message,
+                friendlymessage,
+                errorcode,
+            } => Some(vec![
+                Param::text(o.asyncoperation_id),
+                phase.state.into(),
+                phase.status.into(),
+                Param::int(*completed_ms),
+                Param::int(*executiontimespan),
+                Param::int(*retries),
+                Param::Text(message.clone()),
+                Param::Text(friendlymessage.clone()),
+                Param::Int(*errorcode),
+                Param::int(*started_ms),
+            ]),
+            OutcomeRow::Delete => None,
+        })
+        .collect();
+    if rows.is_empty() {
+        return None;
+    }
+    let mut sql = Sql::default();
+    sql.push("UPDATE \"asyncoperation\" SET \"statecode\" = v.column2, \"statuscode\" = v.column3, \"completedon\" = v.column4, \"modifiedon\" = v.column4, \"executiontimespan\" = v.column5, \"retrycount\" = COALESCE(\"retrycount\", 0) + v.column6, \"message\" = v.column7, \"friendlymessage\" = v.column8, \"errorcode\" = v.column9, \"startedon\" = v.column10, \"versionnumber\" = COALESCE(\"versionnumber\", 0) + 1 FROM ");
+    push_rows(&mut sql, dialect, &UPDATE_TYPES, rows);
+    sql.push(" WHERE \"asyncoperation\".\"asyncoperationid\" = v.column1");
+    Some(sql)
 }
 
 /// PostgreSQL types of the outcome rows' columns (column1…column10 of

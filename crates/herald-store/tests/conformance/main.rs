@@ -9,6 +9,7 @@
 //! - `fetchxml`: FetchXML parsed by herald-core and run by the store;
 //! - `groups`: concurrent writes, each committing or failing alone;
 //! - `keys`: API keys;
+//! - `outcomes`: System Job outcomes and the lease that guards them;
 //! - `secrets`: secrets sealed at rest, the sweep and rotation;
 //! - `case`: case-insensitive text, and the indexes that keeps.
 
@@ -16,6 +17,7 @@ mod case;
 mod fetchxml;
 mod groups;
 mod keys;
+mod outcomes;
 mod queries;
 mod rows;
 mod secrets;
