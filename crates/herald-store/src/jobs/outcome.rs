@@ -4,12 +4,17 @@
 //! the writing node still holds the lease. Also the purge of old succeeded
 //! jobs.
 
+use std::collections::HashSet;
+
 use herald_core::job::{JobPhase, JobStatus};
+use sqlx::Row;
 use uuid::Uuid;
 
 use super::rows::AttemptRow;
 use super::{push_in, CHUNK};
+use crate::conn::{conn_rows, Conn};
 use crate::error::StoreError;
+use crate::read::uuid;
 use crate::sql::{Param, Sql};
 use crate::{Dialect, Store, Tx};
 
@@ -54,17 +59,16 @@ impl Store {
     /// leased to `owner`; an outcome whose lease was lost is left to the
     /// new owner.
     ///
-    /// The statements are one batch, each checking the lease itself
-    /// (`EXISTS` on the queue entry, which the last statement deletes):
-    /// on SQLite handed to the writer whole and committed with the writes
-    /// around it (`group`), one hand-off to the connection's thread for
-    /// the batch; on PostgreSQL one statement of data-modifying `WITH`s
-    /// (`batch`), whose parts all see the queue as it was before the
-    /// statement, so one round trip. With a statement per step (read back
-    /// which leases were held, then write for those) SQLite's writer
-    /// connection spent most of a drain waiting for this task to be polled
-    /// between statements, with every other write queued behind it, and
-    /// PostgreSQL paid a round trip per statement.
+    /// On SQLite the statements are one batch, each checking the lease
+    /// itself (`EXISTS` on the queue entry, which the last statement then
+    /// deletes), handed to the writer whole and committed with the writes
+    /// around it (`group`): one hand-off to the connection's thread for
+    /// the batch. With a hand-off per statement (reading back which
+    /// leases were held, then writing) the writer connection spent most
+    /// of a drain waiting for this task to be polled again between
+    /// statements, with every other write queued behind it. On PostgreSQL
+    /// the queue entries are deleted first (`RETURNING` the held ones),
+    /// then the rest is written for those.
     pub async fn complete_jobs(
         &self,
         owner: &str,
@@ -73,23 +77,28 @@ impl Store {
         if outcomes.is_empty() {
             return Ok(());
         }
-        let mut tx = match self.dialect() {
-            Dialect::Sqlite => self.begin_grouped().await?,
+        match self.dialect() {
+            Dialect::Sqlite => {
+                let mut tx = self.begin_grouped().await?;
+                for chunk in outcomes.chunks(CHUNK) {
+                    tx.batch_sqlite_outcomes(owner, chunk).await?;
+                }
+                tx.commit().await
+            }
             Dialect::Postgres => {
                 let mut tx = self.begin().await?;
                 tx.prefer_custom_plans(super::Sorts::Allowed).await?;
-                tx
+                for chunk in outcomes.chunks(CHUNK) {
+                    tx.complete_pg_chunk(owner, chunk).await?;
+                }
+                tx.commit().await
             }
-        };
-        for chunk in outcomes.chunks(CHUNK) {
-            tx.batch_outcomes(owner, chunk).await?;
         }
-        tx.commit().await
     }
 }
 
 /// The statement's rows go only where `owner` still holds the queue entry
-/// of the job whose id is `id_column`.
+/// of the job whose id is `id_column` (SQLite's batched outcomes).
 fn push_held(sql: &mut Sql, id_column: &str, owner: &str) {
     sql.push(" AND EXISTS (SELECT 1 FROM herald_job j WHERE j.asyncoperationid = ")
         .push(id_column)
@@ -99,23 +108,22 @@ fn push_held(sql: &mut Sql, id_column: &str, owner: &str) {
 }
 
 impl Tx {
-    async fn batch_outcomes(
+    async fn batch_sqlite_outcomes(
         &mut self,
         owner: &str,
         outcomes: &[JobOutcome],
     ) -> Result<(), StoreError> {
-        let dialect = self.dialect();
         let (deleted, updated): (Vec<&JobOutcome>, Vec<&JobOutcome>) = outcomes
             .iter()
             .partition(|o| matches!(o.row, OutcomeRow::Delete));
-        if let Some(attempts) = attempts_sql(dialect, &updated) {
+        if let Some(attempts) = attempts_sql(Dialect::Sqlite, &updated) {
             self.batch(|sql| {
                 *sql = attempts;
                 push_held(sql, "v.column2", owner);
             })
             .await?;
         }
-        if let Some(update) = update_sql(dialect, &updated) {
+        if let Some(update) = update_sql(Dialect::Sqlite, &updated) {
             self.batch(|sql| {
                 *sql = update;
                 push_held(sql, "v.column1", owner);
@@ -128,7 +136,7 @@ impl Tx {
                     sql.push("DELETE FROM ").push(table).push(" WHERE ");
                     push_in(
                         sql,
-                        dialect,
+                        Dialect::Sqlite,
                         "asyncoperationid",
                         false,
                         deleted.iter().map(|o| o.asyncoperation_id),
@@ -145,13 +153,75 @@ impl Tx {
                 .push(" AND ");
             push_in(
                 sql,
-                dialect,
+                Dialect::Sqlite,
                 "asyncoperationid",
                 false,
                 outcomes.iter().map(|o| o.asyncoperation_id),
             );
         })
         .await
+    }
+
+    async fn complete_pg_chunk(
+        &mut self,
+        owner: &str,
+        outcomes: &[JobOutcome],
+    ) -> Result<(), StoreError> {
+        let dialect = self.dialect();
+        let mut sql = Sql::default();
+        sql.push("DELETE FROM herald_job WHERE lease_owner = ")
+            .bind(Param::text(owner))
+            .push(" AND ");
+        push_in(
+            &mut sql,
+            dialect,
+            "asyncoperationid",
+            false,
+            outcomes.iter().map(|o| o.asyncoperation_id),
+        );
+        sql.push(" RETURNING asyncoperationid");
+        let held: HashSet<Uuid> = self
+            .conn()
+            .await?
+            .fetch_ids(&sql)
+            .await?
+            .into_iter()
+            .collect();
+        let mine: Vec<&JobOutcome> = outcomes
+            .iter()
+            .filter(|o| held.contains(&o.asyncoperation_id))
+            .collect();
+        if mine.len() < outcomes.len() {
+            tracing::debug!(
+                lost = outcomes.len() - mine.len(),
+                "leases lost before completion; leaving those outcomes to their new owners"
+            );
+        }
+        let (deleted, updated): (Vec<&JobOutcome>, Vec<&JobOutcome>) = mine
+            .iter()
+            .partition(|o| matches!(o.row, OutcomeRow::Delete));
+
+        if !deleted.is_empty() {
+            for table in ["\"asyncoperation\"", "herald_job_payload", "herald_attempt"] {
+                let mut sql = Sql::default();
+                sql.push("DELETE FROM ").push(table).push(" WHERE ");
+                push_in(
+                    &mut sql,
+                    dialect,
+                    "asyncoperationid",
+                    false,
+                    deleted.iter().map(|o| o.asyncoperation_id),
+                );
+                self.conn().await?.execute(&sql).await?;
+            }
+        }
+        if let Some(sql) = attempts_sql(dialect, &updated) {
+            self.conn().await?.execute(&sql).await?;
+        }
+        if let Some(sql) = update_sql(dialect, &updated) {
+            self.conn().await?.execute(&sql).await?;
+        }
+        Ok(())
     }
 }
 
@@ -329,5 +399,12 @@ impl Store {
         }
         tx.commit().await?;
         Ok(n)
+    }
+}
+
+impl Conn<'_> {
+    /// The ids a statement returns in its first column.
+    async fn fetch_ids(&mut self, sql: &Sql) -> Result<Vec<Uuid>, StoreError> {
+        Ok(conn_rows!(self, sql, |r| uuid(r.try_get(0)?)?))
     }
 }
