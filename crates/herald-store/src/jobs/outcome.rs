@@ -116,17 +116,18 @@ impl Tx {
         owner: &str,
         outcomes: &[JobOutcome],
     ) -> Result<(), StoreError> {
+        let dialect = Dialect::Sqlite;
         let (deleted, updated): (Vec<&JobOutcome>, Vec<&JobOutcome>) = outcomes
             .iter()
             .partition(|o| matches!(o.row, OutcomeRow::Delete));
-        if let Some(attempts) = attempts_sql(Dialect::Sqlite, &updated) {
+        if let Some(attempts) = attempts_sql(dialect, &updated) {
             self.batch(|sql| {
                 *sql = attempts;
                 push_held(sql, "v.column2", owner);
             })
             .await?;
         }
-        if let Some(update) = update_sql(Dialect::Sqlite, &updated) {
+        if let Some(update) = update_sql(dialect, &updated) {
             self.batch(|sql| {
                 *sql = update;
                 push_held(sql, "v.column1", owner);
@@ -134,35 +135,17 @@ impl Tx {
             .await?;
         }
         if !deleted.is_empty() {
-            for table in ["\"asyncoperation\"", "herald_job_payload", "herald_attempt"] {
+            for table in JOB_TABLES {
                 self.batch(|sql| {
-                    sql.push("DELETE FROM ").push(table).push(" WHERE ");
-                    push_in(
-                        sql,
-                        Dialect::Sqlite,
-                        "asyncoperationid",
-                        false,
-                        deleted.iter().map(|o| o.asyncoperation_id),
-                    );
+                    *sql = delete_sql(table, dialect, &deleted);
                     push_held(sql, &format!("{table}.asyncoperationid"), owner);
                 })
                 .await?;
             }
         }
         // Last: the statements above check the lease on these entries.
-        self.batch(|sql| {
-            sql.push("DELETE FROM herald_job WHERE lease_owner = ")
-                .bind(Param::text(owner))
-                .push(" AND ");
-            push_in(
-                sql,
-                Dialect::Sqlite,
-                "asyncoperationid",
-                false,
-                outcomes.iter().map(|o| o.asyncoperation_id),
-            );
-        })
-        .await
+        self.batch(|sql| *sql = dequeue_sql(owner, dialect, outcomes))
+            .await
     }
 
     async fn complete_pg_chunk(
@@ -171,17 +154,7 @@ impl Tx {
         outcomes: &[JobOutcome],
     ) -> Result<(), StoreError> {
         let dialect = self.dialect();
-        let mut sql = Sql::default();
-        sql.push("DELETE FROM herald_job WHERE lease_owner = ")
-            .bind(Param::text(owner))
-            .push(" AND ");
-        push_in(
-            &mut sql,
-            dialect,
-            "asyncoperationid",
-            false,
-            outcomes.iter().map(|o| o.asyncoperation_id),
-        );
+        let mut sql = dequeue_sql(owner, dialect, outcomes);
         sql.push(" RETURNING asyncoperationid");
         let held: HashSet<Uuid> = self
             .conn()
@@ -205,16 +178,8 @@ impl Tx {
             .partition(|o| matches!(o.row, OutcomeRow::Delete));
 
         if !deleted.is_empty() {
-            for table in ["\"asyncoperation\"", "herald_job_payload", "herald_attempt"] {
-                let mut sql = Sql::default();
-                sql.push("DELETE FROM ").push(table).push(" WHERE ");
-                push_in(
-                    &mut sql,
-                    dialect,
-                    "asyncoperationid",
-                    false,
-                    deleted.iter().map(|o| o.asyncoperation_id),
-                );
+            for table in JOB_TABLES {
+                let sql = delete_sql(table, dialect, &deleted);
                 self.conn().await?.execute(&sql).await?;
             }
         }
@@ -226,6 +191,40 @@ impl Tx {
         }
         Ok(())
     }
+}
+
+/// The tables that hold a job besides its queue entry, emptied of an
+/// autodelete job that succeeded.
+const JOB_TABLES: [&str; 3] = ["\"asyncoperation\"", "herald_job_payload", "herald_attempt"];
+
+/// The DELETE of `jobs` from `table` (one of [`JOB_TABLES`]).
+fn delete_sql(table: &str, dialect: Dialect, jobs: &[&JobOutcome]) -> Sql {
+    let mut sql = Sql::default();
+    sql.push("DELETE FROM ").push(table).push(" WHERE ");
+    push_in(
+        &mut sql,
+        dialect,
+        "asyncoperationid",
+        false,
+        jobs.iter().map(|o| o.asyncoperation_id),
+    );
+    sql
+}
+
+/// The DELETE of the queue entries of `outcomes` that `owner` holds.
+fn dequeue_sql(owner: &str, dialect: Dialect, outcomes: &[JobOutcome]) -> Sql {
+    let mut sql = Sql::default();
+    sql.push("DELETE FROM herald_job WHERE lease_owner = ")
+        .bind(Param::text(owner))
+        .push(" AND ");
+    push_in(
+        &mut sql,
+        dialect,
+        "asyncoperationid",
+        false,
+        outcomes.iter().map(|o| o.asyncoperation_id),
+    );
+    sql
 }
 
 /// The INSERT of the attempts of `updated` (None: they have none).
