@@ -123,6 +123,9 @@ pub(crate) struct Slot {
     generation: u64,
     /// The writer's published copy (the same as [`Writer::published`]).
     published: Arc<std::sync::Mutex<Option<(u64, Settings)>>>,
+    /// Set by the checkpointer when the log has grown long (see
+    /// [`crate::checkpoint`]).
+    log_restart: crate::checkpoint::LogRestart,
 }
 
 /// `herald_setting` as a transaction sees it.
@@ -193,11 +196,16 @@ pub(crate) struct Member {
 }
 
 impl Writer {
-    pub(crate) fn new(conn: SqliteConnection, timeout: Duration) -> Writer {
+    pub(crate) fn new(
+        conn: SqliteConnection,
+        timeout: Duration,
+        log_restart: crate::checkpoint::LogRestart,
+    ) -> Writer {
         let published = Arc::new(std::sync::Mutex::new(None));
         Writer {
             slot: Arc::new(Mutex::new(Slot {
                 conn,
+                log_restart,
                 open: None,
                 waiting: Vec::new(),
                 prefix: String::new(),
@@ -489,7 +497,23 @@ impl Slot {
         for w in waiting {
             let _ = w.send(told.clone());
         }
+        self.let_the_log_start_over().await;
         result
+    }
+
+    /// Between transactions, when the checkpointer has asked for it: a
+    /// passive checkpoint on this connection, so the next BEGIN can start
+    /// the log over (see [`crate::checkpoint`]). It copies only what the
+    /// checkpointer's last round left, and never waits for a lock; a
+    /// failure costs only the restart, which the checkpointer asks for
+    /// again.
+    async fn let_the_log_start_over(&mut self) {
+        if self.open.is_some() || !self.log_restart.take() {
+            return;
+        }
+        if let Err(e) = self.run("PRAGMA wal_checkpoint(PASSIVE)").await {
+            tracing::debug!(error = %e, "the writer's checkpoint failed; the log grows until the next one");
+        }
     }
 
     /// The transaction is lost (an error rolled it back, or left it in an
@@ -568,6 +592,7 @@ impl Slot {
                 for e in round {
                     let _ = e.tell.send(Ok(()));
                 }
+                self.let_the_log_start_over().await;
                 return;
             }
             Err(e) => e,

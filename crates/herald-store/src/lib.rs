@@ -160,17 +160,26 @@ impl Store {
                 // transaction or savepoint) and sort spills in memory, not
                 // in temporary files created and deleted per statement.
                 .pragma("temp_store", "memory")
+                // A log that a long reader kept from starting over is cut
+                // back to this when it next does (`checkpoint`); the usual
+                // cycle stays well under it.
+                .pragma("journal_size_limit", "134217728")
                 .busy_timeout(Duration::from_secs(30))
                 .foreign_keys(false)
                 .row_buffer_size(ROW_CHANNEL);
             // The writer never checkpoints in its COMMITs: the
             // checkpointer does, beside it (`checkpoint`).
             let writer_options = base.clone().pragma("wal_autocheckpoint", "0");
-            let writer = group::Writer::new(writer_options.connect().await?, opts.acquire_timeout);
+            let log_restart = checkpoint::LogRestart::default();
+            let writer = group::Writer::new(
+                writer_options.connect().await?,
+                opts.acquire_timeout,
+                log_restart.clone(),
+            );
             let alive = checkpoint::Alive::default();
             checkpoint::Checkpointer::connect(&base)
                 .await?
-                .spawn(Arc::downgrade(&alive));
+                .spawn(Arc::downgrade(&alive), log_restart);
             // Read-only connections given back without sqlx's ping
             // (`readers`).
             let reader = readers::ReadPool::new(
