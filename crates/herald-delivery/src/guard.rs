@@ -14,16 +14,16 @@
 //!
 //! The rule is applied to the *resolved* address, never to the host name:
 //! [`GuardedResolver`] resolves with the system resolver, drops forbidden
-//! addresses and hands reqwest only the vetted ones, so the connection goes
-//! to exactly the address that was checked (no DNS-rebinding window between
-//! check and connect). reqwest does not consult the resolver for IP-literal
-//! URLs, so those are checked with [`check_url_host`] before sending.
+//! addresses and hands the connector only the vetted ones, so the
+//! connection goes to exactly the address that was checked (no
+//! DNS-rebinding window between check and connect). IP-literal URLs are
+//! never looked up, so those are checked with [`check_url_host`] before
+//! sending.
 
 use std::error::Error as StdError;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use url::{Host, Url};
 
 /// The IPv4 cloud metadata address (AWS, GCP, Azure, OpenStack, ...).
@@ -52,7 +52,7 @@ pub fn check_ip(ip: IpAddr, allow_private: bool) -> Result<(), String> {
     }
 }
 
-/// Check the host of an IP-literal URL (reqwest skips the resolver for
+/// Check the host of an IP-literal URL (the connector skips the resolver for
 /// those). Host names pass here: [`GuardedResolver`] checks what they
 /// resolve to. A URL without a host is refused.
 pub fn check_url_host(url: &Url, allow_private: bool) -> Result<(), String> {
@@ -289,7 +289,7 @@ pub async fn check_target(
 }
 
 /// The error [`GuardedResolver`] returns when every address a name resolves
-/// to is forbidden. The sender finds it in reqwest's error chain to report
+/// to is forbidden. The sender finds it in the client's error chain to report
 /// [`crate::FailureKind::Refused`].
 #[derive(Debug, Clone)]
 pub struct RefusedTarget {
@@ -324,8 +324,9 @@ impl StdError for ResolveFailed {
     }
 }
 
-/// A `reqwest` resolver that resolves with tokio's `lookup_host` and keeps
-/// only the addresses [`check_ip`] allows.
+/// A resolver that resolves with tokio's `lookup_host` and keeps only the
+/// addresses [`check_ip`] allows (the connector's `tower` service of names
+/// is in `transport`).
 #[derive(Debug, Clone, Copy)]
 pub struct GuardedResolver {
     allow_private: bool,
@@ -336,8 +337,8 @@ impl GuardedResolver {
         Self { allow_private }
     }
 
-    /// Resolve `host` and filter: the allowed addresses (port 0: reqwest
-    /// puts the URL's port in), or why none is left.
+    /// Resolve `host` and filter: the allowed addresses (port 0: the
+    /// connector puts the URL's port in), or why none is left.
     pub async fn resolve_host(
         &self,
         host: &str,
@@ -372,16 +373,6 @@ impl GuardedResolver {
             return Err(Box::new(RefusedTarget { reason }));
         }
         Ok(kept)
-    }
-}
-
-impl Resolve for GuardedResolver {
-    fn resolve(&self, name: Name) -> Resolving {
-        let this = *self;
-        Box::pin(async move {
-            let addrs = this.resolve_host(name.as_str()).await?;
-            Ok(Box::new(addrs.into_iter()) as Addrs)
-        })
     }
 }
 

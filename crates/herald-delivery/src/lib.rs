@@ -6,12 +6,14 @@
 //! - [`sender`]: the shared client, [`Sender::deliver`] / [`Sender::invoke`]
 //!   (webhooks) and [`Sender::post`] (raw single POST, e.g. Business Central).
 //! - [`outcome`]: attempts, outcome, failure kinds and messages.
+//! - `transport`: the pooled hyper client under the sender.
 
 pub mod auth;
 pub mod guard;
 pub mod outcome;
 pub mod sender;
 pub mod signing;
+mod transport;
 
 pub use auth::apply_auth;
 pub use guard::{check_ip, GuardedResolver};
@@ -22,6 +24,6 @@ pub use sender::{
 };
 pub use signing::{signature_headers, SigningSecret};
 
-/// Re-exported so callers need not depend on `bytes` / `reqwest` themselves.
+/// Re-exported so callers need not depend on `bytes` / `http` themselves.
 pub use bytes::Bytes;
-pub use reqwest::header::HeaderMap;
+pub use http::HeaderMap;

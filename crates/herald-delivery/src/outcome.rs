@@ -14,6 +14,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::guard::{RefusedTarget, ResolveFailed};
+use crate::transport::SendError;
 
 /// One HTTP exchange (or a try refused before any byte was sent).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -116,7 +117,7 @@ pub fn fmt_duration(d: Duration) -> String {
 
 /// `500 Internal Server Error`, or just `599` for an unknown code.
 pub fn status_text(status: u16) -> String {
-    match reqwest::StatusCode::from_u16(status)
+    match http::StatusCode::from_u16(status)
         .ok()
         .and_then(|s| s.canonical_reason())
     {
@@ -149,55 +150,53 @@ fn find<'a, T: StdError + 'static>(err: &'a (dyn StdError + 'static)) -> Option<
     None
 }
 
-/// The innermost cause's text (reqwest's own Display is skipped: it
-/// contains the full URL, secrets included).
-fn root_cause(err: &reqwest::Error) -> String {
-    let mut cur: Option<&(dyn StdError + 'static)> = err.source();
-    let mut last = None;
-    while let Some(e) = cur {
-        last = Some(e);
-        cur = e.source();
+/// The innermost cause's text (the client's errors never contain the
+/// URL, whose query may hold a secret).
+fn root_cause(err: &(dyn StdError + 'static)) -> String {
+    let mut last = err;
+    while let Some(e) = last.source() {
+        last = e;
     }
-    match (last, err.url()) {
-        (Some(e), _) => e.to_string(),
-        (None, Some(u)) => err.to_string().replace(u.as_str(), "<url>"),
-        (None, None) => err.to_string(),
-    }
+    last.to_string()
 }
 
 /// Map a transport error to a [`Failure`]. `target` is `host:port`.
 pub(crate) fn classify(
-    err: &reqwest::Error,
+    err: &SendError,
     target: &str,
     timeout: Duration,
     connect_timeout: Duration,
 ) -> Failure {
-    if let Some(r) = find::<RefusedTarget>(err) {
-        return Failure::new(FailureKind::Refused, format!("Target refused: {r}"));
-    }
-    if err.is_timeout() {
-        return if err.is_connect() {
-            Failure::new(
-                FailureKind::Timeout,
-                format!(
-                    "Could not connect to {target} within {} (connect timeout)",
-                    fmt_duration(connect_timeout)
-                ),
-            )
-        } else {
-            Failure::new(
+    let err = match err {
+        SendError::Timeout => {
+            return Failure::new(
                 FailureKind::Timeout,
                 format!("No answer within {} (timeout)", fmt_duration(timeout)),
             )
-        };
+        }
+        SendError::Client(e) => e,
+    };
+    let chain: &(dyn StdError + 'static) = err;
+    if let Some(r) = find::<RefusedTarget>(chain) {
+        return Failure::new(FailureKind::Refused, format!("Target refused: {r}"));
     }
-    if let Some(r) = find::<ResolveFailed>(err) {
+    let io_kind = find::<io::Error>(chain).map(io::Error::kind);
+    if err.is_connect() && io_kind == Some(io::ErrorKind::TimedOut) {
+        return Failure::new(
+            FailureKind::Timeout,
+            format!(
+                "Could not connect to {target} within {} (connect timeout)",
+                fmt_duration(connect_timeout)
+            ),
+        );
+    }
+    if let Some(r) = find::<ResolveFailed>(chain) {
         return Failure::new(
             FailureKind::Connect,
             format!("Could not resolve {}: {}", r.host, r.source),
         );
     }
-    if let Some(io) = find::<io::Error>(err) {
+    if let Some(io) = find::<io::Error>(chain) {
         match io.kind() {
             io::ErrorKind::ConnectionRefused => {
                 return Failure::new(
@@ -222,28 +221,17 @@ pub(crate) fn classify(
     if err.is_connect() {
         return Failure::new(
             FailureKind::Connect,
-            format!("Could not connect to {target}: {}", root_cause(err)),
+            format!("Could not connect to {target}: {}", root_cause(chain)),
         );
     }
-    if err.is_request() {
-        // e.g. hyper's "connection closed before message completed".
-        return Failure::new(
-            FailureKind::Connect,
-            format!(
-                "The connection to {target} failed before an answer arrived: {}",
-                root_cause(err)
-            ),
-        );
-    }
-    if err.is_builder() {
-        return Failure::new(
-            FailureKind::InvalidUrl,
-            format!("Invalid request: {}", root_cause(err)),
-        );
-    }
+    // The connection was there and the exchange broke off, e.g. hyper's
+    // "connection closed before message completed".
     Failure::new(
-        FailureKind::Other,
-        format!("Error calling {target}: {}", root_cause(err)),
+        FailureKind::Connect,
+        format!(
+            "The connection to {target} failed before an answer arrived: {}",
+            root_cause(chain)
+        ),
     )
 }
 

@@ -4,24 +4,29 @@
 //! fixed [`RETRY_PAUSE`] (500 ms); timeouts, connection errors and refused
 //! targets fail at once, without retry. Each attempt has the full timeout.
 //!
-//! One [`Sender`] wraps one `reqwest::Client` (rustls, keep-alive pool,
-//! redirects off so a 3xx is an answer and a failure, proxies off so the
-//! guard sees the real target, connect timeout ≤ 10 s, the
+//! One [`Sender`] wraps one [`Transport`] (hyper's keep-alive pool,
+//! rustls, no redirects — a 3xx is an answer and a failure — no proxies,
+//! so the guard sees the real target, connect timeout ≤ 10 s, the
 //! [`GuardedResolver`]); clone it freely, clones share the pool.
 
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use chrono::Utc;
 use herald_core::authvalue::WebhookAuth;
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_LENGTH, LOCATION};
+use http::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_LENGTH, LOCATION, USER_AGENT};
+use http::Uri;
 use url::Url;
 
 use crate::auth::apply_auth;
 use crate::guard::{check_url_host, GuardedResolver};
 use crate::outcome::{classify, status_failure, Attempt, Delivery, Failure, FailureKind, Outcome};
+use crate::transport::{Answer, Transport};
+
+/// The `User-Agent` of every call.
+const USER_AGENT_VALUE: &str = concat!("herald/", env!("CARGO_PKG_VERSION"));
 
 /// Pause before the single retry of a 502/503/504.
 pub const RETRY_PAUSE: Duration = Duration::from_millis(500);
@@ -55,8 +60,6 @@ impl Default for SenderConfig {
 pub enum SenderError {
     #[error("the delivery timeout must be greater than zero")]
     ZeroTimeout,
-    #[error("could not build the HTTP client: {0}")]
-    Client(#[from] reqwest::Error),
 }
 
 /// One webhook call to make.
@@ -90,14 +93,14 @@ impl fmt::Debug for WebhookRequest {
 /// The shared outbound HTTP client. Cheap to clone.
 #[derive(Clone)]
 pub struct Sender {
-    client: reqwest::Client,
+    client: Transport,
     config: SenderConfig,
     connect_timeout: Duration,
     /// herald's own listen addresses (its request bins): always reachable,
     /// through a client without the guard, even when private targets are
     /// refused. Only the exact IP and port are exempt.
     own: Arc<std::sync::RwLock<Vec<std::net::SocketAddr>>>,
-    own_client: reqwest::Client,
+    own_client: Transport,
 }
 
 impl fmt::Debug for Sender {
@@ -111,16 +114,10 @@ impl fmt::Debug for Sender {
 struct Prepared {
     /// The target is herald itself (see `Sender::own`).
     own: bool,
-    url: Url,
+    uri: Uri,
     headers: HeaderMap,
     /// `host:port`, for messages and logs (never the query string).
     target: String,
-}
-
-struct Answer {
-    status: u16,
-    headers: HeaderMap,
-    body: Bytes,
 }
 
 impl Sender {
@@ -129,23 +126,13 @@ impl Sender {
             return Err(SenderError::ZeroTimeout);
         }
         let connect_timeout = config.timeout.min(MAX_CONNECT_TIMEOUT);
-        let client = reqwest::Client::builder()
-            .use_rustls_tls()
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
-            .connect_timeout(connect_timeout)
-            .timeout(config.timeout)
-            .pool_idle_timeout(Duration::from_secs(90))
-            .user_agent(concat!("herald/", env!("CARGO_PKG_VERSION")))
-            .dns_resolver(Arc::new(GuardedResolver::new(config.allow_private_targets)))
-            .build()?;
-        let own_client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
-            .connect_timeout(connect_timeout)
-            .timeout(config.timeout)
-            .user_agent(concat!("herald/", env!("CARGO_PKG_VERSION")))
-            .build()?;
+        let client = Transport::new(
+            GuardedResolver::new(config.allow_private_targets),
+            connect_timeout,
+        );
+        // herald's own addresses are IP literals, which are never looked
+        // up; the resolver only matters for names, and allows loopback.
+        let own_client = Transport::new(GuardedResolver::new(true), connect_timeout);
         Ok(Self {
             client,
             config,
@@ -351,7 +338,14 @@ impl Sender {
         if let Some(auth) = auth {
             apply_auth(&mut url, &mut pairs, auth);
         }
-        let mut map = HeaderMap::with_capacity(pairs.len());
+        let uri: Uri = url.as_str().parse().map_err(|e| {
+            Failure::new(
+                FailureKind::InvalidUrl,
+                format!("The URL is not a valid request target: {e}"),
+            )
+        })?;
+        let mut map = HeaderMap::with_capacity(pairs.len() + 2);
+        map.insert(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
         for (name, value) in &pairs {
             let n = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
                 Failure::new(
@@ -369,7 +363,7 @@ impl Sender {
         }
         Ok(Prepared {
             own,
-            url,
+            uri,
             headers: map,
             target,
         })
@@ -393,43 +387,11 @@ impl Sender {
         } else {
             &self.client
         };
-        let response = client
-            .post(p.url.clone())
-            .headers(headers)
-            .body(body)
-            .timeout(timeout)
-            .send()
+        client
+            .post(p.uri.clone(), headers, body, timeout, body_cap)
             .await
-            .map_err(|e| classify(&e, &p.target, timeout, self.connect_timeout))?;
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let body = read_capped(response, body_cap).await;
-        Ok(Answer {
-            status,
-            headers,
-            body,
-        })
+            .map_err(|e| classify(&e, &p.target, timeout, self.connect_timeout))
     }
-}
-
-/// Read at most `cap` bytes of the body. The status is the answer: a body
-/// that breaks off or stalls past the timeout keeps what arrived.
-async fn read_capped(mut response: reqwest::Response, cap: usize) -> Bytes {
-    let mut buf = BytesMut::new();
-    while buf.len() < cap {
-        match response.chunk().await {
-            Ok(Some(chunk)) => {
-                let take = chunk.len().min(cap - buf.len());
-                buf.extend_from_slice(&chunk[..take]);
-            }
-            Ok(None) => break,
-            Err(e) => {
-                tracing::debug!(error = %e.without_url(), "response body ended early");
-                break;
-            }
-        }
-    }
-    buf.freeze()
 }
 
 #[cfg(test)]
