@@ -345,7 +345,6 @@ impl Sender {
             )
         })?;
         let mut map = HeaderMap::with_capacity(pairs.len() + 2);
-        map.insert(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
         for (name, value) in &pairs {
             let n = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
                 Failure::new(
@@ -360,6 +359,10 @@ impl Sender {
                 )
             })?;
             map.append(n, v);
+        }
+        // herald's own, unless the endpoint's headers name one.
+        if !map.contains_key(USER_AGENT) {
+            map.insert(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
         }
         Ok(Prepared {
             own,

@@ -78,6 +78,18 @@ async fn http_header_auth_sends_each_pair_as_a_header() {
 }
 
 #[tokio::test]
+async fn an_endpoint_header_named_user_agent_replaces_heralds() {
+    let rx = Receiver::start().await;
+    let auth = WebhookAuth::HttpHeader(vec![("User-Agent".into(), "contoso-relay/2".into())]);
+    let d = sender(true)
+        .deliver(&request(rx.url_for("/hook"), auth))
+        .await;
+    assert!(d.is_success(), "{d:?}");
+    let got = rx.wait_for(1, WAIT).await;
+    assert_eq!(got[0].header_all("user-agent"), vec!["contoso-relay/2"]);
+}
+
+#[tokio::test]
 async fn webhook_key_is_appended_as_code() {
     let rx = Receiver::start().await;
     let auth = WebhookAuth::WebhookKey("abc/def==".into());
