@@ -485,3 +485,34 @@ async fn post_does_not_follow_redirects_and_honours_the_guard() {
     assert_eq!(err.kind, FailureKind::Timeout);
     assert_eq!(err.message, "No answer within 200 ms (timeout)");
 }
+
+/// An https URL is called over TLS: what reaches the listener first is a
+/// TLS handshake record (a ClientHello), never the plaintext request; a
+/// peer that then hangs up fails the call as a connection failure.
+#[tokio::test]
+async fn https_targets_are_called_over_tls() {
+    use tokio::io::AsyncReadExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("address");
+    let first = tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.expect("accept");
+        let mut head = [0u8; 3];
+        socket.read_exact(&mut head).await.expect("read");
+        head
+    });
+    let d = sender(true)
+        .deliver(&request(format!("https://{addr}/hook"), key()))
+        .await;
+    let head = tokio::time::timeout(WAIT, first)
+        .await
+        .expect("the listener was called")
+        .expect("the listener task");
+    // Record type 22 (handshake), protocol version 3.x.
+    assert_eq!(head[0], 0x16, "{head:?}");
+    assert_eq!(head[1], 0x03, "{head:?}");
+    let f = d.failure().expect("no TLS server answered");
+    assert_eq!(f.kind, FailureKind::Connect, "{}", f.message);
+    assert!(f.message.contains(&addr.to_string()), "{}", f.message);
+}
