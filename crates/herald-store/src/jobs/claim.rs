@@ -193,8 +193,13 @@ impl Store {
         let mut tx = self.begin().await?;
         tx.prefer_custom_plans(Sorts::Off).await?;
         let candidates = tx.conn().await?.candidate_rows(&sql).await?;
-        let exhausted = (candidates.len() as i64) < limits.limit;
         let chosen = limits.pick(&candidates);
+        // Fewer candidates than asked for, and every one of them taken: an
+        // endpoint's cap that left some behind means it has more ready,
+        // and a claimer that took "exhausted" for it waited a whole poll
+        // interval to claim them (the last ~500 jobs of every drain).
+        let exhausted =
+            (candidates.len() as i64) < limits.limit && chosen.len() == candidates.len();
         if chosen.is_empty() {
             tx.commit().await?;
             return Ok(Claim {

@@ -14,6 +14,7 @@
 //! - `case`: case-insensitive text, and the indexes that keeps.
 
 mod case;
+mod claims;
 mod fetchxml;
 mod groups;
 mod keys;
