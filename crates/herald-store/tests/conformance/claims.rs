@@ -2,7 +2,6 @@
 //! `exhausted` — no more jobs ready beyond the ones it took — which the
 //! worker trusts until the next wake-up or poll.
 
-use herald_core::new_job::NewSystemJob;
 use herald_store::{ClaimLimits, NewJob, Store};
 use uuid::Uuid;
 
@@ -16,21 +15,7 @@ async fn ready_jobs(s: &Store, endpoint: Uuid, n: usize, now_ms: i64) {
     let mut tx = s.begin().await.unwrap();
     for _ in 0..n {
         let id = Uuid::now_v7();
-        let row = NewSystemJob {
-            id,
-            name: "step",
-            step_id: Uuid::new_v4(),
-            table: "contact",
-            message: "Create",
-            regarding: Uuid::new_v4(),
-            correlation_id: Uuid::new_v4(),
-            request_id: None,
-            depth: 1,
-            data: "{}".into(),
-            caller: Uuid::new_v4(),
-            at: chrono::Utc::now(),
-        }
-        .into_row();
+        let row = crate::system_job_row(id);
         tx.insert_system_job(table, row).await.unwrap();
         tx.enqueue_job(&NewJob::ready(id, endpoint, now_ms, false))
             .await

@@ -9,6 +9,7 @@
 //! - `fetchxml`: FetchXML parsed by herald-core and run by the store;
 //! - `groups`: concurrent writes, each committing or failing alone;
 //! - `keys`: API keys;
+//! - `claims`: claiming System Jobs, what a claim reports;
 //! - `outcomes`: System Job outcomes and the lease that guards them;
 //! - `secrets`: secrets sealed at rest, the sweep and rotation;
 //! - `case`: case-insensitive text, and the indexes that keeps.
@@ -29,6 +30,26 @@ use herald_core::query::{ColumnRef, CompareOp, Condition, Link, Order};
 use herald_core::{Query, Schema, Value};
 use herald_store::{testing, Store, StoreError, StoreOptions};
 use uuid::Uuid;
+
+/// The asyncoperation row of a System Job `id` (a contact Create step's),
+/// for the queue's tests.
+fn system_job_row(id: Uuid) -> Vec<(String, Value)> {
+    herald_core::new_job::NewSystemJob {
+        id,
+        name: "step",
+        step_id: Uuid::new_v4(),
+        table: "contact",
+        message: "Create",
+        regarding: Uuid::new_v4(),
+        correlation_id: Uuid::new_v4(),
+        request_id: None,
+        depth: 1,
+        data: "{}".into(),
+        caller: Uuid::new_v4(),
+        at: chrono::Utc::now(),
+    }
+    .into_row()
+}
 
 async fn sqlite() -> (Store, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();

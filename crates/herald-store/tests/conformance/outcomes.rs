@@ -3,7 +3,6 @@
 //! attempts and autodelete deletions.
 
 use herald_core::job::JobPhase;
-use herald_core::new_job::NewSystemJob;
 use herald_core::Value;
 use herald_store::{AttemptRow, JobOutcome, Lease, NewJob, OutcomeRow, Store};
 use uuid::Uuid;
@@ -17,21 +16,7 @@ async fn job_leased_to(s: &Store, owner: &str, now_ms: i64) -> Uuid {
     let schema = s.schema();
     let table = schema.table("asyncoperation").expect("asyncoperation");
     let mut tx = s.begin().await.unwrap();
-    let row = NewSystemJob {
-        id,
-        name: "step",
-        step_id: Uuid::new_v4(),
-        table: "contact",
-        message: "Create",
-        regarding: Uuid::new_v4(),
-        correlation_id: Uuid::new_v4(),
-        request_id: None,
-        depth: 1,
-        data: "{}".into(),
-        caller: Uuid::new_v4(),
-        at: chrono::Utc::now(),
-    }
-    .into_row();
+    let row = crate::system_job_row(id);
     tx.insert_system_job(table, row).await.unwrap();
     tx.enqueue_job(
         &NewJob::ready(id, Uuid::new_v4(), now_ms, false).leased(Some(Lease {
