@@ -180,8 +180,8 @@ pub(crate) fn classify(
     if let Some(r) = find::<RefusedTarget>(chain) {
         return Failure::new(FailureKind::Refused, format!("Target refused: {r}"));
     }
-    let io_kind = find::<io::Error>(chain).map(io::Error::kind);
-    if err.is_connect() && io_kind == Some(io::ErrorKind::TimedOut) {
+    let io = find::<io::Error>(chain);
+    if err.is_connect() && io.map(io::Error::kind) == Some(io::ErrorKind::TimedOut) {
         return Failure::new(
             FailureKind::Timeout,
             format!(
@@ -196,7 +196,7 @@ pub(crate) fn classify(
             format!("Could not resolve {}: {}", r.host, r.source),
         );
     }
-    if let Some(io) = find::<io::Error>(chain) {
+    if let Some(io) = io {
         match io.kind() {
             io::ErrorKind::ConnectionRefused => {
                 return Failure::new(
