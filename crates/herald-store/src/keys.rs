@@ -63,8 +63,22 @@ impl Store {
 
     /// The user behind a key and whether it is disabled; `None` for an
     /// unknown key.
+    ///
+    /// On SQLite from memory while nothing it reads has changed since
+    /// (see [`crate::credentials`]).
     pub async fn api_key_caller(&self, keyhash: &str) -> Result<Option<KeyUser>, StoreError> {
-        on_reader!(self, |c| c.api_key_caller(keyhash).await)
+        if !matches!(self.backend, crate::Backend::Sqlite { .. }) {
+            return on_reader!(self, |c| c.api_key_caller(keyhash).await);
+        }
+        if let Some(known) = self.credentials.cached(keyhash) {
+            return Ok(Some(known));
+        }
+        let epoch = self.credentials.epoch();
+        let found = on_reader!(self, |c| c.api_key_caller(keyhash).await)?;
+        if let Some(user) = &found {
+            self.credentials.keep(keyhash, epoch, user);
+        }
+        Ok(found)
     }
 
     /// Every API key, oldest first.
@@ -97,6 +111,7 @@ impl Tx {
     /// Remove the key with this hash inside the transaction; whether there
     /// was one.
     pub async fn remove_api_key(&mut self, keyhash: &str) -> Result<bool, StoreError> {
+        self.credentials_changed();
         let mut sql = Sql::default();
         sql.push("DELETE FROM herald_apikey WHERE keyhash = ")
             .bind(Param::Text(Some(keyhash.to_string())));
@@ -120,6 +135,7 @@ impl Tx {
         name: &str,
         now_ms: i64,
     ) -> Result<(), StoreError> {
+        self.credentials_changed();
         self.conn()
             .await?
             .put_api_key(keyhash, user, name, now_ms)

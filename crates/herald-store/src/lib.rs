@@ -48,6 +48,7 @@ pub mod bc;
 pub mod bins;
 mod checkpoint;
 mod conn;
+mod credentials;
 pub mod ddl;
 mod definitions;
 mod dialect;
@@ -100,6 +101,8 @@ pub struct Store {
     /// PostgreSQL's group writers (`pg_group`), for
     /// [`Store::begin_grouped`].
     pg_groups: Option<pg_group::Groups>,
+    /// API key lookups kept in memory on SQLite ([`credentials`]).
+    credentials: credentials::Credentials,
 }
 
 #[derive(Clone)]
@@ -216,6 +219,7 @@ impl Store {
             pg_groups,
             schema: Arc::new(LiveSchema::new(schema)),
             keyring: None,
+            credentials: credentials::Credentials::default(),
         };
         store.migrate().await?;
         Ok(store)
@@ -326,6 +330,8 @@ impl Store {
             settings,
             settings_generation: None,
             settings_written: Written::No,
+            credentials: self.credentials.clone(),
+            credentials_changed: false,
         }
     }
 
@@ -448,6 +454,10 @@ pub struct Tx {
     settings_generation: Option<u64>,
     /// Whether this transaction wrote settings.
     pub(crate) settings_written: Written,
+    /// The store's credentials epoch, advanced by the commit when
+    /// `credentials_changed` ([`credentials`]).
+    credentials: credentials::Credentials,
+    credentials_changed: bool,
 }
 
 /// Whether a transaction wrote `herald_setting`, and through its copy.
@@ -629,7 +639,25 @@ impl Tx {
         }
     }
 
-    pub async fn commit(mut self) -> Result<(), StoreError> {
+    pub async fn commit(self) -> Result<(), StoreError> {
+        let advance = self.credentials_changed.then(|| self.credentials.clone());
+        let committed = self.commit_writes().await;
+        // Before the commit returns: the change holds from the next
+        // request on (`credentials`). Even after an error, which may come
+        // after the change was written: a needless advance costs one read.
+        if let Some(credentials) = advance {
+            credentials.advance();
+        }
+        committed
+    }
+
+    /// This transaction changes what an API key lookup reads
+    /// ([`credentials`]): its commit advances the credentials epoch.
+    pub(crate) fn credentials_changed(&mut self) {
+        self.credentials_changed = true;
+    }
+
+    async fn commit_writes(mut self) -> Result<(), StoreError> {
         if let TxInner::SqlitePending(p) = &self.inner {
             if self.pending.is_empty() {
                 // Nothing to write: nothing to commit.
@@ -697,6 +725,9 @@ impl Tx {
         table: &Table,
         values: &[(String, Value)],
     ) -> Result<(), StoreError> {
+        if credentials::read_by_lookups(&table.logical_name) {
+            self.credentials_changed();
+        }
         let values = secrets::seal_values(self.keyring.as_deref(), table, values);
         self.insert_row(table, &values).await
     }
@@ -707,6 +738,9 @@ impl Tx {
         id: Uuid,
         values: &[(String, Value)],
     ) -> Result<u64, StoreError> {
+        if credentials::read_by_lookups(&table.logical_name) {
+            self.credentials_changed();
+        }
         let values = secrets::seal_values(self.keyring.as_deref(), table, values);
         self.conn().await?.update(table, id, &values).await
     }
@@ -717,6 +751,9 @@ impl Tx {
     }
 
     pub async fn delete(&mut self, table: &Table, id: Uuid) -> Result<u64, StoreError> {
+        if credentials::read_by_lookups(&table.logical_name) {
+            self.credentials_changed();
+        }
         self.conn().await?.delete(table, id).await
     }
 

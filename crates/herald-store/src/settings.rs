@@ -42,6 +42,9 @@ impl Tx {
     }
 
     pub async fn put_setting(&mut self, name: &str, value: &str) -> Result<(), StoreError> {
+        if name == crate::security::VERSION_SETTING {
+            self.credentials_changed();
+        }
         self.conn().await?.put_setting(name, value).await?;
         match &mut self.settings {
             Some(m) => {
