@@ -72,25 +72,36 @@ impl Batch {
     /// The statements as one text, numbered in order: SQLite's separated
     /// by `;`, PostgreSQL's each a `WITH` of one statement ending in `tail`.
     pub(crate) fn take(&mut self, pg: bool, tail: &str) -> Sql {
-        let stmts = std::mem::take(&mut self.stmts);
+        joined(self.take_each(), pg, tail)
+    }
+
+    /// The statements one by one, each numbered from `$1` (the SQLite
+    /// writer runs them as cached prepared statements, `prepared`).
+    pub(crate) fn take_each(&mut self) -> Vec<Sql> {
         self.open.clear();
         self.params = 0;
         self.text = 0;
-        let mut out = Sql::default();
-        for (i, stmt) in stmts.into_iter().enumerate() {
-            if pg {
-                out.text
-                    .push_str(&format!("{}b{i} AS (", if i == 0 { "WITH " } else { ", " }));
-            }
-            push_shifted(&mut out.text, &stmt.text, out.params.len());
-            out.params.extend(stmt.params);
-            out.text.push_str(if pg { ")" } else { ";\n" });
-        }
-        if pg && !out.text.is_empty() {
-            out.text.push_str(tail);
-        }
-        out
+        std::mem::take(&mut self.stmts)
     }
+}
+
+/// Statements as one text, numbered in order: SQLite's separated by `;`,
+/// PostgreSQL's each a `WITH` of one statement ending in `tail`.
+pub(crate) fn joined(stmts: Vec<Sql>, pg: bool, tail: &str) -> Sql {
+    let mut out = Sql::default();
+    for (i, stmt) in stmts.into_iter().enumerate() {
+        if pg {
+            out.text
+                .push_str(&format!("{}b{i} AS (", if i == 0 { "WITH " } else { ", " }));
+        }
+        push_shifted(&mut out.text, &stmt.text, out.params.len());
+        out.params.extend(stmt.params);
+        out.text.push_str(if pg { ")" } else { ";\n" });
+    }
+    if pg && !out.text.is_empty() {
+        out.text.push_str(tail);
+    }
+    out
 }
 
 /// `INSERT INTO t (cols) VALUES ` and `(…)` of a statement that inserts one

@@ -207,8 +207,9 @@ mod tests {
         let log = dir.path().join("herald.db-wal");
         let row_bytes = 100_000usize;
         // The log can outgrow RESTART_AFTER by what is written before the
-        // next round sees it (here ~100 ms of ~100 MB/s), so write plenty.
-        let total = 50 * super::RESTART_AFTER as usize * 4096;
+        // next round sees it (~100 ms of 100–250 MB/s: its file peaked at
+        // 75 MB here), so write plenty: a file a third of it started over.
+        let total = 100 * super::RESTART_AFTER as usize * 4096;
         let per_writer = total / row_bytes / 4;
         let writers: Vec<_> = (0..4)
             .map(|_| {

@@ -31,7 +31,8 @@
 //!   ([`Writer::submit`]): the first write to take the connection runs
 //!   every write handed over so far as one *round* — their statements one
 //!   after another, then the COMMIT — in ONE hand-off to the connection's
-//!   thread, and tells each its outcome. So under load a round of many
+//!   thread (as cached prepared statements on its handle, `prepared`), and
+//!   tells each its outcome. So under load a round of many
 //!   writes costs one hand-off, not one per write plus one per COMMIT,
 //!   and writes arriving meanwhile form the next round. If any statement
 //!   of a round fails, the round is undone (ROLLBACK, or back to a
@@ -68,7 +69,7 @@ use sqlx::{Executor, Sqlite, SqliteConnection};
 use tokio::sync::{oneshot, Mutex, OwnedMutexGuard};
 
 use crate::error::StoreError;
-use crate::sql::{Param, Sql};
+use crate::sql::Sql;
 
 /// Every write's savepoint has this one name: one is open at a time (a
 /// write releases or rolls back its own before the next begins), and the
@@ -107,6 +108,9 @@ pub(crate) struct Writer {
 }
 
 pub(crate) struct Slot {
+    /// The rounds' cached prepared statements on `conn`'s handle; declared
+    /// before it, so they are finalized before it closes (`prepared`).
+    prepared: crate::prepared::Prepared,
     pub(crate) conn: SqliteConnection,
     /// A group transaction is open (BEGIN sent), since when.
     open: Option<Instant>,
@@ -135,9 +139,10 @@ pub(crate) type Settings = HashMap<String, String>;
 struct Submitted {
     /// Which write it is.
     ticket: u64,
-    /// Its statements with anonymous placeholders.
-    text: String,
-    params: Vec<Param>,
+    /// Its statements, each with anonymous placeholders.
+    stmts: Vec<Sql>,
+    /// Their text's length.
+    text_len: usize,
     /// The generation of the published settings it decided on.
     decided_on: Option<u64>,
     /// The settings it read (unchanged: a write that changes them holds
@@ -179,11 +184,11 @@ impl Pending {
     /// Commit the write whole (see [`Writer::submit`]).
     pub(crate) async fn submit(
         &self,
-        last: &Sql,
+        stmts: Vec<Sql>,
         settings: Option<Settings>,
         decided_on: Option<u64>,
     ) -> Result<(), StoreError> {
-        self.writer.submit(last, settings, decided_on).await
+        self.writer.submit(stmts, settings, decided_on).await
     }
 }
 
@@ -204,6 +209,7 @@ impl Writer {
         let published = Arc::new(std::sync::Mutex::new(None));
         Writer {
             slot: Arc::new(Mutex::new(Slot {
+                prepared: crate::prepared::Prepared::default(),
                 conn,
                 log_restart,
                 open: None,
@@ -245,28 +251,46 @@ impl Writer {
         }
     }
 
-    /// Commit a write that never took the connection: `last`, all its
-    /// statements, runs in the next round (see above). Returns once
-    /// committed, or with the write's own error (it alone rolled back),
-    /// [`StoreError::SettingsChanged`], or the round's COMMIT failure.
+    /// Commit a write that never took the connection: `stmts`, all its
+    /// statements (each numbered from `$1`), run in the next round (see
+    /// above). Returns once committed, or with the write's own error (it
+    /// alone rolled back), [`StoreError::SettingsChanged`], or the round's
+    /// COMMIT failure.
     pub(crate) async fn submit(
         &self,
-        last: &Sql,
+        stmts: Vec<Sql>,
         settings: Option<Settings>,
         decided_on: Option<u64>,
     ) -> Result<(), StoreError> {
-        let std::borrow::Cow::Owned(text) = last.sqlite_text() else {
+        let anonymous: Option<Vec<String>> = stmts
+            .iter()
+            .map(|s| match s.sqlite_text() {
+                std::borrow::Cow::Owned(text) => Some(text),
+                std::borrow::Cow::Borrowed(_) => None,
+            })
+            .collect();
+        let Some(texts) = anonymous else {
             // Numbered placeholders cannot share a text with others.
             let member = self.join_checked(false, decided_on).await?;
             let left = settings.map_or(SettingsLeft::Untouched, SettingsLeft::Read);
-            return member.commit(last, left).await;
+            return member
+                .commit(&crate::batch::joined(stmts, false, ""), left)
+                .await;
         };
+        let stmts: Vec<Sql> = stmts
+            .into_iter()
+            .zip(texts)
+            .map(|(s, text)| Sql {
+                text,
+                params: s.params,
+            })
+            .collect();
         let (tell, mut told) = oneshot::channel();
         let ticket = self.tickets.fetch_add(1, Ordering::Relaxed);
         self.submitted_list().push(Submitted {
             ticket,
-            text,
-            params: last.params.clone(),
+            text_len: stmts.iter().map(|s| s.text.len()).sum(),
+            stmts,
             decided_on,
             settings,
             tell,
@@ -334,10 +358,10 @@ impl Writer {
         let mut text = 0;
         let mut n = 0;
         for s in list.iter() {
-            if n > 0 && (n >= MAX_MEMBERS || text + s.text.len() > ROUND_TEXT) {
+            if n > 0 && (n >= MAX_MEMBERS || text + s.text_len > ROUND_TEXT) {
                 break;
             }
-            text += s.text.len();
+            text += s.text_len;
             n += 1;
         }
         list.drain(..n).collect()
@@ -545,10 +569,6 @@ impl Slot {
         if round.is_empty() {
             return;
         }
-        let mut sql = Sql {
-            text: std::mem::take(&mut self.prefix),
-            params: Vec::new(),
-        };
         // No savepoint per write on this first run: if any statement fails
         // the whole round is undone and its writes run again one by one,
         // each in its own savepoint (below). A savepoint makes SQLite copy
@@ -556,31 +576,47 @@ impl Slot {
         // one per write copied the same index pages once per write. A
         // round that begins the transaction needs none at all (ROLLBACK
         // undoes it); one that joins an open group keeps the group's
-        // earlier writes with a savepoint around the round.
+        // earlier writes with a savepoint around the round. The round's
+        // statements run one by one as cached prepared statements
+        // (`prepared`), in one hand-off.
         let began = self.open.is_none();
         if began {
-            sql.text.push_str("BEGIN;\n");
             self.open = Some(Instant::now());
-        } else {
-            sql.text.push_str(&format!("SAVEPOINT {ROUND};\n"));
         }
-        let mut ranges = Vec::with_capacity(round.len());
-        for e in &mut round {
-            sql.text.push_str(&e.text);
-            let start = sql.params.len();
-            sql.params.append(&mut e.params);
-            ranges.push(start..sql.params.len());
+        let opening = Sql::from(if began {
+            "BEGIN".to_string()
+        } else {
+            format!("SAVEPOINT {ROUND}")
+        });
+        let release = Sql::from(format!("RELEASE {ROUND}"));
+        let commit = Sql::from("COMMIT".to_string());
+        let mut stmts: Vec<&Sql> = vec![&opening];
+        for e in &round {
+            stmts.extend(e.stmts.iter());
         }
         if !began {
-            sql.text.push_str(&format!("RELEASE {ROUND};\n"));
+            stmts.push(&release);
         }
-        sql.text.push_str("COMMIT;\n");
+        stmts.push(&commit);
         // The writes that left their COMMIT to the writes after them are
         // committed by this one too.
         let waiting = std::mem::take(&mut self.waiting);
-        let q = crate::conn::bound_query_text::<Sqlite>(&sql.text, &sql);
-        let failed = match q.execute(&mut self.conn).await {
-            Ok(_) => {
+        // A dropped write's rollback to its savepoint, if one is owed.
+        let prefix = std::mem::take(&mut self.prefix);
+        let ran = match prefix.is_empty() {
+            true => Ok(()),
+            false => self
+                .run(&prefix)
+                .await
+                .map_err(|e| crate::prepared::Failed(e.to_string())),
+        };
+        let ran = match ran {
+            Ok(()) => self.prepared.run(&mut self.conn, &stmts).await,
+            Err(e) => Err(e),
+        };
+        drop(stmts);
+        let failed = match ran {
+            Ok(()) => {
                 self.open = None;
                 if self.settings.is_none() {
                     self.settings = round.iter().find_map(|e| e.settings.clone());
@@ -628,11 +664,14 @@ impl Slot {
         // One by one: the write that failed fails alone.
         self.waiting = waiting;
         let mut done = Vec::with_capacity(round.len());
-        for (e, range) in round.into_iter().zip(ranges) {
-            let one = Sql {
-                text: format!("SAVEPOINT {SAVEPOINT};\n{}RELEASE {SAVEPOINT};\n", e.text),
-                params: sql.params[range].to_vec(),
-            };
+        for e in round {
+            let mut one = Sql::from(format!("SAVEPOINT {SAVEPOINT};\n"));
+            for stmt in e.stmts {
+                one.text.push_str(&stmt.text);
+                one.text.push_str(";\n");
+                one.params.extend(stmt.params);
+            }
+            one.text.push_str(&format!("RELEASE {SAVEPOINT};\n"));
             let q = crate::conn::bound_query_text::<Sqlite>(&one.text, &one);
             match q.execute(&mut self.conn).await {
                 Ok(_) => {

@@ -58,6 +58,7 @@ pub mod jobs;
 pub mod keys;
 mod migrate;
 mod pg_group;
+mod prepared;
 mod read;
 mod readers;
 mod record;
@@ -665,9 +666,9 @@ impl Tx {
             }
             // All its statements are batched: handed over whole (`group`).
             let id = self.pending_id.take().unwrap_or_default();
-            let last = self.pending.take(false, "");
+            let stmts = self.pending.take_each();
             return match p
-                .submit(&last, self.settings.take(), self.settings_generation)
+                .submit(stmts, self.settings.take(), self.settings_generation)
                 .await
             {
                 Err(StoreError::Database(e)) => Err(StoreError::from_write(e, &id)),

@@ -146,6 +146,16 @@ pub struct Sql {
     pub params: Vec<Param>,
 }
 
+impl From<String> for Sql {
+    /// A statement without parameters.
+    fn from(text: String) -> Sql {
+        Sql {
+            text,
+            params: Vec::new(),
+        }
+    }
+}
+
 impl Sql {
     /// This statement's text for SQLite: when its placeholders are `$1,
     /// $2, …` each once and in order (as [`Sql::bind`] writes them), they
