@@ -51,8 +51,14 @@ impl Caller {
 }
 
 pub fn hash_key(key: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let digest = Sha256::digest(key.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    let mut hex = String::with_capacity(digest.len() * 2);
+    for b in digest {
+        hex.push(char::from(HEX[usize::from(b >> 4)]));
+        hex.push(char::from(HEX[usize::from(b & 0x0f)]));
+    }
+    hex
 }
 
 /// A new random key: `hk_` and 40 alphanumeric characters.
@@ -95,5 +101,16 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Calle
                 .await?,
         }),
         None => Err(ApiError::unauthorized("The API key is not valid")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_key_is_stored_as_its_sha256_in_lowercase_hex() {
+        assert_eq!(
+            super::hash_key("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
     }
 }

@@ -45,7 +45,7 @@ use super::handoff::HandedOver;
 use super::lanes::Lanes;
 use super::run::{lease_for, run_job};
 use crate::state::SharedState;
-use crate::webhook::{self, Endpoint, EndpointLookup};
+use crate::webhook::{self, EndpointLookup, EndpointMemo};
 
 /// How many jobs a node holds (running and waiting), as a multiple of its
 /// delivery slots; the same multiple caps each endpoint.
@@ -91,7 +91,11 @@ struct ClaimDone {
 
 /// Leased jobs (with when they were leased, and their webhook's row when
 /// known) as buffer entries; the other webhooks are read in one query.
-async fn resolve(state: &SharedState, jobs: Vec<HandedOver>) -> Vec<Waiting> {
+async fn resolve(
+    state: &SharedState,
+    jobs: Vec<HandedOver>,
+    memo: &mut EndpointMemo,
+) -> Vec<Waiting> {
     if jobs.is_empty() {
         return Vec::new();
     }
@@ -116,7 +120,7 @@ async fn resolve(state: &SharedState, jobs: Vec<HandedOver>) -> Vec<Waiting> {
              }| {
                 let id = job.endpoint_id;
                 let endpoint = match endpoint {
-                    Some(row) => Ok(Arc::new(Endpoint::from_row(id, &row, now))),
+                    Some(row) => Ok(memo.endpoint(id, &row, now)),
                     None => endpoints
                         .get(&id)
                         .cloned()
@@ -270,6 +274,8 @@ struct Worker {
     /// The claim under way, if any (at most one at a time, so that the
     /// limits of the next one count its jobs).
     claiming: Option<JoinHandle<ClaimDone>>,
+    /// The endpoints of the jobs handed over, built once per row.
+    endpoints: EndpointMemo,
 }
 
 impl Worker {
@@ -363,7 +369,8 @@ impl Worker {
                 left_out,
                 wakes,
                 exhausted: claim.exhausted,
-                jobs: resolve(&state, jobs).await,
+                // Claimed jobs carry no row: nothing to keep.
+                jobs: resolve(&state, jobs, &mut EndpointMemo::default()).await,
             }
         }));
     }
@@ -411,7 +418,8 @@ impl Worker {
         if jobs.is_empty() {
             return;
         }
-        let jobs = resolve(self.state(), jobs).await;
+        let state = self.state().clone();
+        let jobs = resolve(&state, jobs, &mut self.endpoints).await;
         self.slots.put(jobs);
     }
 
@@ -483,6 +491,7 @@ pub fn spawn_workers(state: SharedState) -> WorkerHandle {
             maybe_ready: None,
             wakes: 0,
             claiming: None,
+            endpoints: EndpointMemo::default(),
         };
         // Jobs this node's writes hand over directly: only while a delivery
         // slot is free (held jobs below `concurrency`); a busy node leaves

@@ -10,4 +10,4 @@ mod call;
 mod endpoint;
 
 pub use call::{invoke, record, send, CallKind, InvalidAuth, Payload, WebhookCall};
-pub use endpoint::{load, lookup, rows_by_id, Endpoint, EndpointLookup};
+pub use endpoint::{load, lookup, rows_by_id, Endpoint, EndpointLookup, EndpointMemo};
