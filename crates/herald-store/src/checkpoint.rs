@@ -198,17 +198,22 @@ mod tests {
     /// nearly always open — leave the checkpointer no moment at which all
     /// of the log is copied and no transaction has begun since; only the
     /// writer's own checkpoint between two transactions lets the log start
-    /// over. The log file then stays a fraction of what was written
-    /// (without it, it grows by every byte).
+    /// over. Every start-over advances the checkpoint sequence number in
+    /// the log's header (bytes 12–15); without it that stays 0 and the log
+    /// file grows by every byte written.
+    ///
+    /// How far the log grows between two start-overs depends on how busy
+    /// the machine is (the checkpointer's round must see it past the
+    /// threshold first): its file peaked at 75 MB of 400 MB written on a
+    /// quiet machine (10 start-overs), 150 MB with the CI's other tests
+    /// beside it. So the
+    /// test counts start-overs and bounds the file loosely.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_log_starts_over_while_writes_never_pause() {
         let dir = tempfile::tempdir().unwrap();
         let store = testing::sqlite_store(dir.path()).await;
         let log = dir.path().join("herald.db-wal");
         let row_bytes = 100_000usize;
-        // The log can outgrow RESTART_AFTER by what is written before the
-        // next round sees it (~100 ms of 100–250 MB/s: its file peaked at
-        // 75 MB here), so write plenty: a file a third of it started over.
         let total = 100 * super::RESTART_AFTER as usize * 4096;
         let per_writer = total / row_bytes / 4;
         let writers: Vec<_> = (0..4)
@@ -236,10 +241,13 @@ mod tests {
         for w in writers {
             w.await.unwrap();
         }
+        let mut header = [0u8; 16];
+        std::io::Read::read_exact(&mut std::fs::File::open(&log).unwrap(), &mut header).unwrap();
+        let restarts = u32::from_be_bytes([header[12], header[13], header[14], header[15]]);
         let size = std::fs::metadata(&log).unwrap().len() as usize;
         assert!(
-            size < total / 3,
-            "the log file is {size} bytes after {total} bytes written: it never started over"
+            restarts >= 1 && size < total / 2,
+            "the log started over {restarts} times and its file is {size} bytes after {total} bytes written"
         );
     }
 }
