@@ -89,6 +89,47 @@ async fn an_endpoint_header_named_user_agent_replaces_heralds() {
     assert_eq!(got[0].header_all("user-agent"), vec!["contoso-relay/2"]);
 }
 
+/// One sender, one URL, several auths (two webhooks on the same receiver,
+/// each with its own key): every call carries its own webhook's auth,
+/// however often the URL was called before with another.
+#[tokio::test]
+async fn each_call_carries_its_own_auth_on_a_shared_url() {
+    let rx = Receiver::start().await;
+    let s = sender(true);
+    let url = rx.url_for("/shared");
+    let calls = [
+        WebhookAuth::WebhookKey("first".into()),
+        WebhookAuth::WebhookKey("second".into()),
+        WebhookAuth::HttpHeader(vec![("X-Api-Key".into(), "third".into())]),
+        WebhookAuth::WebhookKey("first".into()),
+        WebhookAuth::HttpHeader(vec![("X-Api-Key".into(), "fourth".into())]),
+    ];
+    for auth in &calls {
+        let d = s.deliver(&request(url.clone(), auth.clone())).await;
+        assert!(d.is_success(), "{d:?}");
+    }
+    let got = rx.wait_for(calls.len(), WAIT).await;
+    let seen: Vec<(Option<String>, Option<String>)> = got
+        .iter()
+        .map(|r| {
+            (
+                r.query_param("code"),
+                r.header("x-api-key").map(str::to_string),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            (Some("first".to_string()), None),
+            (Some("second".to_string()), None),
+            (None, Some("third".to_string())),
+            (Some("first".to_string()), None),
+            (None, Some("fourth".to_string())),
+        ]
+    );
+}
+
 #[tokio::test]
 async fn webhook_key_is_appended_as_code() {
     let rx = Receiver::start().await;
