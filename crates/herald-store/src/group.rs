@@ -603,12 +603,12 @@ impl Slot {
         let waiting = std::mem::take(&mut self.waiting);
         // A dropped write's rollback to its savepoint, if one is owed.
         let prefix = std::mem::take(&mut self.prefix);
-        let ran = match prefix.is_empty() {
-            true => Ok(()),
-            false => self
-                .run(&prefix)
+        let ran = if prefix.is_empty() {
+            Ok(())
+        } else {
+            self.run(&prefix)
                 .await
-                .map_err(|e| crate::prepared::Failed(e.to_string())),
+                .map_err(|e| crate::prepared::Failed(e.to_string()))
         };
         let ran = match ran {
             Ok(()) => self.prepared.run(&mut self.conn, &stmts).await,

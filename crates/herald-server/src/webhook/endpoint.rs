@@ -39,10 +39,7 @@ impl Endpoint {
             row.string(column)
                 .and_then(|s| SigningSecret::parse(s).ok())
         };
-        let previous_valid = match row.get("herald_previoussecretexpireson") {
-            Some(Value::DateTime(t)) => *t > now,
-            _ => false,
-        };
+        let previous_valid = previous_secret_until(row, now).is_some();
         let mut signing: Vec<SigningSecret> = secret("herald_signingsecret").into_iter().collect();
         if previous_valid {
             signing.extend(secret("herald_previoussigningsecret"));
@@ -54,6 +51,15 @@ impl Endpoint {
             url: row.string("url").unwrap_or("").to_string(),
             auth: webhook_auth(row.int("authtype").unwrap_or(0), row.string("authvalue")),
         }
+    }
+}
+
+/// When the row's rotated-out signing secret stops signing, if it still
+/// does at `now` (its grace period, `herald_previoussecretexpireson`).
+fn previous_secret_until(row: &Record, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    match row.get("herald_previoussecretexpireson") {
+        Some(Value::DateTime(t)) if *t > now => Some(*t),
+        _ => None,
     }
 }
 
@@ -82,10 +88,7 @@ impl EndpointMemo {
             }
         }
         let endpoint = Arc::new(Endpoint::from_row(id, row, now));
-        let until = match row.get("herald_previoussecretexpireson") {
-            Some(Value::DateTime(t)) if *t > now => Some(*t),
-            _ => None,
-        };
+        let until = previous_secret_until(row, now);
         if self.built.len() >= MEMO_ENDPOINTS {
             self.built.clear();
         }
